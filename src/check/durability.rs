@@ -1,0 +1,278 @@
+//! `acked-writes-durable`: every acknowledged write survives in the final state, or is superseded
+//! by a write the client could not have ordered before it. Each lost write is reported with the
+//! server that acknowledged it and the event that doomed it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{CheckResult, Evidence, Status, final_primary};
+use crate::history::{EventType, Operation};
+use crate::sim::Note;
+
+/// A write that was acknowledged and is not in the final state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LostWrite {
+    /// The key.
+    pub key: String,
+    /// The command (`set`, `incr`, `append`).
+    pub f: String,
+    /// The value written (or the counter value acknowledged).
+    pub value: String,
+    /// When the client saw the acknowledgement (ms).
+    pub ack_ms: u64,
+    /// The server that acknowledged it.
+    pub server: String,
+    /// The event that most likely discarded it, in words.
+    pub doomed_by: String,
+    /// When that event happened (ms), if one was found.
+    pub doomed_ms: Option<u64>,
+}
+
+/// Runs the checker and returns the lost writes as well.
+pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
+    let name = "acked-writes-durable".to_string();
+    let Some(primary) = final_primary(e.finals) else {
+        let r = CheckResult {
+            name,
+            status: Status::Skipped,
+            count: 0,
+            detail: "no primary was running at the end, so there is no final state to check".into(),
+        };
+        return (r, Vec::new());
+    };
+    let ops = e.history.operations();
+    let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
+    for op in &ops {
+        by_key.entry(op.key.as_str()).or_default().push(op);
+    }
+    let mut lost = Vec::new();
+    let mut acked = 0u64;
+    for (key, key_ops) in &by_key {
+        let final_value = primary.data.get(*key).map(String::as_str);
+        for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
+            let verdict = match op.f.as_str() {
+                "set" => register_lost(op, key_ops, final_value),
+                "incr" => counter_lost(op, final_value),
+                "append" => append_lost(op, final_value),
+                _ => None,
+            };
+            if matches!(op.f.as_str(), "set" | "incr" | "append") {
+                acked += 1;
+            }
+            if let Some(value) = verdict {
+                lost.push(lost_write(e, op, value));
+            }
+        }
+    }
+    let status = if lost.is_empty() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    let detail = if lost.is_empty() {
+        format!(
+            "all {acked} acknowledged writes are in {}'s final data",
+            primary.name
+        )
+    } else {
+        let first = &lost[0];
+        format!(
+            "{} of {acked} acknowledged writes are missing from {}'s final data; first: {} {}={} acknowledged by {} at {} ms, lost to {}",
+            lost.len(),
+            primary.name,
+            first.f,
+            first.key,
+            first.value,
+            first.server,
+            first.ack_ms,
+            first.doomed_by
+        )
+    };
+    let r = CheckResult {
+        name,
+        status,
+        count: lost.len() as u64,
+        detail,
+    };
+    (r, lost)
+}
+
+fn text(v: &Value) -> Option<&str> {
+    v.as_str()
+}
+
+/// A SET is lost when the final value was written by an operation that completed before the SET
+/// was invoked (so the SET should have overwritten it), or the key is gone with no DEL that could
+/// come after the SET.
+fn register_lost(
+    op: &Operation,
+    key_ops: &[&Operation],
+    final_value: Option<&str>,
+) -> Option<String> {
+    let mine = text(&op.input)?;
+    if final_value == Some(mine) {
+        return None;
+    }
+    let superseded = key_ops.iter().any(|o| {
+        let wrote_final = match o.f.as_str() {
+            "set" => final_value.is_some() && text(&o.input) == final_value,
+            "del" => final_value.is_none(),
+            _ => false,
+        };
+        wrote_final && o.outcome != EventType::Fail && o.complete_ns > op.invoke_ns
+    });
+    (!superseded).then(|| mine.to_string())
+}
+
+/// An INCR acknowledged with result r is lost when the final counter is below r.
+fn counter_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
+    let r = op.output.as_ref()?.as_i64()?;
+    let n: i64 = final_value.and_then(|v| v.parse().ok()).unwrap_or(0);
+    (n < r).then(|| r.to_string())
+}
+
+/// An APPEND is lost when its unique token is not in the final string.
+fn append_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
+    let token = text(&op.input)?;
+    (!final_value.unwrap_or("").contains(token)).then(|| token.to_string())
+}
+
+fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
+    let server = op.server.clone().unwrap_or_default();
+    let (doomed_by, doomed_ms) = match doom(e.notes, e.finals, &server, op.complete_ns) {
+        Some(n) => (n.text.clone(), Some(n.time.as_ms())),
+        None => ("no discarding event was found in the trace".into(), None),
+    };
+    LostWrite {
+        key: op.key.clone(),
+        f: op.f.clone(),
+        value,
+        ack_ms: op.complete_ns / 1_000_000,
+        server,
+        doomed_by,
+        doomed_ms,
+    }
+}
+
+/// The first event after the acknowledgement that discarded the acknowledging server's data:
+/// its own flush before a full resync, a restart that reloaded less than it had, a demotion, or
+/// a promotion of another server while it was cut off.
+fn doom<'n>(
+    notes: &'n [Note],
+    finals: &[super::FinalState],
+    server: &str,
+    after_ns: u64,
+) -> Option<&'n Note> {
+    let index = finals.iter().position(|f| f.name == server)? as u32;
+    notes.iter().find(|n| {
+        n.time.as_nanos() >= after_ns
+            && ((n.process == index
+                && matches!(n.kind.as_str(), "repl:flush" | "start" | "role:demoted"))
+                || (n.process != index && n.kind == "role:promoted"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::FinalState;
+    use super::*;
+    use crate::history::{History, HistoryEvent};
+    use crate::sim::SimTime;
+
+    fn ev(p: u32, kind: EventType, f: &str, key: &str, v: Value, t: u64) -> HistoryEvent {
+        HistoryEvent {
+            process: p,
+            kind,
+            f: f.into(),
+            key: key.into(),
+            value: v,
+            time_ns: t,
+            server: (kind != EventType::Invoke).then(|| "p1".to_string()),
+            error: None,
+        }
+    }
+
+    fn finals(data: &[(&str, &str)]) -> Vec<FinalState> {
+        vec![FinalState {
+            name: "p1".into(),
+            is_master: true,
+            master: None,
+            up: true,
+            link_up: true,
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }]
+    }
+
+    fn check(
+        h: Vec<HistoryEvent>,
+        data: &[(&str, &str)],
+        notes: &[Note],
+    ) -> (CheckResult, Vec<LostWrite>) {
+        let history = History::merge(h);
+        let f = finals(data);
+        acked_writes_durable(&Evidence {
+            history: &history,
+            notes,
+            finals: &f,
+        })
+    }
+
+    #[test]
+    fn overwritten_by_an_older_value_is_lost() {
+        let h = vec![
+            ev(1, EventType::Invoke, "set", "k", "a".into(), 1),
+            ev(1, EventType::Ok, "set", "k", "a".into(), 2),
+            ev(1, EventType::Invoke, "set", "k", "b".into(), 3),
+            ev(1, EventType::Ok, "set", "k", "b".into(), 4),
+        ];
+        let note = Note {
+            time: SimTime(10),
+            process: 0,
+            kind: "repl:flush".into(),
+            text: "p1 flushes its old data".into(),
+        };
+        let (r, lost) = check(h.clone(), &[("k", "a")], std::slice::from_ref(&note));
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].value, "b");
+        assert_eq!(lost[0].doomed_by, "p1 flushes its old data");
+        assert_eq!(check(h, &[("k", "b")], &[]).0.status, Status::Pass);
+    }
+
+    #[test]
+    fn concurrent_writes_may_supersede() {
+        // b (acked) and a (acked) overlap in time: either final value is fine.
+        let h = vec![
+            ev(1, EventType::Invoke, "set", "k", "a".into(), 1),
+            ev(2, EventType::Invoke, "set", "k", "b".into(), 2),
+            ev(2, EventType::Ok, "set", "k", "b".into(), 3),
+            ev(1, EventType::Ok, "set", "k", "a".into(), 4),
+        ];
+        assert_eq!(check(h.clone(), &[("k", "a")], &[]).0.status, Status::Pass);
+        assert_eq!(check(h, &[("k", "b")], &[]).0.status, Status::Pass);
+    }
+
+    #[test]
+    fn counters_and_appends() {
+        let h = vec![
+            ev(1, EventType::Invoke, "incr", "c", Value::Null, 1),
+            ev(1, EventType::Ok, "incr", "c", 1.into(), 2),
+            ev(1, EventType::Invoke, "incr", "c", Value::Null, 3),
+            ev(1, EventType::Ok, "incr", "c", 2.into(), 4),
+            ev(1, EventType::Invoke, "append", "l", "t1|".into(), 5),
+            ev(1, EventType::Ok, "append", "l", "t1|".into(), 6),
+        ];
+        assert_eq!(
+            check(h.clone(), &[("c", "2"), ("l", "t1|")], &[]).0.status,
+            Status::Pass
+        );
+        let (r, lost) = check(h, &[("c", "1")], &[]);
+        assert_eq!(r.count, 2, "the INCR to 2 and the APPEND are lost");
+        assert!(lost.iter().any(|l| l.f == "append"));
+    }
+}

@@ -1,0 +1,216 @@
+//! Checkers: each reads only the history, the trace's notes and the final states, and returns a
+//! verdict with a count and a plain-language detail.
+//!
+//! Architecture Invariant: `check` never imports the simulator's processes; it works on any
+//! history, including ones recorded elsewhere.
+
+mod durability;
+mod split_brain;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::history::History;
+use crate::sim::Note;
+
+pub use durability::{LostWrite, acked_writes_durable};
+pub use split_brain::single_primary;
+
+/// A server's state at the end of a run, as the checkers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalState {
+    /// Name.
+    pub name: String,
+    /// A primary.
+    pub is_master: bool,
+    /// Its primary, if a replica.
+    pub master: Option<String>,
+    /// Running at the end.
+    pub up: bool,
+    /// Replica link in sync at the end.
+    pub link_up: bool,
+    /// The dataset.
+    pub data: BTreeMap<String, String>,
+}
+
+/// The verdict of one checker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The property held.
+    Pass,
+    /// It was violated.
+    Fail,
+    /// The checker could not run (the reason is in the detail).
+    Skipped,
+}
+
+/// One checker's result, as in the summary's `checks` list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// The checker's name.
+    pub name: String,
+    /// Verdict.
+    pub status: Status,
+    /// How many violations (lost writes, diverged replicas, ...).
+    pub count: u64,
+    /// What happened, in plain language.
+    pub detail: String,
+}
+
+/// What the checkers were given.
+pub struct Evidence<'a> {
+    /// The client history.
+    pub history: &'a History,
+    /// The trace's notes.
+    pub notes: &'a [Note],
+    /// Final server states; server `i` is process `i` in the notes.
+    pub finals: &'a [FinalState],
+}
+
+/// The authoritative primary at the end: the one running primary, or (after a split brain that
+/// did not heal) the running primary most replicas follow.
+pub fn final_primary(finals: &[FinalState]) -> Option<&FinalState> {
+    let masters: Vec<&FinalState> = finals.iter().filter(|f| f.is_master && f.up).collect();
+    masters
+        .iter()
+        .max_by_key(|m| {
+            let followers = finals
+                .iter()
+                .filter(|f| f.master.as_deref() == Some(m.name.as_str()))
+                .count();
+            (followers, std::cmp::Reverse(m.name.clone()))
+        })
+        .copied()
+}
+
+/// `converged`: every running replica is in sync with its primary and holds the same data, and
+/// only one primary is left.
+pub fn converged(finals: &[FinalState]) -> CheckResult {
+    let mut problems = Vec::new();
+    let masters: Vec<&str> = finals
+        .iter()
+        .filter(|f| f.is_master && f.up)
+        .map(|f| f.name.as_str())
+        .collect();
+    if masters.len() > 1 {
+        problems.push(format!(
+            "{} primaries at the end: {}",
+            masters.len(),
+            masters.join(", ")
+        ));
+    }
+    for f in finals.iter().filter(|f| f.up && !f.is_master) {
+        let Some(m) = f
+            .master
+            .as_ref()
+            .and_then(|m| finals.iter().find(|x| &x.name == m))
+        else {
+            continue;
+        };
+        if !f.link_up {
+            problems.push(format!(
+                "{} is not in sync with {} (link down)",
+                f.name, m.name
+            ));
+            continue;
+        }
+        let diff: Vec<&String> = f
+            .data
+            .iter()
+            .filter(|(k, v)| m.data.get(*k) != Some(v))
+            .map(|(k, _)| k)
+            .chain(m.data.keys().filter(|k| !f.data.contains_key(*k)))
+            .collect();
+        if !diff.is_empty() {
+            let sample: Vec<&str> = diff.iter().take(5).map(|s| s.as_str()).collect();
+            problems.push(format!(
+                "{} differs from {} on {} keys (e.g. {})",
+                f.name,
+                m.name,
+                diff.len(),
+                sample.join(", ")
+            ));
+        }
+    }
+    let replicas = finals.iter().filter(|f| f.up && !f.is_master).count();
+    CheckResult {
+        name: "converged".into(),
+        status: if problems.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        count: problems.len() as u64,
+        detail: if problems.is_empty() {
+            format!("all {replicas} running replicas hold exactly their primary's data")
+        } else {
+            problems.join("; ")
+        },
+    }
+}
+
+/// Runs every checker.
+pub fn run_all(e: &Evidence<'_>) -> (Vec<CheckResult>, Vec<LostWrite>) {
+    let (durable, lost) = acked_writes_durable(e);
+    let mut out = vec![durable, converged(e.finals), single_primary(e)];
+    out.push(crate::linearizability::check_history(e.history).result);
+    (out, lost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(name: &str, master: Option<&str>, data: &[(&str, &str)]) -> FinalState {
+        FinalState {
+            name: name.into(),
+            is_master: master.is_none(),
+            master: master.map(str::to_string),
+            up: true,
+            link_up: true,
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn converged_catches_a_diverged_replica() {
+        let ok = [
+            server("p", None, &[("k", "1")]),
+            server("r", Some("p"), &[("k", "1")]),
+        ];
+        assert_eq!(converged(&ok).status, Status::Pass);
+        let bad = [
+            server("p", None, &[("k", "1")]),
+            server("r", Some("p"), &[("k", "2")]),
+        ];
+        let r = converged(&bad);
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.detail.contains("r differs from p on 1 keys"),
+            "{}",
+            r.detail
+        );
+        let missing = [
+            server("p", None, &[("k", "1")]),
+            server("r", Some("p"), &[]),
+        ];
+        assert_eq!(converged(&missing).status, Status::Fail);
+        let two = [server("p", None, &[]), server("q", None, &[])];
+        assert_eq!(converged(&two).status, Status::Fail);
+    }
+
+    #[test]
+    fn final_primary_prefers_the_one_with_followers() {
+        let f = [
+            server("a", None, &[]),
+            server("b", None, &[]),
+            server("r", Some("b"), &[]),
+        ];
+        assert_eq!(final_primary(&f).unwrap().name, "b");
+    }
+}

@@ -1,0 +1,199 @@
+//! `single-primary`: finds the time during which two servers both acted as primary and both
+//! acknowledged writes (split brain), from the role facts in the trace and the history.
+
+use std::collections::BTreeMap;
+
+use super::{CheckResult, Evidence, Status};
+use crate::history::EventType;
+
+/// Per server: the intervals `[from, to)` in which it was a primary, from the trace's notes.
+fn primary_intervals(e: &Evidence<'_>, end_ns: u64) -> Vec<Vec<(u64, u64)>> {
+    let n = e.finals.len();
+    let mut open: Vec<Option<u64>> = vec![None; n];
+    let mut out: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
+    for note in e.notes {
+        let p = note.process as usize;
+        if p >= n {
+            continue;
+        }
+        let t = note.time.as_nanos();
+        let becomes_primary = match note.kind.as_str() {
+            "start" => Some(note.text.contains(" as primary ")),
+            "role:promoted" => Some(true),
+            "role:demoted" | "role:replicaof" => Some(false),
+            _ => None,
+        };
+        match becomes_primary {
+            Some(true) => {
+                if open[p].is_none() {
+                    open[p] = Some(t);
+                }
+            }
+            Some(false) => {
+                if let Some(s) = open[p].take() {
+                    out[p].push((s, t));
+                }
+            }
+            None => {}
+        }
+    }
+    for (p, o) in open.into_iter().enumerate() {
+        if let Some(s) = o {
+            out[p].push((s, end_ns));
+        }
+    }
+    out
+}
+
+/// Runs the checker.
+pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
+    let end_ns = e
+        .history
+        .events
+        .last()
+        .map_or(0, |x| x.time_ns)
+        .max(e.notes.last().map_or(0, |n| n.time.as_nanos()));
+    let intervals = primary_intervals(e, end_ns);
+    let mut writes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for ev in &e.history.events {
+        if ev.kind == EventType::Ok && ev.f != "get" {
+            if let Some(s) = &ev.server {
+                writes.entry(s.as_str()).or_default().push(ev.time_ns);
+            }
+        }
+    }
+    let mut total_ns = 0u64;
+    let mut episodes = Vec::new();
+    for a in 0..e.finals.len() {
+        for b in a + 1..e.finals.len() {
+            for &(sa, ea) in &intervals[a] {
+                for &(sb, eb) in &intervals[b] {
+                    let (from, to) = (sa.max(sb), ea.min(eb));
+                    if from >= to {
+                        continue;
+                    }
+                    let in_window = |name: &str| -> Vec<u64> {
+                        writes
+                            .get(name)
+                            .map(|v| {
+                                v.iter()
+                                    .copied()
+                                    .filter(|t| *t >= from && *t < to)
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    };
+                    let wa = in_window(&e.finals[a].name);
+                    let wb = in_window(&e.finals[b].name);
+                    if wa.is_empty() || wb.is_empty() {
+                        continue;
+                    }
+                    let start = wa[0].max(wb[0]);
+                    let stop = wa[wa.len() - 1].min(wb[wb.len() - 1]);
+                    let len = stop.saturating_sub(start);
+                    total_ns += len;
+                    episodes.push(format!(
+                        "{} and {} both acknowledged writes between {} ms and {} ms ({} and {} writes)",
+                        e.finals[a].name,
+                        e.finals[b].name,
+                        start / 1_000_000,
+                        stop / 1_000_000,
+                        wa.len(),
+                        wb.len()
+                    ));
+                }
+            }
+        }
+    }
+    CheckResult {
+        name: "single-primary".into(),
+        status: if episodes.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        count: total_ns / 1_000_000,
+        detail: if episodes.is_empty() {
+            "at no time did two primaries both acknowledge writes".into()
+        } else {
+            format!(
+                "split brain for {} ms: {}",
+                total_ns / 1_000_000,
+                episodes.join("; ")
+            )
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::FinalState;
+    use super::*;
+    use crate::history::{History, HistoryEvent};
+    use crate::sim::{Note, SimTime};
+
+    fn note(t: u64, p: u32, kind: &str, text: &str) -> Note {
+        Note {
+            time: SimTime(t),
+            process: p,
+            kind: kind.into(),
+            text: text.into(),
+        }
+    }
+
+    fn ok_write(server: &str, t: u64) -> HistoryEvent {
+        HistoryEvent {
+            process: 9,
+            kind: EventType::Ok,
+            f: "set".into(),
+            key: "k".into(),
+            value: "v".into(),
+            time_ns: t,
+            server: Some(server.into()),
+            error: None,
+        }
+    }
+
+    fn finals() -> Vec<FinalState> {
+        ["a", "b"]
+            .iter()
+            .map(|n| FinalState {
+                name: n.to_string(),
+                is_master: true,
+                master: None,
+                up: true,
+                link_up: true,
+                data: Default::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_overlapping_primaries_that_both_acked() {
+        let notes = vec![
+            note(0, 0, "start", "a started as primary with 0 keys"),
+            note(0, 1, "start", "b started as replica with 0 keys"),
+            note(100, 1, "role:promoted", "b is now a primary"),
+            note(500, 0, "role:demoted", "a becomes a replica"),
+        ];
+        let h = History::merge(vec![
+            ok_write("a", 200),
+            ok_write("b", 300),
+            ok_write("a", 400),
+        ]);
+        let f = finals();
+        let r = single_primary(&Evidence {
+            history: &h,
+            notes: &notes,
+            finals: &f,
+        });
+        assert_eq!(r.status, Status::Fail, "{}", r.detail);
+        let clean = History::merge(vec![ok_write("a", 50), ok_write("b", 600)]);
+        let r = single_primary(&Evidence {
+            history: &clean,
+            notes: &notes,
+            finals: &f,
+        });
+        assert_eq!(r.status, Status::Pass, "{}", r.detail);
+    }
+}

@@ -1,0 +1,486 @@
+//! Workload clients: closed-loop (one operation, wait, think, next) or open-loop (Poisson arrivals
+//! at a rate, queued while the previous operation is outstanding), over chosen key distributions
+//! and operation mixes, with optional `WAIT` after each write. Every operation is recorded as an
+//! invoke and a completion: a timeout or a lost connection is `info`, never assumed failed.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use rand::RngExt;
+use serde_json::Value;
+
+use crate::history::{EventType, HistoryEvent};
+use crate::proto::Msg;
+use crate::redis::{Command, Reply, errors};
+use crate::sim::{Ctx, ProcessId, SimTime};
+
+const TIMER_NEXT: u64 = 1 << 56;
+const TIMER_TIMEOUT: u64 = 2 << 56;
+const TIMER_ARRIVAL: u64 = 3 << 56;
+const TIMER_KIND_MASK: u64 = 0xff << 56;
+/// The most arrivals an open-loop client queues before it drops them (and counts the drops).
+pub const MAX_QUEUED_ARRIVALS: usize = 10_000;
+
+/// The operations a workload can mix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpKind {
+    /// `SET k<n> <unique value>` on register keys.
+    Set,
+    /// `GET k<n>` on register keys.
+    Get,
+    /// `INCR c<n>` on counter keys.
+    Incr,
+    /// `APPEND l<n> <unique token>` on append keys.
+    Append,
+    /// `DEL k<n>` on register keys.
+    Del,
+}
+
+impl OpKind {
+    /// The name as written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Set => "set",
+            OpKind::Get => "get",
+            OpKind::Incr => "incr",
+            OpKind::Append => "append",
+            OpKind::Del => "del",
+        }
+    }
+    /// All kinds, in scenario-file order.
+    pub const ALL: [OpKind; 5] = [
+        OpKind::Set,
+        OpKind::Get,
+        OpKind::Incr,
+        OpKind::Append,
+        OpKind::Del,
+    ];
+}
+
+/// How keys are chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyDistribution {
+    /// Every key equally likely.
+    Uniform,
+    /// Key `i` (1-based) with weight `1/i` (Zipf with exponent 1, computed in integers so every
+    /// platform draws the same keys).
+    Zipfian,
+    /// `share_percent` of operations go to the first `hot_keys` keys, the rest uniformly.
+    Hot {
+        /// Number of hot keys.
+        hot_keys: u32,
+        /// Percentage of operations on them.
+        share_percent: u32,
+    },
+}
+
+/// A workload: what its clients do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadSpec {
+    /// The workload's name.
+    pub name: String,
+    /// The server clients send to.
+    pub target: ProcessId,
+    /// Operations per second per client for open loop; `None` for closed loop.
+    pub rate_per_sec: Option<u64>,
+    /// Closed loop: pause between an operation's completion and the next one.
+    pub think_ns: u64,
+    /// Number of keys of each family.
+    pub keys: u32,
+    /// Key choice.
+    pub distribution: KeyDistribution,
+    /// Operation mix as (kind, weight).
+    pub mix: Vec<(OpKind, u32)>,
+    /// Bytes of each written value (at least the unique token's length).
+    pub value_size: usize,
+    /// `WAIT numreplicas timeout_ms` after every acknowledged write.
+    pub wait: Option<(u32, u64)>,
+    /// Time after which an unanswered operation is recorded as `info`.
+    pub timeout_ns: u64,
+    /// When clients start.
+    pub start_ns: u64,
+    /// When clients stop issuing new operations.
+    pub stop_ns: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    id: u64,
+    kind: OpKind,
+    key: Rc<str>,
+    value: Option<Rc<str>>,
+    waiting_for_wait: bool,
+}
+
+/// One client process of a workload.
+#[derive(Clone, Debug)]
+pub struct Client {
+    spec: Rc<WorkloadSpec>,
+    index: u32,
+    zipf_cdf: Rc<Vec<u64>>,
+    next_id: u64,
+    pending: Option<Pending>,
+    arrivals: VecDeque<SimTime>,
+    dropped_arrivals: u64,
+    events: Vec<HistoryEvent>,
+    servers: Rc<Vec<String>>,
+    me: u32,
+}
+
+impl Client {
+    /// A client; `servers[i]` names process `i` for the history's `server` field.
+    pub fn new(spec: Rc<WorkloadSpec>, index: u32, servers: Rc<Vec<String>>) -> Self {
+        let zipf_cdf = Rc::new(zipf_cdf(spec.keys));
+        Client {
+            spec,
+            index,
+            zipf_cdf,
+            next_id: 0,
+            pending: None,
+            arrivals: VecDeque::new(),
+            dropped_arrivals: 0,
+            events: Vec::new(),
+            servers,
+            me: 0,
+        }
+    }
+
+    /// The history events this client recorded.
+    pub fn events(&self) -> &[HistoryEvent] {
+        &self.events
+    }
+    /// Open-loop arrivals dropped because the queue was full.
+    pub fn dropped_arrivals(&self) -> u64 {
+        self.dropped_arrivals
+    }
+
+    /// Starts the client.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.me = ctx.me().0;
+        // Spread client start times over one millisecond so they do not move in lockstep.
+        let offset = ctx.rng().random_range(0..1_000_000u64);
+        let first = self.spec.start_ns + offset;
+        let tag = if self.spec.rate_per_sec.is_some() {
+            TIMER_ARRIVAL
+        } else {
+            TIMER_NEXT
+        };
+        ctx.set_timer(first.saturating_sub(ctx.now().0), tag);
+    }
+
+    /// Handles a timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
+        match tag & TIMER_KIND_MASK {
+            TIMER_NEXT => self.issue(ctx),
+            TIMER_ARRIVAL => self.on_arrival(ctx),
+            TIMER_TIMEOUT => {
+                let id = tag & !TIMER_KIND_MASK;
+                if self.pending.as_ref().is_some_and(|p| p.id == id) {
+                    self.complete(ctx, EventType::Info, Value::Null, None, Some("timeout"));
+                }
+            }
+            _ => unreachable!("unknown client timer {tag:#x}"),
+        }
+    }
+
+    /// Handles a reply.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        match msg {
+            Msg::Reply { id, reply } => self.on_reply(ctx, from, id, reply),
+            Msg::Close { .. } => {
+                if self.pending.is_some() {
+                    let server = Some(from);
+                    self.complete(
+                        ctx,
+                        EventType::Info,
+                        Value::Null,
+                        server,
+                        Some("connection closed"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_arrival(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        if now.0 < self.spec.stop_ns {
+            let rate = self.spec.rate_per_sec.expect("open loop").max(1);
+            // Exponential inter-arrival time from an integer uniform draw: -ln(u) * mean.
+            let u = ctx.rng().random_range(1..=1_000_000u64);
+            let mean_ns = SimTime::NANOS_PER_SEC / rate;
+            let gap = exp_sample(u, mean_ns);
+            ctx.set_timer(gap.max(1), TIMER_ARRIVAL);
+            if self.arrivals.len() >= MAX_QUEUED_ARRIVALS {
+                self.dropped_arrivals += 1;
+            } else {
+                self.arrivals.push_back(now);
+            }
+        }
+        if self.pending.is_none() && self.arrivals.pop_front().is_some() {
+            self.issue(ctx);
+        }
+    }
+
+    fn pick_kind(&self, ctx: &mut Ctx<'_, Msg>) -> OpKind {
+        let total: u32 = self.spec.mix.iter().map(|(_, w)| w).sum();
+        let mut r = ctx.rng().random_range(0..total.max(1));
+        for &(k, w) in &self.spec.mix {
+            if r < w {
+                return k;
+            }
+            r -= w;
+        }
+        self.spec.mix[0].0
+    }
+
+    fn pick_key_index(&self, ctx: &mut Ctx<'_, Msg>) -> u32 {
+        let keys = self.spec.keys.max(1);
+        match self.spec.distribution {
+            KeyDistribution::Uniform => ctx.rng().random_range(0..keys),
+            KeyDistribution::Zipfian => {
+                let total = *self.zipf_cdf.last().expect("at least one key");
+                let r = ctx.rng().random_range(0..total);
+                self.zipf_cdf.partition_point(|&c| c <= r) as u32
+            }
+            KeyDistribution::Hot {
+                hot_keys,
+                share_percent,
+            } => {
+                let hot = hot_keys.clamp(1, keys);
+                if ctx.rng().random_range(0..100) < share_percent || hot == keys {
+                    ctx.rng().random_range(0..hot)
+                } else {
+                    ctx.rng().random_range(hot..keys)
+                }
+            }
+        }
+    }
+
+    fn issue(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if ctx.now().0 >= self.spec.stop_ns || self.pending.is_some() {
+            return;
+        }
+        let kind = self.pick_kind(ctx);
+        let n = self.pick_key_index(ctx);
+        let family = match kind {
+            OpKind::Set | OpKind::Get | OpKind::Del => "k",
+            OpKind::Incr => "c",
+            OpKind::Append => "l",
+        };
+        let key: Rc<str> = Rc::from(format!("{family}{n}"));
+        self.next_id += 1;
+        let id = self.next_id;
+        let value: Option<Rc<str>> = match kind {
+            OpKind::Set | OpKind::Append => Some(self.unique_value(id)),
+            _ => None,
+        };
+        let cmd = match kind {
+            OpKind::Set => Command::Set(key.clone(), value.clone().expect("set has a value")),
+            OpKind::Get => Command::Get(key.clone()),
+            OpKind::Incr => Command::Incr(key.clone()),
+            OpKind::Append => {
+                Command::Append(key.clone(), value.clone().expect("append has a value"))
+            }
+            OpKind::Del => Command::Del(key.clone()),
+        };
+        self.events.push(HistoryEvent {
+            process: self.me,
+            kind: EventType::Invoke,
+            f: kind.name().to_string(),
+            key: key.to_string(),
+            value: value
+                .as_ref()
+                .map_or(Value::Null, |v| Value::from(v.as_ref())),
+            time_ns: ctx.global_now().0,
+            server: None,
+            error: None,
+        });
+        self.pending = Some(Pending {
+            id,
+            kind,
+            key,
+            value,
+            waiting_for_wait: false,
+        });
+        ctx.send(self.spec.target, Msg::Request { id, cmd });
+        ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
+    }
+
+    /// A value unique to this client and operation, padded to the workload's value size. For
+    /// APPEND it is a token delimited by `|` so checkers can find it in the final string.
+    fn unique_value(&self, id: u64) -> Rc<str> {
+        let mut v = format!("{}.{}.{}|", self.spec.name, self.index, id);
+        while v.len() < self.spec.value_size {
+            v.push('x');
+        }
+        Rc::from(v)
+    }
+
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, id: u64, reply: Reply) {
+        let Some(p) = self.pending.as_mut().filter(|p| p.id == id) else {
+            return;
+        };
+        if p.waiting_for_wait {
+            let acked =
+                matches!(reply, Reply::Int(n) if n >= i64::from(self.spec.wait.map_or(0, |w| w.0)));
+            let value = p
+                .value
+                .as_ref()
+                .map_or(Value::Null, |v| Value::from(v.as_ref()));
+            if acked {
+                self.complete(ctx, EventType::Ok, value, Some(from), None);
+            } else {
+                self.complete(
+                    ctx,
+                    EventType::Info,
+                    value,
+                    Some(from),
+                    Some("WAIT returned fewer replicas than asked"),
+                );
+            }
+            return;
+        }
+        match reply {
+            Reply::Error(e) => {
+                // Every error simkv models is raised before the command runs: it did not happen.
+                let text = e.to_string();
+                self.complete(ctx, EventType::Fail, Value::Null, Some(from), Some(&text));
+            }
+            reply => {
+                let is_write = p.kind != OpKind::Get;
+                let output = match (&reply, p.kind) {
+                    (Reply::Bulk(v), _) => Value::from(v.as_ref()),
+                    (Reply::Int(n), OpKind::Incr) => Value::from(*n),
+                    (_, OpKind::Set | OpKind::Append) => p
+                        .value
+                        .as_ref()
+                        .map_or(Value::Null, |v| Value::from(v.as_ref())),
+                    _ => Value::Null,
+                };
+                if let (true, Some((n, timeout))) = (is_write, self.spec.wait) {
+                    p.waiting_for_wait = true;
+                    self.next_id += 1;
+                    let wait_id = self.next_id;
+                    p.id = wait_id;
+                    ctx.send(
+                        self.spec.target,
+                        Msg::Request {
+                            id: wait_id,
+                            cmd: Command::Wait(n, timeout),
+                        },
+                    );
+                    ctx.set_timer(
+                        self.spec.timeout_ns + timeout * SimTime::NANOS_PER_MS,
+                        TIMER_TIMEOUT | wait_id,
+                    );
+                    // The reply value is kept for when WAIT answers.
+                    let _ = output;
+                    return;
+                }
+                self.complete(ctx, EventType::Ok, output, Some(from), None);
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        kind: EventType,
+        value: Value,
+        server: Option<ProcessId>,
+        error: Option<&str>,
+    ) {
+        let p = self.pending.take().expect("an operation is pending");
+        self.events.push(HistoryEvent {
+            process: self.me,
+            kind,
+            f: p.kind.name().to_string(),
+            key: p.key.to_string(),
+            value,
+            time_ns: ctx.global_now().0,
+            server: server.map(|s| self.servers[s.index()].clone()),
+            error: error.map(str::to_string),
+        });
+        if self.spec.rate_per_sec.is_some() {
+            if self.arrivals.pop_front().is_some() {
+                self.issue(ctx);
+            }
+        } else {
+            ctx.set_timer(self.spec.think_ns.max(1), TIMER_NEXT);
+        }
+    }
+}
+
+/// `-ln(u / 1e6) * mean` for `u` in `1..=1e6`, in integer arithmetic (a table-free series
+/// evaluation would be slower; `ln` via `f64` is exact enough and IEEE-754 `ln` of the same
+/// input is the same everywhere Rust's `f64::ln` is correctly rounded, which it is not
+/// guaranteed to be, so we use integer log2 with linear interpolation instead).
+fn exp_sample(u: u64, mean_ns: u64) -> u64 {
+    // ln(1e6 / u) = ln2 * log2(1e6 / u); log2 in 16.16 fixed point.
+    let ratio_fp = (1_000_000u128 << 16) / u128::from(u.max(1)); // (1e6/u) in 16.16
+    let log2_fp = log2_fixed(ratio_fp); // 16.16
+    const LN2_FP: u128 = 45_426; // ln 2 in 16.16
+    let ln_fp = log2_fp * LN2_FP >> 16;
+    ((u128::from(mean_ns) * ln_fp) >> 16) as u64
+}
+
+/// log2 of a 16.16 fixed-point number ≥ 1, in 16.16, by integer part plus linear interpolation
+/// of the mantissa (error below 0.09, enough for inter-arrival jitter).
+fn log2_fixed(x_fp: u128) -> u128 {
+    if x_fp <= 1 << 16 {
+        return 0;
+    }
+    let int_part = 127 - x_fp.leading_zeros() as u128 - 16;
+    let mantissa = (x_fp << 16 >> (int_part + 16)) - (1 << 16);
+    (int_part << 16) + mantissa
+}
+
+fn zipf_cdf(keys: u32) -> Vec<u64> {
+    const SCALE: u64 = 1 << 40;
+    let mut acc = 0;
+    (1..=u64::from(keys.max(1)))
+        .map(|i| {
+            acc += SCALE / i;
+            acc
+        })
+        .collect()
+}
+
+/// Whether a client-visible error text is one Redis raises before executing the command.
+pub fn is_definite_failure(text: &str) -> bool {
+    [
+        errors::READONLY,
+        errors::NOREPLICAS,
+        errors::MASTERDOWN,
+        errors::LOADING,
+        errors::NOT_INTEGER,
+    ]
+    .contains(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_samples_have_the_right_mean() {
+        let mean = 1_000_000u64;
+        let sum: u64 = (1..=1_000_000u64)
+            .step_by(97)
+            .map(|u| exp_sample(u, mean))
+            .sum();
+        let n = (1..=1_000_000u64).step_by(97).count() as u64;
+        let avg = sum / n;
+        assert!(avg > 900_000 && avg < 1_100_000, "mean {avg}");
+        assert_eq!(exp_sample(1_000_000, mean), 0);
+    }
+
+    #[test]
+    fn zipf_prefers_low_keys() {
+        let cdf = zipf_cdf(10);
+        assert!(cdf[0] > cdf[9] - cdf[8]);
+        assert_eq!(cdf.len(), 10);
+    }
+}

@@ -1,0 +1,140 @@
+//! Faults: what can go wrong, when, and to whom. A fault starts at `at` and optionally heals at
+//! `heal`; the world applies it to the kernel and the network and records it in the trace.
+
+use crate::sim::ProcessId;
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Cut links from every process in `a` to every process in `b` (and back unless `one_way`).
+    Partition {
+        /// One side.
+        a: Vec<ProcessId>,
+        /// The other side.
+        b: Vec<ProcessId>,
+        /// Only `a → b` is cut.
+        one_way: bool,
+    },
+    /// Packet loss (parts per million) on links between `a` and `b`, both ways.
+    Loss {
+        /// One side.
+        a: Vec<ProcessId>,
+        /// The other side.
+        b: Vec<ProcessId>,
+        /// Loss rate in parts per million.
+        ppm: u32,
+    },
+    /// Extra one-way latency on links between `a` and `b`, both ways.
+    Latency {
+        /// One side.
+        a: Vec<ProcessId>,
+        /// The other side.
+        b: Vec<ProcessId>,
+        /// Extra latency in nanoseconds.
+        extra_ns: u64,
+    },
+    /// Crash servers: a process crash (kill -9, the page cache survives) or a machine crash (power
+    /// loss: what was not fsynced is gone). The heal restarts them.
+    Crash {
+        /// The crashed processes.
+        nodes: Vec<ProcessId>,
+        /// Machine crash rather than process crash.
+        machine: bool,
+        /// Restart with an empty disk.
+        wipe_disk: bool,
+    },
+    /// SIGSTOP; the heal is SIGCONT.
+    Pause {
+        /// The paused processes.
+        nodes: Vec<ProcessId>,
+    },
+    /// Shift processes' local clocks and set their drift (Redis and Sentinel time out on local
+    /// clocks). The heal removes the drift but keeps the jump (clocks do not jump back).
+    Clock {
+        /// The affected processes.
+        nodes: Vec<ProcessId>,
+        /// Jump in nanoseconds (may be negative).
+        jump_ns: i64,
+        /// Drift in parts per million.
+        drift_ppm: i64,
+    },
+}
+
+impl FaultKind {
+    /// The kind's name as in scenario files and the summary.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Partition { one_way: true, .. } => "one-way-partition",
+            FaultKind::Partition { .. } => "partition",
+            FaultKind::Loss { .. } => "loss",
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::Crash { machine: true, .. } => "machine-crash",
+            FaultKind::Crash { .. } => "crash",
+            FaultKind::Pause { .. } => "pause",
+            FaultKind::Clock { .. } => "clock",
+        }
+    }
+}
+
+/// A scheduled fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultSpec {
+    /// What it does.
+    pub kind: FaultKind,
+    /// The names the user gave as targets (for reports).
+    pub targets: Vec<String>,
+    /// The kind as the user wrote it (`region-outage`, `isolate`, `partition`, ...).
+    pub label: String,
+    /// Start time.
+    pub at_ns: u64,
+    /// Heal time, if it heals before the run's final heal.
+    pub heal_ns: Option<u64>,
+}
+
+/// A fault as it happened, for the summary.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FaultRecord {
+    /// The kind as the user wrote it.
+    pub kind: String,
+    /// Target names.
+    pub targets: Vec<String>,
+    /// Start, in simulated milliseconds.
+    pub at_ms: u64,
+    /// Heal, in simulated milliseconds (`null` if it never healed).
+    pub healed_ms: Option<u64>,
+}
+
+/// Every directed link a partition-like fault touches, each once, in a fixed order.
+pub fn directed_links(
+    a: &[ProcessId],
+    b: &[ProcessId],
+    one_way: bool,
+) -> Vec<(ProcessId, ProcessId)> {
+    let mut out = std::collections::BTreeSet::new();
+    for &x in a {
+        for &y in b {
+            if x == y {
+                continue;
+            }
+            out.insert((x, y));
+            if !one_way {
+                out.insert((y, x));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_deduplicated_and_directional() {
+        let p = |i| ProcessId(i);
+        let both = directed_links(&[p(0), p(1)], &[p(1), p(2)], false);
+        assert_eq!(both.len(), 6, "0<->1, 0<->2, 1<->2; no self-link");
+        let one = directed_links(&[p(0)], &[p(2)], true);
+        assert_eq!(one, vec![(p(0), p(2))]);
+    }
+}

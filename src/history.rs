@@ -1,0 +1,166 @@
+//! The history: every client operation as an invoke event and a completion (ok, fail or info),
+//! in the JSON Lines format of DESIGN.md.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of history event a line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    /// The operation was sent.
+    Invoke,
+    /// It completed and took effect (a read carries the value read).
+    Ok,
+    /// It definitely did not take effect.
+    Fail,
+    /// Indeterminate: it may or may not have taken effect (timeouts, lost connections).
+    Info,
+}
+
+/// One line of the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// The client process (one operation at a time per process).
+    pub process: u32,
+    /// Invoke or completion.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// The Redis command in lower case (`set`, `get`, `incr`, `append`, `del`).
+    pub f: String,
+    /// The key.
+    pub key: String,
+    /// Written value on invoke of a write; value read (or `null`) on a read's `ok`; the new
+    /// counter value on an `incr`'s `ok`.
+    #[serde(default)]
+    pub value: serde_json::Value,
+    /// Simulated time in nanoseconds.
+    pub time_ns: u64,
+    /// The server that answered (completions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The error text of a `fail`, or why an `info` is indeterminate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A whole history, in time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// The events, sorted by time then process.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// One operation: an invoke matched with its completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The client process.
+    pub process: u32,
+    /// The command name.
+    pub f: String,
+    /// The key.
+    pub key: String,
+    /// The invoke's value (what was written).
+    pub input: serde_json::Value,
+    /// The completion's value (what was read), `None` when the operation never completed.
+    pub output: Option<serde_json::Value>,
+    /// How it completed (`Info` when it never did).
+    pub outcome: EventType,
+    /// Invoke time.
+    pub invoke_ns: u64,
+    /// Completion time (`u64::MAX` when the operation never completed).
+    pub complete_ns: u64,
+    /// The server that answered.
+    pub server: Option<String>,
+}
+
+impl History {
+    /// Builds a history from per-process event lists, merged in (time, process) order.
+    pub fn merge(mut events: Vec<HistoryEvent>) -> Self {
+        events.sort_by_key(|e| (e.time_ns, e.process));
+        History { events }
+    }
+
+    /// Pairs each invoke with the next completion of the same process.
+    pub fn operations(&self) -> Vec<Operation> {
+        let mut open: std::collections::BTreeMap<u32, usize> = Default::default();
+        let mut ops: Vec<Operation> = Vec::new();
+        for e in &self.events {
+            match e.kind {
+                EventType::Invoke => {
+                    open.insert(e.process, ops.len());
+                    ops.push(Operation {
+                        process: e.process,
+                        f: e.f.clone(),
+                        key: e.key.clone(),
+                        input: e.value.clone(),
+                        output: None,
+                        outcome: EventType::Info,
+                        invoke_ns: e.time_ns,
+                        complete_ns: u64::MAX,
+                        server: None,
+                    });
+                }
+                kind => {
+                    if let Some(i) = open.remove(&e.process) {
+                        let op = &mut ops[i];
+                        op.outcome = kind;
+                        op.output = Some(e.value.clone());
+                        op.complete_ns = if kind == EventType::Info {
+                            u64::MAX
+                        } else {
+                            e.time_ns
+                        };
+                        op.server = e.server.clone();
+                    }
+                }
+            }
+        }
+        ops
+    }
+
+    /// Writes the history as JSON Lines.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::with_capacity(self.events.len() * 96);
+        for e in &self.events {
+            out.push_str(&serde_json::to_string(e).expect("history events serialise"));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(process: u32, kind: EventType, t: u64, value: serde_json::Value) -> HistoryEvent {
+        HistoryEvent {
+            process,
+            kind,
+            f: "set".into(),
+            key: "k".into(),
+            value,
+            time_ns: t,
+            server: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn operations_pair_invokes_with_completions() {
+        let h = History::merge(vec![
+            ev(2, EventType::Ok, 5, "a".into()),
+            ev(1, EventType::Invoke, 1, "b".into()),
+            ev(2, EventType::Invoke, 2, "a".into()),
+            ev(1, EventType::Info, 9, serde_json::Value::Null),
+        ]);
+        let ops = h.operations();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].process, 1);
+        assert_eq!(ops[0].outcome, EventType::Info);
+        assert_eq!(ops[0].complete_ns, u64::MAX);
+        assert_eq!(ops[1].complete_ns, 5);
+        let line = serde_json::to_string(&h.events[0]).unwrap();
+        assert!(line.contains("\"type\":\"invoke\""), "{line}");
+    }
+}

@@ -1,0 +1,30 @@
+//! simkv: a deterministic simulation testbed for Redis-style replication.
+//!
+//! The map of the code (see docs/ARCHITECTURE.md for the invariants):
+//! - [`sim`]: the kernel: virtual time, event queue, named RNG streams, trace hash.
+//! - [`net`]: regions, latency, bandwidth, TCP-like links and their faults.
+//! - [`redis`]: the server model: keyspace, replication, backlog, PSYNC, WAIT, persistence.
+//! - [`client`]: workload clients that record the history.
+//! - [`fault`]: what can go wrong and when.
+//! - [`scenario`]: the TOML schema, overrides, validation and user-facing errors.
+//! - [`world`]: assembles one run and drives it.
+//! - [`history`], [`check`], [`linearizability`], [`expect`]: the verdict.
+//! - [`metrics`], [`report`]: what users see.
+//! - [`runner`]: scenario in, summary out; [`bench`]: performance figures.
+
+pub mod bench;
+pub mod check;
+pub mod client;
+pub mod expect;
+pub mod fault;
+pub mod history;
+pub mod linearizability;
+pub mod metrics;
+pub mod net;
+pub mod proto;
+pub mod redis;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod sim;
+pub mod world;

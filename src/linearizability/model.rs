@@ -1,0 +1,211 @@
+//! Sequential specifications the search checks histories against.
+
+/// A sequential object: its initial state and which (input, output) pairs are legal in a state.
+pub trait Model {
+    /// The object's state.
+    type State;
+    /// An operation's input.
+    type Input;
+    /// An operation's output.
+    type Output;
+    /// The initial state.
+    fn init(&self) -> Self::State;
+    /// The state after the operation, or `None` when the output is impossible in `state`.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: &Self::Output,
+    ) -> Option<Self::State>;
+}
+
+/// A register's input: values are interned to small integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterInput {
+    /// Read the value.
+    Read,
+    /// Write a value.
+    Write(u32),
+    /// Compare-and-set (etcd's cas): if the value is `from`, set it to `to`.
+    Cas(u32, u32),
+    /// Delete the key (`DEL`): the register becomes absent.
+    Delete,
+}
+
+/// A register's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterOutput {
+    /// The value read (`None`: absent).
+    Value(Option<u32>),
+    /// A write or delete completed.
+    Done,
+    /// The cas succeeded.
+    CasOk,
+    /// The cas ran and did not match.
+    CasFail,
+    /// Unknown (timed out): any effect or none.
+    Unknown,
+}
+
+/// A single register that starts absent, with read, write, cas and delete: Porcupine's etcd
+/// model and simkv's SET/GET/DEL keys.
+pub struct RegisterModel;
+
+impl Model for RegisterModel {
+    type State = Option<u32>;
+    type Input = RegisterInput;
+    type Output = RegisterOutput;
+    fn init(&self) -> Option<u32> {
+        None
+    }
+    fn step(&self, s: &Option<u32>, i: &RegisterInput, o: &RegisterOutput) -> Option<Option<u32>> {
+        use RegisterInput as I;
+        use RegisterOutput as O;
+        match (i, o) {
+            (I::Read, O::Value(v)) => (v == s).then_some(*s),
+            (I::Read, O::Unknown) => Some(*s),
+            (I::Write(v), O::Done | O::Unknown) => Some(Some(*v)),
+            (I::Delete, O::Done | O::Unknown) => Some(None),
+            (I::Cas(from, to), O::CasOk) => (*s == Some(*from)).then_some(Some(*to)),
+            (I::Cas(from, _), O::CasFail) => (*s != Some(*from)).then_some(*s),
+            (I::Cas(from, to), O::Unknown) => Some(if *s == Some(*from) { Some(*to) } else { *s }),
+            _ => None,
+        }
+    }
+}
+
+/// A string key with get, put and append, starting empty: Porcupine's kv model.
+pub struct StringModel;
+
+/// A string key's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StringInput {
+    /// Read.
+    Get,
+    /// Overwrite.
+    Put(String),
+    /// Concatenate.
+    Append(String),
+}
+
+/// A string key's output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StringOutput {
+    /// The value read.
+    Value(String),
+    /// A write completed.
+    Done,
+    /// Unknown.
+    Unknown,
+}
+
+impl Model for StringModel {
+    type State = String;
+    type Input = StringInput;
+    type Output = StringOutput;
+    fn init(&self) -> String {
+        String::new()
+    }
+    fn step(&self, s: &String, i: &StringInput, o: &StringOutput) -> Option<String> {
+        match (i, o) {
+            (StringInput::Get, StringOutput::Value(v)) => (v == s).then(|| s.clone()),
+            (StringInput::Get, StringOutput::Unknown) => Some(s.clone()),
+            (StringInput::Put(v), _) => Some(v.clone()),
+            (StringInput::Append(v), _) => Some(format!("{s}{v}")),
+            _ => None,
+        }
+    }
+}
+
+/// A counter that starts at 0, with INCR returning the new value.
+pub struct CounterModel;
+
+/// A counter's output: the value INCR returned, or unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterOutput {
+    /// The new value.
+    Value(i64),
+    /// Unknown.
+    Unknown,
+}
+
+impl Model for CounterModel {
+    type State = i64;
+    type Input = ();
+    type Output = CounterOutput;
+    fn init(&self) -> i64 {
+        0
+    }
+    fn step(&self, s: &i64, _: &(), o: &CounterOutput) -> Option<i64> {
+        match o {
+            CounterOutput::Value(v) => (*v == s + 1).then_some(*v),
+            CounterOutput::Unknown => Some(s + 1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_rules() {
+        let m = RegisterModel;
+        assert_eq!(
+            m.step(&None, &RegisterInput::Read, &RegisterOutput::Value(None)),
+            Some(None)
+        );
+        assert_eq!(
+            m.step(&Some(1), &RegisterInput::Read, &RegisterOutput::Value(None)),
+            None
+        );
+        assert_eq!(
+            m.step(&Some(1), &RegisterInput::Cas(1, 2), &RegisterOutput::CasOk),
+            Some(Some(2))
+        );
+        assert_eq!(
+            m.step(
+                &Some(1),
+                &RegisterInput::Cas(1, 2),
+                &RegisterOutput::CasFail
+            ),
+            None
+        );
+        assert_eq!(
+            m.step(
+                &Some(3),
+                &RegisterInput::Cas(1, 2),
+                &RegisterOutput::Unknown
+            ),
+            Some(Some(3))
+        );
+        assert_eq!(
+            m.step(&Some(3), &RegisterInput::Delete, &RegisterOutput::Done),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn string_and_counter_rules() {
+        let m = StringModel;
+        let s = m.step(
+            &"a".to_string(),
+            &StringInput::Append("b".into()),
+            &StringOutput::Done,
+        );
+        assert_eq!(s.as_deref(), Some("ab"));
+        assert!(
+            m.step(
+                &"a".to_string(),
+                &StringInput::Get,
+                &StringOutput::Value("b".into())
+            )
+            .is_none()
+        );
+        assert_eq!(
+            CounterModel.step(&4, &(), &CounterOutput::Value(5)),
+            Some(5)
+        );
+        assert_eq!(CounterModel.step(&4, &(), &CounterOutput::Value(7)), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! The `simkv` command line. It parses arguments, calls the library, prints, writes files and
+//! maps results to exit codes: 0 pass, 1 an expectation or invariant failed, 2 bad input.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use simkv::report::write_atomic;
+use simkv::scenario::Scenario;
+use simkv::sim::SimTime;
+
+#[derive(Parser)]
+#[command(
+    name = "simkv",
+    version,
+    about = "Deterministic simulation of Redis replication, Sentinel failover and what they lose"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario and check it.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print exactly one JSON object (the summary) on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Write summary.json, history.jsonl and trace.jsonl into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario value by its dotted path, e.g. servers.defaults.appendfsync=always.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Check a recorded history (simkv JSON Lines, Porcupine kv or Jepsen etcd logs) for
+    /// linearizability.
+    Check {
+        /// The history file.
+        file: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print performance figures.
+    Bench {
+        /// Scenario to time (default scenarios/basic.toml when present).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Kernel events for the timer benchmark.
+        #[arg(long, default_value_t = 20_000_000)]
+        events: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            json,
+            out,
+            overrides,
+        } => run(&file, seed, json, out.as_deref(), &overrides),
+        Command::Check { file, json } => check(&file, json),
+        Command::Bench { scenario, events } => bench(scenario.as_deref(), events),
+    }
+}
+
+fn quiet_terminal() -> bool {
+    std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal()
+}
+
+fn progress_bar(total_ns: u64, hidden: bool) -> indicatif::ProgressBar {
+    if hidden {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total_ns / SimTime::NANOS_PER_MS);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} simulated ms ({elapsed})")
+            .expect("valid template"),
+    );
+    pb
+}
+
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    json: bool,
+    out: Option<&Path>,
+    overrides: &[String],
+) -> ExitCode {
+    let scenario = match Scenario::load(file, overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let pb = progress_bar(scenario.duration_ns, json || quiet_terminal());
+    let started = Instant::now();
+    let mut progress = |t: SimTime| pb.set_position(t.as_ms());
+    let mut wall = || started.elapsed().as_millis() as u64;
+    let report = match simkv::runner::run_scenario(&scenario, seed, &mut progress, &mut wall) {
+        Ok(r) => r,
+        Err(e) => {
+            pb.finish_and_clear();
+            eprintln!("error: {}: {e}", file.display());
+            eprintln!("  hint: raise `max_events` in the scenario, or shorten `duration`");
+            return ExitCode::from(2);
+        }
+    };
+    pb.finish_and_clear();
+    let summary = &report.summary;
+    if let Some(dir) = out
+        && let Err(e) = write_outputs(dir, &report)
+    {
+        eprintln!("error: cannot write reports to {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(summary).expect("the summary serialises")
+        );
+    } else {
+        print!("{}", summary.human());
+        if summary.verdict != "pass" {
+            println!(
+                "replay: simkv run {} --seed {}{}",
+                file.display(),
+                seed,
+                overrides
+                    .iter()
+                    .map(|o| format!(" --set {o}"))
+                    .collect::<String>()
+            );
+        }
+    }
+    ExitCode::from(if summary.verdict == "pass" { 0 } else { 1 })
+}
+
+fn write_outputs(dir: &Path, report: &simkv::runner::RunReport) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let summary = serde_json::to_string_pretty(&report.summary).expect("the summary serialises");
+    write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
+    write_atomic(
+        &dir.join("history.jsonl"),
+        report.output.history.to_jsonl().as_bytes(),
+    )?;
+    let mut trace = String::new();
+    for n in &report.output.notes {
+        trace.push_str(&serde_json::to_string(n).expect("notes serialise"));
+        trace.push('\n');
+    }
+    write_atomic(&dir.join("trace.jsonl"), trace.as_bytes())
+}
+
+fn check(file: &Path, json: bool) -> ExitCode {
+    let started = Instant::now();
+    let result = simkv::linearizability::check_file(file);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            ExitCode::from(2)
+        }
+        Ok(r) => {
+            if json {
+                let v = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "format": r.format,
+                    "operations": r.operations,
+                    "keys": r.keys,
+                    "linearizable": r.verdict,
+                    "detail": r.detail,
+                    "wall_ms": elapsed_ms,
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "{}: {} operations over {} keys ({}): {}",
+                    file.display(),
+                    r.operations,
+                    r.keys,
+                    r.format,
+                    match r.verdict {
+                        Some(true) => "linearizable".to_string(),
+                        Some(false) => "NOT linearizable".to_string(),
+                        None => "unknown (search budget exhausted)".to_string(),
+                    }
+                );
+                if !r.detail.is_empty() {
+                    println!("{}", r.detail);
+                }
+            }
+            ExitCode::from(match r.verdict {
+                Some(true) => 0,
+                Some(false) => 1,
+                None => 2,
+            })
+        }
+    }
+}
+
+fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
+    let started = Instant::now();
+    let (delivered, hash) = simkv::bench::timer_workload(1000, events);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "kernel: {delivered} timer events in {secs:.3} s = {:.1} million events/s (1000 processes, trace {hash:016x})",
+        delivered as f64 / secs / 1e6
+    );
+    let default = Path::new("scenarios/basic.toml");
+    let path = scenario.or(default.exists().then_some(default));
+    if let Some(p) = path {
+        let sc = match Scenario::load(p, &[]) {
+            Ok(s) => s,
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let started = Instant::now();
+        let mut wall = || 0;
+        match simkv::runner::run_scenario(&sc, sc.seed, &mut |_| {}, &mut wall) {
+            Ok(r) => {
+                let secs = started.elapsed().as_secs_f64();
+                let sim = r.summary.sim_time_ms as f64 / 1000.0;
+                println!(
+                    "scenario {}: {sim:.0} simulated s in {secs:.3} wall s = {:.0}x real time, {:.2} million events/s, {:.1} seeds/s",
+                    sc.name,
+                    sim / secs,
+                    r.summary.events as f64 / secs / 1e6,
+                    1.0 / secs
+                );
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

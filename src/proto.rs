@@ -1,0 +1,209 @@
+//! The messages simulated processes exchange: client commands and replies, the replication
+//! protocol (handshake, PSYNC, RDB transfer, stream, ACKs) and Sentinel's commands.
+
+use std::rc::Rc;
+
+use crate::redis::{Command, Keyspace, ReplId, Reply, StreamEntry};
+use crate::sim::{Message, ProcessId};
+
+/// A server's answer to `INFO replication` (what Sentinel reads).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InfoReply {
+    /// Whether the server is a primary.
+    pub is_master: bool,
+    /// The primary it replicates from, if a replica.
+    pub master: Option<ProcessId>,
+    /// Whether the replica's link to its primary is up (`master_link_status:up`).
+    pub master_link_up: bool,
+    /// Seconds since the link went down (`master_link_down_since_seconds`), 0 when up.
+    pub master_link_down_secs: u64,
+    /// `master_repl_offset` (or `slave_repl_offset` on a replica).
+    pub offset: u64,
+    /// `replica-priority`.
+    pub priority: u32,
+    /// The replication ID.
+    pub replid: ReplId,
+    /// The server's run ID (drawn at each start).
+    pub run_id: ReplId,
+    /// Connected replicas with their acknowledged offsets (a primary's `slaveN:` lines).
+    pub replicas: Vec<(ProcessId, u64)>,
+}
+
+/// Everything that crosses the simulated network.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// A client command with the client's request id.
+    Request {
+        /// Client-chosen id echoed in the reply.
+        id: u64,
+        /// The command.
+        cmd: Command,
+    },
+    /// A reply to a [`Msg::Request`].
+    Reply {
+        /// The request id.
+        id: u64,
+        /// The reply.
+        reply: Reply,
+    },
+    /// Replica → primary: `PING` opening a replication connection.
+    ReplPing {
+        /// The replica's connection id.
+        conn: u64,
+    },
+    /// Primary → replica: `+PONG`.
+    ReplPong {
+        /// The connection id.
+        conn: u64,
+    },
+    /// Replica → primary: pipelined `REPLCONF listening-port` and `REPLCONF capa eof capa psync2`.
+    Replconf {
+        /// The connection id.
+        conn: u64,
+    },
+    /// Primary → replica: `+OK` to the REPLCONFs.
+    ReplconfOk {
+        /// The connection id.
+        conn: u64,
+    },
+    /// Replica → primary: `PSYNC <replid> <offset>` (`PSYNC ? -1` when `from` is `None`).
+    Psync {
+        /// The connection id.
+        conn: u64,
+        /// The cached primary's ID and the first offset the replica lacks.
+        from: Option<(ReplId, u64)>,
+    },
+    /// Primary → replica: `+FULLRESYNC <replid> <offset>`.
+    FullResync {
+        /// The connection id.
+        conn: u64,
+        /// The primary's replid.
+        replid: ReplId,
+        /// The offset the snapshot corresponds to.
+        offset: u64,
+    },
+    /// Primary → replica: `+CONTINUE <replid>`.
+    Continue {
+        /// The connection id.
+        conn: u64,
+        /// The primary's current replid.
+        replid: ReplId,
+    },
+    /// Primary → replica: an error to PSYNC (`-NOMASTERLINK ...`, `-LOADING ...`).
+    SyncError {
+        /// The connection id.
+        conn: u64,
+        /// The error text.
+        text: &'static str,
+    },
+    /// Primary → replica: the RDB payload of a full resync.
+    Rdb {
+        /// The connection id.
+        conn: u64,
+        /// The dataset at the snapshot's offset.
+        snapshot: Rc<Keyspace>,
+        /// Bytes of the RDB.
+        size: u64,
+    },
+    /// Primary → replica: entries of the replication stream.
+    Stream {
+        /// The connection id.
+        conn: u64,
+        /// Contiguous entries.
+        entries: Vec<Rc<StreamEntry>>,
+    },
+    /// Replica → primary: `REPLCONF ACK <offset> FACK <aof-offset>`.
+    Ack {
+        /// The connection id.
+        conn: u64,
+        /// Replication offset processed.
+        offset: u64,
+    },
+    /// Either side closed the connection (FIN / RST).
+    Close {
+        /// The connection id.
+        conn: u64,
+    },
+    /// Sentinel → server: `REPLICAOF host port` (or `NO ONE`), followed by `CONFIG REWRITE`.
+    ReplicaOf {
+        /// The new primary, or `None` for `REPLICAOF NO ONE`.
+        master: Option<ProcessId>,
+    },
+    /// Sentinel → server: `INFO` (and `PING`).
+    Info {
+        /// Request id echoed in the reply.
+        id: u64,
+    },
+    /// Server → sentinel: the INFO reply.
+    InfoReply {
+        /// The request id.
+        id: u64,
+        /// The replication section.
+        info: Box<InfoReply>,
+    },
+    /// Primary → replica: the `\n` keep-alive a primary sends while preparing an RDB, and an
+    /// intermediate replica sends to its sub-replicas while its own link is down. Counts as I/O
+    /// for timeouts but carries no stream bytes.
+    KeepAlive {
+        /// The connection id.
+        conn: u64,
+    },
+}
+
+impl Message for Msg {
+    fn wire_size(&self) -> u64 {
+        match self {
+            Msg::Request { cmd, .. } => cmd.resp_len(),
+            Msg::Reply { reply, .. } => match reply {
+                Reply::Bulk(s) => s.len() as u64 + 8,
+                Reply::Error(s) => s.len() as u64 + 3,
+                _ => 8,
+            },
+            Msg::Rdb { size, .. } => *size,
+            Msg::Stream { entries, .. } => entries.iter().map(|e| e.len).sum(),
+            Msg::InfoReply { info, .. } => 400 + 40 * info.replicas.len() as u64,
+            _ => 60,
+        }
+    }
+
+    fn trace_word(&self) -> u64 {
+        let (tag, word) = match self {
+            Msg::Request { id, cmd } => (1, id ^ cmd.resp_len().rotate_left(32)),
+            Msg::Reply { id, reply } => (2, id ^ reply_word(reply)),
+            Msg::ReplPing { conn } => (3, *conn),
+            Msg::ReplPong { conn } => (4, *conn),
+            Msg::Replconf { conn } => (5, *conn),
+            Msg::ReplconfOk { conn } => (6, *conn),
+            Msg::Psync { conn, from } => (7, conn ^ from.map_or(0, |(id, o)| id.word() ^ o)),
+            Msg::FullResync {
+                conn,
+                replid,
+                offset,
+            } => (8, conn ^ replid.word() ^ offset),
+            Msg::Continue { conn, replid } => (9, conn ^ replid.word()),
+            Msg::SyncError { conn, .. } => (10, *conn),
+            Msg::Rdb { conn, size, .. } => (11, conn ^ size),
+            Msg::Stream { conn, entries } => (
+                12,
+                conn ^ entries.first().map_or(0, |e| e.offset) ^ (entries.len() as u64) << 40,
+            ),
+            Msg::Ack { conn, offset } => (13, conn ^ offset.rotate_left(20)),
+            Msg::Close { conn } => (14, *conn),
+            Msg::ReplicaOf { master } => (15, master.map_or(u64::MAX, |m| u64::from(m.0))),
+            Msg::Info { id } => (16, *id),
+            Msg::InfoReply { id, info } => (17, id ^ info.offset.rotate_left(16)),
+            Msg::KeepAlive { conn } => (18, *conn),
+        };
+        (tag << 56) ^ word
+    }
+}
+
+fn reply_word(r: &Reply) -> u64 {
+    match r {
+        Reply::Ok => 1,
+        Reply::Nil => 2,
+        Reply::Int(n) => 3 ^ (*n as u64).rotate_left(8),
+        Reply::Bulk(s) => 4 ^ crate::sim::fnv1a(s.as_bytes()),
+        Reply::Error(s) => 5 ^ crate::sim::fnv1a(s.as_bytes()),
+    }
+}

@@ -1,0 +1,289 @@
+//! The replication backlog, kept and trimmed the way Redis 7 does it.
+//!
+//! Since Redis 7.0 the backlog is a view over a shared list of replication buffer blocks
+//! (`feedReplicationBuffer`, `incrementalTrimReplicationBacklog` in src/replication.c):
+//! - bytes go into the tail block while it has room; a new block is allocated with
+//!   `min(max(len, 16 KiB), max(repl-backlog-size / 16, 16 KiB))` bytes;
+//! - only after a new block is added is the backlog trimmed, one whole block at a time (at most 64
+//!   per call), and only while `histlen > repl-backlog-size`, more than one block remains, the first
+//!   block is referenced by no replica's output buffer, and dropping it leaves more than
+//!   `repl-backlog-size` bytes.
+//!
+//! So the backlog usually holds somewhat more than `repl-backlog-size` bytes, and a replica whose
+//! output buffer still references old blocks keeps them alive. simkv ignores the allocator's
+//! internal fragmentation (`zmalloc_usable`), which in Redis makes blocks a little larger.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use super::command::{Command, ping_len, resp_array_len, select_len};
+
+/// Redis's `PROTO_REPLY_CHUNK_BYTES`: the smallest replication buffer block.
+pub const BLOCK_MIN_BYTES: u64 = 16 * 1024;
+/// Redis's `REPL_BACKLOG_TRIM_BLOCKS_PER_CALL`.
+pub const TRIM_BLOCKS_PER_CALL: usize = 64;
+/// Redis's `CONFIG_REPL_BACKLOG_MIN_SIZE`: the smallest `repl-backlog-size` accepted.
+pub const BACKLOG_MIN_SIZE: u64 = 16 * 1024;
+
+/// What one propagated entry carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamItem {
+    /// `SELECT db`, emitted before the first command after a new stream starts.
+    Select(u32),
+    /// The primary's periodic `PING` (every `repl-ping-replica-period`).
+    Ping,
+    /// `REPLCONF GETACK *`, written into the stream when a client blocks in `WAIT`.
+    Getack,
+    /// A write command.
+    Command(Command),
+}
+
+impl StreamItem {
+    /// The RESP length of the item.
+    pub fn resp_len(&self) -> u64 {
+        match self {
+            StreamItem::Select(db) => select_len(*db),
+            StreamItem::Ping => ping_len(),
+            StreamItem::Getack => resp_array_len(&[b"REPLCONF", b"GETACK", b"*"]),
+            StreamItem::Command(c) => c.resp_len(),
+        }
+    }
+}
+
+/// One entry of the replication stream, with the offset of its first byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamEntry {
+    /// Offset of the entry's first byte (`master_repl_offset + 1` before it was fed).
+    pub offset: u64,
+    /// Bytes of the entry's RESP encoding.
+    pub len: u64,
+    /// What the entry carries.
+    pub item: StreamItem,
+}
+
+impl StreamEntry {
+    /// The offset of the entry's last byte.
+    pub fn end(&self) -> u64 {
+        self.offset + self.len - 1
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Block {
+    start: u64,
+    size: u64,
+    used: u64,
+}
+
+/// A backlog of the replication stream.
+#[derive(Clone, Debug)]
+pub struct Backlog {
+    limit: u64,
+    blocks: VecDeque<Block>,
+    offset: u64,
+    histlen: u64,
+    entries: VecDeque<Rc<StreamEntry>>,
+}
+
+impl Backlog {
+    /// An empty backlog of `repl-backlog-size` = `limit` whose first byte will be `next_offset`.
+    pub fn new(limit: u64, next_offset: u64) -> Self {
+        assert!(
+            limit >= BACKLOG_MIN_SIZE,
+            "repl-backlog-size is at least 16kb"
+        );
+        Backlog {
+            limit,
+            blocks: VecDeque::new(),
+            offset: next_offset,
+            histlen: 0,
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// Offset of the first byte held (`repl_backlog->offset`).
+    pub fn first_offset(&self) -> u64 {
+        self.offset
+    }
+    /// Bytes held (`repl_backlog->histlen`).
+    pub fn histlen(&self) -> u64 {
+        self.histlen
+    }
+    /// The configured size.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Whether a replica asking for `offset` (the first byte it lacks) can continue from here.
+    pub fn covers(&self, offset: u64) -> bool {
+        self.offset <= offset && offset <= self.offset + self.histlen
+    }
+
+    /// Appends an entry. `pinned_from` is the smallest offset still referenced by a replica's output
+    /// buffer (`None` when no replica holds any), which stops trimming of blocks it lies in.
+    pub fn feed(&mut self, entry: Rc<StreamEntry>, pinned_from: Option<u64>) {
+        assert_eq!(
+            entry.offset,
+            self.offset + self.histlen,
+            "the backlog receives a contiguous stream"
+        );
+        let mut remaining = entry.len;
+        self.entries.push_back(entry);
+        while remaining > 0 {
+            if let Some(tail) = self.blocks.back_mut() {
+                let copy = (tail.size - tail.used).min(remaining);
+                tail.used += copy;
+                self.histlen += copy;
+                remaining -= copy;
+            }
+            if remaining > 0 {
+                let cap = (self.limit / 16).max(BLOCK_MIN_BYTES);
+                let size = remaining.max(BLOCK_MIN_BYTES).min(cap);
+                let copy = size.min(remaining);
+                self.blocks.push_back(Block {
+                    start: self.offset + self.histlen,
+                    size,
+                    used: copy,
+                });
+                self.histlen += copy;
+                remaining -= copy;
+                self.trim(pinned_from);
+            }
+        }
+    }
+
+    /// Trims whole blocks as `incrementalTrimReplicationBacklog` does.
+    pub fn trim(&mut self, pinned_from: Option<u64>) {
+        let mut trimmed = 0;
+        while self.histlen > self.limit && trimmed < TRIM_BLOCKS_PER_CALL {
+            if self.blocks.len() <= 1 {
+                break;
+            }
+            let first = &self.blocks[0];
+            let first_end = first.start + first.used;
+            if pinned_from.is_some_and(|p| p < first_end) {
+                break;
+            }
+            if self.histlen - first.size <= self.limit {
+                break;
+            }
+            assert_eq!(first.used, first.size, "only full blocks are trimmed");
+            self.histlen -= first.size;
+            self.blocks.pop_front();
+            trimmed += 1;
+        }
+        self.offset = self
+            .blocks
+            .front()
+            .map_or(self.offset + self.histlen, |b| b.start);
+        while self.entries.front().is_some_and(|e| e.offset < self.offset) {
+            self.entries.pop_front();
+        }
+    }
+
+    /// The entries from `offset` to the end, if `offset` is an entry boundary the backlog covers.
+    pub fn entries_from(&self, offset: u64) -> Option<Vec<Rc<StreamEntry>>> {
+        if !self.covers(offset) {
+            return None;
+        }
+        if offset == self.offset + self.histlen {
+            return Some(Vec::new());
+        }
+        let idx = self
+            .entries
+            .binary_search_by_key(&offset, |e| e.offset)
+            .ok()?;
+        Some(self.entries.range(idx..).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(offset: u64, len: u64) -> Rc<StreamEntry> {
+        Rc::new(StreamEntry {
+            offset,
+            len,
+            item: StreamItem::Ping,
+        })
+    }
+
+    fn fill(b: &mut Backlog, next: &mut u64, len: u64, n: usize) {
+        for _ in 0..n {
+            b.feed(entry(*next, len), None);
+            *next += len;
+        }
+    }
+
+    #[test]
+    fn holds_more_than_the_limit_and_trims_whole_blocks() {
+        let mut b = Backlog::new(BACKLOG_MIN_SIZE, 1);
+        let mut next = 1;
+        fill(&mut b, &mut next, 1000, 100); // 100,000 bytes through a 16 KiB backlog
+        assert!(
+            b.histlen() > BACKLOG_MIN_SIZE,
+            "Redis keeps at least the limit"
+        );
+        assert!(b.histlen() <= BACKLOG_MIN_SIZE + BLOCK_MIN_BYTES);
+        assert_eq!(
+            b.first_offset() + b.histlen(),
+            next,
+            "the backlog ends at the stream end"
+        );
+        assert_eq!(
+            (b.first_offset() - 1) % BLOCK_MIN_BYTES,
+            0,
+            "trimmed at a block boundary"
+        );
+    }
+
+    #[test]
+    fn wraps_and_partial_ranges() {
+        let mut b = Backlog::new(BACKLOG_MIN_SIZE, 101);
+        let mut next = 101;
+        fill(&mut b, &mut next, 100, 1000);
+        assert!(!b.covers(101));
+        assert!(
+            b.covers(next),
+            "a caught-up replica continues with zero bytes"
+        );
+        assert_eq!(b.entries_from(next).unwrap().len(), 0);
+        let last = b.entries_from(next - 100).unwrap();
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].offset, next - 100);
+        assert!(
+            !b.covers(next + 1),
+            "a replica ahead of the primary cannot continue"
+        );
+    }
+
+    #[test]
+    fn a_pinned_block_is_not_trimmed() {
+        let mut b = Backlog::new(BACKLOG_MIN_SIZE, 1);
+        let mut next = 1;
+        for _ in 0..200 {
+            b.feed(entry(next, 1000), Some(1));
+            next += 1000;
+        }
+        assert_eq!(
+            b.first_offset(),
+            1,
+            "a replica's output buffer still references byte 1"
+        );
+        assert!(b.histlen() >= 200_000);
+        b.trim(None);
+        assert!(b.first_offset() > 1);
+    }
+
+    #[test]
+    fn large_backlog_uses_blocks_of_one_sixteenth() {
+        let mut b = Backlog::new(1 << 20, 1);
+        b.feed(entry(1, 200_000), None);
+        assert_eq!(b.block_count(), 4, "65536-byte blocks for a 1 MiB backlog");
+    }
+}

@@ -1,0 +1,190 @@
+//! Commands, replies and their RESP encodings. Replication offsets count the bytes of the RESP
+//! encoding of every propagated command, so the encoding length is computed exactly.
+
+use std::fmt;
+use std::rc::Rc;
+
+/// A command a client sends (the subset of Redis simkv models).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `GET key`.
+    Get(Rc<str>),
+    /// `SET key value`.
+    Set(Rc<str>, Rc<str>),
+    /// `INCR key`.
+    Incr(Rc<str>),
+    /// `DEL key`.
+    Del(Rc<str>),
+    /// `APPEND key value`.
+    Append(Rc<str>, Rc<str>),
+    /// `WAIT numreplicas timeout_ms`.
+    Wait(u32, u64),
+}
+
+impl Command {
+    /// The command's name in lower case, as in the history's `f` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Get(_) => "get",
+            Command::Set(..) => "set",
+            Command::Incr(_) => "incr",
+            Command::Del(_) => "del",
+            Command::Append(..) => "append",
+            Command::Wait(..) => "wait",
+        }
+    }
+    /// Whether the command may change the dataset (Redis's `write` flag).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Command::Set(..) | Command::Incr(_) | Command::Del(_) | Command::Append(..)
+        )
+    }
+    /// The key, if the command has one.
+    pub fn key(&self) -> Option<&Rc<str>> {
+        match self {
+            Command::Get(k)
+            | Command::Set(k, _)
+            | Command::Incr(k)
+            | Command::Del(k)
+            | Command::Append(k, _) => Some(k),
+            Command::Wait(..) => None,
+        }
+    }
+    /// The length of the command's RESP encoding (as propagated to replicas).
+    pub fn resp_len(&self) -> u64 {
+        match self {
+            Command::Get(k) => resp_array_len(&[b"GET", k.as_bytes()]),
+            Command::Set(k, v) => resp_array_len(&[b"SET", k.as_bytes(), v.as_bytes()]),
+            Command::Incr(k) => resp_array_len(&[b"INCR", k.as_bytes()]),
+            Command::Del(k) => resp_array_len(&[b"DEL", k.as_bytes()]),
+            Command::Append(k, v) => resp_array_len(&[b"APPEND", k.as_bytes(), v.as_bytes()]),
+            Command::Wait(n, t) => {
+                resp_array_len(&[b"WAIT", n.to_string().as_bytes(), t.to_string().as_bytes()])
+            }
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Get(k) => write!(f, "GET {k}"),
+            Command::Set(k, v) => write!(f, "SET {k} {v}"),
+            Command::Incr(k) => write!(f, "INCR {k}"),
+            Command::Del(k) => write!(f, "DEL {k}"),
+            Command::Append(k, v) => write!(f, "APPEND {k} {v}"),
+            Command::Wait(n, t) => write!(f, "WAIT {n} {t}"),
+        }
+    }
+}
+
+/// The length of the RESP encoding `*N\r\n` followed by `$len\r\n<arg>\r\n` for every argument.
+pub fn resp_array_len(args: &[&[u8]]) -> u64 {
+    let mut n = 1 + decimal_len(args.len() as u64) + 2;
+    for a in args {
+        n += 1 + decimal_len(a.len() as u64) + 2 + a.len() as u64 + 2;
+    }
+    n
+}
+
+fn decimal_len(mut v: u64) -> u64 {
+    let mut d = 1;
+    while v >= 10 {
+        v /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// The length of `SELECT <db>` in RESP, which starts every replication stream.
+pub fn select_len(db: u32) -> u64 {
+    resp_array_len(&[b"SELECT", db.to_string().as_bytes()])
+}
+
+/// The length of the `PING` a primary writes into the replication stream every
+/// `repl-ping-replica-period`.
+pub fn ping_len() -> u64 {
+    resp_array_len(&[b"PING"])
+}
+
+/// A reply, as a client sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK`.
+    Ok,
+    /// A bulk string (`GET` of an existing key).
+    Bulk(Rc<str>),
+    /// The null bulk string (`GET` of a missing key).
+    Nil,
+    /// An integer (`INCR`, `DEL`, `APPEND`, `WAIT`).
+    Int(i64),
+    /// An error reply: the full text after `-`, e.g. `READONLY You can't write against a read only replica.`
+    Error(Rc<str>),
+}
+
+impl Reply {
+    /// Whether this is an error reply.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+/// Redis's exact error texts (see docs/fidelity.md).
+pub mod errors {
+    /// A write sent to a read-only replica.
+    pub const READONLY: &str = "READONLY You can't write against a read only replica.";
+    /// A write refused by `min-replicas-to-write`.
+    pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+    /// A replica whose link is down with `replica-serve-stale-data no`.
+    pub const MASTERDOWN: &str =
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    /// Any command while an RDB is loading.
+    pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+    /// INCR on a value that is not an integer.
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    /// WAIT sent to a replica.
+    pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rc(s: &str) -> Rc<str> {
+        Rc::from(s)
+    }
+
+    #[test]
+    fn resp_lengths_match_hand_counted_bytes() {
+        // "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        assert_eq!(
+            Command::Set(rc("k"), rc("v")).resp_len(),
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n".len() as u64
+        );
+        assert_eq!(Command::Set(rc("k"), rc("v")).resp_len(), 27);
+        // "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
+        assert_eq!(select_len(0), 23);
+        // "*1\r\n$4\r\nPING\r\n"
+        assert_eq!(ping_len(), 14);
+        // "*2\r\n$4\r\nINCR\r\n$3\r\nc10\r\n"
+        assert_eq!(Command::Incr(rc("c10")).resp_len(), 23);
+        // "*3\r\n$6\r\nAPPEND\r\n$2\r\nl1\r\n$10\r\n0123456789\r\n"
+        assert_eq!(
+            Command::Append(rc("l1"), rc("0123456789")).resp_len(),
+            "*3\r\n$6\r\nAPPEND\r\n$2\r\nl1\r\n$10\r\n0123456789\r\n".len() as u64
+        );
+        let ten_k = "x".repeat(10_000);
+        assert_eq!(
+            Command::Set(rc("key"), rc(&ten_k)).resp_len(),
+            (format!("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$10000\r\n{ten_k}\r\n")).len() as u64
+        );
+    }
+
+    #[test]
+    fn write_flags() {
+        assert!(Command::Del(rc("k")).is_write());
+        assert!(!Command::Get(rc("k")).is_write());
+        assert!(!Command::Wait(1, 0).is_write());
+    }
+}

@@ -1,0 +1,232 @@
+//! The keyspace: string keys to string values, ordered so that snapshots and comparisons are
+//! deterministic.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::command::{Command, Reply, errors};
+
+/// Per-key overhead added to key and value bytes when estimating RDB size (type byte, length
+/// prefixes, and the expiry-free encoding of a string object).
+const RDB_ENTRY_OVERHEAD_BYTES: u64 = 9;
+/// Fixed RDB header, aux fields and trailer bytes.
+const RDB_FIXED_BYTES: u64 = 200;
+
+/// One database's keys and values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keyspace {
+    map: BTreeMap<Rc<str>, Rc<str>>,
+    payload_bytes: u64,
+}
+
+/// What applying a command did, for propagation decisions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The reply to send.
+    pub reply: Reply,
+    /// Whether the dataset changed (Redis propagates only commands that dirtied it).
+    pub dirty: bool,
+}
+
+impl Keyspace {
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Rc<str>> {
+        self.map.get(key)
+    }
+    /// All keys and values in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &Rc<str>)> {
+        self.map.iter()
+    }
+    /// Removes every key (a full resync's flush).
+    pub fn flush(&mut self) {
+        self.map.clear();
+        self.payload_bytes = 0;
+    }
+    /// The estimated size of an RDB snapshot of this keyspace, in bytes.
+    pub fn rdb_size_bytes(&self) -> u64 {
+        RDB_FIXED_BYTES + self.payload_bytes + RDB_ENTRY_OVERHEAD_BYTES * self.map.len() as u64
+    }
+
+    fn put(&mut self, key: Rc<str>, value: Rc<str>) {
+        self.payload_bytes += value.len() as u64;
+        match self.map.insert(key.clone(), value) {
+            Some(old) => self.payload_bytes -= old.len() as u64,
+            None => self.payload_bytes += key.len() as u64,
+        }
+    }
+
+    /// Executes a data command. `WAIT` is not a data command and must not reach here.
+    pub fn apply(&mut self, cmd: &Command) -> Applied {
+        match cmd {
+            Command::Get(k) => Applied {
+                reply: self
+                    .map
+                    .get(k)
+                    .map_or(Reply::Nil, |v| Reply::Bulk(v.clone())),
+                dirty: false,
+            },
+            Command::Set(k, v) => {
+                self.put(k.clone(), v.clone());
+                Applied {
+                    reply: Reply::Ok,
+                    dirty: true,
+                }
+            }
+            Command::Incr(k) => self.incr(k),
+            Command::Del(k) => match self.map.remove(k) {
+                Some(old) => {
+                    self.payload_bytes -= (k.len() + old.len()) as u64;
+                    Applied {
+                        reply: Reply::Int(1),
+                        dirty: true,
+                    }
+                }
+                None => Applied {
+                    reply: Reply::Int(0),
+                    dirty: false,
+                },
+            },
+            Command::Append(k, v) => {
+                let new: Rc<str> = match self.map.get(k) {
+                    Some(old) => Rc::from(format!("{old}{v}")),
+                    None => v.clone(),
+                };
+                let len = new.len() as i64;
+                self.put(k.clone(), new);
+                Applied {
+                    reply: Reply::Int(len),
+                    dirty: true,
+                }
+            }
+            Command::Wait(..) => unreachable!("WAIT is handled by the server, not the keyspace"),
+        }
+    }
+
+    fn incr(&mut self, k: &Rc<str>) -> Applied {
+        let current = match self.map.get(k) {
+            None => 0,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    return Applied {
+                        reply: Reply::Error(Rc::from(errors::NOT_INTEGER)),
+                        dirty: false,
+                    };
+                }
+            },
+        };
+        let Some(next) = current.checked_add(1) else {
+            return Applied {
+                reply: Reply::Error(Rc::from(errors::NOT_INTEGER)),
+                dirty: false,
+            };
+        };
+        self.put(k.clone(), Rc::from(next.to_string()));
+        Applied {
+            reply: Reply::Int(next),
+            dirty: true,
+        }
+    }
+
+    /// Keys whose values differ between two keyspaces (at most `limit`), for convergence reports.
+    pub fn diff(&self, other: &Keyspace, limit: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut a = self.map.iter().peekable();
+        let mut b = other.map.iter().peekable();
+        while out.len() < limit {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some((ka, _)), None) => {
+                    out.push(ka.to_string());
+                    a.next();
+                }
+                (None, Some((kb, _))) => {
+                    out.push(kb.to_string());
+                    b.next();
+                }
+                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                    std::cmp::Ordering::Less => {
+                        out.push(ka.to_string());
+                        a.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        out.push(kb.to_string());
+                        b.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if va != vb {
+                            out.push(ka.to_string());
+                        }
+                        a.next();
+                        b.next();
+                    }
+                },
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rc(s: &str) -> Rc<str> {
+        Rc::from(s)
+    }
+
+    #[test]
+    fn commands_behave_like_redis() {
+        let mut ks = Keyspace::default();
+        assert_eq!(ks.apply(&Command::Get(rc("k"))).reply, Reply::Nil);
+        assert_eq!(ks.apply(&Command::Incr(rc("c"))).reply, Reply::Int(1));
+        assert_eq!(ks.apply(&Command::Incr(rc("c"))).reply, Reply::Int(2));
+        assert_eq!(
+            ks.apply(&Command::Append(rc("a"), rc("xy"))).reply,
+            Reply::Int(2)
+        );
+        assert_eq!(
+            ks.apply(&Command::Append(rc("a"), rc("z"))).reply,
+            Reply::Int(3)
+        );
+        ks.apply(&Command::Set(rc("k"), rc("v")));
+        assert!(ks.apply(&Command::Incr(rc("k"))).reply.is_error());
+        let del_missing = ks.apply(&Command::Del(rc("nope")));
+        assert_eq!(del_missing.reply, Reply::Int(0));
+        assert!(!del_missing.dirty, "DEL of a missing key is not propagated");
+        assert_eq!(ks.apply(&Command::Del(rc("k"))).reply, Reply::Int(1));
+        assert_eq!(ks.len(), 2);
+    }
+
+    #[test]
+    fn size_accounting_follows_updates() {
+        let mut ks = Keyspace::default();
+        ks.apply(&Command::Set(rc("ab"), rc("xyz")));
+        ks.apply(&Command::Set(rc("ab"), rc("x")));
+        assert_eq!(
+            ks.rdb_size_bytes(),
+            RDB_FIXED_BYTES + 3 + RDB_ENTRY_OVERHEAD_BYTES
+        );
+        ks.apply(&Command::Del(rc("ab")));
+        assert_eq!(ks.rdb_size_bytes(), RDB_FIXED_BYTES);
+    }
+
+    #[test]
+    fn diff_lists_differing_keys() {
+        let mut a = Keyspace::default();
+        let mut b = Keyspace::default();
+        a.apply(&Command::Set(rc("k1"), rc("1")));
+        b.apply(&Command::Set(rc("k1"), rc("2")));
+        b.apply(&Command::Set(rc("k2"), rc("2")));
+        assert_eq!(a.diff(&b, 10), vec!["k1".to_string(), "k2".to_string()]);
+        assert!(a.diff(&a.clone(), 10).is_empty());
+    }
+}

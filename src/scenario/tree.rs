@@ -1,0 +1,235 @@
+//! A TOML document as a tree of values that remember where they came from (a byte range in the
+//! file, or a `--set` override), so that every error can point at its line and column.
+
+use toml::de::{DeTable, DeValue};
+
+use super::diag::Origin;
+
+/// A value and its origin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// Where the value was written.
+    pub origin: Origin,
+    /// The value.
+    pub val: Val,
+}
+
+/// A TOML value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    /// A string.
+    Str(String),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// An array.
+    Array(Vec<Node>),
+    /// A table.
+    Table(Table),
+    /// A date or time (never valid in a scenario).
+    Datetime,
+}
+
+impl Val {
+    /// The TOML type name, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Str(_) => "a string",
+            Val::Int(_) => "an integer",
+            Val::Float(_) => "a float",
+            Val::Bool(_) => "a boolean",
+            Val::Array(_) => "an array",
+            Val::Table(_) => "a table",
+            Val::Datetime => "a date",
+        }
+    }
+}
+
+/// A table's entries in the order they were written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    /// The entries.
+    pub entries: Vec<Entry>,
+}
+
+/// One key of a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The key.
+    pub key: String,
+    /// Where the key was written.
+    pub key_origin: Origin,
+    /// The value.
+    pub node: Node,
+}
+
+impl Table {
+    /// The entry for `key`.
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.key == key)
+    }
+
+    /// Sets `path` to `node`, creating tables on the way (for `--set`). Fails when the path
+    /// runs through a value that is not a table.
+    pub fn set_path(&mut self, path: &[&str], node: Node) -> Result<(), String> {
+        let (first, rest) = path.split_first().ok_or("an empty key")?;
+        let origin = node.origin;
+        let idx = match self.entries.iter().position(|e| e.key == *first) {
+            Some(i) => i,
+            None => {
+                self.entries.push(Entry {
+                    key: first.to_string(),
+                    key_origin: origin,
+                    node: Node {
+                        origin,
+                        val: Val::Table(Table::default()),
+                    },
+                });
+                self.entries.len() - 1
+            }
+        };
+        let entry = &mut self.entries[idx];
+        if rest.is_empty() {
+            entry.node = node;
+            entry.key_origin = origin;
+            return Ok(());
+        }
+        match &mut entry.node.val {
+            Val::Table(t) => t.set_path(rest, node),
+            other => Err(format!("`{first}` is {}, not a table", other.type_name())),
+        }
+    }
+}
+
+fn origin(span: std::ops::Range<usize>) -> Origin {
+    Origin::File {
+        start: span.start,
+        end: span.end,
+    }
+}
+
+/// Converts a parsed document.
+pub fn from_document(doc: &DeTable<'_>) -> Table {
+    let mut entries: Vec<Entry> = doc
+        .iter()
+        .map(|(k, v)| Entry {
+            key: k.get_ref().to_string(),
+            key_origin: origin(k.span()),
+            node: Node {
+                origin: origin(v.span()),
+                val: convert(v.get_ref()),
+            },
+        })
+        .collect();
+    entries.sort_by_key(|e| match e.key_origin {
+        Origin::File { start, .. } => start,
+        _ => usize::MAX,
+    });
+    Table { entries }
+}
+
+fn convert(v: &DeValue<'_>) -> Val {
+    match v {
+        DeValue::String(s) => Val::Str(s.to_string()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            let (neg, digits) = match digits.strip_prefix('-') {
+                Some(d) => (true, d.to_string()),
+                None => (false, digits.trim_start_matches('+').to_string()),
+            };
+            let body = digits
+                .trim_start_matches("0x")
+                .trim_start_matches("0o")
+                .trim_start_matches("0b");
+            match i64::from_str_radix(body, i.radix()) {
+                Ok(n) => Val::Int(if neg { -n } else { n }),
+                Err(_) => Val::Float(f64::INFINITY),
+            }
+        }
+        DeValue::Float(f) => Val::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => Val::Bool(*b),
+        DeValue::Datetime(_) => Val::Datetime,
+        DeValue::Array(a) => Val::Array(
+            a.iter()
+                .map(|x| Node {
+                    origin: origin(x.span()),
+                    val: convert(x.get_ref()),
+                })
+                .collect(),
+        ),
+        DeValue::Table(t) => Val::Table(from_document(t)),
+    }
+}
+
+/// Parses an override's value: as a TOML value when it is one (`3`, `true`, `"x"`, `[1, 2]`),
+/// else as a bare string (`always`, `5s`).
+pub fn override_value(text: &str, index: usize) -> Node {
+    let origin = Origin::Override(index);
+    let val = match DeValue::parse(text) {
+        Ok(v) => strip_origins(convert(v.get_ref()), origin),
+        Err(_) => Val::Str(text.to_string()),
+    };
+    Node { origin, val }
+}
+
+fn strip_origins(v: Val, o: Origin) -> Val {
+    match v {
+        Val::Array(a) => Val::Array(
+            a.into_iter()
+                .map(|n| Node {
+                    origin: o,
+                    val: strip_origins(n.val, o),
+                })
+                .collect(),
+        ),
+        Val::Table(t) => Val::Table(Table {
+            entries: t
+                .entries
+                .into_iter()
+                .map(|e| Entry {
+                    key: e.key,
+                    key_origin: o,
+                    node: Node {
+                        origin: o,
+                        val: strip_origins(e.node.val, o),
+                    },
+                })
+                .collect(),
+        }),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_file_order_and_spans() {
+        let src = "zeta = 1\nalpha = \"x\"\n[t]\nk = 0x10\n";
+        let doc = DeTable::parse(src).unwrap();
+        let t = from_document(doc.get_ref());
+        let keys: Vec<&str> = t.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec!["zeta", "alpha", "t"]);
+        let Val::Table(inner) = &t.get("t").unwrap().node.val else {
+            panic!("t is a table")
+        };
+        assert_eq!(inner.get("k").unwrap().node.val, Val::Int(16));
+    }
+
+    #[test]
+    fn overrides_create_tables_and_parse_values() {
+        let mut t = Table::default();
+        t.set_path(
+            &["servers", "defaults", "appendfsync"],
+            override_value("always", 0),
+        )
+        .unwrap();
+        t.set_path(&["seed"], override_value("42", 1)).unwrap();
+        assert_eq!(t.get("seed").unwrap().node.val, Val::Int(42));
+        assert!(t.set_path(&["seed", "x"], override_value("1", 2)).is_err());
+    }
+}

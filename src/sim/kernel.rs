@@ -1,0 +1,774 @@
+//! The event loop: a queue of messages, timers and control events ordered by `(time, sequence)`,
+//! processes as state machines, per-process local clocks, pause/crash/restart, and messages held
+//! on cut links until they heal.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use super::rng::{RngStreams, SimRng};
+use super::time::SimTime;
+use super::trace::{KIND_CONTROL, KIND_MESSAGE, KIND_TIMER, Note, TraceHasher};
+
+/// The identity of a simulated process (server, sentinel or client): its index in the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ProcessId(pub u32);
+
+impl ProcessId {
+    /// The index as `usize`, for dense tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What the kernel needs to know about a message.
+pub trait Message {
+    /// Bytes on the wire, for bandwidth and send-queue accounting.
+    fn wire_size(&self) -> u64;
+    /// A stable 64-bit digest folded into the trace hash.
+    fn trace_word(&self) -> u64;
+}
+
+/// A simulated process: a plain state machine driven by the kernel.
+pub trait Process {
+    /// The message type exchanged between processes.
+    type Msg: Message;
+    /// Called once when the process starts (and again after each restart, on a fresh state).
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg>);
+    /// Called when a message arrives.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self::Msg>, from: ProcessId, msg: Self::Msg);
+    /// Called when a timer set with [`Ctx::set_timer`] fires.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, tag: u64);
+}
+
+/// The network as the kernel sees it: when bytes arrive, whether a link is open, and how many bytes
+/// wait in each send queue. Implemented by `net`.
+pub trait LinkPolicy {
+    /// When a message of `size` bytes sent now from `from` to `to` arrives, or `None` when the link
+    /// is cut (the kernel then holds it until [`Kernel::release_held`]).
+    fn transmit(
+        &mut self,
+        now: SimTime,
+        from: ProcessId,
+        to: ProcessId,
+        size: u64,
+    ) -> Option<SimTime>;
+    /// Whether the link lets a message through at delivery time.
+    fn is_open(&self, from: ProcessId, to: ProcessId) -> bool;
+    /// Called when a message was queued on the link (sent, whether in flight or held).
+    fn queued(&mut self, from: ProcessId, to: ProcessId, size: u64);
+    /// Called when a queued message left the link (delivered or discarded).
+    fn dequeued(&mut self, from: ProcessId, to: ProcessId, size: u64);
+    /// Bytes sent on the link and not yet delivered (the sender's socket send queue).
+    fn queued_bytes(&self, from: ProcessId, to: ProcessId) -> u64;
+}
+
+/// Whether a process runs, is paused (SIGSTOP) or is down (crashed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessState {
+    /// Handles events.
+    Running,
+    /// Events wait until it resumes.
+    Paused,
+    /// Events addressed to it are discarded.
+    Crashed,
+}
+
+/// Limits that turn a runaway run into a clear error instead of a hang.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelLimits {
+    /// The most events one run may deliver.
+    pub max_events: u64,
+    /// The most events that may wait in the queue at once.
+    pub max_queue: usize,
+}
+
+impl Default for KernelLimits {
+    fn default() -> Self {
+        KernelLimits {
+            max_events: 2_000_000_000,
+            max_queue: 50_000_000,
+        }
+    }
+}
+
+/// What one call of [`Kernel::step`] did.
+#[derive(Debug)]
+pub enum Step<C> {
+    /// A message or timer was handled (or discarded).
+    Handled,
+    /// A control event is due: the caller acts on it (faults, world actions).
+    Control(SimTime, C),
+    /// The queue is empty.
+    Idle,
+    /// The next event lies past the horizon given to `step`.
+    Horizon,
+}
+
+/// A process's view of the kernel while it handles one event.
+pub struct Ctx<'a, M> {
+    now: SimTime,
+    local_now: SimTime,
+    me: ProcessId,
+    rng: &'a mut SimRng,
+    effects: &'a mut Vec<Effect<M>>,
+    notes: &'a mut Vec<Note>,
+    links: &'a dyn LinkPolicy,
+}
+
+enum Effect<M> {
+    Send(ProcessId, M),
+    Timer(u64, u64),
+}
+
+impl<M> Ctx<'_, M> {
+    /// This process's local clock (the global clock shifted by its drift and jumps).
+    pub fn now(&self) -> SimTime {
+        self.local_now
+    }
+    /// The global simulated time (for the history and the trace; processes use [`Ctx::now`]).
+    pub fn global_now(&self) -> SimTime {
+        self.now
+    }
+    /// This process's identity.
+    pub fn me(&self) -> ProcessId {
+        self.me
+    }
+    /// This process's random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+    /// Sends `msg` to `to` over the network.
+    pub fn send(&mut self, to: ProcessId, msg: M) {
+        self.effects.push(Effect::Send(to, msg));
+    }
+    /// Fires [`Process::on_timer`] with `tag` after `after_ns` of this process's local time.
+    pub fn set_timer(&mut self, after_ns: u64, tag: u64) {
+        self.effects.push(Effect::Timer(after_ns, tag));
+    }
+    /// Records a notable event in the trace.
+    pub fn note(&mut self, kind: &str, text: String) {
+        self.notes.push(Note {
+            time: self.now,
+            process: self.me.0,
+            kind: kind.to_string(),
+            text,
+        });
+    }
+    /// Bytes this process sent to `to` that have not been delivered yet (its socket send queue).
+    pub fn unsent_bytes(&self, to: ProcessId) -> u64 {
+        self.links.queued_bytes(self.me, to)
+    }
+}
+
+/// A per-process clock: local = global shifted by jumps and scaled by drift.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    base_global: u64,
+    base_local: u64,
+    drift_ppm: i64,
+}
+
+impl Clock {
+    fn local(&self, global: SimTime) -> SimTime {
+        let elapsed = global.0.saturating_sub(self.base_global) as i128;
+        let scaled = elapsed + elapsed * self.drift_ppm as i128 / 1_000_000;
+        SimTime((self.base_local as i128 + scaled).max(0) as u64)
+    }
+    fn global_delay(&self, local_delay: u64) -> u64 {
+        let d = local_delay as i128;
+        (d * 1_000_000 / (1_000_000 + self.drift_ppm as i128).max(1)) as u64
+    }
+}
+
+struct Slot<P> {
+    process: P,
+    state: ProcessState,
+    incarnation: u32,
+    clock: Clock,
+    rng: SimRng,
+    deferred: Vec<u32>,
+}
+
+enum Payload<M, C> {
+    Deliver {
+        from: ProcessId,
+        to: ProcessId,
+        msg: M,
+        size: u64,
+        seq: u64,
+    },
+    Timer {
+        to: ProcessId,
+        tag: u64,
+        incarnation: u32,
+    },
+    Control(C),
+}
+
+/// The kernel: owns the processes, the queue, the network policy, the trace and the notes.
+pub struct Kernel<P: Process, N: LinkPolicy, C> {
+    now: SimTime,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slab: Vec<Option<Payload<P::Msg, C>>>,
+    free: Vec<u32>,
+    slots: Vec<Slot<P>>,
+    links: N,
+    held: BTreeMap<(ProcessId, ProcessId), BTreeMap<u64, (P::Msg, u64)>>,
+    effects: Vec<Effect<P::Msg>>,
+    notes: Vec<Note>,
+    trace: TraceHasher,
+    streams: RngStreams,
+    delivered: u64,
+    limits: KernelLimits,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelError {
+    /// More events than [`KernelLimits::max_events`].
+    TooManyEvents(u64),
+    /// More queued events than [`KernelLimits::max_queue`].
+    QueueFull(usize),
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KernelError::TooManyEvents(n) => write!(f, "the run exceeded its limit of {n} events"),
+            KernelError::QueueFull(n) => write!(f, "more than {n} events were queued at once"),
+        }
+    }
+}
+
+impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
+    /// A kernel with no processes, at time zero.
+    pub fn new(seed: u64, links: N, limits: KernelLimits) -> Self {
+        Kernel {
+            now: SimTime::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            slots: Vec::new(),
+            links,
+            held: BTreeMap::new(),
+            effects: Vec::new(),
+            notes: Vec::new(),
+            trace: TraceHasher::default(),
+            streams: RngStreams::new(seed),
+            delivered: 0,
+            limits,
+        }
+    }
+
+    /// Adds a process whose random stream is named `label`; it starts at the next [`Kernel::start`].
+    pub fn add(&mut self, label: &str, process: P) -> ProcessId {
+        let id = ProcessId(u32::try_from(self.slots.len()).expect("fewer than 2^32 processes"));
+        self.slots.push(Slot {
+            process,
+            state: ProcessState::Running,
+            incarnation: 0,
+            clock: Clock {
+                base_global: 0,
+                base_local: 0,
+                drift_ppm: 0,
+            },
+            rng: self.streams.stream(label),
+            deferred: Vec::new(),
+        });
+        id
+    }
+
+    /// Calls `on_start` of every process in id order.
+    pub fn start(&mut self) {
+        for i in 0..self.slots.len() {
+            self.dispatch(ProcessId(i as u32), |p, ctx| p.on_start(ctx));
+        }
+    }
+
+    /// The current global time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    /// Events delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+    /// The trace hash so far.
+    pub fn trace(&self) -> &TraceHasher {
+        &self.trace
+    }
+    /// Notes recorded so far, in order.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+    /// The number of processes.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    /// Whether there are no processes.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// A process's state machine.
+    pub fn process(&self, id: ProcessId) -> &P {
+        &self.slots[id.index()].process
+    }
+    /// A process's state machine, mutably (for the world's fault actions).
+    pub fn process_mut(&mut self, id: ProcessId) -> &mut P {
+        &mut self.slots[id.index()].process
+    }
+    /// Whether a process runs, is paused or crashed.
+    pub fn state(&self, id: ProcessId) -> ProcessState {
+        self.slots[id.index()].state
+    }
+    /// The network policy.
+    pub fn links(&self) -> &N {
+        &self.links
+    }
+    /// The network policy, mutably (faults change it; call [`Kernel::release_held`] after a heal).
+    pub fn links_mut(&mut self) -> &mut N {
+        &mut self.links
+    }
+    /// A named random stream of this run (for the world: faults, nemesis).
+    pub fn stream(&self, label: &str) -> SimRng {
+        self.streams.stream(label)
+    }
+
+    /// Records a note from the world (faults and other actions), folded into the trace.
+    pub fn note(&mut self, kind: &str, text: String) {
+        let note = Note {
+            time: self.now,
+            process: u32::MAX,
+            kind: kind.to_string(),
+            text,
+        };
+        self.trace.fold_note(&note);
+        self.notes.push(note);
+    }
+
+    /// Schedules a control event at `at` (clamped to now).
+    pub fn schedule_control(&mut self, at: SimTime, control: C) -> Result<(), KernelError> {
+        let at = at.max(self.now);
+        self.push(at, Payload::Control(control))
+    }
+
+    fn push(&mut self, at: SimTime, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
+        if self.queue.len() >= self.limits.max_queue {
+            return Err(KernelError::QueueFull(self.limits.max_queue));
+        }
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(payload);
+                i
+            }
+            None => {
+                self.slab.push(Some(payload));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.seq += 1;
+        self.queue.push(Reverse((at.0, self.seq, slot)));
+        Ok(())
+    }
+
+    /// The time of the next queued event.
+    pub fn next_time(&self) -> Option<SimTime> {
+        self.queue.peek().map(|Reverse((t, _, _))| SimTime(*t))
+    }
+
+    /// Handles the next event if it is due no later than `horizon`.
+    pub fn step(&mut self, horizon: SimTime) -> Result<Step<C>, KernelError> {
+        let Some(&Reverse((t, _, slot))) = self.queue.peek() else {
+            return Ok(Step::Idle);
+        };
+        if t > horizon.0 {
+            return Ok(Step::Horizon);
+        }
+        self.queue.pop();
+        assert!(t >= self.now.0, "time never goes backwards");
+        self.now = SimTime(t);
+        let payload = self.slab[slot as usize]
+            .take()
+            .expect("queued slot is full");
+        self.free.push(slot);
+        match payload {
+            Payload::Control(c) => {
+                self.trace.fold(self.now, u32::MAX, KIND_CONTROL, 0);
+                return Ok(Step::Control(self.now, c));
+            }
+            Payload::Timer {
+                to,
+                tag,
+                incarnation,
+            } => self.on_timer_due(to, tag, incarnation, slot)?,
+            Payload::Deliver {
+                from,
+                to,
+                msg,
+                size,
+                seq,
+            } => self.on_message_due(from, to, msg, size, seq)?,
+        }
+        if self.delivered > self.limits.max_events {
+            return Err(KernelError::TooManyEvents(self.limits.max_events));
+        }
+        Ok(Step::Handled)
+    }
+
+    fn on_timer_due(
+        &mut self,
+        to: ProcessId,
+        tag: u64,
+        incarnation: u32,
+        _slot: u32,
+    ) -> Result<(), KernelError> {
+        let s = &self.slots[to.index()];
+        if s.incarnation != incarnation || s.state == ProcessState::Crashed {
+            return Ok(());
+        }
+        if s.state == ProcessState::Paused {
+            let payload = Payload::Timer {
+                to,
+                tag,
+                incarnation,
+            };
+            return self.defer(to, payload);
+        }
+        self.delivered += 1;
+        self.trace.fold(self.now, to.0, KIND_TIMER, tag);
+        self.dispatch(to, |p, ctx| p.on_timer(ctx, tag));
+        Ok(())
+    }
+
+    fn on_message_due(
+        &mut self,
+        from: ProcessId,
+        to: ProcessId,
+        msg: P::Msg,
+        size: u64,
+        seq: u64,
+    ) -> Result<(), KernelError> {
+        if self.slots[to.index()].state == ProcessState::Crashed {
+            self.links.dequeued(from, to, size);
+            return Ok(());
+        }
+        if !self.links.is_open(from, to) {
+            self.held
+                .entry((from, to))
+                .or_default()
+                .insert(seq, (msg, size));
+            return Ok(());
+        }
+        if self.slots[to.index()].state == ProcessState::Paused {
+            let payload = Payload::Deliver {
+                from,
+                to,
+                msg,
+                size,
+                seq,
+            };
+            return self.defer(to, payload);
+        }
+        self.links.dequeued(from, to, size);
+        self.delivered += 1;
+        self.trace.fold(
+            self.now,
+            to.0,
+            KIND_MESSAGE,
+            msg.trace_word() ^ u64::from(from.0),
+        );
+        self.dispatch(to, |p, ctx| p.on_message(ctx, from, msg));
+        Ok(())
+    }
+
+    fn defer(&mut self, to: ProcessId, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(payload);
+                i
+            }
+            None => {
+                self.slab.push(Some(payload));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.slots[to.index()].deferred.push(slot);
+        Ok(())
+    }
+
+    fn dispatch(&mut self, id: ProcessId, f: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>)) {
+        let slot = &mut self.slots[id.index()];
+        let local_now = slot.clock.local(self.now);
+        let notes_before = self.notes.len();
+        let mut ctx = Ctx {
+            now: self.now,
+            local_now,
+            me: id,
+            rng: &mut slot.rng,
+            effects: &mut self.effects,
+            notes: &mut self.notes,
+            links: &self.links,
+        };
+        f(&mut slot.process, &mut ctx);
+        for note in &self.notes[notes_before..] {
+            self.trace.fold_note(note);
+        }
+        let clock = slot.clock;
+        let incarnation = slot.incarnation;
+        let mut effects = std::mem::take(&mut self.effects);
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send(to, msg) => self.send(id, to, msg),
+                Effect::Timer(after, tag) => {
+                    let at = self.now.plus(clock.global_delay(after));
+                    let payload = Payload::Timer {
+                        to: id,
+                        tag,
+                        incarnation,
+                    };
+                    // A full queue is reported by the next push from `step`'s caller; timers
+                    // never fail silently: the limit check below turns it into an error.
+                    if self.push(at, payload).is_err() {
+                        self.delivered = self.limits.max_events + 1;
+                    }
+                }
+            }
+        }
+        self.effects = effects;
+    }
+
+    fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) {
+        let size = msg.wire_size();
+        self.links.queued(from, to, size);
+        self.seq += 1;
+        let seq = self.seq;
+        match self.links.transmit(self.now, from, to, size) {
+            Some(at) => {
+                let payload = Payload::Deliver {
+                    from,
+                    to,
+                    msg,
+                    size,
+                    seq,
+                };
+                if self.push(at, payload).is_err() {
+                    self.delivered = self.limits.max_events + 1;
+                }
+            }
+            None => {
+                self.held
+                    .entry((from, to))
+                    .or_default()
+                    .insert(seq, (msg, size));
+            }
+        }
+    }
+
+    /// Re-sends every held message whose link is open again, in original send order per link.
+    pub fn release_held(&mut self) -> Result<(), KernelError> {
+        let keys: Vec<(ProcessId, ProcessId)> = self
+            .held
+            .keys()
+            .copied()
+            .filter(|(a, b)| self.links.is_open(*a, *b))
+            .collect();
+        for key in keys {
+            let Some(msgs) = self.held.remove(&key) else {
+                continue;
+            };
+            for (seq, (msg, size)) in msgs {
+                match self.links.transmit(self.now, key.0, key.1, size) {
+                    Some(at) => {
+                        let payload = Payload::Deliver {
+                            from: key.0,
+                            to: key.1,
+                            msg,
+                            size,
+                            seq,
+                        };
+                        self.push(at, payload)?;
+                    }
+                    None => {
+                        self.held.entry(key).or_default().insert(seq, (msg, size));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of messages currently held on cut links.
+    pub fn held_count(&self) -> usize {
+        self.held.values().map(BTreeMap::len).sum()
+    }
+
+    /// Crashes a process: its pending timers die with it and messages to it are discarded until
+    /// [`Kernel::restart`].
+    pub fn crash(&mut self, id: ProcessId) {
+        let slot = &mut self.slots[id.index()];
+        slot.state = ProcessState::Crashed;
+        slot.incarnation += 1;
+        let deferred = std::mem::take(&mut slot.deferred);
+        for i in deferred {
+            if let Some(Payload::Deliver { from, to, size, .. }) = self.slab[i as usize].take() {
+                self.links.dequeued(from, to, size);
+            }
+            self.free.push(i);
+        }
+        // Messages held towards a crashed process are lost with its sockets.
+        let keys: Vec<_> = self.held.keys().copied().filter(|k| k.1 == id).collect();
+        for key in keys {
+            if let Some(msgs) = self.held.remove(&key) {
+                for (_, (_, size)) in msgs {
+                    self.links.dequeued(key.0, key.1, size);
+                }
+            }
+        }
+    }
+
+    /// Restarts a crashed process with a fresh state machine and calls its `on_start`.
+    pub fn restart(&mut self, id: ProcessId, process: P) {
+        let slot = &mut self.slots[id.index()];
+        assert_eq!(
+            slot.state,
+            ProcessState::Crashed,
+            "only a crashed process restarts"
+        );
+        slot.process = process;
+        slot.state = ProcessState::Running;
+        self.dispatch(id, |p, ctx| p.on_start(ctx));
+    }
+
+    /// Pauses a process (SIGSTOP): its timers and messages wait.
+    pub fn pause(&mut self, id: ProcessId) {
+        let slot = &mut self.slots[id.index()];
+        if slot.state == ProcessState::Running {
+            slot.state = ProcessState::Paused;
+        }
+    }
+
+    /// Resumes a paused process (SIGCONT): what waited is handled now, in arrival order.
+    pub fn resume(&mut self, id: ProcessId) -> Result<(), KernelError> {
+        let slot = &mut self.slots[id.index()];
+        if slot.state != ProcessState::Paused {
+            return Ok(());
+        }
+        slot.state = ProcessState::Running;
+        let deferred = std::mem::take(&mut slot.deferred);
+        for i in deferred {
+            self.seq += 1;
+            self.queue.push(Reverse((self.now.0, self.seq, i)));
+        }
+        Ok(())
+    }
+
+    /// Shifts a process's local clock by `jump_ns` (may be negative) and sets its drift.
+    pub fn set_clock(&mut self, id: ProcessId, jump_ns: i64, drift_ppm: i64) {
+        let slot = &mut self.slots[id.index()];
+        let local = slot.clock.local(self.now).0 as i64;
+        slot.clock = Clock {
+            base_global: self.now.0,
+            base_local: (local + jump_ns).max(0) as u64,
+            drift_ppm,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Open;
+    impl LinkPolicy for Open {
+        fn transmit(
+            &mut self,
+            now: SimTime,
+            _: ProcessId,
+            _: ProcessId,
+            _: u64,
+        ) -> Option<SimTime> {
+            Some(now.plus(1000))
+        }
+        fn is_open(&self, _: ProcessId, _: ProcessId) -> bool {
+            true
+        }
+        fn queued(&mut self, _: ProcessId, _: ProcessId, _: u64) {}
+        fn dequeued(&mut self, _: ProcessId, _: ProcessId, _: u64) {}
+        fn queued_bytes(&self, _: ProcessId, _: ProcessId) -> u64 {
+            0
+        }
+    }
+
+    struct Ticker {
+        fired: Vec<u64>,
+    }
+    struct Tick;
+    impl Message for Tick {
+        fn wire_size(&self) -> u64 {
+            1
+        }
+        fn trace_word(&self) -> u64 {
+            7
+        }
+    }
+    impl Process for Ticker {
+        type Msg = Tick;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Tick>) {
+            ctx.set_timer(10, 1);
+            ctx.set_timer(10, 2);
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Tick>, _: ProcessId, _: Tick) {}
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Tick>, tag: u64) {
+            self.fired.push(ctx.now().0);
+            self.fired.push(tag);
+        }
+    }
+
+    #[test]
+    fn equal_times_fire_in_insertion_order() {
+        let mut k: Kernel<Ticker, Open, ()> = Kernel::new(1, Open, KernelLimits::default());
+        let id = k.add("t", Ticker { fired: vec![] });
+        k.start();
+        while let Step::Handled = k.step(SimTime(u64::MAX)).unwrap() {}
+        assert_eq!(k.process(id).fired, vec![10, 1, 10, 2]);
+        assert_eq!(k.delivered(), 2);
+    }
+
+    #[test]
+    fn paused_process_fires_no_timer_until_resumed() {
+        let mut k: Kernel<Ticker, Open, ()> = Kernel::new(1, Open, KernelLimits::default());
+        let id = k.add("t", Ticker { fired: vec![] });
+        k.start();
+        k.pause(id);
+        while let Step::Handled = k.step(SimTime(1_000)).unwrap() {}
+        assert!(k.process(id).fired.is_empty());
+        k.schedule_control(SimTime(500), ()).unwrap();
+        assert!(matches!(k.step(SimTime(1_000)).unwrap(), Step::Control(..)));
+        k.resume(id).unwrap();
+        while let Step::Handled = k.step(SimTime(1_000)).unwrap() {}
+        assert_eq!(k.process(id).fired, vec![500, 1, 500, 2]);
+    }
+
+    #[test]
+    fn crashed_process_loses_its_timers() {
+        let mut k: Kernel<Ticker, Open, ()> = Kernel::new(1, Open, KernelLimits::default());
+        let id = k.add("t", Ticker { fired: vec![] });
+        k.start();
+        k.crash(id);
+        while let Step::Handled = k.step(SimTime(1_000)).unwrap() {}
+        assert!(k.process(id).fired.is_empty());
+    }
+
+    #[test]
+    fn drifting_clock_runs_fast() {
+        let c = Clock {
+            base_global: 0,
+            base_local: 0,
+            drift_ppm: 100_000,
+        };
+        assert_eq!(c.local(SimTime(1_000_000)).0, 1_100_000);
+        assert_eq!(c.global_delay(1_100_000), 1_000_000);
+    }
+}

@@ -1,0 +1,18 @@
+//! The deterministic simulation kernel: virtual time, named random streams, an event queue totally
+//! ordered by `(time, sequence)`, processes as plain state machines, and the trace hash.
+//!
+//! Architecture Invariant: `sim` knows nothing about Redis, TOML, files or the terminal. It never
+//! reads the wall clock and never iterates a hash-ordered collection.
+
+mod kernel;
+mod rng;
+mod time;
+mod trace;
+
+pub use kernel::{
+    Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Message, Process, ProcessId, ProcessState,
+    Step,
+};
+pub use rng::{RngStreams, SimRng, fnv1a, splitmix64};
+pub use time::SimTime;
+pub use trace::{Note, TraceHasher};

@@ -1,0 +1,472 @@
+//! The world of one run: builds processes, network and faults from a scenario, drives the kernel
+//! to the end of the run (faults during the safety phase, everything healed for the quiet phase),
+//! and collects the history, the trace notes, metrics and final states.
+
+use std::rc::Rc;
+
+use crate::client::{Client, WorkloadSpec};
+use crate::fault::{FaultKind, FaultRecord, directed_links};
+use crate::history::History;
+use crate::metrics::{Metrics, ServerSample};
+use crate::net::Network;
+use crate::proto::Msg;
+use crate::redis::{Disk, Role, Server, ServerStats};
+use crate::scenario::Scenario;
+use crate::sim::{
+    Ctx, Kernel, KernelError, KernelLimits, Note, Process, ProcessId, ProcessState, SimTime, Step,
+};
+
+/// Every simulated process.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A Redis server.
+    Server(Box<Server>),
+    /// A workload client.
+    Client(Box<Client>),
+}
+
+impl Process for Node {
+    type Msg = Msg;
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        match self {
+            Node::Server(s) => s.start(ctx),
+            Node::Client(c) => c.on_start(ctx),
+        }
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        match self {
+            Node::Server(s) => s.on_message(ctx, from, msg),
+            Node::Client(c) => c.on_message(ctx, from, msg),
+        }
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
+        match self {
+            Node::Server(s) => s.on_timer(ctx, tag),
+            Node::Client(c) => c.on_timer(ctx, tag),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Control {
+    FaultStart(usize),
+    FaultHeal(usize),
+    FinalHeal,
+    Sample,
+}
+
+/// A server's state at the end of the run, for the checkers.
+#[derive(Clone, Debug)]
+pub struct ServerFinal {
+    /// Name.
+    pub name: String,
+    /// Whether it is a primary.
+    pub is_master: bool,
+    /// Its primary's name, if a replica.
+    pub master: Option<String>,
+    /// Whether it is up (not crashed or paused).
+    pub up: bool,
+    /// Whether its link to the primary is in sync.
+    pub link_up: bool,
+    /// `master_repl_offset`.
+    pub offset: u64,
+    /// The dataset.
+    pub keyspace: crate::redis::Keyspace,
+    /// Counters.
+    pub stats: ServerStats,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The seed used.
+    pub seed: u64,
+    /// The trace hash as 16 hex digits.
+    pub trace_hash: String,
+    /// Simulated time covered.
+    pub sim_time: SimTime,
+    /// Events delivered.
+    pub events: u64,
+    /// The client history.
+    pub history: History,
+    /// Trace notes, in order.
+    pub notes: Vec<Note>,
+    /// Final server states, in scenario order.
+    pub servers: Vec<ServerFinal>,
+    /// Faults as they happened.
+    pub faults: Vec<FaultRecord>,
+    /// Time series for plots.
+    pub metrics: Metrics,
+    /// When the quiet (liveness) phase began.
+    pub quiet_from: SimTime,
+    /// Bytes handed to the network.
+    pub network_bytes: u64,
+}
+
+/// Why a run could not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError {
+    /// The seed.
+    pub seed: u64,
+    /// What went wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seed {}: {}", self.seed, self.reason)
+    }
+}
+
+impl From<(u64, KernelError)> for RunError {
+    fn from((seed, e): (u64, KernelError)) -> Self {
+        RunError {
+            seed,
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// A world ready to run.
+pub struct World<'s> {
+    scenario: &'s Scenario,
+    kernel: Kernel<Node, Network, Control>,
+    server_ids: Vec<ProcessId>,
+    names: Rc<Vec<String>>,
+    active: Vec<bool>,
+    records: Vec<FaultRecord>,
+    metrics: Metrics,
+    seed: u64,
+}
+
+/// Interval between metric samples.
+pub const SAMPLE_INTERVAL_NS: u64 = SimTime::NANOS_PER_SEC;
+
+impl<'s> World<'s> {
+    /// Builds the world of `scenario` with `seed`.
+    pub fn new(scenario: &'s Scenario, seed: u64) -> Self {
+        let mut region_of = Vec::new();
+        let mut names = Vec::new();
+        for s in &scenario.servers {
+            region_of.push(s.region);
+            names.push(s.name.clone());
+        }
+        for w in &scenario.workloads {
+            for i in 0..w.clients {
+                region_of.push(w.region);
+                names.push(format!("{}/{}", w.spec.name, i));
+            }
+        }
+        let streams = crate::sim::RngStreams::new(seed);
+        let net = Network::new(scenario.topology.clone(), region_of, streams.stream("net"));
+        let limits = KernelLimits {
+            max_events: scenario.max_events,
+            ..KernelLimits::default()
+        };
+        let mut kernel = Kernel::new(seed, net, limits);
+        let names = Rc::new(names);
+        let mut server_ids = Vec::new();
+        for s in &scenario.servers {
+            let disk = Disk {
+                replicaof: s.replicaof.map(|i| ProcessId(i as u32)),
+                ..Disk::default()
+            };
+            let server = Server::new(&s.name, s.config.clone(), disk);
+            server_ids.push(kernel.add(
+                &format!("server/{}", s.name),
+                Node::Server(Box::new(server)),
+            ));
+        }
+        for w in &scenario.workloads {
+            let spec: Rc<WorkloadSpec> = Rc::new(w.spec.clone());
+            for i in 0..w.clients {
+                let c = Client::new(spec.clone(), i, names.clone());
+                kernel.add(
+                    &format!("client/{}/{}", w.spec.name, i),
+                    Node::Client(Box::new(c)),
+                );
+            }
+        }
+        World {
+            scenario,
+            kernel,
+            server_ids,
+            names,
+            active: vec![false; scenario.faults.len()],
+            records: Vec::new(),
+            metrics: Metrics::new(scenario.servers.iter().map(|s| s.name.clone()).collect()),
+            seed,
+        }
+    }
+
+    /// Runs to the end. `progress` is called now and then with the simulated time reached.
+    pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutput, RunError> {
+        let seed = self.seed;
+        let sc = self.scenario;
+        for (i, f) in sc.faults.iter().enumerate() {
+            self.kernel
+                .schedule_control(SimTime(f.at_ns), Control::FaultStart(i))
+                .map_err(|e| RunError::from((seed, e)))?;
+            if let Some(h) = f.heal_ns {
+                self.kernel
+                    .schedule_control(SimTime(h), Control::FaultHeal(i))
+                    .map_err(|e| RunError::from((seed, e)))?;
+            }
+        }
+        let quiet_from = SimTime(sc.duration_ns.saturating_sub(sc.quiet_ns));
+        self.kernel
+            .schedule_control(quiet_from, Control::FinalHeal)
+            .map_err(|e| RunError::from((seed, e)))?;
+        self.kernel
+            .schedule_control(SimTime::ZERO, Control::Sample)
+            .map_err(|e| RunError::from((seed, e)))?;
+        self.kernel.start();
+        let end = SimTime(sc.duration_ns);
+        let mut last_progress = 0u64;
+        loop {
+            match self
+                .kernel
+                .step(end)
+                .map_err(|e| RunError::from((seed, e)))?
+            {
+                Step::Handled => {}
+                Step::Control(_, c) => self.control(c).map_err(|e| RunError::from((seed, e)))?,
+                Step::Idle | Step::Horizon => break,
+            }
+            let now = self.kernel.now().0;
+            if now - last_progress >= SimTime::NANOS_PER_SEC {
+                last_progress = now;
+                progress(self.kernel.now());
+            }
+        }
+        progress(end);
+        Ok(self.finish(quiet_from, end))
+    }
+
+    fn control(&mut self, c: Control) -> Result<(), KernelError> {
+        match c {
+            Control::FaultStart(i) => self.start_fault(i),
+            Control::FaultHeal(i) => self.heal_fault(i)?,
+            Control::FinalHeal => {
+                for i in 0..self.active.len() {
+                    if self.active[i] {
+                        self.heal_fault(i)?;
+                    }
+                }
+                self.kernel.note(
+                    "phase",
+                    "quiet phase: every fault healed, no new faults".into(),
+                );
+            }
+            Control::Sample => {
+                self.sample();
+                let next = self.kernel.now().plus(SAMPLE_INTERVAL_NS);
+                if next.0 <= self.scenario.duration_ns {
+                    self.kernel.schedule_control(next, Control::Sample)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start_fault(&mut self, i: usize) {
+        let f = &self.scenario.faults[i];
+        if self.active[i] {
+            return;
+        }
+        self.active[i] = true;
+        self.records.push(FaultRecord {
+            kind: f.label.clone(),
+            targets: f.targets.clone(),
+            at_ms: self.kernel.now().as_ms(),
+            healed_ms: None,
+        });
+        self.kernel.note(
+            "fault:start",
+            format!("{} of {} begins", f.label, f.targets.join(", ")),
+        );
+        match &f.kind {
+            FaultKind::Partition { a, b, one_way } => {
+                for (x, y) in directed_links(a, b, *one_way) {
+                    self.kernel.links_mut().adjust_cut(x, y, 1);
+                }
+            }
+            FaultKind::Loss { a, b, ppm } => {
+                for (x, y) in directed_links(a, b, false) {
+                    self.kernel.links_mut().adjust_loss(x, y, i64::from(*ppm));
+                }
+            }
+            FaultKind::Latency { a, b, extra_ns } => {
+                for (x, y) in directed_links(a, b, false) {
+                    self.kernel
+                        .links_mut()
+                        .adjust_latency(x, y, *extra_ns as i64);
+                }
+            }
+            FaultKind::Crash { nodes, machine, .. } => {
+                for &n in nodes {
+                    if self.kernel.state(n) == ProcessState::Crashed {
+                        continue;
+                    }
+                    self.kernel.crash(n);
+                    if *machine && let Node::Server(s) = self.kernel.process_mut(n) {
+                        s.power_loss();
+                    }
+                }
+            }
+            FaultKind::Pause { nodes } => {
+                for &n in nodes {
+                    self.kernel.pause(n);
+                }
+            }
+            FaultKind::Clock {
+                nodes,
+                jump_ns,
+                drift_ppm,
+            } => {
+                for &n in nodes {
+                    self.kernel.set_clock(n, *jump_ns, *drift_ppm);
+                }
+            }
+        }
+    }
+
+    fn heal_fault(&mut self, i: usize) -> Result<(), KernelError> {
+        if !self.active[i] {
+            return Ok(());
+        }
+        self.active[i] = false;
+        let f = &self.scenario.faults[i];
+        let now_ms = self.kernel.now().as_ms();
+        if let Some(r) = self
+            .records
+            .iter_mut()
+            .rev()
+            .find(|r| r.kind == f.label && r.targets == f.targets && r.healed_ms.is_none())
+        {
+            r.healed_ms = Some(now_ms);
+        }
+        self.kernel.note(
+            "fault:heal",
+            format!("{} of {} heals", f.label, f.targets.join(", ")),
+        );
+        match &f.kind {
+            FaultKind::Partition { a, b, one_way } => {
+                for (x, y) in directed_links(a, b, *one_way) {
+                    self.kernel.links_mut().adjust_cut(x, y, -1);
+                }
+                self.kernel.release_held()?;
+            }
+            FaultKind::Loss { a, b, ppm } => {
+                for (x, y) in directed_links(a, b, false) {
+                    self.kernel.links_mut().adjust_loss(x, y, -i64::from(*ppm));
+                }
+            }
+            FaultKind::Latency { a, b, extra_ns } => {
+                for (x, y) in directed_links(a, b, false) {
+                    self.kernel
+                        .links_mut()
+                        .adjust_latency(x, y, -(*extra_ns as i64));
+                }
+            }
+            FaultKind::Crash {
+                nodes, wipe_disk, ..
+            } => {
+                for &n in nodes {
+                    self.restart(n, *wipe_disk);
+                }
+            }
+            FaultKind::Pause { nodes } => {
+                for &n in nodes {
+                    self.kernel.resume(n)?;
+                }
+            }
+            FaultKind::Clock { nodes, .. } => {
+                for &n in nodes {
+                    self.kernel.set_clock(n, 0, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self, n: ProcessId, wipe_disk: bool) {
+        if self.kernel.state(n) != ProcessState::Crashed {
+            return;
+        }
+        let fresh = match self.kernel.process(n) {
+            Node::Server(s) => {
+                let mut disk = s.disk().clone();
+                if wipe_disk {
+                    disk = Disk {
+                        replicaof: disk.replicaof,
+                        ..Disk::default()
+                    };
+                }
+                Node::Server(Box::new(Server::new(s.name(), s.config().clone(), disk)))
+            }
+            Node::Client(c) => Node::Client(c.clone()),
+        };
+        self.kernel.restart(n, fresh);
+    }
+
+    fn sample(&mut self) {
+        let now = self.kernel.now();
+        let mut samples = Vec::with_capacity(self.server_ids.len());
+        for &id in &self.server_ids {
+            let state = self.kernel.state(id);
+            let Node::Server(s) = self.kernel.process(id) else {
+                unreachable!("server ids hold servers")
+            };
+            samples.push(ServerSample {
+                up: state == ProcessState::Running,
+                is_master: s.role() == Role::Master,
+                offset: s.repl().offset,
+                link_up: s.link_up(),
+                keys: s.keyspace().len() as u64,
+            });
+        }
+        self.metrics.push(now, samples);
+    }
+
+    fn finish(self, quiet_from: SimTime, end: SimTime) -> RunOutput {
+        let mut servers = Vec::new();
+        for &id in &self.server_ids {
+            let Node::Server(s) = self.kernel.process(id) else {
+                unreachable!("server ids hold servers")
+            };
+            servers.push(ServerFinal {
+                name: s.name().to_string(),
+                is_master: s.role() == Role::Master,
+                master: match s.role() {
+                    Role::Replica(m) => Some(self.names[m.index()].clone()),
+                    Role::Master => None,
+                },
+                up: self.kernel.state(id) == ProcessState::Running,
+                link_up: s.link_up(),
+                offset: s.repl().offset,
+                keyspace: s.keyspace().clone(),
+                stats: s.stats().clone(),
+            });
+        }
+        let mut events = Vec::new();
+        for i in 0..self.kernel.len() {
+            if let Node::Client(c) = self.kernel.process(ProcessId(i as u32)) {
+                events.extend_from_slice(c.events());
+            }
+        }
+        RunOutput {
+            seed: self.seed,
+            trace_hash: self.kernel.trace().hex(),
+            sim_time: end,
+            events: self.kernel.delivered(),
+            history: History::merge(events),
+            notes: self.kernel.notes().to_vec(),
+            servers,
+            faults: self.records,
+            metrics: self.metrics,
+            quiet_from,
+            network_bytes: self.kernel.links().bytes_sent(),
+        }
+    }
+}
