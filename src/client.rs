@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::history::{EventType, HistoryEvent};
 use crate::proto::Msg;
-use crate::redis::{Command, Reply, errors};
+use crate::redis::{Command, Reply};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 const TIMER_NEXT: u64 = 1 << 56;
@@ -187,17 +187,14 @@ impl Client {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match msg {
             Msg::Reply { id, reply } => self.on_reply(ctx, from, id, reply),
-            Msg::Close { .. } => {
-                if self.pending.is_some() {
-                    let server = Some(from);
-                    self.complete(
-                        ctx,
-                        EventType::Info,
-                        Value::Null,
-                        server,
-                        Some("connection closed"),
-                    );
-                }
+            Msg::Close { .. } if self.pending.is_some() => {
+                self.complete(
+                    ctx,
+                    EventType::Info,
+                    Value::Null,
+                    Some(from),
+                    Some("connection closed"),
+                );
             }
             _ => {}
         }
@@ -413,16 +410,16 @@ impl Client {
     }
 }
 
-/// `-ln(u / 1e6) * mean` for `u` in `1..=1e6`, in integer arithmetic (a table-free series
-/// evaluation would be slower; `ln` via `f64` is exact enough and IEEE-754 `ln` of the same
-/// input is the same everywhere Rust's `f64::ln` is correctly rounded, which it is not
-/// guaranteed to be, so we use integer log2 with linear interpolation instead).
+/// An exponentially distributed gap with mean `mean_ns`, from a uniform draw `u` in
+/// `1..=1_000_000`: `-ln(u / 1e6) * mean`, computed in fixed-point integers (a base-2 logarithm
+/// with linear interpolation of the mantissa) so that every platform draws the same gaps; `f64::ln`
+/// is not guaranteed to round identically everywhere.
 fn exp_sample(u: u64, mean_ns: u64) -> u64 {
     // ln(1e6 / u) = ln2 * log2(1e6 / u); log2 in 16.16 fixed point.
     let ratio_fp = (1_000_000u128 << 16) / u128::from(u.max(1)); // (1e6/u) in 16.16
     let log2_fp = log2_fixed(ratio_fp); // 16.16
     const LN2_FP: u128 = 45_426; // ln 2 in 16.16
-    let ln_fp = log2_fp * LN2_FP >> 16;
+    let ln_fp = (log2_fp * LN2_FP) >> 16;
     ((u128::from(mean_ns) * ln_fp) >> 16) as u64
 }
 
@@ -446,18 +443,6 @@ fn zipf_cdf(keys: u32) -> Vec<u64> {
             acc
         })
         .collect()
-}
-
-/// Whether a client-visible error text is one Redis raises before executing the command.
-pub fn is_definite_failure(text: &str) -> bool {
-    [
-        errors::READONLY,
-        errors::NOREPLICAS,
-        errors::MASTERDOWN,
-        errors::LOADING,
-        errors::NOT_INTEGER,
-    ]
-    .contains(&text)
 }
 
 #[cfg(test)]

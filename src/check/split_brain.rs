@@ -24,17 +24,13 @@ fn primary_intervals(e: &Evidence<'_>, end_ns: u64) -> Vec<Vec<(u64, u64)>> {
             _ => None,
         };
         match becomes_primary {
-            Some(true) => {
-                if open[p].is_none() {
-                    open[p] = Some(t);
-                }
-            }
+            Some(true) if open[p].is_none() => open[p] = Some(t),
             Some(false) => {
                 if let Some(s) = open[p].take() {
                     out[p].push((s, t));
                 }
             }
-            None => {}
+            Some(true) | None => {}
         }
     }
     for (p, o) in open.into_iter().enumerate() {
@@ -56,10 +52,11 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
     let intervals = primary_intervals(e, end_ns);
     let mut writes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for ev in &e.history.events {
-        if ev.kind == EventType::Ok && ev.f != "get" {
-            if let Some(s) = &ev.server {
-                writes.entry(s.as_str()).or_default().push(ev.time_ns);
-            }
+        if ev.kind == EventType::Ok
+            && ev.f != "get"
+            && let Some(s) = &ev.server
+        {
+            writes.entry(s.as_str()).or_default().push(ev.time_ns);
         }
     }
     let mut total_ns = 0u64;

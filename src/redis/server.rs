@@ -1458,7 +1458,9 @@ impl Server {
         }
         if self.role == Role::Master
             && !self.replicas.is_empty()
-            && self.cron_ticks % self.cfg.repl_ping_replica_period_secs.max(1) == 0
+            && self
+                .cron_ticks
+                .is_multiple_of(self.cfg.repl_ping_replica_period_secs.max(1))
         {
             self.propagate(ctx, StreamItem::Ping);
         }

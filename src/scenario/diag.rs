@@ -142,7 +142,7 @@ pub fn did_you_mean<'a>(
                 c,
             )
         })
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

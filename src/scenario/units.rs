@@ -67,7 +67,7 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("\"{num}\" is not a number"))?;
-    if !(n > 0.0) || !n.is_finite() {
+    if n.is_nan() || n <= 0.0 || !n.is_finite() {
         return Err(format!("\"{t}\" must be positive"));
     }
     Ok(((n * 1e9 / per_ns as f64) as u64).max(1))

@@ -122,6 +122,7 @@ enum Effect<M> {
 
 impl<M> Ctx<'_, M> {
     /// This process's local clock (the global clock shifted by its drift and jumps).
+    #[allow(clippy::misnamed_getters)] // `now` is the process's local view of time, by design
     pub fn now(&self) -> SimTime {
         self.local_now
     }
@@ -205,6 +206,9 @@ enum Payload<M, C> {
     Control(C),
 }
 
+/// Messages held on cut links, per directed link, keyed by send sequence (send order).
+type Held<M> = BTreeMap<(ProcessId, ProcessId), BTreeMap<u64, (M, u64)>>;
+
 /// The kernel: owns the processes, the queue, the network policy, the trace and the notes.
 pub struct Kernel<P: Process, N: LinkPolicy, C> {
     now: SimTime,
@@ -214,7 +218,7 @@ pub struct Kernel<P: Process, N: LinkPolicy, C> {
     free: Vec<u32>,
     slots: Vec<Slot<P>>,
     links: N,
-    held: BTreeMap<(ProcessId, ProcessId), BTreeMap<u64, (P::Msg, u64)>>,
+    held: Held<P::Msg>,
     effects: Vec<Effect<P::Msg>>,
     notes: Vec<Note>,
     trace: TraceHasher,
