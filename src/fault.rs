@@ -48,6 +48,15 @@ pub enum FaultKind {
         /// The paused processes.
         nodes: Vec<ProcessId>,
     },
+    /// An operator's failover: `REPLICAOF NO ONE` on `target` at the start, and
+    /// `REPLICAOF target` on every other server at the heal (immediately when the fault has no
+    /// heal). A server that is down gets its config file rewritten instead.
+    Failover {
+        /// The replica to promote.
+        target: ProcessId,
+        /// Every other server.
+        others: Vec<ProcessId>,
+    },
     /// Shift processes' local clocks and set their drift (Redis and Sentinel time out on local
     /// clocks). The heal removes the drift but keeps the jump (clocks do not jump back).
     Clock {
@@ -72,6 +81,7 @@ impl FaultKind {
             FaultKind::Crash { .. } => "crash",
             FaultKind::Pause { .. } => "pause",
             FaultKind::Clock { .. } => "clock",
+            FaultKind::Failover { .. } => "failover",
         }
     }
 }

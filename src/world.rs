@@ -166,12 +166,13 @@ impl<'s> World<'s> {
         let mut kernel = Kernel::new(seed, net, limits);
         let names = Rc::new(names);
         let mut server_ids = Vec::new();
+        let peers = names.clone();
         for s in &scenario.servers {
             let disk = Disk {
                 replicaof: s.replicaof.map(|i| ProcessId(i as u32)),
                 ..Disk::default()
             };
-            let server = Server::new(&s.name, s.config.clone(), disk);
+            let server = Server::new(&s.name, s.config.clone(), disk, peers.clone());
             server_ids.push(kernel.add(
                 &format!("server/{}", s.name),
                 Node::Server(Box::new(server)),
@@ -328,7 +329,31 @@ impl<'s> World<'s> {
                     self.kernel.set_clock(n, *jump_ns, *drift_ppm);
                 }
             }
+            FaultKind::Failover { target, others } => {
+                self.replicaof(*target, None);
+                if f.heal_ns.is_none() {
+                    for &o in others {
+                        self.replicaof(o, Some(*target));
+                    }
+                }
+            }
         }
+    }
+
+    /// Sends `REPLICAOF` through the operator's console, or edits the config of a server that is
+    /// down so it comes back with the new role.
+    fn replicaof(&mut self, server: ProcessId, master: Option<ProcessId>) {
+        if self.kernel.state(server) == ProcessState::Crashed {
+            if let Node::Server(s) = self.kernel.process_mut(server) {
+                s.set_config_replicaof(master);
+            }
+            return;
+        }
+        let now = self.kernel.now();
+        // The console is a process of its own in the trace: the server itself is the sender.
+        let _ = self
+            .kernel
+            .inject(now, server, server, Msg::ReplicaOf { master });
     }
 
     fn heal_fault(&mut self, i: usize) -> Result<(), KernelError> {
@@ -386,6 +411,11 @@ impl<'s> World<'s> {
                     self.kernel.set_clock(n, 0, 0);
                 }
             }
+            FaultKind::Failover { target, others } => {
+                for &o in others {
+                    self.replicaof(o, Some(*target));
+                }
+            }
         }
         Ok(())
     }
@@ -403,7 +433,12 @@ impl<'s> World<'s> {
                         ..Disk::default()
                     };
                 }
-                Node::Server(Box::new(Server::new(s.name(), s.config().clone(), disk)))
+                Node::Server(Box::new(Server::new(
+                    s.name(),
+                    s.config().clone(),
+                    disk,
+                    s.peer_names(),
+                )))
             }
             Node::Client(c) => Node::Client(c.clone()),
         };

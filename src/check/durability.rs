@@ -14,6 +14,8 @@ use crate::sim::Note;
 /// A write that was acknowledged and is not in the final state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LostWrite {
+    /// The client process that wrote it.
+    pub process: u32,
     /// The key.
     pub key: String,
     /// The command (`set`, `incr`, `append`).
@@ -146,6 +148,7 @@ fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
         None => ("no discarding event was found in the trace".into(), None),
     };
     LostWrite {
+        process: op.process,
         key: op.key.clone(),
         f: op.f.clone(),
         value,

@@ -125,6 +125,7 @@ struct BlockedWait {
 /// A simulated Redis server.
 #[derive(Clone, Debug)]
 pub struct Server {
+    peers: Rc<Vec<String>>,
     name: String,
     cfg: ServerConfig,
     disk: Disk,
@@ -156,8 +157,9 @@ pub struct Server {
 
 impl Server {
     /// A server that will start from `disk` (its `replicaof` line decides its first role).
-    pub fn new(name: &str, cfg: ServerConfig, disk: Disk) -> Self {
+    pub fn new(name: &str, cfg: ServerConfig, disk: Disk, peers: Rc<Vec<String>>) -> Self {
         Server {
+            peers,
             name: name.to_string(),
             cfg,
             role: disk.replicaof.map_or(Role::Master, Role::Replica),
@@ -212,6 +214,11 @@ impl Server {
     pub fn disk(&self) -> &Disk {
         &self.disk
     }
+    /// Rewrites the `replicaof` line of the config file (an operator's edit while it is down).
+    pub fn set_config_replicaof(&mut self, master: Option<ProcessId>) {
+        self.disk.replicaof = master;
+    }
+
     /// A machine crash: what was not fsynced is gone from the disk.
     pub fn power_loss(&mut self) {
         self.disk.after_power_loss();
@@ -240,6 +247,16 @@ impl Server {
             .iter()
             .map(|(p, r)| (*p, r.ack_offset))
             .collect()
+    }
+
+    /// The scenario name of a process, for notes.
+    fn peer(&self, p: ProcessId) -> &str {
+        self.peers.get(p.index()).map_or("?", String::as_str)
+    }
+
+    /// The table of process names this server uses in its notes.
+    pub fn peer_names(&self) -> Rc<Vec<String>> {
+        self.peers.clone()
     }
 
     fn next_conn(&mut self) -> u64 {
@@ -617,8 +634,8 @@ impl Server {
             ctx.note(
                 "repl:obuf-limit",
                 format!(
-                    "{} disconnects replica p{}: output buffer {} bytes exceeds client-output-buffer-limit",
-                    self.name, pid.0, used
+                    "{} disconnects replica {}: output buffer {} bytes exceeds client-output-buffer-limit",
+                    self.name, self.peer(pid), used
                 ),
             );
             self.drop_replica(ctx, pid);
@@ -678,8 +695,8 @@ impl Server {
                 ctx.note(
                     "repl:full-resync-needed",
                     format!(
-                        "{} answers PSYNC from p{} with a full resync: {}",
-                        self.name, replica.0, reason
+                        "{} answers PSYNC from {} with a full resync: {}",
+                        self.name, self.peer(replica), reason
                     ),
                 );
                 self.accept_full(ctx, replica, conn);
@@ -705,8 +722,8 @@ impl Server {
         ctx.note(
             "repl:continue",
             format!(
-                "{} accepts partial resync of p{} from offset {} ({} bytes from the backlog)",
-                self.name, replica.0, offset, bytes
+                "{} accepts partial resync of {} from offset {} ({} bytes from the backlog)",
+                self.name, self.peer(replica), offset, bytes
             ),
         );
         self.replicas.insert(
@@ -958,7 +975,7 @@ impl Server {
         {
             ctx.note(
                 "repl:link-closed",
-                format!("{}: connection with primary p{} closed", self.name, from.0),
+                format!("{}: connection with primary {} closed", self.name, self.peer(from)),
             );
             self.drop_link(ctx);
         }
@@ -978,7 +995,7 @@ impl Server {
         self.link_down_since.get_or_insert(ctx.now());
         ctx.note(
             "repl:connect",
-            format!("{} connecting to primary p{} (PING)", self.name, master.0),
+            format!("{} connecting to primary {} (PING)", self.name, self.peer(master)),
         );
         ctx.send(master, Msg::ReplPing { conn });
     }
@@ -1165,11 +1182,11 @@ impl Server {
         ctx.note(
             "repl:full-resync-done",
             format!(
-                "{} loaded the RDB: {} keys at offset {}; streaming from p{}",
+                "{} loaded the RDB: {} keys at offset {}; streaming from {}",
                 self.name,
                 self.keyspace.len(),
                 offset,
-                master.0
+                self.peer(master)
             ),
         );
         for e in buffered {
@@ -1214,10 +1231,10 @@ impl Server {
         ctx.note(
             "repl:partial-resync-done",
             format!(
-                "{} continues from offset {} with primary p{} (+CONTINUE {})",
+                "{} continues from offset {} with primary {} (+CONTINUE {})",
                 self.name,
                 self.repl.offset + 1,
-                from.0,
+                self.peer(from),
                 replid.short()
             ),
         );
@@ -1339,8 +1356,8 @@ impl Server {
                 "role:replicaof"
             },
             format!(
-                "{} becomes a replica of p{} (offset {})",
-                self.name, master.0, self.repl.offset
+                "{} becomes a replica of {} (offset {})",
+                self.name, self.peer(master), self.repl.offset
             ),
         );
         self.connect(ctx, master);
@@ -1436,8 +1453,8 @@ impl Server {
             ctx.note(
                 "repl:replica-timeout",
                 format!(
-                    "{}: Disconnecting timedout replica (streaming sync) p{}",
-                    self.name, pid.0
+                    "{}: Disconnecting timedout replica (streaming sync) {}",
+                    self.name, self.peer(pid)
                 ),
             );
             self.drop_replica(ctx, pid);

@@ -141,7 +141,25 @@ pub fn summarize(
         replication.noreplicas_refusals += s.stats.noreplicas_refusals;
         replication.keys_flushed += s.stats.keys_flushed;
     }
+    let lost_by_workload = |workload: &str| -> Figure {
+        let mut first = out.servers.len() as u32;
+        for w in &scenario.workloads {
+            let range = first..first + w.clients;
+            if w.spec.name == workload {
+                return Figure::Number(lost.iter().filter(|l| range.contains(&l.process)).count() as i64);
+            }
+            first = range.end;
+        }
+        Figure::Unavailable(format!("no workload {workload}"))
+    };
+    let durable_skipped = matches!(check_count(&checks, "acked-writes-durable"), Figure::Unavailable(_));
     let figure = |name: &str| -> Figure {
+        if let Some(w) = name.strip_prefix("lost_acked_writes:") {
+            if durable_skipped {
+                return check_count(&checks, "acked-writes-durable");
+            }
+            return lost_by_workload(w);
+        }
         match name {
             "lost_acked_writes" => check_count(&checks, "acked-writes-durable"),
             "full_resyncs" => Figure::Number(replication.full_resyncs as i64),
@@ -263,7 +281,10 @@ pub fn summary_failovers(out: &RunOutput) -> Vec<Failover> {
             "start" if p < names.len() && n.text.contains(" as primary ") && primary.is_none() => {
                 primary = Some(p)
             }
-            "fault:start" => last_fault_ns = Some(n.time.as_nanos()),
+            // An operator's failover is the response, not the failure it responds to.
+            "fault:start" if !n.text.starts_with("failover ") => {
+                last_fault_ns = Some(n.time.as_nanos())
+            }
             "role:promoted" if p < names.len() => {
                 let at = n.time.as_nanos();
                 let since = last_fault_ns.unwrap_or(at);

@@ -81,6 +81,7 @@ const FAULT_KINDS: &[&str] = &[
     "loss",
     "latency",
     "clock",
+    "failover",
 ];
 
 /// Collects diagnostics while reading fields.
@@ -420,7 +421,8 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         process_regions,
     };
     let faults = faults(&mut cx, root, &names, duration_ns);
-    let expect = expectations(&mut cx, root);
+    let workload_names: Vec<&str> = names.workloads.iter().map(|w| w.0.as_str()).collect();
+    let expect = expectations(&mut cx, root, &workload_names);
     if servers.is_empty() && server_entries == 0 {
         cx.err(
             Origin::Whole,
@@ -1221,6 +1223,7 @@ fn fault(
         "loss" => &["between", "targets", "rate"],
         "latency" => &["between", "targets", "extra"],
         "clock" => &["targets", "jump", "drift_ppm"],
+        "failover" => &["target"],
         _ => &[],
     });
     cx.check_keys(t, p, &allowed);
@@ -1445,6 +1448,20 @@ fn fault(
             };
             (fk, labels)
         }
+        "failover" => {
+            let node_target = need(cx, "target")?;
+            let (t, labels) = target_list(cx, node_target, &join(p, "target"), names)?;
+            let [target] = t[..] else {
+                cx.err(node_target.origin, &join(p, "target"), "name exactly one server to promote".into(), None);
+                return None;
+            };
+            if target.index() >= names.servers.len() {
+                cx.err(node_target.origin, &join(p, "target"), "only a server can be promoted".into(), None);
+                return None;
+            }
+            let others = (0..names.servers.len() as u32).map(ProcessId).filter(|x| *x != target).collect();
+            (FaultKind::Failover { target, others }, labels)
+        }
         _ => unreachable!("kind checked above"),
     };
     Some(FaultSpec {
@@ -1501,14 +1518,19 @@ fn two_groups(cx: &mut Cx, n: &Node, p: &str, names: &Names) -> Option<Groups> {
     Some((a, b, la))
 }
 
-fn expectations(cx: &mut Cx, root: &Table) -> Vec<Expectation> {
+fn expectations(cx: &mut Cx, root: &Table, workloads: &[&str]) -> Vec<Expectation> {
     let Some(e) = root.get("expect") else {
         return Vec::new();
     };
     let Some(t) = cx.table(e, "expect") else {
         return Vec::new();
     };
-    let names: Vec<&str> = FIGURES.iter().map(|(n, _)| *n).collect();
+    let per_workload: Vec<String> = workloads
+        .iter()
+        .map(|w| format!("lost_acked_writes:{w}"))
+        .collect();
+    let mut names: Vec<&str> = FIGURES.iter().map(|(n, _)| *n).collect();
+    names.extend(per_workload.iter().map(String::as_str));
     cx.check_keys(t, "expect", &names);
     let mut out = Vec::new();
     for e in &t.entries {

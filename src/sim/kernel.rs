@@ -603,6 +603,31 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         Ok(())
     }
 
+    /// Delivers `msg` to `to` at `at` as if from `from`, outside the network (an operator's
+    /// console: it crosses no link and no partition). Dropped if `to` is down then.
+    pub fn inject(
+        &mut self,
+        at: SimTime,
+        from: ProcessId,
+        to: ProcessId,
+        msg: P::Msg,
+    ) -> Result<(), KernelError> {
+        let size = msg.wire_size();
+        self.links.queued(from, to, size);
+        self.seq += 1;
+        let seq = self.seq;
+        self.push(
+            at.max(self.now),
+            Payload::Deliver {
+                from,
+                to,
+                msg,
+                size,
+                seq,
+            },
+        )
+    }
+
     /// Number of messages currently held on cut links.
     pub fn held_count(&self) -> usize {
         self.held.values().map(BTreeMap::len).sum()
