@@ -48,6 +48,12 @@ pub enum FaultKind {
         /// The paused processes.
         nodes: Vec<ProcessId>,
     },
+    /// The disk stops completing fsyncs (AOF `fsynced` freezes; what is written stays in the page
+    /// cache). The heal lets fsyncs complete again.
+    DiskStall {
+        /// The affected servers.
+        nodes: Vec<ProcessId>,
+    },
     /// An operator's failover: `REPLICAOF NO ONE` on `target` at the start, and
     /// `REPLICAOF target` on every other server at the heal (immediately when the fault has no
     /// heal). A server that is down gets its config file rewritten instead.
@@ -82,6 +88,7 @@ impl FaultKind {
             FaultKind::Pause { .. } => "pause",
             FaultKind::Clock { .. } => "clock",
             FaultKind::Failover { .. } => "failover",
+            FaultKind::DiskStall { .. } => "disk-stall",
         }
     }
 }

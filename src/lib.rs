@@ -5,7 +5,7 @@
 //! - [`net`]: regions, latency, bandwidth, TCP-like links and their faults.
 //! - [`redis`]: the server model: keyspace, replication, backlog, PSYNC, WAIT, persistence.
 //! - [`client`]: workload clients that record the history.
-//! - [`fault`]: what can go wrong and when.
+//! - [`fault`]: what can go wrong and when; [`nemesis`]: random fault schedules.
 //! - [`scenario`]: the TOML schema, overrides, validation and user-facing errors.
 //! - [`world`]: assembles one run and drives it.
 //! - [`history`], [`check`], [`linearizability`], [`expect`]: the verdict.
@@ -20,6 +20,7 @@ pub mod fault;
 pub mod history;
 pub mod linearizability;
 pub mod metrics;
+pub mod nemesis;
 pub mod net;
 pub mod proto;
 pub mod redis;

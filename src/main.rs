@@ -41,6 +41,10 @@ enum Command {
         /// Override a scenario value by its dotted path, e.g. servers.defaults.appendfsync=always.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Print the trace's notes (handshakes, resyncs, role changes, faults) on stderr as they
+        /// happen.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Check a recorded history (simkv JSON Lines, Porcupine kv or Jepsen etcd logs) for
     /// linearizability.
@@ -78,7 +82,8 @@ fn main() -> ExitCode {
             json,
             out,
             overrides,
-        } => run(&file, seed, json, out.as_deref(), &overrides),
+            verbose,
+        } => run(&file, seed, json, out.as_deref(), &overrides, verbose),
         Command::Check { file, json } => check(&file, json),
         Command::Bench { scenario, events } => bench(scenario.as_deref(), events),
     }
@@ -106,6 +111,7 @@ fn run(
     json: bool,
     out: Option<&Path>,
     overrides: &[String],
+    verbose: bool,
 ) -> ExitCode {
     let scenario = match Scenario::load(file, overrides) {
         Ok(s) => s,
@@ -119,7 +125,18 @@ fn run(
     let started = Instant::now();
     let mut progress = |t: SimTime| pb.set_position(t.as_ms());
     let mut wall = || started.elapsed().as_millis() as u64;
-    let report = match simkv::runner::run_scenario(&scenario, seed, &mut progress, &mut wall) {
+    let mut on_note = |n: &simkv::sim::Note| {
+        if verbose {
+            pb.suspend(|| eprintln!("{:>12} {:<26} {}", n.time.to_string(), n.kind, n.text));
+        }
+    };
+    let report = match simkv::runner::run_scenario(
+        &scenario,
+        seed,
+        &mut progress,
+        &mut on_note,
+        &mut wall,
+    ) {
         Ok(r) => r,
         Err(e) => {
             pb.finish_and_clear();
@@ -241,7 +258,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
         };
         let started = Instant::now();
         let mut wall = || 0;
-        match simkv::runner::run_scenario(&sc, sc.seed, &mut |_| {}, &mut wall) {
+        match simkv::runner::run_scenario(&sc, sc.seed, &mut |_| {}, &mut |_| {}, &mut wall) {
             Ok(r) => {
                 let secs = started.elapsed().as_secs_f64();
                 let sim = r.summary.sim_time_ms as f64 / 1000.0;

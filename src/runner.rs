@@ -4,7 +4,7 @@ use crate::check::{self, Evidence, FinalState};
 use crate::report::summary_failovers;
 use crate::report::{Summary, summarize};
 use crate::scenario::Scenario;
-use crate::sim::SimTime;
+use crate::sim::{Note, SimTime};
 use crate::world::{RunError, RunOutput, World};
 
 /// A finished run: the summary and everything it was computed from.
@@ -40,9 +40,10 @@ pub fn run_scenario(
     scenario: &Scenario,
     seed: u64,
     progress: &mut dyn FnMut(SimTime),
+    on_note: &mut dyn FnMut(&Note),
     wall_ms: &mut dyn FnMut() -> u64,
 ) -> Result<RunReport, RunError> {
-    let output = World::new(scenario, seed).run(progress)?;
+    let output = World::new(scenario, seed).run_observed(progress, on_note)?;
     let finals = final_states(&output);
     let evidence = Evidence {
         history: &output.history,

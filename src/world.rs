@@ -10,7 +10,7 @@ use crate::history::History;
 use crate::metrics::{Metrics, ServerSample};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, Role, Server, ServerStats};
+use crate::redis::{Disk, Fsync, Role, Server, ServerStats};
 use crate::scenario::Scenario;
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, Note, Process, ProcessId, ProcessState, SimTime, Step,
@@ -134,6 +134,7 @@ pub struct World<'s> {
     server_ids: Vec<ProcessId>,
     names: Rc<Vec<String>>,
     active: Vec<bool>,
+    faults: Vec<crate::fault::FaultSpec>,
     records: Vec<FaultRecord>,
     metrics: Metrics,
     seed: u64,
@@ -188,12 +189,28 @@ impl<'s> World<'s> {
                 );
             }
         }
+        let mut faults = scenario.faults.clone();
+        if let Some(n) = &scenario.nemesis {
+            let servers: Vec<(ProcessId, String)> = server_ids
+                .iter()
+                .map(|p| (*p, names[p.index()].clone()))
+                .collect();
+            let everyone: Vec<ProcessId> = (0..names.len() as u32).map(ProcessId).collect();
+            faults.extend(crate::nemesis::draw(
+                n,
+                &mut streams.stream("nemesis"),
+                &servers,
+                &everyone,
+            ));
+        }
         World {
+            active: vec![false; faults.len()],
+            faults,
             scenario,
             kernel,
             server_ids,
             names,
-            active: vec![false; scenario.faults.len()],
+
             records: Vec::new(),
             metrics: Metrics::new(scenario.servers.iter().map(|s| s.name.clone()).collect()),
             seed,
@@ -201,10 +218,20 @@ impl<'s> World<'s> {
     }
 
     /// Runs to the end. `progress` is called now and then with the simulated time reached.
-    pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutput, RunError> {
+    pub fn run(self, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutput, RunError> {
+        self.run_observed(progress, &mut |_| {})
+    }
+
+    /// Runs to the end, handing every trace note to `on_note` as it happens (for `--verbose`).
+    pub fn run_observed(
+        mut self,
+        progress: &mut dyn FnMut(SimTime),
+        on_note: &mut dyn FnMut(&Note),
+    ) -> Result<RunOutput, RunError> {
+        let mut notes_seen = 0;
         let seed = self.seed;
         let sc = self.scenario;
-        for (i, f) in sc.faults.iter().enumerate() {
+        for (i, f) in self.faults.iter().enumerate() {
             self.kernel
                 .schedule_control(SimTime(f.at_ns), Control::FaultStart(i))
                 .map_err(|e| RunError::from((seed, e)))?;
@@ -233,6 +260,13 @@ impl<'s> World<'s> {
                 Step::Handled => {}
                 Step::Control(_, c) => self.control(c).map_err(|e| RunError::from((seed, e)))?,
                 Step::Idle | Step::Horizon => break,
+            }
+            let notes = self.kernel.notes();
+            if notes.len() > notes_seen {
+                for n in &notes[notes_seen..] {
+                    on_note(n);
+                }
+                notes_seen = notes.len();
             }
             let now = self.kernel.now().0;
             if now - last_progress >= SimTime::NANOS_PER_SEC {
@@ -271,7 +305,7 @@ impl<'s> World<'s> {
     }
 
     fn start_fault(&mut self, i: usize) {
-        let f = &self.scenario.faults[i];
+        let f = self.faults[i].clone();
         if self.active[i] {
             return;
         }
@@ -288,9 +322,11 @@ impl<'s> World<'s> {
         );
         match &f.kind {
             FaultKind::Partition { a, b, one_way } => {
-                for (x, y) in directed_links(a, b, *one_way) {
+                let links = directed_links(a, b, *one_way);
+                for &(x, y) in &links {
                     self.kernel.links_mut().adjust_cut(x, y, 1);
                 }
+                self.kernel.hold_in_flight(&links.into_iter().collect());
             }
             FaultKind::Loss { a, b, ppm } => {
                 for (x, y) in directed_links(a, b, false) {
@@ -329,6 +365,9 @@ impl<'s> World<'s> {
                     self.kernel.set_clock(n, *jump_ns, *drift_ppm);
                 }
             }
+            FaultKind::DiskStall { nodes } => {
+                let _ = self.stall(nodes, true);
+            }
             FaultKind::Failover { target, others } => {
                 self.replicaof(*target, None);
                 if f.heal_ns.is_none() {
@@ -338,6 +377,25 @@ impl<'s> World<'s> {
                 }
             }
         }
+    }
+
+    /// A disk stall. With `appendfsync always` Redis fsyncs in its main thread before replying,
+    /// so a stalled disk freezes the whole server (modelled as a pause); otherwise the background
+    /// fsync hangs and the server carries on with unsynced data.
+    fn stall(&mut self, nodes: &[ProcessId], stalled: bool) -> Result<(), KernelError> {
+        for &n in nodes {
+            let Node::Server(s) = self.kernel.process_mut(n) else {
+                continue;
+            };
+            s.set_disk_stalled(stalled);
+            let blocking = s.config().appendonly && s.config().appendfsync == Fsync::Always;
+            match (blocking, stalled) {
+                (true, true) => self.kernel.pause(n),
+                (true, false) => self.kernel.resume(n)?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Sends `REPLICAOF` through the operator's console, or edits the config of a server that is
@@ -361,7 +419,7 @@ impl<'s> World<'s> {
             return Ok(());
         }
         self.active[i] = false;
-        let f = &self.scenario.faults[i];
+        let f = self.faults[i].clone();
         let now_ms = self.kernel.now().as_ms();
         if let Some(r) = self
             .records
@@ -411,6 +469,7 @@ impl<'s> World<'s> {
                     self.kernel.set_clock(n, 0, 0);
                 }
             }
+            FaultKind::DiskStall { nodes } => self.stall(nodes, false)?,
             FaultKind::Failover { target, others } => {
                 for &o in others {
                     self.replicaof(o, Some(*target));

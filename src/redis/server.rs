@@ -126,6 +126,8 @@ struct BlockedWait {
 #[derive(Clone, Debug)]
 pub struct Server {
     peers: Rc<Vec<String>>,
+    deferred: Vec<(ProcessId, Msg)>,
+    disk_stalled: bool,
     name: String,
     cfg: ServerConfig,
     disk: Disk,
@@ -160,6 +162,8 @@ impl Server {
     pub fn new(name: &str, cfg: ServerConfig, disk: Disk, peers: Rc<Vec<String>>) -> Self {
         Server {
             peers,
+            deferred: Vec::new(),
+            disk_stalled: false,
             name: name.to_string(),
             cfg,
             role: disk.replicaof.map_or(Role::Master, Role::Replica),
@@ -217,6 +221,11 @@ impl Server {
     /// Rewrites the `replicaof` line of the config file (an operator's edit while it is down).
     pub fn set_config_replicaof(&mut self, master: Option<ProcessId>) {
         self.disk.replicaof = master;
+    }
+
+    /// Stalls or releases the disk: while stalled, fsyncs do not complete.
+    pub fn set_disk_stalled(&mut self, stalled: bool) {
+        self.disk_stalled = stalled;
     }
 
     /// A machine crash: what was not fsynced is gone from the disk.
@@ -323,6 +332,12 @@ impl Server {
 
     /// Handles one message.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        // Loading an RDB blocks Redis: connection closes and role changes wait until it is done
+        // (clients meanwhile get -LOADING).
+        if self.is_loading() && matches!(msg, Msg::Close { .. } | Msg::ReplicaOf { .. }) {
+            self.deferred.push((from, msg));
+            return;
+        }
         match msg {
             Msg::Request { id, cmd } => self.on_request(ctx, from, id, cmd),
             Msg::ReplPing { conn } => ctx.send(from, Msg::ReplPong { conn }),
@@ -463,7 +478,7 @@ impl Server {
         // Redis writes the AOF buffer in beforeSleep, before replies go out: the command is in the
         // page cache by the time the client sees the reply.
         aof.commands.push(cmd.clone());
-        if self.cfg.appendfsync == Fsync::Always {
+        if self.cfg.appendfsync == Fsync::Always && !self.disk_stalled {
             aof.fsynced = aof.commands.len();
         }
     }
@@ -1120,6 +1135,8 @@ impl Server {
             self.drop_replica(ctx, pid);
         }
         self.backlog = None;
+        // replicationDiscardCachedMaster: the old history is gone with the data.
+        self.psync_capable = false;
         let flushed = self.keyspace.len() as u64;
         self.stats.keys_flushed += flushed;
         self.keyspace.flush();
@@ -1144,7 +1161,7 @@ impl Server {
             return;
         }
         let Some(link) = self.link.as_mut() else {
-            return;
+            unreachable!("loading is not interruptible: the link stays until the load is done")
         };
         let Phase::Loading {
             replid,
@@ -1153,7 +1170,7 @@ impl Server {
             buffered,
         } = std::mem::replace(&mut link.phase, Phase::Connected)
         else {
-            return;
+            unreachable!("a load-done timer fires only while loading")
         };
         let (master, conn, started) = (link.master, link.conn, link.started);
         link.last_io = ctx.now();
@@ -1199,6 +1216,20 @@ impl Server {
                 offset: self.repl.offset,
             },
         );
+        // What arrived while Redis was blocked loading is handled now.
+        for (from, msg) in std::mem::take(&mut self.deferred) {
+            self.on_message(ctx, from, msg);
+        }
+    }
+
+    fn is_loading(&self) -> bool {
+        matches!(
+            self.link,
+            Some(MasterLink {
+                phase: Phase::Loading { .. },
+                ..
+            })
+        )
     }
 
     fn on_continue(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, conn: u64, replid: ReplId) {
@@ -1516,7 +1547,7 @@ impl Server {
     }
 
     fn persistence_cron(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
-        if let Some(aof) = self.disk.aof.as_mut() {
+        if let Some(aof) = self.disk.aof.as_mut().filter(|_| !self.disk_stalled) {
             match self.cfg.appendfsync {
                 Fsync::Everysec => aof.fsynced = aof.commands.len(),
                 Fsync::No => {
@@ -1527,7 +1558,8 @@ impl Server {
                         self.last_writeback = now;
                     }
                 }
-                Fsync::Always => {}
+                // A stall that ended lets the pending fsync of the last write complete.
+                Fsync::Always => aof.fsynced = aof.commands.len(),
             }
         }
         if self.child.is_none() {

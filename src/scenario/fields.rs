@@ -24,6 +24,7 @@ const TOP_KEYS: &[&str] = &[
     "servers",
     "workloads",
     "faults",
+    "nemesis",
     "expect",
 ];
 
@@ -81,6 +82,7 @@ const FAULT_KINDS: &[&str] = &[
     "loss",
     "latency",
     "clock",
+    "disk-stall",
     "failover",
 ];
 
@@ -421,6 +423,7 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         process_regions,
     };
     let faults = faults(&mut cx, root, &names, duration_ns);
+    let nemesis = nemesis(&mut cx, root, load_end);
     let workload_names: Vec<&str> = names.workloads.iter().map(|w| w.0.as_str()).collect();
     let expect = expectations(&mut cx, root, &workload_names);
     if servers.is_empty() && server_entries == 0 {
@@ -445,7 +448,85 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         servers,
         workloads,
         faults,
+        nemesis,
         expect,
+    })
+}
+
+fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<crate::nemesis::NemesisSpec> {
+    use crate::nemesis::{NemesisKind, NemesisSpec};
+    let e = root.get("nemesis")?;
+    let t = cx.table(e, "nemesis")?;
+    let keys = [
+        "kinds",
+        "interval",
+        "min_duration",
+        "max_duration",
+        "start",
+        "loss_rate",
+        "extra_latency",
+        "clock_jump",
+    ];
+    cx.check_keys(t, "nemesis", &keys);
+    let names: Vec<&str> = NemesisKind::NAMES.iter().map(|(n, _)| *n).collect();
+    let mut kinds = Vec::new();
+    match t.get("kinds").map(|k| &k.node) {
+        None => kinds = NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
+        Some(Node { val: Val::Array(items), .. }) => {
+            for item in items {
+                let Some(s) = cx.string(item, "nemesis.kinds") else {
+                    continue;
+                };
+                match NemesisKind::NAMES.iter().find(|(n, _)| *n == s) {
+                    Some((_, k)) => kinds.push(*k),
+                    None => {
+                        let hint = match did_you_mean(s, names.iter().copied()) {
+                            Some(m) => format!("did you mean \"{m}\"?"),
+                            None => format!("one of: {}", names.join(", ")),
+                        };
+                        cx.err(item.origin, "nemesis.kinds", format!("unknown nemesis kind \"{s}\""), Some(hint));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            cx.err(other.origin, "nemesis.kinds", "expected a list of fault kinds".into(), Some(format!("e.g. kinds = [\"partition\", \"crash\"]; known: {}", names.join(", "))));
+        }
+    }
+    let d = |cx: &mut Cx, key: &str, default: u64| -> Option<u64> {
+        match t.get(key) {
+            Some(x) => cx.duration(&x.node, &join("nemesis", key), 1_000_000_000),
+            None => Some(default),
+        }
+    };
+    let mean_interval_ns = d(cx, "interval", 10_000_000_000)?;
+    let min_duration_ns = d(cx, "min_duration", 1_000_000_000)?;
+    let max_duration_ns = d(cx, "max_duration", 10_000_000_000)?;
+    let start_ns = d(cx, "start", 0)?;
+    let extra_latency_ns = d(cx, "extra_latency", 200_000_000)?;
+    let clock_jump_ns = d(cx, "clock_jump", 5_000_000_000)? as i64;
+    if mean_interval_ns == 0 {
+        cx.err(t.get("interval").map_or(e.node.origin, |x| x.node.origin), "nemesis.interval", "must be longer than zero".into(), None);
+        return None;
+    }
+    if max_duration_ns < min_duration_ns {
+        cx.err(e.node.origin, "nemesis.max_duration", "is shorter than `min_duration`".into(), None);
+        return None;
+    }
+    let loss_ppm = match t.get("loss_rate") {
+        Some(x) => cx.with_str(&x.node, "nemesis.loss_rate", parse_percent, "write e.g. \"10%\"")?,
+        None => 100_000,
+    };
+    Some(NemesisSpec {
+        kinds,
+        mean_interval_ns,
+        min_duration_ns,
+        max_duration_ns,
+        start_ns,
+        end_ns,
+        loss_ppm,
+        extra_latency_ns,
+        clock_jump_ns,
     })
 }
 
@@ -1223,6 +1304,7 @@ fn fault(
         "loss" => &["between", "targets", "rate"],
         "latency" => &["between", "targets", "extra"],
         "clock" => &["targets", "jump", "drift_ppm"],
+        "disk-stall" => &["targets"],
         "failover" => &["target"],
         _ => &[],
     });
@@ -1377,7 +1459,7 @@ fn fault(
                 labels,
             )
         }
-        "crash" | "machine-crash" | "pause" | "clock" => {
+        "crash" | "machine-crash" | "pause" | "clock" | "disk-stall" => {
             let node_targets = need(cx, "targets")?;
             let (nodes, labels) = target_list(cx, node_targets, &join(p, "targets"), names)?;
             if kind != "pause"
@@ -1387,13 +1469,14 @@ fn fault(
                 cx.err(
                     origin,
                     &join(p, "targets"),
-                    "only servers can crash".into(),
+                    format!("only servers can take a {kind} fault"),
                     None,
                 );
                 return None;
             }
             let fk = match kind.as_str() {
                 "pause" => FaultKind::Pause { nodes },
+                "disk-stall" => FaultKind::DiskStall { nodes },
                 "clock" => FaultKind::Clock {
                     nodes,
                     jump_ns: match t.get("jump") {

@@ -72,6 +72,8 @@ pub struct Scenario {
     pub workloads: Vec<WorkloadGroup>,
     /// Scheduled faults.
     pub faults: Vec<FaultSpec>,
+    /// The random nemesis, if enabled.
+    pub nemesis: Option<crate::nemesis::NemesisSpec>,
     /// `[expect]` assertions.
     pub expect: Vec<Expectation>,
 }

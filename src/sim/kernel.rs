@@ -393,10 +393,11 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         self.queue.pop();
         assert!(t >= self.now.0, "time never goes backwards");
         self.now = SimTime(t);
-        let payload = self.slab[slot as usize]
-            .take()
-            .expect("queued slot is full");
         self.free.push(slot);
+        let Some(payload) = self.slab[slot as usize].take() else {
+            // A message pulled off a link when it was cut (see `hold_in_flight`).
+            return Ok(Step::Handled);
+        };
         match payload {
             Payload::Control(c) => {
                 self.trace.fold(self.now, u32::MAX, KIND_CONTROL, 0);
@@ -626,6 +627,36 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 seq,
             },
         )
+    }
+
+    /// Moves every message in flight on these links into the held queues, so that nothing
+    /// crosses a link after it is cut and everything crosses in send order after it heals (TCP
+    /// retransmits what the cut swallowed). Call right after cutting the links.
+    pub fn hold_in_flight(&mut self, links: &std::collections::BTreeSet<(ProcessId, ProcessId)>) {
+        if links.is_empty() {
+            return;
+        }
+        let in_flight: Vec<u32> = self
+            .queue
+            .iter()
+            .map(|Reverse((_, _, slot))| *slot)
+            .filter(|&s| {
+                matches!(&self.slab[s as usize], Some(Payload::Deliver { from, to, .. }) if links.contains(&(*from, *to)))
+            })
+            .collect();
+        for s in in_flight {
+            if let Some(Payload::Deliver {
+                from,
+                to,
+                msg,
+                size,
+                seq,
+            }) = self.slab[s as usize].take()
+            {
+                // The heap still points at the slot; it is freed when popped.
+                self.held.entry((from, to)).or_default().insert(seq, (msg, size));
+            }
+        }
     }
 
     /// Number of messages currently held on cut links.

@@ -1,0 +1,219 @@
+//! The random nemesis: faults drawn from their own RNG stream (`"nemesis"`), so turning it on
+//! never changes the workload's or the network's randomness. The whole schedule is drawn before
+//! the run starts and then applied like a scheduled one, so it appears in the trace, the summary
+//! and the human report exactly like hand-written faults.
+
+use rand::RngExt;
+
+use crate::fault::{FaultKind, FaultSpec};
+use crate::sim::{ProcessId, SimRng};
+
+/// Fault kinds the nemesis can draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NemesisKind {
+    /// Split the servers into two random non-empty sides (clients stay with their region's side
+    /// only if they are listed; by default clients are not partitioned).
+    Partition,
+    /// Cut one random server off from everyone.
+    Isolate,
+    /// kill -9 a random server; it restarts when the fault heals.
+    Crash,
+    /// Power loss of a random server; it restarts when the fault heals.
+    MachineCrash,
+    /// SIGSTOP a random server; SIGCONT when the fault heals.
+    Pause,
+    /// Packet loss between a random server and everyone else.
+    Loss,
+    /// Extra latency between a random server and everyone else.
+    Latency,
+    /// A random server's clock jumps forward.
+    Clock,
+    /// A random server's disk stops completing fsyncs.
+    DiskStall,
+}
+
+impl NemesisKind {
+    /// Names as in scenario files.
+    pub const NAMES: &'static [(&'static str, NemesisKind)] = &[
+        ("partition", NemesisKind::Partition),
+        ("isolate", NemesisKind::Isolate),
+        ("crash", NemesisKind::Crash),
+        ("machine-crash", NemesisKind::MachineCrash),
+        ("pause", NemesisKind::Pause),
+        ("loss", NemesisKind::Loss),
+        ("latency", NemesisKind::Latency),
+        ("clock", NemesisKind::Clock),
+        ("disk-stall", NemesisKind::DiskStall),
+    ];
+
+    /// The kind's scenario name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .expect("every kind is named")
+    }
+}
+
+/// A nemesis configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NemesisSpec {
+    /// Kinds to draw from, uniformly.
+    pub kinds: Vec<NemesisKind>,
+    /// Mean time between fault starts (gaps are uniform in [mean/2, 3·mean/2]).
+    pub mean_interval_ns: u64,
+    /// Shortest fault.
+    pub min_duration_ns: u64,
+    /// Longest fault.
+    pub max_duration_ns: u64,
+    /// No fault starts before this.
+    pub start_ns: u64,
+    /// Every fault heals by this time (the start of the quiet phase).
+    pub end_ns: u64,
+    /// Loss rate for `loss` faults (ppm).
+    pub loss_ppm: u32,
+    /// Extra latency for `latency` faults.
+    pub extra_latency_ns: u64,
+    /// Clock jump for `clock` faults.
+    pub clock_jump_ns: i64,
+}
+
+/// Draws the schedule. `servers` are the candidate targets (with names), `everyone` all
+/// processes (the other side of isolations).
+pub fn draw(
+    spec: &NemesisSpec,
+    rng: &mut SimRng,
+    servers: &[(ProcessId, String)],
+    everyone: &[ProcessId],
+) -> Vec<FaultSpec> {
+    let mut out = Vec::new();
+    if spec.kinds.is_empty() || servers.is_empty() {
+        return out;
+    }
+    let mut t = spec.start_ns;
+    // A bound on the loop, whatever the configuration: at most one fault per millisecond.
+    let max_faults = (spec.end_ns.saturating_sub(spec.start_ns) / 1_000_000).max(1);
+    while (out.len() as u64) < max_faults {
+        let mean = spec.mean_interval_ns.max(1);
+        t += rng.random_range(mean / 2..=mean + mean / 2).max(1);
+        if t >= spec.end_ns {
+            break;
+        }
+        let kind = spec.kinds[rng.random_range(0..spec.kinds.len())];
+        let dur = rng.random_range(spec.min_duration_ns..=spec.max_duration_ns.max(spec.min_duration_ns));
+        let heal = (t + dur.max(1)).min(spec.end_ns);
+        let victim = rng.random_range(0..servers.len());
+        let (vid, vname) = (servers[victim].0, servers[victim].1.clone());
+        let rest: Vec<ProcessId> = everyone.iter().copied().filter(|p| *p != vid).collect();
+        let (fk, targets) = match kind {
+            NemesisKind::Partition => {
+                let mut a = Vec::new();
+                let mut b = Vec::new();
+                let mut la = Vec::new();
+                let mut lb = Vec::new();
+                for (i, (p, n)) in servers.iter().enumerate() {
+                    if i == victim || (i != (victim + 1) % servers.len() && rng.random_bool(0.5)) {
+                        a.push(*p);
+                        la.push(n.clone());
+                    } else {
+                        b.push(*p);
+                        lb.push(n.clone());
+                    }
+                }
+                la.push("|".into());
+                la.extend(lb);
+                (FaultKind::Partition { a, b, one_way: false }, la)
+            }
+            NemesisKind::Isolate => (
+                FaultKind::Partition {
+                    a: vec![vid],
+                    b: rest,
+                    one_way: false,
+                },
+                vec![vname],
+            ),
+            NemesisKind::Crash | NemesisKind::MachineCrash => (
+                FaultKind::Crash {
+                    nodes: vec![vid],
+                    machine: kind == NemesisKind::MachineCrash,
+                    wipe_disk: false,
+                },
+                vec![vname],
+            ),
+            NemesisKind::Pause => (FaultKind::Pause { nodes: vec![vid] }, vec![vname]),
+            NemesisKind::Loss => (
+                FaultKind::Loss {
+                    a: vec![vid],
+                    b: rest,
+                    ppm: spec.loss_ppm,
+                },
+                vec![vname],
+            ),
+            NemesisKind::Latency => (
+                FaultKind::Latency {
+                    a: vec![vid],
+                    b: rest,
+                    extra_ns: spec.extra_latency_ns,
+                },
+                vec![vname],
+            ),
+            NemesisKind::Clock => (
+                FaultKind::Clock {
+                    nodes: vec![vid],
+                    jump_ns: spec.clock_jump_ns,
+                    drift_ppm: 0,
+                },
+                vec![vname],
+            ),
+            NemesisKind::DiskStall => (FaultKind::DiskStall { nodes: vec![vid] }, vec![vname]),
+        };
+        out.push(FaultSpec {
+            kind: fk,
+            targets,
+            label: format!("nemesis {}", kind.name()),
+            at_ns: t,
+            heal_ns: Some(heal),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::RngStreams;
+
+    fn spec() -> NemesisSpec {
+        NemesisSpec {
+            kinds: NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
+            mean_interval_ns: 5_000_000_000,
+            min_duration_ns: 1_000_000_000,
+            max_duration_ns: 10_000_000_000,
+            start_ns: 0,
+            end_ns: 100_000_000_000,
+            loss_ppm: 100_000,
+            extra_latency_ns: 100_000_000,
+            clock_jump_ns: 5_000_000_000,
+        }
+    }
+
+    #[test]
+    fn schedule_is_a_function_of_the_stream_and_heals_in_time() {
+        let servers: Vec<(ProcessId, String)> =
+            (0..3).map(|i| (ProcessId(i), format!("s{i}"))).collect();
+        let everyone: Vec<ProcessId> = (0..5).map(ProcessId).collect();
+        let a = draw(&spec(), &mut RngStreams::new(1).stream("nemesis"), &servers, &everyone);
+        let b = draw(&spec(), &mut RngStreams::new(1).stream("nemesis"), &servers, &everyone);
+        let c = draw(&spec(), &mut RngStreams::new(2).stream("nemesis"), &servers, &everyone);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.len() > 5);
+        for f in &a {
+            assert!(f.heal_ns.unwrap() <= 100_000_000_000 && f.heal_ns.unwrap() > f.at_ns);
+            if let FaultKind::Partition { a, b, .. } = &f.kind {
+                assert!(!a.is_empty() && !b.is_empty());
+            }
+        }
+    }
+}
