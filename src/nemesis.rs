@@ -101,7 +101,8 @@ pub fn draw(
             break;
         }
         let kind = spec.kinds[rng.random_range(0..spec.kinds.len())];
-        let dur = rng.random_range(spec.min_duration_ns..=spec.max_duration_ns.max(spec.min_duration_ns));
+        let dur =
+            rng.random_range(spec.min_duration_ns..=spec.max_duration_ns.max(spec.min_duration_ns));
         let heal = (t + dur.max(1)).min(spec.end_ns);
         let victim = rng.random_range(0..servers.len());
         let (vid, vname) = (servers[victim].0, servers[victim].1.clone());
@@ -123,7 +124,14 @@ pub fn draw(
                 }
                 la.push("|".into());
                 la.extend(lb);
-                (FaultKind::Partition { a, b, one_way: false }, la)
+                (
+                    FaultKind::Partition {
+                        a,
+                        b,
+                        one_way: false,
+                    },
+                    la,
+                )
             }
             NemesisKind::Isolate => (
                 FaultKind::Partition {
@@ -203,9 +211,24 @@ mod tests {
         let servers: Vec<(ProcessId, String)> =
             (0..3).map(|i| (ProcessId(i), format!("s{i}"))).collect();
         let everyone: Vec<ProcessId> = (0..5).map(ProcessId).collect();
-        let a = draw(&spec(), &mut RngStreams::new(1).stream("nemesis"), &servers, &everyone);
-        let b = draw(&spec(), &mut RngStreams::new(1).stream("nemesis"), &servers, &everyone);
-        let c = draw(&spec(), &mut RngStreams::new(2).stream("nemesis"), &servers, &everyone);
+        let a = draw(
+            &spec(),
+            &mut RngStreams::new(1).stream("nemesis"),
+            &servers,
+            &everyone,
+        );
+        let b = draw(
+            &spec(),
+            &mut RngStreams::new(1).stream("nemesis"),
+            &servers,
+            &everyone,
+        );
+        let c = draw(
+            &spec(),
+            &mut RngStreams::new(2).stream("nemesis"),
+            &servers,
+            &everyone,
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.len() > 5);

@@ -711,7 +711,9 @@ impl Server {
                     "repl:full-resync-needed",
                     format!(
                         "{} answers PSYNC from {} with a full resync: {}",
-                        self.name, self.peer(replica), reason
+                        self.name,
+                        self.peer(replica),
+                        reason
                     ),
                 );
                 self.accept_full(ctx, replica, conn);
@@ -738,7 +740,10 @@ impl Server {
             "repl:continue",
             format!(
                 "{} accepts partial resync of {} from offset {} ({} bytes from the backlog)",
-                self.name, self.peer(replica), offset, bytes
+                self.name,
+                self.peer(replica),
+                offset,
+                bytes
             ),
         );
         self.replicas.insert(
@@ -990,7 +995,11 @@ impl Server {
         {
             ctx.note(
                 "repl:link-closed",
-                format!("{}: connection with primary {} closed", self.name, self.peer(from)),
+                format!(
+                    "{}: connection with primary {} closed",
+                    self.name,
+                    self.peer(from)
+                ),
             );
             self.drop_link(ctx);
         }
@@ -1010,7 +1019,11 @@ impl Server {
         self.link_down_since.get_or_insert(ctx.now());
         ctx.note(
             "repl:connect",
-            format!("{} connecting to primary {} (PING)", self.name, self.peer(master)),
+            format!(
+                "{} connecting to primary {} (PING)",
+                self.name,
+                self.peer(master)
+            ),
         );
         ctx.send(master, Msg::ReplPing { conn });
     }
@@ -1388,7 +1401,9 @@ impl Server {
             },
             format!(
                 "{} becomes a replica of {} (offset {})",
-                self.name, self.peer(master), self.repl.offset
+                self.name,
+                self.peer(master),
+                self.repl.offset
             ),
         );
         self.connect(ctx, master);
@@ -1485,7 +1500,8 @@ impl Server {
                 "repl:replica-timeout",
                 format!(
                     "{}: Disconnecting timedout replica (streaming sync) {}",
-                    self.name, self.peer(pid)
+                    self.name,
+                    self.peer(pid)
                 ),
             );
             self.drop_replica(ctx, pid);

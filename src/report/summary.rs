@@ -146,13 +146,18 @@ pub fn summarize(
         for w in &scenario.workloads {
             let range = first..first + w.clients;
             if w.spec.name == workload {
-                return Figure::Number(lost.iter().filter(|l| range.contains(&l.process)).count() as i64);
+                return Figure::Number(
+                    lost.iter().filter(|l| range.contains(&l.process)).count() as i64
+                );
             }
             first = range.end;
         }
         Figure::Unavailable(format!("no workload {workload}"))
     };
-    let durable_skipped = matches!(check_count(&checks, "acked-writes-durable"), Figure::Unavailable(_));
+    let durable_skipped = matches!(
+        check_count(&checks, "acked-writes-durable"),
+        Figure::Unavailable(_)
+    );
     let figure = |name: &str| -> Figure {
         if let Some(w) = name.strip_prefix("lost_acked_writes:") {
             if durable_skipped {

@@ -472,7 +472,10 @@ fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<crate::nemesis::Nem
     let mut kinds = Vec::new();
     match t.get("kinds").map(|k| &k.node) {
         None => kinds = NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
-        Some(Node { val: Val::Array(items), .. }) => {
+        Some(Node {
+            val: Val::Array(items),
+            ..
+        }) => {
             for item in items {
                 let Some(s) = cx.string(item, "nemesis.kinds") else {
                     continue;
@@ -484,13 +487,26 @@ fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<crate::nemesis::Nem
                             Some(m) => format!("did you mean \"{m}\"?"),
                             None => format!("one of: {}", names.join(", ")),
                         };
-                        cx.err(item.origin, "nemesis.kinds", format!("unknown nemesis kind \"{s}\""), Some(hint));
+                        cx.err(
+                            item.origin,
+                            "nemesis.kinds",
+                            format!("unknown nemesis kind \"{s}\""),
+                            Some(hint),
+                        );
                     }
                 }
             }
         }
         Some(other) => {
-            cx.err(other.origin, "nemesis.kinds", "expected a list of fault kinds".into(), Some(format!("e.g. kinds = [\"partition\", \"crash\"]; known: {}", names.join(", "))));
+            cx.err(
+                other.origin,
+                "nemesis.kinds",
+                "expected a list of fault kinds".into(),
+                Some(format!(
+                    "e.g. kinds = [\"partition\", \"crash\"]; known: {}",
+                    names.join(", ")
+                )),
+            );
         }
     }
     let d = |cx: &mut Cx, key: &str, default: u64| -> Option<u64> {
@@ -506,15 +522,30 @@ fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<crate::nemesis::Nem
     let extra_latency_ns = d(cx, "extra_latency", 200_000_000)?;
     let clock_jump_ns = d(cx, "clock_jump", 5_000_000_000)? as i64;
     if mean_interval_ns == 0 {
-        cx.err(t.get("interval").map_or(e.node.origin, |x| x.node.origin), "nemesis.interval", "must be longer than zero".into(), None);
+        cx.err(
+            t.get("interval").map_or(e.node.origin, |x| x.node.origin),
+            "nemesis.interval",
+            "must be longer than zero".into(),
+            None,
+        );
         return None;
     }
     if max_duration_ns < min_duration_ns {
-        cx.err(e.node.origin, "nemesis.max_duration", "is shorter than `min_duration`".into(), None);
+        cx.err(
+            e.node.origin,
+            "nemesis.max_duration",
+            "is shorter than `min_duration`".into(),
+            None,
+        );
         return None;
     }
     let loss_ppm = match t.get("loss_rate") {
-        Some(x) => cx.with_str(&x.node, "nemesis.loss_rate", parse_percent, "write e.g. \"10%\"")?,
+        Some(x) => cx.with_str(
+            &x.node,
+            "nemesis.loss_rate",
+            parse_percent,
+            "write e.g. \"10%\"",
+        )?,
         None => 100_000,
     };
     Some(NemesisSpec {
@@ -1535,14 +1566,27 @@ fn fault(
             let node_target = need(cx, "target")?;
             let (t, labels) = target_list(cx, node_target, &join(p, "target"), names)?;
             let [target] = t[..] else {
-                cx.err(node_target.origin, &join(p, "target"), "name exactly one server to promote".into(), None);
+                cx.err(
+                    node_target.origin,
+                    &join(p, "target"),
+                    "name exactly one server to promote".into(),
+                    None,
+                );
                 return None;
             };
             if target.index() >= names.servers.len() {
-                cx.err(node_target.origin, &join(p, "target"), "only a server can be promoted".into(), None);
+                cx.err(
+                    node_target.origin,
+                    &join(p, "target"),
+                    "only a server can be promoted".into(),
+                    None,
+                );
                 return None;
             }
-            let others = (0..names.servers.len() as u32).map(ProcessId).filter(|x| *x != target).collect();
+            let others = (0..names.servers.len() as u32)
+                .map(ProcessId)
+                .filter(|x| *x != target)
+                .collect();
             (FaultKind::Failover { target, others }, labels)
         }
         _ => unreachable!("kind checked above"),

@@ -654,7 +654,10 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             }) = self.slab[s as usize].take()
             {
                 // The heap still points at the slot; it is freed when popped.
-                self.held.entry((from, to)).or_default().insert(seq, (msg, size));
+                self.held
+                    .entry((from, to))
+                    .or_default()
+                    .insert(seq, (msg, size));
             }
         }
     }

@@ -1,0 +1,172 @@
+//! Fault injection, end to end: what crosses a cut link and when, one-way cuts, pauses, crashes,
+//! and the nemesis's determinism and independence from the workload's randomness.
+
+use simkv::history::EventType;
+use simkv::runner::run_scenario;
+use simkv::scenario::Scenario;
+use simkv::world::{RunOutput, World};
+
+fn scenario(extra: &str) -> Scenario {
+    let text = scenario_text(extra);
+    Scenario::parse("inline.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn scenario_text(extra: &str) -> String {
+    format!(
+        r#"name = "t"
+duration = "60s"
+quiet = "10s"
+[servers.defaults]
+repl-timeout = 100
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[workloads.w]
+target = "p1"
+clients = 2
+think = "10ms"
+keys = 20
+mix = {{ set = 100 }}
+{extra}"#
+    )
+}
+
+fn run(s: &Scenario, seed: u64) -> RunOutput {
+    World::new(s, seed)
+        .run(&mut |_| {})
+        .expect("the run completes")
+}
+
+fn replica_offset_at(out: &RunOutput, server: usize, t_ms: u64) -> u64 {
+    let i = out
+        .metrics
+        .times
+        .iter()
+        .position(|t| t.as_ms() >= t_ms)
+        .expect("sampled");
+    out.metrics.samples[i][server].offset
+}
+
+#[test]
+fn nothing_crosses_a_cut_link_until_it_heals() {
+    let s = scenario(
+        "[[faults]]\nkind = \"partition\"\nbetween = [[\"p1\"], [\"r1\"]]\nat = \"20s\"\nheal = \"40s\"\n",
+    );
+    let out = run(&s, 1);
+    let frozen = replica_offset_at(&out, 1, 21_000);
+    assert_eq!(
+        frozen,
+        replica_offset_at(&out, 1, 39_000),
+        "the replica got nothing during the cut"
+    );
+    assert!(
+        replica_offset_at(&out, 0, 39_000) > frozen,
+        "the primary went on writing"
+    );
+    assert_eq!(
+        replica_offset_at(&out, 1, 45_000),
+        replica_offset_at(&out, 0, 45_000),
+        "after the heal the held bytes arrive, in order, without a resync"
+    );
+    let partial: u64 = out.servers.iter().map(|s| s.stats.partial_resyncs).sum();
+    assert_eq!(
+        partial, 0,
+        "repl-timeout 100 s: nobody noticed the 20 s cut"
+    );
+}
+
+#[test]
+fn one_way_partition_blocks_one_direction_only() {
+    // p1 -> r1 is cut: the stream stops, but r1's ACKs still reach p1.
+    let s = scenario(
+        "[[faults]]\nkind = \"one-way-partition\"\nfrom = [\"p1\"]\nto = [\"r1\"]\nat = \"20s\"\nheal = \"40s\"\n",
+    );
+    let out = run(&s, 1);
+    assert_eq!(
+        replica_offset_at(&out, 1, 21_000),
+        replica_offset_at(&out, 1, 39_000)
+    );
+    // The reverse cut stops ACKs, not the stream: the replica keeps up.
+    let s = scenario(
+        "[[faults]]\nkind = \"one-way-partition\"\nfrom = [\"r1\"]\nto = [\"p1\"]\nat = \"20s\"\nheal = \"40s\"\n",
+    );
+    let out = run(&s, 1);
+    let gap = replica_offset_at(&out, 0, 39_000) - replica_offset_at(&out, 1, 39_000);
+    assert!(
+        gap < 2_000,
+        "the replica follows the stream while its ACKs are cut (gap {gap})"
+    );
+}
+
+#[test]
+fn paused_primary_handles_queued_requests_on_resume() {
+    // A million keys, so that a later write almost never overwrites the evidence.
+    let text = scenario_text(
+        "[[faults]]\nkind = \"pause\"\ntargets = [\"p1\"]\nat = \"20s\"\nheal = \"30s\"\n",
+    )
+    .replace("keys = 20", "keys = 1000000");
+    let s = Scenario::parse("inline.toml", &text, &[]).unwrap();
+    let out = run(&s, 1);
+    assert_eq!(
+        replica_offset_at(&out, 0, 21_000),
+        replica_offset_at(&out, 0, 29_000),
+        "no timers, no writes"
+    );
+    let ops = out.history.operations();
+    let timed_out: Vec<_> = ops
+        .iter()
+        .filter(|o| o.outcome == EventType::Info)
+        .collect();
+    assert!(!timed_out.is_empty());
+    // A write that timed out during the pause was applied when the primary woke up.
+    let applied = timed_out.iter().filter(|o| {
+        let v = o.input.as_str().unwrap();
+        out.servers[0].keyspace.iter().any(|(_, x)| x.as_ref() == v)
+    });
+    assert!(applied.count() >= 1, "queued requests ran after SIGCONT");
+}
+
+#[test]
+fn machine_crash_loses_what_was_not_fsynced_and_process_crash_does_not() {
+    let base = "[servers.p1]\nappendonly = \"yes\"\nappendfsync = \"no\"\nsave = \"\"\n";
+    let make = |kind: &str| {
+        let text = format!(
+            "name = \"t\"\nduration = \"40s\"\nquiet = \"5s\"\n{base}[workloads.w]\ntarget = \"p1\"\nclients = 2\nthink = \"10ms\"\nmix = {{ set = 100 }}\nstop = \"20s\"\n[[faults]]\nkind = \"{kind}\"\ntargets = [\"p1\"]\nat = \"25s\"\nheal = \"26s\"\n"
+        );
+        Scenario::parse("inline.toml", &text, &[]).unwrap()
+    };
+    let lost = |kind: &str| {
+        let s = make(kind);
+        let r = run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
+        r.summary.lost_writes.len()
+    };
+    assert_eq!(lost("crash"), 0, "kill -9: the page cache survives");
+    assert!(
+        lost("machine-crash") > 100,
+        "power loss with appendfsync no loses the unsynced tail"
+    );
+}
+
+#[test]
+fn nemesis_is_deterministic_and_leaves_the_workload_alone() {
+    let quiet = scenario("");
+    let noisy = scenario("[nemesis]\ninterval = \"5s\"\nstart = \"30s\"\n");
+    let a = run(&noisy, 9);
+    let b = run(&noisy, 9);
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert_ne!(run(&noisy, 10).trace_hash, a.trace_hash);
+    assert!(!a.faults.is_empty());
+    // Before the first fault, the workload draws exactly the same operations.
+    let first_fault_ns = a.faults[0].at_ms * 1_000_000;
+    let before = |o: &RunOutput| -> Vec<(u32, String, String)> {
+        o.history
+            .events
+            .iter()
+            .filter(|e| e.kind == EventType::Invoke && e.time_ns < first_fault_ns / 2)
+            .map(|e| (e.process, e.key.clone(), e.value.to_string()))
+            .collect()
+    };
+    let plain = run(&quiet, 9);
+    assert!(!before(&plain).is_empty());
+    assert_eq!(before(&plain), before(&a));
+}
