@@ -17,6 +17,9 @@ use crate::sim::{Ctx, ProcessId, SimTime};
 const TIMER_NEXT: u64 = 1 << 56;
 const TIMER_TIMEOUT: u64 = 2 << 56;
 const TIMER_ARRIVAL: u64 = 3 << 56;
+const TIMER_DISCOVER: u64 = 4 << 56;
+/// How long a client waits for a sentinel's answer before asking the next one.
+const DISCOVERY_TIMEOUT_NS: u64 = 1_000_000_000;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 /// The most arrivals an open-loop client queues before it drops them (and counts the drops).
 pub const MAX_QUEUED_ARRIVALS: usize = 10_000;
@@ -74,19 +77,32 @@ pub enum KeyDistribution {
     },
 }
 
+/// How clients find the server to talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Always this server.
+    Server(ProcessId),
+    /// Ask these sentinels (`SENTINEL get-master-addr-by-name`), trying the next on a timeout;
+    /// ask again after a `-READONLY`, a timeout or a closed connection, and follow
+    /// `+switch-master` pushes.
+    Sentinels(Vec<ProcessId>),
+}
+
 /// A workload: what its clients do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadSpec {
     /// The workload's name.
     pub name: String,
-    /// The server clients send to.
-    pub target: ProcessId,
+    /// Where clients send their commands.
+    pub target: Target,
     /// Operations per second per client for open loop; `None` for closed loop.
     pub rate_per_sec: Option<u64>,
     /// Closed loop: pause between an operation's completion and the next one.
     pub think_ns: u64,
     /// Number of keys of each family.
     pub keys: u32,
+    /// Prepended to every key (so workloads can use separate keys).
+    pub key_prefix: String,
     /// Key choice.
     pub distribution: KeyDistribution,
     /// Operation mix as (kind, weight).
@@ -125,13 +141,21 @@ pub struct Client {
     events: Vec<HistoryEvent>,
     servers: Rc<Vec<String>>,
     me: u32,
+    primary: Option<ProcessId>,
+    asking: Option<u64>,
+    sentinel_index: usize,
 }
 
 impl Client {
     /// A client; `servers[i]` names process `i` for the history's `server` field.
     pub fn new(spec: Rc<WorkloadSpec>, index: u32, servers: Rc<Vec<String>>) -> Self {
         let zipf_cdf = Rc::new(zipf_cdf(spec.keys));
+        let primary = match &spec.target {
+            Target::Server(p) => Some(*p),
+            Target::Sentinels(_) => None,
+        };
         Client {
+            primary,
             spec,
             index,
             zipf_cdf,
@@ -142,6 +166,8 @@ impl Client {
             events: Vec::new(),
             servers,
             me: 0,
+            asking: None,
+            sentinel_index: 0,
         }
     }
 
@@ -173,9 +199,17 @@ impl Client {
         match tag & TIMER_KIND_MASK {
             TIMER_NEXT => self.issue(ctx),
             TIMER_ARRIVAL => self.on_arrival(ctx),
+            TIMER_DISCOVER => {
+                if self.asking == Some(tag & !TIMER_KIND_MASK) {
+                    self.asking = None;
+                    self.sentinel_index += 1;
+                    self.discover(ctx);
+                }
+            }
             TIMER_TIMEOUT => {
                 let id = tag & !TIMER_KIND_MASK;
                 if self.pending.as_ref().is_some_and(|p| p.id == id) {
+                    self.lose_primary();
                     self.complete(ctx, EventType::Info, Value::Null, None, Some("timeout"));
                 }
             }
@@ -187,7 +221,16 @@ impl Client {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match msg {
             Msg::Reply { id, reply } => self.on_reply(ctx, from, id, reply),
+            Msg::MasterAddr { id, master } if self.asking == Some(id) => {
+                self.asking = None;
+                self.primary = master;
+                if self.pending.is_none() {
+                    self.issue(ctx);
+                }
+            }
+            Msg::SwitchMaster { master } => self.primary = Some(master),
             Msg::Close { .. } if self.pending.is_some() => {
+                self.lose_primary();
                 self.complete(
                     ctx,
                     EventType::Info,
@@ -255,10 +298,37 @@ impl Client {
         }
     }
 
+    /// Asks the next sentinel where the primary is.
+    fn discover(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Target::Sentinels(sentinels) = &self.spec.target else {
+            return;
+        };
+        if self.asking.is_some() || sentinels.is_empty() {
+            return;
+        }
+        let s = sentinels[self.sentinel_index % sentinels.len()];
+        self.next_id += 1;
+        let id = self.next_id;
+        self.asking = Some(id);
+        ctx.send(s, Msg::GetMasterAddr { id });
+        ctx.set_timer(DISCOVERY_TIMEOUT_NS, TIMER_DISCOVER | id);
+    }
+
+    /// Forgets the primary (sentinel discovery only) so that the next operation asks again.
+    fn lose_primary(&mut self) {
+        if matches!(self.spec.target, Target::Sentinels(_)) {
+            self.primary = None;
+        }
+    }
+
     fn issue(&mut self, ctx: &mut Ctx<'_, Msg>) {
         if ctx.now().0 >= self.spec.stop_ns || self.pending.is_some() {
             return;
         }
+        let Some(target) = self.primary else {
+            self.discover(ctx);
+            return;
+        };
         let kind = self.pick_kind(ctx);
         let n = self.pick_key_index(ctx);
         let family = match kind {
@@ -266,7 +336,7 @@ impl Client {
             OpKind::Incr => "c",
             OpKind::Append => "l",
         };
-        let key: Rc<str> = Rc::from(format!("{family}{n}"));
+        let key: Rc<str> = Rc::from(format!("{}{family}{n}", self.spec.key_prefix));
         self.next_id += 1;
         let id = self.next_id;
         let value: Option<Rc<str>> = match kind {
@@ -301,7 +371,7 @@ impl Client {
             value,
             waiting_for_wait: false,
         });
-        ctx.send(self.spec.target, Msg::Request { id, cmd });
+        ctx.send(target, Msg::Request { id, cmd });
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
     }
 
@@ -343,6 +413,9 @@ impl Client {
             Reply::Error(e) => {
                 // Every error simkv models is raised before the command runs: it did not happen.
                 let text = e.to_string();
+                if text.starts_with("READONLY") || text.starts_with("MASTERDOWN") {
+                    self.lose_primary();
+                }
                 self.complete(ctx, EventType::Fail, Value::Null, Some(from), Some(&text));
             }
             reply => {
@@ -362,7 +435,7 @@ impl Client {
                     let wait_id = self.next_id;
                     p.id = wait_id;
                     ctx.send(
-                        self.spec.target,
+                        from,
                         Msg::Request {
                             id: wait_id,
                             cmd: Command::Wait(n, timeout),

@@ -35,6 +35,18 @@ pub const FIGURES: &[(&str, &str)] = &[
         "stale_reads",
         "reads that returned a value older than one already acknowledged",
     ),
+    (
+        "failover_to",
+        "the server the last failover promoted (a name)",
+    ),
+    (
+        "failover_completed_ms",
+        "the slowest failover, from the fault to the promotion (ms)",
+    ),
+    (
+        "failover_detected_ms",
+        "the slowest detection, from the fault to the first +sdown (ms)",
+    ),
 ];
 
 /// What a figure must be.
@@ -51,6 +63,8 @@ pub enum Constraint {
     },
     /// This truth value.
     Is(bool),
+    /// This text.
+    Text(String),
 }
 
 impl Constraint {
@@ -59,6 +73,7 @@ impl Constraint {
         match self {
             Constraint::Equals(n) => format!("== {n}"),
             Constraint::Is(b) => format!("== {b}"),
+            Constraint::Text(t) => format!("== {t}"),
             Constraint::Range {
                 min: Some(a),
                 max: Some(b),
@@ -86,6 +101,7 @@ impl Constraint {
                 min.is_none_or(|m| *a >= m) && max.is_none_or(|m| *a <= m)
             }
             (Constraint::Is(b), Figure::Truth(a)) => a == b,
+            (Constraint::Text(t), Figure::Text(a)) => a == t,
             _ => false,
         }
     }
@@ -98,6 +114,8 @@ pub enum Figure {
     Number(i64),
     /// A check's verdict.
     Truth(bool),
+    /// A name.
+    Text(String),
     /// The check did not run (with the reason).
     Unavailable(String),
 }
@@ -107,6 +125,7 @@ impl std::fmt::Display for Figure {
         match self {
             Figure::Number(n) => write!(f, "{n}"),
             Figure::Truth(b) => write!(f, "{b}"),
+            Figure::Text(t) => write!(f, "{t}"),
             Figure::Unavailable(why) => write!(f, "unavailable ({why})"),
         }
     }

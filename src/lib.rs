@@ -4,6 +4,7 @@
 //! - [`sim`]: the kernel: virtual time, event queue, named RNG streams, trace hash.
 //! - [`net`]: regions, latency, bandwidth, TCP-like links and their faults.
 //! - [`redis`]: the server model: keyspace, replication, backlog, PSYNC, WAIT, persistence.
+//! - [`sentinel`]: Redis Sentinel: detection, agreement, election, failover.
 //! - [`client`]: workload clients that record the history.
 //! - [`fault`]: what can go wrong and when; [`nemesis`]: random fault schedules.
 //! - [`scenario`]: the TOML schema, overrides, validation and user-facing errors.
@@ -27,5 +28,6 @@ pub mod redis;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sentinel;
 pub mod sim;
 pub mod world;

@@ -148,6 +148,71 @@ pub enum Msg {
         /// The connection id.
         conn: u64,
     },
+    /// Sentinel → server or sentinel: `PING`.
+    Ping {
+        /// Request id echoed in the reply.
+        id: u64,
+    },
+    /// Any reply to a [`Msg::Ping`] (`+PONG`, `-LOADING`, `-MASTERDOWN` all count as alive).
+    Pong {
+        /// The request id.
+        id: u64,
+    },
+    /// A Sentinel hello (`PUBLISH __sentinel__:hello ...`): sent to a monitored server, which
+    /// relays it to every sentinel subscribed to it.
+    Hello(Rc<Hello>),
+    /// Sentinel → sentinel: `SENTINEL is-master-down-by-addr <ip> <port> <epoch> <runid|*>`.
+    IsMasterDown {
+        /// Request id.
+        id: u64,
+        /// The primary asked about.
+        master: ProcessId,
+        /// The asker's current epoch.
+        epoch: u64,
+        /// `Some(asker)` to ask for a vote, `None` (`*`) to ask only about the state.
+        vote_for: Option<ProcessId>,
+    },
+    /// Sentinel → sentinel: the reply (`down_state`, `leader_runid`, `leader_epoch`).
+    IsMasterDownReply {
+        /// The request id.
+        id: u64,
+        /// Whether the replier sees the primary as SDOWN.
+        down: bool,
+        /// Whom the replier voted for in `leader_epoch`.
+        leader: Option<ProcessId>,
+        /// The epoch of that vote.
+        leader_epoch: u64,
+    },
+    /// Client → sentinel: `SENTINEL get-master-addr-by-name <name>`.
+    GetMasterAddr {
+        /// Request id.
+        id: u64,
+    },
+    /// Sentinel → client: the primary's address (or nil when unknown).
+    MasterAddr {
+        /// The request id.
+        id: u64,
+        /// The primary.
+        master: Option<ProcessId>,
+    },
+    /// Sentinel → subscribed client: a `+switch-master` event.
+    SwitchMaster {
+        /// The new primary.
+        master: ProcessId,
+    },
+}
+
+/// The payload of a Sentinel hello message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The sentinel that sent it.
+    pub sentinel: ProcessId,
+    /// Its current epoch.
+    pub current_epoch: u64,
+    /// The primary it believes in.
+    pub master: ProcessId,
+    /// The configuration epoch of that belief.
+    pub config_epoch: u64,
 }
 
 impl Message for Msg {
@@ -193,6 +258,37 @@ impl Message for Msg {
             Msg::Info { id } => (16, *id),
             Msg::InfoReply { id, info } => (17, id ^ info.offset.rotate_left(16)),
             Msg::KeepAlive { conn } => (18, *conn),
+            Msg::Ping { id } => (19, *id),
+            Msg::Pong { id } => (20, *id),
+            Msg::Hello(h) => (
+                21,
+                u64::from(h.sentinel.0)
+                    ^ h.config_epoch.rotate_left(20)
+                    ^ u64::from(h.master.0) << 40,
+            ),
+            Msg::IsMasterDown {
+                id,
+                epoch,
+                vote_for,
+                ..
+            } => (
+                22,
+                id ^ epoch.rotate_left(24) ^ vote_for.map_or(0, |v| u64::from(v.0) << 48),
+            ),
+            Msg::IsMasterDownReply {
+                id,
+                down,
+                leader,
+                leader_epoch,
+            } => (
+                23,
+                id ^ u64::from(*down) << 40
+                    ^ leader_epoch.rotate_left(24)
+                    ^ leader.map_or(0, |v| u64::from(v.0) << 48),
+            ),
+            Msg::GetMasterAddr { id } => (24, *id),
+            Msg::MasterAddr { id, master } => (25, id ^ master.map_or(0, |m| u64::from(m.0) << 40)),
+            Msg::SwitchMaster { master } => (26, u64::from(master.0)),
         };
         (tag << 56) ^ word
     }

@@ -12,6 +12,7 @@ use crate::net::Network;
 use crate::proto::Msg;
 use crate::redis::{Disk, Fsync, Role, Server, ServerStats};
 use crate::scenario::Scenario;
+use crate::sentinel::Sentinel;
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, Note, Process, ProcessId, ProcessState, SimTime, Step,
 };
@@ -21,6 +22,8 @@ use crate::sim::{
 pub enum Node {
     /// A Redis server.
     Server(Box<Server>),
+    /// A Redis Sentinel.
+    Sentinel(Box<Sentinel>),
     /// A workload client.
     Client(Box<Client>),
 }
@@ -30,18 +33,21 @@ impl Process for Node {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         match self {
             Node::Server(s) => s.start(ctx),
+            Node::Sentinel(s) => s.on_start(ctx),
             Node::Client(c) => c.on_start(ctx),
         }
     }
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match self {
             Node::Server(s) => s.on_message(ctx, from, msg),
+            Node::Sentinel(s) => s.on_message(ctx, from, msg),
             Node::Client(c) => c.on_message(ctx, from, msg),
         }
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
         match self {
             Node::Server(s) => s.on_timer(ctx, tag),
+            Node::Sentinel(s) => s.on_timer(ctx, tag),
             Node::Client(c) => c.on_timer(ctx, tag),
         }
     }
@@ -152,6 +158,10 @@ impl<'s> World<'s> {
             region_of.push(s.region);
             names.push(s.name.clone());
         }
+        for s in &scenario.sentinels {
+            region_of.push(s.region);
+            names.push(s.name.clone());
+        }
         for w in &scenario.workloads {
             for i in 0..w.clients {
                 region_of.push(w.region);
@@ -178,6 +188,13 @@ impl<'s> World<'s> {
                 &format!("server/{}", s.name),
                 Node::Server(Box::new(server)),
             ));
+        }
+        for s in &scenario.sentinels {
+            let sentinel = Sentinel::new(&s.name, s.config.clone(), peers.clone());
+            kernel.add(
+                &format!("sentinel/{}", s.name),
+                Node::Sentinel(Box::new(sentinel)),
+            );
         }
         for w in &scenario.workloads {
             let spec: Rc<WorkloadSpec> = Rc::new(w.spec.clone());
@@ -499,6 +516,7 @@ impl<'s> World<'s> {
                     s.peer_names(),
                 )))
             }
+            Node::Sentinel(s) => Node::Sentinel(s.clone()),
             Node::Client(c) => Node::Client(c.clone()),
         };
         self.kernel.restart(n, fresh);

@@ -68,6 +68,7 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
             }
         }
     }
+    lost.sort_by(|a, b| (a.ack_ms, &a.key).cmp(&(b.ack_ms, &b.key)));
     let status = if lost.is_empty() {
         Status::Pass
     } else {

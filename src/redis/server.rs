@@ -125,6 +125,7 @@ struct BlockedWait {
 /// A simulated Redis server.
 #[derive(Clone, Debug)]
 pub struct Server {
+    subscribers: std::collections::BTreeSet<ProcessId>,
     peers: Rc<Vec<String>>,
     deferred: Vec<(ProcessId, Msg)>,
     disk_stalled: bool,
@@ -161,6 +162,7 @@ impl Server {
     /// A server that will start from `disk` (its `replicaof` line decides its first role).
     pub fn new(name: &str, cfg: ServerConfig, disk: Disk, peers: Rc<Vec<String>>) -> Self {
         Server {
+            subscribers: Default::default(),
             peers,
             deferred: Vec::new(),
             disk_stalled: false,
@@ -378,7 +380,27 @@ impl Server {
                     },
                 );
             }
-            Msg::Reply { .. } | Msg::InfoReply { .. } => {}
+            Msg::Ping { id } => {
+                self.subscribers.insert(from);
+                ctx.send(from, Msg::Pong { id });
+            }
+            Msg::Hello(h) => {
+                // Pub/sub relay of __sentinel__:hello to every subscribed sentinel.
+                self.subscribers.insert(from);
+                for &s in &self.subscribers {
+                    if s != from {
+                        ctx.send(s, Msg::Hello(h.clone()));
+                    }
+                }
+            }
+            Msg::Reply { .. }
+            | Msg::InfoReply { .. }
+            | Msg::Pong { .. }
+            | Msg::IsMasterDown { .. }
+            | Msg::IsMasterDownReply { .. }
+            | Msg::GetMasterAddr { .. }
+            | Msg::MasterAddr { .. }
+            | Msg::SwitchMaster { .. } => {}
         }
     }
 

@@ -142,7 +142,7 @@ pub fn summarize(
         replication.keys_flushed += s.stats.keys_flushed;
     }
     let lost_by_workload = |workload: &str| -> Figure {
-        let mut first = out.servers.len() as u32;
+        let mut first = (out.servers.len() + scenario.sentinels.len()) as u32;
         for w in &scenario.workloads {
             let range = first..first + w.clients;
             if w.spec.name == workload {
@@ -175,6 +175,21 @@ pub fn summarize(
             "linearizable" => check_status(&checks, "linearizable"),
             "split_brain_ms" => check_count(&checks, "single-primary"),
             "stale_reads" => check_count(&checks, "stale-reads"),
+            "failover_to" => failovers
+                .last()
+                .map_or(Figure::Unavailable("no failover".into()), |f| {
+                    Figure::Text(f.to.clone())
+                }),
+            "failover_completed_ms" => failovers
+                .iter()
+                .map(|f| f.completed_after_ms as i64)
+                .max()
+                .map_or(Figure::Unavailable("no failover".into()), Figure::Number),
+            "failover_detected_ms" => failovers
+                .iter()
+                .map(|f| f.detected_after_ms as i64)
+                .max()
+                .map_or(Figure::Unavailable("no failover".into()), Figure::Number),
             "ops_ok" => Figure::Number(ops.ok as i64),
             "ops_failed" => Figure::Number(ops.failed as i64),
             "ops_indeterminate" => Figure::Number(ops.indeterminate as i64),

@@ -5,7 +5,7 @@ use super::diag::{Diagnostic, Origin, did_you_mean};
 use super::tree::{Entry, Node, Table, Val};
 use super::units::{parse_duration, parse_percent, parse_rate, parse_size};
 use super::{MAX_DURATION_NS, MAX_PROCESSES, Scenario, ServerSpec, WorkloadGroup};
-use crate::client::{KeyDistribution, OpKind, WorkloadSpec};
+use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
 use crate::expect::{Constraint, Expectation, FIGURES};
 use crate::fault::{FaultKind, FaultSpec};
 use crate::net::{PathSpec, Topology};
@@ -22,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "regions",
     "network",
     "servers",
+    "sentinels",
     "workloads",
     "faults",
     "nemesis",
@@ -53,12 +54,14 @@ pub const SERVER_KNOBS: &[&str] = &[
 ];
 
 const WORKLOAD_KEYS: &[&str] = &[
+    "discovery",
     "region",
     "clients",
     "target",
     "rate",
     "think",
     "keys",
+    "key_prefix",
     "distribution",
     "hot_keys",
     "hot_share",
@@ -286,6 +289,7 @@ fn join(path: &str, key: &str) -> String {
 struct Names {
     regions: Vec<String>,
     servers: Vec<(String, usize)>,
+    sentinels: Vec<String>,
     workloads: Vec<(String, usize, u32, usize)>,
     process_regions: Vec<usize>,
 }
@@ -301,6 +305,9 @@ impl Names {
         if let Some(i) = self.servers.iter().position(|(n, _)| n == name) {
             return Some(vec![ProcessId(i as u32)]);
         }
+        if let Some(i) = self.sentinels.iter().position(|n| n == name) {
+            return Some(vec![ProcessId((self.servers.len() + i) as u32)]);
+        }
         if let Some((_, first, count, _)) = self.workloads.iter().find(|w| w.0 == name) {
             return Some(
                 (0..*count)
@@ -312,19 +319,22 @@ impl Names {
             return Some(all(&|i| self.process_regions[i] == r));
         }
         let servers = self.servers.len();
+        let daemons = servers + self.sentinels.len();
         match name {
             "all" => Some(all(&|_| true)),
             "servers" => Some(all(&|i| i < servers)),
-            "clients" => Some(all(&|i| i >= servers)),
+            "sentinels" => Some(all(&|i| i >= servers && i < daemons)),
+            "clients" => Some(all(&|i| i >= daemons)),
             _ => None,
         }
     }
 
     fn candidates(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.servers.iter().map(|s| s.0.as_str()).collect();
+        v.extend(self.sentinels.iter().map(String::as_str));
         v.extend(self.workloads.iter().map(|w| w.0.as_str()));
         v.extend(self.regions.iter().map(String::as_str));
-        v.extend(["all", "servers", "clients"]);
+        v.extend(["all", "servers", "sentinels", "clients"]);
         v
     }
 }
@@ -393,8 +403,13 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
     let topology = network(&mut cx, root, &regions);
     let (servers, server_entries) = servers(&mut cx, root, &regions);
     let load_end = duration_ns.saturating_sub(quiet_ns);
-    let workloads = workloads(&mut cx, root, &regions, &servers, load_end);
+    let sentinels = sentinels(&mut cx, root, &regions, &servers);
+    let sentinel_ids: Vec<ProcessId> = (0..sentinels.len())
+        .map(|i| ProcessId((servers.len() + i) as u32))
+        .collect();
+    let workloads = workloads(&mut cx, root, &regions, &servers, &sentinel_ids, load_end);
     let mut process_regions: Vec<usize> = servers.iter().map(|s| s.region).collect();
+    process_regions.extend(sentinels.iter().map(|s| s.region));
     let mut workload_names = Vec::new();
     for w in &workloads {
         workload_names.push((
@@ -419,6 +434,7 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
     let names = Names {
         regions: regions.clone(),
         servers: servers.iter().map(|s| (s.name.clone(), s.region)).collect(),
+        sentinels: sentinels.iter().map(|s| s.name.clone()).collect(),
         workloads: workload_names,
         process_regions,
     };
@@ -446,6 +462,7 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         max_events,
         topology,
         servers,
+        sentinels,
         workloads,
         faults,
         nemesis,
@@ -999,11 +1016,155 @@ fn output_limit(s: &str) -> Result<crate::redis::OutputBufferLimit, String> {
     })
 }
 
+const SENTINEL_KNOBS: &[&str] = &[
+    "monitor",
+    "name",
+    "quorum",
+    "down-after-milliseconds",
+    "failover-timeout",
+    "parallel-syncs",
+];
+
+fn sentinel_knobs(
+    cx: &mut Cx,
+    t: &Table,
+    path: &str,
+    c: &mut SentinelDraft,
+    servers: &[ServerSpec],
+) {
+    for e in &t.entries {
+        let p = join(path, &e.key);
+        let n = &e.node;
+        match e.key.as_str() {
+            "monitor" => {
+                if let Some(s) = cx.string(n, &p) {
+                    match servers.iter().position(|x| x.name == s) {
+                        Some(i) => c.master = Some(i),
+                        None => {
+                            let names: Vec<&str> =
+                                servers.iter().map(|x| x.name.as_str()).collect();
+                            let hint = match did_you_mean(s, names.iter().copied()) {
+                                Some(m) => format!("did you mean \"{m}\"?"),
+                                None => format!("known servers: {}", names.join(", ")),
+                            };
+                            cx.err(n.origin, &p, format!("unknown server \"{s}\""), Some(hint));
+                        }
+                    }
+                }
+            }
+            "name" => set(&mut c.name, cx.string(n, &p).map(str::to_string)),
+            "quorum" => set(&mut c.quorum, cx.int(n, &p, 1, 1000).map(|v| v as u32)),
+            "down-after-milliseconds" => set(&mut c.down_after_ns, cx.duration(n, &p, 1_000_000)),
+            "failover-timeout" => set(&mut c.failover_timeout_ns, cx.duration(n, &p, 1_000_000)),
+            "parallel-syncs" => set(
+                &mut c.parallel_syncs,
+                cx.int(n, &p, 1, 1000).map(|v| v as u32),
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Clone)]
+struct SentinelDraft {
+    master: Option<usize>,
+    name: String,
+    quorum: u32,
+    down_after_ns: u64,
+    failover_timeout_ns: u64,
+    parallel_syncs: u32,
+}
+
+fn sentinels(
+    cx: &mut Cx,
+    root: &Table,
+    regions: &[String],
+    servers: &[ServerSpec],
+) -> Vec<super::SentinelSpec> {
+    let Some(e) = root.get("sentinels") else {
+        return Vec::new();
+    };
+    let Some(t) = cx.table(e, "sentinels") else {
+        return Vec::new();
+    };
+    let mut defaults = SentinelDraft {
+        master: servers.iter().position(|s| s.replicaof.is_none()),
+        name: "mymaster".into(),
+        quorum: 2,
+        down_after_ns: 30_000_000_000,
+        failover_timeout_ns: 180_000_000_000,
+        parallel_syncs: 1,
+    };
+    if let Some(d) = t.get("defaults")
+        && let Some(dt) = cx.table(d, "sentinels.defaults")
+    {
+        cx.check_keys(dt, "sentinels.defaults", SENTINEL_KNOBS);
+        sentinel_knobs(cx, dt, "sentinels.defaults", &mut defaults, servers);
+    }
+    let mut out = Vec::new();
+    for e in t.entries.iter().filter(|e| e.key != "defaults") {
+        let path = format!("sentinels.{}", e.key);
+        let Some(st) = cx.table(e, &path) else {
+            continue;
+        };
+        let mut allowed = vec!["region"];
+        allowed.extend_from_slice(SENTINEL_KNOBS);
+        cx.check_keys(st, &path, &allowed);
+        if servers.iter().any(|s| s.name == e.key) {
+            cx.err(
+                e.key_origin,
+                &path,
+                format!("\"{}\" is already a server's name", e.key),
+                Some("give sentinels their own names, e.g. s1, s2".into()),
+            );
+            continue;
+        }
+        let region = match st.get("region") {
+            Some(r) => region_index(cx, &r.node, &join(&path, "region"), regions).unwrap_or(0),
+            None if regions.len() == 1 => 0,
+            None => {
+                cx.err(
+                    e.key_origin,
+                    &join(&path, "region"),
+                    "missing `region`".into(),
+                    Some(format!("known regions: {}", regions.join(", "))),
+                );
+                0
+            }
+        };
+        let mut d = defaults.clone();
+        sentinel_knobs(cx, st, &path, &mut d, servers);
+        let Some(master) = d.master else {
+            cx.err(
+                e.key_origin,
+                &join(&path, "monitor"),
+                "no primary to monitor".into(),
+                Some("set monitor = \"<server>\" in [sentinels.defaults]".into()),
+            );
+            continue;
+        };
+        out.push(super::SentinelSpec {
+            name: e.key.clone(),
+            region,
+            config: crate::sentinel::SentinelConfig {
+                name: d.name,
+                master: ProcessId(master as u32),
+                quorum: d.quorum,
+                down_after_ns: d.down_after_ns,
+                failover_timeout_ns: d.failover_timeout_ns,
+                parallel_syncs: d.parallel_syncs,
+            },
+        });
+    }
+    out
+}
+
 fn workloads(
     cx: &mut Cx,
     root: &Table,
     regions: &[String],
     servers: &[ServerSpec],
+    sentinels: &[ProcessId],
     load_end: u64,
 ) -> Vec<WorkloadGroup> {
     let Some(e) = root.get("workloads") else {
@@ -1028,6 +1189,7 @@ fn workloads(
             regions,
             servers,
             &server_names,
+            sentinels,
             load_end,
         ) {
             out.push(w);
@@ -1045,6 +1207,7 @@ fn workload(
     regions: &[String],
     servers: &[ServerSpec],
     server_names: &[&str],
+    sentinels: &[ProcessId],
     load_end: u64,
 ) -> Option<WorkloadGroup> {
     let get = |k: &str| t.get(k).map(|e| &e.node);
@@ -1072,6 +1235,34 @@ fn workload(
     let region = match get("region") {
         Some(n) => region_index(cx, n, &join(path, "region"), regions)?,
         None => servers.get(target).map_or(0, |s| s.region),
+    };
+    let discovery = match get("discovery") {
+        None => Target::Server(ProcessId(target as u32)),
+        Some(n) => {
+            let p = join(path, "discovery");
+            match cx.string(n, &p)? {
+                "sentinel" if !sentinels.is_empty() => Target::Sentinels(sentinels.to_vec()),
+                "sentinel" => {
+                    cx.err(
+                        n.origin,
+                        &p,
+                        "the scenario has no sentinels".into(),
+                        Some("add [sentinels.<name>] sections, or leave `discovery` out".into()),
+                    );
+                    return None;
+                }
+                "fixed" => Target::Server(ProcessId(target as u32)),
+                other => {
+                    cx.err(
+                        n.origin,
+                        &p,
+                        format!("unknown discovery \"{other}\""),
+                        Some("use \"sentinel\" or \"fixed\"".into()),
+                    );
+                    return None;
+                }
+            }
+        }
     };
     let clients = get("clients").map_or(Some(1), |n| {
         cx.int(n, &join(path, "clients"), 1, MAX_PROCESSES as i64)
@@ -1143,10 +1334,14 @@ fn workload(
     Some(WorkloadGroup {
         spec: WorkloadSpec {
             name: name.to_string(),
-            target: ProcessId(target as u32),
+            target: discovery,
             rate_per_sec: rate,
             think_ns,
             keys,
+            key_prefix: match get("key_prefix") {
+                Some(n) => cx.string(n, &join(path, "key_prefix"))?.to_string(),
+                None => String::new(),
+            },
             distribution,
             mix,
             value_size,
@@ -1493,10 +1688,8 @@ fn fault(
         "crash" | "machine-crash" | "pause" | "clock" | "disk-stall" => {
             let node_targets = need(cx, "targets")?;
             let (nodes, labels) = target_list(cx, node_targets, &join(p, "targets"), names)?;
-            if kind != "pause"
-                && kind != "clock"
-                && nodes.iter().any(|n| n.index() >= names.servers.len())
-            {
+            let daemons = names.servers.len() + names.sentinels.len();
+            if kind != "pause" && kind != "clock" && nodes.iter().any(|n| n.index() >= daemons) {
                 cx.err(
                     origin,
                     &join(p, "targets"),
@@ -1668,6 +1861,7 @@ fn expectations(cx: &mut Cx, root: &Table, workloads: &[&str]) -> Vec<Expectatio
         let c = match &e.node.val {
             Val::Int(n) => Some(Constraint::Equals(*n)),
             Val::Bool(b) => Some(Constraint::Is(*b)),
+            Val::Str(s) => Some(Constraint::Text(s.clone())),
             Val::Table(rt) => {
                 cx.check_keys(rt, &p, &["min", "max"]);
                 let min = rt

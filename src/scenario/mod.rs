@@ -38,6 +38,17 @@ pub struct ServerSpec {
     pub config: ServerConfig,
 }
 
+/// One sentinel of a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentinelSpec {
+    /// Its name.
+    pub name: String,
+    /// Region index.
+    pub region: usize,
+    /// `sentinel monitor` and knobs.
+    pub config: crate::sentinel::SentinelConfig,
+}
+
 /// A workload and where its clients run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadGroup {
@@ -68,7 +79,9 @@ pub struct Scenario {
     pub topology: Topology,
     /// Servers; server `i` is process `i`.
     pub servers: Vec<ServerSpec>,
-    /// Workloads; their clients follow the servers in process order.
+    /// Sentinels; they follow the servers in process order.
+    pub sentinels: Vec<SentinelSpec>,
+    /// Workloads; their clients follow the servers and sentinels in process order.
     pub workloads: Vec<WorkloadGroup>,
     /// Scheduled faults.
     pub faults: Vec<FaultSpec>,
