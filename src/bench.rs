@@ -5,6 +5,29 @@ use crate::sim::{
     Ctx, Kernel, KernelLimits, LinkPolicy, Message, Process, ProcessId, SimTime, Step,
 };
 
+/// A large scenario for the scale benchmark: `servers` servers (one primary, the rest its
+/// replicas, spread over three regions), `clients` clients, and a random nemesis.
+pub fn scale_scenario(servers: usize, clients: usize, duration_s: u64) -> String {
+    let mut s = format!(
+        "name = \"scale\"\nduration = \"{duration_s}s\"\nquiet = \"10s\"\nregions = [\"a\", \"b\", \"c\"]\n\
+         [servers.defaults]\nrepl-timeout = 20\nsave = \"\"\n"
+    );
+    for i in 0..servers {
+        s.push_str(&format!(
+            "[servers.n{i}]\nregion = \"{}\"\n",
+            ["a", "b", "c"][i % 3]
+        ));
+        if i > 0 {
+            s.push_str("replicaof = \"n0\"\n");
+        }
+    }
+    s.push_str(&format!(
+        "[workloads.app]\nregion = \"a\"\nclients = {clients}\ntarget = \"n0\"\nthink = \"50ms\"\nkeys = 1000\n\
+         mix = {{ set = 50, get = 50 }}\n[nemesis]\ninterval = \"5s\"\nmax_duration = \"10s\"\n"
+    ));
+    s
+}
+
 /// A message type for the timer-only benchmark (never sent).
 pub struct NoMessage;
 

@@ -175,6 +175,10 @@ impl Client {
     pub fn events(&self) -> &[HistoryEvent] {
         &self.events
     }
+    /// Moves the recorded history events out (at the end of a run).
+    pub fn take_events(&mut self) -> Vec<HistoryEvent> {
+        std::mem::take(&mut self.events)
+    }
     /// Open-loop arrivals dropped because the queue was full.
     pub fn dropped_arrivals(&self) -> u64 {
         self.dropped_arrivals

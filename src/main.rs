@@ -246,6 +246,26 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
         "kernel: {delivered} timer events in {secs:.3} s = {:.1} million events/s (1000 processes, trace {hash:016x})",
         delivered as f64 / secs / 1e6
     );
+    let text = simkv::bench::scale_scenario(50, 200, 60);
+    let sc =
+        Scenario::parse("scale (built in)", &text, &[]).expect("the built-in scenario is valid");
+    let started = Instant::now();
+    match simkv::world::World::new(&sc, 1).run(&mut |_| {}) {
+        Ok(out) => {
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "scale: 50 servers, 200 clients, random nemesis ({} faults): {} events in {secs:.3} s = {:.2} million events/s, {:.0}x real time",
+                out.faults.len(),
+                out.events,
+                out.events as f64 / secs / 1e6,
+                60.0 / secs
+            );
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let default = Path::new("scenarios/basic.toml");
     let path = scenario.or(default.exists().then_some(default));
     if let Some(p) = path {

@@ -541,7 +541,7 @@ impl<'s> World<'s> {
         self.metrics.push(now, samples);
     }
 
-    fn finish(self, quiet_from: SimTime, end: SimTime) -> RunOutput {
+    fn finish(mut self, quiet_from: SimTime, end: SimTime) -> RunOutput {
         let mut servers = Vec::new();
         for &id in &self.server_ids {
             let Node::Server(s) = self.kernel.process(id) else {
@@ -563,8 +563,8 @@ impl<'s> World<'s> {
         }
         let mut events = Vec::new();
         for i in 0..self.kernel.len() {
-            if let Node::Client(c) = self.kernel.process(ProcessId(i as u32)) {
-                events.extend_from_slice(c.events());
+            if let Node::Client(c) = self.kernel.process_mut(ProcessId(i as u32)) {
+                events.append(&mut c.take_events());
             }
         }
         RunOutput {
