@@ -35,7 +35,8 @@ enum Command {
         /// Print exactly one JSON object (the summary) on stdout.
         #[arg(long)]
         json: bool,
-        /// Write summary.json, history.jsonl and trace.jsonl into this directory.
+        /// Write summary.json, history.jsonl, trace.jsonl, report.md and SVG plots (timeline,
+        /// lag, throughput) into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Override a scenario value by its dotted path, e.g. servers.defaults.appendfsync=always.
@@ -148,7 +149,7 @@ fn run(
     pb.finish_and_clear();
     let summary = &report.summary;
     if let Some(dir) = out
-        && let Err(e) = write_outputs(dir, &report)
+        && let Err(e) = write_outputs(dir, &report, &scenario.description)
     {
         eprintln!("error: cannot write reports to {}: {e}", dir.display());
         return ExitCode::from(2);
@@ -175,7 +176,11 @@ fn run(
     ExitCode::from(if summary.verdict == "pass" { 0 } else { 1 })
 }
 
-fn write_outputs(dir: &Path, report: &simkv::runner::RunReport) -> std::io::Result<()> {
+fn write_outputs(
+    dir: &Path,
+    report: &simkv::runner::RunReport,
+    description: &str,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let summary = serde_json::to_string_pretty(&report.summary).expect("the summary serialises");
     write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
@@ -188,7 +193,32 @@ fn write_outputs(dir: &Path, report: &simkv::runner::RunReport) -> std::io::Resu
         trace.push_str(&serde_json::to_string(n).expect("notes serialise"));
         trace.push('\n');
     }
-    write_atomic(&dir.join("trace.jsonl"), trace.as_bytes())
+    write_atomic(&dir.join("trace.jsonl"), trace.as_bytes())?;
+    let out = &report.output;
+    let end_s = out.sim_time.as_nanos() as f64 / 1e9;
+    let plots = [
+        (
+            "timeline.svg",
+            simkv::report::timeline_svg(&out.metrics, &out.notes, end_s),
+        ),
+        ("lag.svg", simkv::report::lag_svg(&out.metrics, end_s)),
+        (
+            "throughput.svg",
+            simkv::report::throughput_svg(&out.history, end_s),
+        ),
+    ];
+    for (name, svg) in plots {
+        let svg = svg.map_err(std::io::Error::other)?;
+        write_atomic(&dir.join(name), svg.as_bytes())?;
+    }
+    let mut lost = String::new();
+    for l in &report.lost {
+        lost.push_str(&serde_json::to_string(l).expect("lost writes serialise"));
+        lost.push('\n');
+    }
+    write_atomic(&dir.join("lost_writes.jsonl"), lost.as_bytes())?;
+    let md = simkv::report::markdown(&report.summary, description, &out.notes, &report.lost);
+    write_atomic(&dir.join("report.md"), md.as_bytes())
 }
 
 fn check(file: &Path, json: bool) -> ExitCode {

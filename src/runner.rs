@@ -13,6 +13,8 @@ pub struct RunReport {
     pub summary: Summary,
     /// The raw output (history, notes, metrics, final states).
     pub output: RunOutput,
+    /// Every lost acknowledged write (the summary lists only the first ones).
+    pub lost: Vec<crate::check::LostWrite>,
 }
 
 /// The checkers' view of the final states.
@@ -52,6 +54,10 @@ pub fn run_scenario(
     };
     let (checks, lost) = check::run_all(&evidence);
     let failovers = summary_failovers(&output);
-    let summary = summarize(scenario, &output, checks, lost, failovers, wall_ms());
-    Ok(RunReport { summary, output })
+    let summary = summarize(scenario, &output, checks, &lost, failovers, wall_ms());
+    Ok(RunReport {
+        summary,
+        output,
+        lost,
+    })
 }

@@ -138,7 +138,7 @@ fn machine_crash_loses_what_was_not_fsynced_and_process_crash_does_not() {
     let lost = |kind: &str| {
         let s = make(kind);
         let r = run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
-        r.summary.lost_writes.len()
+        r.lost.len()
     };
     assert_eq!(lost("crash"), 0, "kill -9: the page cache survives");
     assert!(

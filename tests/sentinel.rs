@@ -76,8 +76,8 @@ fn region_outage_runs_the_state_machine_in_order() {
 fn lost_writes_are_exactly_the_old_primarys() {
     let s = load("region-outage.toml", &[]);
     let r = run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
-    assert!(!r.summary.lost_writes.is_empty());
-    for l in &r.summary.lost_writes {
+    assert!(!r.lost.is_empty());
+    for l in &r.lost {
         assert_eq!(l.server, "p1", "{l:?}");
         assert!(l.doomed_ms.is_some(), "every loss is explained: {l:?}");
     }

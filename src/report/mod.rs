@@ -1,7 +1,12 @@
 //! Reports: the JSON summary (DESIGN.md's contract), the short human summary, and atomic file
 //! writes. Reports render; they never decide a verdict.
 
+mod narrative;
+mod plot;
 mod summary;
+
+pub use narrative::markdown;
+pub use plot::{lag_svg, throughput_svg, timeline_svg};
 
 pub use summary::{Failover, OpsCounts, ReplicationCounts, Summary, summarize, summary_failovers};
 

@@ -9,6 +9,9 @@ use crate::history::EventType;
 use crate::scenario::Scenario;
 use crate::world::RunOutput;
 
+/// How many lost writes the summary lists (the rest are in lost_writes.jsonl).
+pub const LOST_WRITES_SHOWN: usize = 100;
+
 /// Operation counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OpsCounts {
@@ -85,7 +88,8 @@ pub struct Summary {
     pub faults: Vec<FaultRecord>,
     /// Checker results.
     pub checks: Vec<CheckResult>,
-    /// Acknowledged writes that were lost, with why.
+    /// The first [`LOST_WRITES_SHOWN`] acknowledged writes that were lost, with why (`--out`
+    /// writes all of them to lost_writes.jsonl; the count is the `acked-writes-durable` check's).
     pub lost_writes: Vec<LostWrite>,
     /// `[expect]` results.
     pub expectations: Vec<ExpectationResult>,
@@ -115,7 +119,7 @@ pub fn summarize(
     scenario: &Scenario,
     out: &RunOutput,
     checks: Vec<CheckResult>,
-    lost: Vec<LostWrite>,
+    lost: &[LostWrite],
     failovers: Vec<Failover>,
     wall_ms: u64,
 ) -> Summary {
@@ -215,7 +219,7 @@ pub fn summarize(
         failovers,
         faults: out.faults.clone(),
         checks,
-        lost_writes: lost,
+        lost_writes: lost.iter().take(LOST_WRITES_SHOWN).cloned().collect(),
         expectations,
         verdict: verdict.to_string(),
     }

@@ -1,0 +1,221 @@
+//! The plain-language report of a run (`report.md`): what happened, in order, and why each group
+//! of acknowledged writes was lost.
+
+use std::collections::BTreeMap;
+
+use super::summary::Summary;
+use crate::check::{LostWrite, Status};
+use crate::sim::Note;
+
+/// Notes worth telling a reader, and how many of each kind to show at most.
+const TOLD: &[(&str, usize)] = &[
+    ("fault:start", 50),
+    ("fault:heal", 50),
+    ("phase", 1),
+    ("start", 20),
+    ("+sdown", 12),
+    ("+odown", 6),
+    ("+try-failover", 6),
+    ("+elected-leader", 6),
+    ("+selected-slave", 6),
+    ("-failover-abort-not-elected", 6),
+    ("-failover-abort-no-good-slave", 6),
+    ("role:promoted", 10),
+    ("+switch-master", 10),
+    ("+convert-to-slave", 10),
+    ("+fix-slave-config", 10),
+    ("role:demoted", 10),
+    ("role:replicaof", 10),
+    ("repl:full-resync-needed", 12),
+    ("repl:flush", 12),
+    ("repl:partial-resync-done", 12),
+    ("repl:timeout", 8),
+    ("repl:replica-timeout", 8),
+    ("repl:obuf-limit", 8),
+    ("+tilt", 6),
+    ("-tilt", 6),
+];
+
+fn seconds(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// Why a group of writes was lost, from the kind of event that doomed them.
+fn explanation(doomed_by: &str, server: &str) -> String {
+    if doomed_by.contains("is now a primary") {
+        format!(
+            "They had been acknowledged by {server} but had not reached the replica that was \
+             promoted; the new primary's history does not contain them (\"last failover wins\")."
+        )
+    } else if doomed_by.contains("becomes a replica") || doomed_by.contains("flushes its old data")
+    {
+        format!(
+            "{server} was turned into a replica after its history had diverged from the new \
+             primary's, so it took a full resync: its own data, these writes included, was flushed \
+             and replaced by the primary's snapshot."
+        )
+    } else if doomed_by.contains("started as") {
+        format!(
+            "{server} restarted and reloaded only what its disk held; these writes had not been \
+             persisted (or fsynced, after a power loss) before it went down."
+        )
+    } else {
+        "No single event in the trace explains them.".to_string()
+    }
+}
+
+/// Groups lost writes by (server, dooming event) and explains each group.
+fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
+    let mut groups: BTreeMap<(String, String), Vec<&LostWrite>> = BTreeMap::new();
+    for l in lost {
+        groups
+            .entry((l.server.clone(), l.doomed_by.clone()))
+            .or_default()
+            .push(l);
+    }
+    let mut out: Vec<(u64, String)> = groups
+        .into_iter()
+        .map(|((server, doomed_by), ws)| {
+            let first = ws.iter().map(|w| w.ack_ms).min().unwrap_or(0);
+            let last = ws.iter().map(|w| w.ack_ms).max().unwrap_or(0);
+            let when = ws[0]
+                .doomed_ms
+                .map_or(String::new(), |d| format!(" at {}", seconds(d)));
+            let text = format!(
+                "- **{} writes** acknowledged by **{server}** between {} and {} were lost{when}: \
+                 {doomed_by}. {} Example: `{} {} {}` acknowledged at {}.",
+                ws.len(),
+                seconds(first),
+                seconds(last),
+                explanation(&doomed_by, &server),
+                ws[0].f.to_uppercase(),
+                ws[0].key,
+                ws[0].value,
+                seconds(ws[0].ack_ms)
+            );
+            (first, text)
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Renders `report.md`.
+pub fn markdown(
+    summary: &Summary,
+    description: &str,
+    notes: &[Note],
+    lost: &[LostWrite],
+) -> String {
+    let mut s = format!("# {} (seed {})\n\n", summary.scenario, summary.seed);
+    if !description.is_empty() {
+        s.push_str(&format!("{description}\n\n"));
+    }
+    s.push_str(&format!(
+        "Verdict: **{}**. Trace hash `{}`; {} simulated seconds, {} events. Replay with \
+         `simkv run <scenario> --seed {}`.\n\n",
+        summary.verdict,
+        summary.trace_hash,
+        summary.sim_time_ms / 1000,
+        summary.events,
+        summary.seed
+    ));
+    s.push_str(&format!(
+        "Clients invoked {} operations: {} succeeded, {} failed, {} are indeterminate (timed out or \
+         cut off: they may or may not have happened).\n\n",
+        summary.ops.invoked, summary.ops.ok, summary.ops.failed, summary.ops.indeterminate
+    ));
+    s.push_str("## What happened\n\n");
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in notes {
+        let Some((_, limit)) = TOLD.iter().find(|(k, _)| *k == n.kind) else {
+            continue;
+        };
+        let c = shown
+            .entry(TOLD.iter().find(|(k, _)| *k == n.kind).expect("found").0)
+            .or_default();
+        *c += 1;
+        if *c > *limit {
+            continue;
+        }
+        s.push_str(&format!("- {}: {}\n", n.time, n.text));
+    }
+    for f in &summary.failovers {
+        s.push_str(&format!(
+            "\nFailover from {} to {}: detected {} ms and completed {} ms after the fault began.\n",
+            f.from, f.to, f.detected_after_ms, f.completed_after_ms
+        ));
+    }
+    s.push_str("\n## Lost writes\n\n");
+    if lost.is_empty() {
+        s.push_str("No acknowledged write was lost.\n");
+    } else {
+        for g in loss_groups(lost) {
+            s.push_str(&g);
+            s.push('\n');
+        }
+    }
+    s.push_str("\n## Checks\n\n| check | status | detail |\n|---|---|---|\n");
+    for c in &summary.checks {
+        let status = match c.status {
+            Status::Pass => "pass",
+            Status::Fail => "**fail**",
+            Status::Skipped => "skipped",
+        };
+        s.push_str(&format!(
+            "| {} | {status} | {} |\n",
+            c.name,
+            c.detail.replace('|', "\\|")
+        ));
+    }
+    if !summary.expectations.is_empty() {
+        s.push_str(
+            "\n## Expectations\n\n| figure | expected | actual | met |\n|---|---|---|---|\n",
+        );
+        for e in &summary.expectations {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                e.name,
+                e.expected,
+                e.actual,
+                if e.met { "yes" } else { "**no**" }
+            ));
+        }
+    }
+    s.push_str(
+        "\n## Plots\n\n![roles and faults](timeline.svg)\n\n![replication lag](lag.svg)\n\n\
+         ![throughput](throughput.svg)\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost(server: &str, doom: &str, ack: u64) -> LostWrite {
+        LostWrite {
+            process: 1,
+            key: "k".into(),
+            f: "set".into(),
+            value: "v".into(),
+            ack_ms: ack,
+            server: server.into(),
+            doomed_by: doom.into(),
+            doomed_ms: Some(ack + 10),
+        }
+    }
+
+    #[test]
+    fn groups_and_explains_losses() {
+        let g = loss_groups(&[
+            lost("p1", "p1 becomes a replica of r2 (offset 5)", 100),
+            lost("p1", "p1 becomes a replica of r2 (offset 5)", 300),
+            lost("p1", "r2 is now a primary (MASTER MODE enabled)", 50),
+        ]);
+        assert_eq!(g.len(), 2);
+        assert!(g[0].contains("**1 writes**") && g[0].contains("not reached the replica"));
+        assert!(g[1].contains("**2 writes**") && g[1].contains("full resync"));
+        assert!(g[1].contains("between 0.1 s and 0.3 s"));
+    }
+}

@@ -1,0 +1,306 @@
+//! SVG plots of a run: server roles and faults on a timeline, replication lag per replica, and
+//! client throughput by outcome. Rendered with plotters' SVG backend (text is emitted as SVG
+//! `<text>`, so no font files are needed).
+
+use plotters::prelude::*;
+
+use crate::history::{EventType, History};
+use crate::metrics::Metrics;
+use crate::sim::Note;
+
+const WIDTH: u32 = 1000;
+const ROW: u32 = 34;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Fault intervals `(start_s, end_s, label)` from the trace notes.
+fn fault_spans(notes: &[Note], end_s: f64) -> Vec<(f64, f64, String)> {
+    let mut open: Vec<(String, f64)> = Vec::new();
+    let mut out = Vec::new();
+    for n in notes {
+        let t = n.time.as_nanos() as f64 / 1e9;
+        match n.kind.as_str() {
+            "fault:start" => open.push((n.text.trim_end_matches(" begins").to_string(), t)),
+            "fault:heal" => {
+                let label = n.text.trim_end_matches(" heals").to_string();
+                if let Some(i) = open.iter().position(|(l, _)| *l == label) {
+                    let (l, s) = open.remove(i);
+                    out.push((s, t, l));
+                }
+            }
+            _ => {}
+        }
+    }
+    out.extend(open.into_iter().map(|(l, s)| (s, end_s, l)));
+    out
+}
+
+/// The roles timeline: one row per server (primary, replica in sync, replica out of sync,
+/// down), faults as red bands, promotions as markers.
+pub fn timeline_svg(metrics: &Metrics, notes: &[Note], end_s: f64) -> Result<String, String> {
+    let rows = metrics.servers.len() as u32;
+    let height = 120 + ROW * (rows + 1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Server roles and faults over simulated seconds",
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(60)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..end_s.max(1.0), 0f64..(rows as f64 + 1.0))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .draw()
+            .map_err(err)?;
+        // Row names, drawn in the label area beside each row.
+        let mut labels: Vec<(String, f64)> = vec![("faults".into(), 0.5)];
+        for (si, name) in metrics.servers.iter().enumerate() {
+            labels.push((name.clone(), (rows as usize - si) as f64));
+        }
+        for (name, y) in labels {
+            let (_, py) = chart.backend_coord(&(0.0, y));
+            root.draw(&Text::new(name, (14, py - 7), ("sans-serif", 14)))
+                .map_err(err)?;
+        }
+        for (s, e, _) in fault_spans(notes, end_s) {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(s, 0.15), (e, 0.85)],
+                    RGBColor(220, 60, 60).mix(0.6).filled(),
+                )))
+                .map_err(err)?;
+        }
+        for (si, _) in metrics.servers.iter().enumerate() {
+            let y = (rows as usize - si) as f64;
+            for (ti, t) in metrics.times.iter().enumerate() {
+                let x0 = t.as_nanos() as f64 / 1e9;
+                let x1 = metrics
+                    .times
+                    .get(ti + 1)
+                    .map_or(end_s, |n| n.as_nanos() as f64 / 1e9);
+                let s = metrics.samples[ti][si];
+                let color = if !s.up {
+                    RGBColor(160, 160, 160)
+                } else if s.is_master {
+                    RGBColor(40, 90, 200)
+                } else if s.link_up {
+                    RGBColor(60, 170, 90)
+                } else {
+                    RGBColor(240, 160, 40)
+                };
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y - 0.35), (x1, y + 0.35)],
+                        color.filled(),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        for n in notes.iter().filter(|n| n.kind == "role:promoted") {
+            let x = n.time.as_nanos() as f64 / 1e9;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, 0.0), (x, rows as f64 + 1.0)],
+                    BLACK.stroke_width(1),
+                )))
+                .map_err(err)?;
+        }
+        let legend = [
+            ("primary", RGBColor(40, 90, 200)),
+            ("replica in sync", RGBColor(60, 170, 90)),
+            ("replica out of sync", RGBColor(240, 160, 40)),
+            ("down or paused", RGBColor(160, 160, 160)),
+            ("fault", RGBColor(220, 60, 60)),
+        ];
+        for (i, (label, color)) in legend.iter().enumerate() {
+            let x = 110 + i as i32 * 170;
+            let y = height as i32 - 20;
+            root.draw(&Rectangle::new([(x, y), (x + 14, y + 12)], color.filled()))
+                .map_err(err)?;
+            root.draw(&Text::new(*label, (x + 20, y), ("sans-serif", 13)))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Replication lag in bytes per replica over time.
+pub fn lag_svg(metrics: &Metrics, end_s: f64) -> Result<String, String> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut top = 1.0f64;
+    for (si, name) in metrics.servers.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = (0..metrics.times.len())
+            .filter(|&t| metrics.samples[t][si].up && !metrics.samples[t][si].is_master)
+            .map(|t| {
+                let lag = metrics.lag_bytes(t, si) as f64;
+                top = top.max(lag);
+                (metrics.times[t].as_nanos() as f64 / 1e9, lag)
+            })
+            .collect();
+        if !pts.is_empty() {
+            series.push((name.clone(), pts));
+        }
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Replication lag behind the primary (bytes)",
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0f64..end_s.max(1.0), 0f64..top * 1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated seconds")
+            .draw()
+            .map_err(err)?;
+        for (i, (name, pts)) in series.into_iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Completed operations per second by outcome.
+pub fn throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
+    let buckets = end_s.ceil().max(1.0) as usize;
+    let mut ok = vec![0u64; buckets + 1];
+    let mut fail = vec![0u64; buckets + 1];
+    let mut info = vec![0u64; buckets + 1];
+    for e in &history.events {
+        let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets);
+        match e.kind {
+            EventType::Ok => ok[b] += 1,
+            EventType::Fail => fail[b] += 1,
+            EventType::Info => info[b] += 1,
+            EventType::Invoke => {}
+        }
+    }
+    let top = ok
+        .iter()
+        .chain(&fail)
+        .chain(&info)
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Client operations per second", ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..end_s.max(1.0), 0f64..top * 1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated seconds")
+            .draw()
+            .map_err(err)?;
+        let lines = [
+            ("ok", ok, RGBColor(60, 170, 90)),
+            ("failed", fail, RGBColor(220, 60, 60)),
+            ("indeterminate", info, RGBColor(240, 160, 40)),
+        ];
+        for (name, counts, color) in lines {
+            let pts: Vec<(f64, f64)> = counts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i as f64, *c as f64))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::ServerSample;
+    use crate::sim::SimTime;
+
+    #[test]
+    fn plots_render_to_svg() {
+        let mut m = Metrics::new(vec!["p1".into(), "r1".into()]);
+        for t in 0..5 {
+            let s = |master| ServerSample {
+                up: true,
+                is_master: master,
+                offset: 100 * t,
+                link_up: true,
+                keys: 1,
+            };
+            m.push(SimTime::from_secs(t), vec![s(true), s(false)]);
+        }
+        let notes = vec![
+            Note {
+                time: SimTime::from_secs(1),
+                process: u32::MAX,
+                kind: "fault:start".into(),
+                text: "isolate of r1 begins".into(),
+            },
+            Note {
+                time: SimTime::from_secs(3),
+                process: u32::MAX,
+                kind: "fault:heal".into(),
+                text: "isolate of r1 heals".into(),
+            },
+        ];
+        let t = timeline_svg(&m, &notes, 5.0).unwrap();
+        assert!(t.starts_with("<svg") && t.contains("Server roles") && t.contains("p1"));
+        assert_eq!(
+            fault_spans(&notes, 5.0),
+            vec![(1.0, 3.0, "isolate of r1".to_string())]
+        );
+        assert!(lag_svg(&m, 5.0).unwrap().contains("Replication lag"));
+        assert!(
+            throughput_svg(&History::default(), 5.0)
+                .unwrap()
+                .contains("<svg")
+        );
+    }
+}
