@@ -124,7 +124,7 @@ fn min_replicas_bounds_the_split_brain_loss() {
         let s = load("sentinel-split-brain.toml", overrides);
         let r = run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
         (
-            r.summary.lost_writes.len(),
+            r.lost.len(),
             r.summary.replication.noreplicas_refusals,
         )
     };
