@@ -103,6 +103,8 @@ pub struct WorkloadSpec {
     pub keys: u32,
     /// Prepended to every key (so workloads can use separate keys).
     pub key_prefix: String,
+    /// Send reads (GET) to this server instead of the primary (reading from a replica).
+    pub read_from: Option<ProcessId>,
     /// Key choice.
     pub distribution: KeyDistribution,
     /// Operation mix as (kind, weight).
@@ -375,7 +377,11 @@ impl Client {
             value,
             waiting_for_wait: false,
         });
-        ctx.send(target, Msg::Request { id, cmd });
+        let to = match (kind, self.spec.read_from) {
+            (OpKind::Get, Some(replica)) => replica,
+            _ => target,
+        };
+        ctx.send(to, Msg::Request { id, cmd });
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
     }
 

@@ -36,6 +36,10 @@ pub const FIGURES: &[(&str, &str)] = &[
         "reads that returned a value older than one already acknowledged",
     ),
     (
+        "read_your_writes",
+        "every client saw its own acknowledged writes (true/false)",
+    ),
+    (
         "failover_to",
         "the server the last failover promoted (a name)",
     ),

@@ -11,9 +11,11 @@
 //! - [`world`]: assembles one run and drives it.
 //! - [`history`], [`check`], [`linearizability`], [`expect`]: the verdict.
 //! - [`metrics`], [`report`]: what users see.
-//! - [`runner`]: scenario in, summary out; [`bench`]: performance figures.
+//! - [`runner`]: scenario in, summary out; [`bench`]: performance figures; [`bugs`]: planted
+//!   bugs that the checkers must catch.
 
 pub mod bench;
+pub mod bugs;
 pub mod check;
 pub mod client;
 pub mod expect;

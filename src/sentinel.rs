@@ -48,6 +48,8 @@ pub struct SentinelConfig {
     pub failover_timeout_ns: u64,
     /// `parallel-syncs` (default 1).
     pub parallel_syncs: u32,
+    /// Planted bug: promote the replica with the smallest offset.
+    pub promote_lowest_offset: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -563,12 +565,13 @@ impl Sentinel {
             if info.master_link_down_secs * SimTime::NANOS_PER_SEC > max_link_down_ns {
                 continue;
             }
-            candidates.push((
-                info.priority,
-                std::cmp::Reverse(info.offset),
-                info.run_id,
-                p,
-            ));
+            // Planted bug: rank by the smallest offset instead of the largest.
+            let offset = if self.cfg.promote_lowest_offset {
+                std::cmp::Reverse(u64::MAX - info.offset)
+            } else {
+                std::cmp::Reverse(info.offset)
+            };
+            candidates.push((info.priority, offset, info.run_id, p));
         }
         candidates.sort();
         candidates.first().map(|c| c.3)
@@ -984,6 +987,7 @@ mod tests {
             down_after_ns: 5_000 * MS,
             failover_timeout_ns: 60_000 * MS,
             parallel_syncs: 1,
+            promote_lowest_offset: false,
         };
         let mut s = Sentinel::new("s", cfg, Rc::new(vec![]));
         let now = SimTime::from_secs(100);

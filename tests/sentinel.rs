@@ -123,10 +123,7 @@ fn min_replicas_bounds_the_split_brain_loss() {
     let lost = |overrides: &[&str]| {
         let s = load("sentinel-split-brain.toml", overrides);
         let r = run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
-        (
-            r.lost.len(),
-            r.summary.replication.noreplicas_refusals,
-        )
+        (r.lost.len(), r.summary.replication.noreplicas_refusals)
     };
     let (unbounded, refusals_off) = lost(&[]);
     let (bounded, refusals_on) = lost(&["servers.defaults.min-replicas-to-write=1"]);

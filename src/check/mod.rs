@@ -6,6 +6,7 @@
 
 mod durability;
 mod split_brain;
+mod staleness;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use crate::sim::Note;
 
 pub use durability::{LostWrite, acked_writes_durable};
 pub use split_brain::single_primary;
+pub use staleness::{read_your_writes, stale_reads};
 
 /// A server's state at the end of a run, as the checkers see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,7 +156,13 @@ pub fn converged(finals: &[FinalState]) -> CheckResult {
 /// Runs every checker.
 pub fn run_all(e: &Evidence<'_>) -> (Vec<CheckResult>, Vec<LostWrite>) {
     let (durable, lost) = acked_writes_durable(e);
-    let mut out = vec![durable, converged(e.finals), single_primary(e)];
+    let mut out = vec![
+        durable,
+        converged(e.finals),
+        single_primary(e),
+        stale_reads(e.history),
+        read_your_writes(e.history),
+    ];
     out.push(crate::linearizability::check_history(e.history).result);
     (out, lost)
 }

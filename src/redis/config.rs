@@ -80,6 +80,8 @@ pub struct ServerConfig {
     /// Model knob `restart-delay` is a fault setting; this is the process's own start-up time
     /// before it serves (model knob `startup-time`, default 100ms).
     pub startup_ms: u64,
+    /// Planted bugs (a testing and teaching aid; none by default).
+    pub bugs: crate::bugs::Bugs,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +111,7 @@ impl Default for ServerConfig {
             os_writeback_interval_ms: 30_000,
             tcp_send_buffer_bytes: 512 * 1024,
             startup_ms: 100,
+            bugs: crate::bugs::Bugs::default(),
         }
     }
 }

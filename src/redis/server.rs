@@ -125,6 +125,8 @@ struct BlockedWait {
 /// A simulated Redis server.
 #[derive(Clone, Debug)]
 pub struct Server {
+    was_primary: bool,
+    writes_applied: u64,
     subscribers: std::collections::BTreeSet<ProcessId>,
     peers: Rc<Vec<String>>,
     deferred: Vec<(ProcessId, Msg)>,
@@ -162,6 +164,8 @@ impl Server {
     /// A server that will start from `disk` (its `replicaof` line decides its first role).
     pub fn new(name: &str, cfg: ServerConfig, disk: Disk, peers: Rc<Vec<String>>) -> Self {
         Server {
+            was_primary: false,
+            writes_applied: 0,
             subscribers: Default::default(),
             peers,
             deferred: Vec::new(),
@@ -442,7 +446,10 @@ impl Server {
         if applied.dirty {
             self.dirty_since_save += 1;
             self.append_aof(&cmd);
-            if self.role == Role::Master {
+            self.writes_applied += 1;
+            // Planted bug: every 50th write is acknowledged but never propagated.
+            let dropped = self.cfg.bugs.drop_propagation && self.writes_applied.is_multiple_of(50);
+            if self.role == Role::Master && !dropped {
                 let before = self.repl.offset;
                 self.propagate(ctx, StreamItem::Command(cmd));
                 if self.repl.offset != before {
@@ -477,7 +484,8 @@ impl Server {
             return Some(errors::NOREPLICAS);
         }
         let is_replica = matches!(self.role, Role::Replica(_));
-        if cmd.is_write() && is_replica && self.cfg.replica_read_only {
+        let buggy_demoted = self.cfg.bugs.demoted_primary_accepts_writes && self.was_primary;
+        if cmd.is_write() && is_replica && self.cfg.replica_read_only && !buggy_demoted {
             return Some(errors::READONLY);
         }
         if is_replica && !self.link_up() && !self.cfg.replica_serve_stale_data {
@@ -500,7 +508,8 @@ impl Server {
         // Redis writes the AOF buffer in beforeSleep, before replies go out: the command is in the
         // page cache by the time the client sees the reply.
         aof.commands.push(cmd.clone());
-        if self.cfg.appendfsync == Fsync::Always && !self.disk_stalled {
+        if self.cfg.appendfsync == Fsync::Always && !self.disk_stalled && !self.cfg.bugs.skip_fsync
+        {
             aof.fsynced = aof.commands.len();
         }
     }
@@ -609,6 +618,11 @@ impl Server {
     /// Adds an entry to the backlog and every replica's output, as the primary or as an
     /// intermediate replica proxying its primary's stream.
     fn append_entry(&mut self, ctx: &mut Ctx<'_, Msg>, entry: Rc<StreamEntry>) {
+        if self.cfg.bugs.any() && entry.offset != self.repl.offset + 1 {
+            // Only a planted bug can send a gap; a real replica just counts the bytes it gets.
+            self.repl.offset = entry.offset - 1;
+            self.backlog = None;
+        }
         assert_eq!(entry.offset, self.repl.offset + 1, "the stream has no gaps");
         self.repl.offset += entry.len;
         let mut pinned: Option<u64> = None;
@@ -726,6 +740,17 @@ impl Server {
         if let Some(old) = self.replicas.remove(&replica) {
             ctx.send(replica, Msg::Close { conn: old.conn });
         }
+        let req = match (req, self.backlog.as_ref()) {
+            // Planted bug: pretend the replica asked for our history, at an offset we hold.
+            (Some((_, off)), Some(b)) if self.cfg.bugs.accept_any_psync => {
+                let end = b.first_offset() + b.histlen();
+                let nearest = b
+                    .entries_from(off.clamp(b.first_offset(), end))
+                    .map_or(end, |e| e.first().map_or(end, |x| x.offset));
+                Some((self.repl.replid, nearest))
+            }
+            (other, _) => other,
+        };
         match decide_psync(&self.repl, self.backlog.as_ref(), req) {
             PsyncDecision::Continue => self.accept_partial(ctx, replica, conn, req),
             PsyncDecision::FullResync(reason) => {
@@ -1407,6 +1432,7 @@ impl Server {
             return; // "+OK Already connected to specified master"
         }
         let was_master = self.role == Role::Master;
+        self.was_primary |= was_master;
         self.drop_link(ctx);
         self.role = Role::Replica(master);
         self.disk.replicaof = Some(master);
@@ -1585,7 +1611,8 @@ impl Server {
     }
 
     fn persistence_cron(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
-        if let Some(aof) = self.disk.aof.as_mut().filter(|_| !self.disk_stalled) {
+        let fsync_works = !self.disk_stalled && !self.cfg.bugs.skip_fsync;
+        if let Some(aof) = self.disk.aof.as_mut().filter(|_| fsync_works) {
             match self.cfg.appendfsync {
                 Fsync::Everysec => aof.fsynced = aof.commands.len(),
                 Fsync::No => {

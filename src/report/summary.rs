@@ -179,6 +179,7 @@ pub fn summarize(
             "linearizable" => check_status(&checks, "linearizable"),
             "split_brain_ms" => check_count(&checks, "single-primary"),
             "stale_reads" => check_count(&checks, "stale-reads"),
+            "read_your_writes" => check_status(&checks, "read-your-writes"),
             "failover_to" => failovers
                 .last()
                 .map_or(Figure::Unavailable("no failover".into()), |f| {

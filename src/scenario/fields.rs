@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "faults",
     "nemesis",
     "expect",
+    "bugs",
 ];
 
 /// redis.conf knobs a server accepts, plus simkv's model knobs.
@@ -62,6 +63,7 @@ const WORKLOAD_KEYS: &[&str] = &[
     "think",
     "keys",
     "key_prefix",
+    "read_from",
     "distribution",
     "hot_keys",
     "hot_share",
@@ -401,9 +403,13 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
 
     let regions = regions(&mut cx, root);
     let topology = network(&mut cx, root, &regions);
-    let (servers, server_entries) = servers(&mut cx, root, &regions);
+    let bugs = bugs(&mut cx, root);
+    let (mut servers, server_entries) = servers(&mut cx, root, &regions);
+    for s in &mut servers {
+        s.config.bugs = bugs;
+    }
     let load_end = duration_ns.saturating_sub(quiet_ns);
-    let sentinels = sentinels(&mut cx, root, &regions, &servers);
+    let sentinels = sentinels(&mut cx, root, &regions, &servers, bugs);
     let sentinel_ids: Vec<ProcessId> = (0..sentinels.len())
         .map(|i| ProcessId((servers.len() + i) as u32))
         .collect();
@@ -468,6 +474,24 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         nemesis,
         expect,
     })
+}
+
+fn bugs(cx: &mut Cx, root: &Table) -> crate::bugs::Bugs {
+    use crate::bugs::Bugs;
+    let mut bugs = Bugs::default();
+    let Some(e) = root.get("bugs") else {
+        return bugs;
+    };
+    let Some(t) = cx.table(e, "bugs") else {
+        return bugs;
+    };
+    cx.check_keys(t, "bugs", Bugs::NAMES);
+    for entry in &t.entries {
+        if let Some(on) = cx.boolean(&entry.node, &join("bugs", &entry.key)) {
+            bugs.set(&entry.key, on);
+        }
+    }
+    bugs
 }
 
 fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<crate::nemesis::NemesisSpec> {
@@ -1080,6 +1104,7 @@ fn sentinels(
     root: &Table,
     regions: &[String],
     servers: &[ServerSpec],
+    bugs: crate::bugs::Bugs,
 ) -> Vec<super::SentinelSpec> {
     let Some(e) = root.get("sentinels") else {
         return Vec::new();
@@ -1153,6 +1178,7 @@ fn sentinels(
                 down_after_ns: d.down_after_ns,
                 failover_timeout_ns: d.failover_timeout_ns,
                 parallel_syncs: d.parallel_syncs,
+                promote_lowest_offset: bugs.promote_lowest_offset,
             },
         });
     }
@@ -1338,6 +1364,25 @@ fn workload(
             rate_per_sec: rate,
             think_ns,
             keys,
+            read_from: match get("read_from") {
+                Some(n) => {
+                    let p = join(path, "read_from");
+                    let s = cx.string(n, &p)?;
+                    match server_names.iter().position(|x| *x == s) {
+                        Some(i) => Some(ProcessId(i as u32)),
+                        None => {
+                            cx.err(
+                                n.origin,
+                                &p,
+                                format!("unknown server \"{s}\""),
+                                Some(format!("known servers: {}", server_names.join(", "))),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                None => None,
+            },
             key_prefix: match get("key_prefix") {
                 Some(n) => cx.string(n, &join(path, "key_prefix"))?.to_string(),
                 None => String::new(),

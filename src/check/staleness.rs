@@ -1,0 +1,231 @@
+//! `stale-reads` and `read-your-writes`: reads (typically from replicas) that returned a value
+//! older than a write that had already been acknowledged when the read began — by anyone, or by
+//! the reading client itself.
+//!
+//! A read `r` of value `v` is stale when some acknowledged write `w` completed before `r` was
+//! invoked and `v`'s own write completed before `w` was invoked (so `v` was certainly
+//! overwritten). Writes whose outcome is unknown never make a read stale, and never count as
+//! having completed. Both checks only look at register keys (SET / GET / DEL).
+
+use std::collections::BTreeMap;
+
+use super::{CheckResult, Status};
+use crate::history::{EventType, History, Operation};
+
+/// Per key: acknowledged writes sorted by completion, with the running maximum of their invoke
+/// times, and the completion time of the write of each value.
+struct KeyWrites<'a> {
+    by_complete: Vec<(u64, u64)>,
+    value_done: BTreeMap<&'a str, u64>,
+    nil_done: u64,
+}
+
+impl<'a> KeyWrites<'a> {
+    fn new(writes: &[&'a Operation]) -> Self {
+        let mut by_complete: Vec<(u64, u64)> = writes
+            .iter()
+            .filter(|w| w.outcome == EventType::Ok)
+            .map(|w| (w.complete_ns, w.invoke_ns))
+            .collect();
+        by_complete.sort();
+        let mut max_invoke = 0;
+        for e in &mut by_complete {
+            max_invoke = max_invoke.max(e.1);
+            e.1 = max_invoke;
+        }
+        let mut value_done = BTreeMap::new();
+        let mut nil_done = 0;
+        for w in writes {
+            let done = if w.outcome == EventType::Ok {
+                w.complete_ns
+            } else {
+                u64::MAX
+            };
+            match w.f.as_str() {
+                "set" => {
+                    if let Some(v) = w.input.as_str() {
+                        value_done.insert(v, done);
+                    }
+                }
+                "del" => nil_done = nil_done.max(done),
+                _ => {}
+            }
+        }
+        KeyWrites {
+            by_complete,
+            value_done,
+            nil_done,
+        }
+    }
+
+    /// The latest invoke time among writes acknowledged before `t` (0 when none).
+    fn latest_invoke_before(&self, t: u64) -> u64 {
+        let n = self.by_complete.partition_point(|(c, _)| *c < t);
+        if n == 0 { 0 } else { self.by_complete[n - 1].1 }
+    }
+
+    /// How long before the read the overwriting write was acknowledged, if the read is stale.
+    fn stale(&self, read: &Operation) -> Option<u64> {
+        let done = match read.output.as_ref().and_then(|v| v.as_str()) {
+            Some(v) => *self.value_done.get(v)?,
+            None => self.nil_done,
+        };
+        let latest = self.latest_invoke_before(read.invoke_ns);
+        (latest > done && done != u64::MAX).then(|| read.invoke_ns.saturating_sub(latest))
+    }
+}
+
+fn register_ops(history: &History) -> BTreeMap<(String, Option<u32>), Vec<Operation>> {
+    let mut out: BTreeMap<(String, Option<u32>), Vec<Operation>> = BTreeMap::new();
+    for op in history.operations() {
+        if matches!(op.f.as_str(), "set" | "get" | "del") && op.outcome != EventType::Fail {
+            out.entry((op.key.clone(), None)).or_default().push(op);
+        }
+    }
+    out
+}
+
+fn verdict(name: &str, stale: Vec<String>, reads: usize, what: &str) -> CheckResult {
+    CheckResult {
+        name: name.into(),
+        status: if stale.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        count: stale.len() as u64,
+        detail: match stale.first() {
+            None => format!("none of {reads} reads returned {what}"),
+            Some(first) => format!(
+                "{} of {reads} reads returned {what}; first: {first}",
+                stale.len()
+            ),
+        },
+    }
+}
+
+/// Reads that missed a write acknowledged (to anyone) before they began.
+pub fn stale_reads(history: &History) -> CheckResult {
+    let mut stale = Vec::new();
+    let mut reads = 0;
+    for ((key, _), ops) in register_ops(history) {
+        let writes: Vec<&Operation> = ops.iter().filter(|o| o.f != "get").collect();
+        let kw = KeyWrites::new(&writes);
+        for r in ops
+            .iter()
+            .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
+        {
+            reads += 1;
+            if let Some(age) = kw.stale(r) {
+                stale.push(format!(
+                    "GET {key} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
+                    r.process,
+                    r.invoke_ns / 1_000_000,
+                    r.server.as_deref().unwrap_or("?"),
+                    age / 1_000_000
+                ));
+            }
+        }
+    }
+    verdict(
+        "stale-reads",
+        stale,
+        reads,
+        "a value older than an acknowledged write",
+    )
+}
+
+/// Reads that missed the reading client's own acknowledged write.
+pub fn read_your_writes(history: &History) -> CheckResult {
+    let mut stale = Vec::new();
+    let mut reads = 0;
+    for ((key, _), ops) in register_ops(history) {
+        let mut by_process: BTreeMap<u32, Vec<&Operation>> = BTreeMap::new();
+        for o in &ops {
+            by_process.entry(o.process).or_default().push(o);
+        }
+        let all_writes: Vec<&Operation> = ops.iter().filter(|o| o.f != "get").collect();
+        let everyone = KeyWrites::new(&all_writes);
+        for (p, mine) in by_process {
+            let my_writes: Vec<&Operation> =
+                mine.iter().copied().filter(|o| o.f != "get").collect();
+            let own = KeyWrites::new(&my_writes);
+            for r in mine
+                .iter()
+                .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
+            {
+                reads += 1;
+                let done = match r.output.as_ref().and_then(|v| v.as_str()) {
+                    Some(v) => everyone.value_done.get(v).copied(),
+                    None => Some(everyone.nil_done),
+                };
+                let latest_own = own.latest_invoke_before(r.invoke_ns);
+                if let Some(d) = done
+                    && d != u64::MAX
+                    && latest_own > d
+                {
+                    stale.push(format!(
+                        "GET {key} by process {p} at {} ms from {} did not see its own earlier write",
+                        r.invoke_ns / 1_000_000,
+                        r.server.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+    }
+    verdict(
+        "read-your-writes",
+        stale,
+        reads,
+        "an older value than the client's own write",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::HistoryEvent;
+    use serde_json::Value;
+
+    fn ev(p: u32, kind: EventType, f: &str, v: Value, t: u64) -> HistoryEvent {
+        HistoryEvent {
+            process: p,
+            kind,
+            f: f.into(),
+            key: "k".into(),
+            value: v,
+            time_ns: t,
+            server: Some("r1".into()),
+            error: None,
+        }
+    }
+
+    fn history(reader: u32, read_value: Value) -> History {
+        History::merge(vec![
+            ev(1, EventType::Invoke, "set", "a".into(), 1),
+            ev(1, EventType::Ok, "set", "a".into(), 2),
+            ev(1, EventType::Invoke, "set", "b".into(), 3),
+            ev(1, EventType::Ok, "set", "b".into(), 4),
+            ev(reader, EventType::Invoke, "get", Value::Null, 10),
+            ev(reader, EventType::Ok, "get", read_value, 11),
+        ])
+    }
+
+    #[test]
+    fn an_overwritten_value_is_stale() {
+        assert_eq!(stale_reads(&history(2, "a".into())).status, Status::Fail);
+        assert_eq!(stale_reads(&history(2, Value::Null)).status, Status::Fail);
+        assert_eq!(stale_reads(&history(2, "b".into())).status, Status::Pass);
+    }
+
+    #[test]
+    fn read_your_writes_only_counts_own_writes() {
+        assert_eq!(
+            read_your_writes(&history(2, "a".into())).status,
+            Status::Pass
+        );
+        let r = read_your_writes(&history(1, "a".into()));
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.detail.contains("its own earlier write"), "{}", r.detail);
+    }
+}
