@@ -509,12 +509,10 @@ impl<'s> World<'s> {
                         ..Disk::default()
                     };
                 }
-                Node::Server(Box::new(Server::new(
-                    s.name(),
-                    s.config().clone(),
-                    disk,
-                    s.peer_names(),
-                )))
+                Node::Server(Box::new(
+                    Server::new(s.name(), s.config().clone(), disk, s.peer_names())
+                        .with_stats(s.stats().clone()),
+                ))
             }
             Node::Sentinel(s) => Node::Sentinel(s.clone()),
             Node::Client(c) => Node::Client(c.clone()),

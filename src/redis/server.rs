@@ -238,6 +238,13 @@ impl Server {
     pub fn power_loss(&mut self) {
         self.disk.after_power_loss();
     }
+    /// Carries the counters of a previous incarnation over to a restarted server (the summary
+    /// counts per server, not per process lifetime).
+    pub fn with_stats(mut self, stats: ServerStats) -> Self {
+        self.stats = stats;
+        self
+    }
+
     /// Counters.
     pub fn stats(&self) -> &ServerStats {
         &self.stats
