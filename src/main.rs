@@ -268,6 +268,64 @@ fn check(file: &Path, json: bool) -> ExitCode {
     }
 }
 
+/// Checker throughput: a history of about 100k operations from basic.toml, and Porcupine's
+/// largest test files.
+fn bench_checkers() -> Result<(), ExitCode> {
+    let path = Path::new("scenarios/basic.toml");
+    if path.exists() {
+        let overrides = [
+            "duration=90s".to_string(),
+            "workloads.app.clients=12".to_string(),
+        ];
+        let sc = Scenario::load(path, &overrides).map_err(|e| {
+            eprint!("{e}");
+            ExitCode::from(2)
+        })?;
+        let out = simkv::world::World::new(&sc, 1)
+            .run(&mut |_| {})
+            .map_err(|_| ExitCode::from(2))?;
+        let ops = out.history.operations().len();
+        let finals = simkv::runner::final_states(&out);
+        let evidence = simkv::check::Evidence {
+            history: &out.history,
+            notes: &out.notes,
+            finals: &finals,
+        };
+        let t = Instant::now();
+        let (durable, _) = simkv::check::acked_writes_durable(&evidence);
+        let d = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let lin = simkv::linearizability::check_history(&out.history);
+        let l = t.elapsed().as_secs_f64();
+        println!(
+            "checkers on a {ops}-operation history: acked-writes-durable {:.0} ms ({:.1} million ops/s, {:?}), linearizable {:.0} ms ({:.2} million ops/s, {:?})",
+            d * 1000.0,
+            ops as f64 / d / 1e6,
+            durable.status,
+            l * 1000.0,
+            ops as f64 / l / 1e6,
+            lin.result.status
+        );
+    }
+    for f in ["c50-ok.txt", "c50-bad.txt"] {
+        let p = Path::new("tests/data/porcupine/test_data/kv").join(f);
+        if !p.exists() {
+            continue;
+        }
+        let t = Instant::now();
+        let r = simkv::linearizability::check_file(&p).map_err(|_| ExitCode::from(2))?;
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "porcupine {f}: {} operations in {:.1} ms = {:.0} thousand ops/s (linearizable: {:?})",
+            r.operations,
+            s * 1000.0,
+            r.operations as f64 / s / 1e3,
+            r.verdict
+        );
+    }
+    Ok(())
+}
+
 fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
     let started = Instant::now();
     let (delivered, hash) = simkv::bench::timer_workload(1000, events);
@@ -295,6 +353,9 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
+    }
+    if let Err(code) = bench_checkers() {
+        return code;
     }
     let default = Path::new("scenarios/basic.toml");
     let path = scenario.or(default.exists().then_some(default));

@@ -422,15 +422,21 @@ fn verdict_of(v: Verdict) -> Option<bool> {
     }
 }
 
-/// Checks a history file in any supported format.
+/// Checks a history file in any supported format, explaining a violation.
 pub fn check_file(path: &std::path::Path) -> Result<FileResult, String> {
+    check_file_with(path, true)
+}
+
+/// Checks a history file; `explain` adds the shortest failing prefix to a violation (a few
+/// more searches).
+pub fn check_file_with(path: &std::path::Path, explain: bool) -> Result<FileResult, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|_| "not a UTF-8 text file".to_string())?;
-    check_text(&text)
+    check_text(&text, explain)
 }
 
 /// Checks history text in any supported format.
-pub fn check_text(text: &str) -> Result<FileResult, String> {
+pub fn check_text(text: &str, explain_failure: bool) -> Result<FileResult, String> {
     let format = detect_format(text).ok_or(
         "unrecognised format: expected simkv JSON Lines, a Porcupine kv log or a Jepsen etcd log",
     )?;
@@ -463,7 +469,7 @@ pub fn check_text(text: &str) -> Result<FileResult, String> {
         LogFormat::Etcd => {
             let ops = parse_etcd(text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
             let v = check(&RegisterModel, &ops, DEFAULT_BUDGET);
-            let detail = if v == Verdict::Illegal {
+            let detail = if v == Verdict::Illegal && explain_failure {
                 explain(&RegisterModel, &ops, "register")
             } else {
                 String::new()
@@ -490,7 +496,9 @@ pub fn check_text(text: &str) -> Result<FileResult, String> {
                     Verdict::Unknown => verdict = None,
                     Verdict::Illegal => {
                         verdict = Some(false);
-                        detail = explain(&StringModel, ops, key);
+                        if explain_failure {
+                            detail = explain(&StringModel, ops, key);
+                        }
                         break;
                     }
                 }

@@ -100,18 +100,24 @@ pub enum StringOutput {
 }
 
 impl Model for StringModel {
-    type State = String;
+    /// Shared, so that the search's many copies of a state cost a reference count, not a copy.
+    type State = std::rc::Rc<str>;
     type Input = StringInput;
     type Output = StringOutput;
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> std::rc::Rc<str> {
+        std::rc::Rc::from("")
     }
-    fn step(&self, s: &String, i: &StringInput, o: &StringOutput) -> Option<String> {
+    fn step(
+        &self,
+        s: &std::rc::Rc<str>,
+        i: &StringInput,
+        o: &StringOutput,
+    ) -> Option<std::rc::Rc<str>> {
         match (i, o) {
-            (StringInput::Get, StringOutput::Value(v)) => (v == s).then(|| s.clone()),
+            (StringInput::Get, StringOutput::Value(v)) => (v.as_str() == &**s).then(|| s.clone()),
             (StringInput::Get, StringOutput::Unknown) => Some(s.clone()),
-            (StringInput::Put(v), _) => Some(v.clone()),
-            (StringInput::Append(v), _) => Some(format!("{s}{v}")),
+            (StringInput::Put(v), _) => Some(std::rc::Rc::from(v.as_str())),
+            (StringInput::Append(v), _) => Some(std::rc::Rc::from(format!("{s}{v}"))),
             _ => None,
         }
     }
@@ -189,14 +195,14 @@ mod tests {
     fn string_and_counter_rules() {
         let m = StringModel;
         let s = m.step(
-            &"a".to_string(),
+            &std::rc::Rc::from("a"),
             &StringInput::Append("b".into()),
             &StringOutput::Done,
         );
         assert_eq!(s.as_deref(), Some("ab"));
         assert!(
             m.step(
-                &"a".to_string(),
+                &std::rc::Rc::from("a"),
                 &StringInput::Get,
                 &StringOutput::Value("b".into())
             )

@@ -44,15 +44,66 @@ struct Node {
 const NIL: u32 = u32::MAX;
 
 /// A bitset of operation indices.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Bits(Vec<u64>);
+/// A bitset with a Zobrist hash kept up to date on every change, so hashing it is O(1).
+#[derive(Clone, PartialEq, Eq)]
+struct Bits {
+    words: Vec<u64>,
+    zobrist: u64,
+}
+
+impl std::hash::Hash for Bits {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.zobrist);
+    }
+}
 
 impl Bits {
-    fn set(&mut self, i: u32) {
-        self.0[(i / 64) as usize] |= 1 << (i % 64);
+    fn new(n: usize) -> Self {
+        Bits {
+            words: vec![0; n.div_ceil(64)],
+            zobrist: 0,
+        }
     }
-    fn clear(&mut self, i: u32) {
-        self.0[(i / 64) as usize] &= !(1 << (i % 64));
+    fn toggle(&mut self, i: u32) {
+        self.words[(i / 64) as usize] ^= 1 << (i % 64);
+        self.zobrist ^= crate::sim::splitmix64(u64::from(i) + 1);
+    }
+}
+
+/// A fast, deterministic hasher for the memo table (SipHash's DoS resistance is not needed:
+/// the input is the checker's own state).
+#[derive(Clone, Copy, Default)]
+pub struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0x5349_4d4b_565f_4c49)
+    }
+}
+
+/// The hasher of [`FastHash`]: SplitMix64 over 8-byte words.
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = crate::sim::splitmix64(self.0 ^ i);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
     }
 }
 
@@ -71,8 +122,8 @@ where
     );
     let mut nodes = build_list(ops);
     // Node 0 is a sentinel head.
-    let mut cache: std::collections::HashSet<(Bits, M::State)> = Default::default();
-    let mut linearized = Bits(vec![0; ops.len().div_ceil(64)]);
+    let mut cache: std::collections::HashSet<(Bits, M::State), FastHash> = Default::default();
+    let mut linearized = Bits::new(ops.len());
     let mut state = model.init();
     let mut stack: Vec<(u32, M::State)> = Vec::new();
     let mut entry = nodes[0].next;
@@ -86,16 +137,15 @@ where
         if n.is_call {
             let op = &ops[n.op as usize];
             if let Some(next_state) = model.step(&state, &op.input, &op.output) {
-                let mut bits = linearized.clone();
-                bits.set(n.op);
-                if cache.insert((bits.clone(), next_state.clone())) {
+                linearized.toggle(n.op);
+                if cache.insert((linearized.clone(), next_state.clone())) {
                     stack.push((entry, state));
                     state = next_state;
-                    linearized = bits;
                     lift(&mut nodes, entry);
                     entry = nodes[0].next;
                     continue;
                 }
+                linearized.toggle(n.op);
             }
             entry = n.next;
         } else {
@@ -103,7 +153,7 @@ where
                 return Verdict::Illegal;
             };
             state = prev_state;
-            linearized.clear(nodes[call as usize].op);
+            linearized.toggle(nodes[call as usize].op);
             unlift(&mut nodes, call);
             entry = nodes[call as usize].next;
         }
