@@ -884,22 +884,7 @@ impl Sentinel {
                 && inst.sdown_since.is_none()
                 && now.since(inst.role_reported_time) > wait
             {
-                let master = self.master;
-                ctx.send(
-                    from,
-                    Msg::ReplicaOf {
-                        master: Some(master),
-                    },
-                );
-                self.instances
-                    .get_mut(&from)
-                    .expect("listed")
-                    .role_reported_time = now;
-                self.event(
-                    ctx,
-                    "+convert-to-slave",
-                    format!("slave {}", self.name(from)),
-                );
+                self.repoint(ctx, now, from, "+convert-to-slave");
             }
             return;
         }
@@ -932,23 +917,30 @@ impl Sentinel {
             && self.master_looks_sane(now)
             && now.since(self.instances[&from].role_reported_time) > self.cfg.failover_timeout_ns
         {
-            let master = self.master;
-            ctx.send(
-                from,
-                Msg::ReplicaOf {
-                    master: Some(master),
-                },
-            );
-            self.instances
-                .get_mut(&from)
-                .expect("listed")
-                .role_reported_time = now;
-            self.event(
-                ctx,
-                "+fix-slave-config",
-                format!("slave {}", self.name(from)),
-            );
+            self.repoint(ctx, now, from, "+fix-slave-config");
         }
+    }
+
+    /// Sends `REPLICAOF <our primary>` to a server whose role disagrees with our configuration.
+    fn repoint(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        now: SimTime,
+        server: ProcessId,
+        kind: &'static str,
+    ) {
+        let master = self.master;
+        ctx.send(
+            server,
+            Msg::ReplicaOf {
+                master: Some(master),
+            },
+        );
+        self.instances
+            .get_mut(&server)
+            .expect("listed")
+            .role_reported_time = now;
+        self.event(ctx, kind, format!("slave {}", self.name(server)));
     }
 
     fn master_looks_sane(&self, now: SimTime) -> bool {

@@ -1119,6 +1119,13 @@ impl Server {
             (Phase::AwaitPong, Phase::AwaitPong) => {
                 link.phase = Phase::AwaitReplconf;
                 ctx.send(from, Msg::Replconf { conn });
+                ctx.note(
+                    "repl:replconf",
+                    format!(
+                        "{} got +PONG, sends REPLCONF listening-port and REPLCONF capa eof capa psync2",
+                        self.name
+                    ),
+                );
             }
             (Phase::AwaitReplconf, Phase::AwaitReplconf) => {
                 link.phase = Phase::AwaitPsync;

@@ -665,6 +665,23 @@ fn region_index(cx: &mut Cx, node: &Node, path: &str, regions: &[String]) -> Opt
     }
 }
 
+/// The `region` of a server or sentinel: required when there are several regions.
+fn member_region(cx: &mut Cx, t: &Table, origin: Origin, path: &str, regions: &[String]) -> usize {
+    match t.get("region") {
+        Some(r) => region_index(cx, &r.node, &join(path, "region"), regions).unwrap_or(0),
+        None if regions.len() == 1 => 0,
+        None => {
+            cx.err(
+                origin,
+                &join(path, "region"),
+                "missing `region`".into(),
+                Some(format!("known regions: {}", regions.join(", "))),
+            );
+            0
+        }
+    }
+}
+
 fn path_spec(cx: &mut Cx, t: &Table, path: &str, base: PathSpec) -> PathSpec {
     let mut spec = base;
     if let Some(e) = t.get("latency")
@@ -797,19 +814,7 @@ fn servers(cx: &mut Cx, root: &Table, regions: &[String]) -> (Vec<ServerSpec>, u
         let mut allowed = vec!["region", "replicaof"];
         allowed.extend_from_slice(SERVER_KNOBS);
         cx.check_keys(st, &path, &allowed);
-        let region = match st.get("region") {
-            Some(r) => region_index(cx, &r.node, &join(&path, "region"), regions).unwrap_or(0),
-            None if regions.len() == 1 => 0,
-            None => {
-                cx.err(
-                    e.key_origin,
-                    &join(&path, "region"),
-                    "missing `region`".into(),
-                    Some(format!("known regions: {}", regions.join(", "))),
-                );
-                0
-            }
-        };
+        let region = member_region(cx, st, e.key_origin, &path, regions);
         let mut config = defaults.clone();
         knobs(cx, st, &path, &mut config);
         let rof = st.get("replicaof").and_then(|r| {
@@ -1144,19 +1149,7 @@ fn sentinels(
             );
             continue;
         }
-        let region = match st.get("region") {
-            Some(r) => region_index(cx, &r.node, &join(&path, "region"), regions).unwrap_or(0),
-            None if regions.len() == 1 => 0,
-            None => {
-                cx.err(
-                    e.key_origin,
-                    &join(&path, "region"),
-                    "missing `region`".into(),
-                    Some(format!("known regions: {}", regions.join(", "))),
-                );
-                0
-            }
-        };
+        let region = member_region(cx, st, e.key_origin, &path, regions);
         let mut d = defaults.clone();
         sentinel_knobs(cx, st, &path, &mut d, servers);
         let Some(master) = d.master else {

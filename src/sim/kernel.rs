@@ -362,16 +362,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         if self.queue.len() >= self.limits.max_queue {
             return Err(KernelError::QueueFull(self.limits.max_queue));
         }
-        let slot = match self.free.pop() {
-            Some(i) => {
-                self.slab[i as usize] = Some(payload);
-                i
-            }
-            None => {
-                self.slab.push(Some(payload));
-                (self.slab.len() - 1) as u32
-            }
-        };
+        let slot = self.store(payload);
         self.seq += 1;
         self.queue.push(Reverse((at.0, self.seq, slot)));
         Ok(())
@@ -488,8 +479,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         Ok(())
     }
 
-    fn defer(&mut self, to: ProcessId, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
-        let slot = match self.free.pop() {
+    /// Puts a payload into a free slab slot and returns the slot.
+    fn store(&mut self, payload: Payload<P::Msg, C>) -> u32 {
+        match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = Some(payload);
                 i
@@ -498,7 +490,11 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 self.slab.push(Some(payload));
                 (self.slab.len() - 1) as u32
             }
-        };
+        }
+    }
+
+    fn defer(&mut self, to: ProcessId, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
+        let slot = self.store(payload);
         self.slots[to.index()].deferred.push(slot);
         Ok(())
     }
