@@ -56,6 +56,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one scenario over many seeds in parallel: one JSON summary line per seed on stdout,
+    /// a table and the replay command of every failing seed on stderr.
+    Sweep {
+        /// The scenario file.
+        file: PathBuf,
+        /// Seeds: A..B (B excluded) or A..=B.
+        #[arg(long, default_value = "1..101")]
+        seeds: String,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Take every N-th seed starting at the K-th (K/N), to split a sweep over machines.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Override a scenario value by its dotted path.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Combine the JSON lines of several sweeps (shards) into one table.
+    Merge {
+        /// Files written by `simkv sweep` (stdout).
+        files: Vec<PathBuf>,
+    },
     /// Print performance figures.
     Bench {
         /// Scenario to time (default scenarios/basic.toml when present).
@@ -86,6 +109,14 @@ fn main() -> ExitCode {
             verbose,
         } => run(&file, seed, json, out.as_deref(), &overrides, verbose),
         Command::Check { file, json } => check(&file, json),
+        Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            shard,
+            overrides,
+        } => sweep(&file, &seeds, jobs, shard.as_deref(), &overrides),
+        Command::Merge { files } => merge(&files),
         Command::Bench { scenario, events } => bench(scenario.as_deref(), events),
     }
 }
@@ -174,6 +205,157 @@ fn run(
         }
     }
     ExitCode::from(if summary.verdict == "pass" { 0 } else { 1 })
+}
+
+fn sweep(
+    file: &Path,
+    seeds: &str,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    overrides: &[String],
+) -> ExitCode {
+    let scenario = match Scenario::load(file, overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut list = match simkv::sweep::parse_seeds(seeds) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: --seeds {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(s) = shard {
+        match simkv::sweep::parse_shard(s) {
+            Ok(k) => list = simkv::sweep::shard(&list, k),
+            Err(e) => {
+                eprintln!("error: --shard {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pb = if quiet_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::new(list.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds ({eta} left)")
+                .expect("valid template"),
+        );
+        pb
+    };
+    let started = Instant::now();
+    let results = simkv::sweep::run(&scenario, &list, jobs, &|| pb.inc(1));
+    pb.finish_and_clear();
+    let mut lines = Vec::new();
+    for (seed, r) in &results {
+        match r {
+            Ok(summary) => println!("{}", serde_json::to_string(summary).expect("serialises")),
+            Err(e) => println!(
+                "{}",
+                serde_json::json!({"seed": seed, "error": e, "verdict": "error"})
+            ),
+        }
+        lines.push(sweep_line(*seed, r.as_ref().ok()));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} seeds in {secs:.1} s ({:.1} seeds/s on {jobs} threads)",
+        results.len(),
+        results.len() as f64 / secs
+    );
+    let extra: String = overrides.iter().map(|o| format!(" --set {o}")).collect();
+    report_sweep(&lines, &format!("simkv run {}{extra}", file.display()))
+}
+
+/// One row of a sweep table: seed, verdict, and the unmet expectations.
+struct SweepLine {
+    seed: u64,
+    verdict: String,
+    unmet: Vec<String>,
+}
+
+fn sweep_line(seed: u64, s: Option<&simkv::report::Summary>) -> SweepLine {
+    match s {
+        Some(s) => SweepLine {
+            seed,
+            verdict: s.verdict.clone(),
+            unmet: s
+                .expectations
+                .iter()
+                .filter(|e| !e.met)
+                .map(|e| format!("{} {} (actual {})", e.name, e.expected, e.actual))
+                .collect(),
+        },
+        None => SweepLine {
+            seed,
+            verdict: "error".into(),
+            unmet: vec!["the run did not complete".into()],
+        },
+    }
+}
+
+fn report_sweep(lines: &[SweepLine], replay: &str) -> ExitCode {
+    let failed: Vec<&SweepLine> = lines.iter().filter(|l| l.verdict != "pass").collect();
+    eprintln!("verdict   seeds");
+    eprintln!("pass      {}", lines.len() - failed.len());
+    eprintln!("fail      {}", failed.len());
+    for f in &failed {
+        eprintln!("seed {}: {}", f.seed, f.unmet.join("; "));
+        eprintln!("  replay: {replay} --seed {}", f.seed);
+    }
+    ExitCode::from(if failed.is_empty() { 0 } else { 1 })
+}
+
+fn merge(files: &[PathBuf]) -> ExitCode {
+    let mut lines = Vec::new();
+    let mut scenario = String::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        };
+        for (i, l) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value = match serde_json::from_str(l) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("error: {}:{}: not a sweep line: {e}", f.display(), i + 1);
+                    return ExitCode::from(2);
+                }
+            };
+            scenario = v["scenario"].as_str().unwrap_or(&scenario).to_string();
+            let unmet = v["expectations"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|e| e["met"] == false)
+                        .map(|e| {
+                            format!("{} {} (actual {})", e["name"], e["expected"], e["actual"])
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            lines.push(SweepLine {
+                seed: v["seed"].as_u64().unwrap_or(0),
+                verdict: v["verdict"].as_str().unwrap_or("error").to_string(),
+                unmet,
+            });
+        }
+    }
+    lines.sort_by_key(|l| l.seed);
+    lines.dedup_by_key(|l| l.seed);
+    report_sweep(&lines, &format!("simkv run scenarios/{scenario}.toml"))
 }
 
 fn write_outputs(
