@@ -1,0 +1,130 @@
+//! The other commands: `check` exit codes and formats, `sweep` with shards and `merge`, and the
+//! files `run --out` writes.
+
+mod common;
+
+use common::simkv;
+
+#[test]
+fn check_exit_codes_follow_the_verdict() {
+    let ok = simkv(&["check", "tests/data/porcupine/test_data/kv/c10-ok.txt"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("linearizable"));
+    let bad = simkv(&[
+        "check",
+        "tests/data/porcupine/test_data/jepsen/etcd_000.log",
+        "--json",
+    ]);
+    assert_eq!(bad.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
+    assert_eq!(v["linearizable"], false);
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("admit no linearization")
+    );
+    let missing = simkv(&["check", "no/such/history.jsonl"]);
+    assert_eq!(missing.code, 2);
+    let garbage = simkv(&["check", "Cargo.toml"]);
+    assert_eq!(garbage.code, 2, "{}", garbage.stderr);
+    assert!(garbage.stderr.contains("unrecognised format"));
+}
+
+#[test]
+fn check_reads_its_own_histories() {
+    let dir = std::env::temp_dir().join(format!("simkv-cli-{}", std::process::id()));
+    let d = dir.display().to_string();
+    let run = simkv(&["run", "scenarios/replica-reads.toml", "--out", &d, "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for f in [
+        "summary.json",
+        "history.jsonl",
+        "trace.jsonl",
+        "lost_writes.jsonl",
+        "report.md",
+        "timeline.svg",
+        "lag.svg",
+        "throughput.svg",
+    ] {
+        assert!(dir.join(f).exists(), "{f} written");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("## What happened") && report.contains("stale-reads"));
+    let history = dir.join("history.jsonl").display().to_string();
+    let check = simkv(&["check", &history]);
+    assert_eq!(
+        check.code, 1,
+        "replica reads are not linearizable: {}",
+        check.stdout
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sweep_shards_merge_back_into_the_whole() {
+    let whole = simkv(&[
+        "sweep",
+        "scenarios/nemesis.toml",
+        "--seeds",
+        "1..7",
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let lines: Vec<serde_json::Value> = whole
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    let seeds: Vec<u64> = lines.iter().map(|v| v["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds, vec![1, 2, 3, 4, 5, 6], "in seed order");
+    let dir = std::env::temp_dir().join(format!("simkv-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for k in 0..2 {
+        let shard = format!("{k}/2");
+        let part = simkv(&[
+            "sweep",
+            "scenarios/nemesis.toml",
+            "--seeds",
+            "1..7",
+            "--shard",
+            &shard,
+        ]);
+        let f = dir.join(format!("part{k}.jsonl"));
+        std::fs::write(&f, &part.stdout).unwrap();
+        files.push(f.display().to_string());
+        for l in part.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let same = lines.iter().find(|w| w["seed"] == v["seed"]).unwrap();
+            assert_eq!(
+                v["trace_hash"], same["trace_hash"],
+                "a shard's run equals the whole's"
+            );
+        }
+    }
+    let merged = simkv(&["merge", &files[0], &files[1]]);
+    assert_eq!(merged.code, 0);
+    assert!(merged.stderr.contains("pass      6"), "{}", merged.stderr);
+    let bad = simkv(&["sweep", "scenarios/nemesis.toml", "--seeds", "9..3"]);
+    assert_eq!(bad.code, 2);
+    let failing = simkv(&[
+        "sweep",
+        "scenarios/basic.toml",
+        "--seeds",
+        "1..3",
+        "--set",
+        "bugs.drop_propagation=true",
+    ]);
+    assert_eq!(failing.code, 1);
+    assert!(
+        failing.stderr.contains(
+            "replay: simkv run scenarios/basic.toml --set bugs.drop_propagation=true --seed 1"
+        ),
+        "{}",
+        failing.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
