@@ -192,6 +192,9 @@ fn run(
         );
     } else {
         print!("{}", summary.human());
+        if let Some(c) = &report.counterexample {
+            print!("linearizability counterexample:\n{c}");
+        }
         if summary.verdict != "pass" {
             println!(
                 "replay: simkv run {} --seed {}{}",
@@ -388,6 +391,10 @@ fn write_outputs(
             "throughput.svg",
             simkv::report::throughput_svg(&out.history, end_s),
         ),
+        (
+            "servers.svg",
+            simkv::report::server_throughput_svg(&out.history, end_s),
+        ),
     ];
     for (name, svg) in plots {
         let svg = svg.map_err(std::io::Error::other)?;
@@ -399,7 +406,13 @@ fn write_outputs(
         lost.push('\n');
     }
     write_atomic(&dir.join("lost_writes.jsonl"), lost.as_bytes())?;
-    let md = simkv::report::markdown(&report.summary, description, &out.notes, &report.lost);
+    let md = simkv::report::markdown(
+        &report.summary,
+        description,
+        &out.notes,
+        &report.lost,
+        report.counterexample.as_deref(),
+    );
     write_atomic(&dir.join("report.md"), md.as_bytes())
 }
 

@@ -15,6 +15,8 @@ pub struct RunReport {
     pub output: RunOutput,
     /// Every lost acknowledged write (the summary lists only the first ones).
     pub lost: Vec<crate::check::LostWrite>,
+    /// The linearizability counterexample, as a timeline.
+    pub counterexample: Option<String>,
 }
 
 /// The checkers' view of the final states.
@@ -52,12 +54,20 @@ pub fn run_scenario(
         notes: &output.notes,
         finals: &finals,
     };
-    let (checks, lost) = check::run_all(&evidence);
+    let findings = check::run_all(&evidence);
     let failovers = summary_failovers(&output);
-    let summary = summarize(scenario, &output, checks, &lost, failovers, wall_ms());
+    let summary = summarize(
+        scenario,
+        &output,
+        findings.checks,
+        &findings.lost,
+        failovers,
+        wall_ms(),
+    );
     Ok(RunReport {
         summary,
         output,
-        lost,
+        lost: findings.lost,
+        counterexample: findings.counterexample,
     })
 }

@@ -28,7 +28,7 @@ fn replicas_converge_after_random_faults_heal() {
             notes: &out.notes,
             finals: &finals,
         };
-        for c in run_all(&evidence).0 {
+        for c in run_all(&evidence).checks {
             if c.status != Status::Pass {
                 failures.push(format!(
                     "seed {seed}: {} {:?}: {}",

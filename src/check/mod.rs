@@ -153,8 +153,18 @@ pub fn converged(finals: &[FinalState]) -> CheckResult {
     }
 }
 
+/// What all the checkers found.
+pub struct Findings {
+    /// One result per checker.
+    pub checks: Vec<CheckResult>,
+    /// Every lost acknowledged write.
+    pub lost: Vec<LostWrite>,
+    /// The linearizability counterexample (a timeline), if any.
+    pub counterexample: Option<String>,
+}
+
 /// Runs every checker.
-pub fn run_all(e: &Evidence<'_>) -> (Vec<CheckResult>, Vec<LostWrite>) {
+pub fn run_all(e: &Evidence<'_>) -> Findings {
     let (durable, lost) = acked_writes_durable(e);
     let mut out = vec![
         durable,
@@ -163,8 +173,13 @@ pub fn run_all(e: &Evidence<'_>) -> (Vec<CheckResult>, Vec<LostWrite>) {
         stale_reads(e.history),
         read_your_writes(e.history),
     ];
-    out.push(crate::linearizability::check_history(e.history).result);
-    (out, lost)
+    let lin = crate::linearizability::check_history(e.history);
+    out.push(lin.result);
+    Findings {
+        checks: out,
+        lost,
+        counterexample: lin.counterexample,
+    }
 }
 
 #[cfg(test)]

@@ -284,7 +284,13 @@ pub fn check_history(history: &History) -> Report {
                         name: "linearizable".into(),
                         status: Status::Fail,
                         count: 1,
-                        detail: why.lines().next().unwrap_or_default().to_string(),
+                        detail: why
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .trim_end_matches(':')
+                            .replace("; the last of them cannot be ordered with these", "")
+                            .to_string(),
                     },
                     keys: total,
                     counterexample: Some(why),

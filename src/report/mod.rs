@@ -6,7 +6,7 @@ mod plot;
 mod summary;
 
 pub use narrative::markdown;
-pub use plot::{lag_svg, throughput_svg, timeline_svg};
+pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 
 pub use summary::{Failover, OpsCounts, ReplicationCounts, Summary, summarize, summary_failovers};
 

@@ -106,6 +106,7 @@ pub fn markdown(
     description: &str,
     notes: &[Note],
     lost: &[LostWrite],
+    counterexample: Option<&str>,
 ) -> String {
     let mut s = format!("# {} (seed {})\n\n", summary.scenario, summary.seed);
     if !description.is_empty() {
@@ -155,6 +156,12 @@ pub fn markdown(
             s.push('\n');
         }
     }
+    if let Some(c) = counterexample {
+        s.push_str(&format!(
+            "\n## Why the history is not linearizable\n\nEach line is one operation, a bar from its \
+             call to its return (`?`: it never returned).\n\n```\n{c}```\n"
+        ));
+    }
     s.push_str("\n## Checks\n\n| check | status | detail |\n|---|---|---|\n");
     for c in &summary.checks {
         let status = match c.status {
@@ -184,7 +191,7 @@ pub fn markdown(
     }
     s.push_str(
         "\n## Plots\n\n![roles and faults](timeline.svg)\n\n![replication lag](lag.svg)\n\n\
-         ![throughput](throughput.svg)\n",
+         ![throughput](throughput.svg)\n\n![per server](servers.svg)\n",
     );
     s
 }

@@ -257,6 +257,66 @@ pub fn throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
     Ok(svg)
 }
 
+/// Acknowledged writes and reads per second, per server that answered them.
+pub fn server_throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
+    let buckets = end_s.ceil().max(1.0) as usize + 1;
+    let mut per: std::collections::BTreeMap<(String, bool), Vec<u64>> = Default::default();
+    for e in history.events.iter().filter(|e| e.kind == EventType::Ok) {
+        let Some(server) = &e.server else { continue };
+        let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets - 1);
+        per.entry((server.clone(), e.f != "get"))
+            .or_insert_with(|| vec![0; buckets])[b] += 1;
+    }
+    let top = per.values().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Acknowledged writes and reads per second, by server",
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..end_s.max(1.0), 0f64..top * 1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated seconds")
+            .draw()
+            .map_err(err)?;
+        for (i, ((server, writes), counts)) in per.into_iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let pts: Vec<(f64, f64)> = counts
+                .iter()
+                .enumerate()
+                .map(|(t, c)| (t as f64, *c as f64))
+                .collect();
+            let style = if writes {
+                color.stroke_width(2)
+            } else {
+                color.stroke_width(1)
+            };
+            let label = format!("{server} {}", if writes { "writes" } else { "reads" });
+            chart
+                .draw_series(LineSeries::new(pts, style))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +361,11 @@ mod tests {
             throughput_svg(&History::default(), 5.0)
                 .unwrap()
                 .contains("<svg")
+        );
+        assert!(
+            server_throughput_svg(&History::default(), 5.0)
+                .unwrap()
+                .contains("by server")
         );
     }
 }
