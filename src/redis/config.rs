@@ -77,9 +77,6 @@ pub struct ServerConfig {
     /// Model knob `tcp-send-buffer`: bytes the kernel socket buffer absorbs before Redis's
     /// output buffer for a replica starts to grow (default 512kb).
     pub tcp_send_buffer_bytes: u64,
-    /// Model knob `restart-delay` is a fault setting; this is the process's own start-up time
-    /// before it serves (model knob `startup-time`, default 100ms).
-    pub startup_ms: u64,
     /// Planted bugs (a testing and teaching aid; none by default).
     pub bugs: crate::bugs::Bugs,
 }
@@ -110,7 +107,6 @@ impl Default for ServerConfig {
             rdb_load_bytes_per_sec: 400 * 1024 * 1024,
             os_writeback_interval_ms: 30_000,
             tcp_send_buffer_bytes: 512 * 1024,
-            startup_ms: 100,
             bugs: crate::bugs::Bugs::default(),
         }
     }

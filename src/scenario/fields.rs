@@ -51,7 +51,6 @@ pub const SERVER_KNOBS: &[&str] = &[
     "rdb-load-rate",
     "os-writeback-interval",
     "tcp-send-buffer",
-    "startup-time",
 ];
 
 const WORKLOAD_KEYS: &[&str] = &[
@@ -968,10 +967,6 @@ fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
                 cx.duration(n, &p, 1_000_000).map(|v| v / 1_000_000),
             ),
             "tcp-send-buffer" => set(&mut c.tcp_send_buffer_bytes, cx.size(n, &p)),
-            "startup-time" => set(
-                &mut c.startup_ms,
-                cx.duration(n, &p, 1_000_000).map(|v| v / 1_000_000),
-            ),
             _ => {}
         }
     }

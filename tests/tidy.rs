@@ -1,0 +1,72 @@
+//! Tidiness rules that keep the code base readable: every source file opens with a `//!` line
+//! saying what it owns, simulated code never reads the wall clock or the OS's randomness, and no
+//! hash-ordered collection is used outside the linearizability checker's memo table.
+
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn all() -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_says_what_it_owns() {
+    for (p, text) in all() {
+        assert!(text.starts_with("//!"), "{} has no //! header", p.display());
+    }
+}
+
+#[test]
+fn simulated_code_has_no_wall_clock_or_os_randomness() {
+    for (p, text) in all() {
+        if p.ends_with("main.rs") {
+            continue; // the CLI measures wall_ms and drives progress bars
+        }
+        for banned in [
+            "Instant::now",
+            "SystemTime",
+            "thread_rng",
+            "rand::rng()",
+            "OsRng",
+            "from_entropy",
+        ] {
+            assert!(!text.contains(banned), "{} uses {banned}", p.display());
+        }
+    }
+}
+
+#[test]
+fn hash_ordered_collections_only_in_the_memo_table() {
+    for (p, text) in all() {
+        if p.ends_with("search.rs") {
+            continue;
+        }
+        assert!(
+            !text.contains("HashMap") && !text.contains("HashSet"),
+            "{}",
+            p.display()
+        );
+    }
+}
