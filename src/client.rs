@@ -128,6 +128,7 @@ struct Pending {
     key: Rc<str>,
     value: Option<Rc<str>>,
     waiting_for_wait: bool,
+    output: Value,
 }
 
 /// One client process of a workload.
@@ -376,6 +377,7 @@ impl Client {
             key,
             value,
             waiting_for_wait: false,
+            output: Value::Null,
         });
         let to = match (kind, self.spec.read_from) {
             (OpKind::Get, Some(replica)) => replica,
@@ -402,10 +404,7 @@ impl Client {
         if p.waiting_for_wait {
             let acked =
                 matches!(reply, Reply::Int(n) if n >= i64::from(self.spec.wait.map_or(0, |w| w.0)));
-            let value = p
-                .value
-                .as_ref()
-                .map_or(Value::Null, |v| Value::from(v.as_ref()));
+            let value = p.output.clone();
             if acked {
                 self.complete(ctx, EventType::Ok, value, Some(from), None);
             } else {
@@ -455,8 +454,8 @@ impl Client {
                         self.spec.timeout_ns + timeout * SimTime::NANOS_PER_MS,
                         TIMER_TIMEOUT | wait_id,
                     );
-                    // The reply value is kept for when WAIT answers.
-                    let _ = output;
+                    // The reply's value is what the history records once WAIT answers.
+                    p.output = output;
                     return;
                 }
                 self.complete(ctx, EventType::Ok, output, Some(from), None);

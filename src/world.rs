@@ -297,7 +297,7 @@ impl<'s> World<'s> {
 
     fn control(&mut self, c: Control) -> Result<(), KernelError> {
         match c {
-            Control::FaultStart(i) => self.start_fault(i),
+            Control::FaultStart(i) => self.start_fault(i)?,
             Control::FaultHeal(i) => self.heal_fault(i)?,
             Control::FinalHeal => {
                 for i in 0..self.active.len() {
@@ -321,10 +321,10 @@ impl<'s> World<'s> {
         Ok(())
     }
 
-    fn start_fault(&mut self, i: usize) {
+    fn start_fault(&mut self, i: usize) -> Result<(), KernelError> {
         let f = self.faults[i].clone();
         if self.active[i] {
-            return;
+            return Ok(());
         }
         self.active[i] = true;
         self.records.push(FaultRecord {
@@ -382,18 +382,17 @@ impl<'s> World<'s> {
                     self.kernel.set_clock(n, *jump_ns, *drift_ppm);
                 }
             }
-            FaultKind::DiskStall { nodes } => {
-                let _ = self.stall(nodes, true);
-            }
+            FaultKind::DiskStall { nodes } => self.stall(nodes, true)?,
             FaultKind::Failover { target, others } => {
-                self.replicaof(*target, None);
+                self.replicaof(*target, None)?;
                 if f.heal_ns.is_none() {
                     for &o in others {
-                        self.replicaof(o, Some(*target));
+                        self.replicaof(o, Some(*target))?;
                     }
                 }
             }
         }
+        Ok(())
     }
 
     /// A disk stall. With `appendfsync always` Redis fsyncs in its main thread before replying,
@@ -417,18 +416,21 @@ impl<'s> World<'s> {
 
     /// Sends `REPLICAOF` through the operator's console, or edits the config of a server that is
     /// down so it comes back with the new role.
-    fn replicaof(&mut self, server: ProcessId, master: Option<ProcessId>) {
+    fn replicaof(
+        &mut self,
+        server: ProcessId,
+        master: Option<ProcessId>,
+    ) -> Result<(), KernelError> {
         if self.kernel.state(server) == ProcessState::Crashed {
             if let Node::Server(s) = self.kernel.process_mut(server) {
                 s.set_config_replicaof(master);
             }
-            return;
+            return Ok(());
         }
         let now = self.kernel.now();
-        // The console is a process of its own in the trace: the server itself is the sender.
-        let _ = self
-            .kernel
-            .inject(now, server, server, Msg::ReplicaOf { master });
+        // The operator's console is outside the network: the server itself is the sender.
+        self.kernel
+            .inject(now, server, server, Msg::ReplicaOf { master })
     }
 
     fn heal_fault(&mut self, i: usize) -> Result<(), KernelError> {
@@ -489,7 +491,7 @@ impl<'s> World<'s> {
             FaultKind::DiskStall { nodes } => self.stall(nodes, false)?,
             FaultKind::Failover { target, others } => {
                 for &o in others {
-                    self.replicaof(o, Some(*target));
+                    self.replicaof(o, Some(*target))?;
                 }
             }
         }
