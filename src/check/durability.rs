@@ -53,9 +53,10 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
     let mut acked = 0u64;
     for (key, key_ops) in &by_key {
         let final_value = primary.data.get(*key).map(String::as_str);
+        let final_written_until = final_writer_completion(key_ops, final_value);
         for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
             let verdict = match op.f.as_str() {
-                "set" => register_lost(op, key_ops, final_value),
+                "set" => register_lost(op, final_written_until, final_value),
                 "incr" => counter_lost(op, final_value),
                 "append" => append_lost(op, final_value),
                 _ => None,
@@ -111,22 +112,31 @@ fn text(v: &Value) -> Option<&str> {
 /// come after the SET.
 fn register_lost(
     op: &Operation,
-    key_ops: &[&Operation],
+    final_written_until: u64,
     final_value: Option<&str>,
 ) -> Option<String> {
     let mine = text(&op.input)?;
     if final_value == Some(mine) {
         return None;
     }
-    let superseded = key_ops.iter().any(|o| {
-        let wrote_final = match o.f.as_str() {
+    let superseded = final_written_until > op.invoke_ns;
+    (!superseded).then(|| mine.to_string())
+}
+
+/// The latest completion among the operations that could have written the key's final state
+/// (a SET of the final value, or a DEL when the key is gone); 0 when none could.
+fn final_writer_completion(key_ops: &[&Operation], final_value: Option<&str>) -> u64 {
+    key_ops
+        .iter()
+        .filter(|o| o.outcome != EventType::Fail)
+        .filter(|o| match o.f.as_str() {
             "set" => final_value.is_some() && text(&o.input) == final_value,
             "del" => final_value.is_none(),
             _ => false,
-        };
-        wrote_final && o.outcome != EventType::Fail && o.complete_ns > op.invoke_ns
-    });
-    (!superseded).then(|| mine.to_string())
+        })
+        .map(|o| o.complete_ns)
+        .max()
+        .unwrap_or(0)
 }
 
 /// An INCR acknowledged with result r is lost when the final counter is below r.
