@@ -46,6 +46,10 @@ enum Command {
         /// happen.
         #[arg(long, short)]
         verbose: bool,
+        /// Run the scenario twice and report the simulated time at which the two runs first
+        /// diverge (a determinism self-check), instead of the usual output.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Check a recorded history (simkv JSON Lines, Porcupine kv or Jepsen etcd logs) for
     /// linearizability.
@@ -107,6 +111,16 @@ fn main() -> ExitCode {
             out,
             overrides,
             verbose,
+            check_determinism: true,
+        } => determinism(&file, seed, &overrides),
+        Command::Run {
+            file,
+            seed,
+            json,
+            out,
+            overrides,
+            verbose,
+            check_determinism: false,
         } => run(&file, seed, json, out.as_deref(), &overrides, verbose),
         Command::Check { file, json } => check(&file, json),
         Command::Sweep {
@@ -208,6 +222,42 @@ fn run(
         }
     }
     ExitCode::from(if summary.verdict == "pass" { 0 } else { 1 })
+}
+
+fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode {
+    let scenario = match Scenario::load(file, overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let runs: Vec<_> = (0..2)
+        .map(|_| simkv::world::World::new(&scenario, seed).run(&mut |_| {}))
+        .collect();
+    match (&runs[0], &runs[1]) {
+        (Ok(a), Ok(b)) => match simkv::world::first_divergence(a, b) {
+            None => {
+                println!(
+                    "deterministic: two runs of seed {seed} agree at all {} checkpoints (trace {})",
+                    a.checkpoints.len(),
+                    a.trace_hash
+                );
+                ExitCode::SUCCESS
+            }
+            Some((after, by)) => {
+                println!(
+                    "NOT deterministic: the runs of seed {seed} agree up to {after} and differ by {by}"
+                );
+                ExitCode::from(1)
+            }
+        },
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn sweep(

@@ -107,6 +107,24 @@ pub struct RunOutput {
     pub quiet_from: SimTime,
     /// Bytes handed to the network.
     pub network_bytes: u64,
+    /// The trace hash at every metrics sample (once per simulated second), to find where two
+    /// runs that should be identical first diverge.
+    pub checkpoints: Vec<(SimTime, u64)>,
+}
+
+/// Where two runs that should be identical first diverge: `(after, by)`, the last checkpoint at
+/// which their trace hashes agreed and the first at which they differ (`None` when they agree
+/// throughout).
+pub fn first_divergence(a: &RunOutput, b: &RunOutput) -> Option<(SimTime, SimTime)> {
+    let mut last_equal = SimTime::ZERO;
+    for (x, y) in a.checkpoints.iter().zip(&b.checkpoints) {
+        if x != y {
+            return Some((last_equal, x.0));
+        }
+        last_equal = x.0;
+    }
+    (a.checkpoints.len() != b.checkpoints.len() || a.trace_hash != b.trace_hash)
+        .then_some((last_equal, a.sim_time))
 }
 
 /// Why a run could not complete.
@@ -143,6 +161,7 @@ pub struct World<'s> {
     faults: Vec<crate::fault::FaultSpec>,
     records: Vec<FaultRecord>,
     metrics: Metrics,
+    checkpoints: Vec<(SimTime, u64)>,
     seed: u64,
 }
 
@@ -230,6 +249,7 @@ impl<'s> World<'s> {
 
             records: Vec::new(),
             metrics: Metrics::new(scenario.servers.iter().map(|s| s.name.clone()).collect()),
+            checkpoints: Vec::new(),
             seed,
         }
     }
@@ -524,6 +544,7 @@ impl<'s> World<'s> {
 
     fn sample(&mut self) {
         let now = self.kernel.now();
+        self.checkpoints.push((now, self.kernel.trace().value()));
         let mut samples = Vec::with_capacity(self.server_ids.len());
         for &id in &self.server_ids {
             let state = self.kernel.state(id);
@@ -579,6 +600,7 @@ impl<'s> World<'s> {
             metrics: self.metrics,
             quiet_from,
             network_bytes: self.kernel.links().bytes_sent(),
+            checkpoints: self.checkpoints,
         }
     }
 }

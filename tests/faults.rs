@@ -170,3 +170,25 @@ fn nemesis_is_deterministic_and_leaves_the_workload_alone() {
     assert!(!before(&plain).is_empty());
     assert_eq!(before(&plain), before(&a));
 }
+
+#[test]
+fn divergence_is_located_in_simulated_time() {
+    use simkv::world::first_divergence;
+    let s = scenario("");
+    let a = run(&s, 5);
+    assert_eq!(
+        first_divergence(&a, &run(&s, 5)),
+        None,
+        "same seed, same run"
+    );
+    // The same scenario with a fault that starts at 30 s: identical up to 30 s, different after.
+    let later = scenario(
+        "[[faults]]\nkind = \"isolate\"\ntargets = [\"r1\"]\nat = \"30s\"\nheal = \"35s\"\n",
+    );
+    let (after, by) = first_divergence(&a, &run(&later, 5)).expect("they differ");
+    assert!(
+        after.as_ms() >= 29_000 && after.as_ms() <= 30_000,
+        "agree until {after}"
+    );
+    assert!(by.as_ms() <= 31_000, "differ by {by}");
+}
