@@ -107,11 +107,9 @@ fn main() -> ExitCode {
         Command::Run {
             file,
             seed,
-            json,
-            out,
             overrides,
-            verbose,
             check_determinism: true,
+            ..
         } => determinism(&file, seed, &overrides),
         Command::Run {
             file,
