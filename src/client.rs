@@ -105,6 +105,8 @@ pub struct WorkloadSpec {
     pub key_prefix: String,
     /// Send reads (GET) to this server instead of the primary (reading from a replica).
     pub read_from: Option<ProcessId>,
+    /// The primary's name for sentinel discovery (`get-master-addr-by-name`).
+    pub master_name: String,
     /// Key choice.
     pub distribution: KeyDistribution,
     /// Operation mix as (kind, weight).
@@ -235,7 +237,9 @@ impl Client {
                     self.issue(ctx);
                 }
             }
-            Msg::SwitchMaster { master } => self.primary = Some(master),
+            Msg::SwitchMaster { name, master } if *name == *self.spec.master_name => {
+                self.primary = Some(master)
+            }
             Msg::Close { .. } if self.pending.is_some() => {
                 self.lose_primary();
                 self.complete(
@@ -317,7 +321,8 @@ impl Client {
         self.next_id += 1;
         let id = self.next_id;
         self.asking = Some(id);
-        ctx.send(s, Msg::GetMasterAddr { id });
+        let name = std::rc::Rc::from(self.spec.master_name.as_str());
+        ctx.send(s, Msg::GetMasterAddr { id, name });
         ctx.set_timer(DISCOVERY_TIMEOUT_NS, TIMER_DISCOVER | id);
     }
 

@@ -165,6 +165,8 @@ pub enum Msg {
     IsMasterDown {
         /// Request id.
         id: u64,
+        /// The monitored primary's name.
+        name: Rc<str>,
         /// The primary asked about.
         master: ProcessId,
         /// The asker's current epoch.
@@ -187,6 +189,8 @@ pub enum Msg {
     GetMasterAddr {
         /// Request id.
         id: u64,
+        /// The monitored primary's name.
+        name: Rc<str>,
     },
     /// Sentinel → client: the primary's address (or nil when unknown).
     MasterAddr {
@@ -197,6 +201,8 @@ pub enum Msg {
     },
     /// Sentinel → subscribed client: a `+switch-master` event.
     SwitchMaster {
+        /// The monitored primary's name.
+        name: Rc<str>,
         /// The new primary.
         master: ProcessId,
     },
@@ -207,6 +213,8 @@ pub enum Msg {
 pub struct Hello {
     /// The sentinel that sent it.
     pub sentinel: ProcessId,
+    /// The monitored primary's name.
+    pub name: Rc<str>,
     /// Its current epoch.
     pub current_epoch: u64,
     /// The primary it believes in.
@@ -286,9 +294,9 @@ impl Message for Msg {
                     ^ leader_epoch.rotate_left(24)
                     ^ leader.map_or(0, |v| u64::from(v.0) << 48),
             ),
-            Msg::GetMasterAddr { id } => (24, *id),
+            Msg::GetMasterAddr { id, .. } => (24, *id),
             Msg::MasterAddr { id, master } => (25, id ^ master.map_or(0, |m| u64::from(m.0) << 40)),
-            Msg::SwitchMaster { master } => (26, u64::from(master.0)),
+            Msg::SwitchMaster { master, .. } => (26, u64::from(master.0)),
         };
         (tag << 56) ^ word
     }

@@ -32,6 +32,8 @@ const SLAVE_RECONF_TIMEOUT: u64 = 10_000 * MS;
 const MAX_DESYNC: u64 = 1000 * MS;
 /// `sentinel_election_timeout` (capped by failover-timeout).
 const ELECTION_TIMEOUT: u64 = 10_000 * MS;
+/// Request ids carry the monitor's slot above this bit.
+const SLOT_SHIFT: u32 = 48;
 
 /// `sentinel monitor` and the per-primary sentinel.conf knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +129,7 @@ pub struct SentinelEvent {
 /// One Sentinel process.
 #[derive(Clone, Debug)]
 pub struct Sentinel {
+    slot: u64,
     label: String,
     names: Rc<Vec<String>>,
     cfg: SentinelConfig,
@@ -156,6 +159,7 @@ impl Sentinel {
     /// A sentinel named `label` monitoring `cfg.master`; `names` maps process ids to names.
     pub fn new(label: &str, cfg: SentinelConfig, names: Rc<Vec<String>>) -> Self {
         Sentinel {
+            slot: 0,
             label: label.to_string(),
             names,
             master: cfg.master,
@@ -217,8 +221,8 @@ impl Sentinel {
         self.tilt_since.is_some()
     }
 
-    /// Starts monitoring.
-    pub fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+    /// Starts monitoring (the [`SentinelProcess`] drives the timer).
+    fn start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.me = ctx.me();
         let now = ctx.now();
         self.last_tick = now;
@@ -233,19 +237,6 @@ impl Sentinel {
                 self.cfg.quorum
             ),
         );
-        self.schedule_tick(ctx);
-    }
-
-    fn schedule_tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        // sentinelTimer runs at 10 + rand()%10 Hz, re-rolled every tick, to desynchronise.
-        let hz = 10 + ctx.rng().random_range(0..10u64);
-        ctx.set_timer(SimTime::NANOS_PER_SEC / hz, 0);
-    }
-
-    /// The periodic timer.
-    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _tag: u64) {
-        self.tick(ctx);
-        self.schedule_tick(ctx);
     }
 
     fn tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
@@ -275,10 +266,12 @@ impl Sentinel {
         self.ask_others(ctx, now, false);
     }
 
+    /// A request id: the monitor's slot in the top 16 bits routes the reply back to it.
     fn next_id(&mut self, to: ProcessId) -> u64 {
         self.next_id += 1;
-        self.pending.insert(self.next_id, to);
-        self.next_id
+        let id = (self.slot << SLOT_SHIFT) | self.next_id;
+        self.pending.insert(id, to);
+        id
     }
 
     fn periodic(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
@@ -312,6 +305,7 @@ impl Sentinel {
             if send_hello {
                 let hello = Rc::new(Hello {
                     sentinel: self.me,
+                    name: Rc::from(self.cfg.name.as_str()),
                     current_epoch: self.current_epoch,
                     master: self.master,
                     config_epoch: self.config_epoch,
@@ -322,7 +316,7 @@ impl Sentinel {
         }
         // Bound the table of outstanding requests: replies older than a minute never come.
         if self.pending.len() > 10_000 {
-            let keep_from = self.next_id.saturating_sub(5_000);
+            let keep_from = (self.slot << SLOT_SHIFT) | self.next_id.saturating_sub(5_000);
             self.pending.retain(|id, _| *id >= keep_from);
         }
     }
@@ -685,7 +679,8 @@ impl Sentinel {
             p.down = false;
         }
         for &c in &self.clients {
-            ctx.send(c, Msg::SwitchMaster { master: new });
+            let name = Rc::from(self.cfg.name.as_str());
+            ctx.send(c, Msg::SwitchMaster { name, master: new });
         }
     }
 
@@ -715,6 +710,7 @@ impl Sentinel {
             ctx.send(
                 p,
                 Msg::IsMasterDown {
+                    name: Rc::from(self.cfg.name.as_str()),
                     id,
                     master: self.master,
                     epoch,
@@ -746,6 +742,7 @@ impl Sentinel {
                 master,
                 epoch,
                 vote_for,
+                ..
             } => {
                 self.peers.entry(from).or_default();
                 let down = !self.tilted() && master == self.master && self.master_sdown();
@@ -780,7 +777,7 @@ impl Sentinel {
                     p.leader_epoch = leader_epoch;
                 }
             }
-            Msg::GetMasterAddr { id } => {
+            Msg::GetMasterAddr { id, .. } => {
                 self.clients.insert(from);
                 ctx.send(
                     from,
@@ -949,6 +946,91 @@ impl Sentinel {
                 && m.info.as_ref().is_some_and(|i| i.is_master)
                 && now.since(m.info_time) < INFO_PERIOD * 2
         })
+    }
+}
+
+/// A Sentinel process: one monitor (a [`Sentinel`] state machine) per primary it watches, driven
+/// by one timer, with replies routed back to the monitor that asked.
+#[derive(Clone, Debug)]
+pub struct SentinelProcess {
+    monitors: Vec<Sentinel>,
+}
+
+impl SentinelProcess {
+    /// A process named `label` watching each of `configs` (`sentinel monitor` lines).
+    pub fn new(label: &str, configs: Vec<SentinelConfig>, names: Rc<Vec<String>>) -> Self {
+        let monitors = configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut s = Sentinel::new(label, c, names.clone());
+                s.slot = i as u64;
+                s
+            })
+            .collect();
+        SentinelProcess { monitors }
+    }
+
+    /// The monitors, one per watched primary.
+    pub fn monitors(&self) -> &[Sentinel] {
+        &self.monitors
+    }
+
+    fn by_name(&mut self, name: &str) -> Option<&mut Sentinel> {
+        self.monitors.iter_mut().find(|m| m.cfg.name == name)
+    }
+
+    fn schedule_tick(ctx: &mut Ctx<'_, Msg>) {
+        // sentinelTimer runs at 10 + rand()%10 Hz, re-rolled every tick, to desynchronise.
+        let hz = 10 + ctx.rng().random_range(0..10u64);
+        ctx.set_timer(SimTime::NANOS_PER_SEC / hz, 0);
+    }
+
+    /// Starts every monitor and the timer.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        for m in &mut self.monitors {
+            m.start(ctx);
+        }
+        Self::schedule_tick(ctx);
+    }
+
+    /// The periodic timer: every monitor ticks.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _tag: u64) {
+        for m in &mut self.monitors {
+            m.tick(ctx);
+        }
+        Self::schedule_tick(ctx);
+    }
+
+    /// Routes a message to the monitor it concerns.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        let slot = |id: u64| (id >> SLOT_SHIFT) as usize;
+        let target = match &msg {
+            Msg::Pong { id } | Msg::InfoReply { id, .. } | Msg::IsMasterDownReply { id, .. } => {
+                self.monitors.get_mut(slot(*id))
+            }
+            Msg::Hello(h) => {
+                let name = h.name.clone();
+                self.by_name(&name)
+            }
+            Msg::IsMasterDown { name, .. } => {
+                let name = name.clone();
+                self.by_name(&name)
+            }
+            Msg::GetMasterAddr { id, name } => {
+                let (id, name) = (*id, name.clone());
+                if self.by_name(&name).is_none() {
+                    // `SENTINEL get-master-addr-by-name` of an unknown name replies nil.
+                    ctx.send(from, Msg::MasterAddr { id, master: None });
+                    return;
+                }
+                self.by_name(&name)
+            }
+            _ => None,
+        };
+        if let Some(m) = target {
+            m.on_message(ctx, from, msg);
+        }
     }
 }
 

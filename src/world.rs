@@ -12,7 +12,7 @@ use crate::net::Network;
 use crate::proto::Msg;
 use crate::redis::{Disk, Fsync, Role, Server, ServerStats};
 use crate::scenario::Scenario;
-use crate::sentinel::Sentinel;
+use crate::sentinel::SentinelProcess;
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, Note, Process, ProcessId, ProcessState, SimTime, Step,
 };
@@ -23,7 +23,7 @@ pub enum Node {
     /// A Redis server.
     Server(Box<Server>),
     /// A Redis Sentinel.
-    Sentinel(Box<Sentinel>),
+    Sentinel(Box<SentinelProcess>),
     /// A workload client.
     Client(Box<Client>),
 }
@@ -209,7 +209,7 @@ impl<'s> World<'s> {
             ));
         }
         for s in &scenario.sentinels {
-            let sentinel = Sentinel::new(&s.name, s.config.clone(), peers.clone());
+            let sentinel = SentinelProcess::new(&s.name, s.monitors.clone(), peers.clone());
             kernel.add(
                 &format!("sentinel/{}", s.name),
                 Node::Sentinel(Box::new(sentinel)),

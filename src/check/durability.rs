@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{CheckResult, Evidence, Status, final_primary};
+use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
 use crate::history::{EventType, Operation};
 use crate::sim::Note;
 
@@ -35,7 +35,8 @@ pub struct LostWrite {
 /// Runs the checker and returns the lost writes as well.
 pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
     let name = "acked-writes-durable".to_string();
-    let Some(primary) = final_primary(e.finals) else {
+    let groups = groups(e.notes, e.finals);
+    if final_primary(e.finals).is_none() {
         let r = CheckResult {
             name,
             status: Status::Skipped,
@@ -43,7 +44,7 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
             detail: "no primary was running at the end, so there is no final state to check".into(),
         };
         return (r, Vec::new());
-    };
+    }
     let ops = e.history.operations();
     let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in &ops {
@@ -51,7 +52,20 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
     }
     let mut lost = Vec::new();
     let mut acked = 0u64;
+    let mut judged_by: Vec<&str> = Vec::new();
     for (key, key_ops) in &by_key {
+        // The key lives in the replication group of the servers that answered for it.
+        let group = key_ops
+            .iter()
+            .filter_map(|o| o.server.as_deref())
+            .find_map(|s| e.finals.iter().position(|f| f.name == s))
+            .map_or(0, |i| groups[i]);
+        let Some(primary) = final_primary_in(e.finals, &groups, group) else {
+            continue;
+        };
+        if !judged_by.contains(&primary.name.as_str()) {
+            judged_by.push(&primary.name);
+        }
         let final_value = primary.data.get(*key).map(String::as_str);
         let final_written_until = final_writer_completion(key_ops, final_value);
         for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
@@ -75,17 +89,14 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
     } else {
         Status::Fail
     };
+    let primaries = judged_by.join(" and ");
     let detail = if lost.is_empty() {
-        format!(
-            "all {acked} acknowledged writes are in {}'s final data",
-            primary.name
-        )
+        format!("all {acked} acknowledged writes are in {primaries}'s final data")
     } else {
         let first = &lost[0];
         format!(
-            "{} of {acked} acknowledged writes are missing from {}'s final data; first: {} {}={} acknowledged by {} at {} ms, lost to {}",
+            "{} of {acked} acknowledged writes are missing from {primaries}'s final data; first: {} {}={} acknowledged by {} at {} ms, lost to {}",
             lost.len(),
-            primary.name,
             first.f,
             first.key,
             first.value,

@@ -61,8 +61,12 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
     }
     let mut total_ns = 0u64;
     let mut episodes = Vec::new();
+    let groups = super::groups(e.notes, e.finals);
     for a in 0..e.finals.len() {
         for b in a + 1..e.finals.len() {
+            if groups[a] != groups[b] {
+                continue; // two replication groups may each have a primary
+            }
             for &(sa, ea) in &intervals[a] {
                 for &(sb, eb) in &intervals[b] {
                     let (from, to) = (sa.max(sb), ea.min(eb));
@@ -169,7 +173,7 @@ mod tests {
     fn finds_overlapping_primaries_that_both_acked() {
         let notes = vec![
             note(0, 0, "start", "a started as primary with 0 keys"),
-            note(0, 1, "start", "b started as replica with 0 keys"),
+            note(0, 1, "start", "b started as replica of a with 0 keys"),
             note(100, 1, "role:promoted", "b is now a primary"),
             note(500, 0, "role:demoted", "a becomes a replica"),
         ];

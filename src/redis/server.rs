@@ -315,12 +315,16 @@ impl Server {
             }
             _ => {}
         }
+        let role = match self.role {
+            Role::Master => "primary".to_string(),
+            Role::Replica(m) => format!("replica of {}", self.peer(m)),
+        };
         ctx.note(
             "start",
             format!(
                 "{} started as {} with {} keys (replid {}, offset {})",
                 self.name,
-                self.role_name(),
+                role,
                 self.keyspace.len(),
                 self.repl.replid.short(),
                 self.repl.offset
@@ -331,13 +335,6 @@ impl Server {
         ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);
         if let Role::Replica(master) = self.role {
             self.connect(ctx, master);
-        }
-    }
-
-    fn role_name(&self) -> &'static str {
-        match self.role {
-            Role::Master => "primary",
-            Role::Replica(_) => "replica",
         }
     }
 

@@ -63,6 +63,7 @@ const WORKLOAD_KEYS: &[&str] = &[
     "keys",
     "key_prefix",
     "read_from",
+    "master_name",
     "distribution",
     "hot_keys",
     "hot_share",
@@ -412,7 +413,14 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
     let sentinel_ids: Vec<ProcessId> = (0..sentinels.len())
         .map(|i| ProcessId((servers.len() + i) as u32))
         .collect();
-    let workloads = workloads(&mut cx, root, &regions, &servers, &sentinel_ids, load_end);
+    let discovery = SentinelDiscovery {
+        sentinels: sentinel_ids,
+        default_name: sentinels
+            .first()
+            .and_then(|s| s.monitors.first())
+            .map_or_else(|| "mymaster".to_string(), |m| m.name.clone()),
+    };
+    let workloads = workloads(&mut cx, root, &regions, &servers, &discovery, load_end);
     let mut process_regions: Vec<usize> = servers.iter().map(|s| s.region).collect();
     process_regions.extend(sentinels.iter().map(|s| s.region));
     let mut workload_names = Vec::new();
@@ -1061,9 +1069,19 @@ fn sentinel_knobs(
         let n = &e.node;
         match e.key.as_str() {
             "monitor" => {
-                if let Some(s) = cx.string(n, &p) {
+                // One primary (named by `name`), or a list of primaries (each named after its
+                // server), as several `sentinel monitor` lines would.
+                let items: Vec<&Node> = match &n.val {
+                    Val::Array(xs) => xs.iter().collect(),
+                    _ => vec![n],
+                };
+                let mut masters = Vec::new();
+                for item in items {
+                    let Some(s) = cx.string(item, &p) else {
+                        continue;
+                    };
                     match servers.iter().position(|x| x.name == s) {
-                        Some(i) => c.master = Some(i),
+                        Some(i) => masters.push(i),
                         None => {
                             let names: Vec<&str> =
                                 servers.iter().map(|x| x.name.as_str()).collect();
@@ -1071,10 +1089,17 @@ fn sentinel_knobs(
                                 Some(m) => format!("did you mean \"{m}\"?"),
                                 None => format!("known servers: {}", names.join(", ")),
                             };
-                            cx.err(n.origin, &p, format!("unknown server \"{s}\""), Some(hint));
+                            cx.err(
+                                item.origin,
+                                &p,
+                                format!("unknown server \"{s}\""),
+                                Some(hint),
+                            );
                         }
                     }
                 }
+                c.many = matches!(n.val, Val::Array(_));
+                c.masters = masters;
             }
             "name" => set(&mut c.name, cx.string(n, &p).map(str::to_string)),
             "quorum" => set(&mut c.quorum, cx.int(n, &p, 1, 1000).map(|v| v as u32)),
@@ -1091,7 +1116,8 @@ fn sentinel_knobs(
 
 #[derive(Clone)]
 struct SentinelDraft {
-    master: Option<usize>,
+    masters: Vec<usize>,
+    many: bool,
     name: String,
     quorum: u32,
     down_after_ns: u64,
@@ -1113,7 +1139,12 @@ fn sentinels(
         return Vec::new();
     };
     let mut defaults = SentinelDraft {
-        master: servers.iter().position(|s| s.replicaof.is_none()),
+        masters: servers
+            .iter()
+            .position(|s| s.replicaof.is_none())
+            .into_iter()
+            .collect(),
+        many: false,
         name: "mymaster".into(),
         quorum: 2,
         down_after_ns: 30_000_000_000,
@@ -1147,7 +1178,7 @@ fn sentinels(
         let region = member_region(cx, st, e.key_origin, &path, regions);
         let mut d = defaults.clone();
         sentinel_knobs(cx, st, &path, &mut d, servers);
-        let Some(master) = d.master else {
+        if d.masters.is_empty() {
             cx.err(
                 e.key_origin,
                 &join(&path, "monitor"),
@@ -1155,22 +1186,37 @@ fn sentinels(
                 Some("set monitor = \"<server>\" in [sentinels.defaults]".into()),
             );
             continue;
-        };
-        out.push(super::SentinelSpec {
-            name: e.key.clone(),
-            region,
-            config: crate::sentinel::SentinelConfig {
-                name: d.name,
-                master: ProcessId(master as u32),
+        }
+        let monitors = d
+            .masters
+            .iter()
+            .map(|&m| crate::sentinel::SentinelConfig {
+                name: if d.many {
+                    servers[m].name.clone()
+                } else {
+                    d.name.clone()
+                },
+                master: ProcessId(m as u32),
                 quorum: d.quorum,
                 down_after_ns: d.down_after_ns,
                 failover_timeout_ns: d.failover_timeout_ns,
                 parallel_syncs: d.parallel_syncs,
                 promote_lowest_offset: bugs.promote_lowest_offset,
-            },
+            })
+            .collect();
+        out.push(super::SentinelSpec {
+            name: e.key.clone(),
+            region,
+            monitors,
         });
     }
     out
+}
+
+/// What a workload needs to find its primary through sentinels.
+struct SentinelDiscovery {
+    sentinels: Vec<ProcessId>,
+    default_name: String,
 }
 
 fn workloads(
@@ -1178,7 +1224,7 @@ fn workloads(
     root: &Table,
     regions: &[String],
     servers: &[ServerSpec],
-    sentinels: &[ProcessId],
+    sentinels: &SentinelDiscovery,
     load_end: u64,
 ) -> Vec<WorkloadGroup> {
     let Some(e) = root.get("workloads") else {
@@ -1221,9 +1267,11 @@ fn workload(
     regions: &[String],
     servers: &[ServerSpec],
     server_names: &[&str],
-    sentinels: &[ProcessId],
+    discovery_info: &SentinelDiscovery,
     load_end: u64,
 ) -> Option<WorkloadGroup> {
+    let sentinels = &discovery_info.sentinels[..];
+    let default_master_name = discovery_info.default_name.as_str();
     let get = |k: &str| t.get(k).map(|e| &e.node);
     let target = match get("target") {
         Some(n) => {
@@ -1352,6 +1400,10 @@ fn workload(
             rate_per_sec: rate,
             think_ns,
             keys,
+            master_name: match get("master_name") {
+                Some(n) => cx.string(n, &join(path, "master_name"))?.to_string(),
+                None => default_master_name.to_string(),
+            },
             read_from: match get("read_from") {
                 Some(n) => {
                     let p = join(path, "read_from");

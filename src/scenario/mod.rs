@@ -45,8 +45,8 @@ pub struct SentinelSpec {
     pub name: String,
     /// Region index.
     pub region: usize,
-    /// `sentinel monitor` and knobs.
-    pub config: crate::sentinel::SentinelConfig,
+    /// One `sentinel monitor` (with its knobs) per watched primary.
+    pub monitors: Vec<crate::sentinel::SentinelConfig>,
 }
 
 /// A workload and where its clients run.
