@@ -9,6 +9,38 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use simkv::report::write_atomic;
+
+/// Writes to stdout; a closed pipe (`simkv run ... | head`) ends the process quietly, as SIGPIPE
+/// would, instead of panicking.
+fn emit_out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if o.write_all(text.as_bytes())
+        .and_then(|_| o.flush())
+        .is_err()
+    {
+        std::process::exit(141);
+    }
+}
+
+/// Writes to stderr, never panicking.
+fn emit_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+macro_rules! out {
+    ($($t:tt)*) => { emit_out(&format!($($t)*)) };
+}
+macro_rules! outln {
+    ($($t:tt)*) => { emit_out(&format!("{}\n", format!($($t)*))) };
+}
+macro_rules! err {
+    ($($t:tt)*) => { emit_err(&format!($($t)*)) };
+}
+macro_rules! errln {
+    ($($t:tt)*) => { emit_err(&format!("{}\n", format!($($t)*))) };
+}
 use simkv::scenario::Scenario;
 use simkv::sim::SimTime;
 
@@ -160,7 +192,7 @@ fn run(
     let scenario = match Scenario::load(file, overrides) {
         Ok(s) => s,
         Err(e) => {
-            eprint!("{e}");
+            err!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -171,7 +203,7 @@ fn run(
     let mut wall = || started.elapsed().as_millis() as u64;
     let mut on_note = |n: &simkv::sim::Note| {
         if verbose {
-            pb.suspend(|| eprintln!("{:>12} {:<26} {}", n.time.to_string(), n.kind, n.text));
+            pb.suspend(|| errln!("{:>12} {:<26} {}", n.time.to_string(), n.kind, n.text));
         }
     };
     let report = match simkv::runner::run_scenario(
@@ -184,8 +216,8 @@ fn run(
         Ok(r) => r,
         Err(e) => {
             pb.finish_and_clear();
-            eprintln!("error: {}: {e}", file.display());
-            eprintln!("  hint: raise `max_events` in the scenario, or shorten `duration`");
+            errln!("error: {}: {e}", file.display());
+            errln!("  hint: raise `max_events` in the scenario, or shorten `duration`");
             return ExitCode::from(2);
         }
     };
@@ -194,21 +226,21 @@ fn run(
     if let Some(dir) = out
         && let Err(e) = write_outputs(dir, &report, &scenario.description)
     {
-        eprintln!("error: cannot write reports to {}: {e}", dir.display());
+        errln!("error: cannot write reports to {}: {e}", dir.display());
         return ExitCode::from(2);
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(summary).expect("the summary serialises")
         );
     } else {
-        print!("{}", summary.human());
+        out!("{}", summary.human());
         if let Some(c) = &report.counterexample {
-            print!("linearizability counterexample:\n{c}");
+            out!("linearizability counterexample:\n{c}");
         }
         if summary.verdict != "pass" {
-            println!(
+            outln!(
                 "replay: simkv run {} --seed {}{}",
                 file.display(),
                 seed,
@@ -226,7 +258,7 @@ fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode
     let scenario = match Scenario::load(file, overrides) {
         Ok(s) => s,
         Err(e) => {
-            eprint!("{e}");
+            err!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -237,7 +269,7 @@ fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode
     match (&runs[0], &runs[1]) {
         (Ok(a), Ok(b)) => match simkv::world::first_divergence(a, b) {
             None => {
-                println!(
+                outln!(
                     "deterministic: two runs of seed {seed} agree at all {} checkpoints (trace {})",
                     a.checkpoints.len(),
                     a.trace_hash
@@ -245,14 +277,14 @@ fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode
                 ExitCode::SUCCESS
             }
             Some((after, by)) => {
-                println!(
+                outln!(
                     "NOT deterministic: the runs of seed {seed} agree up to {after} and differ by {by}"
                 );
                 ExitCode::from(1)
             }
         },
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {}: {e}", file.display());
+            errln!("error: {}: {e}", file.display());
             ExitCode::from(2)
         }
     }
@@ -268,14 +300,14 @@ fn sweep(
     let scenario = match Scenario::load(file, overrides) {
         Ok(s) => s,
         Err(e) => {
-            eprint!("{e}");
+            err!("{e}");
             return ExitCode::from(2);
         }
     };
     let mut list = match simkv::sweep::parse_seeds(seeds) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: --seeds {e}");
+            errln!("error: --seeds {e}");
             return ExitCode::from(2);
         }
     };
@@ -283,7 +315,7 @@ fn sweep(
         match simkv::sweep::parse_shard(s) {
             Ok(k) => list = simkv::sweep::shard(&list, k),
             Err(e) => {
-                eprintln!("error: --shard {e}");
+                errln!("error: --shard {e}");
                 return ExitCode::from(2);
             }
         }
@@ -305,8 +337,8 @@ fn sweep(
     let mut lines = Vec::new();
     for (seed, r) in &results {
         match r {
-            Ok(summary) => println!("{}", serde_json::to_string(summary).expect("serialises")),
-            Err(e) => println!(
+            Ok(summary) => outln!("{}", serde_json::to_string(summary).expect("serialises")),
+            Err(e) => outln!(
                 "{}",
                 serde_json::json!({"seed": seed, "error": e, "verdict": "error"})
             ),
@@ -314,7 +346,7 @@ fn sweep(
         lines.push(sweep_line(*seed, r.as_ref().ok()));
     }
     let secs = started.elapsed().as_secs_f64();
-    eprintln!(
+    errln!(
         "{} seeds in {secs:.1} s ({:.1} seeds/s on {jobs} threads)",
         results.len(),
         results.len() as f64 / secs
@@ -352,12 +384,12 @@ fn sweep_line(seed: u64, s: Option<&simkv::report::Summary>) -> SweepLine {
 
 fn report_sweep(lines: &[SweepLine], replay: &str) -> ExitCode {
     let failed: Vec<&SweepLine> = lines.iter().filter(|l| l.verdict != "pass").collect();
-    eprintln!("verdict   seeds");
-    eprintln!("pass      {}", lines.len() - failed.len());
-    eprintln!("fail      {}", failed.len());
+    errln!("verdict   seeds");
+    errln!("pass      {}", lines.len() - failed.len());
+    errln!("fail      {}", failed.len());
     for f in &failed {
-        eprintln!("seed {}: {}", f.seed, f.unmet.join("; "));
-        eprintln!("  replay: {replay} --seed {}", f.seed);
+        errln!("seed {}: {}", f.seed, f.unmet.join("; "));
+        errln!("  replay: {replay} --seed {}", f.seed);
     }
     ExitCode::from(if failed.is_empty() { 0 } else { 1 })
 }
@@ -369,7 +401,7 @@ fn merge(files: &[PathBuf]) -> ExitCode {
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
+                errln!("error: {}: {e}", f.display());
                 return ExitCode::from(2);
             }
         };
@@ -381,7 +413,7 @@ fn merge(files: &[PathBuf]) -> ExitCode {
             let v: serde_json::Value = match serde_json::from_str(l) {
                 Ok(v) => v,
                 Err(e) => {
-                    eprintln!("error: {}:{}: not a sweep line: {e}", f.display(), i + 1);
+                    errln!("error: {}:{}: not a sweep line: {e}", f.display(), i + 1);
                     return ExitCode::from(2);
                 }
             };
@@ -470,7 +502,7 @@ fn check(file: &Path, json: bool) -> ExitCode {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
+            errln!("error: {}: {e}", file.display());
             ExitCode::from(2)
         }
         Ok(r) => {
@@ -484,9 +516,9 @@ fn check(file: &Path, json: bool) -> ExitCode {
                     "detail": r.detail,
                     "wall_ms": elapsed_ms,
                 });
-                println!("{v}");
+                outln!("{v}");
             } else {
-                println!(
+                outln!(
                     "{}: {} operations over {} keys ({}): {}",
                     file.display(),
                     r.operations,
@@ -499,7 +531,7 @@ fn check(file: &Path, json: bool) -> ExitCode {
                     }
                 );
                 if !r.detail.is_empty() {
-                    println!("{}", r.detail);
+                    outln!("{}", r.detail);
                 }
             }
             ExitCode::from(match r.verdict {
@@ -521,7 +553,7 @@ fn bench_checkers() -> Result<(), ExitCode> {
             "workloads.app.clients=12".to_string(),
         ];
         let sc = Scenario::load(path, &overrides).map_err(|e| {
-            eprint!("{e}");
+            err!("{e}");
             ExitCode::from(2)
         })?;
         let out = simkv::world::World::new(&sc, 1)
@@ -540,7 +572,7 @@ fn bench_checkers() -> Result<(), ExitCode> {
         let t = Instant::now();
         let lin = simkv::linearizability::check_history(&out.history);
         let l = t.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "checkers on a {ops}-operation history: acked-writes-durable {:.0} ms ({:.1} million ops/s, {:?}), linearizable {:.0} ms ({:.2} million ops/s, {:?})",
             d * 1000.0,
             ops as f64 / d / 1e6,
@@ -558,7 +590,7 @@ fn bench_checkers() -> Result<(), ExitCode> {
         let t = Instant::now();
         let r = simkv::linearizability::check_file(&p).map_err(|_| ExitCode::from(2))?;
         let s = t.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "porcupine {f}: {} operations in {:.1} ms = {:.0} thousand ops/s (linearizable: {:?})",
             r.operations,
             s * 1000.0,
@@ -573,7 +605,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
     let started = Instant::now();
     let (delivered, hash) = simkv::bench::timer_workload(1000, events);
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "kernel: {delivered} timer events in {secs:.3} s = {:.1} million events/s (1000 processes, trace {hash:016x})",
         delivered as f64 / secs / 1e6
     );
@@ -584,7 +616,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
     match simkv::world::World::new(&sc, 1).run(&mut |_| {}) {
         Ok(out) => {
             let secs = started.elapsed().as_secs_f64();
-            println!(
+            outln!(
                 "scale: 50 servers, 200 clients, random nemesis ({} faults): {} events in {secs:.3} s = {:.2} million events/s, {:.0}x real time",
                 out.faults.len(),
                 out.events,
@@ -593,7 +625,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
             );
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(2);
         }
     }
@@ -606,7 +638,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
         let sc = match Scenario::load(p, &[]) {
             Ok(s) => s,
             Err(e) => {
-                eprint!("{e}");
+                err!("{e}");
                 return ExitCode::from(2);
             }
         };
@@ -616,7 +648,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
             Ok(r) => {
                 let secs = started.elapsed().as_secs_f64();
                 let sim = r.summary.sim_time_ms as f64 / 1000.0;
-                println!(
+                outln!(
                     "scenario {}: {sim:.0} simulated s in {secs:.3} wall s = {:.0}x real time, {:.2} million events/s, {:.1} seeds/s",
                     sc.name,
                     sim / secs,
@@ -625,7 +657,7 @@ fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
                 );
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return ExitCode::from(2);
             }
         }

@@ -292,7 +292,9 @@ impl Server {
     pub fn start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.run_id = ReplId::random(ctx.rng());
         self.repl = ReplIdentity::fresh(ReplId::random(ctx.rng()));
-        self.conn_base = ctx.rng().next_u64_masked();
+        // Connection ids: a random base per incarnation (low 32 bits clear) plus a counter, so a
+        // restarted server never mistakes an old connection's messages for a new one's.
+        self.conn_base = rand::Rng::next_u64(ctx.rng()) & !0xffff_ffff;
         let (keyspace, rdb_info) = self.disk.load(self.cfg.appendonly);
         self.keyspace = keyspace;
         if self.cfg.appendonly && self.disk.aof.is_none() {
@@ -1649,16 +1651,5 @@ impl Server {
                 self.fork_child(ctx, false);
             }
         }
-    }
-}
-
-/// Draws a connection-id base with the low 32 bits clear.
-trait ConnBase {
-    fn next_u64_masked(&mut self) -> u64;
-}
-
-impl<R: rand::Rng> ConnBase for R {
-    fn next_u64_masked(&mut self) -> u64 {
-        self.next_u64() & !0xffff_ffff
     }
 }
