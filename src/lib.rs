@@ -11,7 +11,7 @@
 //! - [`world`]: assembles one run and drives it.
 //! - [`history`], [`check`], [`linearizability`], [`expect`]: the verdict.
 //! - [`metrics`], [`report`]: what users see.
-//! - [`sweep`]: many seeds in parallel, sharded; [`runner`]: scenario in, summary out; [`bench`]: performance figures; [`bugs`]: planted
+//! - [`sweep`]: many seeds in parallel, sharded; [`shrink`]: smaller failing scenarios; [`runner`]: scenario in, summary out; [`bench`]: performance figures; [`bugs`]: planted
 //!   bugs that the checkers must catch.
 
 pub mod bench;
@@ -31,6 +31,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sentinel;
+pub mod shrink;
 pub mod sim;
 pub mod sweep;
 pub mod world;

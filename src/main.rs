@@ -110,6 +110,24 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Reduce a failing run to a smaller scenario (fewer faults, shorter faults, fewer clients)
+    /// that still fails one of the same expectations on the same seed, and write it.
+    Shrink {
+        /// The scenario file.
+        file: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the smaller scenario (default: <name>-shrunk.toml here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario value by its dotted path.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The most runs to try.
+        #[arg(long, default_value_t = 200)]
+        max_runs: usize,
+    },
     /// Combine the JSON lines of several sweeps (shards) into one table.
     Merge {
         /// Files written by `simkv sweep` (stdout).
@@ -161,6 +179,13 @@ fn main() -> ExitCode {
             overrides,
         } => sweep(&file, &seeds, jobs, shard.as_deref(), &overrides),
         Command::Merge { files } => merge(&files),
+        Command::Shrink {
+            file,
+            seed,
+            out,
+            overrides,
+            max_runs,
+        } => shrink(&file, seed, out.as_deref(), &overrides, max_runs),
         Command::Bench { scenario, events } => bench(scenario.as_deref(), events),
     }
 }
@@ -288,6 +313,60 @@ fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode
             ExitCode::from(2)
         }
     }
+}
+
+fn shrink(
+    file: &Path,
+    seed: u64,
+    out: Option<&Path>,
+    overrides: &[String],
+    max_runs: usize,
+) -> ExitCode {
+    let source = match Scenario::read(file) {
+        Ok(s) => s,
+        Err(e) => {
+            err!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let label = file.display().to_string();
+    let result = match simkv::shrink::shrink(&label, &source, overrides, seed, max_runs) {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("error: {label}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stem = file
+        .file_stem()
+        .map_or("scenario".into(), |s| s.to_string_lossy().to_string());
+    let target = out.map_or_else(
+        || PathBuf::from(format!("{stem}-shrunk.toml")),
+        Path::to_path_buf,
+    );
+    let mut text = format!(
+        "# Shrunk by `simkv shrink {label} --seed {seed}`: still fails {} on seed {seed}.\n",
+        result.failing.join(", ")
+    );
+    for s in &result.steps {
+        text.push_str(&format!("# - {s}\n"));
+    }
+    text.push_str(&result.text);
+    if let Err(e) = write_atomic(&target, text.as_bytes()) {
+        errln!("error: cannot write {}: {e}", target.display());
+        return ExitCode::from(2);
+    }
+    outln!(
+        "{} steps in {} runs; wrote {} (replay: simkv run {} --seed {seed})",
+        result.steps.len(),
+        result.runs,
+        target.display(),
+        target.display()
+    );
+    for s in &result.steps {
+        outln!("  {s}");
+    }
+    ExitCode::SUCCESS
 }
 
 fn sweep(

@@ -254,6 +254,11 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Every fault of the run: the scheduled ones, then those the nemesis drew.
+    pub fn faults(&self) -> &[crate::fault::FaultSpec] {
+        &self.faults
+    }
+
     /// Runs to the end. `progress` is called now and then with the simulated time reached.
     pub fn run(self, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutput, RunError> {
         self.run_observed(progress, &mut |_| {})

@@ -128,3 +128,39 @@ fn sweep_shards_merge_back_into_the_whole() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shrink_finds_a_small_failing_schedule() {
+    let dir = std::env::temp_dir().join(format!("simkv-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("small.toml").display().to_string();
+    let args = [
+        "shrink",
+        "scenarios/nemesis.toml",
+        "--seed",
+        "2",
+        "--set",
+        "bugs.skip_fsync=true",
+        "--out",
+        &out,
+    ];
+    let r = simkv(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains("[nemesis]"),
+        "the nemesis became scheduled faults"
+    );
+    let faults = text.matches("[[faults]]").count();
+    assert!((1..=3).contains(&faults), "{faults} faults left:\n{text}");
+    let again = simkv(&["run", &out, "--seed", "2"]);
+    assert_eq!(
+        again.code, 1,
+        "the small scenario still fails:\n{}",
+        again.stdout
+    );
+    let passing = simkv(&["shrink", "scenarios/basic.toml", "--seed", "1"]);
+    assert_eq!(passing.code, 2);
+    assert!(passing.stderr.contains("nothing to shrink"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 
 mod diag;
 mod fields;
-mod tree;
+pub mod tree;
 mod units;
 
 use std::path::Path;
@@ -105,6 +105,23 @@ impl Scenario {
         source: &str,
         overrides: &[String],
     ) -> Result<Scenario, ScenarioError> {
+        let (root, mut err) = Scenario::tree(file, source, overrides)?;
+        match fields::build(&root) {
+            Ok(s) => Ok(s),
+            Err(diags) => {
+                err.diagnostics = diags;
+                Err(err)
+            }
+        }
+    }
+
+    /// The value tree of scenario text with the overrides applied (what `simkv shrink` edits),
+    /// and an empty error that carries the source for later diagnostics.
+    pub fn tree(
+        file: &str,
+        source: &str,
+        overrides: &[String],
+    ) -> Result<(tree::Table, ScenarioError), ScenarioError> {
         let mut err = ScenarioError {
             file: file.to_string(),
             source: source.to_string(),
@@ -150,13 +167,12 @@ impl Scenario {
         if !err.diagnostics.is_empty() {
             return Err(err);
         }
-        match fields::build(&root) {
-            Ok(s) => Ok(s),
-            Err(diags) => {
-                err.diagnostics = diags;
-                Err(err)
-            }
-        }
+        Ok((root, err))
+    }
+
+    /// Reads a scenario file's text (with the same errors as [`Scenario::load`]).
+    pub fn read(path: &Path) -> Result<String, ScenarioError> {
+        read_text(path, &path.display().to_string())
     }
 }
 

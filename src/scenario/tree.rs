@@ -233,3 +233,99 @@ mod tests {
         assert!(t.set_path(&["seed", "x"], override_value("1", 2)).is_err());
     }
 }
+
+/// Writes a tree back as TOML text: scalars and inline arrays first, then `[tables]` and
+/// `[[arrays of tables]]`, keys in their original order (comments are not kept).
+pub fn to_toml(root: &Table) -> String {
+    let mut out = String::new();
+    write_table(&mut out, root, &[]);
+    out
+}
+
+fn key(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        k.to_string()
+    } else {
+        serde_json::to_string(k).expect("strings serialise")
+    }
+}
+
+fn is_table_array(v: &Val) -> bool {
+    matches!(v, Val::Array(items) if !items.is_empty() && items.iter().all(|i| matches!(i.val, Val::Table(_))))
+}
+
+fn inline(v: &Val) -> String {
+    match v {
+        Val::Str(s) => serde_json::to_string(s).expect("strings serialise"),
+        Val::Int(n) => n.to_string(),
+        Val::Float(f) => format!("{f:?}"),
+        Val::Bool(b) => b.to_string(),
+        Val::Datetime => "\"\"".into(),
+        Val::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| inline(&i.val))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Val::Table(t) => format!(
+            "{{ {} }}",
+            t.entries
+                .iter()
+                .map(|e| format!("{} = {}", key(&e.key), inline(&e.node.val)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn write_table(out: &mut String, t: &Table, path: &[String]) {
+    for e in &t.entries {
+        if !matches!(e.node.val, Val::Table(_)) && !is_table_array(&e.node.val) {
+            out.push_str(&format!("{} = {}\n", key(&e.key), inline(&e.node.val)));
+        }
+    }
+    for e in &t.entries {
+        let mut sub: Vec<String> = path.to_vec();
+        sub.push(key(&e.key));
+        match &e.node.val {
+            Val::Table(inner) => {
+                out.push_str(&format!("\n[{}]\n", sub.join(".")));
+                write_table(out, inner, &sub);
+            }
+            v if is_table_array(v) => {
+                let Val::Array(items) = v else { unreachable!() };
+                for item in items {
+                    let Val::Table(inner) = &item.val else {
+                        unreachable!()
+                    };
+                    out.push_str(&format!("\n[[{}]]\n", sub.join(".")));
+                    write_table(out, inner, &sub);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod emit_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_values() {
+        let src = "name = \"x\"\nregions = [\"a\", \"b\"]\n[servers.p1]\nregion = \"a\"\n[[faults]]\nkind = \"isolate\"\nat = \"1s\"\n[expect]\n\"lost:w\" = { max = 0 }\n";
+        let t = from_document(DeTable::parse(src).unwrap().get_ref());
+        let text = to_toml(&t);
+        let again = from_document(DeTable::parse(&text).unwrap().get_ref());
+        assert_eq!(to_toml(&again), text, "{text}");
+        assert!(
+            text.contains("[[faults]]") && text.contains("\"lost:w\""),
+            "{text}"
+        );
+    }
+}
