@@ -190,6 +190,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Loads a scenario, printing its errors and giving exit code 2 on bad input.
+fn load(file: &Path, overrides: &[String]) -> Result<Scenario, ExitCode> {
+    Scenario::load(file, overrides).map_err(|e| {
+        err!("{e}");
+        ExitCode::from(2)
+    })
+}
+
 fn quiet_terminal() -> bool {
     std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal()
 }
@@ -214,12 +222,9 @@ fn run(
     overrides: &[String],
     verbose: bool,
 ) -> ExitCode {
-    let scenario = match Scenario::load(file, overrides) {
+    let scenario = match load(file, overrides) {
         Ok(s) => s,
-        Err(e) => {
-            err!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
     let pb = progress_bar(scenario.duration_ns, json || quiet_terminal());
@@ -280,12 +285,9 @@ fn run(
 }
 
 fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode {
-    let scenario = match Scenario::load(file, overrides) {
+    let scenario = match load(file, overrides) {
         Ok(s) => s,
-        Err(e) => {
-            err!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
     let runs: Vec<_> = (0..2)
@@ -376,12 +378,9 @@ fn sweep(
     shard: Option<&str>,
     overrides: &[String],
 ) -> ExitCode {
-    let scenario = match Scenario::load(file, overrides) {
+    let scenario = match load(file, overrides) {
         Ok(s) => s,
-        Err(e) => {
-            err!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let mut list = match simkv::sweep::parse_seeds(seeds) {
         Ok(l) => l,

@@ -135,32 +135,21 @@ pub fn timeline_svg(metrics: &Metrics, notes: &[Note], end_s: f64) -> Result<Str
     Ok(svg)
 }
 
-/// Replication lag in bytes per replica over time.
-pub fn lag_svg(metrics: &Metrics, end_s: f64) -> Result<String, String> {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut top = 1.0f64;
-    for (si, name) in metrics.servers.iter().enumerate() {
-        let pts: Vec<(f64, f64)> = (0..metrics.times.len())
-            .filter(|&t| metrics.samples[t][si].up && !metrics.samples[t][si].is_master)
-            .map(|t| {
-                let lag = metrics.lag_bytes(t, si) as f64;
-                top = top.max(lag);
-                (metrics.times[t].as_nanos() as f64 / 1e9, lag)
-            })
-            .collect();
-        if !pts.is_empty() {
-            series.push((name.clone(), pts));
-        }
-    }
+/// One line of a line chart: its legend label, points, colour and stroke width.
+type Line = (String, Vec<(f64, f64)>, RGBAColor, u32);
+
+/// A line chart over simulated seconds with a legend.
+fn line_chart(title: &str, end_s: f64, lines: Vec<Line>) -> Result<String, String> {
+    let top = lines
+        .iter()
+        .flat_map(|l| l.1.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Replication lag behind the primary (bytes)",
-                ("sans-serif", 18),
-            )
+            .caption(title, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(80)
@@ -171,137 +160,9 @@ pub fn lag_svg(metrics: &Metrics, end_s: f64) -> Result<String, String> {
             .x_desc("simulated seconds")
             .draw()
             .map_err(err)?;
-        for (i, (name, pts)) in series.into_iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
+        for (label, pts, color, width) in lines {
             chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
-/// Completed operations per second by outcome.
-pub fn throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
-    let buckets = end_s.ceil().max(1.0) as usize;
-    let mut ok = vec![0u64; buckets + 1];
-    let mut fail = vec![0u64; buckets + 1];
-    let mut info = vec![0u64; buckets + 1];
-    for e in &history.events {
-        let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets);
-        match e.kind {
-            EventType::Ok => ok[b] += 1,
-            EventType::Fail => fail[b] += 1,
-            EventType::Info => info[b] += 1,
-            EventType::Invoke => {}
-        }
-    }
-    let top = ok
-        .iter()
-        .chain(&fail)
-        .chain(&info)
-        .copied()
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Client operations per second", ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..end_s.max(1.0), 0f64..top * 1.1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("simulated seconds")
-            .draw()
-            .map_err(err)?;
-        let lines = [
-            ("ok", ok, RGBColor(60, 170, 90)),
-            ("failed", fail, RGBColor(220, 60, 60)),
-            ("indeterminate", info, RGBColor(240, 160, 40)),
-        ];
-        for (name, counts, color) in lines {
-            let pts: Vec<(f64, f64)> = counts
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (i as f64, *c as f64))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
-/// Acknowledged writes and reads per second, per server that answered them.
-pub fn server_throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
-    let buckets = end_s.ceil().max(1.0) as usize + 1;
-    let mut per: std::collections::BTreeMap<(String, bool), Vec<u64>> = Default::default();
-    for e in history.events.iter().filter(|e| e.kind == EventType::Ok) {
-        let Some(server) = &e.server else { continue };
-        let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets - 1);
-        per.entry((server.clone(), e.f != "get"))
-            .or_insert_with(|| vec![0; buckets])[b] += 1;
-    }
-    let top = per.values().flatten().copied().max().unwrap_or(1).max(1) as f64;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Acknowledged writes and reads per second, by server",
-                ("sans-serif", 18),
-            )
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..end_s.max(1.0), 0f64..top * 1.1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("simulated seconds")
-            .draw()
-            .map_err(err)?;
-        for (i, ((server, writes), counts)) in per.into_iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let pts: Vec<(f64, f64)> = counts
-                .iter()
-                .enumerate()
-                .map(|(t, c)| (t as f64, *c as f64))
-                .collect();
-            let style = if writes {
-                color.stroke_width(2)
-            } else {
-                color.stroke_width(1)
-            };
-            let label = format!("{server} {}", if writes { "writes" } else { "reads" });
-            chart
-                .draw_series(LineSeries::new(pts, style))
+                .draw_series(LineSeries::new(pts, color.stroke_width(width)))
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
@@ -315,6 +176,103 @@ pub fn server_throughput_svg(history: &History, end_s: f64) -> Result<String, St
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Per-second counts as chart points.
+fn per_second(counts: &[u64]) -> Vec<(f64, f64)> {
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i as f64, *c as f64))
+        .collect()
+}
+
+/// Replication lag in bytes per replica over time.
+pub fn lag_svg(metrics: &Metrics, end_s: f64) -> Result<String, String> {
+    let mut lines = Vec::new();
+    for (si, name) in metrics.servers.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = (0..metrics.times.len())
+            .filter(|&t| metrics.samples[t][si].up && !metrics.samples[t][si].is_master)
+            .map(|t| {
+                let secs = metrics.times[t].as_nanos() as f64 / 1e9;
+                (secs, metrics.lag_bytes(t, si) as f64)
+            })
+            .collect();
+        if !pts.is_empty() {
+            let color = Palette99::pick(lines.len()).to_rgba();
+            lines.push((name.clone(), pts, color, 2));
+        }
+    }
+    line_chart("Replication lag behind the primary (bytes)", end_s, lines)
+}
+
+/// Completed operations per second by outcome.
+pub fn throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
+    let buckets = end_s.ceil().max(1.0) as usize + 1;
+    let mut ok = vec![0u64; buckets];
+    let mut fail = vec![0u64; buckets];
+    let mut info = vec![0u64; buckets];
+    for e in &history.events {
+        let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets - 1);
+        match e.kind {
+            EventType::Ok => ok[b] += 1,
+            EventType::Fail => fail[b] += 1,
+            EventType::Info => info[b] += 1,
+            EventType::Invoke => {}
+        }
+    }
+    let lines = vec![
+        (
+            "ok".to_string(),
+            per_second(&ok),
+            RGBColor(60, 170, 90).to_rgba(),
+            2,
+        ),
+        (
+            "failed".to_string(),
+            per_second(&fail),
+            RGBColor(220, 60, 60).to_rgba(),
+            2,
+        ),
+        (
+            "indeterminate".to_string(),
+            per_second(&info),
+            RGBColor(240, 160, 40).to_rgba(),
+            2,
+        ),
+    ];
+    line_chart("Client operations per second", end_s, lines)
+}
+
+/// Acknowledged writes and reads per second, per server that answered them.
+pub fn server_throughput_svg(history: &History, end_s: f64) -> Result<String, String> {
+    let buckets = end_s.ceil().max(1.0) as usize + 1;
+    let mut per: std::collections::BTreeMap<(String, bool), Vec<u64>> = Default::default();
+    for e in history.events.iter().filter(|e| e.kind == EventType::Ok) {
+        let Some(server) = &e.server else { continue };
+        let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets - 1);
+        per.entry((server.clone(), e.f != "get"))
+            .or_insert_with(|| vec![0; buckets])[b] += 1;
+    }
+    let lines = per
+        .into_iter()
+        .enumerate()
+        .map(|(i, ((server, writes), counts))| {
+            let what = if writes { "writes" } else { "reads" };
+            let width = if writes { 2 } else { 1 };
+            (
+                format!("{server} {what}"),
+                per_second(&counts),
+                Palette99::pick(i).to_rgba(),
+                width,
+            )
+        })
+        .collect();
+    line_chart(
+        "Acknowledged writes and reads per second, by server",
+        end_s,
+        lines,
+    )
 }
 
 #[cfg(test)]
