@@ -9,6 +9,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use simkv::report::write_atomic;
+use simkv::scenario::Scenario;
+use simkv::sim::SimTime;
 
 /// Writes to stdout; a closed pipe (`simkv run ... | head`) ends the process quietly, as SIGPIPE
 /// would, instead of panicking.
@@ -41,8 +43,6 @@ macro_rules! err {
 macro_rules! errln {
     ($($t:tt)*) => { emit_err(&format!("{}\n", format!($($t)*))) };
 }
-use simkv::scenario::Scenario;
-use simkv::sim::SimTime;
 
 #[derive(Parser)]
 #[command(
