@@ -225,6 +225,7 @@ pub struct Kernel<P: Process, N: LinkPolicy, C> {
     streams: RngStreams,
     delivered: u64,
     limits: KernelLimits,
+    overflowed: bool,
 }
 
 /// Why a run stopped early.
@@ -263,6 +264,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             streams: RngStreams::new(seed),
             delivered: 0,
             limits,
+            overflowed: false,
         }
     }
 
@@ -407,6 +409,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 seq,
             } => self.on_message_due(from, to, msg, size, seq)?,
         }
+        if self.overflowed {
+            return Err(KernelError::QueueFull(self.limits.max_queue));
+        }
         if self.delivered > self.limits.max_events {
             return Err(KernelError::TooManyEvents(self.limits.max_events));
         }
@@ -529,10 +534,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                         tag,
                         incarnation,
                     };
-                    // A full queue is reported by the next push from `step`'s caller; timers
-                    // never fail silently: the limit check below turns it into an error.
+                    // A full queue cannot be returned from inside a handler; `step` reports it.
                     if self.push(at, payload).is_err() {
-                        self.delivered = self.limits.max_events + 1;
+                        self.overflowed = true;
                     }
                 }
             }
@@ -555,7 +559,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                     seq,
                 };
                 if self.push(at, payload).is_err() {
-                    self.delivered = self.limits.max_events + 1;
+                    self.overflowed = true;
                 }
             }
             None => {
@@ -818,6 +822,43 @@ mod tests {
         k.crash(id);
         while let Step::Handled = k.step(SimTime(1_000)).unwrap() {}
         assert!(k.process(id).fired.is_empty());
+    }
+
+    #[test]
+    fn limits_become_errors_not_hangs() {
+        let tight = KernelLimits {
+            max_events: 1,
+            max_queue: 100,
+        };
+        let mut k: Kernel<Ticker, Open, ()> = Kernel::new(1, Open, tight);
+        k.add("t", Ticker { fired: vec![] });
+        k.start();
+        let mut result = Ok(Step::Idle);
+        for _ in 0..10 {
+            result = k.step(SimTime(u64::MAX));
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(result, Err(KernelError::TooManyEvents(1))),
+            "two timers exceed a limit of one event: {result:?}"
+        );
+        let full = KernelLimits {
+            max_events: 1_000,
+            max_queue: 1,
+        };
+        let mut k: Kernel<Ticker, Open, ()> = Kernel::new(1, Open, full);
+        k.add("t", Ticker { fired: vec![] });
+        k.start();
+        let mut saw_full = false;
+        for _ in 0..10 {
+            if let Err(e) = k.step(SimTime(u64::MAX)) {
+                saw_full = e == KernelError::QueueFull(1);
+                break;
+            }
+        }
+        assert!(saw_full, "two timers in a queue of one is an error");
     }
 
     #[test]
