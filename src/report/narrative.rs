@@ -151,6 +151,14 @@ pub fn markdown(
     if lost.is_empty() {
         s.push_str("No acknowledged write was lost.\n");
     } else {
+        let per: Vec<String> = summary
+            .lost_by_workload
+            .iter()
+            .map(|(w, n)| format!("{w}: {n}"))
+            .collect();
+        if !per.is_empty() {
+            s.push_str(&format!("By workload: {}.\n\n", per.join(", ")));
+        }
         for g in loss_groups(lost) {
             s.push_str(&g);
             s.push('\n');

@@ -91,6 +91,8 @@ pub struct Summary {
     /// The first [`LOST_WRITES_SHOWN`] acknowledged writes that were lost, with why (`--out`
     /// writes all of them to lost_writes.jsonl; the count is the `acked-writes-durable` check's).
     pub lost_writes: Vec<LostWrite>,
+    /// Lost acknowledged writes per workload.
+    pub lost_by_workload: std::collections::BTreeMap<String, u64>,
     /// `[expect]` results.
     pub expectations: Vec<ExpectationResult>,
     /// `pass` or `fail`; matches the exit code.
@@ -145,18 +147,20 @@ pub fn summarize(
         replication.noreplicas_refusals += s.stats.noreplicas_refusals;
         replication.keys_flushed += s.stats.keys_flushed;
     }
+    // Clients follow the servers and sentinels in process order, workload by workload.
+    let mut per_workload = std::collections::BTreeMap::new();
+    let mut first = (out.servers.len() + scenario.sentinels.len()) as u32;
+    for w in &scenario.workloads {
+        let range = first..first + w.clients;
+        let n = lost.iter().filter(|l| range.contains(&l.process)).count() as u64;
+        per_workload.insert(w.spec.name.clone(), n);
+        first = range.end;
+    }
     let lost_by_workload = |workload: &str| -> Figure {
-        let mut first = (out.servers.len() + scenario.sentinels.len()) as u32;
-        for w in &scenario.workloads {
-            let range = first..first + w.clients;
-            if w.spec.name == workload {
-                return Figure::Number(
-                    lost.iter().filter(|l| range.contains(&l.process)).count() as i64
-                );
-            }
-            first = range.end;
-        }
-        Figure::Unavailable(format!("no workload {workload}"))
+        per_workload.get(workload).map_or_else(
+            || Figure::Unavailable(format!("no workload {workload}")),
+            |n| Figure::Number(*n as i64),
+        )
     };
     let durable_skipped = matches!(
         check_count(&checks, "acked-writes-durable"),
@@ -221,6 +225,7 @@ pub fn summarize(
         faults: out.faults.clone(),
         checks,
         lost_writes: lost.iter().take(LOST_WRITES_SHOWN).cloned().collect(),
+        lost_by_workload: per_workload.clone(),
         expectations,
         verdict: verdict.to_string(),
     }
@@ -269,6 +274,17 @@ impl Summary {
                 f.at_ms as f64 / 1000.0,
                 f.detected_after_ms,
                 f.completed_after_ms
+            ));
+        }
+        if self.lost_by_workload.values().any(|n| *n > 0) {
+            let parts: Vec<String> = self
+                .lost_by_workload
+                .iter()
+                .map(|(w, n)| format!("{w} {n}"))
+                .collect();
+            s.push_str(&format!(
+                "lost acknowledged writes by workload: {}\n",
+                parts.join(", ")
             ));
         }
         for c in &self.checks {
