@@ -175,7 +175,11 @@ where
 }
 
 /// Renders operations as a timeline: one line per operation, a bar from call to return.
-pub fn timeline<I: std::fmt::Debug, O: std::fmt::Debug>(ops: &[&Op<I, O>], width: usize) -> String {
+pub fn timeline<I, O>(
+    ops: &[&Op<I, O>],
+    width: usize,
+    describe: &dyn Fn(&Op<I, O>) -> String,
+) -> String {
     let start = ops.iter().map(|o| o.call).min().unwrap_or(0);
     let end = ops
         .iter()
@@ -188,11 +192,12 @@ pub fn timeline<I: std::fmt::Debug, O: std::fmt::Debug>(ops: &[&Op<I, O>], width
     };
     let mut out = String::new();
     for o in ops {
-        let a = scale(o.call);
+        // At least two characters per bar, so a short operation still shows both ends.
+        let a = scale(o.call).min(width - 2);
         let b = if o.ret == u64::MAX {
             width - 1
         } else {
-            scale(o.ret)
+            scale(o.ret).max(a + 1)
         };
         let mut bar = vec![' '; width];
         for c in bar.iter_mut().take(b + 1).skip(a) {
@@ -201,10 +206,9 @@ pub fn timeline<I: std::fmt::Debug, O: std::fmt::Debug>(ops: &[&Op<I, O>], width
         bar[a] = '[';
         bar[b] = if o.ret == u64::MAX { '?' } else { ']' };
         out.push_str(&format!(
-            "  {} {:?} -> {:?}\n",
+            "  {} {}\n",
             bar.into_iter().collect::<String>(),
-            o.input,
-            o.output
+            describe(o)
         ));
     }
     out
@@ -233,7 +237,7 @@ where
     };
     format!(
         "key {key}: the first {n} operations (by call time) already admit no linearization; the last of them cannot be ordered with these:\n{}",
-        timeline(&shown, 60)
+        timeline(&shown, 60, &|o| model.describe(&o.input, &o.output))
     )
 }
 

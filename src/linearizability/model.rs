@@ -17,6 +17,8 @@ pub trait Model {
         input: &Self::Input,
         output: &Self::Output,
     ) -> Option<Self::State>;
+    /// The operation in words, for counterexample timelines.
+    fn describe(&self, input: &Self::Input, output: &Self::Output) -> String;
 }
 
 /// A register's input: values are interned to small integers.
@@ -57,6 +59,9 @@ impl Model for RegisterModel {
     type Output = RegisterOutput;
     fn init(&self) -> Option<u32> {
         None
+    }
+    fn describe(&self, i: &RegisterInput, o: &RegisterOutput) -> String {
+        format!("{i:?} -> {o:?}")
     }
     fn step(&self, s: &Option<u32>, i: &RegisterInput, o: &RegisterOutput) -> Option<Option<u32>> {
         use RegisterInput as I;
@@ -107,6 +112,18 @@ impl Model for StringModel {
     fn init(&self) -> std::rc::Rc<str> {
         std::rc::Rc::from("")
     }
+    fn describe(&self, i: &StringInput, o: &StringOutput) -> String {
+        let result = match o {
+            StringOutput::Value(v) => format!("{v:?}"),
+            StringOutput::Done => "OK".into(),
+            StringOutput::Unknown => "?".into(),
+        };
+        match i {
+            StringInput::Get => format!("GET -> {result}"),
+            StringInput::Put(v) => format!("PUT {v:?} -> {result}"),
+            StringInput::Append(v) => format!("APPEND {v:?} -> {result}"),
+        }
+    }
     fn step(
         &self,
         s: &std::rc::Rc<str>,
@@ -141,6 +158,12 @@ impl Model for CounterModel {
     type Output = CounterOutput;
     fn init(&self) -> i64 {
         0
+    }
+    fn describe(&self, _: &(), o: &CounterOutput) -> String {
+        match o {
+            CounterOutput::Value(v) => format!("INCR -> {v}"),
+            CounterOutput::Unknown => "INCR -> ?".into(),
+        }
     }
     fn step(&self, s: &i64, _: &(), o: &CounterOutput) -> Option<i64> {
         match o {
