@@ -478,13 +478,6 @@ impl Server {
 
     /// The error a command gets before it runs, in `processCommand`'s order.
     fn refusal(&self, cmd: &Command) -> Option<&'static str> {
-        let loading = matches!(
-            self.link,
-            Some(MasterLink {
-                phase: Phase::Loading { .. },
-                ..
-            })
-        );
         if cmd.is_write()
             && self.role == Role::Master
             && self.cfg.min_replicas_to_write > 0
@@ -501,7 +494,7 @@ impl Server {
         if is_replica && !self.link_up() && !self.cfg.replica_serve_stale_data {
             return Some(errors::MASTERDOWN);
         }
-        if loading {
+        if self.is_loading() {
             return Some(errors::LOADING);
         }
         if matches!(cmd, Command::Wait(..)) && is_replica {

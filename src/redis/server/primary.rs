@@ -4,6 +4,15 @@
 use super::*;
 
 impl Server {
+    /// The replicas in `state`, in id order.
+    pub(super) fn replicas_in(&self, state: ReplicaState) -> Vec<ProcessId> {
+        self.replicas
+            .iter()
+            .filter(|(_, r)| r.state == state)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     // ----- feeding the replication stream -----------------------------------------------------
 
     /// `replicationFeedSlaves` on a primary: SELECT first when the stream needs one, then the item.
@@ -338,13 +347,7 @@ impl Server {
             ),
         );
         if for_replication {
-            let waiting: Vec<ProcessId> = self
-                .replicas
-                .iter()
-                .filter(|(_, r)| r.state == ReplicaState::WaitBgsaveStart)
-                .map(|(p, _)| *p)
-                .collect();
-            for pid in waiting {
+            for pid in self.replicas_in(ReplicaState::WaitBgsaveStart) {
                 let r = self.replicas.get_mut(&pid).expect("listed");
                 r.state = ReplicaState::WaitBgsaveEnd;
                 let conn = r.conn;
@@ -389,13 +392,7 @@ impl Server {
                 format!("{} saved dump.rdb at offset {}", self.name, child.offset),
             );
         }
-        let pids: Vec<ProcessId> = self
-            .replicas
-            .iter()
-            .filter(|(_, r)| r.state == ReplicaState::WaitBgsaveEnd)
-            .map(|(p, _)| *p)
-            .collect();
-        for pid in pids {
+        for pid in self.replicas_in(ReplicaState::WaitBgsaveEnd) {
             let r = self.replicas.get_mut(&pid).expect("listed");
             let conn = r.conn;
             let pending = std::mem::take(&mut r.pending);
