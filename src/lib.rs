@@ -9,7 +9,7 @@
 //! - [`fault`]: what can go wrong and when; [`nemesis`]: random fault schedules.
 //! - [`scenario`]: the TOML schema, overrides, validation and user-facing errors.
 //! - [`world`]: assembles one run and drives it.
-//! - [`history`], [`check`], [`linearizability`], [`expect`]: the verdict.
+//! - [`history`], [`check`], [`expect`]: the verdict.
 //! - [`metrics`], [`report`]: what users see.
 //! - [`sweep`]: many seeds in parallel, sharded; [`shrink`]: smaller failing scenarios; [`runner`]: scenario in, summary out; [`bench`]: performance figures; [`bugs`]: planted
 //!   bugs that the checkers must catch.
@@ -21,7 +21,7 @@ pub mod client;
 pub mod expect;
 pub mod fault;
 pub mod history;
-pub mod linearizability;
+
 pub mod metrics;
 pub mod nemesis;
 pub mod net;

@@ -576,7 +576,7 @@ fn write_outputs(
 
 fn check(file: &Path, json: bool) -> ExitCode {
     let started = Instant::now();
-    let result = simkv::linearizability::check_file(file);
+    let result = simkv::check::linearizable::check_file(file);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Err(e) => {
@@ -648,7 +648,7 @@ fn bench_checkers() -> Result<(), ExitCode> {
         let (durable, _) = simkv::check::acked_writes_durable(&evidence);
         let d = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let lin = simkv::linearizability::check_history(&out.history);
+        let lin = simkv::check::linearizable::check_history(&out.history);
         let l = t.elapsed().as_secs_f64();
         outln!(
             "checkers on a {ops}-operation history: acked-writes-durable {:.0} ms ({:.1} million ops/s, {:?}), linearizable {:.0} ms ({:.2} million ops/s, {:?})",
@@ -666,7 +666,7 @@ fn bench_checkers() -> Result<(), ExitCode> {
             continue;
         }
         let t = Instant::now();
-        let r = simkv::linearizability::check_file(&p).map_err(|_| ExitCode::from(2))?;
+        let r = simkv::check::linearizable::check_file(&p).map_err(|_| ExitCode::from(2))?;
         let s = t.elapsed().as_secs_f64();
         outln!(
             "porcupine {f}: {} operations in {:.1} ms = {:.0} thousand ops/s (linearizable: {:?})",

@@ -1,6 +1,6 @@
 //! Porcupine's test histories: every verdict in expected.tsv must match.
 
-use simkv::linearizability::check_file;
+use simkv::check::linearizable::check_file;
 
 #[test]
 fn every_porcupine_verdict_matches() {

@@ -5,6 +5,7 @@
 //! history, including ones recorded elsewhere.
 
 mod durability;
+pub mod linearizable;
 mod split_brain;
 mod staleness;
 
@@ -234,7 +235,7 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
         stale_reads(e.history),
         read_your_writes(e.history),
     ];
-    let lin = crate::linearizability::check_history(e.history);
+    let lin = linearizable::check_history(e.history);
     out.push(lin.result);
     Findings {
         checks: out,

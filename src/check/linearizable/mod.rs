@@ -16,7 +16,7 @@ pub use model::{
 pub use porcupine::{LogFormat, detect_format, parse_etcd, parse_kv};
 pub use search::{Op, Verdict, check};
 
-use crate::check::{CheckResult, Status};
+use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
 /// Search steps allowed per key before the checker gives up with "unknown".
