@@ -40,6 +40,10 @@ impl Message for NoMessage {
     }
 }
 
+impl crate::sim::Vocabulary for NoMessage {
+    type Fact = crate::sim::NoFacts;
+}
+
 /// A process that re-arms a timer every time one fires.
 pub struct Ticker {
     period_ns: u64,

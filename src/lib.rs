@@ -19,6 +19,7 @@ pub mod bugs;
 pub mod check;
 pub mod client;
 pub mod expect;
+pub mod fact;
 pub mod fault;
 pub mod history;
 

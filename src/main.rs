@@ -231,9 +231,16 @@ fn run(
     let started = Instant::now();
     let mut progress = |t: SimTime| pb.set_position(t.as_ms());
     let mut wall = || started.elapsed().as_millis() as u64;
-    let mut on_note = |n: &simkv::sim::Note| {
+    let mut on_note = |n: &simkv::fact::FactNote| {
         if verbose {
-            pb.suspend(|| errln!("{:>12} {:<26} {}", n.time.to_string(), n.kind, n.text));
+            pb.suspend(|| {
+                errln!(
+                    "{:>12} {:<26} {}",
+                    n.time.to_string(),
+                    n.fact.kind(),
+                    n.fact
+                )
+            });
         }
     };
     let report = match simkv::runner::run_scenario(

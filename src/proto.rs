@@ -223,6 +223,16 @@ pub struct Hello {
     pub config_epoch: u64,
 }
 
+impl crate::sim::Vocabulary for Msg {
+    type Fact = crate::fact::Fact;
+}
+
+impl crate::sim::Observation for crate::fact::Fact {
+    fn kind(&self) -> &'static str {
+        crate::fact::Fact::kind(self)
+    }
+}
+
 impl Message for Msg {
     fn wire_size(&self) -> u64 {
         match self {

@@ -1,10 +1,11 @@
 //! One run from scenario to summary: build the world, run it, check it, summarise it.
 
 use crate::check::{self, Evidence, FinalState};
+use crate::fact::FactNote;
 use crate::report::summary_failovers;
 use crate::report::{Summary, summarize};
 use crate::scenario::Scenario;
-use crate::sim::{Note, SimTime};
+use crate::sim::SimTime;
 use crate::world::{RunError, RunOutput, World};
 
 /// A finished run: the summary and everything it was computed from.
@@ -44,7 +45,7 @@ pub fn run_scenario(
     scenario: &Scenario,
     seed: u64,
     progress: &mut dyn FnMut(SimTime),
-    on_note: &mut dyn FnMut(&Note),
+    on_note: &mut dyn FnMut(&FactNote),
     wall_ms: &mut dyn FnMut() -> u64,
 ) -> Result<RunReport, RunError> {
     let output = World::new(scenario, seed).run_observed(progress, on_note)?;

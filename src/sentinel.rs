@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use rand::RngExt;
 
+use crate::fact::{EventSubject as S, Fact, SentinelEventKind as K};
 use crate::proto::{Hello, InfoReply, Msg};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
@@ -115,17 +116,6 @@ enum FailoverState {
     UpdateConfig,
 }
 
-/// A sentinel event, for the trace and for tests.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SentinelEvent {
-    /// When.
-    pub at: SimTime,
-    /// Redis's event name (`+sdown`, `+odown`, `+switch-master`, ...).
-    pub kind: &'static str,
-    /// Detail.
-    pub text: String,
-}
-
 /// One Sentinel process.
 #[derive(Clone, Debug)]
 pub struct Sentinel {
@@ -152,7 +142,6 @@ pub struct Sentinel {
     next_id: u64,
     pending: BTreeMap<u64, ProcessId>,
     clients: BTreeSet<ProcessId>,
-    events: Vec<SentinelEvent>,
 }
 
 impl Sentinel {
@@ -182,7 +171,6 @@ impl Sentinel {
             next_id: 0,
             pending: BTreeMap::new(),
             clients: BTreeSet::new(),
-            events: Vec::new(),
         }
     }
 
@@ -194,10 +182,6 @@ impl Sentinel {
     pub fn current_epoch(&self) -> u64 {
         self.current_epoch
     }
-    /// The sentinel's events so far.
-    pub fn events(&self) -> &[SentinelEvent] {
-        &self.events
-    }
     /// Votes cast: (epoch, for whom).
     pub fn vote(&self) -> Option<(u64, ProcessId)> {
         self.leader.map(|l| (self.leader_epoch, l))
@@ -207,14 +191,32 @@ impl Sentinel {
         self.names.get(p.index()).map_or("?", String::as_str)
     }
 
-    fn event(&mut self, ctx: &mut Ctx<'_, Msg>, kind: &'static str, text: String) {
-        let text = format!("{} {kind} {text}", self.label);
-        ctx.note(kind, text.clone());
-        self.events.push(SentinelEvent {
-            at: ctx.global_now(),
-            kind,
-            text,
+    fn event(&mut self, ctx: &mut Ctx<'_, Msg>, event: K, subject: S) {
+        ctx.note(Fact::Sentinel {
+            sentinel: self.label.clone(),
+            event,
+            subject,
         });
+    }
+
+    fn slave(&self, p: ProcessId) -> S {
+        S::Slave {
+            server: self.name(p).to_string(),
+        }
+    }
+
+    fn instance(&self, p: ProcessId, is_master: bool) -> S {
+        S::Instance {
+            is_master,
+            server: self.name(p).to_string(),
+        }
+    }
+
+    fn master_subject(&self, p: ProcessId) -> S {
+        S::Master {
+            master: self.cfg.name.clone(),
+            server: self.name(p).to_string(),
+        }
     }
 
     fn tilted(&self) -> bool {
@@ -227,30 +229,26 @@ impl Sentinel {
         let now = ctx.now();
         self.last_tick = now;
         self.instances.insert(self.master, Instance::new(now));
-        self.event(
-            ctx,
-            "+monitor",
-            format!(
-                "master {} {} quorum {}",
-                self.cfg.name,
-                self.name(self.master),
-                self.cfg.quorum
-            ),
-        );
+        let subject = S::Monitor {
+            master: self.cfg.name.clone(),
+            server: self.name(self.master).to_string(),
+            quorum: self.cfg.quorum,
+        };
+        self.event(ctx, K::Monitor, subject);
     }
 
     fn tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         if now < self.last_tick || now.since(self.last_tick) > TILT_TRIGGER {
             self.tilt_since = Some(now);
-            self.event(ctx, "+tilt", "#tilt mode entered".into());
+            self.event(ctx, K::Tilt, S::Tilt { entered: true });
         }
         self.last_tick = now;
         if let Some(t) = self.tilt_since
             && now.since(t) > TILT_PERIOD
         {
             self.tilt_since = None;
-            self.event(ctx, "-tilt", "#tilt mode exited".into());
+            self.event(ctx, K::TiltExit, S::Tilt { entered: false });
         }
         self.periodic(ctx, now);
         self.check_sdown(ctx, now);
@@ -334,13 +332,13 @@ impl Sentinel {
             match (down, inst.sdown_since.is_some()) {
                 (true, false) => {
                     self.instances.get_mut(&p).expect("listed").sdown_since = Some(now);
-                    let what = if is_master { "master" } else { "slave" };
-                    self.event(ctx, "+sdown", format!("{what} {}", self.name(p)));
+                    let subject = self.instance(p, is_master);
+                    self.event(ctx, K::Sdown, subject);
                 }
                 (false, true) => {
                     self.instances.get_mut(&p).expect("listed").sdown_since = None;
-                    let what = if is_master { "master" } else { "slave" };
-                    self.event(ctx, "-sdown", format!("{what} {}", self.name(p)));
+                    let subject = self.instance(p, is_master);
+                    self.event(ctx, K::SdownExit, subject);
                 }
                 _ => {}
             }
@@ -362,24 +360,17 @@ impl Sentinel {
         match (odown, self.odown_since.is_some()) {
             (true, false) => {
                 self.odown_since = Some(now);
-                self.event(
-                    ctx,
-                    "+odown",
-                    format!(
-                        "master {} {} #quorum {votes}/{}",
-                        self.cfg.name,
-                        self.name(self.master),
-                        self.cfg.quorum
-                    ),
-                );
+                let subject = S::Quorum {
+                    master: self.cfg.name.clone(),
+                    server: self.name(self.master).to_string(),
+                    votes,
+                    quorum: self.cfg.quorum,
+                };
+                self.event(ctx, K::Odown, subject);
             }
             (false, true) => {
                 self.odown_since = None;
-                self.event(
-                    ctx,
-                    "-odown",
-                    format!("master {} {}", self.cfg.name, self.name(self.master)),
-                );
+                self.event(ctx, K::OdownExit, self.master_subject(self.master));
             }
             _ => {}
         }
@@ -396,12 +387,14 @@ impl Sentinel {
         }
         self.current_epoch += 1;
         self.failover_epoch = self.current_epoch;
-        self.event(ctx, "+new-epoch", format!("{}", self.current_epoch));
         self.event(
             ctx,
-            "+try-failover",
-            format!("master {} {}", self.cfg.name, self.name(self.master)),
+            K::NewEpoch,
+            S::NewEpoch {
+                epoch: self.current_epoch,
+            },
         );
+        self.event(ctx, K::TryFailover, self.master_subject(self.master));
         self.state = FailoverState::WaitStart;
         let desync = ctx.rng().random_range(0..MAX_DESYNC);
         self.failover_start = now.plus(desync);
@@ -409,12 +402,9 @@ impl Sentinel {
         true
     }
 
-    fn abort(&mut self, ctx: &mut Ctx<'_, Msg>, why: &'static str) {
-        self.event(
-            ctx,
-            why,
-            format!("master {} {}", self.cfg.name, self.name(self.master)),
-        );
+    fn abort(&mut self, ctx: &mut Ctx<'_, Msg>, why: K) {
+        let subject = self.master_subject(self.master);
+        self.event(ctx, why, subject);
         self.state = FailoverState::None;
         self.promoted = None;
         for i in self.instances.values_mut() {
@@ -426,16 +416,16 @@ impl Sentinel {
     fn vote_leader(&mut self, ctx: &mut Ctx<'_, Msg>, epoch: u64, candidate: ProcessId) {
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
-            self.event(ctx, "+new-epoch", format!("{epoch}"));
+            self.event(ctx, K::NewEpoch, S::NewEpoch { epoch });
         }
         if self.leader_epoch < epoch && self.current_epoch <= epoch {
             self.leader = Some(candidate);
             self.leader_epoch = self.current_epoch;
-            self.event(
-                ctx,
-                "+vote-for-leader",
-                format!("{} {}", self.name(candidate), self.leader_epoch),
-            );
+            let subject = S::Vote {
+                leader: self.name(candidate).to_string(),
+                epoch: self.leader_epoch,
+            };
+            self.event(ctx, K::VoteForLeader, subject);
             if candidate != self.me {
                 let desync = ctx.rng().random_range(0..MAX_DESYNC);
                 self.failover_start = ctx.now().plus(desync);
@@ -479,26 +469,25 @@ impl Sentinel {
                 if leader != Some(self.me) {
                     let timeout = ELECTION_TIMEOUT.min(self.cfg.failover_timeout_ns);
                     if now.0 > self.failover_start.0 + timeout {
-                        self.abort(ctx, "-failover-abort-not-elected");
+                        self.abort(ctx, K::FailoverAbortNotElected);
                     }
                     return;
                 }
-                let text = format!(
-                    "master {} {} #epoch {}",
-                    self.cfg.name,
-                    self.name(self.master),
-                    self.failover_epoch
-                );
-                self.event(ctx, "+elected-leader", text);
+                let subject = S::Epoch {
+                    master: self.cfg.name.clone(),
+                    server: self.name(self.master).to_string(),
+                    epoch: self.failover_epoch,
+                };
+                self.event(ctx, K::ElectedLeader, subject);
                 // One state per timer tick, as sentinelFailoverStateMachine does: the INFO sent
                 // to the replicas this tick is answered before the selection looks at it.
                 self.state = FailoverState::SelectSlave;
                 self.state_change = now;
             }
             FailoverState::SelectSlave => match self.select_slave(now) {
-                None => self.abort(ctx, "-failover-abort-no-good-slave"),
+                None => self.abort(ctx, K::FailoverAbortNoGoodSlave),
                 Some(r) => {
-                    self.event(ctx, "+selected-slave", format!("slave {}", self.name(r)));
+                    self.event(ctx, K::SelectedSlave, self.slave(r));
                     self.promoted = Some(r);
                     self.state = FailoverState::SendSlaveofNoone;
                     self.state_change = now;
@@ -507,17 +496,13 @@ impl Sentinel {
             FailoverState::SendSlaveofNoone => {
                 let r = self.promoted.expect("selected");
                 ctx.send(r, Msg::ReplicaOf { master: None });
-                self.event(
-                    ctx,
-                    "+failover-state-send-slaveof-noone",
-                    format!("slave {}", self.name(r)),
-                );
+                self.event(ctx, K::FailoverStateSendSlaveofNoone, self.slave(r));
                 self.state = FailoverState::WaitPromotion;
                 self.state_change = now;
             }
             FailoverState::WaitPromotion => {
                 if now.since(self.state_change) > self.cfg.failover_timeout_ns {
-                    self.abort(ctx, "-failover-abort-slave-timeout");
+                    self.abort(ctx, K::FailoverAbortSlaveTimeout);
                 }
             }
             FailoverState::ReconfSlaves => self.reconf_next_slaves(ctx, now),
@@ -586,11 +571,7 @@ impl Sentinel {
                 && now.since(t) > SLAVE_RECONF_TIMEOUT
             {
                 inst.reconf = Reconf::Done;
-                self.event(
-                    ctx,
-                    "-slave-reconf-sent-timeout",
-                    format!("slave {}", self.name(p)),
-                );
+                self.event(ctx, K::SlaveReconfSentTimeout, self.slave(p));
             }
         }
         let in_progress = targets
@@ -619,7 +600,7 @@ impl Sentinel {
                 },
             );
             self.instances.get_mut(&p).expect("listed").reconf = Reconf::Sent(now);
-            self.event(ctx, "+slave-reconf-sent", format!("slave {}", self.name(p)));
+            self.event(ctx, K::SlaveReconfSent, self.slave(p));
             budget = budget.saturating_sub(1);
         }
         let all_done = targets.iter().all(|p| {
@@ -628,11 +609,10 @@ impl Sentinel {
         });
         if all_done || timed_out {
             if timed_out {
-                self.event(
-                    ctx,
-                    "+failover-end-for-timeout",
-                    format!("master {}", self.cfg.name),
-                );
+                let subject = S::MasterName {
+                    master: self.cfg.name.clone(),
+                };
+                self.event(ctx, K::FailoverEndForTimeout, subject);
             }
             self.state = FailoverState::UpdateConfig;
             self.state_change = now;
@@ -642,11 +622,7 @@ impl Sentinel {
     fn switch_to_promoted(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
         let promoted = self.promoted.expect("a promoted replica");
         let old = self.master;
-        self.event(
-            ctx,
-            "+failover-end",
-            format!("master {} {}", self.cfg.name, self.name(old)),
-        );
+        self.event(ctx, K::FailoverEnd, self.master_subject(old));
         self.state = FailoverState::None;
         self.promoted = None;
         self.switch_master(ctx, now, promoted);
@@ -656,11 +632,12 @@ impl Sentinel {
     /// (the old primary included) as its replicas.
     fn switch_master(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime, new: ProcessId) {
         let old = self.master;
-        self.event(
-            ctx,
-            "+switch-master",
-            format!("{} {} {}", self.cfg.name, self.name(old), self.name(new)),
-        );
+        let subject = S::Switch {
+            master: self.cfg.name.clone(),
+            from: self.name(old).to_string(),
+            to: self.name(new).to_string(),
+        };
+        self.event(ctx, K::SwitchMaster, subject);
         self.master = new;
         self.odown_since = None;
         let ids: Vec<ProcessId> = self.instances.keys().copied().collect();
@@ -799,19 +776,29 @@ impl Sentinel {
             e.insert(Peer::default());
             self.event(
                 ctx,
-                "+sentinel",
-                format!("sentinel {}", self.name(h.sentinel)),
+                K::Sentinel,
+                S::Sentinel {
+                    name: self.name(h.sentinel).to_string(),
+                },
             );
         }
         if h.current_epoch > self.current_epoch {
             self.current_epoch = h.current_epoch;
-            self.event(ctx, "+new-epoch", format!("{}", h.current_epoch));
+            self.event(
+                ctx,
+                K::NewEpoch,
+                S::NewEpoch {
+                    epoch: h.current_epoch,
+                },
+            );
         }
         if h.config_epoch > self.config_epoch && h.master != self.master {
             self.event(
                 ctx,
-                "+config-update-from",
-                format!("sentinel {}", self.name(h.sentinel)),
+                K::ConfigUpdateFrom,
+                S::Sentinel {
+                    name: self.name(h.sentinel).to_string(),
+                },
             );
             self.config_epoch = h.config_epoch;
             if self.state != FailoverState::None {
@@ -841,7 +828,7 @@ impl Sentinel {
             for (r, _) in replicas {
                 if let std::collections::btree_map::Entry::Vacant(e) = self.instances.entry(r) {
                     e.insert(Instance::new(now));
-                    self.event(ctx, "+slave", format!("slave {}", self.name(r)));
+                    self.event(ctx, K::Slave, self.slave(r));
                 }
             }
         }
@@ -862,11 +849,11 @@ impl Sentinel {
         if reports_master {
             if self.state == FailoverState::WaitPromotion && self.promoted == Some(from) {
                 self.config_epoch = self.failover_epoch;
-                self.event(ctx, "+promoted-slave", format!("slave {}", self.name(from)));
+                self.event(ctx, K::PromotedSlave, self.slave(from));
                 self.event(
                     ctx,
-                    "+failover-state-reconf-slaves",
-                    format!("master {} {}", self.cfg.name, self.name(self.master)),
+                    K::FailoverStateReconfSlaves,
+                    self.master_subject(self.master),
                 );
                 self.state = FailoverState::ReconfSlaves;
                 self.state_change = now;
@@ -881,7 +868,7 @@ impl Sentinel {
                 && inst.sdown_since.is_none()
                 && now.since(inst.role_reported_time) > wait
             {
-                self.repoint(ctx, now, from, "+convert-to-slave");
+                self.repoint(ctx, now, from, K::ConvertToSlave);
             }
             return;
         }
@@ -890,19 +877,11 @@ impl Sentinel {
             match inst.reconf {
                 Reconf::Sent(_) => {
                     inst.reconf = Reconf::InProgress;
-                    self.event(
-                        ctx,
-                        "+slave-reconf-inprog",
-                        format!("slave {}", self.name(from)),
-                    );
+                    self.event(ctx, K::SlaveReconfInprog, self.slave(from));
                 }
                 Reconf::InProgress if link_up => {
                     inst.reconf = Reconf::Done;
-                    self.event(
-                        ctx,
-                        "+slave-reconf-done",
-                        format!("slave {}", self.name(from)),
-                    );
+                    self.event(ctx, K::SlaveReconfDone, self.slave(from));
                 }
                 _ => {}
             }
@@ -914,18 +893,12 @@ impl Sentinel {
             && self.master_looks_sane(now)
             && now.since(self.instances[&from].role_reported_time) > self.cfg.failover_timeout_ns
         {
-            self.repoint(ctx, now, from, "+fix-slave-config");
+            self.repoint(ctx, now, from, K::FixSlaveConfig);
         }
     }
 
     /// Sends `REPLICAOF <our primary>` to a server whose role disagrees with our configuration.
-    fn repoint(
-        &mut self,
-        ctx: &mut Ctx<'_, Msg>,
-        now: SimTime,
-        server: ProcessId,
-        kind: &'static str,
-    ) {
+    fn repoint(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime, server: ProcessId, kind: K) {
         let master = self.master;
         ctx.send(
             server,
@@ -937,7 +910,8 @@ impl Sentinel {
             .get_mut(&server)
             .expect("listed")
             .role_reported_time = now;
-        self.event(ctx, kind, format!("slave {}", self.name(server)));
+        let subject = self.slave(server);
+        self.event(ctx, kind, subject);
     }
 
     fn master_looks_sane(&self, now: SimTime) -> bool {

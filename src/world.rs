@@ -5,7 +5,8 @@
 use std::rc::Rc;
 
 use crate::client::{Client, WorkloadSpec};
-use crate::fault::{FaultKind, FaultRecord, directed_links};
+use crate::fact::{Fact, FactNote, FaultRef};
+use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::history::History;
 use crate::metrics::{Metrics, ServerSample};
 use crate::net::Network;
@@ -14,7 +15,7 @@ use crate::redis::{Disk, Fsync, Role, Server, ServerStats};
 use crate::scenario::Scenario;
 use crate::sentinel::SentinelProcess;
 use crate::sim::{
-    Ctx, Kernel, KernelError, KernelLimits, Note, Process, ProcessId, ProcessState, SimTime, Step,
+    Ctx, Kernel, KernelError, KernelLimits, Process, ProcessId, ProcessState, SimTime, Step,
 };
 
 /// Every simulated process.
@@ -96,7 +97,7 @@ pub struct RunOutput {
     /// The client history.
     pub history: History,
     /// Trace notes, in order.
-    pub notes: Vec<Note>,
+    pub notes: Vec<FactNote>,
     /// Final server states, in scenario order.
     pub servers: Vec<ServerFinal>,
     /// Faults as they happened.
@@ -268,7 +269,7 @@ impl<'s> World<'s> {
     pub fn run_observed(
         mut self,
         progress: &mut dyn FnMut(SimTime),
-        on_note: &mut dyn FnMut(&Note),
+        on_note: &mut dyn FnMut(&FactNote),
     ) -> Result<RunOutput, RunError> {
         let mut notes_seen = 0;
         let seed = self.seed;
@@ -330,10 +331,7 @@ impl<'s> World<'s> {
                         self.heal_fault(i)?;
                     }
                 }
-                self.kernel.note(
-                    "phase",
-                    "quiet phase: every fault healed, no new faults".into(),
-                );
+                self.kernel.note(Fact::QuietPhase);
             }
             Control::Sample => {
                 self.sample();
@@ -358,10 +356,9 @@ impl<'s> World<'s> {
             at_ms: self.kernel.now().as_ms(),
             healed_ms: None,
         });
-        self.kernel.note(
-            "fault:start",
-            format!("{} of {} begins", f.label, f.targets.join(", ")),
-        );
+        self.kernel.note(Fact::FaultStarted {
+            fault: fault_ref(i, &f),
+        });
         match &f.kind {
             FaultKind::Partition { a, b, one_way } => {
                 let links = directed_links(a, b, *one_way);
@@ -473,10 +470,9 @@ impl<'s> World<'s> {
         {
             r.healed_ms = Some(now_ms);
         }
-        self.kernel.note(
-            "fault:heal",
-            format!("{} of {} heals", f.label, f.targets.join(", ")),
-        );
+        self.kernel.note(Fact::FaultHealed {
+            fault: fault_ref(i, &f),
+        });
         match &f.kind {
             FaultKind::Partition { a, b, one_way } => {
                 for (x, y) in directed_links(a, b, *one_way) {
@@ -607,5 +603,16 @@ impl<'s> World<'s> {
             network_bytes: self.kernel.links().bytes_sent(),
             checkpoints: self.checkpoints,
         }
+    }
+}
+
+/// How the trace names fault `i` of the schedule.
+fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
+    FaultRef {
+        id: i as u32,
+        label: f.label.clone(),
+        kind: f.kind.name().to_string(),
+        targets: f.targets.clone(),
+        operator: matches!(f.kind, FaultKind::Failover { .. }),
     }
 }

@@ -70,7 +70,7 @@ fn disk_and_diskless_full_syncs_converge() {
         );
         let full: u64 = out.servers.iter().map(|s| s.stats.full_resyncs).sum();
         assert_eq!(full, 2, "diskless={mode}");
-        let saved = out.notes.iter().any(|n| n.kind == "bgsave:done");
+        let saved = out.notes.iter().any(|n| n.fact.kind() == "bgsave:done");
         assert_eq!(saved, mode == "no", "only disk-based syncs write dump.rdb");
     }
 }
@@ -111,13 +111,13 @@ start = "0s"
     let cut = out
         .notes
         .iter()
-        .filter(|n| n.kind == "repl:obuf-limit")
+        .filter(|n| n.fact.kind() == "repl:obuf-limit")
         .count();
     assert!(cut >= 2, "the replica was cut {cut} times");
     let full_tries = out
         .notes
         .iter()
-        .filter(|n| n.kind == "repl:fullresync")
+        .filter(|n| n.fact.kind() == "repl:fullresync")
         .count();
     assert!(
         full_tries >= 2,
@@ -147,7 +147,10 @@ at = "10s"
 heal = "50s"
 "#;
     let out = run(text, &[]);
-    let freed = out.notes.iter().find(|n| n.kind == "repl:backlog-freed");
+    let freed = out
+        .notes
+        .iter()
+        .find(|n| n.fact.kind() == "repl:backlog-freed");
     let t = freed.expect("the backlog is freed").time.as_ms();
     assert!(
         (20_000..30_000).contains(&t),
@@ -184,14 +187,14 @@ at = "12s"
 heal = "30s"
 "#;
     let out = run(text, &[]);
-    assert!(out.notes.iter().any(|n| n.kind == "+tilt"));
+    assert!(out.notes.iter().any(|n| n.fact.kind() == "+tilt"));
     // In TILT (30 s) the sentinel takes no action: p1 is isolated from 12 s to 30 s, yet no
     // failover happens.
-    assert!(!out.notes.iter().any(|n| n.kind == "role:promoted"));
+    assert!(!out.notes.iter().any(|n| n.fact.kind() == "role:promoted"));
     let exit = out
         .notes
         .iter()
-        .find(|n| n.kind == "-tilt")
+        .find(|n| n.fact.kind() == "-tilt")
         .expect("TILT ends");
     assert!(exit.time.as_ms() >= 40_000);
 }

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use simkv::check::{Status, converged};
+use simkv::fact::{EventSubject, Fact, FactNote};
 use simkv::runner::{final_states, run_scenario};
 use simkv::scenario::Scenario;
-use simkv::sim::Note;
 use simkv::world::World;
 
 fn load(name: &str, overrides: &[&str]) -> Scenario {
@@ -18,16 +18,17 @@ fn load(name: &str, overrides: &[&str]) -> Scenario {
 }
 
 /// Each (sentinel, epoch) elected at most once, and no two sentinels elected in one epoch.
-fn leaders_per_epoch(notes: &[Note]) -> BTreeMap<u64, Vec<u32>> {
+fn leaders_per_epoch(notes: &[FactNote]) -> BTreeMap<u64, Vec<u32>> {
     let mut out: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    for n in notes.iter().filter(|n| n.kind == "+elected-leader") {
-        let epoch: u64 = n
-            .text
-            .rsplit("#epoch ")
-            .next()
-            .and_then(|e| e.trim().parse().ok())
-            .expect("+elected-leader names its epoch");
-        out.entry(epoch).or_default().push(n.process);
+    for n in notes.iter().filter(|n| n.fact.kind() == "+elected-leader") {
+        let Fact::Sentinel {
+            subject: EventSubject::Epoch { epoch, .. },
+            ..
+        } = &n.fact
+        else {
+            panic!("+elected-leader names its epoch: {:?}", n.fact);
+        };
+        out.entry(*epoch).or_default().push(n.process);
     }
     out
 }
@@ -55,21 +56,19 @@ fn region_outage_runs_the_state_machine_in_order() {
     ];
     let mut at = 0;
     for kind in order {
-        let found = out.notes[at..].iter().position(|n| n.kind == kind);
+        let found = out.notes[at..].iter().position(|n| n.fact.kind() == kind);
         let i = found.unwrap_or_else(|| panic!("{kind} missing after note {at}"));
         at += i + 1;
     }
-    let promoted: Vec<&Note> = out
+    let promoted: Vec<&str> = out
         .notes
         .iter()
-        .filter(|n| n.kind == "role:promoted")
+        .filter_map(|n| match &n.fact {
+            Fact::Promoted { server, .. } => Some(server.as_str()),
+            _ => None,
+        })
         .collect();
-    assert_eq!(promoted.len(), 1);
-    assert!(
-        promoted[0].text.starts_with("r2 "),
-        "the us-east replica: {}",
-        promoted[0].text
-    );
+    assert_eq!(promoted, ["r2"], "the us-east replica is promoted, once");
 }
 
 #[test]
@@ -143,11 +142,11 @@ fn min_replicas_bounds_the_split_brain_loss() {
 fn no_quorum_means_no_failover_and_says_why() {
     let s = load("sentinel-no-quorum.toml", &[]);
     let out = World::new(&s, 1).run(&mut |_| {}).unwrap();
-    assert!(out.notes.iter().any(|n| n.kind == "+odown"));
+    assert!(out.notes.iter().any(|n| n.fact.kind() == "+odown"));
     assert!(
         out.notes
             .iter()
-            .any(|n| n.kind == "-failover-abort-not-elected")
+            .any(|n| n.fact.kind() == "-failover-abort-not-elected")
     );
-    assert!(!out.notes.iter().any(|n| n.kind == "role:promoted"));
+    assert!(!out.notes.iter().any(|n| n.fact.kind() == "role:promoted"));
 }

@@ -70,3 +70,26 @@ fn hash_ordered_collections_only_in_the_memo_table() {
         );
     }
 }
+
+#[test]
+fn every_fact_kind_is_documented_in_the_trace_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/trace.md")).unwrap();
+    let src = std::fs::read_to_string(root.join("src/fact.rs")).unwrap();
+    let mut kinds = 0;
+    for line in src.lines() {
+        let Some((_, rest)) = line.split_once("=> \"") else {
+            continue;
+        };
+        let kind = rest.split('"').next().unwrap();
+        kinds += 1;
+        assert!(
+            doc.contains(&format!("`{kind}`")),
+            "fact kind {kind} is not in docs/trace.md"
+        );
+    }
+    assert!(kinds >= 50, "found only {kinds} kinds in src/fact.rs");
+    for k in simkv::fact::SentinelEventKind::ALL {
+        assert!(doc.contains(&format!("`{}`", k.as_str())), "{}", k.as_str());
+    }
+}

@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
+use crate::fact::{Fact, FactNote};
 use crate::history::{EventType, Operation};
-use crate::sim::Note;
 
 /// A write that was acknowledged and is not in the final state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -28,8 +28,24 @@ pub struct LostWrite {
     pub server: String,
     /// The event that most likely discarded it, in words.
     pub doomed_by: String,
+    /// What kind of event that was.
+    pub cause: LossCause,
     /// When that event happened (ms), if one was found.
     pub doomed_ms: Option<u64>,
+}
+
+/// What discarded a lost write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossCause {
+    /// Another server was promoted while the acknowledging one was cut off.
+    Promotion,
+    /// The acknowledging server was demoted or flushed its data for a full resync.
+    FullResync,
+    /// The acknowledging server restarted with less than it had acknowledged.
+    Restart,
+    /// No event in the trace explains it.
+    Unexplained,
 }
 
 /// Runs the checker and returns the lost writes as well.
@@ -165,9 +181,13 @@ fn append_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
 
 fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
     let server = op.server.clone().unwrap_or_default();
-    let (doomed_by, doomed_ms) = match doom(e.notes, e.finals, &server, op.complete_ns) {
-        Some(n) => (n.text.clone(), Some(n.time.as_ms())),
-        None => ("no discarding event was found in the trace".into(), None),
+    let (doomed_by, doomed_ms, cause) = match doom(e.notes, &server, op.complete_ns) {
+        Some((n, cause)) => (n.fact.to_string(), Some(n.time.as_ms()), cause),
+        None => (
+            "no discarding event was found in the trace".into(),
+            None,
+            LossCause::Unexplained,
+        ),
     };
     LostWrite {
         process: op.process,
@@ -178,6 +198,7 @@ fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
         server,
         doomed_by,
         doomed_ms,
+        cause,
     }
 }
 
@@ -185,18 +206,23 @@ fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
 /// its own flush before a full resync, a restart that reloaded less than it had, a demotion, or
 /// a promotion of another server while it was cut off.
 fn doom<'n>(
-    notes: &'n [Note],
-    finals: &[super::FinalState],
+    notes: &'n [FactNote],
     server: &str,
     after_ns: u64,
-) -> Option<&'n Note> {
-    let index = finals.iter().position(|f| f.name == server)? as u32;
-    notes.iter().find(|n| {
-        n.time.as_nanos() >= after_ns
-            && ((n.process == index
-                && matches!(n.kind.as_str(), "repl:flush" | "start" | "role:demoted"))
-                || (n.process != index && n.kind == "role:promoted"))
-    })
+) -> Option<(&'n FactNote, LossCause)> {
+    notes
+        .iter()
+        .filter(|n| n.time.as_nanos() >= after_ns)
+        .find_map(|n| {
+            let mine = n.fact.server() == Some(server);
+            let cause = match &n.fact {
+                Fact::Flushed { .. } | Fact::Demoted { .. } if mine => LossCause::FullResync,
+                Fact::Started { .. } if mine => LossCause::Restart,
+                Fact::Promoted { .. } if !mine => LossCause::Promotion,
+                _ => return None,
+            };
+            Some((n, cause))
+        })
 }
 
 #[cfg(test)]
@@ -236,7 +262,7 @@ mod tests {
     fn check(
         h: Vec<HistoryEvent>,
         data: &[(&str, &str)],
-        notes: &[Note],
+        notes: &[FactNote],
     ) -> (CheckResult, Vec<LostWrite>) {
         let history = History::merge(h);
         let f = finals(data);
@@ -255,17 +281,21 @@ mod tests {
             ev(1, EventType::Invoke, "set", "k", "b".into(), 3),
             ev(1, EventType::Ok, "set", "k", "b".into(), 4),
         ];
-        let note = Note {
+        let note = FactNote {
             time: SimTime(10),
             process: 0,
-            kind: "repl:flush".into(),
-            text: "p1 flushes its old data".into(),
+            fact: Fact::Flushed {
+                server: "p1".into(),
+                keys: 1,
+                rdb_bytes: 100,
+            },
         };
         let (r, lost) = check(h.clone(), &[("k", "a")], std::slice::from_ref(&note));
         assert_eq!(r.status, Status::Fail);
         assert_eq!(lost.len(), 1);
         assert_eq!(lost[0].value, "b");
-        assert_eq!(lost[0].doomed_by, "p1 flushes its old data");
+        assert_eq!(lost[0].cause, LossCause::FullResync);
+        assert!(lost[0].doomed_by.starts_with("p1 flushes its old data"));
         assert_eq!(check(h, &[("k", "b")], &[]).0.status, Status::Pass);
     }
 

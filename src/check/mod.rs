@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::fact::{Fact, FactNote, StartRole};
 use crate::history::History;
-use crate::sim::Note;
 
-pub use durability::{LostWrite, acked_writes_durable};
+pub use durability::{LossCause, LostWrite, acked_writes_durable};
 pub use split_brain::single_primary;
 pub use staleness::{read_your_writes, stale_reads};
 
@@ -67,27 +67,32 @@ pub struct Evidence<'a> {
     /// The client history.
     pub history: &'a History,
     /// The trace's notes.
-    pub notes: &'a [Note],
+    pub notes: &'a [FactNote],
     /// Final server states; server `i` is process `i` in the notes.
     pub finals: &'a [FinalState],
 }
 
 /// Replication groups: for each server, the index of the server at the root of the `replicaof`
-/// chain it started in (from the trace's first `start` note of each server: "X started as
-/// replica of Y"). Servers the notes do not describe form one group with server 0.
-pub fn groups(notes: &[Note], finals: &[FinalState]) -> Vec<usize> {
+/// chain it started in (from each server's first [`Fact::Started`]). Servers the trace does not
+/// describe form one group with server 0.
+pub fn groups(notes: &[FactNote], finals: &[FinalState]) -> Vec<usize> {
     let n = finals.len();
     let index = |name: &str| finals.iter().position(|f| f.name == name);
     let mut parent: Vec<Option<usize>> = vec![None; n];
     let mut seen = vec![false; n];
-    for note in notes.iter().filter(|x| x.kind == "start") {
-        let p = note.process as usize;
-        if p >= n || seen[p] {
+    for note in notes {
+        let Fact::Started { server, role, .. } = &note.fact else {
+            continue;
+        };
+        let Some(p) = index(server) else {
+            continue;
+        };
+        if seen[p] {
             continue;
         }
         seen[p] = true;
-        if let Some(rest) = note.text.split(" started as replica of ").nth(1) {
-            parent[p] = rest.split(' ').next().and_then(index);
+        if let StartRole::Replica { primary } = role {
+            parent[p] = index(primary);
         }
     }
     if !seen.iter().any(|s| *s) {

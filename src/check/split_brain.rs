@@ -12,17 +12,15 @@ fn primary_intervals(e: &Evidence<'_>, end_ns: u64) -> Vec<Vec<(u64, u64)>> {
     let mut open: Vec<Option<u64>> = vec![None; n];
     let mut out: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     for note in e.notes {
-        let p = note.process as usize;
-        if p >= n {
+        let Some(p) = note
+            .fact
+            .server()
+            .and_then(|s| e.finals.iter().position(|f| f.name == s))
+        else {
             continue;
-        }
-        let t = note.time.as_nanos();
-        let becomes_primary = match note.kind.as_str() {
-            "start" => Some(note.text.contains(" as primary ")),
-            "role:promoted" => Some(true),
-            "role:demoted" | "role:replicaof" => Some(false),
-            _ => None,
         };
+        let t = note.time.as_nanos();
+        let becomes_primary = note.fact.primary_role();
         match becomes_primary {
             Some(true) if open[p].is_none() => open[p] = Some(t),
             Some(false) => {
@@ -130,15 +128,25 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
 mod tests {
     use super::super::FinalState;
     use super::*;
+    use crate::fact::{Fact, FactNote, StartRole};
     use crate::history::{History, HistoryEvent};
-    use crate::sim::{Note, SimTime};
+    use crate::sim::SimTime;
 
-    fn note(t: u64, p: u32, kind: &str, text: &str) -> Note {
-        Note {
+    fn note(t: u64, p: u32, fact: Fact) -> FactNote {
+        FactNote {
             time: SimTime(t),
             process: p,
-            kind: kind.into(),
-            text: text.into(),
+            fact,
+        }
+    }
+
+    fn started(server: &str, role: StartRole) -> Fact {
+        Fact::Started {
+            server: server.into(),
+            role,
+            keys: 0,
+            replid: "0".repeat(40),
+            offset: 0,
         }
     }
 
@@ -172,10 +180,36 @@ mod tests {
     #[test]
     fn finds_overlapping_primaries_that_both_acked() {
         let notes = vec![
-            note(0, 0, "start", "a started as primary with 0 keys"),
-            note(0, 1, "start", "b started as replica of a with 0 keys"),
-            note(100, 1, "role:promoted", "b is now a primary"),
-            note(500, 0, "role:demoted", "a becomes a replica"),
+            note(0, 0, started("a", StartRole::Primary)),
+            note(
+                0,
+                1,
+                started(
+                    "b",
+                    StartRole::Replica {
+                        primary: "a".into(),
+                    },
+                ),
+            ),
+            note(
+                100,
+                1,
+                Fact::Promoted {
+                    server: "b".into(),
+                    replid: "1".repeat(40),
+                    replid2: None,
+                    offset: 0,
+                },
+            ),
+            note(
+                500,
+                0,
+                Fact::Demoted {
+                    server: "a".into(),
+                    primary: "b".into(),
+                    offset: 0,
+                },
+            ),
         ];
         let h = History::merge(vec![
             ok_write("a", 200),

@@ -85,59 +85,7 @@ impl ReplIdentity {
     }
 }
 
-/// Why a primary refused a partial resync.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FullResyncReason {
-    /// The replica sent `PSYNC ? -1` (it has no cached primary).
-    NoCachedMaster,
-    /// The ID matches neither replid nor replid2.
-    IdMismatch,
-    /// The ID is replid2 but the offset lies beyond where replid2 is valid.
-    SecondIdOffsetTooHigh {
-        /// Offset requested.
-        requested: u64,
-        /// Last offset valid under replid2 (`second_replid_offset - 1`).
-        valid_up_to: u64,
-    },
-    /// The primary has no backlog.
-    NoBacklog,
-    /// The offset lies outside the backlog.
-    OutOfBacklog {
-        /// Offset requested.
-        requested: u64,
-        /// First byte held.
-        first: u64,
-        /// One past the last byte held.
-        end: u64,
-    },
-}
-
-impl fmt::Display for FullResyncReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FullResyncReason::NoCachedMaster => {
-                write!(f, "replica has no cached master (PSYNC ? -1)")
-            }
-            FullResyncReason::IdMismatch => write!(f, "Replication ID mismatch"),
-            FullResyncReason::SecondIdOffsetTooHigh {
-                requested,
-                valid_up_to,
-            } => write!(
-                f,
-                "Requested offset for second ID was {requested}, but I can reply up to {valid_up_to}"
-            ),
-            FullResyncReason::NoBacklog => write!(f, "lack of backlog"),
-            FullResyncReason::OutOfBacklog {
-                requested,
-                first,
-                end,
-            } => write!(
-                f,
-                "requested offset {requested} is outside the backlog [{first}, {end}]"
-            ),
-        }
-    }
-}
+pub use crate::fact::FullResyncReason;
 
 /// The primary's answer to `PSYNC replid offset`.
 #[derive(Clone, Debug, PartialEq, Eq)]

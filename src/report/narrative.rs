@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::summary::Summary;
-use crate::check::{LostWrite, Status};
-use crate::sim::Note;
+use crate::check::{LossCause, LostWrite, Status};
+use crate::fact::FactNote;
 
 /// Notes worth telling a reader, and how many of each kind to show at most.
 const TOLD: &[(&str, usize)] = &[
@@ -41,41 +41,37 @@ fn seconds(ms: u64) -> String {
 }
 
 /// Why a group of writes was lost, from the kind of event that doomed them.
-fn explanation(doomed_by: &str, server: &str) -> String {
-    if doomed_by.contains("is now a primary") {
-        format!(
+fn explanation(cause: LossCause, server: &str) -> String {
+    match cause {
+        LossCause::Promotion => format!(
             "They had been acknowledged by {server} but had not reached the replica that was \
              promoted; the new primary's history does not contain them (\"last failover wins\")."
-        )
-    } else if doomed_by.contains("becomes a replica") || doomed_by.contains("flushes its old data")
-    {
-        format!(
+        ),
+        LossCause::FullResync => format!(
             "{server} was turned into a replica after its history had diverged from the new \
              primary's, so it took a full resync: its own data, these writes included, was flushed \
              and replaced by the primary's snapshot."
-        )
-    } else if doomed_by.contains("started as") {
-        format!(
+        ),
+        LossCause::Restart => format!(
             "{server} restarted and reloaded only what its disk held; these writes had not been \
              persisted (or fsynced, after a power loss) before it went down."
-        )
-    } else {
-        "No single event in the trace explains them.".to_string()
+        ),
+        LossCause::Unexplained => "No single event in the trace explains them.".to_string(),
     }
 }
 
 /// Groups lost writes by (server, dooming event) and explains each group.
 fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
-    let mut groups: BTreeMap<(String, String), Vec<&LostWrite>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, LossCause), Vec<&LostWrite>> = BTreeMap::new();
     for l in lost {
         groups
-            .entry((l.server.clone(), l.doomed_by.clone()))
+            .entry((l.server.clone(), l.doomed_by.clone(), l.cause))
             .or_default()
             .push(l);
     }
     let mut out: Vec<(u64, String)> = groups
         .into_iter()
-        .map(|((server, doomed_by), ws)| {
+        .map(|((server, doomed_by, cause), ws)| {
             let first = ws.iter().map(|w| w.ack_ms).min().unwrap_or(0);
             let last = ws.iter().map(|w| w.ack_ms).max().unwrap_or(0);
             let when = ws[0]
@@ -87,7 +83,7 @@ fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
                 ws.len(),
                 seconds(first),
                 seconds(last),
-                explanation(&doomed_by, &server),
+                explanation(cause, &server),
                 ws[0].f.to_uppercase(),
                 ws[0].key,
                 ws[0].value,
@@ -104,7 +100,7 @@ fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
 pub fn markdown(
     summary: &Summary,
     description: &str,
-    notes: &[Note],
+    notes: &[FactNote],
     lost: &[LostWrite],
     counterexample: Option<&str>,
 ) -> String {
@@ -129,17 +125,16 @@ pub fn markdown(
     s.push_str("## What happened\n\n");
     let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
     for n in notes {
-        let Some((_, limit)) = TOLD.iter().find(|(k, _)| *k == n.kind) else {
+        let kind = n.fact.kind();
+        let Some((told, limit)) = TOLD.iter().find(|(k, _)| *k == kind) else {
             continue;
         };
-        let c = shown
-            .entry(TOLD.iter().find(|(k, _)| *k == n.kind).expect("found").0)
-            .or_default();
+        let c = shown.entry(told).or_default();
         *c += 1;
         if *c > *limit {
             continue;
         }
-        s.push_str(&format!("- {}: {}\n", n.time, n.text));
+        s.push_str(&format!("- {}: {}\n", n.time, n.fact));
     }
     for f in &summary.failovers {
         s.push_str(&format!(
@@ -208,7 +203,7 @@ pub fn markdown(
 mod tests {
     use super::*;
 
-    fn lost(server: &str, doom: &str, ack: u64) -> LostWrite {
+    fn lost(server: &str, doom: &str, cause: LossCause, ack: u64) -> LostWrite {
         LostWrite {
             process: 1,
             key: "k".into(),
@@ -218,15 +213,26 @@ mod tests {
             server: server.into(),
             doomed_by: doom.into(),
             doomed_ms: Some(ack + 10),
+            cause,
         }
     }
 
     #[test]
     fn groups_and_explains_losses() {
         let g = loss_groups(&[
-            lost("p1", "p1 becomes a replica of r2 (offset 5)", 100),
-            lost("p1", "p1 becomes a replica of r2 (offset 5)", 300),
-            lost("p1", "r2 is now a primary (MASTER MODE enabled)", 50),
+            lost(
+                "p1",
+                "p1 becomes a replica of r2",
+                LossCause::FullResync,
+                100,
+            ),
+            lost(
+                "p1",
+                "p1 becomes a replica of r2",
+                LossCause::FullResync,
+                300,
+            ),
+            lost("p1", "r2 is now a primary", LossCause::Promotion, 50),
         ]);
         assert_eq!(g.len(), 2);
         assert!(g[0].contains("**1 writes**") && g[0].contains("not reached the replica"));

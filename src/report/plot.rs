@@ -4,9 +4,9 @@
 
 use plotters::prelude::*;
 
+use crate::fact::{Fact, FactNote};
 use crate::history::{EventType, History};
 use crate::metrics::Metrics;
-use crate::sim::Note;
 
 const WIDTH: u32 = 1000;
 const ROW: u32 = 34;
@@ -15,31 +15,31 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Fault intervals `(start_s, end_s, label)` from the trace notes.
-fn fault_spans(notes: &[Note], end_s: f64) -> Vec<(f64, f64, String)> {
-    let mut open: Vec<(String, f64)> = Vec::new();
+/// Fault intervals `(start_s, end_s, label)` from the trace's fault facts, a start and its heal
+/// matched by the fault's id.
+fn fault_spans(notes: &[FactNote], end_s: f64) -> Vec<(f64, f64, String)> {
+    let mut open: Vec<(u32, String, f64)> = Vec::new();
     let mut out = Vec::new();
     for n in notes {
         let t = n.time.as_nanos() as f64 / 1e9;
-        match n.kind.as_str() {
-            "fault:start" => open.push((n.text.trim_end_matches(" begins").to_string(), t)),
-            "fault:heal" => {
-                let label = n.text.trim_end_matches(" heals").to_string();
-                if let Some(i) = open.iter().position(|(l, _)| *l == label) {
-                    let (l, s) = open.remove(i);
+        match &n.fact {
+            Fact::FaultStarted { fault } => open.push((fault.id, fault.to_string(), t)),
+            Fact::FaultHealed { fault } => {
+                if let Some(i) = open.iter().position(|(id, _, _)| *id == fault.id) {
+                    let (_, l, s) = open.remove(i);
                     out.push((s, t, l));
                 }
             }
             _ => {}
         }
     }
-    out.extend(open.into_iter().map(|(l, s)| (s, end_s, l)));
+    out.extend(open.into_iter().map(|(_, l, s)| (s, end_s, l)));
     out
 }
 
 /// The roles timeline: one row per server (primary, replica in sync, replica out of sync,
 /// down), faults as red bands, promotions as markers.
-pub fn timeline_svg(metrics: &Metrics, notes: &[Note], end_s: f64) -> Result<String, String> {
+pub fn timeline_svg(metrics: &Metrics, notes: &[FactNote], end_s: f64) -> Result<String, String> {
     let rows = metrics.servers.len() as u32;
     let height = 120 + ROW * (rows + 1);
     let mut svg = String::new();
@@ -106,7 +106,10 @@ pub fn timeline_svg(metrics: &Metrics, notes: &[Note], end_s: f64) -> Result<Str
                     .map_err(err)?;
             }
         }
-        for n in notes.iter().filter(|n| n.kind == "role:promoted") {
+        for n in notes
+            .iter()
+            .filter(|n| matches!(n.fact, Fact::Promoted { .. }))
+        {
             let x = n.time.as_nanos() as f64 / 1e9;
             chart
                 .draw_series(std::iter::once(PathElement::new(
@@ -294,25 +297,33 @@ mod tests {
             };
             m.push(SimTime::from_secs(t), vec![s(true), s(false)]);
         }
+        let fault = |id| crate::fact::FaultRef {
+            id,
+            label: "isolate".into(),
+            kind: "partition".into(),
+            targets: vec!["r1".into()],
+            operator: false,
+        };
+        let at = |s, fact| FactNote {
+            time: SimTime::from_secs(s),
+            process: u32::MAX,
+            fact,
+        };
+        // Two faults with the same label: each start is matched with its own heal.
         let notes = vec![
-            Note {
-                time: SimTime::from_secs(1),
-                process: u32::MAX,
-                kind: "fault:start".into(),
-                text: "isolate of r1 begins".into(),
-            },
-            Note {
-                time: SimTime::from_secs(3),
-                process: u32::MAX,
-                kind: "fault:heal".into(),
-                text: "isolate of r1 heals".into(),
-            },
+            at(1, Fact::FaultStarted { fault: fault(0) }),
+            at(2, Fact::FaultStarted { fault: fault(1) }),
+            at(3, Fact::FaultHealed { fault: fault(1) }),
+            at(4, Fact::FaultHealed { fault: fault(0) }),
         ];
         let t = timeline_svg(&m, &notes, 5.0).unwrap();
         assert!(t.starts_with("<svg") && t.contains("Server roles") && t.contains("p1"));
         assert_eq!(
             fault_spans(&notes, 5.0),
-            vec![(1.0, 3.0, "isolate of r1".to_string())]
+            vec![
+                (2.0, 3.0, "isolate of r1".to_string()),
+                (1.0, 4.0, "isolate of r1".to_string())
+            ]
         );
         assert!(lag_svg(&m, 5.0).unwrap().contains("Replication lag"));
         assert!(

@@ -1,5 +1,6 @@
 //! The JSON summary of a run and its human-readable form.
 
+use crate::fact::{Fact, SentinelEventKind, StartRole};
 use serde::Serialize;
 
 use crate::check::{CheckResult, LostWrite, Status};
@@ -316,24 +317,34 @@ pub fn summary_failovers(out: &RunOutput) -> Vec<Failover> {
     let mut primary: Option<usize> = None;
     let mut last_fault_ns: Option<u64> = None;
     let mut failovers = Vec::new();
+    let index = |s: &str| names.iter().position(|n| *n == s);
     for n in &out.notes {
-        let p = n.process as usize;
-        match n.kind.as_str() {
-            "start" if p < names.len() && n.text.contains(" as primary ") && primary.is_none() => {
-                primary = Some(p)
-            }
+        match &n.fact {
+            Fact::Started {
+                server,
+                role: StartRole::Primary,
+                ..
+            } if primary.is_none() => primary = index(server),
             // An operator's failover is the response, not the failure it responds to.
-            "fault:start" if !n.text.starts_with("failover ") => {
+            Fact::FaultStarted { fault } if !fault.operator => {
                 last_fault_ns = Some(n.time.as_nanos())
             }
-            "role:promoted" if p < names.len() => {
+            Fact::Promoted { server, .. } if index(server).is_some() => {
+                let p = index(server).expect("checked");
                 let at = n.time.as_nanos();
                 let since = last_fault_ns.unwrap_or(at);
                 let detected = out
                     .notes
                     .iter()
                     .find(|d| {
-                        d.kind == "+sdown" && d.time.as_nanos() >= since && d.time.as_nanos() <= at
+                        matches!(
+                            d.fact,
+                            Fact::Sentinel {
+                                event: SentinelEventKind::Sdown,
+                                ..
+                            }
+                        ) && d.time.as_nanos() >= since
+                            && d.time.as_nanos() <= at
                     })
                     .map_or(at, |d| d.time.as_nanos());
                 failovers.push(Failover {

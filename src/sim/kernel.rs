@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use super::rng::{RngStreams, SimRng};
 use super::time::SimTime;
-use super::trace::{KIND_CONTROL, KIND_MESSAGE, KIND_TIMER, Note, TraceHasher};
+use super::trace::{KIND_CONTROL, KIND_MESSAGE, KIND_TIMER, Note, Observation, TraceHasher};
 
 /// The identity of a simulated process (server, sentinel or client): its index in the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -28,10 +28,16 @@ pub trait Message {
     fn trace_word(&self) -> u64;
 }
 
+/// A simulation's vocabulary: the facts its processes observe (see [`Ctx::note`]).
+pub trait Vocabulary: Message {
+    /// The fact type.
+    type Fact: Observation;
+}
+
 /// A simulated process: a plain state machine driven by the kernel.
 pub trait Process {
     /// The message type exchanged between processes.
-    type Msg: Message;
+    type Msg: Vocabulary;
     /// Called once when the process starts (and again after each restart, on a fresh state).
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg>);
     /// Called when a message arrives.
@@ -105,13 +111,13 @@ pub enum Step<C> {
 }
 
 /// A process's view of the kernel while it handles one event.
-pub struct Ctx<'a, M> {
+pub struct Ctx<'a, M: Vocabulary> {
     now: SimTime,
     local_now: SimTime,
     me: ProcessId,
     rng: &'a mut SimRng,
     effects: &'a mut Vec<Effect<M>>,
-    notes: &'a mut Vec<Note>,
+    notes: &'a mut Vec<Note<<M as Vocabulary>::Fact>>,
     links: &'a dyn LinkPolicy,
 }
 
@@ -120,7 +126,7 @@ enum Effect<M> {
     Timer(u64, u64),
 }
 
-impl<M> Ctx<'_, M> {
+impl<M: Vocabulary> Ctx<'_, M> {
     /// This process's local clock (the global clock shifted by its drift and jumps).
     #[allow(clippy::misnamed_getters)] // `now` is the process's local view of time, by design
     pub fn now(&self) -> SimTime {
@@ -146,13 +152,12 @@ impl<M> Ctx<'_, M> {
     pub fn set_timer(&mut self, after_ns: u64, tag: u64) {
         self.effects.push(Effect::Timer(after_ns, tag));
     }
-    /// Records a notable event in the trace.
-    pub fn note(&mut self, kind: &str, text: String) {
+    /// Records an observed fact in the trace.
+    pub fn note(&mut self, fact: M::Fact) {
         self.notes.push(Note {
             time: self.now,
             process: self.me.0,
-            kind: kind.to_string(),
-            text,
+            fact,
         });
     }
     /// Bytes this process sent to `to` that have not been delivered yet (its socket send queue).
@@ -220,7 +225,7 @@ pub struct Kernel<P: Process, N: LinkPolicy, C> {
     links: N,
     held: Held<P::Msg>,
     effects: Vec<Effect<P::Msg>>,
-    notes: Vec<Note>,
+    notes: Vec<Note<<P::Msg as Vocabulary>::Fact>>,
     trace: TraceHasher,
     streams: RngStreams,
     delivered: u64,
@@ -306,7 +311,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         &self.trace
     }
     /// Notes recorded so far, in order.
-    pub fn notes(&self) -> &[Note] {
+    pub fn notes(&self) -> &[Note<<P::Msg as Vocabulary>::Fact>] {
         &self.notes
     }
     /// The number of processes.
@@ -342,13 +347,12 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         self.streams.stream(label)
     }
 
-    /// Records a note from the world (faults and other actions), folded into the trace.
-    pub fn note(&mut self, kind: &str, text: String) {
+    /// Records a fact observed by the world (faults and other actions), folded into the trace.
+    pub fn note(&mut self, fact: <P::Msg as Vocabulary>::Fact) {
         let note = Note {
             time: self.now,
             process: u32::MAX,
-            kind: kind.to_string(),
-            text,
+            fact,
         };
         self.trace.fold_note(&note);
         self.notes.push(note);
@@ -775,6 +779,9 @@ mod tests {
         fn trace_word(&self) -> u64 {
             7
         }
+    }
+    impl Vocabulary for Tick {
+        type Fact = crate::sim::NoFacts;
     }
     impl Process for Ticker {
         type Msg = Tick;

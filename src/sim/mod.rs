@@ -11,8 +11,8 @@ mod trace;
 
 pub use kernel::{
     Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Message, Process, ProcessId, ProcessState,
-    Step,
+    Step, Vocabulary,
 };
 pub use rng::{RngStreams, SimRng, fnv1a, splitmix64};
 pub use time::SimTime;
-pub use trace::{Note, TraceHasher};
+pub use trace::{NoFacts, Note, Observation, TraceHasher};

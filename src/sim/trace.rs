@@ -42,9 +42,11 @@ impl TraceHasher {
         }
     }
 
-    /// Folds a note.
-    pub fn fold_note(&mut self, note: &Note) {
-        let detail = fnv1a(note.kind.as_bytes()) ^ fnv1a(note.text.as_bytes()).rotate_left(1);
+    /// Folds a note: its kind's name and its text, so a fact that reads differently hashes
+    /// differently.
+    pub fn fold_note<F: Observation>(&mut self, note: &Note<F>) {
+        let text = note.fact.to_string();
+        let detail = fnv1a(note.fact.kind().as_bytes()) ^ fnv1a(text.as_bytes()).rotate_left(1);
         self.fold(note.time, note.process, KIND_NOTE, detail);
     }
 
@@ -59,28 +61,59 @@ impl TraceHasher {
     }
 }
 
-/// A notable event written by a process or the world: a handshake step, a role change, a fault.
-/// Notes go into the trace file, the narrative and the checkers' facts.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Note {
+/// What processes and the world observe: a typed fact with a stable kind name and a human text
+/// (its `Display`). The kernel stores and hashes them without knowing what they mean.
+pub trait Observation: Clone + std::fmt::Display {
+    /// The fact's stable kind name.
+    fn kind(&self) -> &'static str;
+}
+
+/// The fact type of a simulation that records none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoFacts {}
+
+impl std::fmt::Display for NoFacts {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
+impl Observation for NoFacts {
+    fn kind(&self) -> &'static str {
+        match *self {}
+    }
+}
+
+/// A fact observed by a process (or the world) at a moment: a handshake step, a role change, a
+/// fault. Notes go into the trace file, the narrative and the checkers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note<F> {
     /// When it happened.
-    #[serde(rename = "time_ns", with = "sim_time_ns")]
     pub time: SimTime,
     /// The process it happened at (`u32::MAX` for the world itself).
     pub process: u32,
-    /// A short machine-readable kind, e.g. `"+switch-master"`, `"psync"`, `"full-resync"`.
-    pub kind: String,
-    /// Human-readable detail.
-    pub text: String,
+    /// What happened.
+    pub fact: F,
 }
 
-mod sim_time_ns {
-    use super::SimTime;
-    pub fn serialize<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(t.as_nanos())
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SimTime, D::Error> {
-        <u64 as serde::Deserialize>::deserialize(d).map(SimTime)
+impl<F: Observation + serde::Serialize> serde::Serialize for Note<F> {
+    /// `{"time_ns", "process", "kind", ...the fact's fields, "text"}`: one line of `trace.jsonl`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Line<'a, F> {
+            time_ns: u64,
+            process: u32,
+            #[serde(flatten)]
+            fact: &'a F,
+            text: String,
+        }
+        Line {
+            time_ns: self.time.as_nanos(),
+            process: self.process,
+            fact: &self.fact,
+            text: self.fact.to_string(),
+        }
+        .serialize(s)
     }
 }
 

@@ -26,10 +26,10 @@ impl Server {
         let idle = now.since(link.last_io);
         match link.phase {
             Phase::Connected if idle > timeout_ns => {
-                ctx.note(
-                    "repl:timeout",
-                    format!("{}: MASTER timeout: no data nor PING received", self.name),
-                );
+                ctx.note(Fact::ReplTimeout {
+                    server: self.name.clone(),
+                    phase: ReplTimeout::Streaming,
+                });
                 self.drop_link(ctx);
             }
             Phase::Connected => {
@@ -44,10 +44,10 @@ impl Server {
             }
             Phase::Loading { .. } => {}
             _ if idle > timeout_ns => {
-                ctx.note(
-                    "repl:timeout",
-                    format!("{}: Timeout connecting to the MASTER", self.name),
-                );
+                ctx.note(Fact::ReplTimeout {
+                    server: self.name.clone(),
+                    phase: ReplTimeout::Handshake,
+                });
                 self.drop_link(ctx);
             }
             _ => {}
@@ -72,14 +72,10 @@ impl Server {
             .map(|(p, _)| *p)
             .collect();
         for pid in timed_out {
-            ctx.note(
-                "repl:replica-timeout",
-                format!(
-                    "{}: Disconnecting timedout replica (streaming sync) {}",
-                    self.name,
-                    self.peer(pid)
-                ),
-            );
+            ctx.note(Fact::ReplicaTimedOut {
+                server: self.name.clone(),
+                replica: self.peer(pid).to_string(),
+            });
             self.drop_replica(ctx, pid);
         }
         let waiting: Vec<(ProcessId, u64)> = self
@@ -128,13 +124,10 @@ impl Server {
             self.backlog = None;
             self.repl.reset(ReplId::random(ctx.rng()));
             self.no_replicas_since = None;
-            ctx.note(
-                "repl:backlog-freed",
-                format!(
-                    "{}: replication backlog freed after {ttl} seconds without replicas",
-                    self.name
-                ),
-            );
+            ctx.note(Fact::BacklogFreed {
+                server: self.name.clone(),
+                after_s: ttl,
+            });
         }
     }
 

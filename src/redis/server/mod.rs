@@ -9,6 +9,7 @@ mod replica;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use crate::fact::{Fact, ReplTimeout, StartRole};
 use crate::proto::{InfoReply, Msg};
 use crate::redis::backlog::{Backlog, StreamEntry, StreamItem};
 use crate::redis::command::{Command, Reply, errors};
@@ -322,20 +323,18 @@ impl Server {
             _ => {}
         }
         let role = match self.role {
-            Role::Master => "primary".to_string(),
-            Role::Replica(m) => format!("replica of {}", self.peer(m)),
+            Role::Master => StartRole::Primary,
+            Role::Replica(m) => StartRole::Replica {
+                primary: self.peer(m).to_string(),
+            },
         };
-        ctx.note(
-            "start",
-            format!(
-                "{} started as {} with {} keys (replid {}, offset {})",
-                self.name,
-                role,
-                self.keyspace.len(),
-                self.repl.replid.short(),
-                self.repl.offset
-            ),
-        );
+        ctx.note(Fact::Started {
+            server: self.name.clone(),
+            role,
+            keys: self.keyspace.len() as u64,
+            replid: self.repl.replid.to_string(),
+            offset: self.repl.offset,
+        });
         self.last_save = ctx.now();
         self.last_writeback = ctx.now();
         ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);

@@ -115,13 +115,11 @@ impl Server {
             .is_some_and(|s| now.since(s) > limit.soft_secs * SimTime::NANOS_PER_SEC);
         if over_hard || soft_expired {
             self.stats.output_buffer_disconnects += 1;
-            ctx.note(
-                "repl:obuf-limit",
-                format!(
-                    "{} disconnects replica {}: output buffer {} bytes exceeds client-output-buffer-limit",
-                    self.name, self.peer(pid), used
-                ),
-            );
+            ctx.note(Fact::OutputBufferLimit {
+                server: self.name.clone(),
+                replica: self.peer(pid).to_string(),
+                bytes: used,
+            });
             self.drop_replica(ctx, pid);
         }
     }
@@ -187,15 +185,11 @@ impl Server {
         match decide_psync(&self.repl, self.backlog.as_ref(), req) {
             PsyncDecision::Continue => self.accept_partial(ctx, replica, conn, req),
             PsyncDecision::FullResync(reason) => {
-                ctx.note(
-                    "repl:full-resync-needed",
-                    format!(
-                        "{} answers PSYNC from {} with a full resync: {}",
-                        self.name,
-                        self.peer(replica),
-                        reason
-                    ),
-                );
+                ctx.note(Fact::FullResyncNeeded {
+                    server: self.name.clone(),
+                    replica: self.peer(replica).to_string(),
+                    reason,
+                });
                 self.accept_full(ctx, replica, conn);
             }
         }
@@ -216,16 +210,12 @@ impl Server {
             .expect("decide_psync checked the backlog covers the offset");
         let bytes: u64 = entries.iter().map(|e| e.len).sum();
         self.stats.partial_bytes_sent += bytes;
-        ctx.note(
-            "repl:continue",
-            format!(
-                "{} accepts partial resync of {} from offset {} ({} bytes from the backlog)",
-                self.name,
-                self.peer(replica),
-                offset,
-                bytes
-            ),
-        );
+        ctx.note(Fact::PartialResyncAccepted {
+            server: self.name.clone(),
+            replica: self.peer(replica).to_string(),
+            offset,
+            backlog_bytes: bytes,
+        });
         self.replicas.insert(
             replica,
             ReplicaConn {
@@ -331,21 +321,13 @@ impl Server {
             for_replication,
             generation,
         };
-        ctx.note(
-            "bgsave:start",
-            format!(
-                "{} forks an RDB child at offset {} ({} keys, {} bytes, {})",
-                self.name,
-                child.offset,
-                snapshot.len(),
-                size,
-                if for_replication && self.cfg.repl_diskless_sync {
-                    "diskless"
-                } else {
-                    "to disk"
-                }
-            ),
-        );
+        ctx.note(Fact::BgsaveStarted {
+            server: self.name.clone(),
+            offset: child.offset,
+            keys: snapshot.len() as u64,
+            bytes: size,
+            diskless: for_replication && self.cfg.repl_diskless_sync,
+        });
         if for_replication {
             for pid in self.replicas_in(ReplicaState::WaitBgsaveStart) {
                 let r = self.replicas.get_mut(&pid).expect("listed");
@@ -387,10 +369,10 @@ impl Server {
             });
             self.dirty_since_save = 0;
             self.last_save = ctx.now();
-            ctx.note(
-                "bgsave:done",
-                format!("{} saved dump.rdb at offset {}", self.name, child.offset),
-            );
+            ctx.note(Fact::BgsaveDone {
+                server: self.name.clone(),
+                offset: child.offset,
+            });
         }
         for pid in self.replicas_in(ReplicaState::WaitBgsaveEnd) {
             let r = self.replicas.get_mut(&pid).expect("listed");
@@ -467,14 +449,10 @@ impl Server {
             .as_ref()
             .is_some_and(|l| l.conn == conn && l.master == from)
         {
-            ctx.note(
-                "repl:link-closed",
-                format!(
-                    "{}: connection with primary {} closed",
-                    self.name,
-                    self.peer(from)
-                ),
-            );
+            ctx.note(Fact::LinkClosed {
+                server: self.name.clone(),
+                primary: self.peer(from).to_string(),
+            });
             self.drop_link(ctx);
         }
     }

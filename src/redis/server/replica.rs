@@ -16,14 +16,10 @@ impl Server {
             started: ctx.now(),
         });
         self.link_down_since.get_or_insert(ctx.now());
-        ctx.note(
-            "repl:connect",
-            format!(
-                "{} connecting to primary {} (PING)",
-                self.name,
-                self.peer(master)
-            ),
-        );
+        ctx.note(Fact::Connecting {
+            server: self.name.clone(),
+            primary: self.peer(master).to_string(),
+        });
         ctx.send(master, Msg::ReplPing { conn });
     }
 
@@ -64,20 +60,12 @@ impl Server {
             (Phase::AwaitPong, Phase::AwaitPong) => {
                 link.phase = Phase::AwaitReplconf;
                 ctx.send(from, Msg::Replconf { conn });
-                ctx.note(
-                    "repl:replconf",
-                    format!(
-                        "{} got +PONG, sends REPLCONF listening-port and REPLCONF capa eof capa psync2",
-                        self.name
-                    ),
-                );
+                ctx.note(Fact::Replconf {
+                    server: self.name.clone(),
+                });
             }
             (Phase::AwaitReplconf, Phase::AwaitReplconf) => {
                 link.phase = Phase::AwaitPsync;
-                let text = match psync_from {
-                    Some((id, off)) => format!("PSYNC {id} {off}"),
-                    None => "PSYNC ? -1".to_string(),
-                };
                 ctx.send(
                     from,
                     Msg::Psync {
@@ -85,7 +73,11 @@ impl Server {
                         from: psync_from,
                     },
                 );
-                ctx.note("repl:psync", format!("{} sends {}", self.name, text));
+                ctx.note(Fact::PsyncSent {
+                    server: self.name.clone(),
+                    replid: psync_from.map(|(id, _)| id.to_string()),
+                    offset: psync_from.map(|(_, off)| off),
+                });
             }
             _ => {}
         }
@@ -99,10 +91,10 @@ impl Server {
         text: &str,
     ) {
         if self.current_link(from, conn).is_some() {
-            ctx.note(
-                "repl:psync-error",
-                format!("{}: primary replied -{text}; retrying later", self.name),
-            );
+            ctx.note(Fact::PsyncError {
+                server: self.name.clone(),
+                error: text.to_string(),
+            });
             self.drop_link(ctx);
         }
     }
@@ -121,15 +113,11 @@ impl Server {
         };
         link.last_io = now;
         link.phase = Phase::AwaitRdb { replid, offset };
-        ctx.note(
-            "repl:fullresync",
-            format!(
-                "{} got +FULLRESYNC {} {}",
-                self.name,
-                replid.short(),
-                offset
-            ),
-        );
+        ctx.note(Fact::FullResyncStarted {
+            server: self.name.clone(),
+            replid: replid.to_string(),
+            offset,
+        });
     }
 
     pub(super) fn on_rdb(
@@ -165,13 +153,11 @@ impl Server {
         let flushed = self.keyspace.len() as u64;
         self.stats.keys_flushed += flushed;
         self.keyspace.flush();
-        ctx.note(
-            "repl:flush",
-            format!(
-                "{} flushes its old data ({} keys) and loads a {} byte RDB",
-                self.name, flushed, size
-            ),
-        );
+        ctx.note(Fact::Flushed {
+            server: self.name.clone(),
+            keys: flushed,
+            rdb_bytes: size,
+        });
         let load_ns = (u128::from(size) * u128::from(SimTime::NANOS_PER_SEC)
             / u128::from(self.cfg.rdb_load_bytes_per_sec.max(1))) as u64;
         self.next_token += 1;
@@ -221,16 +207,12 @@ impl Server {
         self.link_down_since = None;
         self.stats.full_resyncs += 1;
         self.stats.sync_time_ns += ctx.now().since(started);
-        ctx.note(
-            "repl:full-resync-done",
-            format!(
-                "{} loaded the RDB: {} keys at offset {}; streaming from {}",
-                self.name,
-                self.keyspace.len(),
-                offset,
-                self.peer(master)
-            ),
-        );
+        ctx.note(Fact::FullResyncDone {
+            server: self.name.clone(),
+            keys: self.keyspace.len() as u64,
+            offset,
+            primary: self.peer(master).to_string(),
+        });
         for e in buffered {
             self.apply_entry(ctx, e);
         }
@@ -290,16 +272,12 @@ impl Server {
         self.link_down_since = None;
         self.stats.partial_resyncs += 1;
         self.stats.sync_time_ns += now.since(started);
-        ctx.note(
-            "repl:partial-resync-done",
-            format!(
-                "{} continues from offset {} with primary {} (+CONTINUE {})",
-                self.name,
-                self.repl.offset + 1,
-                self.peer(from),
-                replid.short()
-            ),
-        );
+        ctx.note(Fact::PartialResyncDone {
+            server: self.name.clone(),
+            from_offset: self.repl.offset + 1,
+            primary: self.peer(from).to_string(),
+            replid: replid.to_string(),
+        });
     }
 
     pub(super) fn on_stream(
@@ -385,16 +363,12 @@ impl Server {
         }
         self.select_emitted = false;
         self.no_replicas_since = Some(ctx.now());
-        ctx.note(
-            "role:promoted",
-            format!(
-                "{} is now a primary (MASTER MODE enabled): replid {}, replid2 {} valid up to {}",
-                self.name,
-                self.repl.replid.short(),
-                self.repl.replid2.map_or("-".into(), |r| r.short()),
-                self.repl.offset
-            ),
-        );
+        ctx.note(Fact::Promoted {
+            server: self.name.clone(),
+            replid: self.repl.replid.to_string(),
+            replid2: self.repl.replid2.map(|r| r.to_string()),
+            offset: self.repl.offset,
+        });
     }
 
     /// `REPLICAOF host port`: follow a new primary, trying a partial resync with our own history.
@@ -412,19 +386,24 @@ impl Server {
         for b in std::mem::take(&mut self.blocked) {
             ctx.send(b.client, Msg::Close { conn: 0 });
         }
-        ctx.note(
-            if was_master {
-                "role:demoted"
-            } else {
-                "role:replicaof"
-            },
-            format!(
-                "{} becomes a replica of {} (offset {})",
-                self.name,
-                self.peer(master),
-                self.repl.offset
-            ),
+        let (server, primary, offset) = (
+            self.name.clone(),
+            self.peer(master).to_string(),
+            self.repl.offset,
         );
+        ctx.note(if was_master {
+            Fact::Demoted {
+                server,
+                primary,
+                offset,
+            }
+        } else {
+            Fact::Repointed {
+                server,
+                primary,
+                offset,
+            }
+        });
         self.connect(ctx, master);
     }
 

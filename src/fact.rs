@@ -1,0 +1,902 @@
+//! Facts: what the servers, sentinels and the world observed, as typed values. They are the only
+//! way a run tells the checkers and the reports what happened: producers build a variant, consumers
+//! `match` on it, and the human text is its `Display`. Each fact is an observation a real Redis
+//! deployment also yields (a log line, an `INFO` field, a Sentinel event), so the real-Redis backend
+//! produces the same facts.
+//!
+//! Architecture Invariant: this module imports nothing from the crate but the kernel's `Note`
+//! (a fact with its time and process). A fact's `kind`
+//! is its stable name in `trace.jsonl` (documented in docs/trace.md); its text is for people and is
+//! never parsed.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A fact with the moment and the process that observed it: one line of the trace.
+pub type FactNote = crate::sim::Note<Fact>;
+
+/// Why a primary answered PSYNC with a full resync (`masterTryPartialResynchronization`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum FullResyncReason {
+    /// The replica sent `PSYNC ? -1` (it has no cached primary).
+    NoCachedMaster,
+    /// The ID matches neither replid nor replid2.
+    IdMismatch,
+    /// The ID is replid2 but the offset lies beyond where replid2 is valid.
+    SecondIdOffsetTooHigh {
+        /// Offset requested.
+        requested: u64,
+        /// Last offset valid under replid2 (`second_replid_offset - 1`).
+        valid_up_to: u64,
+    },
+    /// The primary has no backlog.
+    NoBacklog,
+    /// The requested offset is outside the backlog.
+    OutOfBacklog {
+        /// Offset requested.
+        requested: u64,
+        /// First offset in the backlog.
+        first: u64,
+        /// One past the last offset in the backlog.
+        end: u64,
+    },
+}
+
+impl fmt::Display for FullResyncReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FullResyncReason::NoCachedMaster => {
+                write!(f, "replica has no cached master (PSYNC ? -1)")
+            }
+            FullResyncReason::IdMismatch => write!(f, "Replication ID mismatch"),
+            FullResyncReason::SecondIdOffsetTooHigh {
+                requested,
+                valid_up_to,
+            } => write!(
+                f,
+                "Requested offset for second ID was {requested}, but I can reply up to {valid_up_to}"
+            ),
+            FullResyncReason::NoBacklog => write!(f, "lack of backlog"),
+            FullResyncReason::OutOfBacklog {
+                requested,
+                first,
+                end,
+            } => write!(
+                f,
+                "requested offset {requested} is outside the backlog [{first}, {end}]"
+            ),
+        }
+    }
+}
+
+/// A server's role when it started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "role", rename_all = "kebab-case")]
+pub enum StartRole {
+    /// It started as a primary.
+    Primary,
+    /// It started as a replica of `primary`.
+    Replica {
+        /// The server it replicates.
+        primary: String,
+    },
+}
+
+/// Which replication timeout fired on a replica (`replicationCron`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplTimeout {
+    /// "MASTER timeout: no data nor PING received" on an established link.
+    Streaming,
+    /// "Timeout connecting to the MASTER" during the handshake or transfer.
+    Handshake,
+}
+
+/// A fault of the scenario (scheduled or drawn by the nemesis), as its start and heal name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultRef {
+    /// The fault's number in the run's schedule: a start and its heal share it.
+    pub id: u32,
+    /// The kind as the user wrote it (`region-outage`, `isolate`, `partition`, ...).
+    pub label: String,
+    /// The kind as the model applies it (`partition`, `crash`, `machine-crash`, ...).
+    pub kind: String,
+    /// Target names as the user gave them.
+    pub targets: Vec<String>,
+    /// Whether it is an operator's action (a scripted failover) rather than a failure.
+    pub operator: bool,
+}
+
+impl fmt::Display for FaultRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} of {}", self.label, self.targets.join(", "))
+    }
+}
+
+/// A Sentinel event, as `sentinelEvent` names it (and publishes it on the channel of that name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[allow(missing_docs)] // each variant is its Redis event name, given by `as_str`
+pub enum SentinelEventKind {
+    Monitor,
+    Tilt,
+    TiltExit,
+    Sdown,
+    SdownExit,
+    Odown,
+    OdownExit,
+    NewEpoch,
+    TryFailover,
+    VoteForLeader,
+    ElectedLeader,
+    FailoverAbortNotElected,
+    FailoverAbortNoGoodSlave,
+    FailoverAbortSlaveTimeout,
+    SelectedSlave,
+    FailoverStateSendSlaveofNoone,
+    PromotedSlave,
+    FailoverStateReconfSlaves,
+    SlaveReconfSent,
+    SlaveReconfSentTimeout,
+    SlaveReconfInprog,
+    SlaveReconfDone,
+    FailoverEndForTimeout,
+    FailoverEnd,
+    SwitchMaster,
+    Sentinel,
+    ConfigUpdateFrom,
+    Slave,
+    ConvertToSlave,
+    FixSlaveConfig,
+}
+
+impl SentinelEventKind {
+    /// The event's name as Redis writes it in the log and publishes it (`+sdown`, ...).
+    pub fn as_str(self) -> &'static str {
+        use SentinelEventKind::*;
+        match self {
+            Monitor => "+monitor",
+            Tilt => "+tilt",
+            TiltExit => "-tilt",
+            Sdown => "+sdown",
+            SdownExit => "-sdown",
+            Odown => "+odown",
+            OdownExit => "-odown",
+            NewEpoch => "+new-epoch",
+            TryFailover => "+try-failover",
+            VoteForLeader => "+vote-for-leader",
+            ElectedLeader => "+elected-leader",
+            FailoverAbortNotElected => "-failover-abort-not-elected",
+            FailoverAbortNoGoodSlave => "-failover-abort-no-good-slave",
+            FailoverAbortSlaveTimeout => "-failover-abort-slave-timeout",
+            SelectedSlave => "+selected-slave",
+            FailoverStateSendSlaveofNoone => "+failover-state-send-slaveof-noone",
+            PromotedSlave => "+promoted-slave",
+            FailoverStateReconfSlaves => "+failover-state-reconf-slaves",
+            SlaveReconfSent => "+slave-reconf-sent",
+            SlaveReconfSentTimeout => "-slave-reconf-sent-timeout",
+            SlaveReconfInprog => "+slave-reconf-inprog",
+            SlaveReconfDone => "+slave-reconf-done",
+            FailoverEndForTimeout => "+failover-end-for-timeout",
+            FailoverEnd => "+failover-end",
+            SwitchMaster => "+switch-master",
+            Sentinel => "+sentinel",
+            ConfigUpdateFrom => "+config-update-from",
+            Slave => "+slave",
+            ConvertToSlave => "+convert-to-slave",
+            FixSlaveConfig => "+fix-slave-config",
+        }
+    }
+
+    /// Every kind, for parsers of real Sentinel logs.
+    pub const ALL: [SentinelEventKind; 30] = {
+        use SentinelEventKind::*;
+        [
+            Monitor,
+            Tilt,
+            TiltExit,
+            Sdown,
+            SdownExit,
+            Odown,
+            OdownExit,
+            NewEpoch,
+            TryFailover,
+            VoteForLeader,
+            ElectedLeader,
+            FailoverAbortNotElected,
+            FailoverAbortNoGoodSlave,
+            FailoverAbortSlaveTimeout,
+            SelectedSlave,
+            FailoverStateSendSlaveofNoone,
+            PromotedSlave,
+            FailoverStateReconfSlaves,
+            SlaveReconfSent,
+            SlaveReconfSentTimeout,
+            SlaveReconfInprog,
+            SlaveReconfDone,
+            FailoverEndForTimeout,
+            FailoverEnd,
+            SwitchMaster,
+            Sentinel,
+            ConfigUpdateFrom,
+            Slave,
+            ConvertToSlave,
+            FixSlaveConfig,
+        ]
+    };
+
+    /// The kind named `s` (`+sdown`, ...).
+    pub fn parse(s: &str) -> Option<SentinelEventKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What a Sentinel event is about (the `%@` instance of `sentinelEvent`, and its extra words).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "subject", rename_all = "kebab-case")]
+pub enum EventSubject {
+    /// The monitored primary.
+    Master {
+        /// The name sentinels monitor it by.
+        master: String,
+        /// The server.
+        server: String,
+    },
+    /// `+monitor`: the primary and the quorum.
+    Monitor {
+        /// The name sentinels monitor it by.
+        master: String,
+        /// The server.
+        server: String,
+        /// The configured quorum.
+        quorum: u32,
+    },
+    /// `+odown`: the primary and the votes that made it objectively down.
+    Quorum {
+        /// The name sentinels monitor it by.
+        master: String,
+        /// The server.
+        server: String,
+        /// Sentinels (this one included) that consider it down.
+        votes: u32,
+        /// The configured quorum.
+        quorum: u32,
+    },
+    /// `+elected-leader`: the primary and the failover's epoch.
+    Epoch {
+        /// The name sentinels monitor it by.
+        master: String,
+        /// The server.
+        server: String,
+        /// The failover epoch.
+        epoch: u64,
+    },
+    /// A primary named without a server (`+failover-end-for-timeout`).
+    MasterName {
+        /// The name sentinels monitor it by.
+        master: String,
+    },
+    /// A watched server, primary or replica (`+sdown`, `-sdown`).
+    Instance {
+        /// Whether it is the monitored primary.
+        is_master: bool,
+        /// The server.
+        server: String,
+    },
+    /// A replica.
+    Slave {
+        /// The server.
+        server: String,
+    },
+    /// Another sentinel.
+    Sentinel {
+        /// Its name.
+        name: String,
+    },
+    /// `+new-epoch`.
+    NewEpoch {
+        /// The new current epoch.
+        epoch: u64,
+    },
+    /// `+vote-for-leader`.
+    Vote {
+        /// The sentinel voted for.
+        leader: String,
+        /// The epoch of the vote.
+        epoch: u64,
+    },
+    /// `+switch-master`.
+    Switch {
+        /// The name sentinels monitor it by.
+        master: String,
+        /// The old primary.
+        from: String,
+        /// The new primary.
+        to: String,
+    },
+    /// `+tilt` / `-tilt`.
+    Tilt {
+        /// Entered (`true`) or left.
+        entered: bool,
+    },
+}
+
+impl fmt::Display for EventSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventSubject::Master { master, server } => write!(f, "master {master} {server}"),
+            EventSubject::Monitor {
+                master,
+                server,
+                quorum,
+            } => write!(f, "master {master} {server} quorum {quorum}"),
+            EventSubject::Quorum {
+                master,
+                server,
+                votes,
+                quorum,
+            } => write!(f, "master {master} {server} #quorum {votes}/{quorum}"),
+            EventSubject::Epoch {
+                master,
+                server,
+                epoch,
+            } => write!(f, "master {master} {server} #epoch {epoch}"),
+            EventSubject::MasterName { master } => write!(f, "master {master}"),
+            EventSubject::Instance {
+                is_master: true,
+                server,
+            } => write!(f, "master {server}"),
+            EventSubject::Instance { server, .. } | EventSubject::Slave { server } => {
+                write!(f, "slave {server}")
+            }
+            EventSubject::Sentinel { name } => write!(f, "sentinel {name}"),
+            EventSubject::NewEpoch { epoch } => write!(f, "{epoch}"),
+            EventSubject::Vote { leader, epoch } => write!(f, "{leader} {epoch}"),
+            EventSubject::Switch { master, from, to } => write!(f, "{master} {from} {to}"),
+            EventSubject::Tilt { entered: true } => write!(f, "#tilt mode entered"),
+            EventSubject::Tilt { entered: false } => write!(f, "#tilt mode exited"),
+        }
+    }
+}
+
+/// One observation. Server facts name the server that observed it first (`server`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind")]
+pub enum Fact {
+    /// A server started (or restarted) with this role and data.
+    #[serde(rename = "start")]
+    Started {
+        /// The server.
+        server: String,
+        /// Its role.
+        #[serde(flatten)]
+        role: StartRole,
+        /// Keys loaded.
+        keys: u64,
+        /// Its replication ID.
+        replid: String,
+        /// Its replication offset.
+        offset: u64,
+    },
+    /// A replica's link to its primary timed out.
+    #[serde(rename = "repl:timeout")]
+    ReplTimeout {
+        /// The replica.
+        server: String,
+        /// Which timeout.
+        phase: ReplTimeout,
+    },
+    /// A primary dropped a replica that sent nothing for `repl-timeout`.
+    #[serde(rename = "repl:replica-timeout")]
+    ReplicaTimedOut {
+        /// The primary.
+        server: String,
+        /// The replica dropped.
+        replica: String,
+    },
+    /// A primary freed its backlog after `repl-backlog-ttl` without replicas.
+    #[serde(rename = "repl:backlog-freed")]
+    BacklogFreed {
+        /// The primary.
+        server: String,
+        /// The TTL that elapsed, in seconds.
+        after_s: u64,
+    },
+    /// A replica starts connecting to its primary.
+    #[serde(rename = "repl:connect")]
+    Connecting {
+        /// The replica.
+        server: String,
+        /// Its primary.
+        primary: String,
+    },
+    /// The handshake reached REPLCONF.
+    #[serde(rename = "repl:replconf")]
+    Replconf {
+        /// The replica.
+        server: String,
+    },
+    /// A replica sent PSYNC (`replid`/`offset` absent for `PSYNC ? -1`).
+    #[serde(rename = "repl:psync")]
+    PsyncSent {
+        /// The replica.
+        server: String,
+        /// The replication ID asked for.
+        replid: Option<String>,
+        /// The offset asked for.
+        offset: Option<u64>,
+    },
+    /// The primary refused the sync with an error.
+    #[serde(rename = "repl:psync-error")]
+    PsyncError {
+        /// The replica.
+        server: String,
+        /// The error text without its leading `-`.
+        error: String,
+    },
+    /// A replica got `+FULLRESYNC replid offset`.
+    #[serde(rename = "repl:fullresync")]
+    FullResyncStarted {
+        /// The replica.
+        server: String,
+        /// The primary's replication ID.
+        replid: String,
+        /// The offset the snapshot is taken at.
+        offset: u64,
+    },
+    /// A replica flushed its data to load an RDB.
+    #[serde(rename = "repl:flush")]
+    Flushed {
+        /// The replica.
+        server: String,
+        /// Keys it dropped.
+        keys: u64,
+        /// Size of the RDB it loads.
+        rdb_bytes: u64,
+    },
+    /// A replica finished loading the RDB of a full resync.
+    #[serde(rename = "repl:full-resync-done")]
+    FullResyncDone {
+        /// The replica.
+        server: String,
+        /// Keys loaded.
+        keys: u64,
+        /// Its offset now.
+        offset: u64,
+        /// Its primary.
+        primary: String,
+    },
+    /// A replica continues from the backlog (`+CONTINUE`).
+    #[serde(rename = "repl:partial-resync-done")]
+    PartialResyncDone {
+        /// The replica.
+        server: String,
+        /// The first offset it receives.
+        from_offset: u64,
+        /// Its primary.
+        primary: String,
+        /// The primary's replication ID.
+        replid: String,
+    },
+    /// A server became a primary (`REPLICAOF NO ONE`: "MASTER MODE enabled").
+    #[serde(rename = "role:promoted")]
+    Promoted {
+        /// The server.
+        server: String,
+        /// Its new replication ID.
+        replid: String,
+        /// The previous ID it can still serve partial resyncs for.
+        replid2: Option<String>,
+        /// Its offset at the promotion.
+        offset: u64,
+    },
+    /// A primary became a replica.
+    #[serde(rename = "role:demoted")]
+    Demoted {
+        /// The server.
+        server: String,
+        /// Its new primary.
+        primary: String,
+        /// Its offset at the demotion.
+        offset: u64,
+    },
+    /// A replica was pointed at another primary.
+    #[serde(rename = "role:replicaof")]
+    Repointed {
+        /// The server.
+        server: String,
+        /// Its new primary.
+        primary: String,
+        /// Its offset then.
+        offset: u64,
+    },
+    /// A primary dropped a replica over `client-output-buffer-limit replica`.
+    #[serde(rename = "repl:obuf-limit")]
+    OutputBufferLimit {
+        /// The primary.
+        server: String,
+        /// The replica dropped.
+        replica: String,
+        /// Bytes in its output buffer.
+        bytes: u64,
+    },
+    /// A primary answered PSYNC with a full resync.
+    #[serde(rename = "repl:full-resync-needed")]
+    FullResyncNeeded {
+        /// The primary.
+        server: String,
+        /// The replica.
+        replica: String,
+        /// Why.
+        #[serde(flatten)]
+        reason: FullResyncReason,
+    },
+    /// A primary accepted a partial resync.
+    #[serde(rename = "repl:continue")]
+    PartialResyncAccepted {
+        /// The primary.
+        server: String,
+        /// The replica.
+        replica: String,
+        /// The offset asked for.
+        offset: u64,
+        /// Bytes sent from the backlog.
+        backlog_bytes: u64,
+    },
+    /// A server forked an RDB child.
+    #[serde(rename = "bgsave:start")]
+    BgsaveStarted {
+        /// The server.
+        server: String,
+        /// Its offset at the fork.
+        offset: u64,
+        /// Keys in the snapshot.
+        keys: u64,
+        /// Size of the RDB.
+        bytes: u64,
+        /// Streamed to replicas rather than written to disk.
+        diskless: bool,
+    },
+    /// The RDB child finished writing dump.rdb.
+    #[serde(rename = "bgsave:done")]
+    BgsaveDone {
+        /// The server.
+        server: String,
+        /// The offset the snapshot holds.
+        offset: u64,
+    },
+    /// A replica saw its primary close the link.
+    #[serde(rename = "repl:link-closed")]
+    LinkClosed {
+        /// The replica.
+        server: String,
+        /// Its primary.
+        primary: String,
+    },
+    /// A Sentinel event.
+    #[serde(rename = "sentinel")]
+    Sentinel {
+        /// The sentinel.
+        sentinel: String,
+        /// The event.
+        event: SentinelEventKind,
+        /// What it is about.
+        #[serde(flatten)]
+        subject: EventSubject,
+    },
+    /// A fault began.
+    #[serde(rename = "fault:start")]
+    FaultStarted {
+        /// The fault.
+        fault: FaultRef,
+    },
+    /// A fault healed.
+    #[serde(rename = "fault:heal")]
+    FaultHealed {
+        /// The fault.
+        fault: FaultRef,
+    },
+    /// Every fault healed; no new ones start.
+    #[serde(rename = "phase")]
+    QuietPhase,
+}
+
+impl Fact {
+    /// The stable name of this fact's kind (for Sentinel events, the event's own name).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fact::Started { .. } => "start",
+            Fact::ReplTimeout { .. } => "repl:timeout",
+            Fact::ReplicaTimedOut { .. } => "repl:replica-timeout",
+            Fact::BacklogFreed { .. } => "repl:backlog-freed",
+            Fact::Connecting { .. } => "repl:connect",
+            Fact::Replconf { .. } => "repl:replconf",
+            Fact::PsyncSent { .. } => "repl:psync",
+            Fact::PsyncError { .. } => "repl:psync-error",
+            Fact::FullResyncStarted { .. } => "repl:fullresync",
+            Fact::Flushed { .. } => "repl:flush",
+            Fact::FullResyncDone { .. } => "repl:full-resync-done",
+            Fact::PartialResyncDone { .. } => "repl:partial-resync-done",
+            Fact::Promoted { .. } => "role:promoted",
+            Fact::Demoted { .. } => "role:demoted",
+            Fact::Repointed { .. } => "role:replicaof",
+            Fact::OutputBufferLimit { .. } => "repl:obuf-limit",
+            Fact::FullResyncNeeded { .. } => "repl:full-resync-needed",
+            Fact::PartialResyncAccepted { .. } => "repl:continue",
+            Fact::BgsaveStarted { .. } => "bgsave:start",
+            Fact::BgsaveDone { .. } => "bgsave:done",
+            Fact::LinkClosed { .. } => "repl:link-closed",
+            Fact::Sentinel { event, .. } => event.as_str(),
+            Fact::FaultStarted { .. } => "fault:start",
+            Fact::FaultHealed { .. } => "fault:heal",
+            Fact::QuietPhase => "phase",
+        }
+    }
+
+    /// The server a role or data fact is about, if it is one.
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            Fact::Started { server, .. }
+            | Fact::ReplTimeout { server, .. }
+            | Fact::ReplicaTimedOut { server, .. }
+            | Fact::BacklogFreed { server, .. }
+            | Fact::Connecting { server, .. }
+            | Fact::Replconf { server }
+            | Fact::PsyncSent { server, .. }
+            | Fact::PsyncError { server, .. }
+            | Fact::FullResyncStarted { server, .. }
+            | Fact::Flushed { server, .. }
+            | Fact::FullResyncDone { server, .. }
+            | Fact::PartialResyncDone { server, .. }
+            | Fact::Promoted { server, .. }
+            | Fact::Demoted { server, .. }
+            | Fact::Repointed { server, .. }
+            | Fact::OutputBufferLimit { server, .. }
+            | Fact::FullResyncNeeded { server, .. }
+            | Fact::PartialResyncAccepted { server, .. }
+            | Fact::BgsaveStarted { server, .. }
+            | Fact::BgsaveDone { server, .. }
+            | Fact::LinkClosed { server, .. } => Some(server),
+            Fact::Sentinel { .. }
+            | Fact::FaultStarted { .. }
+            | Fact::FaultHealed { .. }
+            | Fact::QuietPhase => None,
+        }
+    }
+
+    /// Whether the server became (`Some(true)`) or stopped being (`Some(false)`) a primary.
+    pub fn primary_role(&self) -> Option<bool> {
+        match self {
+            Fact::Started { role, .. } => Some(*role == StartRole::Primary),
+            Fact::Promoted { .. } => Some(true),
+            Fact::Demoted { .. } | Fact::Repointed { .. } => Some(false),
+            _ => None,
+        }
+    }
+}
+
+fn short(replid: &str) -> &str {
+    replid.get(..8).unwrap_or(replid)
+}
+
+impl fmt::Display for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fact::Started {
+                server,
+                role,
+                keys,
+                replid,
+                offset,
+            } => {
+                let role = match role {
+                    StartRole::Primary => "primary".to_string(),
+                    StartRole::Replica { primary } => format!("replica of {primary}"),
+                };
+                write!(
+                    f,
+                    "{server} started as {role} with {keys} keys (replid {}, offset {offset})",
+                    short(replid)
+                )
+            }
+            Fact::ReplTimeout {
+                server,
+                phase: ReplTimeout::Streaming,
+            } => write!(f, "{server}: MASTER timeout: no data nor PING received"),
+            Fact::ReplTimeout {
+                server,
+                phase: ReplTimeout::Handshake,
+            } => write!(f, "{server}: Timeout connecting to the MASTER"),
+            Fact::ReplicaTimedOut { server, replica } => write!(
+                f,
+                "{server}: Disconnecting timedout replica (streaming sync) {replica}"
+            ),
+            Fact::BacklogFreed { server, after_s } => write!(
+                f,
+                "{server}: replication backlog freed after {after_s} seconds without replicas"
+            ),
+            Fact::Connecting { server, primary } => {
+                write!(f, "{server} connecting to primary {primary} (PING)")
+            }
+            Fact::Replconf { server } => write!(
+                f,
+                "{server} got +PONG, sends REPLCONF listening-port and REPLCONF capa eof capa psync2"
+            ),
+            Fact::PsyncSent {
+                server,
+                replid: Some(id),
+                offset: Some(off),
+            } => write!(f, "{server} sends PSYNC {id} {off}"),
+            Fact::PsyncSent { server, .. } => write!(f, "{server} sends PSYNC ? -1"),
+            Fact::PsyncError { server, error } => {
+                write!(f, "{server}: primary replied -{error}; retrying later")
+            }
+            Fact::FullResyncStarted {
+                server,
+                replid,
+                offset,
+            } => write!(f, "{server} got +FULLRESYNC {} {offset}", short(replid)),
+            Fact::Flushed {
+                server,
+                keys,
+                rdb_bytes,
+            } => write!(
+                f,
+                "{server} flushes its old data ({keys} keys) and loads a {rdb_bytes} byte RDB"
+            ),
+            Fact::FullResyncDone {
+                server,
+                keys,
+                offset,
+                primary,
+            } => write!(
+                f,
+                "{server} loaded the RDB: {keys} keys at offset {offset}; streaming from {primary}"
+            ),
+            Fact::PartialResyncDone {
+                server,
+                from_offset,
+                primary,
+                replid,
+            } => write!(
+                f,
+                "{server} continues from offset {from_offset} with primary {primary} (+CONTINUE {})",
+                short(replid)
+            ),
+            Fact::Promoted {
+                server,
+                replid,
+                replid2,
+                offset,
+            } => write!(
+                f,
+                "{server} is now a primary (MASTER MODE enabled): replid {}, replid2 {} valid up to {offset}",
+                short(replid),
+                replid2.as_deref().map_or("-", short)
+            ),
+            Fact::Demoted {
+                server,
+                primary,
+                offset,
+            }
+            | Fact::Repointed {
+                server,
+                primary,
+                offset,
+            } => write!(
+                f,
+                "{server} becomes a replica of {primary} (offset {offset})"
+            ),
+            Fact::OutputBufferLimit {
+                server,
+                replica,
+                bytes,
+            } => write!(
+                f,
+                "{server} disconnects replica {replica}: output buffer {bytes} bytes exceeds client-output-buffer-limit"
+            ),
+            Fact::FullResyncNeeded {
+                server,
+                replica,
+                reason,
+            } => write!(
+                f,
+                "{server} answers PSYNC from {replica} with a full resync: {reason}"
+            ),
+            Fact::PartialResyncAccepted {
+                server,
+                replica,
+                offset,
+                backlog_bytes,
+            } => write!(
+                f,
+                "{server} accepts partial resync of {replica} from offset {offset} ({backlog_bytes} bytes from the backlog)"
+            ),
+            Fact::BgsaveStarted {
+                server,
+                offset,
+                keys,
+                bytes,
+                diskless,
+            } => write!(
+                f,
+                "{server} forks an RDB child at offset {offset} ({keys} keys, {bytes} bytes, {})",
+                if *diskless { "diskless" } else { "to disk" }
+            ),
+            Fact::BgsaveDone { server, offset } => {
+                write!(f, "{server} saved dump.rdb at offset {offset}")
+            }
+            Fact::LinkClosed { server, primary } => {
+                write!(f, "{server}: connection with primary {primary} closed")
+            }
+            Fact::Sentinel {
+                sentinel,
+                event,
+                subject,
+            } => write!(f, "{sentinel} {} {subject}", event.as_str()),
+            Fact::FaultStarted { fault } => write!(f, "{fault} begins"),
+            Fact::FaultHealed { fault } => write!(f, "{fault} heals"),
+            Fact::QuietPhase => write!(f, "quiet phase: every fault healed, no new faults"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_event_names_round_trip() {
+        for k in SentinelEventKind::ALL {
+            assert_eq!(SentinelEventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(SentinelEventKind::parse("+nonsense"), None);
+    }
+
+    #[test]
+    fn serialises_with_a_kind_tag_and_typed_fields() {
+        let f = Fact::FullResyncNeeded {
+            server: "p1".into(),
+            replica: "r1".into(),
+            reason: FullResyncReason::OutOfBacklog {
+                requested: 10,
+                first: 20,
+                end: 30,
+            },
+        };
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["kind"], "repl:full-resync-needed");
+        assert_eq!(v["reason"], "out-of-backlog");
+        assert_eq!(v["first"], 20);
+        let s = Fact::Started {
+            server: "r1".into(),
+            role: StartRole::Replica {
+                primary: "p1".into(),
+            },
+            keys: 0,
+            replid: "0123456789abcdef".into(),
+            offset: 0,
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["role"], "replica");
+        assert_eq!(v["primary"], "p1");
+        assert_eq!(
+            s.to_string(),
+            "r1 started as replica of p1 with 0 keys (replid 01234567, offset 0)"
+        );
+    }
+
+    #[test]
+    fn roles_come_from_the_variant_not_the_text() {
+        let p = Fact::Promoted {
+            server: "r1".into(),
+            replid: "x".into(),
+            replid2: None,
+            offset: 1,
+        };
+        assert_eq!(p.primary_role(), Some(true));
+        assert_eq!(p.server(), Some("r1"));
+        assert_eq!(Fact::QuietPhase.primary_role(), None);
+    }
+}
