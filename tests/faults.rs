@@ -192,3 +192,58 @@ fn divergence_is_located_in_simulated_time() {
     );
     assert!(by.as_ms() <= 31_000, "differ by {by}");
 }
+
+/// When each server (re)started, from its `start` facts, in ms.
+fn starts(out: &RunOutput, server: &str) -> Vec<u64> {
+    out.notes
+        .iter()
+        .filter_map(|n| match &n.fact {
+            simkv::fact::Fact::Started { server: s, .. } if s == server => Some(n.time.as_ms()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_inner_crash_does_not_end_an_outer_one() {
+    // r1 crashes 3 s..10 s and, inside that, 4 s..5 s: it must stay down until 10 s.
+    let s = scenario(
+        "[[faults]]\nkind = \"crash\"\ntargets = [\"r1\"]\nat = \"3s\"\nheal = \"10s\"\n\
+         [[faults]]\nkind = \"crash\"\ntargets = [\"r1\"]\nat = \"4s\"\nheal = \"5s\"\n",
+    );
+    let out = run(&s, 1);
+    assert_eq!(
+        starts(&out, "r1"),
+        vec![0, 10_000],
+        "restarted only at 10 s"
+    );
+    let up_at = |t| {
+        let i = out
+            .metrics
+            .times
+            .iter()
+            .position(|x| x.as_ms() >= t)
+            .unwrap();
+        out.metrics.samples[i][1].up
+    };
+    assert!(
+        !up_at(7_000),
+        "still down between the inner heal and the outer heal"
+    );
+    assert!(up_at(12_000));
+}
+
+#[test]
+fn an_inner_pause_does_not_resume_an_outer_one() {
+    let s = scenario(
+        "[[faults]]\nkind = \"pause\"\ntargets = [\"p1\"]\nat = \"20s\"\nheal = \"30s\"\n\
+         [[faults]]\nkind = \"pause\"\ntargets = [\"p1\"]\nat = \"22s\"\nheal = \"23s\"\n",
+    );
+    let out = run(&s, 1);
+    assert_eq!(
+        replica_offset_at(&out, 0, 24_000),
+        replica_offset_at(&out, 0, 29_000),
+        "p1 is still paused after the inner pause healed"
+    );
+    assert!(replica_offset_at(&out, 0, 35_000) > replica_offset_at(&out, 0, 29_000));
+}

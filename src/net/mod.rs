@@ -73,8 +73,11 @@ struct LinkState {
     last_arrival_ns: u64,
     queued_bytes: u64,
     cuts: u16,
-    loss_ppm: u32,
-    extra_latency_ns: u64,
+    /// The sum of the loss of every fault on the link (it may exceed 100%; clamped on use, so
+    /// healing one of two overlapping losses leaves exactly the other).
+    loss_ppm: i64,
+    /// The sum of the extra latency of every fault on the link.
+    extra_latency_ns: i64,
 }
 
 /// The network of one run: the topology, where each process lives, and per-link state.
@@ -134,13 +137,21 @@ impl Network {
     /// Adds (or with a negative value removes) packet loss in parts per million on a link.
     pub fn adjust_loss(&mut self, from: ProcessId, to: ProcessId, delta_ppm: i64) {
         let l = self.link_mut(from, to);
-        l.loss_ppm = (i64::from(l.loss_ppm) + delta_ppm).clamp(0, 1_000_000) as u32;
+        l.loss_ppm += delta_ppm;
+        assert!(
+            l.loss_ppm >= 0,
+            "a link's loss is healed more than it was added"
+        );
     }
 
     /// Adds (or with a negative value removes) extra latency on a link.
     pub fn adjust_latency(&mut self, from: ProcessId, to: ProcessId, delta_ns: i64) {
         let l = self.link_mut(from, to);
-        l.extra_latency_ns = (l.extra_latency_ns as i64 + delta_ns).max(0) as u64;
+        l.extra_latency_ns += delta_ns;
+        assert!(
+            l.extra_latency_ns >= 0,
+            "a link's latency is healed more than it was added"
+        );
     }
 
     /// Total bytes handed to the network.
@@ -198,8 +209,8 @@ impl LinkPolicy for Network {
         } else {
             0
         };
-        let loss = self.loss_delay(state.loss_ppm, size);
-        let arrival = (done + path.latency_ns + jitter + state.extra_latency_ns + loss)
+        let loss = self.loss_delay(state.loss_ppm.clamp(0, 1_000_000) as u32, size);
+        let arrival = (done + path.latency_ns + jitter + state.extra_latency_ns as u64 + loss)
             .max(state.last_arrival_ns);
         let l = self.link_mut(from, to);
         l.next_free_ns = done;
@@ -299,5 +310,24 @@ mod tests {
             .unwrap();
         assert!(t.0 >= MIN_RTO_NS * 63, "six doubling timeouts");
         assert_eq!(n.retransmissions(), 1);
+    }
+
+    #[test]
+    fn overlapping_losses_sum_unclamped_and_heal_exactly() {
+        let (a, b) = (ProcessId(0), ProcessId(1));
+        let mut n = net();
+        n.adjust_loss(a, b, 1_000_000);
+        n.adjust_loss(a, b, 500_000);
+        assert_eq!(n.link(a, b).loss_ppm, 1_500_000, "summed, not clamped");
+        n.adjust_loss(a, b, -1_000_000);
+        assert_eq!(
+            n.link(a, b).loss_ppm,
+            500_000,
+            "the other loss is left exactly"
+        );
+        n.adjust_latency(a, b, 5);
+        n.adjust_latency(a, b, 7);
+        n.adjust_latency(a, b, -5);
+        assert_eq!(n.link(a, b).extra_latency_ns, 7);
     }
 }

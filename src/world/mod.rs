@@ -5,18 +5,21 @@
 use std::rc::Rc;
 
 use crate::client::{Client, WorkloadSpec};
-use crate::fact::{Fact, FactNote, FaultRef};
-use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
+use crate::fact::{Fact, FactNote};
+use crate::fault::FaultRecord;
 use crate::history::History;
 use crate::metrics::{Metrics, ServerSample};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, Fsync, Role, Server, ServerStats};
+use crate::redis::{Disk, Role, Server, ServerStats};
 use crate::scenario::Scenario;
 use crate::sentinel::SentinelProcess;
+
+mod faults;
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, Process, ProcessId, ProcessState, SimTime, Step,
 };
+use faults::Faults;
 
 /// Every simulated process.
 #[derive(Clone, Debug)]
@@ -158,9 +161,7 @@ pub struct World<'s> {
     kernel: Kernel<Node, Network, Control>,
     server_ids: Vec<ProcessId>,
     names: Rc<Vec<String>>,
-    active: Vec<bool>,
-    faults: Vec<crate::fault::FaultSpec>,
-    records: Vec<FaultRecord>,
+    faults: Faults,
     metrics: Metrics,
     checkpoints: Vec<(SimTime, u64)>,
     seed: u64,
@@ -241,14 +242,12 @@ impl<'s> World<'s> {
             ));
         }
         World {
-            active: vec![false; faults.len()],
-            faults,
+            faults: Faults::new(faults),
             scenario,
             kernel,
             server_ids,
             names,
 
-            records: Vec::new(),
             metrics: Metrics::new(scenario.servers.iter().map(|s| s.name.clone()).collect()),
             checkpoints: Vec::new(),
             seed,
@@ -257,7 +256,7 @@ impl<'s> World<'s> {
 
     /// Every fault of the run: the scheduled ones, then those the nemesis drew.
     pub fn faults(&self) -> &[crate::fault::FaultSpec] {
-        &self.faults
+        self.faults.specs()
     }
 
     /// Runs to the end. `progress` is called now and then with the simulated time reached.
@@ -274,7 +273,7 @@ impl<'s> World<'s> {
         let mut notes_seen = 0;
         let seed = self.seed;
         let sc = self.scenario;
-        for (i, f) in self.faults.iter().enumerate() {
+        for (i, f) in self.faults.specs().iter().enumerate() {
             self.kernel
                 .schedule_control(SimTime(f.at_ns), Control::FaultStart(i))
                 .map_err(|e| RunError::from((seed, e)))?;
@@ -323,14 +322,10 @@ impl<'s> World<'s> {
 
     fn control(&mut self, c: Control) -> Result<(), KernelError> {
         match c {
-            Control::FaultStart(i) => self.start_fault(i)?,
-            Control::FaultHeal(i) => self.heal_fault(i)?,
+            Control::FaultStart(i) => self.faults.start(&mut self.kernel, i)?,
+            Control::FaultHeal(i) => self.faults.heal(&mut self.kernel, i)?,
             Control::FinalHeal => {
-                for i in 0..self.active.len() {
-                    if self.active[i] {
-                        self.heal_fault(i)?;
-                    }
-                }
+                self.faults.heal_all(&mut self.kernel)?;
                 self.kernel.note(Fact::QuietPhase);
             }
             Control::Sample => {
@@ -342,205 +337,6 @@ impl<'s> World<'s> {
             }
         }
         Ok(())
-    }
-
-    fn start_fault(&mut self, i: usize) -> Result<(), KernelError> {
-        let f = self.faults[i].clone();
-        if self.active[i] {
-            return Ok(());
-        }
-        self.active[i] = true;
-        self.records.push(FaultRecord {
-            kind: f.label.clone(),
-            targets: f.targets.clone(),
-            at_ms: self.kernel.now().as_ms(),
-            healed_ms: None,
-        });
-        self.kernel.note(Fact::FaultStarted {
-            fault: fault_ref(i, &f),
-        });
-        match &f.kind {
-            FaultKind::Partition { a, b, one_way } => {
-                let links = directed_links(a, b, *one_way);
-                for &(x, y) in &links {
-                    self.kernel.links_mut().adjust_cut(x, y, 1);
-                }
-                self.kernel.hold_in_flight(&links.into_iter().collect());
-            }
-            FaultKind::Loss { a, b, ppm } => {
-                for (x, y) in directed_links(a, b, false) {
-                    self.kernel.links_mut().adjust_loss(x, y, i64::from(*ppm));
-                }
-            }
-            FaultKind::Latency { a, b, extra_ns } => {
-                for (x, y) in directed_links(a, b, false) {
-                    self.kernel
-                        .links_mut()
-                        .adjust_latency(x, y, *extra_ns as i64);
-                }
-            }
-            FaultKind::Crash { nodes, machine, .. } => {
-                for &n in nodes {
-                    if self.kernel.state(n) == ProcessState::Crashed {
-                        continue;
-                    }
-                    self.kernel.crash(n);
-                    if *machine && let Node::Server(s) = self.kernel.process_mut(n) {
-                        s.power_loss();
-                    }
-                }
-            }
-            FaultKind::Pause { nodes } => {
-                for &n in nodes {
-                    self.kernel.pause(n);
-                }
-            }
-            FaultKind::Clock {
-                nodes,
-                jump_ns,
-                drift_ppm,
-            } => {
-                for &n in nodes {
-                    self.kernel.set_clock(n, *jump_ns, *drift_ppm);
-                }
-            }
-            FaultKind::DiskStall { nodes } => self.stall(nodes, true)?,
-            FaultKind::Failover { target, others } => {
-                self.replicaof(*target, None)?;
-                if f.heal_ns.is_none() {
-                    for &o in others {
-                        self.replicaof(o, Some(*target))?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A disk stall. With `appendfsync always` Redis fsyncs in its main thread before replying,
-    /// so a stalled disk freezes the whole server (modelled as a pause); otherwise the background
-    /// fsync hangs and the server carries on with unsynced data.
-    fn stall(&mut self, nodes: &[ProcessId], stalled: bool) -> Result<(), KernelError> {
-        for &n in nodes {
-            let Node::Server(s) = self.kernel.process_mut(n) else {
-                continue;
-            };
-            s.set_disk_stalled(stalled);
-            let blocking = s.config().appendonly && s.config().appendfsync == Fsync::Always;
-            match (blocking, stalled) {
-                (true, true) => self.kernel.pause(n),
-                (true, false) => self.kernel.resume(n)?,
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends `REPLICAOF` through the operator's console, or edits the config of a server that is
-    /// down so it comes back with the new role.
-    fn replicaof(
-        &mut self,
-        server: ProcessId,
-        master: Option<ProcessId>,
-    ) -> Result<(), KernelError> {
-        if self.kernel.state(server) == ProcessState::Crashed {
-            if let Node::Server(s) = self.kernel.process_mut(server) {
-                s.set_config_replicaof(master);
-            }
-            return Ok(());
-        }
-        let now = self.kernel.now();
-        // The operator's console is outside the network: the server itself is the sender.
-        self.kernel
-            .inject(now, server, server, Msg::ReplicaOf { master })
-    }
-
-    fn heal_fault(&mut self, i: usize) -> Result<(), KernelError> {
-        if !self.active[i] {
-            return Ok(());
-        }
-        self.active[i] = false;
-        let f = self.faults[i].clone();
-        let now_ms = self.kernel.now().as_ms();
-        if let Some(r) = self
-            .records
-            .iter_mut()
-            .rev()
-            .find(|r| r.kind == f.label && r.targets == f.targets && r.healed_ms.is_none())
-        {
-            r.healed_ms = Some(now_ms);
-        }
-        self.kernel.note(Fact::FaultHealed {
-            fault: fault_ref(i, &f),
-        });
-        match &f.kind {
-            FaultKind::Partition { a, b, one_way } => {
-                for (x, y) in directed_links(a, b, *one_way) {
-                    self.kernel.links_mut().adjust_cut(x, y, -1);
-                }
-                self.kernel.release_held()?;
-            }
-            FaultKind::Loss { a, b, ppm } => {
-                for (x, y) in directed_links(a, b, false) {
-                    self.kernel.links_mut().adjust_loss(x, y, -i64::from(*ppm));
-                }
-            }
-            FaultKind::Latency { a, b, extra_ns } => {
-                for (x, y) in directed_links(a, b, false) {
-                    self.kernel
-                        .links_mut()
-                        .adjust_latency(x, y, -(*extra_ns as i64));
-                }
-            }
-            FaultKind::Crash {
-                nodes, wipe_disk, ..
-            } => {
-                for &n in nodes {
-                    self.restart(n, *wipe_disk);
-                }
-            }
-            FaultKind::Pause { nodes } => {
-                for &n in nodes {
-                    self.kernel.resume(n)?;
-                }
-            }
-            FaultKind::Clock { nodes, .. } => {
-                for &n in nodes {
-                    self.kernel.set_clock(n, 0, 0);
-                }
-            }
-            FaultKind::DiskStall { nodes } => self.stall(nodes, false)?,
-            FaultKind::Failover { target, others } => {
-                for &o in others {
-                    self.replicaof(o, Some(*target))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn restart(&mut self, n: ProcessId, wipe_disk: bool) {
-        if self.kernel.state(n) != ProcessState::Crashed {
-            return;
-        }
-        let fresh = match self.kernel.process(n) {
-            Node::Server(s) => {
-                let mut disk = s.disk().clone();
-                if wipe_disk {
-                    disk = Disk {
-                        replicaof: disk.replicaof,
-                        ..Disk::default()
-                    };
-                }
-                Node::Server(Box::new(
-                    Server::new(s.name(), s.config().clone(), disk, s.peer_names())
-                        .with_stats(s.stats().clone()),
-                ))
-            }
-            Node::Sentinel(s) => Node::Sentinel(s.clone()),
-            Node::Client(c) => Node::Client(c.clone()),
-        };
-        self.kernel.restart(n, fresh);
     }
 
     fn sample(&mut self) {
@@ -597,22 +393,11 @@ impl<'s> World<'s> {
             history: History::merge(events),
             notes: self.kernel.notes().to_vec(),
             servers,
-            faults: self.records,
+            faults: self.faults.into_records(),
             metrics: self.metrics,
             quiet_from,
             network_bytes: self.kernel.links().bytes_sent(),
             checkpoints: self.checkpoints,
         }
-    }
-}
-
-/// How the trace names fault `i` of the schedule.
-fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
-    FaultRef {
-        id: i as u32,
-        label: f.label.clone(),
-        kind: f.kind.name().to_string(),
-        targets: f.targets.clone(),
-        operator: matches!(f.kind, FaultKind::Failover { .. }),
     }
 }

@@ -1,0 +1,321 @@
+//! Applying faults to the kernel and the network, and healing them. Faults nest: every effect is
+//! counted per (process, effect), acted on when the count goes 0 → 1 and undone when it goes
+//! 1 → 0, so an inner fault's heal never ends an outer fault early (a crash of r1 from 3 s to 10 s
+//! and another from 4 s to 5 s restart r1 at 10 s). Network effects nest in `net` (cut counts,
+//! summed loss and latency).
+
+use std::collections::BTreeMap;
+
+use super::{Control, Node};
+use crate::fact::{Fact, FaultRef};
+use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
+use crate::net::Network;
+use crate::proto::Msg;
+use crate::redis::{Disk, Fsync, Server};
+use crate::sim::{Kernel, KernelError, ProcessId, ProcessState};
+
+type K = Kernel<Node, Network, Control>;
+
+/// A per-process effect of a fault that nests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Effect {
+    Crash,
+    Pause,
+    DiskStall,
+}
+
+/// The faults of one run and what they are doing now.
+pub(super) struct Faults {
+    specs: Vec<FaultSpec>,
+    active: Vec<bool>,
+    /// The summary's record of each fault that started (index into `records`).
+    record_of: Vec<Option<usize>>,
+    records: Vec<FaultRecord>,
+    /// How many active faults hold each (process, effect).
+    depth: BTreeMap<(ProcessId, Effect), u32>,
+    /// Whether an active crash of the process asked for its disk to be wiped at the restart.
+    wipe: BTreeMap<ProcessId, bool>,
+    /// Active clock faults per process, in start order: (fault, drift in ppm).
+    clocks: BTreeMap<ProcessId, Vec<(usize, i64)>>,
+}
+
+impl Faults {
+    pub(super) fn new(specs: Vec<FaultSpec>) -> Self {
+        Faults {
+            active: vec![false; specs.len()],
+            record_of: vec![None; specs.len()],
+            specs,
+            records: Vec::new(),
+            depth: BTreeMap::new(),
+            wipe: BTreeMap::new(),
+            clocks: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn specs(&self) -> &[FaultSpec] {
+        &self.specs
+    }
+
+    pub(super) fn into_records(self) -> Vec<FaultRecord> {
+        self.records
+    }
+
+    /// Heals every active fault (the quiet phase begins).
+    pub(super) fn heal_all(&mut self, k: &mut K) -> Result<(), KernelError> {
+        for i in 0..self.specs.len() {
+            if self.active[i] {
+                self.heal(k, i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds one hold of `effect` on `n`; true when it is the first (the effect must start).
+    fn hold(&mut self, n: ProcessId, effect: Effect) -> bool {
+        let d = self.depth.entry((n, effect)).or_default();
+        *d += 1;
+        *d == 1
+    }
+
+    /// Releases one hold of `effect` on `n`; true when it was the last (the effect must end).
+    fn release(&mut self, n: ProcessId, effect: Effect) -> bool {
+        let d = self
+            .depth
+            .get_mut(&(n, effect))
+            .expect("every heal matches an earlier start");
+        assert!(*d > 0, "every heal matches an earlier start");
+        *d -= 1;
+        *d == 0
+    }
+
+    pub(super) fn start(&mut self, k: &mut K, i: usize) -> Result<(), KernelError> {
+        if self.active[i] {
+            return Ok(());
+        }
+        self.active[i] = true;
+        let f = self.specs[i].clone();
+        self.record_of[i] = Some(self.records.len());
+        self.records.push(FaultRecord {
+            kind: f.label.clone(),
+            targets: f.targets.clone(),
+            at_ms: k.now().as_ms(),
+            healed_ms: None,
+        });
+        k.note(Fact::FaultStarted {
+            fault: fault_ref(i, &f),
+        });
+        match &f.kind {
+            FaultKind::Partition { a, b, one_way } => {
+                let links = directed_links(a, b, *one_way);
+                for &(x, y) in &links {
+                    k.links_mut().adjust_cut(x, y, 1);
+                }
+                k.hold_in_flight(&links.into_iter().collect());
+            }
+            FaultKind::Loss { a, b, ppm } => {
+                for (x, y) in directed_links(a, b, false) {
+                    k.links_mut().adjust_loss(x, y, i64::from(*ppm));
+                }
+            }
+            FaultKind::Latency { a, b, extra_ns } => {
+                for (x, y) in directed_links(a, b, false) {
+                    k.links_mut().adjust_latency(x, y, *extra_ns as i64);
+                }
+            }
+            FaultKind::Crash {
+                nodes,
+                machine,
+                wipe_disk,
+            } => self.crash(k, nodes, *machine, *wipe_disk),
+            FaultKind::Pause { nodes } => {
+                for &n in nodes {
+                    if self.hold(n, Effect::Pause) {
+                        k.pause(n);
+                    }
+                }
+            }
+            FaultKind::Clock {
+                nodes,
+                jump_ns,
+                drift_ppm,
+            } => {
+                for &n in nodes {
+                    self.clocks.entry(n).or_default().push((i, *drift_ppm));
+                    k.set_clock(n, *jump_ns, *drift_ppm);
+                }
+            }
+            FaultKind::DiskStall { nodes } => {
+                for &n in nodes {
+                    if self.hold(n, Effect::DiskStall) {
+                        self.stall(k, n, true)?;
+                    }
+                }
+            }
+            FaultKind::Failover { target, others } => {
+                replicaof(k, *target, None)?;
+                if f.heal_ns.is_none() {
+                    for &o in others {
+                        replicaof(k, o, Some(*target))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A disk stall. With `appendfsync always` Redis fsyncs in its main thread before replying,
+    /// so a stalled disk freezes the whole server (modelled as a pause, nesting with pause
+    /// faults); otherwise the background fsync hangs and the server carries on with unsynced data.
+    fn stall(&mut self, k: &mut K, n: ProcessId, stalled: bool) -> Result<(), KernelError> {
+        let Node::Server(s) = k.process_mut(n) else {
+            return Ok(());
+        };
+        s.set_disk_stalled(stalled);
+        if !(s.config().appendonly && s.config().appendfsync == Fsync::Always) {
+            return Ok(());
+        }
+        if stalled && self.hold(n, Effect::Pause) {
+            k.pause(n);
+        } else if !stalled && self.release(n, Effect::Pause) {
+            k.resume(n)?;
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self, k: &mut K, nodes: &[ProcessId], machine: bool, wipe_disk: bool) {
+        for &n in nodes {
+            *self.wipe.entry(n).or_default() |= wipe_disk;
+            if self.hold(n, Effect::Crash) {
+                k.crash(n);
+            }
+            // A power loss while the process is already down still empties the page cache.
+            if machine && let Node::Server(s) = k.process_mut(n) {
+                s.power_loss();
+            }
+        }
+    }
+
+    pub(super) fn heal(&mut self, k: &mut K, i: usize) -> Result<(), KernelError> {
+        if !self.active[i] {
+            return Ok(());
+        }
+        self.active[i] = false;
+        let f = self.specs[i].clone();
+        let r = self.record_of[i].expect("an active fault has a record");
+        self.records[r].healed_ms = Some(k.now().as_ms());
+        k.note(Fact::FaultHealed {
+            fault: fault_ref(i, &f),
+        });
+        match &f.kind {
+            FaultKind::Partition { a, b, one_way } => {
+                for (x, y) in directed_links(a, b, *one_way) {
+                    k.links_mut().adjust_cut(x, y, -1);
+                }
+                k.release_held()?;
+            }
+            FaultKind::Loss { a, b, ppm } => {
+                for (x, y) in directed_links(a, b, false) {
+                    k.links_mut().adjust_loss(x, y, -i64::from(*ppm));
+                }
+            }
+            FaultKind::Latency { a, b, extra_ns } => {
+                for (x, y) in directed_links(a, b, false) {
+                    k.links_mut().adjust_latency(x, y, -(*extra_ns as i64));
+                }
+            }
+            FaultKind::Crash { nodes, .. } => {
+                for &n in nodes {
+                    if self.release(n, Effect::Crash) {
+                        let wipe = self.wipe.remove(&n).unwrap_or(false);
+                        restart(k, n, wipe);
+                    }
+                }
+            }
+            FaultKind::Pause { nodes } => {
+                for &n in nodes {
+                    if self.release(n, Effect::Pause) {
+                        k.resume(n)?;
+                    }
+                }
+            }
+            FaultKind::Clock { nodes, .. } => self.heal_clock(k, i, nodes),
+            FaultKind::DiskStall { nodes } => {
+                for &n in nodes {
+                    if self.release(n, Effect::DiskStall) {
+                        self.stall(k, n, false)?;
+                    }
+                }
+            }
+            FaultKind::Failover { target, others } => {
+                for &o in others {
+                    replicaof(k, o, Some(*target))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The heal removes this fault's drift (the jump stays: clocks do not jump back); the drift
+    /// of a clock fault still active on the process, if any, applies again.
+    fn heal_clock(&mut self, k: &mut K, i: usize, nodes: &[ProcessId]) {
+        for &n in nodes {
+            let active = self.clocks.entry(n).or_default();
+            let at = active
+                .iter()
+                .position(|(f, _)| *f == i)
+                .expect("every heal matches an earlier start");
+            active.remove(at);
+            let drift = active.last().map_or(0, |(_, d)| *d);
+            k.set_clock(n, 0, drift);
+        }
+    }
+}
+
+/// Sends `REPLICAOF` through the operator's console, or edits the config of a server that is down
+/// so it comes back with the new role.
+fn replicaof(k: &mut K, server: ProcessId, master: Option<ProcessId>) -> Result<(), KernelError> {
+    if k.state(server) == ProcessState::Crashed {
+        if let Node::Server(s) = k.process_mut(server) {
+            s.set_config_replicaof(master);
+        }
+        return Ok(());
+    }
+    let now = k.now();
+    // The operator's console is outside the network: the server itself is the sender.
+    k.inject(now, server, server, Msg::ReplicaOf { master })
+}
+
+fn restart(k: &mut K, n: ProcessId, wipe_disk: bool) {
+    if k.state(n) != ProcessState::Crashed {
+        return;
+    }
+    let fresh = match k.process(n) {
+        Node::Server(s) => {
+            let mut disk = s.disk().clone();
+            if wipe_disk {
+                disk = Disk {
+                    replicaof: disk.replicaof,
+                    ..Disk::default()
+                };
+            }
+            Node::Server(Box::new(
+                Server::new(s.name(), s.config().clone(), disk, s.peer_names())
+                    .with_stats(s.stats().clone()),
+            ))
+        }
+        Node::Sentinel(s) => Node::Sentinel(s.clone()),
+        Node::Client(c) => Node::Client(c.clone()),
+    };
+    k.restart(n, fresh);
+}
+
+/// How the trace names fault `i` of the schedule.
+fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
+    FaultRef {
+        id: i as u32,
+        label: f.label.clone(),
+        kind: f.kind.name().to_string(),
+        targets: f.targets.clone(),
+        operator: matches!(f.kind, FaultKind::Failover { .. }),
+    }
+}
