@@ -18,6 +18,7 @@ pub mod bench;
 pub mod bugs;
 pub mod check;
 pub mod client;
+pub mod cluster;
 pub mod expect;
 pub mod fault;
 pub mod history;
