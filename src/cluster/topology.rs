@@ -84,7 +84,15 @@ impl SlotSet {
     }
     /// The slots in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..CLUSTER_SLOTS).filter(|&slot| self.contains(slot))
+        self.words
+            .iter()
+            .enumerate()
+            .filter(|(_, word)| **word != 0)
+            .flat_map(|(i, &word)| {
+                (0..64u16)
+                    .filter(move |bit| word & (1u64 << bit) != 0)
+                    .map(move |bit| i as u16 * 64 + bit)
+            })
     }
 }
 
