@@ -16,11 +16,13 @@
 //! - [`failure`]: failure reports, PFAIL → FAIL, clearing FAIL.
 //! - [`election`]: replica elections and votes.
 //! - [`ownership`]: slot claims, UPDATE, demotion, configEpoch collisions.
+//! - [`harness`]: a small deterministic driver (fixed latency, kill, partition) for tests.
 
 pub mod bus;
 pub mod election;
 pub mod failure;
 pub mod gossip;
+pub mod harness;
 pub mod node;
 pub mod ownership;
 pub mod redirect;

@@ -119,6 +119,8 @@ pub(super) struct Peer {
     pub fail_time_ms: u64,
     /// Failure reports about it (`fail_reports`).
     pub fail_reports: Vec<FailReport>,
+    /// The link was dropped for silence and is being re-established (`node->link == NULL`).
+    pub link_down: bool,
 }
 
 /// One Redis Cluster node's bus state machine.
@@ -221,7 +223,7 @@ impl ClusterNode {
     pub fn tick<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> Output {
         self.now_ms = now.as_ms();
         self.iteration += 1;
-        if self.iteration % 10 == 0 {
+        if self.iteration.is_multiple_of(10) {
             self.ping_oldest_of_five(rng);
         }
         let ids: Vec<NodeId> = self.peers.keys().copied().collect();
@@ -260,7 +262,8 @@ impl ClusterNode {
     }
 
     /// The per-node part of `clusterCron`: ping when the last pong is older than
-    /// node_timeout/2, flag PFAIL when a ping waited longer than node_timeout.
+    /// node_timeout/2, drop a silent link and reconnect it, flag PFAIL when a ping waited
+    /// longer than node_timeout.
     fn check_peer<R: Rng + ?Sized>(&mut self, id: NodeId, rng: &mut R) {
         let now = self.now_ms;
         let half_timeout = self.config.node_timeout_ms / 2;
@@ -278,12 +281,30 @@ impl ClusterNode {
         let data_delay = peer
             .data_received_ms
             .map_or(u64::MAX, |t| now.saturating_sub(t));
+        if peer.link_down {
+            self.retry_link(id, rng);
+        } else if ping_delay > half_timeout && data_delay > half_timeout {
+            self.peers.get_mut(&id).expect("known").link_down = true;
+        }
         let flags = self.view.node(id).flags;
         if ping_delay.min(data_delay) > self.config.node_timeout_ms && !flags.pfail && !flags.fail {
             self.view.node_mut(id).flags.pfail = true;
             self.out.events.push(ClusterEvent::PFail { node: id });
             self.todo_update_state = true;
         }
+    }
+
+    /// A dropped link is reconnected by `clusterNodeCronHandleReconnect`, and the new link
+    /// starts with a PING that keeps the old `ping_sent` (`clusterLinkConnectHandler`).
+    /// Connection attempts are not modelled: the PING is re-sent once a second until a PONG
+    /// answers it.
+    fn retry_link<R: Rng + ?Sized>(&mut self, id: NodeId, rng: &mut R) {
+        if !self.iteration.is_multiple_of(10) {
+            return;
+        }
+        let pending = self.peers[&id].ping_sent_ms;
+        self.send_ping(id, rng);
+        self.peers.get_mut(&id).expect("known").ping_sent_ms = pending;
     }
 
     /// `cluster.c: clusterProcessPacket`.
@@ -361,6 +382,7 @@ impl ClusterNode {
         let peer = self.peers.get_mut(&sender).expect("known sender");
         peer.pong_received_ms = Some(self.now_ms);
         peer.ping_sent_ms = None;
+        peer.link_down = false;
         let flags = self.view.node(sender).flags;
         if flags.pfail {
             self.view.node_mut(sender).flags.pfail = false;
