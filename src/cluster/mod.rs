@@ -29,3 +29,6 @@ pub mod redirect;
 pub mod slot;
 pub mod state;
 pub mod topology;
+
+#[cfg(test)]
+mod tests;
