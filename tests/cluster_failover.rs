@@ -271,3 +271,54 @@ fn same_seed_same_history() {
     };
     assert_eq!(run(11), run(11));
 }
+
+#[test]
+fn the_replica_with_the_best_offset_wins_and_its_sibling_follows() {
+    let (primary, behind, ahead) = (NodeId(0), NodeId(100), NodeId(101));
+    let mut h = Harness::new(3, 2, &config(), LATENCY_MS, 5);
+    h.set_offset(behind, 500);
+    h.set_offset(ahead, 900);
+    h.run_until(SimTime::from_secs(10));
+    let killed_at = h.now();
+    h.kill(primary);
+    h.run_until(killed_at.plus(60 * SimTime::NANOS_PER_SEC));
+    let rank_of = |id: NodeId| {
+        h.log.iter().find_map(|l| match l.event {
+            ClusterEvent::ElectionScheduled { delay_ms, rank } if l.node == id => {
+                Some((delay_ms, rank))
+            }
+            _ => None,
+        })
+    };
+    let (ahead_delay, ahead_rank) = rank_of(ahead).expect("the better replica schedules");
+    assert_eq!(ahead_rank, 0);
+    assert!((500..1000).contains(&ahead_delay));
+    if let Some((delay, rank)) = rank_of(behind) {
+        assert_eq!(rank, 1);
+        assert!((1500..2000).contains(&delay), "rank 1 delay {delay}");
+    }
+    let promoted: Vec<NodeId> = h
+        .log
+        .iter()
+        .filter(|l| matches!(l.event, ClusterEvent::Promoted { .. }))
+        .map(|l| l.node)
+        .collect();
+    assert_eq!(
+        promoted,
+        vec![ahead],
+        "exactly one promotion, of the better replica"
+    );
+    assert!(
+        h.first(killed_at, |l| l.node == behind
+            && l.event == ClusterEvent::BecameReplica { of: ahead })
+            .is_some(),
+        "the sibling follows the new primary"
+    );
+    for id in h.live_ids() {
+        assert_eq!(h.node(id).view().owner(42), Some(ahead), "{id}");
+    }
+    println!(
+        "two replicas: rank 0 delay {ahead_delay} ms, rank 1 delay {:?}",
+        rank_of(behind)
+    );
+}

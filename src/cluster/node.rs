@@ -90,6 +90,28 @@ pub enum ClusterEvent {
     ConfigEpochBumped { epoch: u64 },
 }
 
+impl ClusterEvent {
+    /// A stable name for trace notes (`cluster:<what>`); consumers match on it, never on
+    /// the `Debug` text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClusterEvent::PFail { .. } => "cluster:pfail",
+            ClusterEvent::PFailCleared { .. } => "cluster:pfail-cleared",
+            ClusterEvent::Fail { .. } => "cluster:fail",
+            ClusterEvent::FailCleared { .. } => "cluster:fail-cleared",
+            ClusterEvent::StateChanged { .. } => "cluster:state",
+            ClusterEvent::ElectionScheduled { .. } => "cluster:election-scheduled",
+            ClusterEvent::ElectionStarted { .. } => "cluster:election-started",
+            ClusterEvent::FailoverBlocked { .. } => "cluster:failover-blocked",
+            ClusterEvent::VoteGranted { .. } => "cluster:vote-granted",
+            ClusterEvent::VoteRefused { .. } => "cluster:vote-refused",
+            ClusterEvent::Promoted { .. } => "cluster:promoted",
+            ClusterEvent::BecameReplica { .. } => "cluster:became-replica",
+            ClusterEvent::ConfigEpochBumped { .. } => "cluster:config-epoch-bumped",
+        }
+    }
+}
+
 /// What one call asks the world to do.
 #[derive(Clone, Debug, Default)]
 pub struct Output {

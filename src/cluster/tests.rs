@@ -592,3 +592,25 @@ fn config_epoch_collision_bumps_the_smaller_id() {
             .any(|e| matches!(e, ClusterEvent::ConfigEpochBumped { .. }))
     );
 }
+
+#[test]
+fn event_kinds_are_distinct() {
+    let events = [
+        ClusterEvent::PFail { node: n(0) },
+        ClusterEvent::Fail {
+            node: n(0),
+            by_quorum: true,
+        },
+        ClusterEvent::FailCleared { node: n(0) },
+        ClusterEvent::Promoted {
+            replaced: n(0),
+            epoch: 4,
+        },
+        ClusterEvent::BecameReplica { of: n(1) },
+    ];
+    let mut kinds: Vec<&str> = events.iter().map(ClusterEvent::kind).collect();
+    assert!(kinds.iter().all(|k| k.starts_with("cluster:")));
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), events.len());
+}
