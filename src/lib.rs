@@ -18,6 +18,7 @@ pub mod bench;
 pub mod bugs;
 pub mod check;
 pub mod client;
+pub mod cluster;
 pub mod expect;
 pub mod fact;
 pub mod fault;
