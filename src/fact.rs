@@ -71,6 +71,16 @@ impl fmt::Display for FullResyncReason {
     }
 }
 
+/// A position in a replication history: the replication ID a primary writes under and the offset
+/// its stream reached (`master_replid` and `master_repl_offset` in `INFO replication`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Position {
+    /// The replication ID (40 hex digits).
+    pub replid: String,
+    /// The offset.
+    pub offset: u64,
+}
+
 /// A server's role when it started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "role", rename_all = "kebab-case")]
@@ -378,6 +388,9 @@ pub enum Fact {
         replid: String,
         /// Its replication offset.
         offset: u64,
+        /// The position in the previous history that the data it loaded from disk reaches
+        /// (absent when it loaded nothing, or when that is unknown).
+        data_from: Option<Position>,
     },
     /// A replica's link to its primary timed out.
     #[serde(rename = "repl:timeout")]
@@ -689,6 +702,7 @@ impl fmt::Display for Fact {
                 keys,
                 replid,
                 offset,
+                ..
             } => {
                 let role = match role {
                     StartRole::Primary => "primary".to_string(),
@@ -877,6 +891,7 @@ mod tests {
             keys: 0,
             replid: "0123456789abcdef".into(),
             offset: 0,
+            data_from: None,
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["role"], "replica");

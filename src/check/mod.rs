@@ -5,6 +5,7 @@
 //! history, including ones recorded elsewhere.
 
 mod durability;
+pub mod lineage;
 pub mod linearizable;
 mod split_brain;
 mod staleness;

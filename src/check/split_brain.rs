@@ -147,6 +147,7 @@ mod tests {
             keys: 0,
             replid: "0".repeat(40),
             offset: 0,
+            data_from: None,
         }
     }
 

@@ -334,6 +334,7 @@ impl Server {
             keys: self.keyspace.len() as u64,
             replid: self.repl.replid.to_string(),
             offset: self.repl.offset,
+            data_from: None,
         });
         self.last_save = ctx.now();
         self.last_writeback = ctx.now();

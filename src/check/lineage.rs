@@ -1,0 +1,194 @@
+//! Lineage: which positions of which replication histories the final data descends from.
+//!
+//! Every write a primary applies gets a position: the replication ID it is writing under and the
+//! offset the stream reached. A replication ID is extended only by the primary that created it,
+//! so a position names one write. Histories branch: a promoted replica starts a new ID whose
+//! parent is the old ID up to the offset it had received (`replid2` in `INFO replication`); a
+//! primary restarted from disk starts a new ID whose parent is the position its files reached.
+//! A write survives exactly when its position lies on the chain of parents of the final primary's
+//! position. Unlike comparing final values, this does not change when the run goes on longer and
+//! later writes overwrite the keys: once a branch has left a write behind, it stays lost.
+
+use std::collections::BTreeMap;
+
+use crate::fact::{Fact, FactNote, Position, StartRole};
+
+/// How a replication history began.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A replica was promoted.
+    Promotion,
+    /// A primary restarted and reloaded its files.
+    Restart,
+}
+
+/// Where one replication history branched from its parent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Branch {
+    /// The parent position: the new history holds the parent's writes up to this offset.
+    pub parent: Position,
+    /// What began it.
+    pub origin: Origin,
+    /// The server that began it.
+    pub server: String,
+    /// When (ns).
+    pub time_ns: u64,
+}
+
+/// The branches of every replication history a run created.
+#[derive(Clone, Debug, Default)]
+pub struct Ancestry {
+    parent: BTreeMap<String, Branch>,
+}
+
+/// Why a write's position is not in the final lineage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cut<'a> {
+    /// A later history on the final chain branched off before the write's offset.
+    Branched(&'a Branch),
+    /// The write's history is not on the final chain at all (its primary was demoted, or
+    /// restarted with less, and nobody carried the history on).
+    Abandoned,
+}
+
+impl Ancestry {
+    /// The branches the trace records.
+    pub fn from_facts(notes: &[FactNote]) -> Self {
+        let mut parent = BTreeMap::new();
+        for n in notes {
+            let (replid, from, origin, server) = match &n.fact {
+                Fact::Promoted {
+                    server,
+                    replid,
+                    replid2: Some(old),
+                    offset,
+                } => (
+                    replid,
+                    Position {
+                        replid: old.clone(),
+                        offset: *offset,
+                    },
+                    Origin::Promotion,
+                    server,
+                ),
+                Fact::Started {
+                    server,
+                    role: StartRole::Primary,
+                    replid,
+                    data_from: Some(from),
+                    ..
+                } => (replid, from.clone(), Origin::Restart, server),
+                _ => continue,
+            };
+            parent.insert(
+                replid.clone(),
+                Branch {
+                    parent: from,
+                    origin,
+                    server: server.clone(),
+                    time_ns: n.time.as_nanos(),
+                },
+            );
+        }
+        Ancestry { parent }
+    }
+
+    /// Whether the write at `w` is part of the data at `tip`; otherwise what cut it off.
+    pub fn cut<'a>(&'a self, tip: &Position, w: &Position) -> Option<Cut<'a>> {
+        let mut replid = tip.replid.as_str();
+        let mut limit = tip.offset;
+        // The branch that set the current limit: the one that cut off what lies beyond it.
+        let mut via: Option<&Branch> = None;
+        // A chain cannot be longer than the number of branches (IDs are random and never reused).
+        for _ in 0..=self.parent.len() {
+            if replid == w.replid {
+                return if w.offset <= limit {
+                    None
+                } else {
+                    Some(via.map_or(Cut::Abandoned, Cut::Branched))
+                };
+            }
+            let Some(b) = self.parent.get(replid) else {
+                return Some(Cut::Abandoned);
+            };
+            replid = &b.parent.replid;
+            if b.parent.offset <= limit {
+                limit = b.parent.offset;
+                via = Some(b);
+            }
+        }
+        Some(Cut::Abandoned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimTime;
+
+    fn pos(replid: &str, offset: u64) -> Position {
+        Position {
+            replid: replid.into(),
+            offset,
+        }
+    }
+
+    fn promoted(t: u64, server: &str, new: &str, old: &str, at: u64) -> FactNote {
+        FactNote {
+            time: SimTime(t),
+            process: 0,
+            fact: Fact::Promoted {
+                server: server.into(),
+                replid: new.into(),
+                replid2: Some(old.into()),
+                offset: at,
+            },
+        }
+    }
+
+    #[test]
+    fn a_promotion_keeps_what_the_replica_had_and_cuts_the_rest() {
+        // A wrote under "a" up to 100; r2 had 60 when promoted under "b"; b went on to 500.
+        let anc = Ancestry::from_facts(&[promoted(10, "r2", "b", "a", 60)]);
+        let tip = pos("b", 500);
+        assert_eq!(anc.cut(&tip, &pos("a", 60)), None);
+        assert_eq!(anc.cut(&tip, &pos("b", 400)), None);
+        match anc.cut(&tip, &pos("a", 61)) {
+            Some(Cut::Branched(b)) => {
+                assert_eq!(b.server, "r2");
+                assert_eq!(b.origin, Origin::Promotion);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            anc.cut(&tip, &pos("b", 501)),
+            Some(Cut::Abandoned),
+            "beyond the tip"
+        );
+    }
+
+    #[test]
+    fn the_verdict_does_not_change_as_the_final_history_grows() {
+        let anc = Ancestry::from_facts(&[promoted(10, "r2", "b", "a", 60)]);
+        for tip_offset in [100, 10_000, 10_000_000] {
+            assert!(anc.cut(&pos("b", tip_offset), &pos("a", 80)).is_some());
+            assert!(anc.cut(&pos("b", tip_offset), &pos("a", 50)).is_none());
+        }
+    }
+
+    #[test]
+    fn limits_shrink_along_the_chain_and_unrelated_histories_are_abandoned() {
+        // a -> b at 60 -> c at 40 (of b): a's writes survive only up to 40.
+        let anc = Ancestry::from_facts(&[
+            promoted(10, "r2", "b", "a", 60),
+            promoted(20, "r3", "c", "b", 40),
+        ]);
+        let tip = pos("c", 1000);
+        assert_eq!(anc.cut(&tip, &pos("a", 40)), None);
+        match anc.cut(&tip, &pos("a", 50)) {
+            Some(Cut::Branched(b)) => assert_eq!(b.server, "r3", "the branch that set the limit"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(anc.cut(&tip, &pos("zzz", 1)), Some(Cut::Abandoned));
+    }
+}
