@@ -150,9 +150,10 @@ fn is_replica_line(key: &str) -> bool {
 fn parse_replica_side(f: &Fields) -> Result<ReplicaSide, InfoError> {
     let down_since = match f.0.get("master_link_down_since_seconds") {
         None => None,
-        Some(v) => Some(v.parse().map_err(|_| {
-            InfoError(format!("master_link_down_since_seconds is {v:?}"))
-        })?),
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| InfoError(format!("master_link_down_since_seconds is {v:?}")))?,
+        ),
     };
     Ok(ReplicaSide {
         master_host: f.text("master_host")?.to_string(),
@@ -186,4 +187,82 @@ fn parse_replica(v: &str) -> Result<ConnectedReplica, InfoError> {
         offset: num("offset")?,
         lag_seconds: num("lag")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Captured from redis-server 7.0.15 (INFO replication, CRLF line ends as sent).
+    const PRIMARY: &str = "# Replication\r\nrole:master\r\nconnected_slaves:1\r\n\
+        slave0:ip=127.0.0.22,port=7102,state=online,offset=50,lag=1\r\n\
+        master_failover_state:no-failover\r\n\
+        master_replid:3686079364105450bfad3c5f4fa66f4db508f9b1\r\n\
+        master_replid2:0000000000000000000000000000000000000000\r\n\
+        master_repl_offset:50\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:1\r\n\
+        repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:1\r\n\
+        repl_backlog_histlen:50\r\n";
+
+    const REPLICA_DOWN: &str = "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.21\r\n\
+        master_port:7101\r\nmaster_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\n\
+        master_sync_in_progress:0\r\nslave_read_repl_offset:50\r\nslave_repl_offset:50\r\n\
+        master_link_down_since_seconds:2\r\nslave_priority:100\r\nslave_read_only:1\r\n\
+        replica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+        master_replid:3686079364105450bfad3c5f4fa66f4db508f9b1\r\n\
+        master_replid2:0000000000000000000000000000000000000000\r\n\
+        master_repl_offset:50\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:1\r\n\
+        repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:1\r\n\
+        repl_backlog_histlen:50\r\n";
+
+    #[test]
+    fn primary_with_one_replica() {
+        let i = ReplicationInfo::parse(PRIMARY).unwrap();
+        assert_eq!(i.role, InfoRole::Master);
+        assert_eq!(i.master_replid, "3686079364105450bfad3c5f4fa66f4db508f9b1");
+        assert_eq!(i.master_repl_offset, 50);
+        assert_eq!(i.second_repl_offset, -1);
+        assert!(i.repl_backlog_active);
+        assert_eq!(i.repl_backlog_size, 1 << 20);
+        assert_eq!(i.repl_backlog_first_byte_offset, 1);
+        assert_eq!(i.repl_backlog_histlen, 50);
+        assert_eq!(
+            i.replicas,
+            vec![ConnectedReplica {
+                ip: "127.0.0.22".into(),
+                port: 7102,
+                state: "online".into(),
+                offset: 50,
+                lag_seconds: 1,
+            }]
+        );
+        assert_eq!(i.replica, None);
+    }
+
+    #[test]
+    fn replica_whose_link_is_down() {
+        let i = ReplicationInfo::parse(REPLICA_DOWN).unwrap();
+        assert_eq!(i.role, InfoRole::Replica);
+        assert!(i.replicas.is_empty());
+        let r = i.replica.unwrap();
+        assert_eq!(
+            (r.master_host.as_str(), r.master_port),
+            ("127.0.0.21", 7101)
+        );
+        assert!(!r.master_link_up);
+        assert_eq!(r.master_link_down_since_seconds, Some(2));
+        assert_eq!(r.slave_repl_offset, 50);
+        assert!(!r.sync_in_progress);
+    }
+
+    #[test]
+    fn missing_or_garbled_fields_are_errors() {
+        let no_offset = PRIMARY.replace("master_repl_offset:50\r\n", "");
+        assert_eq!(
+            ReplicationInfo::parse(&no_offset).unwrap_err(),
+            InfoError("missing field master_repl_offset".into())
+        );
+        let bad_lag = PRIMARY.replace("lag=1", "lag=x");
+        assert!(ReplicationInfo::parse(&bad_lag).is_err());
+        assert!(ReplicationInfo::parse(&PRIMARY.replace("role:master", "role:boss")).is_err());
+    }
 }

@@ -205,7 +205,10 @@ fn parse_replication(m: &str) -> Option<Observation> {
             SyncFinished,
         ),
         ("Connection with master lost.", MasterLinkLost),
-        ("MASTER timeout: no data nor PING received...", MasterTimeout),
+        (
+            "MASTER timeout: no data nor PING received...",
+            MasterTimeout,
+        ),
     ];
     if let Some((_, o)) = exact.into_iter().find(|(t, _)| *t == m) {
         return Some(o);
@@ -286,7 +289,12 @@ fn parse_psync_answer(m: &str) -> Option<Observation> {
 fn parse_sentinel(m: &str) -> Option<SentinelEvent> {
     let (kind, rest) = m.split_once(' ').unwrap_or((m, ""));
     let sign_ok = kind.starts_with('+') || kind.starts_with('-');
-    if !sign_ok || kind.len() < 2 || !kind[1..].bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+    if !sign_ok
+        || kind.len() < 2
+        || !kind[1..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+    {
         return None;
     }
     let words: Vec<&str> = rest.split(' ').collect();
@@ -378,5 +386,205 @@ impl LogTailer {
             .filter_map(|l| LogLine::parse(l))
             .filter_map(|l| Observation::from_line(&l).map(|o| (l, o)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observe(line: &str) -> Observation {
+        let l = LogLine::parse(line).expect("a log line");
+        Observation::from_line(&l).expect("an observation")
+    }
+
+    #[test]
+    fn log_line_shape() {
+        let l = LogLine::parse(
+            "20206:S 01 Dec 2026 14:43:15.787 * Full resync from master: 3686079364105450bfad3c5f4fa66f4db508f9b1:50",
+        )
+        .unwrap();
+        assert_eq!((l.pid, l.role, l.level), (20206, 'S', '*'));
+        assert_eq!(l.time, "01 Dec 2026 14:43:15.787");
+        assert!(LogLine::parse("                _._").is_none());
+        assert!(LogLine::parse("").is_none());
+    }
+
+    // Every line below was captured from redis-server / redis-sentinel 7.0.15.
+    #[test]
+    fn replication_lines() {
+        let cases = [
+            (
+                "20206:S 01 Dec 2026 14:43:15.787 * Full resync from master: 3686079364105450bfad3c5f4fa66f4db508f9b1:50",
+                Observation::FullResyncFromMaster {
+                    replid: "3686079364105450bfad3c5f4fa66f4db508f9b1".into(),
+                    offset: 50,
+                },
+            ),
+            (
+                "20187:M 01 Dec 2026 14:43:10.782 * Full resync requested by replica 127.0.0.22:7102",
+                Observation::FullResyncRequested {
+                    replica: "127.0.0.22:7102".into(),
+                },
+            ),
+            (
+                "20187:M 01 Dec 2026 14:43:19.960 * Partial resynchronization request from 127.0.0.22:7102 accepted. Sending 0 bytes of backlog starting from offset 51.",
+                Observation::PartialResyncAccepted {
+                    replica: "127.0.0.22:7102".into(),
+                    bytes: 0,
+                    offset: 51,
+                },
+            ),
+            (
+                "20206:S 01 Dec 2026 14:43:19.960 * Successful partial resynchronization with master.",
+                Observation::PartialResyncSucceeded,
+            ),
+            (
+                "20187:M 01 Dec 2026 14:43:15.797 * Synchronization with replica 127.0.0.22:7102 succeeded",
+                Observation::ReplicaOnline {
+                    replica: "127.0.0.22:7102".into(),
+                },
+            ),
+            (
+                "20206:S 01 Dec 2026 14:43:15.797 * MASTER <-> REPLICA sync: Finished with success",
+                Observation::SyncFinished,
+            ),
+            (
+                "20206:S 01 Dec 2026 14:43:19.960 # Connection with master lost.",
+                Observation::MasterLinkLost,
+            ),
+            (
+                "20187:M 01 Dec 2026 14:43:18.749 # Connection with replica 127.0.0.22:7102 lost.",
+                Observation::ReplicaLinkLost {
+                    replica: "127.0.0.22:7102".into(),
+                },
+            ),
+            (
+                "25975:M 01 Dec 2026 14:43:37.929 * MASTER MODE enabled (user request from 'id=4 addr=127.0.0.33:49529 laddr=127.0.0.32:7202 fd=8 name=sentinel-ba1ab2af-cmd cmd=exec user=default redir=-1 resp=2')",
+                Observation::MasterModeEnabled,
+            ),
+            (
+                "20206:S 01 Dec 2026 14:43:06.759 * Connecting to MASTER 127.0.0.21:7101",
+                Observation::ConnectingToMaster {
+                    host: "127.0.0.21".into(),
+                    port: 7101,
+                },
+            ),
+            (
+                "20187:M 01 Dec 2026 14:43:15.786 * Starting BGSAVE for SYNC with target: replicas sockets",
+                Observation::FullSyncStarted {
+                    target: "replicas sockets".into(),
+                },
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(observe(line), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn psync_refusals_with_their_reason() {
+        // Texts from replication.c: masterTryPartialResynchronization.
+        let mismatch = "1:M 01 Dec 2026 10:00:00.000 * Partial resynchronization not accepted: Replication ID mismatch (Replica asked for 'aaaa', my replication IDs are 'bbbb' and 'cccc')";
+        assert_eq!(
+            observe(mismatch),
+            Observation::PartialResyncNotAccepted(PsyncRefusal::ReplidMismatch {
+                asked: "aaaa".into()
+            })
+        );
+        let second = "1:M 01 Dec 2026 10:00:00.000 * Partial resynchronization not accepted: Requested offset for second ID was 500, but I can reply up to 158";
+        assert_eq!(
+            observe(second),
+            Observation::PartialResyncNotAccepted(PsyncRefusal::SecondIdOffset {
+                requested: 500,
+                up_to: 158
+            })
+        );
+        let backlog = "1:M 01 Dec 2026 10:00:00.000 * Unable to partial resync with replica 127.0.0.12:7000 for lack of backlog (Replica request was: 1234).";
+        assert_eq!(
+            observe(backlog),
+            Observation::PartialResyncNotAccepted(PsyncRefusal::LackOfBacklog {
+                replica: "127.0.0.12:7000".into(),
+                requested: 1234
+            })
+        );
+    }
+
+    fn event(line: &str) -> SentinelEvent {
+        match observe(line) {
+            Observation::Sentinel(e) => e,
+            other => panic!("not a sentinel event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sentinel_events_name_their_instance() {
+        let odown = event(
+            "25985:X 01 Dec 2026 14:43:37.785 # +odown master mymaster 127.0.0.31 7201 #quorum 1/1",
+        );
+        assert_eq!(odown.kind, "+odown");
+        let i = odown.instance.unwrap();
+        assert_eq!(
+            (i.kind.as_str(), i.name.as_str(), i.ip.as_str(), i.port),
+            ("master", "mymaster", "127.0.0.31", 7201)
+        );
+        assert_eq!(i.master, None);
+        assert_eq!(odown.detail, "#quorum 1/1");
+
+        let selected = event(
+            "25985:X 01 Dec 2026 14:43:37.870 # +selected-slave slave 127.0.0.32:7202 127.0.0.32 7202 @ mymaster 127.0.0.31 7201",
+        );
+        let i = selected.instance.unwrap();
+        assert_eq!(i.name, "127.0.0.32:7202");
+        assert_eq!(
+            i.master,
+            Some(("mymaster".into(), "127.0.0.31".into(), 7201))
+        );
+
+        let epoch = event("25985:X 01 Dec 2026 14:43:37.785 # +new-epoch 1");
+        assert_eq!((epoch.instance, epoch.detail.as_str()), (None, "1"));
+
+        let switch = event(
+            "25985:X 01 Dec 2026 14:43:38.894 # +switch-master mymaster 127.0.0.31 7201 127.0.0.32 7202",
+        );
+        assert_eq!(switch.detail, "mymaster 127.0.0.31 7201 127.0.0.32 7202");
+        assert_eq!(
+            event("25985:X 01 Dec 2026 14:43:37.929 * +failover-state-wait-promotion slave 127.0.0.32:7202 127.0.0.32 7202 @ mymaster 127.0.0.31 7201").kind,
+            "+failover-state-wait-promotion"
+        );
+    }
+
+    #[test]
+    fn server_lines_are_never_sentinel_events() {
+        let l =
+            LogLine::parse("1:M 01 Dec 2026 10:00:00.000 * +sdown master m 127.0.0.1 1").unwrap();
+        assert_eq!(Observation::from_line(&l), None);
+    }
+
+    #[test]
+    fn tailer_reads_only_complete_new_lines() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("simkv-tailer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let mut t = LogTailer::new(&path);
+        assert!(t.poll().unwrap().is_empty(), "no file yet");
+        let mut f = std::fs::File::create(&path).unwrap();
+        write!(f, "one\ntw").unwrap();
+        assert_eq!(t.poll().unwrap(), vec!["one".to_string()]);
+        write!(f, "o\nthree\n").unwrap();
+        assert_eq!(
+            t.poll().unwrap(),
+            vec!["two".to_string(), "three".to_string()]
+        );
+        assert!(t.poll().unwrap().is_empty());
+        drop(f);
+        std::fs::write(&path, "new\n").unwrap();
+        assert_eq!(
+            t.poll().unwrap(),
+            vec!["new".to_string()],
+            "a shorter file is reread"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -370,7 +370,10 @@ mod tests {
         assert_eq!(one(b":-42\r\n"), Reply::Integer(-42));
         assert_eq!(one(b"$-1\r\n"), Reply::Bulk(None));
         assert_eq!(one(b"$0\r\n\r\n"), Reply::Bulk(Some(vec![])));
-        assert_eq!(one(b"$4\r\na\r\nb\r\n"), Reply::Bulk(Some(b"a\r\nb".to_vec())));
+        assert_eq!(
+            one(b"$4\r\na\r\nb\r\n"),
+            Reply::Bulk(Some(b"a\r\nb".to_vec()))
+        );
         assert_eq!(one(b"*-1\r\n"), Reply::Array(None));
     }
 
@@ -424,9 +427,15 @@ mod tests {
         assert!(matches!(parse(b"?x\r\n"), Err(RespError::Protocol(_))));
         assert!(matches!(parse(b":12a\r\n"), Err(RespError::Protocol(_))));
         assert!(matches!(parse(b"$-5\r\n"), Err(RespError::Protocol(_))));
-        assert!(matches!(parse(b"$1\r\nab\r\n"), Err(RespError::Protocol(_))));
+        assert!(matches!(
+            parse(b"$1\r\nab\r\n"),
+            Err(RespError::Protocol(_))
+        ));
         let deep = "*1\r\n".repeat(MAX_DEPTH + 2) + ":1\r\n";
-        assert!(matches!(parse(deep.as_bytes()), Err(RespError::Protocol(_))));
+        assert!(matches!(
+            parse(deep.as_bytes()),
+            Err(RespError::Protocol(_))
+        ));
     }
 
     #[test]

@@ -364,6 +364,11 @@ fn install_interrupt_cleanup() {
                 for pid in pids {
                     signal(*pid, libc::SIGKILL);
                 }
+                for pid in pids {
+                    // Reap them: after our exit they would be orphans nobody may reap.
+                    // SAFETY: waitpid(2) on our own child.
+                    unsafe { libc::waitpid(*pid as libc::pid_t, std::ptr::null_mut(), 0) };
+                }
                 let _ = fs::remove_dir_all(dir);
             }
             std::process::exit(130);
@@ -389,10 +394,7 @@ impl Supervisor {
     pub fn new(binaries: Binaries) -> Result<Supervisor, RealError> {
         install_interrupt_cleanup();
         let run_id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "simkv-real-{}-{run_id}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("simkv-real-{}-{run_id}", std::process::id()));
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(io_err(format!("clearing {}", dir.display())))?;
         }
@@ -760,7 +762,10 @@ mod tests {
             "replica-announce-ip 127.0.1.3",
             "replica-announce-port 7001",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 
