@@ -196,9 +196,7 @@ impl Connection {
             from.ip().is_loopback() && to.ip().is_loopback(),
             "simkv's real backend talks only to loopback addresses"
         );
-        let socket = socket_bound_to(from)?;
-        let stream = connect_with_timeout(socket, to, timeout)?;
-        stream.set_nodelay(true)?;
+        let stream = connect_from(from, to, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         Ok(Connection {
@@ -258,6 +256,13 @@ impl Connection {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+/// A TCP connection to `to` whose local address is `from` (port 0: any), made within `timeout`.
+pub fn connect_from(from: SocketAddr, to: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = connect_with_timeout(socket_bound_to(from)?, to, timeout)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 fn socket_bound_to(from: SocketAddr) -> io::Result<std::os::fd::OwnedFd> {
