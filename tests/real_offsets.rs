@@ -152,6 +152,20 @@ fn master_repl_offset_counts_the_bytes_the_model_propagates() {
     assert_eq!(model.execute(Command::Incr(rc("k1"))), 0);
     assert_eq!(offset(&mut p), before);
 
+    let wrappers = check_transactions(&mut p, &mut model, &mut before);
+    assert_eq!(
+        model.next_offset - 1 + wrappers,
+        before,
+        "the whole stream agrees"
+    );
+    wait_for("the replica to catch up", TIMEOUT, || {
+        let i = info(&mut r);
+        (i.replica.unwrap().slave_repl_offset == before).then_some(())
+    });
+}
+
+/// Runs two transactions and checks their bytes; returns the MULTI/EXEC bytes Redis added.
+fn check_transactions(p: &mut Connection, model: &mut ModelStream, before: &mut u64) -> u64 {
     // A transaction of two writes is wrapped in MULTI ... EXEC (server.c: propagatePendingCommands
     // wraps only when more than one command is pending). simkv models no transactions, so the
     // expected bytes use the model's encoding of each part.
@@ -162,11 +176,11 @@ fn master_repl_offset_counts_the_bytes_the_model_propagates() {
         (vec![vec!["SET", "m1", "1"], vec!["INCR", "c"]], 2, true),
         (vec![vec!["SET", "m2", "22"]], 1, false),
     ] {
-        ok(&mut p, &["MULTI"]);
+        ok(p, &["MULTI"]);
         for w in &words {
             assert_eq!(p.cmd(w).unwrap(), Reply::Simple("QUEUED".into()));
         }
-        ok(&mut p, &["EXEC"]);
+        ok(p, &["EXEC"]);
         let parts: u64 = words
             .iter()
             .map(|w| {
@@ -180,19 +194,15 @@ fn master_repl_offset_counts_the_bytes_the_model_propagates() {
         let wrapper = if wrapped { multi + exec } else { 0 };
         wrappers += wrapper;
         let expected = parts + wrapper;
-        let now = offset(&mut p);
-        assert_eq!(now - before, expected, "a transaction of {commands} writes");
-        before = now;
+        let now = offset(p);
+        assert_eq!(
+            now - *before,
+            expected,
+            "a transaction of {commands} writes"
+        );
+        *before = now;
     }
-    assert_eq!(
-        model.next_offset - 1 + wrappers,
-        before,
-        "the whole stream agrees"
-    );
-    wait_for("the replica to catch up", TIMEOUT, || {
-        let i = info(&mut r);
-        (i.replica.unwrap().slave_repl_offset == before).then_some(())
-    });
+    wrappers
 }
 
 /// What happened to one replica that fell behind.
