@@ -224,10 +224,10 @@ struct Trial {
 
 /// Pauses the replica, cuts it with CLIENT KILL TYPE replica, writes `bytes` bytes of stream
 /// (whole SETs of 1000-byte values, so slightly more), resumes it and reads the primary's answer.
-fn trial(bins: &Binaries, bytes: u64) -> Trial {
+fn trial(bins: &Binaries, backlog: &BacklogSize, bytes: u64) -> Trial {
     let mut sup = Supervisor::new(bins.clone()).unwrap();
-    let (mut p, _r) = start_pair(&mut sup, Some("16kb"));
-    let mut model = ModelStream::new(BACKLOG_MIN_SIZE);
+    let (mut p, _r) = start_pair(&mut sup, Some(backlog.text));
+    let mut model = ModelStream::new(backlog.bytes);
     ok(&mut p, &["SET", "warm", "up"]);
     model.execute(Command::Set(rc("warm"), rc("up")));
     let replica_offset = offset(&mut p);
@@ -307,18 +307,27 @@ fn redis_first_byte(master_offset: u64, backlog_size: u64) -> u64 {
     first
 }
 
-#[test]
-fn a_replica_continues_while_the_backlog_still_holds_its_next_byte() {
-    let Some(bins) = binaries("a_replica_continues_while_the_backlog_still_holds_its_next_byte")
-    else {
-        return;
-    };
+/// A `repl-backlog-size` as written in the config and in bytes.
+struct BacklogSize {
+    text: &'static str,
+    bytes: u64,
+}
+
+/// Runs one trial per replica lag, checks Redis against the block rule and the model against
+/// Redis, and prints the measurements.
+fn check_backlog_boundary(bins: &Binaries, backlog: BacklogSize, lags: &[u64]) {
+    let limit = backlog.bytes;
+    // The model's blocks hold 16384 bytes and are trimmed only when a block is added, so its first
+    // trim comes when the stream passes (limit / 16384 + 1) blocks; Redis's comes when it passes
+    // one 20440-byte block plus the limit. Outside that band both agree; inside it the model is
+    // conservative (FULLRESYNC where Redis continues).
+    let model_threshold = (limit / BACKLOG_MIN_SIZE + 1) * BACKLOG_MIN_SIZE;
+    let redis_threshold = REDIS_BLOCK_BYTES + limit;
     let mut report = Vec::new();
-    for bytes in [20_000, 33_000, 35_000, 38_000, 60_000] {
-        let t = trial(&bins, bytes);
+    for &bytes in lags {
+        let t = trial(bins, &backlog, bytes);
         // Redis's rule (masterTryPartialResynchronization): continue iff the next byte the
         // replica wants is still in the backlog.
-        let lag = t.master_offset - t.replica_offset;
         assert_eq!(
             t.continued,
             t.replica_offset + 1 >= t.first_byte_offset,
@@ -331,11 +340,16 @@ fn a_replica_continues_while_the_backlog_still_holds_its_next_byte() {
         );
         assert_eq!(
             t.first_byte_offset,
-            redis_first_byte(t.master_offset, 16 * 1024),
+            redis_first_byte(t.master_offset, limit),
             "{t:?}"
         );
+        assert_eq!(t.continued, t.master_offset <= redis_threshold, "{t:?}");
+        let in_band = t.master_offset > model_threshold && t.master_offset <= redis_threshold;
+        assert_eq!(t.model_continues, t.continued && !in_band, "{t:?}");
         report.push(format!(
-            "lag {lag:>6} B, stream end {:>6}: redis {} (backlog from {:>6}, histlen {:>6}); model {} (backlog from {:>6})",
+            "{}: lag {:>7} B, stream end {:>7}: redis {} (backlog from {:>7}, histlen {:>7}); model {} (backlog from {:>7})",
+            backlog.text,
+            t.master_offset - t.replica_offset,
             t.master_offset,
             if t.continued { "CONTINUE  " } else { "FULLRESYNC" },
             t.first_byte_offset,
@@ -343,13 +357,35 @@ fn a_replica_continues_while_the_backlog_still_holds_its_next_byte() {
             if t.model_continues { "CONTINUE  " } else { "FULLRESYNC" },
             t.model_first_byte_offset,
         ));
-        // The model's blocks hold 16384 bytes and are trimmed only when a block is added, so its
-        // first trim comes when the stream passes 2 x 16384 bytes; Redis's comes when it passes
-        // 20440 + 16384. Outside that band both agree; inside it the model is conservative.
-        let in_band = t.master_offset > 2 * 16384 && t.master_offset <= REDIS_BLOCK_BYTES + 16384;
-        assert_eq!(t.model_continues, t.continued && !in_band, "{t:?}");
     }
     println!("{}", report.join("\n"));
+}
+
+#[test]
+fn a_replica_continues_while_the_backlog_still_holds_its_next_byte() {
+    let Some(bins) = binaries("a_replica_continues_while_the_backlog_still_holds_its_next_byte")
+    else {
+        return;
+    };
+    let backlog = BacklogSize {
+        text: "16kb",
+        bytes: 16 * 1024,
+    };
+    check_backlog_boundary(&bins, backlog, &[20_000, 33_000, 35_000, 38_000, 60_000]);
+}
+
+/// With a 1 MiB backlog the blocks are still 20440 bytes when every piece fed (an argument, a
+/// header) is below 16 KiB: `feedReplicationBuffer` sizes a block by the piece that overflows.
+#[test]
+fn a_one_megabyte_backlog_follows_the_same_rule() {
+    let Some(bins) = binaries("a_one_megabyte_backlog_follows_the_same_rule") else {
+        return;
+    };
+    let backlog = BacklogSize {
+        text: "1mb",
+        bytes: 1 << 20,
+    };
+    check_backlog_boundary(&bins, backlog, &[1_050_000, 1_065_000, 1_080_000]);
 }
 
 #[test]
