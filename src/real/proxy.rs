@@ -107,10 +107,12 @@ impl Network {
         listen_ip: Ipv4Addr,
         target: SocketAddr,
     ) -> io::Result<SocketAddr> {
-        assert!(
-            listen_ip.is_loopback() && target.ip().is_loopback(),
-            "proxies live on 127.0.0.0/8 only"
-        );
+        if !listen_ip.is_loopback() || !target.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "proxies live on 127.0.0.0/8 only",
+            ));
+        }
         let listener = TcpListener::bind((listen_ip, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;

@@ -186,16 +186,12 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `to` from the local address `from` (port 0: any port), with `timeout` for the
-    /// connection and then for every command.
+    /// connection and then for every command. Both addresses must be in 127.0.0.0/8.
     pub fn connect(
         from: SocketAddr,
         to: SocketAddr,
         timeout: Duration,
     ) -> Result<Connection, RespError> {
-        assert!(
-            from.ip().is_loopback() && to.ip().is_loopback(),
-            "simkv's real backend talks only to loopback addresses"
-        );
         let stream = connect_from(from, to, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
@@ -260,6 +256,12 @@ impl Connection {
 
 /// A TCP connection to `to` whose local address is `from` (port 0: any), made within `timeout`.
 pub fn connect_from(from: SocketAddr, to: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    if !from.ip().is_loopback() || !to.ip().is_loopback() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{from} -> {to}: the real backend talks only to 127.0.0.0/8"),
+        ));
+    }
     let stream = connect_with_timeout(socket_bound_to(from)?, to, timeout)?;
     stream.set_nodelay(true)?;
     Ok(stream)
@@ -441,6 +443,16 @@ mod tests {
             parse(deep.as_bytes()),
             Err(RespError::Protocol(_))
         ));
+    }
+
+    #[test]
+    fn only_loopback_addresses_are_dialled() {
+        let t = Duration::from_millis(100);
+        let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let outside: SocketAddr = "192.0.2.1:6379".parse().unwrap();
+        let e = Connection::connect(local, outside, t).err().unwrap();
+        assert!(matches!(e, RespError::Io(ref e) if e.kind() == io::ErrorKind::InvalidInput));
+        assert!(connect_from("192.0.2.2:0".parse().unwrap(), local, t).is_err());
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub enum RealError {
     DuplicateNode(String),
     /// The node is not running (killed or stopped).
     NotRunning(String),
+    /// The node is running, so it cannot be started again.
+    StillRunning(String),
+    /// An address outside 127.0.0.0/8: the real backend never leaves the machine.
+    NotLoopback(Ipv4Addr),
 }
 
 impl fmt::Display for RealError {
@@ -131,6 +135,8 @@ impl fmt::Display for RealError {
             RealError::UnknownNode(n) => write!(f, "no node named {n:?}"),
             RealError::DuplicateNode(n) => write!(f, "a node named {n:?} exists already"),
             RealError::NotRunning(n) => write!(f, "node {n:?} is not running"),
+            RealError::StillRunning(n) => write!(f, "node {n:?} is still running"),
+            RealError::NotLoopback(ip) => write!(f, "{ip} is not a loopback address"),
         }
     }
 }
@@ -603,7 +609,7 @@ impl Supervisor {
             .remove(name)
             .ok_or_else(|| RealError::UnknownNode(name.to_string()))?;
         let result = if node.child.is_some() {
-            Err(RealError::NotRunning(format!("{name} (still running)")))
+            Err(RealError::StillRunning(name.to_string()))
         } else {
             self.launch(&mut node)
         };
@@ -645,7 +651,9 @@ impl Drop for Supervisor {
 }
 
 fn free_port(ip: Ipv4Addr) -> Result<SocketAddr, RealError> {
-    assert!(ip.is_loopback(), "nodes live on 127.0.0.0/8 only");
+    if !ip.is_loopback() {
+        return Err(RealError::NotLoopback(ip));
+    }
     let l = TcpListener::bind((ip, 0)).map_err(io_err(format!("finding a free port on {ip}")))?;
     l.local_addr()
         .map_err(io_err(format!("finding a free port on {ip}")))
