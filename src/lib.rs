@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod nemesis;
 pub mod net;
 pub mod proto;
+pub mod real;
 pub mod redis;
 pub mod report;
 pub mod runner;

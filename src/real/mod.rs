@@ -1,0 +1,17 @@
+//! The real backend's foundation: driving real `redis-server`/`redis-sentinel` processes on
+//! loopback and reading what they do, so runs can be compared with the simulator.
+//!
+//! - [`resp`]: a RESP2 client with a chosen source address and per-command timeouts.
+//! - [`supervisor`]: starts, signals, restarts and cleans up the processes of one run.
+//! - [`info`]: `INFO replication` as a typed struct.
+//! - [`observe`]: typed events read from server and sentinel logs, and a log tailer.
+//! - [`proxy`]: per-link TCP proxies on loopback: cuts that hold bytes, heals, one-way latency.
+//!
+//! **Architecture Invariant:** nothing here is used by simulated code; this is the only module
+//! allowed to read the wall clock, and it only ever talks to 127.0.0.0/8.
+
+pub mod info;
+pub mod observe;
+pub mod proxy;
+pub mod resp;
+pub mod supervisor;

@@ -1,0 +1,383 @@
+//! Link faults without root: an in-process TCP proxy in front of every node, on loopback.
+//!
+//! Each node has its own address `127.0.0.N` and is reached only through its proxy's address,
+//! so a proxy knows both ends of every connection: the destination is its node, the source is
+//! the node whose address the connection comes from. Rules are kept per (source node,
+//! destination node) and apply to the bytes flowing that way:
+//! - a cut holds the bytes (nobody is told, as in the simulator: peers notice through their own
+//!   timeouts) and a heal delivers what was held, in order;
+//! - a one-way latency delays every chunk by that much from the moment it was read.
+//!
+//! Every connection has a reader and a writer thread per direction, joined by a bounded queue, so a
+//! cut link that holds too much stops reading and TCP's own flow control pushes back.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::resp::connect_from;
+
+/// Chunks queued per direction before the reader stops reading (at most 16 KiB each).
+const QUEUE_CHUNKS: usize = 1024;
+/// How often blocked threads look at the stop flag and the rules.
+const POLL: Duration = Duration::from_millis(5);
+/// How long a proxy waits to connect to its node.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What happens to bytes flowing from one node to another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkRule {
+    /// Bytes are held, not delivered.
+    pub cut: bool,
+    /// Extra one-way delay.
+    pub latency: Duration,
+}
+
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    /// Source address to node name.
+    nodes: Mutex<BTreeMap<Ipv4Addr, String>>,
+    /// (from, to) to the rule.
+    rules: Mutex<BTreeMap<(String, String), LinkRule>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    fn rule(&self, link: &(String, String)) -> LinkRule {
+        let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        rules.get(link).copied().unwrap_or_default()
+    }
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+    fn node_of(&self, addr: SocketAddr) -> String {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        match addr.ip() {
+            IpAddr::V4(ip) => nodes.get(&ip).cloned(),
+            IpAddr::V6(_) => None,
+        }
+        .unwrap_or_else(|| addr.ip().to_string())
+    }
+    fn spawn(self: &Arc<Self>, f: impl FnOnce() + Send + 'static) {
+        let handle = std::thread::spawn(f);
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+    }
+}
+
+/// The proxies of one run and their rules.
+pub struct Network {
+    shared: Arc<Shared>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network::new()
+    }
+}
+
+impl Network {
+    /// No nodes, no rules.
+    pub fn new() -> Network {
+        Network {
+            shared: Arc::new(Shared::default()),
+        }
+    }
+
+    /// Names the node whose connections come from `ip`.
+    pub fn add_node(&self, name: &str, ip: Ipv4Addr) {
+        assert!(ip.is_loopback(), "nodes live on 127.0.0.0/8 only");
+        let mut nodes = self.shared.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes.insert(ip, name.to_string());
+    }
+
+    /// Starts the proxy of node `name`, listening on a free port of `listen_ip` and forwarding to
+    /// `target`; returns the address peers must dial.
+    pub fn expose(
+        &self,
+        name: &str,
+        listen_ip: Ipv4Addr,
+        target: SocketAddr,
+    ) -> io::Result<SocketAddr> {
+        if !listen_ip.is_loopback() || !target.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "proxies live on 127.0.0.0/8 only",
+            ));
+        }
+        let listener = TcpListener::bind((listen_ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = self.shared.clone();
+        let name = name.to_string();
+        self.shared
+            .spawn(move || accept_loop(shared, listener, name, target));
+        Ok(addr)
+    }
+
+    /// Sets the rule for bytes flowing from `from` to `to`.
+    pub fn set(&self, from: &str, to: &str, rule: LinkRule) {
+        let mut rules = self.shared.rules.lock().unwrap_or_else(|e| e.into_inner());
+        rules.insert((from.to_string(), to.to_string()), rule);
+    }
+
+    /// The rule for bytes flowing from `from` to `to`.
+    pub fn rule(&self, from: &str, to: &str) -> LinkRule {
+        self.shared.rule(&(from.to_string(), to.to_string()))
+    }
+
+    /// Holds the bytes flowing from `from` to `to`.
+    pub fn cut(&self, from: &str, to: &str) {
+        let latency = self.rule(from, to).latency;
+        self.set(from, to, LinkRule { cut: true, latency });
+    }
+
+    /// Delivers what was held and lets bytes flow again from `from` to `to`.
+    pub fn heal(&self, from: &str, to: &str) {
+        let latency = self.rule(from, to).latency;
+        self.set(
+            from,
+            to,
+            LinkRule {
+                cut: false,
+                latency,
+            },
+        );
+    }
+
+    /// Delays bytes flowing from `from` to `to` by `latency`.
+    pub fn set_latency(&self, from: &str, to: &str, latency: Duration) {
+        let cut = self.rule(from, to).cut;
+        self.set(from, to, LinkRule { cut, latency });
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        loop {
+            let handle = self
+                .shared
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            match handle {
+                Some(h) => {
+                    let _ = h.join();
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, target: SocketAddr) {
+    let local_ip = match listener.local_addr() {
+        Ok(a) => a.ip(),
+        Err(_) => return,
+    };
+    while !shared.stopped() {
+        match listener.accept() {
+            Ok((client, peer)) => {
+                let source = shared.node_of(peer);
+                let from = SocketAddr::new(local_ip, 0);
+                // A node that cannot be reached just closes the client, as a refused dial would.
+                if let Ok(server) = connect_from(from, target, CONNECT_TIMEOUT) {
+                    let _ = bridge(&shared, client, server, &source, &node);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// Starts the two directions of one proxied connection.
+fn bridge(
+    shared: &Arc<Shared>,
+    client: TcpStream,
+    server: TcpStream,
+    source: &str,
+    node: &str,
+) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    let up = (source.to_string(), node.to_string());
+    let down = (node.to_string(), source.to_string());
+    direction(shared, client.try_clone()?, server.try_clone()?, up)?;
+    direction(shared, server, client, down)
+}
+
+type Chunk = Option<(Instant, Vec<u8>)>;
+
+fn direction(
+    shared: &Arc<Shared>,
+    from: TcpStream,
+    to: TcpStream,
+    link: (String, String),
+) -> io::Result<()> {
+    from.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let (tx, rx) = sync_channel::<Chunk>(QUEUE_CHUNKS);
+    let s = shared.clone();
+    shared.spawn(move || read_side(&s, from, tx));
+    let s = shared.clone();
+    shared.spawn(move || write_side(&s, to, rx, &link));
+    Ok(())
+}
+
+fn read_side(shared: &Shared, mut from: TcpStream, tx: SyncSender<Chunk>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while !shared.stopped() {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx.send(Some((Instant::now(), buf[..n].to_vec()))).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = tx.send(None);
+}
+
+fn write_side(shared: &Shared, mut to: TcpStream, rx: Receiver<Chunk>, link: &(String, String)) {
+    while !shared.stopped() {
+        let chunk = match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => None,
+        };
+        let Some((read_at, bytes)) = chunk else {
+            let _ = to.shutdown(Shutdown::Write);
+            return;
+        };
+        if !hold_until_deliverable(shared, link, read_at) || to.write_all(&bytes).is_err() {
+            let _ = to.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Waits while the link is cut or the chunk's latency has not passed; false if stopped.
+fn hold_until_deliverable(shared: &Shared, link: &(String, String), read_at: Instant) -> bool {
+    loop {
+        if shared.stopped() {
+            return false;
+        }
+        let rule = shared.rule(link);
+        let due = read_at + rule.latency;
+        let now = Instant::now();
+        if !rule.cut && now >= due {
+            return true;
+        }
+        let wait = if rule.cut {
+            POLL
+        } else {
+            (due - now).min(POLL)
+        };
+        std::thread::sleep(wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An echo server on `ip`: it answers every byte with the same byte.
+    fn echo_server(ip: Ipv4Addr) -> SocketAddr {
+        let l = TcpListener::bind((ip, 0)).unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0 || s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn client(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+        let s = connect_from(SocketAddr::new(from.into(), 0), to, CONNECT_TIMEOUT).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s
+    }
+
+    fn round_trip(s: &mut TcpStream, byte: u8) -> Duration {
+        let start = Instant::now();
+        s.write_all(&[byte]).unwrap();
+        let mut b = [0u8];
+        s.read_exact(&mut b).unwrap();
+        assert_eq!(b[0], byte);
+        start.elapsed()
+    }
+
+    #[test]
+    fn latency_applies_one_way_per_direction() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 71), Ipv4Addr::new(127, 0, 0, 72));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let proxy = net
+            .expose("b", Ipv4Addr::new(127, 0, 1, 72), echo_server(b))
+            .unwrap();
+        let mut s = client(a, proxy);
+        assert!(round_trip(&mut s, 1) < Duration::from_millis(100));
+        net.set_latency("a", "b", Duration::from_millis(150));
+        let rtt = round_trip(&mut s, 2);
+        assert!(
+            rtt >= Duration::from_millis(150) && rtt < Duration::from_millis(300),
+            "{rtt:?}"
+        );
+        net.set_latency("b", "a", Duration::from_millis(100));
+        let rtt = round_trip(&mut s, 3);
+        assert!(rtt >= Duration::from_millis(250), "{rtt:?}");
+    }
+
+    #[test]
+    fn a_cut_holds_bytes_and_a_heal_delivers_them_in_order() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 73), Ipv4Addr::new(127, 0, 0, 74));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let proxy = net
+            .expose("b", Ipv4Addr::new(127, 0, 1, 74), echo_server(b))
+            .unwrap();
+        let mut s = client(a, proxy);
+        round_trip(&mut s, 0);
+        net.cut("b", "a");
+        s.write_all(b"held").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 4];
+        assert!(
+            s.read(&mut buf).is_err(),
+            "nothing crosses a cut link, and nobody is told"
+        );
+        net.heal("b", "a");
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"held");
+        assert_eq!(net.rule("b", "a"), LinkRule::default());
+    }
+}
