@@ -11,6 +11,10 @@
 //! - [`world`]: assembles one run and drives it.
 //! - [`history`], [`check`], [`expect`]: the verdict.
 //! - [`metrics`], [`report`]: what users see.
+//! - [`fact`]: the typed facts a run observes (the trace); [`cluster`]: Redis Cluster's slots,
+//!   bus, failure detection and replica elections as sans-IO state machines; [`real`]: real
+//!   redis-server/redis-sentinel processes: RESP client, supervisor, INFO, log observations,
+//!   link proxies.
 //! - [`sweep`]: many seeds in parallel, sharded; [`shrink`]: smaller failing scenarios; [`runner`]: scenario in, summary out; [`bench`]: performance figures; [`bugs`]: planted
 //!   bugs that the checkers must catch.
 
