@@ -49,16 +49,20 @@ pub enum RegisterOutput {
     Unknown,
 }
 
-/// A single register that starts absent, with read, write, cas and delete: Porcupine's etcd
-/// model and simkv's SET/GET/DEL keys.
-pub struct RegisterModel;
+/// A single register with read, write, cas and delete: Porcupine's etcd model and Knossos's
+/// `register`/`cas-register`. It starts at `initial` (`None`: absent).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegisterModel {
+    /// The interned initial value.
+    pub initial: Option<u32>,
+}
 
 impl Model for RegisterModel {
     type State = Option<u32>;
     type Input = RegisterInput;
     type Output = RegisterOutput;
     fn init(&self) -> Option<u32> {
-        None
+        self.initial
     }
     fn describe(&self, i: &RegisterInput, o: &RegisterOutput) -> String {
         format!("{i:?} -> {o:?}")
@@ -179,7 +183,7 @@ mod tests {
 
     #[test]
     fn register_rules() {
-        let m = RegisterModel;
+        let m = RegisterModel::default();
         assert_eq!(
             m.step(&None, &RegisterInput::Read, &RegisterOutput::Value(None)),
             Some(None)
