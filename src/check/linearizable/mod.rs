@@ -27,7 +27,7 @@ pub use model::{
 };
 pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
-pub use porcupine::{LogFormat, detect_format, parse_etcd, parse_kv};
+pub use porcupine::{LogError, parse_etcd, parse_kv};
 pub use redis_string::{KeyInput, KeyOutput, RedisStringModel, Text, parse_redis_integer};
 pub use search::{Op, Verdict, check};
 pub use tally::Tally;
@@ -278,7 +278,7 @@ fn check_porcupine(text: &str, format: Format, opts: &CheckOptions) -> Result<Fi
         ));
     }
     let mut tally = Tally::default();
-    let perr = |e: porcupine::LogError| format!("line {}: {}", e.line, e.message);
+    let perr = |e: LogError| format!("line {}: {}", e.line, e.message);
     if format == Format::Etcd {
         let model = only_models(format, opts, &[ModelKind::CasRegister])?;
         let ops = parse_etcd(text).map_err(perr)?;
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(r.result.status, Status::Fail);
         let why = r.counterexample.unwrap();
         assert!(why.contains("first 2 operations"), "{why}");
-        assert!(why.contains("SET a"), "{why}");
+        assert!(why.contains("SET \"a\" -> OK"), "{why}");
     }
 
     #[test]
