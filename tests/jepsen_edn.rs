@@ -6,30 +6,86 @@ mod common;
 use common::simkv;
 use simkv::check::linearizable::{CheckOptions, ModelKind, check_file_with, check_text};
 
-/// (file, model, initial value, linearizable?, partitions)
-const CASES: &[(&str, Option<ModelKind>, Option<&str>, bool, usize)] = &[
-    ("register-concurrent-ok.edn", None, None, true, 1),
-    ("register-stale-read.edn", None, None, false, 1),
-    ("info-write-takes-effect-late.edn", None, None, true, 1),
-    ("info-write-seen-then-unseen.edn", None, None, false, 1),
-    ("cas-success-and-failure.edn", None, Some("0"), true, 1),
-    ("cas-from-stale-value.edn", None, None, false, 1),
-    (
-        "txn-torn-read.edn",
-        Some(ModelKind::MultiRegister),
-        Some("0"),
-        false,
-        1,
-    ),
-    ("txn-atomic-read.edn", None, Some("0"), true, 2),
-    (
-        "edn-syntax-tour.edn",
-        Some(ModelKind::Register),
-        None,
-        true,
-        1,
-    ),
-    ("kv-independent.edn", Some(ModelKind::Kv), None, false, 2),
+/// One hand-written history and what checking it must give.
+struct Case {
+    file: &'static str,
+    model: Option<ModelKind>,
+    initial: Option<&'static str>,
+    linearizable: bool,
+    partitions: usize,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        file: "register-concurrent-ok.edn",
+        model: None,
+        initial: None,
+        linearizable: true,
+        partitions: 1,
+    },
+    Case {
+        file: "register-stale-read.edn",
+        model: None,
+        initial: None,
+        linearizable: false,
+        partitions: 1,
+    },
+    Case {
+        file: "info-write-takes-effect-late.edn",
+        model: None,
+        initial: None,
+        linearizable: true,
+        partitions: 1,
+    },
+    Case {
+        file: "info-write-seen-then-unseen.edn",
+        model: None,
+        initial: None,
+        linearizable: false,
+        partitions: 1,
+    },
+    Case {
+        file: "cas-success-and-failure.edn",
+        model: None,
+        initial: Some("0"),
+        linearizable: true,
+        partitions: 1,
+    },
+    Case {
+        file: "cas-from-stale-value.edn",
+        model: None,
+        initial: None,
+        linearizable: false,
+        partitions: 1,
+    },
+    Case {
+        file: "txn-torn-read.edn",
+        model: Some(ModelKind::MultiRegister),
+        initial: Some("0"),
+        linearizable: false,
+        partitions: 1,
+    },
+    Case {
+        file: "txn-atomic-read.edn",
+        model: None,
+        initial: Some("0"),
+        linearizable: true,
+        partitions: 2,
+    },
+    Case {
+        file: "edn-syntax-tour.edn",
+        model: Some(ModelKind::Register),
+        initial: None,
+        linearizable: true,
+        partitions: 1,
+    },
+    Case {
+        file: "kv-independent.edn",
+        model: Some(ModelKind::Kv),
+        initial: None,
+        linearizable: false,
+        partitions: 2,
+    },
 ];
 
 fn data(file: &str) -> std::path::PathBuf {
@@ -38,16 +94,17 @@ fn data(file: &str) -> std::path::PathBuf {
 
 #[test]
 fn every_hand_written_verdict_holds() {
-    for &(file, model, initial, expected, partitions) in CASES {
+    for case in CASES {
+        let (file, expected) = (case.file, case.linearizable);
         let opts = CheckOptions {
-            model,
-            initial_value: initial.map(String::from),
+            model: case.model,
+            initial_value: case.initial.map(String::from),
             ..CheckOptions::default()
         };
         let r = check_file_with(&data(file), &opts).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(r.format, "edn", "{file}");
         assert_eq!(r.verdict, Some(expected), "{file}: {}", r.detail);
-        assert_eq!(r.keys, partitions, "{file}: partitions checked");
+        assert_eq!(r.keys, case.partitions, "{file}: partitions checked");
         if !expected {
             assert!(r.detail.contains("admit no linearization"), "{file}");
         }

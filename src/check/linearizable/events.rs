@@ -129,7 +129,7 @@ pub fn pair<V: Clone>(
             return Err(InputError::new(
                 e.line,
                 format!(
-                    "process {} completes an operation it never invoked (a `{}` without its `invoke`)",
+                    "process {} completes an operation it never invoked (`{}` without an `invoke`)",
                     e.process,
                     kind_name(e.kind)
                 ),

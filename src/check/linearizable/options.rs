@@ -122,11 +122,14 @@ pub fn detect(text: &str) -> Option<Format> {
         && [":f :get", ":f :put", ":f :append"]
             .iter()
             .any(|f| first.contains(f));
+    // EDN: a map, or a vector or list of maps (`[package]` in a TOML file is not a history).
+    let opened = first.trim_start_matches(['[', '(']).trim_start();
+    let edn = opened.starts_with(['{', ']', ')']) || (opened.is_empty() && first.len() == 1);
     if first.starts_with("{\"") || first == "{" {
         Some(Format::Jsonl)
     } else if porcupine_kv {
         Some(Format::PorcupineKv)
-    } else if first.starts_with(['{', '[', '(', '#']) {
+    } else if edn {
         Some(Format::Edn)
     } else if first.starts_with("INFO") {
         Some(Format::Etcd)
@@ -155,5 +158,7 @@ mod tests {
         );
         assert_eq!(detect("\n  \n"), None);
         assert_eq!(detect("hello"), None);
+        assert_eq!(detect("[package]\nname = \"simkv\""), None);
+        assert_eq!(detect("[\n{:process 0}]"), Some(Format::Edn));
     }
 }
