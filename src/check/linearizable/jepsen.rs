@@ -216,13 +216,14 @@ fn register_op(
     })
 }
 
-/// Checks registers, one per key (a single register has the key "register").
+/// Checks registers, one per key (a single register has the key "register"), smallest
+/// first. Returns the number of keys.
 pub fn check_registers(
     ops: &[Paired<Edn>],
     initial: &Edn,
     opts: &CheckOptions,
     tally: &mut Tally,
-) -> Result<(), InputError> {
+) -> Result<usize, InputError> {
     let mut values = Values::default();
     let initial = Some(values.id(initial));
     let mut by_key: BTreeMap<&str, Vec<Op<RegisterInput, RegisterOutput>>> = BTreeMap::new();
@@ -244,10 +245,13 @@ pub fn check_registers(
             break;
         }
     }
-    Ok(())
+    Ok(parts.len())
 }
 
-fn txn(p: &Paired<Edn>, v: &Edn) -> Result<Vec<(bool, String, Edn)>, InputError> {
+/// One step of a transaction: (is a write, key, value).
+type TxnStep = (bool, String, Edn);
+
+fn txn(p: &Paired<Edn>, v: &Edn) -> Result<Vec<TxnStep>, InputError> {
     let bad = || {
         InputError::new(
             p.line,
@@ -268,7 +272,7 @@ fn txn(p: &Paired<Edn>, v: &Edn) -> Result<Vec<(bool, String, Edn)>, InputError>
 
 /// A transaction's steps: the completion's when it completed (its reads carry values), the
 /// invoke's otherwise. Both must name the same steps.
-fn txn_steps(p: &Paired<Edn>) -> Result<Vec<(bool, String, Edn)>, InputError> {
+fn txn_steps(p: &Paired<Edn>) -> Result<Vec<TxnStep>, InputError> {
     let invoked = txn(p, &p.input)?;
     let Some(done) = p.output.as_ref().filter(|_| p.outcome == EventType::Ok) else {
         return Ok(invoked);
@@ -288,15 +292,43 @@ fn txn_steps(p: &Paired<Edn>) -> Result<Vec<(bool, String, Edn)>, InputError> {
     Ok(completed)
 }
 
-/// Checks multi-register transactions, group by group of linked keys.
-pub fn check_multi(
-    ops: &[Paired<Edn>],
-    initial: &Edn,
-    opts: &CheckOptions,
-    tally: &mut Tally,
-) -> Result<(), InputError> {
-    let mut values = Values::default();
-    let initial = values.id(initial);
+/// Transactions split into groups of linked keys, each key with its slot in its group.
+struct Groups {
+    /// Key names per group, by slot.
+    names: Vec<Vec<String>>,
+    /// Operations per group.
+    parts: Vec<Vec<Op<Vec<Micro>, TxnOutput>>>,
+}
+
+fn micro_op(
+    p: &Paired<Edn>,
+    steps: &[TxnStep],
+    slots: &[u32],
+    values: &mut Values,
+) -> Op<Vec<Micro>, TxnOutput> {
+    let input = steps
+        .iter()
+        .zip(slots)
+        .map(|((write, _, v), &slot)| match (write, v) {
+            (true, v) => Micro::Write(slot, values.id(v)),
+            (false, Edn::Nil) => Micro::Read(slot, None),
+            (false, v) => Micro::Read(slot, Some(values.id(v))),
+        })
+        .collect();
+    let output = if p.outcome == EventType::Ok {
+        TxnOutput::Ok
+    } else {
+        TxnOutput::Unknown
+    };
+    Op {
+        call: p.call,
+        ret: p.ret,
+        input,
+        output,
+    }
+}
+
+fn group_txns(ops: &[Paired<Edn>], values: &mut Values) -> Result<Groups, InputError> {
     let mut keys: BTreeMap<String, usize> = BTreeMap::new();
     let mut txns = Vec::new();
     for p in ops.iter().filter(|p| p.outcome != EventType::Fail) {
@@ -309,52 +341,48 @@ pub fn check_multi(
         txns.push((p, steps, touched));
     }
     let touched: Vec<Vec<usize>> = txns.iter().map(|t| t.2.clone()).collect();
-    let groups = multi_register::group_keys(keys.len(), &touched);
-    let group_count = groups.iter().max().map_or(0, |g| g + 1);
-    let mut names = vec![Vec::new(); group_count];
-    let mut slot = vec![0u16; keys.len()];
+    let group_of = multi_register::group_keys(keys.len(), &touched);
+    let count = group_of.iter().max().map_or(0, |g| g + 1);
+    let mut names = vec![Vec::new(); count];
+    let mut slot = vec![0u32; keys.len()];
     for (name, &k) in &keys {
-        slot[k] = names[groups[k]].len() as u16;
-        names[groups[k]].push(name.clone());
+        slot[k] = names[group_of[k]].len() as u32;
+        names[group_of[k]].push(name.clone());
     }
-    let mut parts: Vec<Vec<Op<Vec<Micro>, TxnOutput>>> = vec![Vec::new(); group_count];
+    let mut parts = vec![Vec::new(); count];
     for (p, steps, touched) in &txns {
-        let micros = steps
-            .iter()
-            .zip(touched)
-            .map(|((write, _, v), &k)| match (write, v) {
-                (true, v) => Micro::Write(slot[k], values.id(v)),
-                (false, Edn::Nil) => Micro::Read(slot[k], None),
-                (false, v) => Micro::Read(slot[k], Some(values.id(v))),
-            })
-            .collect();
-        let output = if p.outcome == EventType::Ok {
-            TxnOutput::Ok
-        } else {
-            TxnOutput::Unknown
-        };
+        let slots: Vec<u32> = touched.iter().map(|&k| slot[k]).collect();
         if let Some(&k) = touched.first() {
-            parts[groups[k]].push(Op {
-                call: p.call,
-                ret: p.ret,
-                input: micros,
-                output,
-            });
+            parts[group_of[k]].push(micro_op(p, steps, &slots, values));
         }
     }
-    let mut order: Vec<usize> = (0..group_count).collect();
-    order.sort_by_key(|&g| (parts[g].len(), g));
+    Ok(Groups { names, parts })
+}
+
+/// Checks multi-register transactions, group by group of linked keys, smallest first.
+/// Returns the number of groups.
+pub fn check_multi(
+    ops: &[Paired<Edn>],
+    initial: &Edn,
+    opts: &CheckOptions,
+    tally: &mut Tally,
+) -> Result<usize, InputError> {
+    let mut values = Values::default();
+    let initial = values.id(initial);
+    let groups = group_txns(ops, &mut values)?;
+    let mut order: Vec<usize> = (0..groups.parts.len()).collect();
+    order.sort_by_key(|&g| (groups.parts[g].len(), g));
     for g in order {
         let model = MultiRegisterModel {
             initial,
-            keys: names[g].clone(),
+            keys: groups.names[g].clone(),
             values: values.names.clone(),
         };
-        if !tally.add(&names[g].join(","), &model, &parts[g], opts) {
+        if !tally.add(&groups.names[g].join(","), &model, &groups.parts[g], opts) {
             break;
         }
     }
-    Ok(())
+    Ok(groups.parts.len())
 }
 
 /// Reads `--initial-value` (default nil) as EDN.

@@ -22,8 +22,7 @@ pub use edn::{Edn, EdnError, read_all as read_edn};
 pub use events::InputError;
 pub use explain::{shortest_failing_prefix, timeline};
 pub use model::{
-    CounterModel, CounterOutput, Model, RegisterInput, RegisterModel, RegisterOutput, StringInput,
-    StringModel, StringOutput,
+    Model, RegisterInput, RegisterModel, RegisterOutput, StringInput, StringModel, StringOutput,
 };
 pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
@@ -233,12 +232,12 @@ fn check_edn(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
     let initial = jepsen::initial_value(opts)?;
     let (model, ops) = jepsen::read(text, opts).map_err(line_error)?;
     let mut tally = Tally::default();
-    if model == ModelKind::MultiRegister {
-        jepsen::check_multi(&ops, &initial, opts, &mut tally).map_err(line_error)?;
+    let keys = if model == ModelKind::MultiRegister {
+        jepsen::check_multi(&ops, &initial, opts, &mut tally)
     } else {
-        jepsen::check_registers(&ops, &initial, opts, &mut tally).map_err(line_error)?;
+        jepsen::check_registers(&ops, &initial, opts, &mut tally)
     }
-    let keys = tally.checked.max(usize::from(!ops.is_empty()));
+    .map_err(line_error)?;
     Ok(FileResult::from_tally(
         Format::Edn,
         model,

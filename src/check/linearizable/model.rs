@@ -144,39 +144,6 @@ impl Model for StringModel {
     }
 }
 
-/// A counter that starts at 0, with INCR returning the new value.
-pub struct CounterModel;
-
-/// A counter's output: the value INCR returned, or unknown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CounterOutput {
-    /// The new value.
-    Value(i64),
-    /// Unknown.
-    Unknown,
-}
-
-impl Model for CounterModel {
-    type State = i64;
-    type Input = ();
-    type Output = CounterOutput;
-    fn init(&self) -> i64 {
-        0
-    }
-    fn describe(&self, _: &(), o: &CounterOutput) -> String {
-        match o {
-            CounterOutput::Value(v) => format!("INCR -> {v}"),
-            CounterOutput::Unknown => "INCR -> ?".into(),
-        }
-    }
-    fn step(&self, s: &i64, _: &(), o: &CounterOutput) -> Option<i64> {
-        match o {
-            CounterOutput::Value(v) => (*v == s + 1).then_some(*v),
-            CounterOutput::Unknown => Some(s + 1),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn string_and_counter_rules() {
+    fn string_rules() {
         let m = StringModel;
         let s = m.step(
             &std::rc::Rc::from("a"),
@@ -235,10 +202,5 @@ mod tests {
             )
             .is_none()
         );
-        assert_eq!(
-            CounterModel.step(&4, &(), &CounterOutput::Value(5)),
-            Some(5)
-        );
-        assert_eq!(CounterModel.step(&4, &(), &CounterOutput::Value(7)), None);
     }
 }

@@ -8,9 +8,9 @@ use super::model::Model;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Micro {
     /// Read a slot; `None` is a read whose value is unknown (Knossos: nil reads are legal).
-    Read(u16, Option<u32>),
+    Read(u32, Option<u32>),
     /// Write an interned value.
-    Write(u16, u32),
+    Write(u32, u32),
 }
 
 /// Whether a transaction's reads are known.
