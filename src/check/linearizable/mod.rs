@@ -361,6 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn a_run_history_mixing_set_and_incr_on_one_key_is_checked_as_redis_strings() {
+        let h = History::merge(vec![
+            ev(1, EventType::Invoke, "set", 5.into(), 1),
+            ev(1, EventType::Ok, "set", 5.into(), 2),
+            ev(2, EventType::Invoke, "incr", Value::Null, 3),
+            ev(2, EventType::Ok, "incr", 6.into(), 4),
+            ev(2, EventType::Invoke, "get", Value::Null, 5),
+            ev(2, EventType::Ok, "get", "6".into(), 6),
+        ]);
+        assert_eq!(check_history(&h).result.status, Status::Pass);
+        let wrong = History::merge(vec![
+            ev(1, EventType::Invoke, "set", 5.into(), 1),
+            ev(1, EventType::Ok, "set", 5.into(), 2),
+            ev(2, EventType::Invoke, "incr", Value::Null, 3),
+            ev(2, EventType::Ok, "incr", 1.into(), 4),
+        ]);
+        let r = check_history(&wrong);
+        assert_eq!(r.result.status, Status::Fail);
+        assert!(r.counterexample.unwrap().contains("INCR -> 1"));
+    }
+
+    #[test]
     fn concurrent_operations_can_be_reordered() {
         let h = History::merge(vec![
             ev(1, EventType::Invoke, "set", "a".into(), 1),
