@@ -1,5 +1,5 @@
 //! The `simkv` command line. It parses arguments, calls the library, prints, writes files and
-//! maps results to exit codes: 0 pass, 1 an expectation or invariant failed, 2 bad input.
+//! maps results to exit codes: 0 pass, 1 an expectation or invariant failed, 2 bad input, 3 undecided (`check`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -83,14 +83,27 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
-    /// Check a recorded history (simkv JSON Lines, Porcupine kv or Jepsen etcd logs) for
-    /// linearizability.
+    /// Check a recorded history for linearizability: Jepsen/Knossos EDN, simkv JSON Lines,
+    /// Porcupine kv or Jepsen etcd logs.
+    #[command(after_help = CHECK_HELP)]
     Check {
         /// The history file.
         file: PathBuf,
-        /// Print the result as one JSON object.
+        /// Print the result as one JSON object (with "status").
         #[arg(long)]
         json: bool,
+        /// The history's format: edn, jsonl, porcupine-kv or etcd (default: detected).
+        #[arg(long)]
+        format: Option<simkv::check::linearizable::Format>,
+        /// The model: register, cas-register, multi-register or kv (default: by format).
+        #[arg(long)]
+        model: Option<simkv::check::linearizable::ModelKind>,
+        /// The registers' initial value, as EDN (default nil).
+        #[arg(long, value_name = "V")]
+        initial_value: Option<String>,
+        /// Search steps per key before the verdict is "unknown" (exit 3).
+        #[arg(long, value_name = "STEPS", default_value_t = simkv::check::linearizable::DEFAULT_BUDGET)]
+        budget: u64,
     },
     /// Run one scenario over many seeds in parallel: one JSON summary line per seed on stdout,
     /// a table and the replay command of every failing seed on stderr.
@@ -170,7 +183,24 @@ fn main() -> ExitCode {
             verbose,
             check_determinism: false,
         } => run(&file, seed, json, out.as_deref(), &overrides, verbose),
-        Command::Check { file, json } => check(&file, json),
+        Command::Check {
+            file,
+            json,
+            format,
+            model,
+            initial_value,
+            budget,
+        } => check(
+            &file,
+            json,
+            &simkv::check::linearizable::CheckOptions {
+                format,
+                model,
+                initial_value,
+                budget,
+                explain: true,
+            },
+        ),
         Command::Sweep {
             file,
             seeds,
@@ -581,51 +611,74 @@ fn write_outputs(
     write_atomic(&dir.join("report.md"), md.as_bytes())
 }
 
-fn check(file: &Path, json: bool) -> ExitCode {
+const CHECK_HELP: &str = "\
+Formats (detected from the first line unless --format is given):
+  edn           Jepsen/Knossos: a vector of maps, or one map per line:
+                  {:type :invoke, :f :write, :value 3, :process 0}
+                :type :invoke/:ok/:fail/:info; :f :read/:write/:cas [old new]/:txn;
+                optional :time, :index, :key; :process :nemesis entries are skipped.
+                File order is real-time order; a nil read value means unknown.
+  jsonl         simkv: {\"process\":1,\"type\":\"invoke\",\"f\":\"set\",\"key\":\"k\",\"value\":5,\"time_ns\":10}
+                f: get set del incr append cas (value [expected, new]).
+  porcupine-kv  Porcupine's kv logs (get/put/append on string keys).
+  etcd          Jepsen etcd logs (INFO  jepsen.util - 3 :invoke :cas [1 2]).
+Models (--model): register (read/write), cas-register (+ cas; EDN default),
+  multi-register (:txn [[:read :x 1] [:write :y 2]], atomic over keys; default for :txn),
+  kv (a register per :key or [key value] tuple for EDN; for jsonl a Redis string per key,
+  where INCR parses the string as Redis does).
+An :info operation may take effect at any later time or never; :fail ones never did.
+
+Exit codes: 0 linearizable, 1 not linearizable, 2 bad input (the message names the
+line), 3 undecided (the search budget ran out: status unknown).
+
+Examples:
+  simkv check history.edn --model cas-register --initial-value 0
+  simkv check txns.edn --model multi-register --json
+  simkv check out/history.jsonl";
+
+fn check(file: &Path, json: bool, opts: &simkv::check::linearizable::CheckOptions) -> ExitCode {
     let started = Instant::now();
-    let result = simkv::check::linearizable::check_file(file);
+    let result = simkv::check::linearizable::check_file_with(file, opts);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match result {
+    let r = match result {
         Err(e) => {
             errln!("error: {}: {e}", file.display());
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
-        Ok(r) => {
-            if json {
-                let v = serde_json::json!({
-                    "file": file.display().to_string(),
-                    "format": r.format,
-                    "operations": r.operations,
-                    "keys": r.keys,
-                    "linearizable": r.verdict,
-                    "detail": r.detail,
-                    "wall_ms": elapsed_ms,
-                });
-                outln!("{v}");
-            } else {
-                outln!(
-                    "{}: {} operations over {} keys ({}): {}",
-                    file.display(),
-                    r.operations,
-                    r.keys,
-                    r.format,
-                    match r.verdict {
-                        Some(true) => "linearizable".to_string(),
-                        Some(false) => "NOT linearizable".to_string(),
-                        None => "unknown (search budget exhausted)".to_string(),
-                    }
-                );
-                if !r.detail.is_empty() {
-                    outln!("{}", r.detail);
-                }
+        Ok(r) => r,
+    };
+    if json {
+        let v = serde_json::json!({
+            "file": file.display().to_string(),
+            "format": r.format,
+            "model": r.model,
+            "operations": r.operations,
+            "keys": r.keys,
+            "status": r.status(),
+            "linearizable": r.verdict,
+            "detail": r.detail,
+            "wall_ms": elapsed_ms,
+        });
+        outln!("{v}");
+    } else {
+        outln!(
+            "{}: {} operations over {} keys ({}, {}): {}",
+            file.display(),
+            r.operations,
+            r.keys,
+            r.format,
+            r.model,
+            match r.verdict {
+                Some(true) => "linearizable",
+                Some(false) => "NOT linearizable",
+                None => "unknown (search budget exhausted)",
             }
-            ExitCode::from(match r.verdict {
-                Some(true) => 0,
-                Some(false) => 1,
-                None => 2,
-            })
+        );
+        if !r.detail.is_empty() {
+            outln!("{}", r.detail);
         }
     }
+    ExitCode::from(r.exit_code())
 }
 
 /// Checker throughput: a history of about 100k operations from basic.toml, and Porcupine's

@@ -1,23 +1,38 @@
 //! Linearizability checking: per-key partitioning (P-compositionality), the Wing & Gong / Lowe
 //! search with memoization, `info` operations treated as possibly applied at any later time,
-//! and on failure the shortest failing prefix printed as a readable timeline. Also reads
-//! Porcupine's etcd and kv log formats.
+//! and on failure the shortest failing prefix printed as a readable timeline. Reads simkv's
+//! JSON Lines, Jepsen / Knossos EDN, and Porcupine's etcd and kv logs; a malformed history is
+//! an error naming its line, never a verdict.
 
+mod edn;
+mod events;
+mod explain;
+mod jepsen;
+mod jsonl;
+mod keys;
 mod model;
+mod multi_register;
+mod options;
 mod porcupine;
+mod redis_string;
 mod search;
+mod tally;
 
-use std::collections::BTreeMap;
-
+pub use edn::{Edn, EdnError, read_all as read_edn};
+pub use events::InputError;
+pub use explain::{shortest_failing_prefix, timeline};
 pub use model::{
-    CounterModel, CounterOutput, Model, RegisterInput, RegisterModel, RegisterOutput, StringInput,
-    StringModel, StringOutput,
+    Model, RegisterInput, RegisterModel, RegisterOutput, StringInput, StringModel, StringOutput,
 };
-pub use porcupine::{LogFormat, detect_format, parse_etcd, parse_kv};
+pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
+pub use options::{CheckOptions, Format, ModelKind, detect};
+pub use porcupine::{LogError, parse_etcd, parse_kv};
+pub use redis_string::{KeyInput, KeyOutput, RedisStringModel, Text, parse_redis_integer};
 pub use search::{Op, Verdict, check};
+pub use tally::Tally;
 
 use super::{CheckResult, Status};
-use crate::history::{EventType, History, Operation};
+use crate::history::{EventType, History};
 
 /// Search steps allowed per key before the checker gives up with "unknown".
 pub const DEFAULT_BUDGET: u64 = 50_000_000;
@@ -33,311 +48,259 @@ pub struct Report {
     pub counterexample: Option<String>,
 }
 
-/// A key's operations, typed for the model that fits them.
-enum Partition {
-    Register(Vec<Op<RegisterInput, RegisterOutput>>, Vec<String>),
-    Counter(Vec<Op<(), CounterOutput>>),
-    Strings(Vec<Op<StringInput, StringOutput>>),
-}
-
-fn ret_time(op: &Operation) -> u64 {
-    if op.outcome == EventType::Info {
-        u64::MAX
-    } else {
-        op.complete_ns
-    }
-}
-
-fn partition(ops: &[&Operation]) -> Partition {
-    let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
-    if fs.contains(&"incr") {
-        return Partition::Counter(
-            ops.iter()
-                .map(|o| Op {
-                    call: o.invoke_ns,
-                    ret: ret_time(o),
-                    input: (),
-                    output: match (&o.outcome, o.output.as_ref().and_then(|v| v.as_i64())) {
-                        (EventType::Ok, Some(v)) => CounterOutput::Value(v),
-                        _ => CounterOutput::Unknown,
-                    },
-                })
-                .collect(),
-        );
-    }
-    if fs.contains(&"append") {
-        let text = |v: &Option<serde_json::Value>| {
-            v.as_ref()
-                .and_then(|x| x.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
-        return Partition::Strings(
-            ops.iter()
-                .map(|o| {
-                    let input = match o.f.as_str() {
-                        "get" => StringInput::Get,
-                        "append" => StringInput::Append(text(&Some(o.input.clone()))),
-                        _ => StringInput::Put(text(&Some(o.input.clone()))),
-                    };
-                    let output = match (o.outcome, &input) {
-                        (EventType::Ok, StringInput::Get) => StringOutput::Value(text(&o.output)),
-                        (EventType::Ok, _) => StringOutput::Done,
-                        _ => StringOutput::Unknown,
-                    };
-                    Op {
-                        call: o.invoke_ns,
-                        ret: ret_time(o),
-                        input,
-                        output,
-                    }
-                })
-                .collect(),
-        );
-    }
-    let mut values: Vec<String> = Vec::new();
-    let mut intern = |s: &str| -> u32 {
-        match values.iter().position(|v| v == s) {
-            Some(i) => i as u32,
-            None => {
-                values.push(s.to_string());
-                (values.len() - 1) as u32
-            }
-        }
-    };
-    let mut out = Vec::with_capacity(ops.len());
-    for o in ops {
-        let (input, output) = match o.f.as_str() {
-            "get" => {
-                let read = o.output.as_ref().and_then(|v| v.as_str()).map(&mut intern);
-                let output = if o.outcome == EventType::Ok {
-                    RegisterOutput::Value(read)
-                } else {
-                    RegisterOutput::Unknown
-                };
-                (RegisterInput::Read, output)
-            }
-            "del" => (
-                RegisterInput::Delete,
-                if o.outcome == EventType::Ok {
-                    RegisterOutput::Done
-                } else {
-                    RegisterOutput::Unknown
-                },
-            ),
-            _ => {
-                let v = intern(o.input.as_str().unwrap_or(""));
-                let output = if o.outcome == EventType::Ok {
-                    RegisterOutput::Done
-                } else {
-                    RegisterOutput::Unknown
-                };
-                (RegisterInput::Write(v), output)
-            }
-        };
-        out.push(Op {
-            call: o.invoke_ns,
-            ret: ret_time(o),
-            input,
-            output,
-        });
-    }
-    Partition::Register(out, values)
-}
-
-/// The shortest prefix (by call order) that is already not linearizable: monotone in the
-/// prefix length, so a binary search finds it.
-pub fn shortest_failing_prefix<M: Model>(
-    model: &M,
-    ops: &[Op<M::Input, M::Output>],
-    budget: u64,
-) -> usize
-where
-    M::State: Clone + Eq + std::hash::Hash,
-    M::Input: Clone,
-    M::Output: Clone,
-{
-    let mut sorted: Vec<&Op<M::Input, M::Output>> = ops.iter().collect();
-    sorted.sort_by_key(|o| o.call);
-    let prefix = |n: usize| -> Vec<Op<M::Input, M::Output>> {
-        sorted[..n].iter().map(|o| (*o).clone()).collect()
-    };
-    let (mut lo, mut hi) = (1, sorted.len());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if check(model, &prefix(mid), budget) == Verdict::Illegal {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    lo
-}
-
-/// Renders operations as a timeline: one line per operation, a bar from call to return.
-pub fn timeline<I, O>(
-    ops: &[&Op<I, O>],
-    width: usize,
-    describe: &dyn Fn(&Op<I, O>) -> String,
-) -> String {
-    let start = ops.iter().map(|o| o.call).min().unwrap_or(0);
-    let end = ops
-        .iter()
-        .map(|o| if o.ret == u64::MAX { o.call } else { o.ret })
-        .max()
-        .unwrap_or(start)
-        .max(start + 1);
-    let scale = |t: u64| {
-        ((t.min(end) - start) as u128 * (width as u128 - 1) / (end - start) as u128) as usize
-    };
-    let mut out = String::new();
-    for o in ops {
-        // At least two characters per bar, so a short operation still shows both ends.
-        let a = scale(o.call).min(width - 2);
-        let b = if o.ret == u64::MAX {
-            width - 1
-        } else {
-            scale(o.ret).max(a + 1)
-        };
-        let mut bar = vec![' '; width];
-        for c in bar.iter_mut().take(b + 1).skip(a) {
-            *c = '-';
-        }
-        bar[a] = '[';
-        bar[b] = if o.ret == u64::MAX { '?' } else { ']' };
-        out.push_str(&format!(
-            "  {} {}\n",
-            bar.into_iter().collect::<String>(),
-            describe(o)
-        ));
-    }
-    out
-}
-
-fn explain<M: Model>(model: &M, ops: &[Op<M::Input, M::Output>], key: &str) -> String
-where
-    M::State: Clone + Eq + std::hash::Hash,
-    M::Input: Clone + std::fmt::Debug,
-    M::Output: Clone + std::fmt::Debug,
-{
-    let n = shortest_failing_prefix(model, ops, DEFAULT_BUDGET);
-    let mut sorted: Vec<&Op<M::Input, M::Output>> = ops.iter().collect();
-    sorted.sort_by_key(|o| o.call);
-    let last = sorted[n - 1];
-    // Show the operations overlapping the last call of the failing prefix, plus a few before.
-    let window: Vec<&Op<M::Input, M::Output>> = sorted[..n]
-        .iter()
-        .copied()
-        .filter(|o| o.ret >= last.call.saturating_sub(1) || std::ptr::eq(*o, last))
-        .collect();
-    let shown = if window.len() < 8 {
-        sorted[n.saturating_sub(8)..n].to_vec()
-    } else {
-        window
-    };
-    format!(
-        "key {key}: the first {n} operations (by call time) already admit no linearization; the last of them cannot be ordered with these:\n{}",
-        timeline(&shown, 60, &|o| model.describe(&o.input, &o.output))
-    )
-}
-
-/// Checks a simkv history key by key, smallest partitions first, stopping at the first
-/// non-linearizable key.
+/// Checks a simkv run's history key by key against the Redis string model, smallest keys
+/// first, stopping at the first non-linearizable key.
 pub fn check_history(history: &History) -> Report {
     let ops = history.operations();
-    let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
-    for op in ops.iter().filter(|o| o.outcome != EventType::Fail) {
-        by_key.entry(op.key.as_str()).or_default().push(op);
-    }
-    let mut keys: Vec<(&str, Vec<&Operation>)> = by_key.into_iter().collect();
-    keys.sort_by_key(|(k, v)| (v.len(), *k));
-    let total = keys.len();
-    let mut unknown = Vec::new();
-    for (key, key_ops) in &keys {
-        let (verdict, why) = match partition(key_ops) {
-            Partition::Register(p, values) => {
-                let v = check(&RegisterModel, &p, DEFAULT_BUDGET);
-                let why = (v == Verdict::Illegal).then(|| {
-                    let text = explain(&RegisterModel, &p, key);
-                    substitute_values(&text, &values)
-                });
-                (v, why)
-            }
-            Partition::Counter(p) => {
-                let v = check(&CounterModel, &p, DEFAULT_BUDGET);
-                (
-                    v,
-                    (v == Verdict::Illegal).then(|| explain(&CounterModel, &p, key)),
-                )
-            }
-            Partition::Strings(p) => {
-                let v = check(&StringModel, &p, DEFAULT_BUDGET);
-                (
-                    v,
-                    (v == Verdict::Illegal).then(|| explain(&StringModel, &p, key)),
-                )
-            }
+    let opts = CheckOptions::default();
+    let mut tally = Tally::default();
+    let view = ops.iter().map(|o| {
+        let op = keys::KeyOp {
+            line: 0,
+            f: &o.f,
+            input: &o.input,
+            output: o.output.as_ref(),
+            outcome: o.outcome,
+            error: None,
+            call: o.invoke_ns,
+            ret: if o.outcome == EventType::Info {
+                u64::MAX
+            } else {
+                o.complete_ns
+            },
         };
-        match verdict {
-            Verdict::Linearizable => {}
-            Verdict::Unknown => unknown.push(key.to_string()),
-            Verdict::Illegal => {
-                let why = why.expect("explained");
-                return Report {
-                    result: CheckResult {
-                        name: "linearizable".into(),
-                        status: Status::Fail,
-                        count: 1,
-                        detail: why
-                            .lines()
-                            .next()
-                            .unwrap_or_default()
-                            .trim_end_matches(':')
-                            .replace("; the last of them cannot be ordered with these", "")
-                            .to_string(),
-                    },
-                    keys: total,
-                    counterexample: Some(why),
-                };
-            }
-        }
-    }
-    let result = if unknown.is_empty() {
-        CheckResult {
-            name: "linearizable".into(),
-            status: Status::Pass,
-            count: 0,
-            detail: format!("all {total} keys have a linearization"),
-        }
-    } else {
-        CheckResult {
-            name: "linearizable".into(),
-            status: Status::Skipped,
-            count: 0,
-            detail: format!(
-                "the search budget ran out on {} keys (e.g. {}); the others are linearizable",
-                unknown.len(),
-                unknown[0]
-            ),
+        (o.key.as_str(), op)
+    });
+    let total = match jsonl::check_keys(view, &opts, &mut tally) {
+        Ok(total) => total,
+        Err(e) => {
+            return Report {
+                result: result(
+                    Status::Skipped,
+                    0,
+                    format!("unreadable history: {}", e.message),
+                ),
+                keys: 0,
+                counterexample: None,
+            };
         }
     };
+    let detail = tally.detail(total);
+    let (status, count) = match tally.verdict() {
+        Verdict::Linearizable => (Status::Pass, 0),
+        Verdict::Unknown => (Status::Skipped, 0),
+        Verdict::Illegal => (Status::Fail, 1),
+    };
+    let summary = detail
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(':')
+        .replace("; the last of them cannot be ordered with these", "");
     Report {
-        result,
+        result: result(status, count, summary),
         keys: total,
-        counterexample: None,
+        counterexample: (status == Status::Fail).then_some(detail),
     }
 }
 
-fn substitute_values(text: &str, values: &[String]) -> String {
-    let mut out = text.to_string();
-    for (i, v) in values.iter().enumerate().rev() {
-        out = out
-            .replace(&format!("Write({i})"), &format!("SET {v}"))
-            .replace(&format!("Value(Some({i}))"), &format!("read {v}"));
+fn result(status: Status, count: u64, detail: String) -> CheckResult {
+    CheckResult {
+        name: "linearizable".into(),
+        status,
+        count,
+        detail,
     }
-    out.replace("Value(None)", "read nil")
-        .replace("Read", "GET")
-        .replace("Done", "OK")
+}
+
+/// The result of `simkv check` on one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileResult {
+    /// The format read: `edn`, `jsonl`, `porcupine-kv` or `etcd`.
+    pub format: &'static str,
+    /// The model checked against.
+    pub model: &'static str,
+    /// Operations read (nemesis entries not counted).
+    pub operations: usize,
+    /// Partitions: keys, or groups of keys linked by transactions.
+    pub keys: usize,
+    /// `Some(true)` linearizable, `Some(false)` not, `None` unknown (the budget ran out).
+    pub verdict: Option<bool>,
+    /// The counterexample, or the reason for "unknown".
+    pub detail: String,
+}
+
+impl FileResult {
+    /// `linearizable`, `not-linearizable` or `unknown`.
+    pub fn status(&self) -> &'static str {
+        match self.verdict {
+            Some(true) => "linearizable",
+            Some(false) => "not-linearizable",
+            None => "unknown",
+        }
+    }
+
+    /// The exit code of `simkv check`: 0 linearizable, 1 not, 3 undecided.
+    pub fn exit_code(&self) -> u8 {
+        match self.verdict {
+            Some(true) => 0,
+            Some(false) => 1,
+            None => 3,
+        }
+    }
+
+    fn from_tally(format: Format, model: ModelKind, ops: usize, keys: usize, t: &Tally) -> Self {
+        FileResult {
+            format: format.name(),
+            model: model.name(),
+            operations: ops,
+            keys,
+            verdict: match t.verdict() {
+                Verdict::Linearizable => Some(true),
+                Verdict::Illegal => Some(false),
+                Verdict::Unknown => None,
+            },
+            detail: match t.verdict() {
+                Verdict::Linearizable => String::new(),
+                _ => t.detail(keys),
+            },
+        }
+    }
+}
+
+/// Checks a history file in any supported format, explaining a violation.
+pub fn check_file(path: &std::path::Path) -> Result<FileResult, String> {
+    check_file_with(path, &CheckOptions::default())
+}
+
+/// Checks a history file with options. Errors (exit code 2) name the line at fault.
+pub fn check_file_with(path: &std::path::Path, opts: &CheckOptions) -> Result<FileResult, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "not a UTF-8 text file".to_string())?;
+    check_text(&text, opts)
+}
+
+fn line_error(e: InputError) -> String {
+    format!("line {}: {}", e.line, e.message)
+}
+
+/// Checks history text. An empty history, a malformed one, or a model the format cannot
+/// take is an error, never a verdict.
+pub fn check_text(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
+    if text.trim().is_empty() {
+        return Err("the history is empty: there is nothing to check".into());
+    }
+    let format = match opts.format {
+        Some(f) => f,
+        None => detect(text).ok_or(
+            "unrecognised format: expected Jepsen EDN, simkv JSON Lines, a Porcupine kv log or a Jepsen etcd log (or say which with --format)",
+        )?,
+    };
+    let result = match format {
+        Format::Edn => check_edn(text, opts)?,
+        Format::Jsonl => check_jsonl(text, opts)?,
+        Format::PorcupineKv | Format::Etcd => check_porcupine(text, format, opts)?,
+    };
+    if result.operations == 0 {
+        return Err(format!(
+            "the history has no operations: there is nothing to check (read as {})",
+            format.name()
+        ));
+    }
+    Ok(result)
+}
+
+fn only_models(
+    format: Format,
+    opts: &CheckOptions,
+    allowed: &[ModelKind],
+) -> Result<ModelKind, String> {
+    let model = opts.model.unwrap_or(allowed[0]);
+    if !allowed.contains(&model) {
+        let names: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
+        return Err(format!(
+            "--model {} does not apply to {} histories (use {})",
+            model.name(),
+            format.name(),
+            names.join(" or ")
+        ));
+    }
+    Ok(model)
+}
+
+fn check_edn(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
+    let initial = jepsen::initial_value(opts)?;
+    let (model, ops) = jepsen::read(text, opts).map_err(line_error)?;
+    let mut tally = Tally::default();
+    let keys = if model == ModelKind::MultiRegister {
+        jepsen::check_multi(&ops, &initial, opts, &mut tally)
+    } else {
+        jepsen::check_registers(&ops, &initial, opts, &mut tally)
+    }
+    .map_err(line_error)?;
+    Ok(FileResult::from_tally(
+        Format::Edn,
+        model,
+        ops.len(),
+        keys,
+        &tally,
+    ))
+}
+
+fn check_jsonl(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
+    let model = only_models(Format::Jsonl, opts, &[ModelKind::Kv])?;
+    if opts.initial_value.is_some() {
+        return Err(
+            "--initial-value does not apply to jsonl histories (Redis keys start absent)".into(),
+        );
+    }
+    let ops = jsonl::read(text).map_err(line_error)?;
+    let mut tally = Tally::default();
+    let view = ops
+        .iter()
+        .map(|p| (p.key.as_deref().unwrap_or_default(), jsonl::key_op(p)));
+    let keys = jsonl::check_keys(view, opts, &mut tally).map_err(line_error)?;
+    Ok(FileResult::from_tally(
+        Format::Jsonl,
+        model,
+        ops.len(),
+        keys,
+        &tally,
+    ))
+}
+
+fn check_porcupine(text: &str, format: Format, opts: &CheckOptions) -> Result<FileResult, String> {
+    if opts.initial_value.is_some() {
+        return Err(format!(
+            "--initial-value does not apply to {} logs",
+            format.name()
+        ));
+    }
+    let mut tally = Tally::default();
+    let perr = |e: LogError| format!("line {}: {}", e.line, e.message);
+    if format == Format::Etcd {
+        let model = only_models(format, opts, &[ModelKind::CasRegister])?;
+        let ops = parse_etcd(text).map_err(perr)?;
+        tally.add("register", &RegisterModel::default(), &ops, opts);
+        return Ok(FileResult::from_tally(format, model, ops.len(), 1, &tally));
+    }
+    let model = only_models(format, opts, &[ModelKind::Kv])?;
+    let by_key = parse_kv(text).map_err(perr)?;
+    let operations = by_key.values().map(Vec::len).sum();
+    let mut parts: Vec<(&String, &Vec<Op<StringInput, StringOutput>>)> = by_key.iter().collect();
+    parts.sort_by_key(|(k, v)| (v.len(), (*k).clone()));
+    for (key, ops) in parts {
+        if !tally.add(key, &StringModel, ops, opts) {
+            break;
+        }
+    }
+    Ok(FileResult::from_tally(
+        format,
+        model,
+        operations,
+        by_key.len(),
+        &tally,
+    ))
 }
 
 #[cfg(test)]
@@ -371,7 +334,7 @@ mod tests {
         assert_eq!(r.result.status, Status::Fail);
         let why = r.counterexample.unwrap();
         assert!(why.contains("first 2 operations"), "{why}");
-        assert!(why.contains("SET a"), "{why}");
+        assert!(why.contains("SET \"a\" -> OK"), "{why}");
     }
 
     #[test]
@@ -398,6 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn a_run_history_mixing_set_and_incr_on_one_key_is_checked_as_redis_strings() {
+        let h = History::merge(vec![
+            ev(1, EventType::Invoke, "set", 5.into(), 1),
+            ev(1, EventType::Ok, "set", 5.into(), 2),
+            ev(2, EventType::Invoke, "incr", Value::Null, 3),
+            ev(2, EventType::Ok, "incr", 6.into(), 4),
+            ev(2, EventType::Invoke, "get", Value::Null, 5),
+            ev(2, EventType::Ok, "get", "6".into(), 6),
+        ]);
+        assert_eq!(check_history(&h).result.status, Status::Pass);
+        let wrong = History::merge(vec![
+            ev(1, EventType::Invoke, "set", 5.into(), 1),
+            ev(1, EventType::Ok, "set", 5.into(), 2),
+            ev(2, EventType::Invoke, "incr", Value::Null, 3),
+            ev(2, EventType::Ok, "incr", 1.into(), 4),
+        ]);
+        let r = check_history(&wrong);
+        assert_eq!(r.result.status, Status::Fail);
+        assert!(r.counterexample.unwrap().contains("INCR -> 1"));
+    }
+
+    #[test]
     fn concurrent_operations_can_be_reordered() {
         let h = History::merge(vec![
             ev(1, EventType::Invoke, "set", "a".into(), 1),
@@ -406,120 +391,5 @@ mod tests {
             ev(1, EventType::Ok, "set", "a".into(), 4),
         ]);
         assert_eq!(check_history(&h).result.status, Status::Pass);
-    }
-}
-
-/// The result of `simkv check` on one file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileResult {
-    /// `simkv`, `etcd` or `kv`.
-    pub format: &'static str,
-    /// Operations read.
-    pub operations: usize,
-    /// Keys (partitions).
-    pub keys: usize,
-    /// `Some(true)` linearizable, `Some(false)` not, `None` unknown.
-    pub verdict: Option<bool>,
-    /// The counterexample or the reason for "unknown".
-    pub detail: String,
-}
-
-fn verdict_of(v: Verdict) -> Option<bool> {
-    match v {
-        Verdict::Linearizable => Some(true),
-        Verdict::Illegal => Some(false),
-        Verdict::Unknown => None,
-    }
-}
-
-/// Checks a history file in any supported format, explaining a violation.
-pub fn check_file(path: &std::path::Path) -> Result<FileResult, String> {
-    check_file_with(path, true)
-}
-
-/// Checks a history file; `explain` adds the shortest failing prefix to a violation (a few
-/// more searches).
-pub fn check_file_with(path: &std::path::Path, explain: bool) -> Result<FileResult, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| "not a UTF-8 text file".to_string())?;
-    check_text(&text, explain)
-}
-
-/// Checks history text in any supported format.
-pub fn check_text(text: &str, explain_failure: bool) -> Result<FileResult, String> {
-    let format = detect_format(text).ok_or(
-        "unrecognised format: expected simkv JSON Lines, a Porcupine kv log or a Jepsen etcd log",
-    )?;
-    match format {
-        LogFormat::Simkv => {
-            let mut events = Vec::new();
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let e: crate::history::HistoryEvent =
-                    serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-                events.push(e);
-            }
-            let history = History::merge(events);
-            let report = check_history(&history);
-            Ok(FileResult {
-                format: "simkv",
-                operations: history.operations().len(),
-                keys: report.keys,
-                verdict: match report.result.status {
-                    Status::Pass => Some(true),
-                    Status::Fail => Some(false),
-                    Status::Skipped => None,
-                },
-                detail: report.counterexample.unwrap_or_default(),
-            })
-        }
-        LogFormat::Etcd => {
-            let ops = parse_etcd(text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-            let v = check(&RegisterModel, &ops, DEFAULT_BUDGET);
-            let detail = if v == Verdict::Illegal && explain_failure {
-                explain(&RegisterModel, &ops, "register")
-            } else {
-                String::new()
-            };
-            Ok(FileResult {
-                format: "etcd",
-                operations: ops.len(),
-                keys: 1,
-                verdict: verdict_of(v),
-                detail,
-            })
-        }
-        LogFormat::Kv => {
-            let by_key = parse_kv(text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-            let operations = by_key.values().map(Vec::len).sum();
-            let mut parts: Vec<(&String, &Vec<Op<StringInput, StringOutput>>)> =
-                by_key.iter().collect();
-            parts.sort_by_key(|(k, v)| (v.len(), (*k).clone()));
-            let mut verdict = Some(true);
-            let mut detail = String::new();
-            for (key, ops) in parts {
-                match check(&StringModel, ops, DEFAULT_BUDGET) {
-                    Verdict::Linearizable => {}
-                    Verdict::Unknown => verdict = None,
-                    Verdict::Illegal => {
-                        verdict = Some(false);
-                        if explain_failure {
-                            detail = explain(&StringModel, ops, key);
-                        }
-                        break;
-                    }
-                }
-            }
-            Ok(FileResult {
-                format: "kv",
-                operations,
-                keys: by_key.len(),
-                verdict,
-                detail,
-            })
-        }
     }
 }

@@ -7,33 +7,6 @@ use std::collections::BTreeMap;
 use super::model::{RegisterInput, RegisterOutput, StringInput, StringOutput};
 use super::search::Op;
 
-/// The formats `simkv check` reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// simkv's JSON Lines history.
-    Simkv,
-    /// Jepsen etcd log (`INFO  jepsen.util - ...`).
-    Etcd,
-    /// Porcupine kv EDN log (`{:process 0, :type :invoke, ...}`).
-    Kv,
-}
-
-/// Guesses the format from the first non-empty line (an empty file is an etcd log of nothing).
-pub fn detect_format(text: &str) -> Option<LogFormat> {
-    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
-        return Some(LogFormat::Etcd);
-    };
-    if first.starts_with("{\"") {
-        Some(LogFormat::Simkv)
-    } else if first.starts_with("{:process") {
-        Some(LogFormat::Kv)
-    } else if first.starts_with("INFO") {
-        Some(LogFormat::Etcd)
-    } else {
-        None
-    }
-}
-
 /// A parse error with its 1-based line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogError {
@@ -237,6 +210,9 @@ mod tests {
         let ops = &by_key["3"];
         assert_eq!(ops[0].input, StringInput::Append("x 0 0 y".into()));
         assert_eq!(ops[1].output, StringOutput::Value("x 0 0 y".into()));
-        assert_eq!(detect_format(log), Some(LogFormat::Kv));
+        assert_eq!(
+            super::super::detect(log),
+            Some(super::super::Format::PorcupineKv)
+        );
     }
 }

@@ -1,0 +1,79 @@
+//! simkv's JSON Lines histories: read line by line into paired operations, then checked key
+//! by key against the Redis string model, smallest keys first.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::events::{self, Clock, InputError, Paired, RawEvent};
+use super::keys::{self, KeyOp};
+use super::options::CheckOptions;
+use super::redis_string::RedisStringModel;
+use super::tally::Tally;
+use crate::history::HistoryEvent;
+
+/// Reads and pairs a JSON Lines history.
+pub fn read(text: &str) -> Result<Vec<Paired<Value>>, InputError> {
+    let mut events = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: HistoryEvent =
+            serde_json::from_str(line).map_err(|e| InputError::new(i + 1, e.to_string()))?;
+        events.push(RawEvent {
+            line: i + 1,
+            process: e.process.to_string(),
+            kind: e.kind,
+            f: e.f,
+            key: Some(e.key),
+            value: e.value,
+            time: Some(e.time_ns),
+            error: e.error,
+        });
+    }
+    events::pair(events, Clock::Time, &|f| keys::FUNCTIONS.contains(&f))
+}
+
+/// The borrowed view of a paired operation.
+pub fn key_op(p: &Paired<Value>) -> KeyOp<'_> {
+    KeyOp {
+        line: p.line,
+        f: &p.f,
+        input: &p.input,
+        output: p.output.as_ref(),
+        outcome: p.outcome,
+        error: p.error.as_deref(),
+        call: p.call,
+        ret: p.ret,
+    }
+}
+
+/// Checks operations key by key, smallest keys first, stopping at the first violation.
+/// Returns the number of keys.
+pub fn check_keys<'a>(
+    ops: impl Iterator<Item = (&'a str, KeyOp<'a>)>,
+    opts: &CheckOptions,
+    tally: &mut Tally,
+) -> Result<usize, InputError> {
+    let mut by_key: BTreeMap<&str, Vec<KeyOp>> = BTreeMap::new();
+    for (key, op) in ops {
+        by_key.entry(key).or_default().push(op);
+    }
+    let total = by_key.len();
+    let mut parts: Vec<(&str, Vec<KeyOp>)> = by_key.into_iter().collect();
+    parts.sort_by_key(|(k, v)| (v.len(), *k));
+    // Every key is converted first, so a malformed line is an error even after a violation.
+    let mut checked = Vec::with_capacity(parts.len());
+    for (key, part) in &parts {
+        let model = RedisStringModel::default();
+        let ops = keys::key_ops(&model, part)?;
+        checked.push((*key, model, ops));
+    }
+    for (key, model, ops) in &checked {
+        if !tally.add(key, model, ops, opts) {
+            break;
+        }
+    }
+    Ok(total)
+}

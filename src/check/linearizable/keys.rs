@@ -1,0 +1,133 @@
+//! simkv's own operations (`get`, `set`, `del`, `incr`, `append`, `cas`, JSON values) turned
+//! into commands and answers of the Redis string model, one key at a time.
+
+use serde_json::Value;
+
+use super::events::InputError;
+use super::redis_string::{KeyInput, KeyOutput, RedisStringModel, Text};
+use super::search::Op;
+use crate::history::EventType;
+
+/// The functions simkv histories may use.
+pub const FUNCTIONS: [&str; 6] = ["get", "set", "del", "incr", "append", "cas"];
+
+/// One operation on a key, borrowed from a file or a run's history.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyOp<'a> {
+    /// The invoke's line (0 for a history that was never a file).
+    pub line: usize,
+    /// The command.
+    pub f: &'a str,
+    /// The invoke's value.
+    pub input: &'a Value,
+    /// The completion's value.
+    pub output: Option<&'a Value>,
+    /// How it completed.
+    pub outcome: EventType,
+    /// The completion's error text.
+    pub error: Option<&'a str>,
+    /// Call time.
+    pub call: u64,
+    /// Return time (`u64::MAX`: may take effect any time later).
+    pub ret: u64,
+}
+
+/// A JSON value as the Redis string it stands for: a number is its decimal text (`SET k 5`
+/// stores "5"), `null` is absent.
+fn text(m: &RedisStringModel, v: &Value, line: usize) -> Result<Option<Text>, InputError> {
+    let mut interner = m.interner.borrow_mut();
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(interner.text(s))),
+        Value::Number(n) => Ok(Some(interner.text(&n.to_string()))),
+        other => Err(InputError::new(
+            line,
+            format!("value {other} is not a string, a number or null"),
+        )),
+    }
+}
+
+fn present(m: &RedisStringModel, v: &Value, line: usize, what: &str) -> Result<Text, InputError> {
+    text(m, v, line)?.ok_or_else(|| InputError::new(line, format!("{what} needs a value")))
+}
+
+/// The model's command for an operation, or `None` when the operation is known not to have
+/// happened and asserts nothing.
+fn input(m: &RedisStringModel, o: &KeyOp) -> Result<KeyInput, InputError> {
+    Ok(match o.f {
+        "get" => KeyInput::Get,
+        "del" => KeyInput::Del,
+        "incr" => KeyInput::Incr,
+        "set" => KeyInput::Set(present(m, o.input, o.line, "set")?),
+        "append" => KeyInput::Append(present(m, o.input, o.line, "append")?),
+        "cas" => match o.input.as_array().map(Vec::as_slice) {
+            Some([expected, new]) => KeyInput::Cas(
+                text(m, expected, o.line)?,
+                present(m, new, o.line, "cas's new value")?,
+            ),
+            _ => {
+                return Err(InputError::new(
+                    o.line,
+                    "cas needs \"value\": [expected, new] (expected may be null: absent)",
+                ));
+            }
+        },
+        other => return Err(InputError::new(o.line, format!("unknown f `{other}`"))),
+    })
+}
+
+fn output(m: &RedisStringModel, o: &KeyOp, i: &KeyInput) -> Result<Option<KeyOutput>, InputError> {
+    let error = o.error.unwrap_or_default();
+    Ok(Some(match (o.outcome, i) {
+        (EventType::Invoke, _) => unreachable!("operations are completed or open"),
+        (EventType::Info, KeyInput::Get) => return Ok(None),
+        (EventType::Info, _) => KeyOutput::Unknown,
+        // A refused INCR still tells what the key held. (t_string.c: incrDecrCommand)
+        (EventType::Fail, KeyInput::Incr) if error.contains("not an integer") => {
+            KeyOutput::NotInteger
+        }
+        (EventType::Fail, KeyInput::Incr) if error.contains("would overflow") => {
+            KeyOutput::Overflow
+        }
+        (EventType::Fail, _) => return Ok(None),
+        (EventType::Ok, KeyInput::Get) => {
+            KeyOutput::Value(text(m, o.output.unwrap_or(&Value::Null), o.line)?)
+        }
+        (EventType::Ok, KeyInput::Incr) => match o.output.and_then(Value::as_i64) {
+            Some(n) => KeyOutput::Int(n),
+            None => {
+                return Err(InputError::new(
+                    o.line,
+                    "an incr's ok needs the new value as an integer",
+                ));
+            }
+        },
+        (EventType::Ok, KeyInput::Cas(..)) => match o.output {
+            Some(Value::Bool(false)) => KeyOutput::CasMismatch,
+            Some(v) if v.as_i64() == Some(0) => KeyOutput::CasMismatch,
+            _ => KeyOutput::Done,
+        },
+        (EventType::Ok, _) => KeyOutput::Done,
+    }))
+}
+
+/// The search's operations for one key; operations that did not happen, and reads whose
+/// answer is unknown, are left out (they constrain nothing).
+pub fn key_ops(
+    m: &RedisStringModel,
+    ops: &[KeyOp],
+) -> Result<Vec<Op<KeyInput, KeyOutput>>, InputError> {
+    let mut out = Vec::with_capacity(ops.len());
+    for o in ops {
+        let i = input(m, o)?;
+        if let Some(output) = output(m, o, &i)? {
+            out.push(Op {
+                call: o.call,
+                ret: o.ret,
+                input: i,
+                output,
+            });
+        }
+    }
+    Ok(out)
+}
