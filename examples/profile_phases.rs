@@ -37,6 +37,6 @@ fn main() {
     let _ = check::single_primary(&e);
     println!("single-primary: {:?}", t.elapsed());
     let t = Instant::now();
-    let _ = simkv::linearizability::check_history(&out.history);
+    let _ = simkv::check::linearizable::check_history(&out.history);
     println!("linearizable: {:?}", t.elapsed());
 }

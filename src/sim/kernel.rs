@@ -343,6 +343,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         self.push(at, Payload::Control(control))
     }
 
+    #[inline(always)]
     fn push(&mut self, at: SimTime, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
         if self.queue.len() >= self.limits.max_queue {
             return Err(KernelError::QueueFull(self.limits.max_queue));
@@ -494,6 +495,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
     }
 
     /// Puts a payload into a free slab slot and returns the slot.
+    #[inline(always)]
     fn store(&mut self, payload: Payload<P::Msg, C>) -> Result<u32, KernelError> {
         match self.free.pop() {
             Some(i) => {
