@@ -930,4 +930,132 @@ mod tests {
         }
         assert!(saw_full, "two timers in a queue of one is an error");
     }
+
+    /// A link policy with one switch: every link is open or every link is cut.
+    #[derive(Default)]
+    struct Switch {
+        cut: bool,
+        queued_bytes: u64,
+    }
+    impl LinkPolicy for Switch {
+        fn transmit(
+            &mut self,
+            now: SimTime,
+            _: ProcessId,
+            _: ProcessId,
+            _: u64,
+        ) -> Option<SimTime> {
+            (!self.cut).then(|| now.plus(1000))
+        }
+        fn is_open(&self, _: ProcessId, _: ProcessId) -> bool {
+            !self.cut
+        }
+        fn queued(&mut self, _: ProcessId, _: ProcessId, size: u64) {
+            self.queued_bytes += size;
+        }
+        fn dequeued(&mut self, _: ProcessId, _: ProcessId, size: u64) {
+            self.queued_bytes -= size;
+        }
+        fn queued_bytes(&self, _: ProcessId, _: ProcessId) -> u64 {
+            self.queued_bytes
+        }
+    }
+
+    struct Ping(u64);
+    impl Message for Ping {
+        fn wire_size(&self) -> u64 {
+            10
+        }
+        fn trace_word(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// Process 0 sends pings 1, 2, 3 to process 1, which records `(time, ping)`.
+    struct Pinger {
+        got: Vec<(u64, u64)>,
+    }
+    impl Process for Pinger {
+        type Msg = Ping;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Ping>) {
+            if ctx.me() == ProcessId(0) {
+                (1..=3).for_each(|i| ctx.send(ProcessId(1), Ping(i)));
+            }
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Ping>, _: ProcessId, msg: Ping) {
+            self.got.push((ctx.now().0, msg.0));
+        }
+        fn on_timer(&mut self, _: &mut Ctx<'_, Ping>, _: u64) {}
+    }
+
+    fn pingers() -> Kernel<Pinger, Switch, ()> {
+        let mut k = Kernel::new(1, Switch::default(), KernelLimits::default());
+        k.add("a", Pinger { got: vec![] });
+        k.add("b", Pinger { got: vec![] });
+        k.start();
+        k
+    }
+
+    fn run_until(k: &mut Kernel<Pinger, Switch, ()>, horizon: u64) {
+        while let Step::Handled = k.step(SimTime(horizon)).unwrap() {}
+    }
+
+    #[test]
+    fn held_then_deferred_messages_arrive_once_in_send_order() {
+        let mut k = pingers();
+        let (a, b) = (ProcessId(0), ProcessId(1));
+        k.links_mut().cut = true;
+        k.hold_in_flight(&[(a, b)].into_iter().collect());
+        assert_eq!(k.held_count(), 3);
+        run_until(&mut k, 5_000);
+        assert_eq!(k.delivered(), 0, "nothing crosses a cut link");
+        k.pause(b);
+        k.links_mut().cut = false;
+        k.release_held().unwrap();
+        assert_eq!(k.held_count(), 0);
+        run_until(&mut k, 10_000);
+        assert_eq!(k.delivered(), 0, "a paused process handles nothing");
+        assert_eq!(
+            k.links().queued_bytes,
+            30,
+            "deferred messages are still queued"
+        );
+        k.schedule_control(SimTime(20_000), ()).unwrap();
+        assert!(matches!(
+            k.step(SimTime(u64::MAX)).unwrap(),
+            Step::Control(..)
+        ));
+        k.resume(b).unwrap();
+        run_until(&mut k, u64::MAX);
+        let got = &k.process(b).got;
+        assert_eq!(got, &vec![(20_000, 1), (20_000, 2), (20_000, 3)]);
+        assert_eq!(k.links().queued_bytes, 0);
+        k.check_consistency();
+    }
+
+    #[test]
+    fn a_crash_drops_what_waited_for_the_process() {
+        let mut k = pingers();
+        let b = ProcessId(1);
+        k.pause(b);
+        run_until(&mut k, 5_000);
+        assert_eq!(k.slots[b.index()].deferred.len(), 3);
+        k.crash(b);
+        assert_eq!(
+            k.links().queued_bytes,
+            0,
+            "the crash dequeued the deferred messages"
+        );
+        k.restart(b, Pinger { got: vec![] });
+        run_until(&mut k, u64::MAX);
+        assert!(k.process(b).got.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "in flight, deferred or held, once")]
+    fn lost_message_bookkeeping_is_caught() {
+        let mut k = pingers();
+        k.pending_messages += 1;
+        k.check_consistency();
+    }
 }
