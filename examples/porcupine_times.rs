@@ -13,7 +13,8 @@ fn main() {
     for line in table.lines().skip(1) {
         let file = line.split('\t').next().expect("a file column");
         let t = Instant::now();
-        let r = simkv::check::linearizable::check_file_with(&dir.join(file), false).expect("readable");
+        let r =
+            simkv::check::linearizable::check_file_with(&dir.join(file), false).expect("readable");
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         total += ms;
         println!("RS\t{file}\t{:?}\t{ms:.3}", r.verdict);
