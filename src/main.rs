@@ -151,9 +151,15 @@ enum Command {
         /// Scenario to time (default scenarios/basic.toml when present).
         #[arg(long)]
         scenario: Option<PathBuf>,
-        /// Kernel events for the timer benchmark.
-        #[arg(long, default_value_t = 20_000_000)]
+        /// Kernel events per round of the timer benchmark.
+        #[arg(long, default_value_t = 5_000_000)]
         events: u64,
+        /// Rounds of each timing (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Print one JSON object of the figures instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -216,7 +222,12 @@ fn main() -> ExitCode {
             overrides,
             max_runs,
         } => shrink(&file, seed, out.as_deref(), &overrides, max_runs),
-        Command::Bench { scenario, events } => bench(scenario.as_deref(), events),
+        Command::Bench {
+            scenario,
+            events,
+            rounds,
+            json,
+        } => bench(scenario.as_deref(), events, rounds, json),
     }
 }
 
@@ -739,33 +750,78 @@ fn bench_checkers() -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn bench(scenario: Option<&Path>, events: u64) -> ExitCode {
-    let started = Instant::now();
-    let (delivered, hash) = simkv::bench::timer_workload(1000, events);
-    let secs = started.elapsed().as_secs_f64();
-    outln!(
-        "kernel: {delivered} timer events in {secs:.3} s = {:.1} million events/s (1000 processes, trace {hash:016x})",
-        delivered as f64 / secs / 1e6
-    );
+/// The kernel next to a bare binary-heap loop doing the same events.
+fn bench_kernel(events: u64, rounds: usize, json: bool) -> serde_json::Value {
+    let timers = simkv::bench::BENCH_TIMERS;
+    let k = simkv::bench::kernel_vs_bare(timers, events, rounds);
+    if !json {
+        outln!(
+            "kernel {timers} timers: {:.1} M events/s; bare BinaryHeap loop {:.1} M/s; ratio {:.2} (target >= 0.85; median of {rounds} rounds of {events} events, trace {:016x})",
+            k.kernel_per_s / 1e6,
+            k.bare_per_s / 1e6,
+            k.ratio(),
+            k.trace_hash
+        );
+    }
+    serde_json::json!({
+        "timers": timers, "events": events, "rounds": rounds,
+        "kernel_events_per_s": k.kernel_per_s, "bare_heap_events_per_s": k.bare_per_s,
+        "ratio": k.ratio(), "trace_hash": format!("{:016x}", k.trace_hash),
+    })
+}
+
+/// One scenario's simulation alone (no checkers, no reports), median of `rounds` runs.
+fn bench_simulation(
+    sc: &Scenario,
+    rounds: usize,
+    json: bool,
+) -> Result<serde_json::Value, ExitCode> {
+    let f = simkv::bench::simulation_only(sc, sc.seed, rounds).map_err(|e| {
+        errln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    if !json {
+        outln!(
+            "{} simulation only: {} events in {:.3} s = {:.2} M events/s, {:.0}x real time (median of {rounds})",
+            f.scenario,
+            f.events,
+            f.wall_s,
+            f.events_per_s() / 1e6,
+            f.times_real_time()
+        );
+    }
+    Ok(serde_json::json!({
+        "scenario": f.scenario, "seed": sc.seed, "events": f.events, "sim_s": f.sim_s,
+        "wall_s": f.wall_s, "events_per_s": f.events_per_s(), "times_real_time": f.times_real_time(),
+    }))
+}
+
+fn bench(scenario: Option<&Path>, events: u64, rounds: usize, json: bool) -> ExitCode {
+    let mut figures = serde_json::json!({ "kernel": bench_kernel(events, rounds, json) });
+    let outage = Path::new("scenarios/region-outage.toml");
+    if outage.exists() {
+        let sc = match Scenario::load(outage, &[]) {
+            Ok(s) => s,
+            Err(e) => {
+                err!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        match bench_simulation(&sc, rounds, json) {
+            Ok(v) => figures["region_outage"] = v,
+            Err(code) => return code,
+        }
+    }
     let text = simkv::bench::scale_scenario(50, 200, 60);
     let sc =
         Scenario::parse("scale (built in)", &text, &[]).expect("the built-in scenario is valid");
-    let started = Instant::now();
-    match simkv::world::World::new(&sc, 1).run(&mut |_| {}) {
-        Ok(out) => {
-            let secs = started.elapsed().as_secs_f64();
-            outln!(
-                "scale: 50 servers, 200 clients, random nemesis ({} faults): {} events in {secs:.3} s = {:.2} million events/s, {:.0}x real time",
-                out.faults.len(),
-                out.events,
-                out.events as f64 / secs / 1e6,
-                60.0 / secs
-            );
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    match bench_simulation(&sc, 1, json) {
+        Ok(v) => figures["scale"] = v,
+        Err(code) => return code,
+    }
+    if json {
+        outln!("{figures}");
+        return ExitCode::SUCCESS;
     }
     if let Err(code) = bench_checkers() {
         return code;

@@ -2,9 +2,10 @@
 //! processes as state machines, per-process local clocks, pause/crash/restart, and messages held
 //! on cut links until they heal.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
+use super::clock::Clock;
+use super::queue::{EventQueue, Key, MAX_SLOTS};
 use super::rng::{RngStreams, SimRng};
 use super::time::SimTime;
 use super::trace::{KIND_CONTROL, KIND_MESSAGE, KIND_TIMER, Note, Observation, TraceHasher};
@@ -166,26 +167,6 @@ impl<M: Vocabulary> Ctx<'_, M> {
     }
 }
 
-/// A per-process clock: local = global shifted by jumps and scaled by drift.
-#[derive(Clone, Copy, Debug)]
-struct Clock {
-    base_global: u64,
-    base_local: u64,
-    drift_ppm: i64,
-}
-
-impl Clock {
-    fn local(&self, global: SimTime) -> SimTime {
-        let elapsed = global.0.saturating_sub(self.base_global) as i128;
-        let scaled = elapsed + elapsed * self.drift_ppm as i128 / 1_000_000;
-        SimTime((self.base_local as i128 + scaled).max(0) as u64)
-    }
-    fn global_delay(&self, local_delay: u64) -> u64 {
-        let d = local_delay as i128;
-        (d * 1_000_000 / (1_000_000 + self.drift_ppm as i128).max(1)) as u64
-    }
-}
-
 struct Slot<P> {
     process: P,
     state: ProcessState,
@@ -218,7 +199,11 @@ type Held<M> = BTreeMap<(ProcessId, ProcessId), BTreeMap<u64, (M, u64)>>;
 pub struct Kernel<P: Process, N: LinkPolicy, C> {
     now: SimTime,
     seq: u64,
-    queue: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    queue: EventQueue,
+    /// The key of the last event taken from the queue: keys leave in strictly increasing order.
+    last_key: Option<Key>,
+    /// Messages the links were told were queued and not yet told were dequeued.
+    pending_messages: u64,
     slab: Vec<Option<Payload<P::Msg, C>>>,
     free: Vec<u32>,
     slots: Vec<Slot<P>>,
@@ -257,7 +242,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         Kernel {
             now: SimTime::ZERO,
             seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
+            last_key: None,
+            pending_messages: 0,
             slab: Vec::new(),
             free: Vec::new(),
             slots: Vec::new(),
@@ -280,11 +267,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             process,
             state: ProcessState::Running,
             incarnation: 0,
-            clock: Clock {
-                base_global: 0,
-                base_local: 0,
-                drift_ppm: 0,
-            },
+            clock: Clock::default(),
             rng: self.streams.stream(label),
             deferred: Vec::new(),
         });
@@ -364,37 +347,71 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         self.push(at, Payload::Control(control))
     }
 
+    #[inline(always)]
     fn push(&mut self, at: SimTime, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
         if self.queue.len() >= self.limits.max_queue {
             return Err(KernelError::QueueFull(self.limits.max_queue));
         }
-        let slot = self.store(payload);
-        self.seq += 1;
-        self.queue.push(Reverse((at.0, self.seq, slot)));
+        let slot = self.store(payload)?;
+        self.enqueue(at.0, slot);
         Ok(())
+    }
+
+    /// Queues the event in `slot` at `time_ns` with the next sequence number.
+    #[inline]
+    fn enqueue(&mut self, time_ns: u64, slot: u32) {
+        self.seq += 1;
+        let key = Key::new(time_ns, self.seq, slot);
+        debug_assert_eq!(
+            (key.time_ns(), key.seq(), key.slot()),
+            (time_ns, self.seq, slot)
+        );
+        self.queue.push(key);
     }
 
     /// The time of the next queued event.
     pub fn next_time(&self) -> Option<SimTime> {
-        self.queue.peek().map(|Reverse((t, _, _))| SimTime(*t))
+        self.queue.peek().map(|k| SimTime(k.time_ns()))
     }
 
     /// Handles the next event if it is due no later than `horizon`.
     pub fn step(&mut self, horizon: SimTime) -> Result<Step<C>, KernelError> {
-        let Some(&Reverse((t, _, slot))) = self.queue.peek() else {
-            return Ok(Step::Idle);
+        let Some(key) = self.queue.pop_due(horizon.0) else {
+            return Ok(if self.queue.len() == 0 {
+                Step::Idle
+            } else {
+                Step::Horizon
+            });
         };
-        if t > horizon.0 {
-            return Ok(Step::Horizon);
-        }
-        self.queue.pop();
-        assert!(t >= self.now.0, "time never goes backwards");
-        self.now = SimTime(t);
+        assert!(
+            self.last_key < Some(key),
+            "events leave the queue in strictly increasing (time, sequence) order"
+        );
+        assert!(key.time_ns() >= self.now.0, "time never goes backwards");
+        self.last_key = Some(key);
+        self.now = SimTime(key.time_ns());
+        let slot = key.slot();
         self.free.push(slot);
         let Some(payload) = self.slab[slot as usize].take() else {
             // A message pulled off a link when it was cut (see `hold_in_flight`).
             return Ok(Step::Handled);
         };
+        let outcome = self.handle(payload)?;
+        if matches!(outcome, Step::Control(..)) {
+            return Ok(outcome);
+        }
+        if self.overflowed {
+            return Err(KernelError::QueueFull(self.limits.max_queue));
+        }
+        if self.delivered > self.limits.max_events {
+            return Err(KernelError::TooManyEvents(self.limits.max_events));
+        }
+        Ok(outcome)
+    }
+
+    /// Handles one due payload (the queue's top, already taken).
+    #[inline]
+    fn handle(&mut self, payload: Payload<P::Msg, C>) -> Result<Step<C>, KernelError> {
         match payload {
             Payload::Control(c) => {
                 self.trace.fold(self.now, u32::MAX, KIND_CONTROL, 0);
@@ -404,7 +421,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 to,
                 tag,
                 incarnation,
-            } => self.on_timer_due(to, tag, incarnation, slot)?,
+            } => self.on_timer_due(to, tag, incarnation)?,
             Payload::Deliver {
                 from,
                 to,
@@ -412,12 +429,6 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 size,
                 seq,
             } => self.on_message_due(from, to, msg, size, seq)?,
-        }
-        if self.overflowed {
-            return Err(KernelError::QueueFull(self.limits.max_queue));
-        }
-        if self.delivered > self.limits.max_events {
-            return Err(KernelError::TooManyEvents(self.limits.max_events));
         }
         Ok(Step::Handled)
     }
@@ -427,7 +438,6 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         to: ProcessId,
         tag: u64,
         incarnation: u32,
-        _slot: u32,
     ) -> Result<(), KernelError> {
         let s = &self.slots[to.index()];
         if s.incarnation != incarnation || s.state == ProcessState::Crashed {
@@ -456,7 +466,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         seq: u64,
     ) -> Result<(), KernelError> {
         if self.slots[to.index()].state == ProcessState::Crashed {
-            self.links.dequeued(from, to, size);
+            self.link_dequeued(from, to, size);
             return Ok(());
         }
         if !self.links.is_open(from, to) {
@@ -476,7 +486,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             };
             return self.defer(to, payload);
         }
-        self.links.dequeued(from, to, size);
+        self.link_dequeued(from, to, size);
         self.delivered += 1;
         self.trace.fold(
             self.now,
@@ -489,23 +499,41 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
     }
 
     /// Puts a payload into a free slab slot and returns the slot.
-    fn store(&mut self, payload: Payload<P::Msg, C>) -> u32 {
+    #[inline(always)]
+    fn store(&mut self, payload: Payload<P::Msg, C>) -> Result<u32, KernelError> {
         match self.free.pop() {
             Some(i) => {
+                debug_assert!(self.slab[i as usize].is_none(), "a free slot is empty");
                 self.slab[i as usize] = Some(payload);
-                i
+                Ok(i)
             }
-            None => {
+            None if self.slab.len() < MAX_SLOTS => {
                 self.slab.push(Some(payload));
-                (self.slab.len() - 1) as u32
+                Ok((self.slab.len() - 1) as u32)
             }
+            None => Err(KernelError::QueueFull(MAX_SLOTS)),
         }
     }
 
     fn defer(&mut self, to: ProcessId, payload: Payload<P::Msg, C>) -> Result<(), KernelError> {
-        let slot = self.store(payload);
+        let slot = self.store(payload)?;
         self.slots[to.index()].deferred.push(slot);
         Ok(())
+    }
+
+    /// Tells the links a message was queued, and counts it.
+    fn link_queued(&mut self, from: ProcessId, to: ProcessId, size: u64) {
+        self.links.queued(from, to, size);
+        self.pending_messages += 1;
+    }
+
+    /// Tells the links a queued message left (delivered or discarded), and counts it.
+    fn link_dequeued(&mut self, from: ProcessId, to: ProcessId, size: u64) {
+        self.links.dequeued(from, to, size);
+        self.pending_messages = self
+            .pending_messages
+            .checked_sub(1)
+            .expect("a message leaves a link only once, after it was queued");
     }
 
     fn dispatch(&mut self, id: ProcessId, f: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>)) {
@@ -550,7 +578,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
 
     fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) {
         let size = msg.wire_size();
-        self.links.queued(from, to, size);
+        self.link_queued(from, to, size);
         self.seq += 1;
         let seq = self.seq;
         match self.links.transmit(self.now, from, to, size) {
@@ -605,6 +633,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 }
             }
         }
+        self.check_consistency();
         Ok(())
     }
 
@@ -618,7 +647,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         msg: P::Msg,
     ) -> Result<(), KernelError> {
         let size = msg.wire_size();
-        self.links.queued(from, to, size);
+        self.link_queued(from, to, size);
         self.seq += 1;
         let seq = self.seq;
         self.push(
@@ -643,7 +672,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         let in_flight: Vec<u32> = self
             .queue
             .iter()
-            .map(|Reverse((_, _, slot))| *slot)
+            .map(Key::slot)
             .filter(|&s| {
                 matches!(&self.slab[s as usize], Some(Payload::Deliver { from, to, .. }) if links.contains(&(*from, *to)))
             })
@@ -664,11 +693,53 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                     .insert(seq, (msg, size));
             }
         }
+        self.check_consistency();
     }
 
     /// Number of messages currently held on cut links.
     pub fn held_count(&self) -> usize {
         self.held.values().map(BTreeMap::len).sum()
+    }
+
+    /// Asserts the kernel's bookkeeping: every slab slot is exactly one of queued, deferred or
+    /// free; free slots are empty; only a paused process has deferred events, all addressed to
+    /// it; every message the links were told is queued is in flight, deferred or held. One pass
+    /// over the queue and the slab, so the kernel runs it after each fault action, not per event.
+    pub fn check_consistency(&self) {
+        let deferred: usize = self.slots.iter().map(|s| s.deferred.len()).sum();
+        assert_eq!(
+            self.queue.len() + deferred + self.free.len(),
+            self.slab.len(),
+            "every slab slot is queued, deferred or free"
+        );
+        assert!(
+            self.free.iter().all(|&i| self.slab[i as usize].is_none()),
+            "free slots are empty"
+        );
+        for (id, s) in self.slots.iter().enumerate() {
+            assert!(
+                s.deferred.is_empty() || s.state == ProcessState::Paused,
+                "only a paused process has deferred events"
+            );
+            for &i in &s.deferred {
+                let to = match &self.slab[i as usize] {
+                    Some(Payload::Deliver { to, .. } | Payload::Timer { to, .. }) => *to,
+                    _ => panic!("a deferred slot holds a message or a timer"),
+                };
+                assert_eq!(to.index(), id, "deferred events wait at their addressee");
+            }
+        }
+        let in_slab = self.slab.iter();
+        let in_slab = in_slab.filter(|p| matches!(p, Some(Payload::Deliver { .. })));
+        assert_eq!(
+            self.pending_messages,
+            (in_slab.count() + self.held_count()) as u64,
+            "every queued message is in flight, deferred or held, once"
+        );
+        assert!(
+            self.held.values().all(|m| !m.is_empty()),
+            "no empty held queue is kept"
+        );
     }
 
     /// Crashes a process: its pending timers die with it and messages to it are discarded until
@@ -680,7 +751,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         let deferred = std::mem::take(&mut slot.deferred);
         for i in deferred {
             if let Some(Payload::Deliver { from, to, size, .. }) = self.slab[i as usize].take() {
-                self.links.dequeued(from, to, size);
+                self.link_dequeued(from, to, size);
             }
             self.free.push(i);
         }
@@ -689,10 +760,11 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         for key in keys {
             if let Some(msgs) = self.held.remove(&key) {
                 for (_, (_, size)) in msgs {
-                    self.links.dequeued(key.0, key.1, size);
+                    self.link_dequeued(key.0, key.1, size);
                 }
             }
         }
+        self.check_consistency();
     }
 
     /// Restarts a crashed process with a fresh state machine and calls its `on_start`.
@@ -706,6 +778,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         slot.process = process;
         slot.state = ProcessState::Running;
         self.dispatch(id, |p, ctx| p.on_start(ctx));
+        self.check_consistency();
     }
 
     /// Pauses a process (SIGSTOP): its timers and messages wait.
@@ -714,6 +787,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         if slot.state == ProcessState::Running {
             slot.state = ProcessState::Paused;
         }
+        self.check_consistency();
     }
 
     /// Resumes a paused process (SIGCONT): what waited is handled now, in arrival order.
@@ -725,9 +799,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         slot.state = ProcessState::Running;
         let deferred = std::mem::take(&mut slot.deferred);
         for i in deferred {
-            self.seq += 1;
-            self.queue.push(Reverse((self.now.0, self.seq, i)));
+            self.enqueue(self.now.0, i);
         }
+        self.check_consistency();
         Ok(())
     }
 
@@ -735,11 +809,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
     pub fn set_clock(&mut self, id: ProcessId, jump_ns: i64, drift_ppm: i64) {
         let slot = &mut self.slots[id.index()];
         let local = slot.clock.local(self.now).0 as i64;
-        slot.clock = Clock {
-            base_global: self.now.0,
-            base_local: (local + jump_ns).max(0) as u64,
-            drift_ppm,
-        };
+        slot.clock = Clock::new(self.now, (local + jump_ns).max(0) as u64, drift_ppm);
     }
 }
 
@@ -868,14 +938,131 @@ mod tests {
         assert!(saw_full, "two timers in a queue of one is an error");
     }
 
+    /// A link policy with one switch: every link is open or every link is cut.
+    #[derive(Default)]
+    struct Switch {
+        cut: bool,
+        queued_bytes: u64,
+    }
+    impl LinkPolicy for Switch {
+        fn transmit(
+            &mut self,
+            now: SimTime,
+            _: ProcessId,
+            _: ProcessId,
+            _: u64,
+        ) -> Option<SimTime> {
+            (!self.cut).then(|| now.plus(1000))
+        }
+        fn is_open(&self, _: ProcessId, _: ProcessId) -> bool {
+            !self.cut
+        }
+        fn queued(&mut self, _: ProcessId, _: ProcessId, size: u64) {
+            self.queued_bytes += size;
+        }
+        fn dequeued(&mut self, _: ProcessId, _: ProcessId, size: u64) {
+            self.queued_bytes -= size;
+        }
+        fn queued_bytes(&self, _: ProcessId, _: ProcessId) -> u64 {
+            self.queued_bytes
+        }
+    }
+
+    struct Ping(u64);
+    impl Message for Ping {
+        fn wire_size(&self) -> u64 {
+            10
+        }
+        fn trace_word(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// Process 0 sends pings 1, 2, 3 to process 1, which records `(time, ping)`.
+    struct Pinger {
+        got: Vec<(u64, u64)>,
+    }
+    impl Process for Pinger {
+        type Msg = Ping;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Ping>) {
+            if ctx.me() == ProcessId(0) {
+                (1..=3).for_each(|i| ctx.send(ProcessId(1), Ping(i)));
+            }
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Ping>, _: ProcessId, msg: Ping) {
+            self.got.push((ctx.now().0, msg.0));
+        }
+        fn on_timer(&mut self, _: &mut Ctx<'_, Ping>, _: u64) {}
+    }
+
+    fn pingers() -> Kernel<Pinger, Switch, ()> {
+        let mut k = Kernel::new(1, Switch::default(), KernelLimits::default());
+        k.add("a", Pinger { got: vec![] });
+        k.add("b", Pinger { got: vec![] });
+        k.start();
+        k
+    }
+
+    fn run_until(k: &mut Kernel<Pinger, Switch, ()>, horizon: u64) {
+        while let Step::Handled = k.step(SimTime(horizon)).unwrap() {}
+    }
+
     #[test]
-    fn drifting_clock_runs_fast() {
-        let c = Clock {
-            base_global: 0,
-            base_local: 0,
-            drift_ppm: 100_000,
-        };
-        assert_eq!(c.local(SimTime(1_000_000)).0, 1_100_000);
-        assert_eq!(c.global_delay(1_100_000), 1_000_000);
+    fn held_then_deferred_messages_arrive_once_in_send_order() {
+        let mut k = pingers();
+        let (a, b) = (ProcessId(0), ProcessId(1));
+        k.links_mut().cut = true;
+        k.hold_in_flight(&[(a, b)].into_iter().collect());
+        assert_eq!(k.held_count(), 3);
+        run_until(&mut k, 5_000);
+        assert_eq!(k.delivered(), 0, "nothing crosses a cut link");
+        k.pause(b);
+        k.links_mut().cut = false;
+        k.release_held().unwrap();
+        assert_eq!(k.held_count(), 0);
+        run_until(&mut k, 10_000);
+        assert_eq!(k.delivered(), 0, "a paused process handles nothing");
+        assert_eq!(
+            k.links().queued_bytes,
+            30,
+            "deferred messages are still queued"
+        );
+        k.schedule_control(SimTime(20_000), ()).unwrap();
+        assert!(matches!(
+            k.step(SimTime(u64::MAX)).unwrap(),
+            Step::Control(..)
+        ));
+        k.resume(b).unwrap();
+        run_until(&mut k, u64::MAX);
+        let got = &k.process(b).got;
+        assert_eq!(got, &vec![(20_000, 1), (20_000, 2), (20_000, 3)]);
+        assert_eq!(k.links().queued_bytes, 0);
+        k.check_consistency();
+    }
+
+    #[test]
+    fn a_crash_drops_what_waited_for_the_process() {
+        let mut k = pingers();
+        let b = ProcessId(1);
+        k.pause(b);
+        run_until(&mut k, 5_000);
+        assert_eq!(k.slots[b.index()].deferred.len(), 3);
+        k.crash(b);
+        assert_eq!(
+            k.links().queued_bytes,
+            0,
+            "the crash dequeued the deferred messages"
+        );
+        k.restart(b, Pinger { got: vec![] });
+        run_until(&mut k, u64::MAX);
+        assert!(k.process(b).got.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "in flight, deferred or held, once")]
+    fn lost_message_bookkeeping_is_caught() {
+        let mut k = pingers();
+        k.pending_messages += 1;
+        k.check_consistency();
     }
 }

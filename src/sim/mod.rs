@@ -4,7 +4,9 @@
 //! Architecture Invariant: `sim` knows nothing about Redis, TOML, files or the terminal. It never
 //! reads the wall clock and never iterates a hash-ordered collection.
 
+mod clock;
 mod kernel;
+mod queue;
 mod rng;
 mod time;
 mod trace;
