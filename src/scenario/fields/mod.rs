@@ -2,7 +2,9 @@
 //! are errors with a "did you mean"), converts units, resolves names, and collects every problem.
 
 mod checks;
+mod fault_kinds;
 mod faults;
+mod nemesis;
 mod sentinels;
 mod servers;
 mod topology;
@@ -10,6 +12,7 @@ mod workloads;
 
 use checks::*;
 use faults::*;
+use nemesis::*;
 use sentinels::*;
 use servers::*;
 use topology::*;
@@ -87,22 +90,6 @@ const WORKLOAD_KEYS: &[&str] = &[
     "timeout",
     "start",
     "stop",
-];
-
-const FAULT_KINDS: &[&str] = &[
-    "partition",
-    "one-way-partition",
-    "isolate",
-    "bridge",
-    "region-outage",
-    "crash",
-    "machine-crash",
-    "pause",
-    "loss",
-    "latency",
-    "clock",
-    "disk-stall",
-    "failover",
 ];
 
 /// Collects diagnostics while reading fields.
@@ -355,10 +342,17 @@ impl Names {
     }
 }
 
-/// Builds a scenario from the tree, or returns every problem found.
-pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
-    let mut cx = Cx { diags: Vec::new() };
-    cx.check_keys(root, "", TOP_KEYS);
+/// The top-level scalars.
+struct Header {
+    name: String,
+    description: String,
+    seed: u64,
+    duration_ns: u64,
+    quiet_ns: u64,
+    max_events: u64,
+}
+
+fn header(cx: &mut Cx, root: &Table) -> Header {
     let name = match root.get("name") {
         Some(e) => cx.string(&e.node, "name").unwrap_or_default().to_string(),
         None => {
@@ -379,29 +373,7 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         .get("seed")
         .and_then(|e| cx.int(&e.node, "seed", 0, i64::MAX))
         .unwrap_or(1) as u64;
-    let duration_ns = match root.get("duration") {
-        Some(e) => match cx.duration(&e.node, "duration", 1_000_000_000) {
-            Some(0) => {
-                cx.err(
-                    e.node.origin,
-                    "duration",
-                    "must be longer than zero".into(),
-                    None,
-                );
-                0
-            }
-            d => d.unwrap_or(0),
-        },
-        None => {
-            cx.err(
-                Origin::Whole,
-                "duration",
-                "missing required key `duration`".into(),
-                Some("add e.g. duration = \"60s\"".into()),
-            );
-            0
-        }
-    };
+    let duration_ns = run_duration(cx, root);
     let quiet_ns = match root.get("quiet") {
         Some(e) => cx.duration(&e.node, "quiet", 1_000_000_000).unwrap_or(0),
         None => (10 * 1_000_000_000u64).min(duration_ns / 4),
@@ -414,37 +386,50 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         .get("max_events")
         .and_then(|e| cx.int(&e.node, "max_events", 1, i64::MAX))
         .unwrap_or(2_000_000_000) as u64;
-
-    let regions = regions(&mut cx, root);
-    let topology = network(&mut cx, root, &regions);
-    let bugs = bugs(&mut cx, root);
-    let (mut servers, server_entries) = parse_servers(&mut cx, root, &regions);
-    for s in &mut servers {
-        s.config.bugs = bugs;
+    Header {
+        name,
+        description,
+        seed,
+        duration_ns,
+        quiet_ns,
+        max_events,
     }
-    let load_end = duration_ns.saturating_sub(quiet_ns);
-    let sentinels = parse_sentinels(&mut cx, root, &regions, &servers, bugs);
-    let sentinel_ids: Vec<ProcessId> = (0..sentinels.len())
-        .map(|i| ProcessId((servers.len() + i) as u32))
-        .collect();
-    let discovery = SentinelDiscovery {
-        sentinels: sentinel_ids,
-        default_name: sentinels
-            .first()
-            .and_then(|s| s.monitors.first())
-            .map_or_else(|| "mymaster".to_string(), |m| m.name.clone()),
+}
+
+fn run_duration(cx: &mut Cx, root: &Table) -> u64 {
+    let Some(e) = root.get("duration") else {
+        cx.err(
+            Origin::Whole,
+            "duration",
+            "missing required key `duration`".into(),
+            Some("add e.g. duration = \"60s\"".into()),
+        );
+        return 0;
     };
-    let workloads = parse_workloads(&mut cx, root, &regions, &servers, &discovery, load_end);
+    match cx.duration(&e.node, "duration", 1_000_000_000) {
+        Some(0) => {
+            let msg = "must be longer than zero";
+            cx.err(e.node.origin, "duration", msg.into(), None);
+            0
+        }
+        d => d.unwrap_or(0),
+    }
+}
+
+/// The names faults may target: every server, sentinel, workload and region.
+fn names(
+    cx: &mut Cx,
+    regions: &[String],
+    servers: &[ServerSpec],
+    sentinels: &[crate::scenario::SentinelSpec],
+    workloads: &[WorkloadGroup],
+) -> Names {
     let mut process_regions: Vec<usize> = servers.iter().map(|s| s.region).collect();
     process_regions.extend(sentinels.iter().map(|s| s.region));
     let mut workload_names = Vec::new();
-    for w in &workloads {
-        workload_names.push((
-            w.spec.name.clone(),
-            process_regions.len(),
-            w.clients,
-            w.region,
-        ));
+    for w in workloads {
+        let first = process_regions.len();
+        workload_names.push((w.spec.name.clone(), first, w.clients, w.region));
         process_regions.extend(std::iter::repeat_n(w.region, w.clients as usize));
     }
     if process_regions.len() > MAX_PROCESSES {
@@ -458,14 +443,54 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
             None,
         );
     }
-    let names = Names {
-        regions: regions.clone(),
+    Names {
+        regions: regions.to_vec(),
         servers: servers.iter().map(|s| (s.name.clone(), s.region)).collect(),
         sentinels: sentinels.iter().map(|s| s.name.clone()).collect(),
         workloads: workload_names,
         process_regions,
+    }
+}
+
+fn discovery(
+    servers: &[ServerSpec],
+    sentinels: &[crate::scenario::SentinelSpec],
+) -> SentinelDiscovery {
+    SentinelDiscovery {
+        sentinels: (0..sentinels.len())
+            .map(|i| ProcessId((servers.len() + i) as u32))
+            .collect(),
+        default_name: sentinels
+            .first()
+            .and_then(|s| s.monitors.first())
+            .map_or_else(|| "mymaster".to_string(), |m| m.name.clone()),
+    }
+}
+
+/// Builds a scenario from the tree, or returns every problem found.
+pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
+    let mut cx = Cx { diags: Vec::new() };
+    cx.check_keys(root, "", TOP_KEYS);
+    let h = header(&mut cx, root);
+    let regions = regions(&mut cx, root);
+    let topology = network(&mut cx, root, &regions);
+    let bugs = bugs(&mut cx, root);
+    let (mut servers, server_entries) = parse_servers(&mut cx, root, &regions);
+    for s in &mut servers {
+        s.config.bugs = bugs;
+    }
+    let load_end = h.duration_ns.saturating_sub(h.quiet_ns);
+    let sentinels = parse_sentinels(&mut cx, root, &regions, &servers, bugs);
+    let discovery = discovery(&servers, &sentinels);
+    let env = WorkloadEnv {
+        regions: &regions,
+        servers: &servers,
+        discovery: &discovery,
+        load_end,
     };
-    let faults = parse_faults(&mut cx, root, &names, duration_ns);
+    let workloads = parse_workloads(&mut cx, root, &env);
+    let names = names(&mut cx, &regions, &servers, &sentinels, &workloads);
+    let faults = parse_faults(&mut cx, root, &names, h.duration_ns);
     let nemesis = nemesis(&mut cx, root, load_end);
     let workload_names: Vec<&str> = names.workloads.iter().map(|w| w.0.as_str()).collect();
     let expect = expectations(&mut cx, root, &workload_names);
@@ -481,12 +506,12 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         return Err(cx.diags);
     }
     Ok(Scenario {
-        name,
-        description,
-        seed,
-        duration_ns,
-        quiet_ns,
-        max_events,
+        name: h.name,
+        description: h.description,
+        seed: h.seed,
+        duration_ns: h.duration_ns,
+        quiet_ns: h.quiet_ns,
+        max_events: h.max_events,
         topology,
         servers,
         sentinels,

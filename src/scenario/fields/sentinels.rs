@@ -92,25 +92,7 @@ pub(super) fn parse_sentinels(
     let Some(t) = cx.table(e, "sentinels") else {
         return Vec::new();
     };
-    let mut defaults = SentinelDraft {
-        masters: servers
-            .iter()
-            .position(|s| s.replicaof.is_none())
-            .into_iter()
-            .collect(),
-        many: false,
-        name: "mymaster".into(),
-        quorum: 2,
-        down_after_ns: 30_000_000_000,
-        failover_timeout_ns: 180_000_000_000,
-        parallel_syncs: 1,
-    };
-    if let Some(d) = t.get("defaults")
-        && let Some(dt) = cx.table(d, "sentinels.defaults")
-    {
-        cx.check_keys(dt, "sentinels.defaults", SENTINEL_KNOBS);
-        sentinel_knobs(cx, dt, "sentinels.defaults", &mut defaults, servers);
-    }
+    let defaults = sentinel_defaults(cx, t, servers);
     let mut out = Vec::new();
     for e in t.entries.iter().filter(|e| e.key != "defaults") {
         let path = format!("sentinels.{}", e.key);
@@ -141,23 +123,7 @@ pub(super) fn parse_sentinels(
             );
             continue;
         }
-        let monitors = d
-            .masters
-            .iter()
-            .map(|&m| crate::sentinel::SentinelConfig {
-                name: if d.many {
-                    servers[m].name.clone()
-                } else {
-                    d.name.clone()
-                },
-                master: ProcessId(m as u32),
-                quorum: d.quorum,
-                down_after_ns: d.down_after_ns,
-                failover_timeout_ns: d.failover_timeout_ns,
-                parallel_syncs: d.parallel_syncs,
-                promote_lowest_offset: bugs.promote_lowest_offset,
-            })
-            .collect();
+        let monitors = monitors(&d, servers, bugs);
         out.push(crate::scenario::SentinelSpec {
             name: e.key.clone(),
             region,
@@ -165,4 +131,52 @@ pub(super) fn parse_sentinels(
         });
     }
     out
+}
+
+/// `[sentinels.defaults]` over Sentinel's own defaults.
+fn sentinel_defaults(cx: &mut Cx, t: &Table, servers: &[ServerSpec]) -> SentinelDraft {
+    let mut defaults = SentinelDraft {
+        masters: servers
+            .iter()
+            .position(|s| s.replicaof.is_none())
+            .into_iter()
+            .collect(),
+        many: false,
+        name: "mymaster".into(),
+        quorum: 2,
+        down_after_ns: 30_000_000_000,
+        failover_timeout_ns: 180_000_000_000,
+        parallel_syncs: 1,
+    };
+    if let Some(d) = t.get("defaults")
+        && let Some(dt) = cx.table(d, "sentinels.defaults")
+    {
+        cx.check_keys(dt, "sentinels.defaults", SENTINEL_KNOBS);
+        sentinel_knobs(cx, dt, "sentinels.defaults", &mut defaults, servers);
+    }
+    defaults
+}
+
+/// One `sentinel monitor` per watched primary.
+fn monitors(
+    d: &SentinelDraft,
+    servers: &[ServerSpec],
+    bugs: crate::bugs::Bugs,
+) -> Vec<crate::sentinel::SentinelConfig> {
+    d.masters
+        .iter()
+        .map(|&m| crate::sentinel::SentinelConfig {
+            name: if d.many {
+                servers[m].name.clone()
+            } else {
+                d.name.clone()
+            },
+            master: ProcessId(m as u32),
+            quorum: d.quorum,
+            down_after_ns: d.down_after_ns,
+            failover_timeout_ns: d.failover_timeout_ns,
+            parallel_syncs: d.parallel_syncs,
+            promote_lowest_offset: bugs.promote_lowest_offset,
+        })
+        .collect()
 }

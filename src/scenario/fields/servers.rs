@@ -155,29 +155,10 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
                 cx.duration(n, &p, SEC).map(|v| v / SEC),
             ),
             "appendonly" => set(&mut c.appendonly, cx.boolean(n, &p)),
-            "appendfsync" => {
-                let v = cx.string(n, &p).and_then(|s| match s {
-                    "always" => Some(Fsync::Always),
-                    "everysec" => Some(Fsync::Everysec),
-                    "no" => Some(Fsync::No),
-                    other => {
-                        cx.err(
-                            n.origin,
-                            &p,
-                            format!("unknown policy \"{other}\""),
-                            Some("use always, everysec or no".into()),
-                        );
-                        None
-                    }
-                });
-                set(&mut c.appendfsync, v);
-            }
+            "appendfsync" => set(&mut c.appendfsync, fsync_policy(cx, n, &p)),
             "save" => set(&mut c.save, save_rules(cx, n, &p)),
             "client-output-buffer-limit" => {
-                let v = cx.string(n, &p).and_then(|s| output_limit(s).map_err(|m| {
-                    cx.err(n.origin, &p, m, Some("write \"replica <hard> <soft> <seconds>\", e.g. \"replica 256mb 64mb 60\"".into()));
-                }).ok());
-                set(&mut c.replica_output_buffer, v);
+                set(&mut c.replica_output_buffer, output_limit_knob(cx, n, &p));
             }
             "rdb-save-rate" => set(&mut c.rdb_save_bytes_per_sec, rate_size(cx, n, &p)),
             "rdb-load-rate" => set(&mut c.rdb_load_bytes_per_sec, rate_size(cx, n, &p)),
@@ -189,6 +170,33 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
             _ => {}
         }
     }
+}
+
+fn fsync_policy(cx: &mut Cx, n: &Node, p: &str) -> Option<Fsync> {
+    match cx.string(n, p)? {
+        "always" => Some(Fsync::Always),
+        "everysec" => Some(Fsync::Everysec),
+        "no" => Some(Fsync::No),
+        other => {
+            cx.err(
+                n.origin,
+                p,
+                format!("unknown policy \"{other}\""),
+                Some("use always, everysec or no".into()),
+            );
+            None
+        }
+    }
+}
+
+fn output_limit_knob(cx: &mut Cx, n: &Node, p: &str) -> Option<crate::redis::OutputBufferLimit> {
+    let s = cx.string(n, p)?;
+    output_limit(s)
+        .map_err(|m| {
+            let hint = "write \"replica <hard> <soft> <seconds>\", e.g. \"replica 256mb 64mb 60\"";
+            cx.err(n.origin, p, m, Some(hint.into()));
+        })
+        .ok()
 }
 
 pub(super) fn positive_secs(cx: &mut Cx, n: &Node, p: &str) -> Option<u64> {

@@ -1,0 +1,114 @@
+//! The random `[nemesis]`: which kinds it may draw, how often, and how long each fault lasts.
+
+use super::*;
+use crate::nemesis::{NemesisKind, NemesisSpec};
+
+const NEMESIS_KEYS: &[&str] = &[
+    "kinds",
+    "interval",
+    "min_duration",
+    "max_duration",
+    "start",
+    "loss_rate",
+    "extra_latency",
+    "clock_jump",
+];
+
+pub(super) fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<NemesisSpec> {
+    let e = root.get("nemesis")?;
+    let t = cx.table(e, "nemesis")?;
+    cx.check_keys(t, "nemesis", NEMESIS_KEYS);
+    let kinds = nemesis_kinds(cx, t);
+    let d = |cx: &mut Cx, key: &str, default: u64| -> Option<u64> {
+        match t.get(key) {
+            Some(x) => cx.duration(&x.node, &join("nemesis", key), 1_000_000_000),
+            None => Some(default),
+        }
+    };
+    let mean_interval_ns = d(cx, "interval", 10_000_000_000)?;
+    let min_duration_ns = d(cx, "min_duration", 1_000_000_000)?;
+    let max_duration_ns = d(cx, "max_duration", 10_000_000_000)?;
+    let start_ns = d(cx, "start", 0)?;
+    let extra_latency_ns = d(cx, "extra_latency", 200_000_000)?;
+    let clock_jump_ns = d(cx, "clock_jump", 5_000_000_000)? as i64;
+    if mean_interval_ns == 0 {
+        cx.err(
+            t.get("interval").map_or(e.node.origin, |x| x.node.origin),
+            "nemesis.interval",
+            "must be longer than zero".into(),
+            None,
+        );
+        return None;
+    }
+    if max_duration_ns < min_duration_ns {
+        cx.err(
+            e.node.origin,
+            "nemesis.max_duration",
+            "is shorter than `min_duration`".into(),
+            None,
+        );
+        return None;
+    }
+    let loss_ppm = match t.get("loss_rate") {
+        Some(x) => cx.with_str(
+            &x.node,
+            "nemesis.loss_rate",
+            parse_percent,
+            "write e.g. \"10%\"",
+        )?,
+        None => 100_000,
+    };
+    Some(NemesisSpec {
+        kinds,
+        mean_interval_ns,
+        min_duration_ns,
+        max_duration_ns,
+        start_ns,
+        end_ns,
+        loss_ppm,
+        extra_latency_ns,
+        clock_jump_ns,
+    })
+}
+
+/// `kinds`: a list of kind names (default: every kind).
+fn nemesis_kinds(cx: &mut Cx, t: &Table) -> Vec<NemesisKind> {
+    let names: Vec<&str> = NemesisKind::NAMES.iter().map(|(n, _)| *n).collect();
+    let items = match t.get("kinds").map(|k| &k.node) {
+        None => return NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
+        Some(Node {
+            val: Val::Array(items),
+            ..
+        }) => items,
+        Some(other) => {
+            cx.err(
+                other.origin,
+                "nemesis.kinds",
+                "expected a list of fault kinds".into(),
+                Some(format!(
+                    "e.g. kinds = [\"partition\", \"crash\"]; known: {}",
+                    names.join(", ")
+                )),
+            );
+            return Vec::new();
+        }
+    };
+    let mut kinds = Vec::new();
+    for item in items {
+        let Some(s) = cx.string(item, "nemesis.kinds") else {
+            continue;
+        };
+        match NemesisKind::NAMES.iter().find(|(n, _)| *n == s) {
+            Some((_, k)) => kinds.push(*k),
+            None => {
+                let hint = match did_you_mean(s, names.iter().copied()) {
+                    Some(m) => format!("did you mean \"{m}\"?"),
+                    None => format!("one of: {}", names.join(", ")),
+                };
+                let msg = format!("unknown nemesis kind \"{s}\"");
+                cx.err(item.origin, "nemesis.kinds", msg, Some(hint));
+            }
+        }
+    }
+    kinds
+}
