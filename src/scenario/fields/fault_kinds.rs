@@ -148,6 +148,10 @@ fn bridge(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 fn one_way(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let (a, mut labels) = f.targets(cx, "from")?;
     let (b, to_labels) = f.targets(cx, "to")?;
+    let to = f.need(cx, "to")?;
+    if !disjoint(cx, to, &join(f.path, "to"), &a, &b, f.names) {
+        return None;
+    }
     labels.push("->".into());
     labels.extend(to_labels);
     Some((cut(a, b, true), labels))

@@ -2,6 +2,7 @@
 
 use super::fault_kinds::{FaultInput, KINDS, Kind};
 use super::*;
+use crate::scenario::{FaultTiming, Heal, Window};
 
 pub(super) fn target_list(
     cx: &mut Cx,
@@ -25,6 +26,15 @@ pub(super) fn target_list(
             return None;
         }
     };
+    if items.is_empty() {
+        cx.err(
+            n.origin,
+            p,
+            "the list of targets is empty, so the fault would do nothing".into(),
+            Some("name at least one server, sentinel, workload or region".into()),
+        );
+        return None;
+    }
     let mut ids = std::collections::BTreeSet::new();
     let mut labels = Vec::new();
     let mut ok = true;
@@ -54,17 +64,45 @@ pub(super) fn target_list(
             }
         }
     }
+    if ok && ids.is_empty() {
+        let msg = format!("{} name no process", labels.join(", "));
+        let hint = "a region with no servers, sentinels or clients in it cannot be targeted";
+        cx.err(n.origin, p, msg, Some(hint.into()));
+        return None;
+    }
     ok.then(|| (ids.into_iter().collect(), labels))
+}
+
+/// Refuses sides that share a process: a link from a process to itself cannot be cut.
+pub(super) fn disjoint(
+    cx: &mut Cx,
+    n: &Node,
+    p: &str,
+    a: &[ProcessId],
+    b: &[ProcessId],
+    names: &Names,
+) -> bool {
+    let Some(both) = a.iter().find(|x| b.contains(x)) else {
+        return true;
+    };
+    let name = names.process_name(*both);
+    cx.err(
+        n.origin,
+        p,
+        format!("\"{name}\" is on both sides: a process cannot be cut off from itself"),
+        Some("put every process on one side only".into()),
+    );
+    false
 }
 
 pub(super) fn parse_faults(
     cx: &mut Cx,
     root: &Table,
     names: &Names,
-    duration_ns: u64,
-) -> Vec<FaultSpec> {
+    run: &RunTimes,
+) -> (Vec<FaultSpec>, Vec<FaultTiming>) {
     let Some(e) = root.get("faults") else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let Val::Array(items) = &e.node.val else {
         cx.err(
@@ -73,20 +111,25 @@ pub(super) fn parse_faults(
             "expected an array of tables ([[faults]])".into(),
             None,
         );
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut out = Vec::new();
+    let mut specs = Vec::new();
+    let mut timings = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let p = format!("faults[{i}]");
         let Val::Table(t) = &item.val else {
             cx.err(item.origin, &p, "expected a table".into(), None);
             continue;
         };
-        if let Some(f) = fault(cx, t, item.origin, &p, names, duration_ns) {
-            out.push(f);
+        if let Some((f, timing)) = fault(cx, t, item.origin, &p, names, run) {
+            specs.push(f);
+            timings.push(timing);
         }
     }
-    out
+    (
+        crate::scenario::timing::place(&specs, &timings, run.seed),
+        timings,
+    )
 }
 
 pub(super) fn fault(
@@ -95,13 +138,13 @@ pub(super) fn fault(
     origin: Origin,
     p: &str,
     names: &Names,
-    duration_ns: u64,
-) -> Option<FaultSpec> {
+    run: &RunTimes,
+) -> Option<(FaultSpec, FaultTiming)> {
     let (kind, name) = fault_kind(cx, t, origin, p)?;
     let mut allowed = vec!["kind", "at", "heal", "for"];
     allowed.extend_from_slice(kind.keys());
     cx.check_keys(t, p, &allowed);
-    let (at_ns, heal_ns) = timing(cx, t, origin, p, duration_ns)?;
+    let timing = timing(cx, t, origin, p, run)?;
     let input = FaultInput {
         t,
         origin,
@@ -110,13 +153,14 @@ pub(super) fn fault(
         kind: &name,
     };
     let (fk, labels) = kind.parse(cx, &input)?;
-    Some(FaultSpec {
+    let spec = FaultSpec {
         kind: fk,
         targets: labels,
         label: name,
-        at_ns,
-        heal_ns,
-    })
+        at_ns: timing.at.lo_ns,
+        heal_ns: None,
+    };
+    Some((spec, timing))
 }
 
 /// The fault's `kind`, looked up once.
@@ -148,50 +192,106 @@ fn fault_kind(cx: &mut Cx, t: &Table, origin: Origin, p: &str) -> Option<(Kind, 
     Some((kind, name))
 }
 
-/// `at`, and `heal` or `for`.
-fn timing(
-    cx: &mut Cx,
-    t: &Table,
-    origin: Origin,
-    p: &str,
-    duration_ns: u64,
-) -> Option<(u64, Option<u64>)> {
-    let at_ns = match t.get("at") {
-        Some(e) => cx.duration(&e.node, &join(p, "at"), 1_000_000_000)?,
-        None => {
-            cx.err(
-                origin,
-                &join(p, "at"),
-                "missing `at`".into(),
-                Some("e.g. at = \"60s\"".into()),
-            );
-            return None;
-        }
+/// A time or a window: `"60s"`, `60` (seconds), `"20s..25s"`; with `+` (`"+5s"`,
+/// `"+5s..+10s"`) relative to the fault's start. Returns the window and whether it is relative.
+fn window(cx: &mut Cx, n: &Node, p: &str) -> Option<(Window, bool)> {
+    let Val::Str(text) = &n.val else {
+        return Some((Window::at(cx.duration(n, p, 1_000_000_000)?), false));
     };
-    if at_ns > duration_ns {
+    let (lo, hi) = text.split_once("..").unwrap_or((text, text));
+    let (lo, hi) = (lo.trim(), hi.trim());
+    let relative = lo.starts_with('+');
+    if relative != hi.starts_with('+') {
+        let hint = "write both ends relative (\"+5s..+10s\") or both absolute (\"20s..25s\")";
         cx.err(
-            t.get("at").map_or(origin, |e| e.node.origin),
-            &join(p, "at"),
-            "starts after the run ends".into(),
-            Some("make `at` no later than `duration`".into()),
+            n.origin,
+            p,
+            format!("\"{text}\" mixes a relative and an absolute end"),
+            Some(hint.into()),
         );
         return None;
     }
-    let heal = heal_time(cx, t, p, at_ns)?;
-    Some((at_ns, heal))
+    let end = |cx: &mut Cx, s: &str| {
+        let node = Node {
+            origin: n.origin,
+            val: Val::Str(s.trim_start_matches('+').to_string()),
+        };
+        cx.duration(&node, p, 1_000_000_000)
+    };
+    let (lo_ns, hi_ns) = (end(cx, lo)?, end(cx, hi)?);
+    if lo_ns > hi_ns {
+        let msg = format!("the window \"{text}\" ends before it begins");
+        cx.err(
+            n.origin,
+            p,
+            msg,
+            Some("write the earlier time first".into()),
+        );
+        return None;
+    }
+    Some((Window { lo_ns, hi_ns }, relative))
 }
 
-fn heal_time(cx: &mut Cx, t: &Table, p: &str, at_ns: u64) -> Option<Option<u64>> {
-    let heal_ns = match (t.get("heal"), t.get("for")) {
-        (Some(h), None) => Some((
-            cx.duration(&h.node, &join(p, "heal"), 1_000_000_000)?,
-            h.node.origin,
-        )),
-        (None, Some(f)) => Some((
-            at_ns + cx.duration(&f.node, &join(p, "for"), 1_000_000_000)?,
+/// `at`, and `heal` or `for`.
+fn timing(cx: &mut Cx, t: &Table, origin: Origin, p: &str, run: &RunTimes) -> Option<FaultTiming> {
+    let Some(e) = t.get("at") else {
+        cx.err(
+            origin,
+            &join(p, "at"),
+            "missing `at`".into(),
+            Some("e.g. at = \"60s\", or a window: at = \"20s..25s\"".into()),
+        );
+        return None;
+    };
+    let (at, relative) = window(cx, &e.node, &join(p, "at"))?;
+    if relative || at.hi_ns > run.duration_ns {
+        let msg = if relative {
+            "`at` is a time from the start of the run, not relative"
+        } else if at.lo_ns > run.duration_ns {
+            "starts after the run ends"
+        } else {
+            "the window ends after the run ends"
+        };
+        cx.err(
+            e.node.origin,
+            &join(p, "at"),
+            msg.into(),
+            Some("make `at` no later than `duration`, without a `+`".into()),
+        );
+        return None;
+    }
+    if at.hi_ns >= run.load_end {
+        quiet_warning(cx, e.node.origin, &join(p, "at"), run);
+    }
+    let heal = heal_time(cx, t, p, at)?;
+    Some(FaultTiming { at, heal })
+}
+
+fn quiet_warning(cx: &mut Cx, origin: Origin, p: &str, run: &RunTimes) {
+    let from = run.load_end as f64 / 1e9;
+    cx.warn(
+        origin,
+        p,
+        format!(
+            "can start in the quiet phase (from {from}s, `duration` - `quiet`), when every fault \
+             has already been healed: it then stays in force while the checkers judge the end \
+             of the run"
+        ),
+        Some(format!("start it before {from}s, or shorten `quiet`")),
+    );
+}
+
+fn heal_time(cx: &mut Cx, t: &Table, p: &str, at: Window) -> Option<Heal> {
+    let (heal, o) = match (t.get("heal"), t.get("for")) {
+        (Some(h), None) => match window(cx, &h.node, &join(p, "heal"))? {
+            (w, true) => (Heal::After(w), h.node.origin),
+            (w, false) => (Heal::At(w), h.node.origin),
+        },
+        (None, Some(f)) => (
+            Heal::After(window(cx, &f.node, &join(p, "for"))?.0),
             f.node.origin,
-        )),
-        (None, None) => None,
+        ),
+        (None, None) => return Some(Heal::AtQuiet),
         (Some(h), Some(_)) => {
             cx.err(
                 h.node.origin,
@@ -202,18 +302,21 @@ fn heal_time(cx: &mut Cx, t: &Table, p: &str, at_ns: u64) -> Option<Option<u64>>
             return None;
         }
     };
-    if let Some((h, o)) = heal_ns
-        && h <= at_ns
-    {
+    let early = match heal {
+        Heal::At(w) => w.lo_ns <= at.hi_ns,
+        Heal::After(w) => w.lo_ns == 0,
+        Heal::AtQuiet => false,
+    };
+    if early {
         cx.err(
             o,
             &join(p, "heal"),
             "heals before it starts".into(),
-            Some("`heal` must be later than `at`".into()),
+            Some("`heal` must be later than the latest `at`".into()),
         );
         return None;
     }
-    Some(heal_ns.map(|(h, _)| h))
+    Some(heal)
 }
 
 pub(super) fn signed_duration(cx: &mut Cx, n: &Node, p: &str) -> Option<i64> {
@@ -256,6 +359,9 @@ pub(super) fn two_groups(cx: &mut Cx, n: &Node, p: &str, names: &Names) -> Optio
     }
     let (a, mut la) = target_list(cx, &sides[0], p, names)?;
     let (b, lb) = target_list(cx, &sides[1], p, names)?;
+    if !disjoint(cx, n, p, &a, &b, names) {
+        return None;
+    }
     la.push("|".into());
     la.extend(lb);
     Some((a, b, la))

@@ -19,11 +19,12 @@ use topology::*;
 use workloads::*;
 
 use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
-use crate::expect::{Constraint, Expectation, FIGURES};
+use crate::expect::{Constraint, Expectation, FIGURES, FigureKind, PER_WORKLOAD_LOST, figure_kind};
 use crate::fault::{FaultKind, FaultSpec};
 use crate::net::{PathSpec, Topology};
 use crate::redis::{BACKLOG_MIN_SIZE, Fsync, ServerConfig};
 use crate::scenario::diag::{Diagnostic, Origin, did_you_mean};
+use crate::scenario::limits::MAX_VALUE_SIZE;
 use crate::scenario::tree::{Entry, Node, Table, Val};
 use crate::scenario::units::{parse_duration, parse_percent, parse_rate, parse_size};
 use crate::scenario::{MAX_DURATION_NS, MAX_PROCESSES, Scenario, ServerSpec, WorkloadGroup};
@@ -92,12 +93,43 @@ const WORKLOAD_KEYS: &[&str] = &[
     "stop",
 ];
 
-/// Collects diagnostics while reading fields.
+/// Collects diagnostics while reading fields: errors, and warnings about legal but useless
+/// settings.
 struct Cx {
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
+/// What a name may contain, for hints.
+const NAME_RULE: &str = "a name is 1 to 128 printable characters without spaces: letters, \
+     digits and punctuation such as - _ . : (no whitespace or control characters)";
+
 impl Cx {
+    fn warn(&mut self, origin: Origin, field: &str, message: String, hint: Option<String>) {
+        self.warnings.push(Diagnostic {
+            origin,
+            field: field.to_string(),
+            message,
+            hint,
+        });
+    }
+
+    /// Checks a name of a region, server, sentinel, workload or monitored primary.
+    fn check_name(&mut self, origin: Origin, field: &str, name: &str) -> bool {
+        let bad = name.chars().find(|c| c.is_whitespace() || c.is_control());
+        let message = if name.is_empty() {
+            "a name cannot be empty".to_string()
+        } else if let Some(c) = bad {
+            format!("the name {name:?} contains {c:?}, which is not allowed in a name")
+        } else if name.chars().count() > 128 {
+            "the name is longer than 128 characters".to_string()
+        } else {
+            return true;
+        };
+        self.err(origin, field, message, Some(NAME_RULE.into()));
+        false
+    }
+
     fn err(&mut self, origin: Origin, field: &str, message: String, hint: Option<String>) {
         self.diags.push(Diagnostic {
             origin,
@@ -332,6 +364,25 @@ impl Names {
         }
     }
 
+    /// The name of a process: its server, sentinel, or workload and client number.
+    fn process_name(&self, p: ProcessId) -> String {
+        let i = p.index();
+        let servers = self.servers.len();
+        if i < servers {
+            return self.servers[i].0.clone();
+        }
+        if let Some(s) = self.sentinels.get(i - servers) {
+            return s.clone();
+        }
+        self.workloads
+            .iter()
+            .find(|w| i >= w.1 && i < w.1 + w.2 as usize)
+            .map_or_else(
+                || format!("process {i}"),
+                |w| format!("{} client {}", w.0, i - w.1),
+            )
+    }
+
     fn candidates(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.servers.iter().map(|s| s.0.as_str()).collect();
         v.extend(self.sentinels.iter().map(String::as_str));
@@ -354,7 +405,13 @@ struct Header {
 
 fn header(cx: &mut Cx, root: &Table) -> Header {
     let name = match root.get("name") {
-        Some(e) => cx.string(&e.node, "name").unwrap_or_default().to_string(),
+        Some(e) => {
+            let name = cx.string(&e.node, "name").unwrap_or_default().to_string();
+            if matches!(e.node.val, Val::Str(_)) {
+                cx.check_name(e.node.origin, "name", &name);
+            }
+            name
+        }
         None => {
             cx.err(
                 Origin::Whole,
@@ -464,12 +521,20 @@ fn discovery(
             .first()
             .and_then(|s| s.monitors.first())
             .map_or_else(|| "mymaster".to_string(), |m| m.name.clone()),
+        monitored: sentinels
+            .iter()
+            .flat_map(|s| s.monitors.iter().map(|m| m.name.clone()))
+            .collect(),
     }
 }
 
 /// Builds a scenario from the tree, or returns every problem found.
-pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
-    let mut cx = Cx { diags: Vec::new() };
+/// Returns the scenario with the warnings found (located against the source by the caller).
+pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut cx = Cx {
+        diags: Vec::new(),
+        warnings: Vec::new(),
+    };
     cx.check_keys(root, "", TOP_KEYS);
     let h = header(&mut cx, root);
     let regions = regions(&mut cx, root);
@@ -490,10 +555,14 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
     };
     let workloads = parse_workloads(&mut cx, root, &env);
     let names = names(&mut cx, &regions, &servers, &sentinels, &workloads);
-    let faults = parse_faults(&mut cx, root, &names, h.duration_ns);
-    let nemesis = nemesis(&mut cx, root, load_end);
-    let workload_names: Vec<&str> = names.workloads.iter().map(|w| w.0.as_str()).collect();
-    let expect = expectations(&mut cx, root, &workload_names);
+    let run = RunTimes {
+        seed: h.seed,
+        duration_ns: h.duration_ns,
+        load_end,
+    };
+    let (faults, fault_timings) = parse_faults(&mut cx, root, &names, &run);
+    let nemesis = nemesis(&mut cx, root, &run);
+    let expect = expectations(&mut cx, root, &names);
     if servers.is_empty() && server_entries == 0 {
         cx.err(
             Origin::Whole,
@@ -505,21 +574,35 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
     if !cx.diags.is_empty() {
         return Err(cx.diags);
     }
-    Ok(Scenario {
-        name: h.name,
-        description: h.description,
-        seed: h.seed,
-        duration_ns: h.duration_ns,
-        quiet_ns: h.quiet_ns,
-        max_events: h.max_events,
-        topology,
-        servers,
-        sentinels,
-        workloads,
-        faults,
-        nemesis,
-        expect,
-    })
+    Ok((
+        Scenario {
+            name: h.name,
+            description: h.description,
+            seed: h.seed,
+            duration_ns: h.duration_ns,
+            quiet_ns: h.quiet_ns,
+            max_events: h.max_events,
+            topology,
+            servers,
+            sentinels,
+            workloads,
+            faults,
+            fault_timings,
+            nemesis,
+            expect,
+            warnings: Vec::new(),
+        },
+        cx.warnings,
+    ))
+}
+
+/// The run's times that faults and the nemesis are checked against.
+struct RunTimes {
+    /// The scenario's own seed (fault windows are drawn for it in `Scenario::faults`).
+    seed: u64,
+    duration_ns: u64,
+    /// The start of the quiet phase.
+    load_end: u64,
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {

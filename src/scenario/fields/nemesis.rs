@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::nemesis::{NemesisKind, NemesisSpec};
+use crate::scenario::limits::MIN_NEMESIS_INTERVAL_NS;
 
 const NEMESIS_KEYS: &[&str] = &[
     "kinds",
@@ -14,7 +15,8 @@ const NEMESIS_KEYS: &[&str] = &[
     "clock_jump",
 ];
 
-pub(super) fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<NemesisSpec> {
+pub(super) fn nemesis(cx: &mut Cx, root: &Table, run: &RunTimes) -> Option<NemesisSpec> {
+    let end_ns = run.load_end;
     let e = root.get("nemesis")?;
     let t = cx.table(e, "nemesis")?;
     cx.check_keys(t, "nemesis", NEMESIS_KEYS);
@@ -31,14 +33,29 @@ pub(super) fn nemesis(cx: &mut Cx, root: &Table, end_ns: u64) -> Option<NemesisS
     let start_ns = d(cx, "start", 0)?;
     let extra_latency_ns = d(cx, "extra_latency", 200_000_000)?;
     let clock_jump_ns = d(cx, "clock_jump", 5_000_000_000)? as i64;
-    if mean_interval_ns == 0 {
+    let interval_origin = t.get("interval").map_or(e.node.origin, |x| x.node.origin);
+    if mean_interval_ns < MIN_NEMESIS_INTERVAL_NS {
+        let message = if mean_interval_ns == 0 {
+            "must be longer than zero".to_string()
+        } else {
+            "is shorter than 1ms: the nemesis draws at most one fault per millisecond".to_string()
+        };
+        let hint = "a mean interval of 1ms or more, e.g. interval = \"10s\"";
         cx.err(
-            t.get("interval").map_or(e.node.origin, |x| x.node.origin),
+            interval_origin,
             "nemesis.interval",
-            "must be longer than zero".into(),
-            None,
+            message,
+            Some(hint.into()),
         );
         return None;
+    }
+    if start_ns >= end_ns {
+        start_warning(
+            cx,
+            t.get("start").map_or(e.node.origin, |x| x.node.origin),
+            start_ns,
+            end_ns,
+        );
     }
     if max_duration_ns < min_duration_ns {
         cx.err(
@@ -111,4 +128,18 @@ fn nemesis_kinds(cx: &mut Cx, t: &Table) -> Vec<NemesisKind> {
         }
     }
     kinds
+}
+
+/// A nemesis that starts once faults are over draws nothing.
+fn start_warning(cx: &mut Cx, origin: Origin, start_ns: u64, end_ns: u64) {
+    let (start, end) = (start_ns as f64 / 1e9, end_ns as f64 / 1e9);
+    cx.warn(
+        origin,
+        "nemesis.start",
+        format!(
+            "starts at {start}s but the nemesis stops at {end}s (the quiet phase, \
+             `duration` - `quiet`): it never draws a fault"
+        ),
+        Some(format!("start it before {end}s, or remove [nemesis]")),
+    );
 }

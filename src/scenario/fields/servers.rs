@@ -29,6 +29,7 @@ pub(super) fn parse_servers(
         let Some(st) = cx.table(e, &path) else {
             continue;
         };
+        cx.check_name(e.key_origin, &path, &e.key);
         let mut allowed = vec!["region", "replicaof"];
         allowed.extend_from_slice(SERVER_KNOBS);
         cx.check_keys(st, &path, &allowed);

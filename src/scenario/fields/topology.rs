@@ -22,6 +22,7 @@ pub(super) fn regions(cx: &mut Cx, root: &Table) -> Vec<String> {
     for (i, n) in items.iter().enumerate() {
         let path = format!("regions[{i}]");
         if let Some(s) = cx.string(n, &path) {
+            cx.check_name(n.origin, &path, s);
             if out.iter().any(|r| r == s) {
                 cx.err(
                     n.origin,

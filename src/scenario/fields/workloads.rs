@@ -6,6 +6,8 @@ use super::*;
 pub(super) struct SentinelDiscovery {
     pub(super) sentinels: Vec<ProcessId>,
     pub(super) default_name: String,
+    /// Every name a sentinel monitors a primary under.
+    pub(super) monitored: Vec<String>,
 }
 
 /// What every workload is read against.
@@ -51,6 +53,9 @@ pub(super) fn parse_workloads(cx: &mut Cx, root: &Table, env: &WorkloadEnv) -> V
             continue;
         };
         cx.check_keys(wt, &path, WORKLOAD_KEYS);
+        if !cx.check_name(e.key_origin, &path, &e.key) {
+            continue;
+        }
         let input = WorkloadInput {
             name: &e.key,
             t: wt,
@@ -97,7 +102,7 @@ fn workload(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<Workloa
     let clients = w.get("clients").map_or(Some(1), |n| {
         cx.int(n, &w.at("clients"), 1, MAX_PROCESSES as i64)
     })? as u32;
-    let spec = workload_spec(cx, w, env, discovery)?;
+    let spec = workload_spec(cx, w, env, discovery, target)?;
     Some(WorkloadGroup {
         spec,
         clients,
@@ -110,6 +115,7 @@ fn workload_spec(
     w: &WorkloadInput,
     env: &WorkloadEnv,
     target: Target,
+    target_server: usize,
 ) -> Option<WorkloadSpec> {
     let rate = match w.get("rate") {
         Some(n) => Some(cx.with_str(n, &w.at("rate"), parse_rate, "write e.g. \"500/s\"")?),
@@ -126,12 +132,10 @@ fn workload_spec(
         None => vec![(OpKind::Set, 50), (OpKind::Get, 50)],
         Some(n) => mix(cx, n, &w.at("mix"))?,
     };
-    let value_size = w
-        .get("value_size")
-        .map_or(Some(16), |n| cx.size(n, &w.at("value_size")))? as usize;
+    let value_size = value_size(cx, w)?;
     let wait = match w.get("wait") {
         None => None,
-        Some(n) => Some(wait(cx, n, &w.at("wait"))?),
+        Some(n) => Some(wait(cx, n, &w.at("wait"), env, target_server)?),
     };
     let (timeout_ns, start_ns, stop_ns) = schedule(cx, w, env)?;
     Some(WorkloadSpec {
@@ -161,11 +165,48 @@ fn workload_spec(
     })
 }
 
-fn master_name(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<String> {
-    match w.get("master_name") {
-        Some(n) => Some(cx.string(n, &w.at("master_name"))?.to_string()),
-        None => Some(env.discovery.default_name.clone()),
+fn value_size(cx: &mut Cx, w: &WorkloadInput) -> Option<usize> {
+    let Some(n) = w.get("value_size") else {
+        return Some(16);
+    };
+    let p = w.at("value_size");
+    let v = cx.size(n, &p)?;
+    if v > MAX_VALUE_SIZE {
+        cx.err(
+            n.origin,
+            &p,
+            format!(
+                "{v} bytes is larger than Redis accepts in one value (proto-max-bulk-len, 512mb)"
+            ),
+            Some("lower `value_size` to 512mb or less".into()),
+        );
+        return None;
     }
+    Some(v as usize)
+}
+
+/// The name asked with `get-master-addr-by-name`: it must be one a sentinel monitors.
+fn master_name(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<String> {
+    let Some(n) = w.get("master_name") else {
+        return Some(env.discovery.default_name.clone());
+    };
+    let p = w.at("master_name");
+    let name = cx.string(n, &p)?;
+    if !cx.check_name(n.origin, &p, name) {
+        return None;
+    }
+    let known = &env.discovery.monitored;
+    if !known.iter().any(|m| m == name) {
+        let hint = match did_you_mean(name, known.iter().map(String::as_str)) {
+            Some(m) => format!("did you mean \"{m}\"?"),
+            None if known.is_empty() => "add sentinels that monitor a primary".into(),
+            None => format!("monitored names: {}", known.join(", ")),
+        };
+        let msg = format!("no sentinel monitors a primary named \"{name}\"");
+        cx.err(n.origin, &p, msg, Some(hint));
+        return None;
+    }
+    Some(name.to_string())
 }
 
 /// `timeout`, `start` and `stop`.
@@ -185,6 +226,23 @@ fn schedule(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<(u64, u
             &w.at("timeout"),
             "must be longer than zero".into(),
             None,
+        );
+        return None;
+    }
+    if start_ns >= stop_ns {
+        let (start, stop) = (start_ns as f64 / 1e9, stop_ns as f64 / 1e9);
+        let by = if w.get("stop").is_some() {
+            "`stop`"
+        } else {
+            "the quiet phase (`duration` - `quiet`)"
+        };
+        cx.err(
+            w.get("start")
+                .or(w.get("stop"))
+                .map_or(Origin::Whole, |n| n.origin),
+            &w.at("start"),
+            format!("starts at {start}s but stops at {stop}s ({by}): it never issues an operation"),
+            Some("make `start` earlier than `stop`".into()),
         );
         return None;
     }
@@ -288,7 +346,31 @@ pub(super) fn mix(cx: &mut Cx, n: &Node, p: &str) -> Option<Vec<(OpKind, u32)>> 
     Some(out)
 }
 
-pub(super) fn wait(cx: &mut Cx, n: &Node, p: &str) -> Option<(u32, u64)> {
+/// How many replicas the group of server `i` has: every server whose `replicaof` chain ends
+/// where `i`'s does, less the primary. `WAIT n` can never see more.
+fn group_replicas(servers: &[ServerSpec], i: usize) -> Vec<&str> {
+    let root = |mut k: usize| {
+        while let Some(up) = servers[k].replicaof {
+            k = up;
+        }
+        k
+    };
+    let top = root(i);
+    servers
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != top && root(*k) == top)
+        .map(|(_, s)| s.name.as_str())
+        .collect()
+}
+
+pub(super) fn wait(
+    cx: &mut Cx,
+    n: &Node,
+    p: &str,
+    env: &WorkloadEnv,
+    target: usize,
+) -> Option<(u32, u64)> {
     let Val::Table(t) = &n.val else {
         cx.err(
             n.origin,
@@ -305,5 +387,26 @@ pub(super) fn wait(cx: &mut Cx, n: &Node, p: &str) -> Option<(u32, u64)> {
     let timeout = t.get("timeout").map_or(Some(0), |e| {
         cx.duration(&e.node, &join(p, "timeout"), 1_000_000)
     })?;
+    let Some(primary) = env.servers.get(target).map(|s| &s.name) else {
+        return Some((replicas, timeout / 1_000_000));
+    };
+    let group = group_replicas(env.servers, target);
+    if replicas as usize > group.len() {
+        cx.err(
+            t.get("replicas").map_or(n.origin, |e| e.node.origin),
+            &join(p, "replicas"),
+            format!(
+                "WAIT {replicas} can never be satisfied: the replication group of \"{primary}\" \
+                 has {} replica(s) ({})",
+                group.len(),
+                group.join(", ")
+            ),
+            Some(format!(
+                "lower `replicas` to at most {}, or add replicas",
+                group.len()
+            )),
+        );
+        return None;
+    }
     Some((replicas, timeout / 1_000_000))
 }
