@@ -108,10 +108,17 @@ fn fault_windows_are_drawn_per_seed_inside_their_bounds() {
         let (at, heal) = (faults[0].at_ns, faults[0].heal_ns.unwrap());
         assert!((20_000_000_000..=25_000_000_000).contains(&at), "{at}");
         assert!((5_000_000_000..=10_000_000_000).contains(&(heal - at)));
-        assert_eq!((faults[1].at_ns, faults[1].heal_ns), (30_000_000_000, Some(31_000_000_000)));
+        assert_eq!(
+            (faults[1].at_ns, faults[1].heal_ns),
+            (30_000_000_000, Some(31_000_000_000))
+        );
         starts.insert(at);
     }
-    assert!(starts.len() > 40, "seeds explore placements: {}", starts.len());
+    assert!(
+        starts.len() > 40,
+        "seeds explore placements: {}",
+        starts.len()
+    );
     assert_eq!(s.faults, s.faults_for_seed(s.seed));
 }
 
@@ -119,10 +126,16 @@ fn fault_windows_are_drawn_per_seed_inside_their_bounds() {
 fn backwards_or_mixed_windows_are_errors() {
     let d = LoadOptions::default();
     let e = err(&WINDOW.replace("20s..25s", "25s..20s"), &d);
-    assert!(e.contains("faults[0].at") && e.contains("ends before it begins"), "{e}");
+    assert!(
+        e.contains("faults[0].at") && e.contains("ends before it begins"),
+        "{e}"
+    );
     let e = err(&WINDOW.replace("+5s..+10s", "+5s..10s"), &d);
     assert!(e.contains("mixes a relative and an absolute end"), "{e}");
-    let e = err(&WINDOW.replace("heal = \"+5s..+10s\"", "heal = \"24s..30s\""), &d);
+    let e = err(
+        &WINDOW.replace("heal = \"+5s..+10s\"", "heal = \"24s..30s\""),
+        &d,
+    );
     assert!(e.contains("heals before it starts"), "{e}");
 }
 
@@ -133,17 +146,27 @@ fn overrides_reach_array_entries() {
     let s = parse(WINDOW, &["faults[0].at=2s"]).unwrap();
     assert_eq!(s.faults[0].at_ns, 2_000_000_000);
     let e = parse(WINDOW, &["faults.2.at=1s"]).unwrap_err().to_string();
-    assert!(e.contains("--set faults.2.at=1s") && e.contains("has 2 entries"), "{e}");
+    assert!(
+        e.contains("--set faults.2.at=1s") && e.contains("has 2 entries"),
+        "{e}"
+    );
 }
 
 #[test]
 fn expect_is_typed_by_one_table() {
     assert!(FIGURES.iter().any(|f| f.kind == FigureKind::Duration));
-    let s = ok("[expect]\nfailover_completed_ms = { max = \"30s\" }\nconverged = true\nfailover_to = \"r1\"\nlost_acked_writes = 0\n");
+    let s = ok(
+        "[expect]\nfailover_completed_ms = { max = \"30s\" }\nconverged = true\nfailover_to = \"r1\"\nlost_acked_writes = 0\n",
+    );
     let kinds: Vec<FigureKind> = s.expect.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        [FigureKind::Duration, FigureKind::Bool, FigureKind::Name, FigureKind::Count]
+        [
+            FigureKind::Duration,
+            FigureKind::Bool,
+            FigureKind::Name,
+            FigureKind::Count
+        ]
     );
     assert_eq!(
         s.expect[0].constraint,

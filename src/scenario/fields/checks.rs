@@ -63,7 +63,8 @@ fn constraint(
         }
         (_, other) => {
             let msg = format!("expected {}, found {}", kind.describe(), describe(other));
-            cx.err(n.origin, p, msg, None);
+            let hint = "each figure has one kind: see the [expect] table in docs/scenarios.md";
+            cx.err(n.origin, p, msg, Some(hint.into()));
             None
         }
     }
