@@ -33,13 +33,13 @@ impl FigureKind {
 
     /// Whether an actual value is of this kind (an unavailable figure is of every kind).
     pub fn accepts(self, actual: &Figure) -> bool {
-        match (self, actual) {
-            (_, Figure::Unavailable(_)) => true,
-            (FigureKind::Count | FigureKind::Duration, Figure::Number(_)) => true,
-            (FigureKind::Bool, Figure::Truth(_)) => true,
-            (FigureKind::Name, Figure::Text(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, actual),
+            (_, Figure::Unavailable(_))
+                | (FigureKind::Count | FigureKind::Duration, Figure::Number(_))
+                | (FigureKind::Bool, Figure::Truth(_))
+                | (FigureKind::Name, Figure::Text(_))
+        )
     }
 }
 

@@ -250,6 +250,17 @@ fn reference_cases() -> Vec<Case> {
             ],
         ),
         (
+            "isolating every process",
+            fault("kind = \"isolate\"\ntargets = \"all\""),
+            None,
+            vec![
+                ":18:11",
+                "faults[0].targets",
+                "no one to cut it off from",
+                "hint",
+            ],
+        ),
+        (
             "partition with a server on both sides",
             fault("kind = \"partition\"\nbetween = [[\"p1\"], [\"p1\", \"r1\"]]"),
             None,

@@ -123,7 +123,7 @@ pub fn estimate_memory(s: &Scenario) -> Estimate {
         "`repl-backlog-size`".into(),
         backlogs,
     ));
-    parts.sort_by(|a, b| b.2.cmp(&a.2));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.2));
     let bytes = parts.iter().fold(0u64, |acc, p| acc.saturating_add(p.2));
     Estimate { bytes, parts }
 }

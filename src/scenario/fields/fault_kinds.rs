@@ -65,10 +65,21 @@ impl FaultInput<'_> {
         n
     }
 
-    /// Every process not in `a`.
-    fn others(&self, a: &[ProcessId]) -> Vec<ProcessId> {
+    /// Every process not in `a`: the other side of a cut; an error when there is none.
+    fn others(&self, cx: &mut Cx, a: &[ProcessId], key: &str) -> Option<Vec<ProcessId>> {
         let everyone = self.names.resolve("all").unwrap_or_default();
-        everyone.into_iter().filter(|x| !a.contains(x)).collect()
+        let rest: Vec<ProcessId> = everyone.into_iter().filter(|x| !a.contains(x)).collect();
+        if rest.is_empty() {
+            let origin = self.t.get(key).map_or(self.origin, |e| e.node.origin);
+            cx.err(
+                origin,
+                &join(self.path, key),
+                "names every process, so there is no one to cut it off from".into(),
+                Some("name only some servers, sentinels, workloads or regions".into()),
+            );
+            return None;
+        }
+        Some(rest)
     }
 
     /// The processes named by the required key `key`.
@@ -159,7 +170,7 @@ fn one_way(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 
 fn isolate(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let (a, labels) = f.targets(cx, "targets")?;
-    let b = f.others(&a);
+    let b = f.others(cx, &a, "targets")?;
     Some((cut(a, b, false), labels))
 }
 
@@ -175,7 +186,7 @@ fn region_outage(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
         );
         return None;
     }
-    let b = f.others(&a);
+    let b = f.others(cx, &a, "region")?;
     Some((cut(a, b, false), labels))
 }
 
@@ -241,7 +252,7 @@ fn link_sides(cx: &mut Cx, f: &FaultInput) -> Option<Groups> {
         (Some(e), _) => two_groups(cx, &e.node, &join(f.path, "between"), f.names),
         (None, Some(e)) => {
             let (a, l) = target_list(cx, &e.node, &join(f.path, "targets"), f.names)?;
-            let b = f.others(&a);
+            let b = f.others(cx, &a, "targets")?;
             Some((a, b, l))
         }
         (None, None) => {

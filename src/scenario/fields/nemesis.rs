@@ -66,15 +66,7 @@ pub(super) fn nemesis(cx: &mut Cx, root: &Table, run: &RunTimes) -> Option<Nemes
         );
         return None;
     }
-    let loss_ppm = match t.get("loss_rate") {
-        Some(x) => cx.with_str(
-            &x.node,
-            "nemesis.loss_rate",
-            parse_percent,
-            "write e.g. \"10%\"",
-        )?,
-        None => 100_000,
-    };
+    let loss_ppm = loss_rate(cx, t)?;
     Some(NemesisSpec {
         kinds,
         mean_interval_ns,
@@ -142,4 +134,17 @@ fn start_warning(cx: &mut Cx, origin: Origin, start_ns: u64, end_ns: u64) {
         ),
         Some(format!("start it before {end}s, or remove [nemesis]")),
     );
+}
+
+/// `loss_rate` in parts per million (default 10%).
+fn loss_rate(cx: &mut Cx, t: &Table) -> Option<u32> {
+    match t.get("loss_rate") {
+        Some(x) => cx.with_str(
+            &x.node,
+            "nemesis.loss_rate",
+            parse_percent,
+            "write e.g. \"10%\"",
+        ),
+        None => Some(100_000),
+    }
 }

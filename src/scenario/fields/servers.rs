@@ -36,26 +36,7 @@ pub(super) fn parse_servers(
         let region = member_region(cx, st, e.key_origin, &path, regions);
         let mut config = defaults.clone();
         knobs(cx, st, &path, &mut config);
-        let rof = st.get("replicaof").and_then(|r| {
-            let p = join(&path, "replicaof");
-            let s = cx.string(&r.node, &p)?;
-            match names.iter().position(|n| *n == s) {
-                Some(i) => Some((i, r.node.origin, p)),
-                None => {
-                    let hint = match did_you_mean(s, names.iter().copied()) {
-                        Some(m) => format!("did you mean \"{m}\"?"),
-                        None => format!("known servers: {}", names.join(", ")),
-                    };
-                    cx.err(
-                        r.node.origin,
-                        &p,
-                        format!("unknown server \"{s}\""),
-                        Some(hint),
-                    );
-                    None
-                }
-            }
-        });
+        let rof = replicaof(cx, st, &path, &names);
         replicaof_raw.push(rof);
         out.push(ServerSpec {
             name: e.key.clone(),
@@ -72,6 +53,32 @@ pub(super) fn parse_servers(
     }
     check_replication_graph(cx, &out, &replicaof_raw);
     (out, named.len())
+}
+
+/// The server `replicaof` names, with where it was written.
+fn replicaof(
+    cx: &mut Cx,
+    st: &Table,
+    path: &str,
+    names: &[&str],
+) -> Option<(usize, Origin, String)> {
+    let r = st.get("replicaof")?;
+    let p = join(path, "replicaof");
+    let s = cx.string(&r.node, &p)?;
+    if let Some(i) = names.iter().position(|n| *n == s) {
+        return Some((i, r.node.origin, p));
+    }
+    let hint = match did_you_mean(s, names.iter().copied()) {
+        Some(m) => format!("did you mean \"{m}\"?"),
+        None => format!("known servers: {}", names.join(", ")),
+    };
+    cx.err(
+        r.node.origin,
+        &p,
+        format!("unknown server \"{s}\""),
+        Some(hint),
+    );
+    None
 }
 
 pub(super) fn check_replication_graph(
