@@ -3,55 +3,155 @@
 
 use serde::Serialize;
 
-/// The figures an `[expect]` block may name, with what each means.
-pub const FIGURES: &[(&str, &str)] = &[
-    (
+/// What kind of value a figure is: the parser accepts constraints of this kind only, and the
+/// evaluator accepts actual values of this kind only, so the two cannot disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FigureKind {
+    /// A non-negative count: an exact number or `{ min, max }`.
+    Count,
+    /// A duration in milliseconds: a number of milliseconds, a duration such as `"30s"`, or
+    /// `{ min, max }` of either.
+    Duration,
+    /// A verdict: `true` or `false`.
+    Bool,
+    /// The name of a server.
+    Name,
+}
+
+impl FigureKind {
+    /// How a value of this kind is written, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FigureKind::Count => "a count (a whole number from 0, or { min, max })",
+            FigureKind::Duration => {
+                "a duration in milliseconds (a number from 0, a duration such as \"30s\", or { min, max })"
+            }
+            FigureKind::Bool => "true or false",
+            FigureKind::Name => "the name of a server, e.g. \"r1\"",
+        }
+    }
+
+    /// Whether an actual value is of this kind (an unavailable figure is of every kind).
+    pub fn accepts(self, actual: &Figure) -> bool {
+        matches!(
+            (self, actual),
+            (_, Figure::Unavailable(_))
+                | (FigureKind::Count | FigureKind::Duration, Figure::Number(_))
+                | (FigureKind::Bool, Figure::Truth(_))
+                | (FigureKind::Name, Figure::Text(_))
+        )
+    }
+}
+
+/// One figure an `[expect]` block may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FigureSpec {
+    /// Its name in scenario files and the summary.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: FigureKind,
+    /// What it means.
+    pub meaning: &'static str,
+}
+
+const fn figure(name: &'static str, kind: FigureKind, meaning: &'static str) -> FigureSpec {
+    FigureSpec {
+        name,
+        kind,
+        meaning,
+    }
+}
+
+/// The prefix of per-workload figures: `lost_acked_writes:<workload>` is a count.
+pub const PER_WORKLOAD_LOST: &str = "lost_acked_writes:";
+
+/// The figures an `[expect]` block may name, with their kinds and meanings.
+pub const FIGURES: &[FigureSpec] = &[
+    figure(
         "lost_acked_writes",
+        FigureKind::Count,
         "acknowledged writes missing from the final state",
     ),
-    ("full_resyncs", "full resyncs completed by replicas"),
-    ("partial_resyncs", "partial resyncs completed by replicas"),
-    ("failovers", "promotions of a replica to primary"),
-    (
+    figure(
+        "full_resyncs",
+        FigureKind::Count,
+        "full resyncs completed by replicas",
+    ),
+    figure(
+        "partial_resyncs",
+        FigureKind::Count,
+        "partial resyncs completed by replicas",
+    ),
+    figure(
+        "failovers",
+        FigureKind::Count,
+        "promotions of a replica to primary",
+    ),
+    figure(
         "converged",
-        "every replica equals its primary at the end (true/false)",
+        FigureKind::Bool,
+        "every replica equals its primary at the end",
     ),
-    (
+    figure(
         "single_primary",
-        "no two primaries accepted writes at once (true/false)",
+        FigureKind::Bool,
+        "no two primaries accepted writes at once",
     ),
-    (
+    figure(
         "linearizable",
-        "every key's history is linearizable (true/false)",
+        FigureKind::Bool,
+        "every key's history is linearizable",
     ),
-    (
+    figure(
         "split_brain_ms",
+        FigureKind::Duration,
         "milliseconds during which two primaries accepted writes",
     ),
-    ("ops_ok", "operations that completed"),
-    ("ops_failed", "operations that definitely failed"),
-    ("ops_indeterminate", "operations whose outcome is unknown"),
-    (
+    figure("ops_ok", FigureKind::Count, "operations that completed"),
+    figure(
+        "ops_failed",
+        FigureKind::Count,
+        "operations that definitely failed",
+    ),
+    figure(
+        "ops_indeterminate",
+        FigureKind::Count,
+        "operations whose outcome is unknown",
+    ),
+    figure(
         "stale_reads",
+        FigureKind::Count,
         "reads that returned a value older than one already acknowledged",
     ),
-    (
+    figure(
         "read_your_writes",
-        "every client saw its own acknowledged writes (true/false)",
+        FigureKind::Bool,
+        "every client saw its own acknowledged writes",
     ),
-    (
+    figure(
         "failover_to",
-        "the server the last failover promoted (a name)",
+        FigureKind::Name,
+        "the server the last failover promoted",
     ),
-    (
+    figure(
         "failover_completed_ms",
+        FigureKind::Duration,
         "the slowest failover, from the fault to the promotion (ms)",
     ),
-    (
+    figure(
         "failover_detected_ms",
+        FigureKind::Duration,
         "the slowest detection, from the fault to the first +sdown (ms)",
     ),
 ];
+
+/// The kind of the figure `name` (including `lost_acked_writes:<workload>`), if it is one.
+pub fn figure_kind(name: &str) -> Option<FigureKind> {
+    if name.starts_with(PER_WORKLOAD_LOST) {
+        return Some(FigureKind::Count);
+    }
+    FIGURES.iter().find(|f| f.name == name).map(|f| f.kind)
+}
 
 /// What a figure must be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,8 +238,10 @@ impl std::fmt::Display for Figure {
 /// One expectation from a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectation {
-    /// The figure's name (one of [`FIGURES`]).
+    /// The figure's name (one of [`FIGURES`], or `lost_acked_writes:<workload>`).
     pub name: String,
+    /// The figure's kind, from [`FIGURES`].
+    pub kind: FigureKind,
     /// What it must be.
     pub constraint: Constraint,
 }
@@ -157,7 +259,8 @@ pub struct ExpectationResult {
     pub met: bool,
 }
 
-/// Evaluates expectations against a lookup of figures.
+/// Evaluates expectations against a lookup of figures. An actual value of another kind than
+/// the figure's (a lookup that disagrees with [`FIGURES`]) is never met, and says so.
 pub fn evaluate(
     expectations: &[Expectation],
     figure: impl Fn(&str) -> Figure,
@@ -166,11 +269,17 @@ pub fn evaluate(
         .iter()
         .map(|e| {
             let actual = figure(&e.name);
+            let kind_ok = e.kind.accepts(&actual);
+            let shown = if kind_ok {
+                actual.to_string()
+            } else {
+                format!("{actual} (not {})", e.kind.describe())
+            };
             ExpectationResult {
                 name: e.name.clone(),
                 expected: e.constraint.describe(),
-                actual: actual.to_string(),
-                met: e.constraint.holds(&actual),
+                actual: shown,
+                met: kind_ok && e.constraint.holds(&actual),
             }
         })
         .collect()
@@ -195,11 +304,34 @@ mod tests {
         let res = evaluate(
             &[Expectation {
                 name: "failovers".into(),
+                kind: FigureKind::Count,
                 constraint: Constraint::Equals(1),
             }],
             |_| Figure::Number(2),
         );
         assert!(!res[0].met);
         assert_eq!(res[0].actual, "2");
+    }
+
+    #[test]
+    fn the_evaluator_refuses_a_figure_of_the_wrong_kind() {
+        let e = Expectation {
+            name: "converged".into(),
+            kind: figure_kind("converged").unwrap(),
+            constraint: Constraint::Equals(1),
+        };
+        let res = evaluate(std::slice::from_ref(&e), |_| Figure::Number(1));
+        assert!(!res[0].met, "a count where a verdict belongs is not met");
+        assert!(
+            res[0].actual.contains("not true or false"),
+            "{}",
+            res[0].actual
+        );
+        assert_eq!(
+            figure_kind("lost_acked_writes:app"),
+            Some(FigureKind::Count)
+        );
+        assert_eq!(figure_kind("failover_to"), Some(FigureKind::Name));
+        assert_eq!(figure_kind("nonsense"), None);
     }
 }

@@ -107,75 +107,13 @@ pub fn draw(
         let victim = rng.random_range(0..servers.len());
         let (vid, vname) = (servers[victim].0, servers[victim].1.clone());
         let rest: Vec<ProcessId> = everyone.iter().copied().filter(|p| *p != vid).collect();
-        let (fk, targets) = match kind {
-            NemesisKind::Partition => {
-                let mut a = Vec::new();
-                let mut b = Vec::new();
-                let mut la = Vec::new();
-                let mut lb = Vec::new();
-                for (i, (p, n)) in servers.iter().enumerate() {
-                    if i == victim || (i != (victim + 1) % servers.len() && rng.random_bool(0.5)) {
-                        a.push(*p);
-                        la.push(n.clone());
-                    } else {
-                        b.push(*p);
-                        lb.push(n.clone());
-                    }
-                }
-                la.push("|".into());
-                la.extend(lb);
-                (
-                    FaultKind::Partition {
-                        a,
-                        b,
-                        one_way: false,
-                    },
-                    la,
-                )
-            }
-            NemesisKind::Isolate => (
-                FaultKind::Partition {
-                    a: vec![vid],
-                    b: rest,
-                    one_way: false,
-                },
-                vec![vname],
-            ),
-            NemesisKind::Crash | NemesisKind::MachineCrash => (
-                FaultKind::Crash {
-                    nodes: vec![vid],
-                    machine: kind == NemesisKind::MachineCrash,
-                    wipe_disk: false,
-                },
-                vec![vname],
-            ),
-            NemesisKind::Pause => (FaultKind::Pause { nodes: vec![vid] }, vec![vname]),
-            NemesisKind::Loss => (
-                FaultKind::Loss {
-                    a: vec![vid],
-                    b: rest,
-                    ppm: spec.loss_ppm,
-                },
-                vec![vname],
-            ),
-            NemesisKind::Latency => (
-                FaultKind::Latency {
-                    a: vec![vid],
-                    b: rest,
-                    extra_ns: spec.extra_latency_ns,
-                },
-                vec![vname],
-            ),
-            NemesisKind::Clock => (
-                FaultKind::Clock {
-                    nodes: vec![vid],
-                    jump_ns: spec.clock_jump_ns,
-                    drift_ppm: 0,
-                },
-                vec![vname],
-            ),
-            NemesisKind::DiskStall => (FaultKind::DiskStall { nodes: vec![vid] }, vec![vname]),
+        let victim = Victim {
+            index: victim,
+            id: vid,
+            name: vname,
+            rest,
         };
+        let (fk, targets) = fault_for(spec, kind, &victim, rng, servers);
         out.push(FaultSpec {
             kind: fk,
             targets,
@@ -185,6 +123,103 @@ pub fn draw(
         });
     }
     out
+}
+
+/// The server a drawn fault hits, and everyone else.
+struct Victim {
+    index: usize,
+    id: ProcessId,
+    name: String,
+    rest: Vec<ProcessId>,
+}
+
+/// The fault of `kind` on the victim (a partition draws its sides from `rng`).
+fn fault_for(
+    spec: &NemesisSpec,
+    kind: NemesisKind,
+    v: &Victim,
+    rng: &mut SimRng,
+    servers: &[(ProcessId, String)],
+) -> (FaultKind, Vec<String>) {
+    match kind {
+        NemesisKind::Partition => split(v, rng, servers),
+        NemesisKind::Isolate => (
+            FaultKind::Partition {
+                a: vec![v.id],
+                b: v.rest.clone(),
+                one_way: false,
+            },
+            vec![v.name.clone()],
+        ),
+        NemesisKind::Crash | NemesisKind::MachineCrash => (
+            FaultKind::Crash {
+                nodes: vec![v.id],
+                machine: kind == NemesisKind::MachineCrash,
+                wipe_disk: false,
+            },
+            vec![v.name.clone()],
+        ),
+        NemesisKind::Pause => (FaultKind::Pause { nodes: vec![v.id] }, vec![v.name.clone()]),
+        NemesisKind::Loss => (
+            FaultKind::Loss {
+                a: vec![v.id],
+                b: v.rest.clone(),
+                ppm: spec.loss_ppm,
+            },
+            vec![v.name.clone()],
+        ),
+        NemesisKind::Latency => (
+            FaultKind::Latency {
+                a: vec![v.id],
+                b: v.rest.clone(),
+                extra_ns: spec.extra_latency_ns,
+            },
+            vec![v.name.clone()],
+        ),
+        NemesisKind::Clock => (
+            FaultKind::Clock {
+                nodes: vec![v.id],
+                jump_ns: spec.clock_jump_ns,
+                drift_ppm: 0,
+            },
+            vec![v.name.clone()],
+        ),
+        NemesisKind::DiskStall => (
+            FaultKind::DiskStall { nodes: vec![v.id] },
+            vec![v.name.clone()],
+        ),
+    }
+}
+
+/// Two random non-empty sides of the servers: the victim on one, its neighbour on the other.
+fn split(
+    v: &Victim,
+    rng: &mut SimRng,
+    servers: &[(ProcessId, String)],
+) -> (FaultKind, Vec<String>) {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let mut la = Vec::new();
+    let mut lb = Vec::new();
+    for (i, (p, n)) in servers.iter().enumerate() {
+        if i == v.index || (i != (v.index + 1) % servers.len() && rng.random_bool(0.5)) {
+            a.push(*p);
+            la.push(n.clone());
+        } else {
+            b.push(*p);
+            lb.push(n.clone());
+        }
+    }
+    la.push("|".into());
+    la.extend(lb);
+    (
+        FaultKind::Partition {
+            a,
+            b,
+            one_way: false,
+        },
+        la,
+    )
 }
 
 #[cfg(test)]

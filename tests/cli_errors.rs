@@ -31,7 +31,7 @@ type Case = (
 
 fn cases() -> Vec<Case> {
     let edit = |from: &str, to: &str| Some(BASE.replace(from, to));
-    vec![
+    let mut v = vec![
         (
             "missing file",
             None,
@@ -186,7 +186,299 @@ fn cases() -> Vec<Case> {
             None,
             vec!["`name`", "`duration`", "no servers"],
         ),
+    ];
+    v.extend(reference_cases());
+    v.extend(expect_cases());
+    v.extend(limit_cases());
+    v
+}
+
+fn with(extra: &str) -> Option<String> {
+    Some(format!("{BASE}{extra}"))
+}
+
+fn fault(body: &str) -> Option<String> {
+    with(&format!("\n[[faults]]\nat = \"1s\"\n{body}\n"))
+}
+
+/// Impossible references: each names the line, column, field and a hint.
+fn reference_cases() -> Vec<Case> {
+    vec![
+        (
+            "master_name no sentinel monitors",
+            with("master_name = \"ghost\"\n"),
+            None,
+            vec![
+                ":14:15",
+                "workloads.w.master_name",
+                "no sentinel monitors a primary named \"ghost\"",
+                "hint",
+            ],
+        ),
+        (
+            "wait for more replicas than the group has",
+            with("wait = { replicas = 10 }\n"),
+            None,
+            vec![
+                ":14:21",
+                "workloads.w.wait.replicas",
+                "WAIT 10 can never be satisfied",
+                "1 replica(s) (r1)",
+                "hint: lower `replicas` to at most 1",
+            ],
+        ),
+        (
+            "sentinel monitors a replica",
+            with("\n[sentinels.s1]\nregion = \"a\"\nmonitor = \"r1\"\n"),
+            None,
+            vec![
+                ":17:11",
+                "sentinels.s1.monitor",
+                "is a replica (of \"p1\")",
+                "hint: monitor its primary",
+            ],
+        ),
+        (
+            "empty target list",
+            fault("kind = \"isolate\"\ntargets = []"),
+            None,
+            vec![
+                ":18:11",
+                "faults[0].targets",
+                "list of targets is empty",
+                "hint",
+            ],
+        ),
+        (
+            "isolating every process",
+            fault("kind = \"isolate\"\ntargets = \"all\""),
+            None,
+            vec![
+                ":18:11",
+                "faults[0].targets",
+                "no one to cut it off from",
+                "hint",
+            ],
+        ),
+        (
+            "partition with a server on both sides",
+            fault("kind = \"partition\"\nbetween = [[\"p1\"], [\"p1\", \"r1\"]]"),
+            None,
+            vec![
+                ":18:11",
+                "faults[0].between",
+                "\"p1\" is on both sides",
+                "hint",
+            ],
+        ),
+        (
+            "one-way cut from a server to itself",
+            fault("kind = \"one-way-partition\"\nfrom = \"p1\"\nto = \"p1\""),
+            None,
+            vec![
+                ":19:6",
+                "faults[0].to",
+                "cannot be cut off from itself",
+                "hint",
+            ],
+        ),
+        (
+            "control character in a name",
+            with("\n[servers.\"p\\u0007\"]\nregion = \"a\"\n"),
+            None,
+            vec![
+                ":15:10",
+                "servers.p",
+                "not allowed in a name",
+                "hint: a name is 1 to 128 printable characters",
+            ],
+        ),
+        (
+            "empty name",
+            with("\n[workloads.\"\"]\ntarget = \"p1\"\n"),
+            None,
+            vec![":15:12", "a name cannot be empty", "hint: a name is"],
+        ),
+        (
+            "workload starts after it stops",
+            with("start = \"8s\"\nstop = \"5s\"\n"),
+            None,
+            vec![
+                ":14:9",
+                "workloads.w.start",
+                "never issues an operation",
+                "hint",
+            ],
+        ),
     ]
+}
+
+/// `[expect]` values of the wrong kind, located, with a hint.
+fn expect_cases() -> Vec<Case> {
+    let expect = |line: &str| with(&format!("\n[expect]\n{line}\n"));
+    vec![
+        (
+            "count for a verdict",
+            expect("converged = 3"),
+            None,
+            vec![
+                ":16:13",
+                "expect.converged",
+                "expected true or false",
+                "hint",
+            ],
+        ),
+        (
+            "verdict for a count",
+            expect("failovers = true"),
+            None,
+            vec![":16:13", "expect.failovers", "expected a count", "hint"],
+        ),
+        (
+            "number for a name",
+            expect("failover_to = 2"),
+            None,
+            vec![
+                ":16:15",
+                "expect.failover_to",
+                "expected the name of a server",
+                "hint",
+            ],
+        ),
+        (
+            "negative count",
+            expect("lost_acked_writes = -1"),
+            None,
+            vec![":16:21", "expect.lost_acked_writes", "never negative"],
+        ),
+        (
+            "empty range",
+            expect("ops_ok = { min = 10, max = 1 }"),
+            None,
+            vec![":16:10", "expect.ops_ok", "larger than `max`", "hint"],
+        ),
+        (
+            "unknown server to fail over to",
+            expect("failover_to = \"ghost\""),
+            None,
+            vec![":16:15", "no server is named \"ghost\"", "hint"],
+        ),
+    ]
+}
+
+/// Limits enforced before they are hit, each naming the knob to lower.
+fn limit_cases() -> Vec<Case> {
+    vec![
+        (
+            "/dev/zero",
+            None,
+            Some("/dev/zero"),
+            vec!["is not a regular file", "hint"],
+        ),
+        (
+            "/dev/urandom",
+            None,
+            Some("/dev/urandom"),
+            vec!["is not a regular file", "hint"],
+        ),
+        (
+            "file over 10 MiB",
+            Some(format!("{BASE}#{}\n", " ".repeat(11 << 20))),
+            None,
+            vec!["larger than the 10 MiB limit"],
+        ),
+        (
+            "value over proto-max-bulk-len",
+            with("value_size = \"1gb\"\n"),
+            None,
+            vec![
+                ":14:14",
+                "workloads.w.value_size",
+                "proto-max-bulk-len",
+                "hint",
+            ],
+        ),
+        (
+            "rate beyond the events budget",
+            with("clients = 1000\nrate = \"10000/s\"\n"),
+            None,
+            vec![
+                "workloads.w.rate",
+                "events per simulated second",
+                "hint: lower `workloads.w.rate`",
+            ],
+        ),
+        (
+            "memory beyond the limit",
+            with("clients = 100\nrate = \"1000/s\"\nvalue_size = \"1mb\"\nmix = { set = 100 }\n"),
+            None,
+            vec![
+                "of memory, above the limit of 8.0 GiB",
+                "workloads.w",
+                "--max-memory",
+            ],
+        ),
+        (
+            "nemesis interval under 1ms",
+            with("\n[nemesis]\ninterval = \"100us\"\n"),
+            None,
+            vec![
+                ":16:12",
+                "nemesis.interval",
+                "at most one fault per millisecond",
+                "hint",
+            ],
+        ),
+        (
+            "backwards fault window",
+            fault("kind = \"isolate\"\ntargets = \"p1\"\nheal = \"9s..3s\""),
+            None,
+            vec!["faults[0].heal", "ends before it begins", "hint"],
+        ),
+    ]
+}
+
+#[test]
+fn a_fifo_is_refused_without_being_read() {
+    let dir = std::env::temp_dir().join(format!("simkv-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("scenario.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo is available");
+    // Reading a FIFO with no writer would block forever: an exit at all shows it was not read.
+    let out = simkv(&["run", &fifo.display().to_string()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is not a regular file"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn set_reaches_array_entries_and_says_how() {
+    let out = simkv(&[
+        "run",
+        "scenarios/partition-heal.toml",
+        "--set",
+        "faults.9.at=70s",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--set faults.9.at=70s"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("numbered from 0"), "{}", out.stderr);
+    let out = simkv(&[
+        "run",
+        "scenarios/partition-heal.toml",
+        "--set",
+        "faults.0.at=999h",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("faults[0].at"), "{}", out.stderr);
 }
 
 #[test]

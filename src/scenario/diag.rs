@@ -61,6 +61,29 @@ impl ScenarioError {
         }
     }
 
+    /// A warning found in this scenario, located like an error.
+    pub fn warning(&self, d: &Diagnostic) -> super::Warning {
+        let (file, line, column) = match d.origin {
+            Origin::File { start, .. } => {
+                let (line, col) = self.line_col(start);
+                (self.file.clone(), line, col)
+            }
+            Origin::Override(k) => {
+                let o = self.overrides.get(k).map_or("?", String::as_str);
+                (format!("--set {o}"), 0, 0)
+            }
+            Origin::Whole => (self.file.clone(), 0, 0),
+        };
+        super::Warning {
+            file,
+            line,
+            column,
+            field: d.field.clone(),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+
     /// 1-based line and column of a byte offset in the source.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.source.len());

@@ -4,15 +4,20 @@
 
 mod diag;
 mod fields;
+pub mod limits;
+pub mod timing;
 pub mod tree;
 mod units;
+mod warning;
 
 use std::path::Path;
 
 use toml::de::DeTable;
 
 pub use diag::{Diagnostic, Origin, ScenarioError, did_you_mean, edit_distance};
+pub use timing::{FaultTiming, Heal, Window};
 pub use units::{parse_duration, parse_percent, parse_rate, parse_size};
+pub use warning::Warning;
 
 use crate::client::WorkloadSpec;
 use crate::expect::Expectation;
@@ -24,6 +29,29 @@ use crate::redis::ServerConfig;
 pub const MAX_DURATION_NS: u64 = 30 * 24 * 3600 * 1_000_000_000;
 /// The most servers and clients one scenario may have.
 pub const MAX_PROCESSES: usize = 10_000;
+
+/// How `--set` reaches a value, for usage texts and hints.
+pub const OVERRIDE_SYNTAX: &str = "--set KEY=VALUE, KEY a dotted path: \
+     servers.defaults.appendfsync=always, workloads.app.clients=8; a number picks an array \
+     entry, counted from 0: faults.0.at=70s (or faults[0].at=70s)";
+
+/// Limits applied while loading a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Refuse a scenario whose run is estimated to need more memory than this (bytes).
+    pub max_memory_bytes: u64,
+    /// Refuse a scenario with warnings, reporting them as errors.
+    pub deny_warnings: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_memory_bytes: limits::DEFAULT_MAX_MEMORY,
+            deny_warnings: false,
+        }
+    }
+}
 
 /// One server of a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,36 +111,72 @@ pub struct Scenario {
     pub sentinels: Vec<SentinelSpec>,
     /// Workloads; their clients follow the servers and sentinels in process order.
     pub workloads: Vec<WorkloadGroup>,
-    /// Scheduled faults.
+    /// Scheduled faults, with the times of fault windows drawn for the scenario's own `seed`;
+    /// a run with another seed uses [`Scenario::faults_for_seed`].
     pub faults: Vec<FaultSpec>,
+    /// When each scheduled fault starts and heals, as written (fixed times or windows).
+    pub fault_timings: Vec<FaultTiming>,
     /// The random nemesis, if enabled.
     pub nemesis: Option<crate::nemesis::NemesisSpec>,
     /// `[expect]` assertions.
     pub expect: Vec<Expectation>,
+    /// Legal but useless settings, in the order found.
+    pub warnings: Vec<Warning>,
 }
 
 impl Scenario {
-    /// Reads, overrides and validates a scenario file.
+    /// Reads, overrides and validates a scenario file with the default [`LoadOptions`].
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-        let file = path.display().to_string();
-        let source = read_text(path, &file)?;
-        Scenario::parse(&file, &source, overrides)
+        Scenario::load_with(path, overrides, &LoadOptions::default())
     }
 
-    /// Parses and validates scenario text; `file` names it in errors.
+    /// Reads, overrides and validates a scenario file.
+    pub fn load_with(
+        path: &Path,
+        overrides: &[String],
+        options: &LoadOptions,
+    ) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let source = read_text(path, &file)?;
+        Scenario::parse_with(&file, &source, overrides, options)
+    }
+
+    /// Parses and validates scenario text with the default [`LoadOptions`]; `file` names it in
+    /// errors.
     pub fn parse(
         file: &str,
         source: &str,
         overrides: &[String],
     ) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(file, source, overrides, &LoadOptions::default())
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse_with(
+        file: &str,
+        source: &str,
+        overrides: &[String],
+        options: &LoadOptions,
+    ) -> Result<Scenario, ScenarioError> {
         let (root, mut err) = Scenario::tree(file, source, overrides)?;
-        match fields::build(&root) {
-            Ok(s) => Ok(s),
-            Err(diags) => {
-                err.diagnostics = diags;
-                Err(err)
-            }
+        let (mut scenario, warnings) = fields::build(&root).map_err(|diags| {
+            err.diagnostics = diags;
+            err.clone()
+        })?;
+        err.diagnostics = limits::check(&scenario, options.max_memory_bytes);
+        if options.deny_warnings {
+            err.diagnostics.extend(warnings.iter().cloned());
         }
+        if !err.diagnostics.is_empty() {
+            return Err(err);
+        }
+        scenario.warnings = warnings.iter().map(|d| err.warning(d)).collect();
+        Ok(scenario)
+    }
+
+    /// The scheduled faults with their windows drawn for `seed` from the `faults` stream.
+    pub fn faults_for_seed(&self, seed: u64) -> Vec<FaultSpec> {
+        timing::place(&self.faults, &self.fault_timings, seed)
     }
 
     /// The value tree of scenario text with the overrides applied (what `simkv shrink` edits),
@@ -150,11 +214,12 @@ impl Scenario {
                     origin: Origin::Override(i),
                     field: o.clone(),
                     message: "an override must look like KEY=VALUE".into(),
-                    hint: Some("e.g. --set servers.defaults.appendfsync=always".into()),
+                    hint: Some(format!("write {OVERRIDE_SYNTAX}")),
                 });
                 continue;
             };
-            let path: Vec<&str> = key.trim().split('.').collect();
+            let parts = tree::override_path(key);
+            let path: Vec<&str> = parts.iter().map(String::as_str).collect();
             if let Err(m) = root.set_path(&path, tree::override_value(value.trim(), i)) {
                 err.diagnostics.push(Diagnostic {
                     origin: Origin::Override(i),
@@ -177,27 +242,8 @@ impl Scenario {
 }
 
 fn read_text(path: &Path, file: &str) -> Result<String, ScenarioError> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        ScenarioError::whole(
-            file,
-            format!("cannot read the scenario: {}", io_reason(&e)),
-            Some("check the path; the scenario library lives in scenarios/".into()),
-        )
-    })?;
-    if meta.is_dir() {
-        return Err(ScenarioError::whole(
-            file,
-            "is a directory, not a scenario file".into(),
-            Some("give one .toml file, e.g. scenarios/basic.toml".into()),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        ScenarioError::whole(
-            file,
-            format!("cannot read the scenario: {}", io_reason(&e)),
-            None,
-        )
-    })?;
+    let bytes = read_input(path, limits::MAX_INPUT_BYTES)
+        .map_err(|(message, hint)| ScenarioError::whole(file, message, hint))?;
     let bad = bytes
         .iter()
         .position(|&b| b == 0)
@@ -211,6 +257,51 @@ fn read_text(path: &Path, file: &str) -> Result<String, ScenarioError> {
         ));
     }
     Ok(String::from_utf8(bytes).expect("checked above"))
+}
+
+/// Reads an input file of at most `max_bytes`, refusing anything but a regular file (a
+/// directory, a FIFO, a device such as /dev/zero) before opening it, and never reading more
+/// than `max_bytes + 1` bytes. The error is a message and a hint.
+pub fn read_input(path: &Path, max_bytes: u64) -> Result<Vec<u8>, (String, Option<String>)> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        (
+            format!("cannot read the scenario: {}", io_reason(&e)),
+            Some("check the path; the scenario library lives in scenarios/".into()),
+        )
+    })?;
+    if meta.is_dir() {
+        return Err((
+            "is a directory, not a scenario file".into(),
+            Some("give one .toml file, e.g. scenarios/basic.toml".into()),
+        ));
+    }
+    if !meta.is_file() {
+        return Err((
+            "is not a regular file (a pipe, socket or device): refused without reading it".into(),
+            Some("give a .toml file on disk, e.g. scenarios/basic.toml".into()),
+        ));
+    }
+    let too_big = || {
+        (
+            format!(
+                "is larger than the {} MiB limit on input files",
+                max_bytes >> 20
+            ),
+            Some("scenario files are a few kilobytes: is this the right file?".into()),
+        )
+    };
+    if meta.len() > max_bytes {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+        .map_err(|e| (format!("cannot read the scenario: {}", io_reason(&e)), None))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -72,8 +72,9 @@ impl Table {
         self.entries.iter().find(|e| e.key == key)
     }
 
-    /// Sets `path` to `node`, creating tables on the way (for `--set`). Fails when the path
-    /// runs through a value that is not a table.
+    /// Sets `path` to `node`, creating tables on the way (for `--set`). A number in the path
+    /// picks an entry of an array (`faults.0.at`). Fails when the path runs through a value that
+    /// is neither a table nor an array, or past the end of an array.
     pub fn set_path(&mut self, path: &[&str], node: Node) -> Result<(), String> {
         let (first, rest) = path.split_first().ok_or("an empty key")?;
         let origin = node.origin;
@@ -97,11 +98,57 @@ impl Table {
             entry.key_origin = origin;
             return Ok(());
         }
-        match &mut entry.node.val {
-            Val::Table(t) => t.set_path(rest, node),
-            other => Err(format!("`{first}` is {}, not a table", other.type_name())),
+        set_in(&mut entry.node, first, rest, node)
+    }
+}
+
+/// Sets `rest` inside `target` (named `name` in errors).
+fn set_in(target: &mut Node, name: &str, rest: &[&str], node: Node) -> Result<(), String> {
+    match &mut target.val {
+        Val::Table(t) => t.set_path(rest, node),
+        Val::Array(items) => {
+            let len = items.len();
+            let Ok(i) = rest[0].parse::<usize>() else {
+                return Err(format!(
+                    "`{name}` is an array: pick an entry by its number, e.g. `{name}.0`"
+                ));
+            };
+            let Some(item) = items.get_mut(i) else {
+                return Err(format!(
+                    "`{name}` has {len} entries (numbered from 0), so there is no `{name}.{i}`"
+                ));
+            };
+            if rest.len() == 1 {
+                *item = node;
+                return Ok(());
+            }
+            set_in(item, &format!("{name}.{i}"), &rest[1..], node)
+        }
+        other => Err(format!("`{name}` is {}, not a table", other.type_name())),
+    }
+}
+
+/// Splits an override's key into path components: dots separate them, and `name[3]` is the
+/// same as `name.3` (the form errors use, e.g. `faults[0].at`).
+pub fn override_path(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in key.trim().split('.') {
+        let mut rest = part;
+        while let Some(open) = rest.find('[') {
+            let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+                break;
+            };
+            if open > 0 {
+                out.push(rest[..open].to_string());
+            }
+            out.push(rest[open + 1..close].to_string());
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() || out.is_empty() {
+            out.push(rest.to_string());
         }
     }
+    out
 }
 
 fn origin(span: std::ops::Range<usize>) -> Origin {
@@ -231,6 +278,31 @@ mod tests {
         t.set_path(&["seed"], override_value("42", 1)).unwrap();
         assert_eq!(t.get("seed").unwrap().node.val, Val::Int(42));
         assert!(t.set_path(&["seed", "x"], override_value("1", 2)).is_err());
+    }
+
+    #[test]
+    fn overrides_reach_array_entries() {
+        let src = "[[faults]]\nat = \"1s\"\n[[faults]]\nat = \"2s\"\n";
+        let mut t = from_document(DeTable::parse(src).unwrap().get_ref());
+        t.set_path(&["faults", "1", "at"], override_value("70s", 0))
+            .unwrap();
+        let Val::Array(items) = &t.get("faults").unwrap().node.val else {
+            panic!("faults is an array")
+        };
+        let Val::Table(second) = &items[1].val else {
+            panic!("a table")
+        };
+        assert_eq!(second.get("at").unwrap().node.val, Val::Str("70s".into()));
+        let err = t
+            .set_path(&["faults", "2", "at"], override_value("1s", 1))
+            .unwrap_err();
+        assert!(err.contains("has 2 entries"), "{err}");
+        assert!(
+            t.set_path(&["faults", "x"], override_value("1", 2))
+                .is_err()
+        );
+        assert_eq!(override_path("faults[0].at"), ["faults", "0", "at"]);
+        assert_eq!(override_path("faults.0.at"), ["faults", "0", "at"]);
     }
 }
 

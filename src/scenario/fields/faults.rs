@@ -1,6 +1,8 @@
-//! Faults: scheduled `[[faults]]` with their targets, and the random `[nemesis]`.
+//! Scheduled `[[faults]]`: the kind, the timing, and the targets (names resolved to processes).
 
+use super::fault_kinds::{FaultInput, KINDS, Kind};
 use super::*;
+use crate::scenario::{FaultTiming, Heal, Window};
 
 pub(super) fn target_list(
     cx: &mut Cx,
@@ -24,6 +26,15 @@ pub(super) fn target_list(
             return None;
         }
     };
+    if items.is_empty() {
+        cx.err(
+            n.origin,
+            p,
+            "the list of targets is empty, so the fault would do nothing".into(),
+            Some("name at least one server, sentinel, workload or region".into()),
+        );
+        return None;
+    }
     let mut ids = std::collections::BTreeSet::new();
     let mut labels = Vec::new();
     let mut ok = true;
@@ -53,17 +64,45 @@ pub(super) fn target_list(
             }
         }
     }
+    if ok && ids.is_empty() {
+        let msg = format!("{} name no process", labels.join(", "));
+        let hint = "a region with no servers, sentinels or clients in it cannot be targeted";
+        cx.err(n.origin, p, msg, Some(hint.into()));
+        return None;
+    }
     ok.then(|| (ids.into_iter().collect(), labels))
+}
+
+/// Refuses sides that share a process: a link from a process to itself cannot be cut.
+pub(super) fn disjoint(
+    cx: &mut Cx,
+    n: &Node,
+    p: &str,
+    a: &[ProcessId],
+    b: &[ProcessId],
+    names: &Names,
+) -> bool {
+    let Some(both) = a.iter().find(|x| b.contains(x)) else {
+        return true;
+    };
+    let name = names.process_name(*both);
+    cx.err(
+        n.origin,
+        p,
+        format!("\"{name}\" is on both sides: a process cannot be cut off from itself"),
+        Some("put every process on one side only".into()),
+    );
+    false
 }
 
 pub(super) fn parse_faults(
     cx: &mut Cx,
     root: &Table,
     names: &Names,
-    duration_ns: u64,
-) -> Vec<FaultSpec> {
+    run: &RunTimes,
+) -> (Vec<FaultSpec>, Vec<FaultTiming>) {
     let Some(e) = root.get("faults") else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let Val::Array(items) = &e.node.val else {
         cx.err(
@@ -72,20 +111,25 @@ pub(super) fn parse_faults(
             "expected an array of tables ([[faults]])".into(),
             None,
         );
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut out = Vec::new();
+    let mut specs = Vec::new();
+    let mut timings = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let p = format!("faults[{i}]");
         let Val::Table(t) = &item.val else {
             cx.err(item.origin, &p, "expected a table".into(), None);
             continue;
         };
-        if let Some(f) = fault(cx, t, item.origin, &p, names, duration_ns) {
-            out.push(f);
+        if let Some((f, timing)) = fault(cx, t, item.origin, &p, names, run) {
+            specs.push(f);
+            timings.push(timing);
         }
     }
-    out
+    (
+        crate::scenario::timing::place(&specs, &timings, run.seed),
+        timings,
+    )
 }
 
 pub(super) fn fault(
@@ -94,77 +138,160 @@ pub(super) fn fault(
     origin: Origin,
     p: &str,
     names: &Names,
-    duration_ns: u64,
-) -> Option<FaultSpec> {
+    run: &RunTimes,
+) -> Option<(FaultSpec, FaultTiming)> {
+    let (kind, name) = fault_kind(cx, t, origin, p)?;
+    let mut allowed = vec!["kind", "at", "heal", "for"];
+    allowed.extend_from_slice(kind.keys());
+    cx.check_keys(t, p, &allowed);
+    let timing = timing(cx, t, origin, p, run)?;
+    let input = FaultInput {
+        t,
+        origin,
+        path: p,
+        names,
+        kind: &name,
+    };
+    let (fk, labels) = kind.parse(cx, &input)?;
+    let spec = FaultSpec {
+        kind: fk,
+        targets: labels,
+        label: name,
+        at_ns: timing.at.lo_ns,
+        heal_ns: None,
+    };
+    Some((spec, timing))
+}
+
+/// The fault's `kind`, looked up once.
+fn fault_kind(cx: &mut Cx, t: &Table, origin: Origin, p: &str) -> Option<(Kind, String)> {
+    let all: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
     let Some(k) = t.get("kind") else {
         cx.err(
             origin,
             &join(p, "kind"),
             "missing `kind`".into(),
-            Some(format!("one of: {}", FAULT_KINDS.join(", "))),
+            Some(format!("one of: {}", all.join(", "))),
         );
         return None;
     };
-    let kind = cx.string(&k.node, &join(p, "kind"))?.to_string();
-    if !FAULT_KINDS.contains(&kind.as_str()) {
-        let hint = match did_you_mean(&kind, FAULT_KINDS.iter().copied()) {
+    let name = cx.string(&k.node, &join(p, "kind"))?.to_string();
+    let Some(kind) = Kind::named(&name) else {
+        let hint = match did_you_mean(&name, all.iter().copied()) {
             Some(m) => format!("did you mean \"{m}\"?"),
-            None => format!("one of: {}", FAULT_KINDS.join(", ")),
+            None => format!("one of: {}", all.join(", ")),
         };
         cx.err(
             k.node.origin,
             &join(p, "kind"),
-            format!("unknown fault kind \"{kind}\""),
+            format!("unknown fault kind \"{name}\""),
             Some(hint),
         );
         return None;
-    }
-    let mut allowed = vec!["kind", "at", "heal", "for"];
-    allowed.extend_from_slice(match kind.as_str() {
-        "partition" | "bridge" => &["between", "middle"],
-        "one-way-partition" => &["from", "to"],
-        "isolate" | "pause" => &["targets"],
-        "region-outage" => &["region"],
-        "crash" | "machine-crash" => &["targets", "wipe_disk"],
-        "loss" => &["between", "targets", "rate"],
-        "latency" => &["between", "targets", "extra"],
-        "clock" => &["targets", "jump", "drift_ppm"],
-        "disk-stall" => &["targets"],
-        "failover" => &["target"],
-        _ => &[],
-    });
-    cx.check_keys(t, p, &allowed);
-    let at_ns = match t.get("at") {
-        Some(e) => cx.duration(&e.node, &join(p, "at"), 1_000_000_000)?,
-        None => {
-            cx.err(
-                origin,
-                &join(p, "at"),
-                "missing `at`".into(),
-                Some("e.g. at = \"60s\"".into()),
-            );
-            return None;
-        }
     };
-    if at_ns > duration_ns {
+    Some((kind, name))
+}
+
+/// A time or a window: `"60s"`, `60` (seconds), `"20s..25s"`; with `+` (`"+5s"`,
+/// `"+5s..+10s"`) relative to the fault's start. Returns the window and whether it is relative.
+fn window(cx: &mut Cx, n: &Node, p: &str) -> Option<(Window, bool)> {
+    let Val::Str(text) = &n.val else {
+        return Some((Window::at(cx.duration(n, p, 1_000_000_000)?), false));
+    };
+    let (lo, hi) = text.split_once("..").unwrap_or((text, text));
+    let (lo, hi) = (lo.trim(), hi.trim());
+    let relative = lo.starts_with('+');
+    if relative != hi.starts_with('+') {
+        let hint = "write both ends relative (\"+5s..+10s\") or both absolute (\"20s..25s\")";
         cx.err(
-            t.get("at").map_or(origin, |e| e.node.origin),
-            &join(p, "at"),
-            "starts after the run ends".into(),
-            Some("make `at` no later than `duration`".into()),
+            n.origin,
+            p,
+            format!("\"{text}\" mixes a relative and an absolute end"),
+            Some(hint.into()),
         );
         return None;
     }
-    let heal_ns = match (t.get("heal"), t.get("for")) {
-        (Some(h), None) => Some((
-            cx.duration(&h.node, &join(p, "heal"), 1_000_000_000)?,
-            h.node.origin,
-        )),
-        (None, Some(f)) => Some((
-            at_ns + cx.duration(&f.node, &join(p, "for"), 1_000_000_000)?,
+    let end = |cx: &mut Cx, s: &str| {
+        let node = Node {
+            origin: n.origin,
+            val: Val::Str(s.trim_start_matches('+').to_string()),
+        };
+        cx.duration(&node, p, 1_000_000_000)
+    };
+    let (lo_ns, hi_ns) = (end(cx, lo)?, end(cx, hi)?);
+    if lo_ns > hi_ns {
+        let msg = format!("the window \"{text}\" ends before it begins");
+        cx.err(
+            n.origin,
+            p,
+            msg,
+            Some("write the earlier time first".into()),
+        );
+        return None;
+    }
+    Some((Window { lo_ns, hi_ns }, relative))
+}
+
+/// `at`, and `heal` or `for`.
+fn timing(cx: &mut Cx, t: &Table, origin: Origin, p: &str, run: &RunTimes) -> Option<FaultTiming> {
+    let Some(e) = t.get("at") else {
+        cx.err(
+            origin,
+            &join(p, "at"),
+            "missing `at`".into(),
+            Some("e.g. at = \"60s\", or a window: at = \"20s..25s\"".into()),
+        );
+        return None;
+    };
+    let (at, relative) = window(cx, &e.node, &join(p, "at"))?;
+    if relative || at.hi_ns > run.duration_ns {
+        let msg = if relative {
+            "`at` is a time from the start of the run, not relative"
+        } else if at.lo_ns > run.duration_ns {
+            "starts after the run ends"
+        } else {
+            "the window ends after the run ends"
+        };
+        cx.err(
+            e.node.origin,
+            &join(p, "at"),
+            msg.into(),
+            Some("make `at` no later than `duration`, without a `+`".into()),
+        );
+        return None;
+    }
+    if at.hi_ns >= run.load_end {
+        quiet_warning(cx, e.node.origin, &join(p, "at"), run);
+    }
+    let heal = heal_time(cx, t, p, at)?;
+    Some(FaultTiming { at, heal })
+}
+
+fn quiet_warning(cx: &mut Cx, origin: Origin, p: &str, run: &RunTimes) {
+    let from = run.load_end as f64 / 1e9;
+    cx.warn(
+        origin,
+        p,
+        format!(
+            "can start in the quiet phase (from {from}s, `duration` - `quiet`), when every fault \
+             has already been healed: it then stays in force while the checkers judge the end \
+             of the run"
+        ),
+        Some(format!("start it before {from}s, or shorten `quiet`")),
+    );
+}
+
+fn heal_time(cx: &mut Cx, t: &Table, p: &str, at: Window) -> Option<Heal> {
+    let (heal, o) = match (t.get("heal"), t.get("for")) {
+        (Some(h), None) => match window(cx, &h.node, &join(p, "heal"))? {
+            (w, true) => (Heal::After(w), h.node.origin),
+            (w, false) => (Heal::At(w), h.node.origin),
+        },
+        (None, Some(f)) => (
+            Heal::After(window(cx, &f.node, &join(p, "for"))?.0),
             f.node.origin,
-        )),
-        (None, None) => None,
+        ),
+        (None, None) => return Some(Heal::AtQuiet),
         (Some(h), Some(_)) => {
             cx.err(
                 h.node.origin,
@@ -175,221 +302,21 @@ pub(super) fn fault(
             return None;
         }
     };
-    if let Some((h, o)) = heal_ns
-        && h <= at_ns
-    {
+    let early = match heal {
+        Heal::At(w) => w.lo_ns <= at.hi_ns,
+        Heal::After(w) => w.lo_ns == 0,
+        Heal::AtQuiet => false,
+    };
+    if early {
         cx.err(
             o,
             &join(p, "heal"),
             "heals before it starts".into(),
-            Some("`heal` must be later than `at`".into()),
+            Some("`heal` must be later than the latest `at`".into()),
         );
         return None;
     }
-    let heal_ns = heal_ns.map(|(h, _)| h);
-    let everyone = names.resolve("all").unwrap_or_default();
-    let others = |a: &[ProcessId]| -> Vec<ProcessId> {
-        everyone
-            .iter()
-            .copied()
-            .filter(|x| !a.contains(x))
-            .collect()
-    };
-    let need = |cx: &mut Cx, key: &str| -> Option<&Node> {
-        let n = t.get(key).map(|e| &e.node);
-        if n.is_none() {
-            cx.err(
-                origin,
-                &join(p, key),
-                format!("a {kind} fault needs `{key}`"),
-                None,
-            );
-        }
-        n
-    };
-    let (fk, labels) = match kind.as_str() {
-        "partition" | "bridge" => {
-            let node_between = need(cx, "between")?;
-            let (a, b, labels) = two_groups(cx, node_between, &join(p, "between"), names)?;
-            if kind == "bridge" {
-                let node_middle = need(cx, "middle")?;
-                let (mid, _) = target_list(cx, node_middle, &join(p, "middle"), names)?;
-                if mid.iter().any(|m| a.contains(m) || b.contains(m)) {
-                    cx.err(
-                        origin,
-                        &join(p, "middle"),
-                        "the middle must belong to neither side".into(),
-                        None,
-                    );
-                    return None;
-                }
-            }
-            (
-                FaultKind::Partition {
-                    a,
-                    b,
-                    one_way: false,
-                },
-                labels,
-            )
-        }
-        "one-way-partition" => {
-            let node_from = need(cx, "from")?;
-            let (a, mut la) = target_list(cx, node_from, &join(p, "from"), names)?;
-            let node_to = need(cx, "to")?;
-            let (b, lb) = target_list(cx, node_to, &join(p, "to"), names)?;
-            la.push("->".into());
-            la.extend(lb);
-            (
-                FaultKind::Partition {
-                    a,
-                    b,
-                    one_way: true,
-                },
-                la,
-            )
-        }
-        "isolate" => {
-            let node_targets = need(cx, "targets")?;
-            let (a, labels) = target_list(cx, node_targets, &join(p, "targets"), names)?;
-            let b = others(&a);
-            (
-                FaultKind::Partition {
-                    a,
-                    b,
-                    one_way: false,
-                },
-                labels,
-            )
-        }
-        "region-outage" => {
-            let n = need(cx, "region")?;
-            let (a, labels) = target_list(cx, n, &join(p, "region"), names)?;
-            if !labels.iter().all(|l| names.regions.contains(l)) {
-                cx.err(
-                    n.origin,
-                    &join(p, "region"),
-                    "name a region".into(),
-                    Some(format!("known regions: {}", names.regions.join(", "))),
-                );
-                return None;
-            }
-            let b = others(&a);
-            (
-                FaultKind::Partition {
-                    a,
-                    b,
-                    one_way: false,
-                },
-                labels,
-            )
-        }
-        "crash" | "machine-crash" | "pause" | "clock" | "disk-stall" => {
-            let node_targets = need(cx, "targets")?;
-            let (nodes, labels) = target_list(cx, node_targets, &join(p, "targets"), names)?;
-            let daemons = names.servers.len() + names.sentinels.len();
-            if kind != "pause" && kind != "clock" && nodes.iter().any(|n| n.index() >= daemons) {
-                cx.err(
-                    origin,
-                    &join(p, "targets"),
-                    format!("only servers can take a {kind} fault"),
-                    None,
-                );
-                return None;
-            }
-            let fk = match kind.as_str() {
-                "pause" => FaultKind::Pause { nodes },
-                "disk-stall" => FaultKind::DiskStall { nodes },
-                "clock" => FaultKind::Clock {
-                    nodes,
-                    jump_ns: match t.get("jump") {
-                        None => 0,
-                        Some(e) => signed_duration(cx, &e.node, &join(p, "jump"))?,
-                    },
-                    drift_ppm: t.get("drift_ppm").map_or(Some(0), |e| {
-                        cx.int(&e.node, &join(p, "drift_ppm"), -500_000, 500_000)
-                    })?,
-                },
-                _ => FaultKind::Crash {
-                    nodes,
-                    machine: kind == "machine-crash",
-                    wipe_disk: t
-                        .get("wipe_disk")
-                        .map_or(Some(false), |e| cx.boolean(&e.node, &join(p, "wipe_disk")))?,
-                },
-            };
-            (fk, labels)
-        }
-        "loss" | "latency" => {
-            let (a, b, labels) = match (t.get("between"), t.get("targets")) {
-                (Some(e), _) => two_groups(cx, &e.node, &join(p, "between"), names)?,
-                (None, Some(e)) => {
-                    let (a, l) = target_list(cx, &e.node, &join(p, "targets"), names)?;
-                    let b = others(&a);
-                    (a, b, l)
-                }
-                (None, None) => {
-                    cx.err(
-                        origin,
-                        p,
-                        format!("a {kind} fault needs `between` or `targets`"),
-                        None,
-                    );
-                    return None;
-                }
-            };
-            let fk = if kind == "loss" {
-                let node_rate = need(cx, "rate")?;
-                let ppm = cx.with_str(
-                    node_rate,
-                    &join(p, "rate"),
-                    parse_percent,
-                    "write e.g. \"5%\"",
-                )?;
-                FaultKind::Loss { a, b, ppm }
-            } else {
-                let node_extra = need(cx, "extra")?;
-                let extra_ns = cx.duration(node_extra, &join(p, "extra"), 1_000_000)?;
-                FaultKind::Latency { a, b, extra_ns }
-            };
-            (fk, labels)
-        }
-        "failover" => {
-            let node_target = need(cx, "target")?;
-            let (t, labels) = target_list(cx, node_target, &join(p, "target"), names)?;
-            let [target] = t[..] else {
-                cx.err(
-                    node_target.origin,
-                    &join(p, "target"),
-                    "name exactly one server to promote".into(),
-                    None,
-                );
-                return None;
-            };
-            if target.index() >= names.servers.len() {
-                cx.err(
-                    node_target.origin,
-                    &join(p, "target"),
-                    "only a server can be promoted".into(),
-                    None,
-                );
-                return None;
-            }
-            let others = (0..names.servers.len() as u32)
-                .map(ProcessId)
-                .filter(|x| *x != target)
-                .collect();
-            (FaultKind::Failover { target, others }, labels)
-        }
-        _ => unreachable!("kind checked above"),
-    };
-    Some(FaultSpec {
-        kind: fk,
-        targets: labels,
-        label: kind,
-        at_ns,
-        heal_ns,
-    })
+    Some(heal)
 }
 
 pub(super) fn signed_duration(cx: &mut Cx, n: &Node, p: &str) -> Option<i64> {
@@ -432,119 +359,10 @@ pub(super) fn two_groups(cx: &mut Cx, n: &Node, p: &str, names: &Names) -> Optio
     }
     let (a, mut la) = target_list(cx, &sides[0], p, names)?;
     let (b, lb) = target_list(cx, &sides[1], p, names)?;
+    if !disjoint(cx, n, p, &a, &b, names) {
+        return None;
+    }
     la.push("|".into());
     la.extend(lb);
     Some((a, b, la))
-}
-
-pub(super) fn nemesis(
-    cx: &mut Cx,
-    root: &Table,
-    end_ns: u64,
-) -> Option<crate::nemesis::NemesisSpec> {
-    use crate::nemesis::{NemesisKind, NemesisSpec};
-    let e = root.get("nemesis")?;
-    let t = cx.table(e, "nemesis")?;
-    let keys = [
-        "kinds",
-        "interval",
-        "min_duration",
-        "max_duration",
-        "start",
-        "loss_rate",
-        "extra_latency",
-        "clock_jump",
-    ];
-    cx.check_keys(t, "nemesis", &keys);
-    let names: Vec<&str> = NemesisKind::NAMES.iter().map(|(n, _)| *n).collect();
-    let mut kinds = Vec::new();
-    match t.get("kinds").map(|k| &k.node) {
-        None => kinds = NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
-        Some(Node {
-            val: Val::Array(items),
-            ..
-        }) => {
-            for item in items {
-                let Some(s) = cx.string(item, "nemesis.kinds") else {
-                    continue;
-                };
-                match NemesisKind::NAMES.iter().find(|(n, _)| *n == s) {
-                    Some((_, k)) => kinds.push(*k),
-                    None => {
-                        let hint = match did_you_mean(s, names.iter().copied()) {
-                            Some(m) => format!("did you mean \"{m}\"?"),
-                            None => format!("one of: {}", names.join(", ")),
-                        };
-                        cx.err(
-                            item.origin,
-                            "nemesis.kinds",
-                            format!("unknown nemesis kind \"{s}\""),
-                            Some(hint),
-                        );
-                    }
-                }
-            }
-        }
-        Some(other) => {
-            cx.err(
-                other.origin,
-                "nemesis.kinds",
-                "expected a list of fault kinds".into(),
-                Some(format!(
-                    "e.g. kinds = [\"partition\", \"crash\"]; known: {}",
-                    names.join(", ")
-                )),
-            );
-        }
-    }
-    let d = |cx: &mut Cx, key: &str, default: u64| -> Option<u64> {
-        match t.get(key) {
-            Some(x) => cx.duration(&x.node, &join("nemesis", key), 1_000_000_000),
-            None => Some(default),
-        }
-    };
-    let mean_interval_ns = d(cx, "interval", 10_000_000_000)?;
-    let min_duration_ns = d(cx, "min_duration", 1_000_000_000)?;
-    let max_duration_ns = d(cx, "max_duration", 10_000_000_000)?;
-    let start_ns = d(cx, "start", 0)?;
-    let extra_latency_ns = d(cx, "extra_latency", 200_000_000)?;
-    let clock_jump_ns = d(cx, "clock_jump", 5_000_000_000)? as i64;
-    if mean_interval_ns == 0 {
-        cx.err(
-            t.get("interval").map_or(e.node.origin, |x| x.node.origin),
-            "nemesis.interval",
-            "must be longer than zero".into(),
-            None,
-        );
-        return None;
-    }
-    if max_duration_ns < min_duration_ns {
-        cx.err(
-            e.node.origin,
-            "nemesis.max_duration",
-            "is shorter than `min_duration`".into(),
-            None,
-        );
-        return None;
-    }
-    let loss_ppm = match t.get("loss_rate") {
-        Some(x) => cx.with_str(
-            &x.node,
-            "nemesis.loss_rate",
-            parse_percent,
-            "write e.g. \"10%\"",
-        )?,
-        None => 100_000,
-    };
-    Some(NemesisSpec {
-        kinds,
-        mean_interval_ns,
-        min_duration_ns,
-        max_duration_ns,
-        start_ns,
-        end_ns,
-        loss_ppm,
-        extra_latency_ns,
-        clock_jump_ns,
-    })
 }

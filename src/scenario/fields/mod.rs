@@ -2,7 +2,9 @@
 //! are errors with a "did you mean"), converts units, resolves names, and collects every problem.
 
 mod checks;
+mod fault_kinds;
 mod faults;
+mod nemesis;
 mod sentinels;
 mod servers;
 mod topology;
@@ -10,17 +12,19 @@ mod workloads;
 
 use checks::*;
 use faults::*;
+use nemesis::*;
 use sentinels::*;
 use servers::*;
 use topology::*;
 use workloads::*;
 
 use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
-use crate::expect::{Constraint, Expectation, FIGURES};
+use crate::expect::{Constraint, Expectation, FIGURES, FigureKind, PER_WORKLOAD_LOST, figure_kind};
 use crate::fault::{FaultKind, FaultSpec};
 use crate::net::{PathSpec, Topology};
 use crate::redis::{BACKLOG_MIN_SIZE, Fsync, ServerConfig};
 use crate::scenario::diag::{Diagnostic, Origin, did_you_mean};
+use crate::scenario::limits::MAX_VALUE_SIZE;
 use crate::scenario::tree::{Entry, Node, Table, Val};
 use crate::scenario::units::{parse_duration, parse_percent, parse_rate, parse_size};
 use crate::scenario::{MAX_DURATION_NS, MAX_PROCESSES, Scenario, ServerSpec, WorkloadGroup};
@@ -89,28 +93,43 @@ const WORKLOAD_KEYS: &[&str] = &[
     "stop",
 ];
 
-const FAULT_KINDS: &[&str] = &[
-    "partition",
-    "one-way-partition",
-    "isolate",
-    "bridge",
-    "region-outage",
-    "crash",
-    "machine-crash",
-    "pause",
-    "loss",
-    "latency",
-    "clock",
-    "disk-stall",
-    "failover",
-];
-
-/// Collects diagnostics while reading fields.
+/// Collects diagnostics while reading fields: errors, and warnings about legal but useless
+/// settings.
 struct Cx {
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
+/// What a name may contain, for hints.
+const NAME_RULE: &str = "a name is 1 to 128 printable characters without spaces: letters, \
+     digits and punctuation such as - _ . : (no whitespace or control characters)";
+
 impl Cx {
+    fn warn(&mut self, origin: Origin, field: &str, message: String, hint: Option<String>) {
+        self.warnings.push(Diagnostic {
+            origin,
+            field: field.to_string(),
+            message,
+            hint,
+        });
+    }
+
+    /// Checks a name of a region, server, sentinel, workload or monitored primary.
+    fn check_name(&mut self, origin: Origin, field: &str, name: &str) -> bool {
+        let bad = name.chars().find(|c| c.is_whitespace() || c.is_control());
+        let message = if name.is_empty() {
+            "a name cannot be empty".to_string()
+        } else if let Some(c) = bad {
+            format!("the name {name:?} contains {c:?}, which is not allowed in a name")
+        } else if name.chars().count() > 128 {
+            "the name is longer than 128 characters".to_string()
+        } else {
+            return true;
+        };
+        self.err(origin, field, message, Some(NAME_RULE.into()));
+        false
+    }
+
     fn err(&mut self, origin: Origin, field: &str, message: String, hint: Option<String>) {
         self.diags.push(Diagnostic {
             origin,
@@ -345,6 +364,25 @@ impl Names {
         }
     }
 
+    /// The name of a process: its server, sentinel, or workload and client number.
+    fn process_name(&self, p: ProcessId) -> String {
+        let i = p.index();
+        let servers = self.servers.len();
+        if i < servers {
+            return self.servers[i].0.clone();
+        }
+        if let Some(s) = self.sentinels.get(i - servers) {
+            return s.clone();
+        }
+        self.workloads
+            .iter()
+            .find(|w| i >= w.1 && i < w.1 + w.2 as usize)
+            .map_or_else(
+                || format!("process {i}"),
+                |w| format!("{} client {}", w.0, i - w.1),
+            )
+    }
+
     fn candidates(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.servers.iter().map(|s| s.0.as_str()).collect();
         v.extend(self.sentinels.iter().map(String::as_str));
@@ -355,12 +393,25 @@ impl Names {
     }
 }
 
-/// Builds a scenario from the tree, or returns every problem found.
-pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
-    let mut cx = Cx { diags: Vec::new() };
-    cx.check_keys(root, "", TOP_KEYS);
+/// The top-level scalars.
+struct Header {
+    name: String,
+    description: String,
+    seed: u64,
+    duration_ns: u64,
+    quiet_ns: u64,
+    max_events: u64,
+}
+
+fn header(cx: &mut Cx, root: &Table) -> Header {
     let name = match root.get("name") {
-        Some(e) => cx.string(&e.node, "name").unwrap_or_default().to_string(),
+        Some(e) => {
+            let name = cx.string(&e.node, "name").unwrap_or_default().to_string();
+            if matches!(e.node.val, Val::Str(_)) {
+                cx.check_name(e.node.origin, "name", &name);
+            }
+            name
+        }
         None => {
             cx.err(
                 Origin::Whole,
@@ -379,29 +430,7 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         .get("seed")
         .and_then(|e| cx.int(&e.node, "seed", 0, i64::MAX))
         .unwrap_or(1) as u64;
-    let duration_ns = match root.get("duration") {
-        Some(e) => match cx.duration(&e.node, "duration", 1_000_000_000) {
-            Some(0) => {
-                cx.err(
-                    e.node.origin,
-                    "duration",
-                    "must be longer than zero".into(),
-                    None,
-                );
-                0
-            }
-            d => d.unwrap_or(0),
-        },
-        None => {
-            cx.err(
-                Origin::Whole,
-                "duration",
-                "missing required key `duration`".into(),
-                Some("add e.g. duration = \"60s\"".into()),
-            );
-            0
-        }
-    };
+    let duration_ns = run_duration(cx, root);
     let quiet_ns = match root.get("quiet") {
         Some(e) => cx.duration(&e.node, "quiet", 1_000_000_000).unwrap_or(0),
         None => (10 * 1_000_000_000u64).min(duration_ns / 4),
@@ -414,37 +443,50 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
         .get("max_events")
         .and_then(|e| cx.int(&e.node, "max_events", 1, i64::MAX))
         .unwrap_or(2_000_000_000) as u64;
-
-    let regions = regions(&mut cx, root);
-    let topology = network(&mut cx, root, &regions);
-    let bugs = bugs(&mut cx, root);
-    let (mut servers, server_entries) = parse_servers(&mut cx, root, &regions);
-    for s in &mut servers {
-        s.config.bugs = bugs;
+    Header {
+        name,
+        description,
+        seed,
+        duration_ns,
+        quiet_ns,
+        max_events,
     }
-    let load_end = duration_ns.saturating_sub(quiet_ns);
-    let sentinels = parse_sentinels(&mut cx, root, &regions, &servers, bugs);
-    let sentinel_ids: Vec<ProcessId> = (0..sentinels.len())
-        .map(|i| ProcessId((servers.len() + i) as u32))
-        .collect();
-    let discovery = SentinelDiscovery {
-        sentinels: sentinel_ids,
-        default_name: sentinels
-            .first()
-            .and_then(|s| s.monitors.first())
-            .map_or_else(|| "mymaster".to_string(), |m| m.name.clone()),
+}
+
+fn run_duration(cx: &mut Cx, root: &Table) -> u64 {
+    let Some(e) = root.get("duration") else {
+        cx.err(
+            Origin::Whole,
+            "duration",
+            "missing required key `duration`".into(),
+            Some("add e.g. duration = \"60s\"".into()),
+        );
+        return 0;
     };
-    let workloads = parse_workloads(&mut cx, root, &regions, &servers, &discovery, load_end);
+    match cx.duration(&e.node, "duration", 1_000_000_000) {
+        Some(0) => {
+            let msg = "must be longer than zero";
+            cx.err(e.node.origin, "duration", msg.into(), None);
+            0
+        }
+        d => d.unwrap_or(0),
+    }
+}
+
+/// The names faults may target: every server, sentinel, workload and region.
+fn names(
+    cx: &mut Cx,
+    regions: &[String],
+    servers: &[ServerSpec],
+    sentinels: &[crate::scenario::SentinelSpec],
+    workloads: &[WorkloadGroup],
+) -> Names {
     let mut process_regions: Vec<usize> = servers.iter().map(|s| s.region).collect();
     process_regions.extend(sentinels.iter().map(|s| s.region));
     let mut workload_names = Vec::new();
-    for w in &workloads {
-        workload_names.push((
-            w.spec.name.clone(),
-            process_regions.len(),
-            w.clients,
-            w.region,
-        ));
+    for w in workloads {
+        let first = process_regions.len();
+        workload_names.push((w.spec.name.clone(), first, w.clients, w.region));
         process_regions.extend(std::iter::repeat_n(w.region, w.clients as usize));
     }
     if process_regions.len() > MAX_PROCESSES {
@@ -458,17 +500,69 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
             None,
         );
     }
-    let names = Names {
-        regions: regions.clone(),
+    Names {
+        regions: regions.to_vec(),
         servers: servers.iter().map(|s| (s.name.clone(), s.region)).collect(),
         sentinels: sentinels.iter().map(|s| s.name.clone()).collect(),
         workloads: workload_names,
         process_regions,
+    }
+}
+
+fn discovery(
+    servers: &[ServerSpec],
+    sentinels: &[crate::scenario::SentinelSpec],
+) -> SentinelDiscovery {
+    SentinelDiscovery {
+        sentinels: (0..sentinels.len())
+            .map(|i| ProcessId((servers.len() + i) as u32))
+            .collect(),
+        default_name: sentinels
+            .first()
+            .and_then(|s| s.monitors.first())
+            .map_or_else(|| "mymaster".to_string(), |m| m.name.clone()),
+        monitored: sentinels
+            .iter()
+            .flat_map(|s| s.monitors.iter().map(|m| m.name.clone()))
+            .collect(),
+    }
+}
+
+/// Builds a scenario from the tree, or returns every problem found.
+/// Returns the scenario with the warnings found (located against the source by the caller).
+pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut cx = Cx {
+        diags: Vec::new(),
+        warnings: Vec::new(),
     };
-    let faults = parse_faults(&mut cx, root, &names, duration_ns);
-    let nemesis = nemesis(&mut cx, root, load_end);
-    let workload_names: Vec<&str> = names.workloads.iter().map(|w| w.0.as_str()).collect();
-    let expect = expectations(&mut cx, root, &workload_names);
+    cx.check_keys(root, "", TOP_KEYS);
+    let h = header(&mut cx, root);
+    let regions = regions(&mut cx, root);
+    let topology = network(&mut cx, root, &regions);
+    let bugs = bugs(&mut cx, root);
+    let (mut servers, server_entries) = parse_servers(&mut cx, root, &regions);
+    for s in &mut servers {
+        s.config.bugs = bugs;
+    }
+    let load_end = h.duration_ns.saturating_sub(h.quiet_ns);
+    let sentinels = parse_sentinels(&mut cx, root, &regions, &servers, bugs);
+    let discovery = discovery(&servers, &sentinels);
+    let env = WorkloadEnv {
+        regions: &regions,
+        servers: &servers,
+        discovery: &discovery,
+        load_end,
+    };
+    let workloads = parse_workloads(&mut cx, root, &env);
+    let names = names(&mut cx, &regions, &servers, &sentinels, &workloads);
+    let run = RunTimes {
+        seed: h.seed,
+        duration_ns: h.duration_ns,
+        load_end,
+    };
+    let (faults, fault_timings) = parse_faults(&mut cx, root, &names, &run);
+    let nemesis = nemesis(&mut cx, root, &run);
+    let expect = expectations(&mut cx, root, &names);
     if servers.is_empty() && server_entries == 0 {
         cx.err(
             Origin::Whole,
@@ -480,21 +574,35 @@ pub fn build(root: &Table) -> Result<Scenario, Vec<Diagnostic>> {
     if !cx.diags.is_empty() {
         return Err(cx.diags);
     }
-    Ok(Scenario {
-        name,
-        description,
-        seed,
-        duration_ns,
-        quiet_ns,
-        max_events,
-        topology,
-        servers,
-        sentinels,
-        workloads,
-        faults,
-        nemesis,
-        expect,
-    })
+    Ok((
+        Scenario {
+            name: h.name,
+            description: h.description,
+            seed: h.seed,
+            duration_ns: h.duration_ns,
+            quiet_ns: h.quiet_ns,
+            max_events: h.max_events,
+            topology,
+            servers,
+            sentinels,
+            workloads,
+            faults,
+            fault_timings,
+            nemesis,
+            expect,
+            warnings: Vec::new(),
+        },
+        cx.warnings,
+    ))
+}
+
+/// The run's times that faults and the nemesis are checked against.
+struct RunTimes {
+    /// The scenario's own seed (fault windows are drawn for it in `Scenario::faults`).
+    seed: u64,
+    duration_ns: u64,
+    /// The start of the quiet phase.
+    load_end: u64,
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {

@@ -29,32 +29,14 @@ pub(super) fn parse_servers(
         let Some(st) = cx.table(e, &path) else {
             continue;
         };
+        cx.check_name(e.key_origin, &path, &e.key);
         let mut allowed = vec!["region", "replicaof"];
         allowed.extend_from_slice(SERVER_KNOBS);
         cx.check_keys(st, &path, &allowed);
         let region = member_region(cx, st, e.key_origin, &path, regions);
         let mut config = defaults.clone();
         knobs(cx, st, &path, &mut config);
-        let rof = st.get("replicaof").and_then(|r| {
-            let p = join(&path, "replicaof");
-            let s = cx.string(&r.node, &p)?;
-            match names.iter().position(|n| *n == s) {
-                Some(i) => Some((i, r.node.origin, p)),
-                None => {
-                    let hint = match did_you_mean(s, names.iter().copied()) {
-                        Some(m) => format!("did you mean \"{m}\"?"),
-                        None => format!("known servers: {}", names.join(", ")),
-                    };
-                    cx.err(
-                        r.node.origin,
-                        &p,
-                        format!("unknown server \"{s}\""),
-                        Some(hint),
-                    );
-                    None
-                }
-            }
-        });
+        let rof = replicaof(cx, st, &path, &names);
         replicaof_raw.push(rof);
         out.push(ServerSpec {
             name: e.key.clone(),
@@ -71,6 +53,32 @@ pub(super) fn parse_servers(
     }
     check_replication_graph(cx, &out, &replicaof_raw);
     (out, named.len())
+}
+
+/// The server `replicaof` names, with where it was written.
+fn replicaof(
+    cx: &mut Cx,
+    st: &Table,
+    path: &str,
+    names: &[&str],
+) -> Option<(usize, Origin, String)> {
+    let r = st.get("replicaof")?;
+    let p = join(path, "replicaof");
+    let s = cx.string(&r.node, &p)?;
+    if let Some(i) = names.iter().position(|n| *n == s) {
+        return Some((i, r.node.origin, p));
+    }
+    let hint = match did_you_mean(s, names.iter().copied()) {
+        Some(m) => format!("did you mean \"{m}\"?"),
+        None => format!("known servers: {}", names.join(", ")),
+    };
+    cx.err(
+        r.node.origin,
+        &p,
+        format!("unknown server \"{s}\""),
+        Some(hint),
+    );
+    None
 }
 
 pub(super) fn check_replication_graph(
@@ -155,29 +163,10 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
                 cx.duration(n, &p, SEC).map(|v| v / SEC),
             ),
             "appendonly" => set(&mut c.appendonly, cx.boolean(n, &p)),
-            "appendfsync" => {
-                let v = cx.string(n, &p).and_then(|s| match s {
-                    "always" => Some(Fsync::Always),
-                    "everysec" => Some(Fsync::Everysec),
-                    "no" => Some(Fsync::No),
-                    other => {
-                        cx.err(
-                            n.origin,
-                            &p,
-                            format!("unknown policy \"{other}\""),
-                            Some("use always, everysec or no".into()),
-                        );
-                        None
-                    }
-                });
-                set(&mut c.appendfsync, v);
-            }
+            "appendfsync" => set(&mut c.appendfsync, fsync_policy(cx, n, &p)),
             "save" => set(&mut c.save, save_rules(cx, n, &p)),
             "client-output-buffer-limit" => {
-                let v = cx.string(n, &p).and_then(|s| output_limit(s).map_err(|m| {
-                    cx.err(n.origin, &p, m, Some("write \"replica <hard> <soft> <seconds>\", e.g. \"replica 256mb 64mb 60\"".into()));
-                }).ok());
-                set(&mut c.replica_output_buffer, v);
+                set(&mut c.replica_output_buffer, output_limit_knob(cx, n, &p));
             }
             "rdb-save-rate" => set(&mut c.rdb_save_bytes_per_sec, rate_size(cx, n, &p)),
             "rdb-load-rate" => set(&mut c.rdb_load_bytes_per_sec, rate_size(cx, n, &p)),
@@ -189,6 +178,33 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
             _ => {}
         }
     }
+}
+
+fn fsync_policy(cx: &mut Cx, n: &Node, p: &str) -> Option<Fsync> {
+    match cx.string(n, p)? {
+        "always" => Some(Fsync::Always),
+        "everysec" => Some(Fsync::Everysec),
+        "no" => Some(Fsync::No),
+        other => {
+            cx.err(
+                n.origin,
+                p,
+                format!("unknown policy \"{other}\""),
+                Some("use always, everysec or no".into()),
+            );
+            None
+        }
+    }
+}
+
+fn output_limit_knob(cx: &mut Cx, n: &Node, p: &str) -> Option<crate::redis::OutputBufferLimit> {
+    let s = cx.string(n, p)?;
+    output_limit(s)
+        .map_err(|m| {
+            let hint = "write \"replica <hard> <soft> <seconds>\", e.g. \"replica 256mb 64mb 60\"";
+            cx.err(n.origin, p, m, Some(hint.into()));
+        })
+        .ok()
 }
 
 pub(super) fn positive_secs(cx: &mut Cx, n: &Node, p: &str) -> Option<u64> {

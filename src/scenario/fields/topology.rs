@@ -22,6 +22,7 @@ pub(super) fn regions(cx: &mut Cx, root: &Table) -> Vec<String> {
     for (i, n) in items.iter().enumerate() {
         let path = format!("regions[{i}]");
         if let Some(s) = cx.string(n, &path) {
+            cx.check_name(n.origin, &path, s);
             if out.iter().any(|r| r == s) {
                 cx.err(
                     n.origin,
@@ -150,51 +151,56 @@ pub(super) fn network(cx: &mut Cx, root: &Table, regions: &[String]) -> Topology
         topo.set_path(i, i, intra);
     }
     if let Some(p) = t.get("paths") {
-        let Val::Array(items) = &p.node.val else {
-            cx.err(
-                p.node.origin,
-                "network.paths",
-                "expected an array of tables ([[network.paths]])".into(),
-                None,
-            );
-            return topo;
-        };
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("network.paths[{i}]");
-            let Val::Table(pt) = &item.val else {
-                cx.err(item.origin, &path, "expected a table".into(), None);
-                continue;
-            };
-            cx.check_keys(pt, &path, &["between", "latency", "jitter", "bandwidth"]);
-            let spec = path_spec(cx, pt, &path, inter_default);
-            let Some(b) = pt.get("between") else {
-                cx.err(
-                    item.origin,
-                    &path,
-                    "missing `between`".into(),
-                    Some("write between = [\"region-a\", \"region-b\"]".into()),
-                );
-                continue;
-            };
-            let ends: Vec<usize> = match &b.node.val {
-                Val::Array(xs) if xs.len() == 2 => xs
-                    .iter()
-                    .filter_map(|x| region_index(cx, x, &join(&path, "between"), regions))
-                    .collect(),
-                _ => {
-                    cx.err(
-                        b.node.origin,
-                        &join(&path, "between"),
-                        "expected two region names".into(),
-                        None,
-                    );
-                    continue;
-                }
-            };
-            if let [a, b] = ends[..] {
-                topo.set_path(a, b, spec);
-            }
-        }
+        paths(cx, p, regions, inter_default, &mut topo);
     }
     topo
+}
+
+/// `[[network.paths]]`: paths between pairs of regions.
+fn paths(cx: &mut Cx, p: &Entry, regions: &[String], inter_default: PathSpec, topo: &mut Topology) {
+    let Val::Array(items) = &p.node.val else {
+        cx.err(
+            p.node.origin,
+            "network.paths",
+            "expected an array of tables ([[network.paths]])".into(),
+            None,
+        );
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("network.paths[{i}]");
+        let Val::Table(pt) = &item.val else {
+            cx.err(item.origin, &path, "expected a table".into(), None);
+            continue;
+        };
+        cx.check_keys(pt, &path, &["between", "latency", "jitter", "bandwidth"]);
+        let spec = path_spec(cx, pt, &path, inter_default);
+        let Some(b) = pt.get("between") else {
+            cx.err(
+                item.origin,
+                &path,
+                "missing `between`".into(),
+                Some("write between = [\"region-a\", \"region-b\"]".into()),
+            );
+            continue;
+        };
+        let ends: Vec<usize> = match &b.node.val {
+            Val::Array(xs) if xs.len() == 2 => xs
+                .iter()
+                .filter_map(|x| region_index(cx, x, &join(&path, "between"), regions))
+                .collect(),
+            _ => {
+                cx.err(
+                    b.node.origin,
+                    &join(&path, "between"),
+                    "expected two region names".into(),
+                    None,
+                );
+                continue;
+            }
+        };
+        if let [a, b] = ends[..] {
+            topo.set_path(a, b, spec);
+        }
+    }
 }

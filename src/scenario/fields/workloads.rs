@@ -6,23 +6,46 @@ use super::*;
 pub(super) struct SentinelDiscovery {
     pub(super) sentinels: Vec<ProcessId>,
     pub(super) default_name: String,
+    /// Every name a sentinel monitors a primary under.
+    pub(super) monitored: Vec<String>,
 }
 
-pub(super) fn parse_workloads(
-    cx: &mut Cx,
-    root: &Table,
-    regions: &[String],
-    servers: &[ServerSpec],
-    sentinels: &SentinelDiscovery,
-    load_end: u64,
-) -> Vec<WorkloadGroup> {
+/// What every workload is read against.
+pub(super) struct WorkloadEnv<'a> {
+    pub(super) regions: &'a [String],
+    pub(super) servers: &'a [ServerSpec],
+    pub(super) discovery: &'a SentinelDiscovery,
+    pub(super) load_end: u64,
+}
+
+impl WorkloadEnv<'_> {
+    fn server_names(&self) -> Vec<&str> {
+        self.servers.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// A server named by the string at `n`.
+    fn server(&self, cx: &mut Cx, n: &Node, p: &str, suggest: bool) -> Option<usize> {
+        let s = cx.string(n, p)?;
+        let names = self.server_names();
+        if let Some(i) = names.iter().position(|x| *x == s) {
+            return Some(i);
+        }
+        let hint = match did_you_mean(s, names.iter().copied()).filter(|_| suggest) {
+            Some(m) => format!("did you mean \"{m}\"?"),
+            None => format!("known servers: {}", names.join(", ")),
+        };
+        cx.err(n.origin, p, format!("unknown server \"{s}\""), Some(hint));
+        None
+    }
+}
+
+pub(super) fn parse_workloads(cx: &mut Cx, root: &Table, env: &WorkloadEnv) -> Vec<WorkloadGroup> {
     let Some(e) = root.get("workloads") else {
         return Vec::new();
     };
     let Some(t) = cx.table(e, "workloads") else {
         return Vec::new();
     };
-    let server_names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
     let mut out = Vec::new();
     for e in &t.entries {
         let path = format!("workloads.{}", e.key);
@@ -30,203 +53,264 @@ pub(super) fn parse_workloads(
             continue;
         };
         cx.check_keys(wt, &path, WORKLOAD_KEYS);
-        if let Some(w) = workload(
-            cx,
-            &e.key,
-            wt,
-            &path,
-            regions,
-            servers,
-            &server_names,
-            sentinels,
-            load_end,
-        ) {
+        if !cx.check_name(e.key_origin, &path, &e.key) {
+            continue;
+        }
+        let input = WorkloadInput {
+            name: &e.key,
+            t: wt,
+            path: &path,
+        };
+        if let Some(w) = workload(cx, &input, env) {
             out.push(w);
         }
     }
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn workload(
-    cx: &mut Cx,
-    name: &str,
-    t: &Table,
-    path: &str,
-    regions: &[String],
-    servers: &[ServerSpec],
-    server_names: &[&str],
-    discovery_info: &SentinelDiscovery,
-    load_end: u64,
-) -> Option<WorkloadGroup> {
-    let sentinels = &discovery_info.sentinels[..];
-    let default_master_name = discovery_info.default_name.as_str();
-    let get = |k: &str| t.get(k).map(|e| &e.node);
-    let target = match get("target") {
-        Some(n) => {
-            let p = join(path, "target");
-            let s = cx.string(n, &p)?;
-            match server_names.iter().position(|x| *x == s) {
-                Some(i) => i,
-                None => {
-                    let hint = match did_you_mean(s, server_names.iter().copied()) {
-                        Some(m) => format!("did you mean \"{m}\"?"),
-                        None => format!("known servers: {}", server_names.join(", ")),
-                    };
-                    cx.err(n.origin, &p, format!("unknown server \"{s}\""), Some(hint));
-                    return None;
-                }
-            }
-        }
-        None => servers
+/// One `[workloads.<name>]` table and where it is.
+struct WorkloadInput<'a> {
+    name: &'a str,
+    t: &'a Table,
+    path: &'a str,
+}
+
+impl WorkloadInput<'_> {
+    fn get(&self, key: &str) -> Option<&Node> {
+        self.t.get(key).map(|e| &e.node)
+    }
+
+    fn at(&self, key: &str) -> String {
+        join(self.path, key)
+    }
+}
+
+fn workload(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<WorkloadGroup> {
+    let target = match w.get("target") {
+        Some(n) => env.server(cx, n, &w.at("target"), true)?,
+        None => env
+            .servers
             .iter()
             .position(|s| s.replicaof.is_none())
             .unwrap_or(0),
     };
-    let region = match get("region") {
-        Some(n) => region_index(cx, n, &join(path, "region"), regions)?,
-        None => servers.get(target).map_or(0, |s| s.region),
+    let region = match w.get("region") {
+        Some(n) => region_index(cx, n, &w.at("region"), env.regions)?,
+        None => env.servers.get(target).map_or(0, |s| s.region),
     };
-    let discovery = match get("discovery") {
-        None => Target::Server(ProcessId(target as u32)),
-        Some(n) => {
-            let p = join(path, "discovery");
-            match cx.string(n, &p)? {
-                "sentinel" if !sentinels.is_empty() => Target::Sentinels(sentinels.to_vec()),
-                "sentinel" => {
-                    cx.err(
-                        n.origin,
-                        &p,
-                        "the scenario has no sentinels".into(),
-                        Some("add [sentinels.<name>] sections, or leave `discovery` out".into()),
-                    );
-                    return None;
-                }
-                "fixed" => Target::Server(ProcessId(target as u32)),
-                other => {
-                    cx.err(
-                        n.origin,
-                        &p,
-                        format!("unknown discovery \"{other}\""),
-                        Some("use \"sentinel\" or \"fixed\"".into()),
-                    );
-                    return None;
-                }
-            }
-        }
-    };
-    let clients = get("clients").map_or(Some(1), |n| {
-        cx.int(n, &join(path, "clients"), 1, MAX_PROCESSES as i64)
+    let discovery = discovery_target(cx, w, env, target)?;
+    let clients = w.get("clients").map_or(Some(1), |n| {
+        cx.int(n, &w.at("clients"), 1, MAX_PROCESSES as i64)
     })? as u32;
-    let rate = match get("rate") {
-        Some(n) => Some(cx.with_str(n, &join(path, "rate"), parse_rate, "write e.g. \"500/s\"")?),
+    let spec = workload_spec(cx, w, env, discovery, target)?;
+    Some(WorkloadGroup {
+        spec,
+        clients,
+        region,
+    })
+}
+
+fn workload_spec(
+    cx: &mut Cx,
+    w: &WorkloadInput,
+    env: &WorkloadEnv,
+    target: Target,
+    target_server: usize,
+) -> Option<WorkloadSpec> {
+    let rate = match w.get("rate") {
+        Some(n) => Some(cx.with_str(n, &w.at("rate"), parse_rate, "write e.g. \"500/s\"")?),
         None => None,
     };
-    let think_ns = get("think").map_or(Some(10_000_000), |n| {
-        cx.duration(n, &join(path, "think"), 1_000_000)
+    let think_ns = w.get("think").map_or(Some(10_000_000), |n| {
+        cx.duration(n, &w.at("think"), 1_000_000)
     })?;
-    let keys =
-        get("keys").map_or(Some(100), |n| cx.int(n, &join(path, "keys"), 1, 10_000_000))? as u32;
-    let distribution = match get("distribution") {
-        None => KeyDistribution::Uniform,
-        Some(n) => {
-            let p = join(path, "distribution");
-            match cx.string(n, &p)? {
-                "uniform" => KeyDistribution::Uniform,
-                "zipfian" => KeyDistribution::Zipfian,
-                "hot" => KeyDistribution::Hot {
-                    hot_keys: get("hot_keys").map_or(Some(1), |n| {
-                        cx.int(n, &join(path, "hot_keys"), 1, i64::from(keys))
-                    })? as u32,
-                    share_percent: get("hot_share")
-                        .map_or(Some(90), |n| cx.int(n, &join(path, "hot_share"), 0, 100))?
-                        as u32,
-                },
-                other => {
-                    cx.err(
-                        n.origin,
-                        &p,
-                        format!("unknown distribution \"{other}\""),
-                        Some("use uniform, zipfian or hot".into()),
-                    );
-                    return None;
-                }
-            }
-        }
-    };
-    let mix = match get("mix") {
+    let keys = w
+        .get("keys")
+        .map_or(Some(100), |n| cx.int(n, &w.at("keys"), 1, 10_000_000))? as u32;
+    let distribution = distribution(cx, w, keys)?;
+    let mix = match w.get("mix") {
         None => vec![(OpKind::Set, 50), (OpKind::Get, 50)],
-        Some(n) => mix(cx, n, &join(path, "mix"))?,
+        Some(n) => mix(cx, n, &w.at("mix"))?,
     };
-    let value_size =
-        get("value_size").map_or(Some(16), |n| cx.size(n, &join(path, "value_size")))? as usize;
-    let wait = match get("wait") {
+    let value_size = value_size(cx, w)?;
+    let wait = match w.get("wait") {
         None => None,
-        Some(n) => Some(wait(cx, n, &join(path, "wait"))?),
+        Some(n) => Some(wait(cx, n, &w.at("wait"), env, target_server)?),
     };
-    let timeout_ns = get("timeout").map_or(Some(1_000_000_000), |n| {
-        cx.duration(n, &join(path, "timeout"), 1_000_000)
+    let (timeout_ns, start_ns, stop_ns) = schedule(cx, w, env)?;
+    Some(WorkloadSpec {
+        name: w.name.to_string(),
+        target,
+        rate_per_sec: rate,
+        think_ns,
+        keys,
+        master_name: master_name(cx, w, env)?,
+        read_from: match w.get("read_from") {
+            Some(n) => Some(ProcessId(
+                env.server(cx, n, &w.at("read_from"), false)? as u32
+            )),
+            None => None,
+        },
+        key_prefix: match w.get("key_prefix") {
+            Some(n) => cx.string(n, &w.at("key_prefix"))?.to_string(),
+            None => String::new(),
+        },
+        distribution,
+        mix,
+        value_size,
+        wait,
+        timeout_ns,
+        start_ns,
+        stop_ns,
+    })
+}
+
+fn value_size(cx: &mut Cx, w: &WorkloadInput) -> Option<usize> {
+    let Some(n) = w.get("value_size") else {
+        return Some(16);
+    };
+    let p = w.at("value_size");
+    let v = cx.size(n, &p)?;
+    if v > MAX_VALUE_SIZE {
+        cx.err(
+            n.origin,
+            &p,
+            format!(
+                "{v} bytes is larger than Redis accepts in one value (proto-max-bulk-len, 512mb)"
+            ),
+            Some("lower `value_size` to 512mb or less".into()),
+        );
+        return None;
+    }
+    Some(v as usize)
+}
+
+/// The name asked with `get-master-addr-by-name`: it must be one a sentinel monitors.
+fn master_name(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<String> {
+    let Some(n) = w.get("master_name") else {
+        return Some(env.discovery.default_name.clone());
+    };
+    let p = w.at("master_name");
+    let name = cx.string(n, &p)?;
+    if !cx.check_name(n.origin, &p, name) {
+        return None;
+    }
+    let known = &env.discovery.monitored;
+    if !known.iter().any(|m| m == name) {
+        let hint = match did_you_mean(name, known.iter().map(String::as_str)) {
+            Some(m) => format!("did you mean \"{m}\"?"),
+            None if known.is_empty() => "add sentinels that monitor a primary".into(),
+            None => format!("monitored names: {}", known.join(", ")),
+        };
+        let msg = format!("no sentinel monitors a primary named \"{name}\"");
+        cx.err(n.origin, &p, msg, Some(hint));
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// `timeout`, `start` and `stop`.
+fn schedule(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<(u64, u64, u64)> {
+    let timeout_ns = w.get("timeout").map_or(Some(1_000_000_000), |n| {
+        cx.duration(n, &w.at("timeout"), 1_000_000)
     })?;
-    let start_ns = get("start").map_or(Some(0), |n| {
-        cx.duration(n, &join(path, "start"), 1_000_000_000)
-    })?;
-    let stop_ns = get("stop").map_or(Some(load_end), |n| {
-        cx.duration(n, &join(path, "stop"), 1_000_000_000)
+    let start_ns = w
+        .get("start")
+        .map_or(Some(0), |n| cx.duration(n, &w.at("start"), 1_000_000_000))?;
+    let stop_ns = w.get("stop").map_or(Some(env.load_end), |n| {
+        cx.duration(n, &w.at("stop"), 1_000_000_000)
     })?;
     if timeout_ns == 0 {
         cx.err(
-            get("timeout").map_or(Origin::Whole, |n| n.origin),
-            &join(path, "timeout"),
+            w.get("timeout").map_or(Origin::Whole, |n| n.origin),
+            &w.at("timeout"),
             "must be longer than zero".into(),
             None,
         );
         return None;
     }
-    Some(WorkloadGroup {
-        spec: WorkloadSpec {
-            name: name.to_string(),
-            target: discovery,
-            rate_per_sec: rate,
-            think_ns,
-            keys,
-            master_name: match get("master_name") {
-                Some(n) => cx.string(n, &join(path, "master_name"))?.to_string(),
-                None => default_master_name.to_string(),
-            },
-            read_from: match get("read_from") {
-                Some(n) => {
-                    let p = join(path, "read_from");
-                    let s = cx.string(n, &p)?;
-                    match server_names.iter().position(|x| *x == s) {
-                        Some(i) => Some(ProcessId(i as u32)),
-                        None => {
-                            cx.err(
-                                n.origin,
-                                &p,
-                                format!("unknown server \"{s}\""),
-                                Some(format!("known servers: {}", server_names.join(", "))),
-                            );
-                            return None;
-                        }
-                    }
-                }
-                None => None,
-            },
-            key_prefix: match get("key_prefix") {
-                Some(n) => cx.string(n, &join(path, "key_prefix"))?.to_string(),
-                None => String::new(),
-            },
-            distribution,
-            mix,
-            value_size,
-            wait,
-            timeout_ns,
-            start_ns,
-            stop_ns,
-        },
-        clients,
-        region,
-    })
+    if start_ns >= stop_ns {
+        let (start, stop) = (start_ns as f64 / 1e9, stop_ns as f64 / 1e9);
+        let by = if w.get("stop").is_some() {
+            "`stop`"
+        } else {
+            "the quiet phase (`duration` - `quiet`)"
+        };
+        cx.err(
+            w.get("start")
+                .or(w.get("stop"))
+                .map_or(Origin::Whole, |n| n.origin),
+            &w.at("start"),
+            format!("starts at {start}s but stops at {stop}s ({by}): it never issues an operation"),
+            Some("make `start` earlier than `stop`".into()),
+        );
+        return None;
+    }
+    Some((timeout_ns, start_ns, stop_ns))
+}
+
+fn discovery_target(
+    cx: &mut Cx,
+    w: &WorkloadInput,
+    env: &WorkloadEnv,
+    target: usize,
+) -> Option<Target> {
+    let sentinels = &env.discovery.sentinels;
+    let Some(n) = w.get("discovery") else {
+        return Some(Target::Server(ProcessId(target as u32)));
+    };
+    let p = w.at("discovery");
+    match cx.string(n, &p)? {
+        "sentinel" if !sentinels.is_empty() => Some(Target::Sentinels(sentinels.to_vec())),
+        "sentinel" => {
+            cx.err(
+                n.origin,
+                &p,
+                "the scenario has no sentinels".into(),
+                Some("add [sentinels.<name>] sections, or leave `discovery` out".into()),
+            );
+            None
+        }
+        "fixed" => Some(Target::Server(ProcessId(target as u32))),
+        other => {
+            cx.err(
+                n.origin,
+                &p,
+                format!("unknown discovery \"{other}\""),
+                Some("use \"sentinel\" or \"fixed\"".into()),
+            );
+            None
+        }
+    }
+}
+
+fn distribution(cx: &mut Cx, w: &WorkloadInput, keys: u32) -> Option<KeyDistribution> {
+    let Some(n) = w.get("distribution") else {
+        return Some(KeyDistribution::Uniform);
+    };
+    let p = w.at("distribution");
+    match cx.string(n, &p)? {
+        "uniform" => Some(KeyDistribution::Uniform),
+        "zipfian" => Some(KeyDistribution::Zipfian),
+        "hot" => Some(KeyDistribution::Hot {
+            hot_keys: w.get("hot_keys").map_or(Some(1), |n| {
+                cx.int(n, &w.at("hot_keys"), 1, i64::from(keys))
+            })? as u32,
+            share_percent: w
+                .get("hot_share")
+                .map_or(Some(90), |n| cx.int(n, &w.at("hot_share"), 0, 100))?
+                as u32,
+        }),
+        other => {
+            cx.err(
+                n.origin,
+                &p,
+                format!("unknown distribution \"{other}\""),
+                Some("use uniform, zipfian or hot".into()),
+            );
+            None
+        }
+    }
 }
 
 pub(super) fn mix(cx: &mut Cx, n: &Node, p: &str) -> Option<Vec<(OpKind, u32)>> {
@@ -262,7 +346,31 @@ pub(super) fn mix(cx: &mut Cx, n: &Node, p: &str) -> Option<Vec<(OpKind, u32)>> 
     Some(out)
 }
 
-pub(super) fn wait(cx: &mut Cx, n: &Node, p: &str) -> Option<(u32, u64)> {
+/// How many replicas the group of server `i` has: every server whose `replicaof` chain ends
+/// where `i`'s does, less the primary. `WAIT n` can never see more.
+fn group_replicas(servers: &[ServerSpec], i: usize) -> Vec<&str> {
+    let root = |mut k: usize| {
+        while let Some(up) = servers[k].replicaof {
+            k = up;
+        }
+        k
+    };
+    let top = root(i);
+    servers
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != top && root(*k) == top)
+        .map(|(_, s)| s.name.as_str())
+        .collect()
+}
+
+pub(super) fn wait(
+    cx: &mut Cx,
+    n: &Node,
+    p: &str,
+    env: &WorkloadEnv,
+    target: usize,
+) -> Option<(u32, u64)> {
     let Val::Table(t) = &n.val else {
         cx.err(
             n.origin,
@@ -279,5 +387,26 @@ pub(super) fn wait(cx: &mut Cx, n: &Node, p: &str) -> Option<(u32, u64)> {
     let timeout = t.get("timeout").map_or(Some(0), |e| {
         cx.duration(&e.node, &join(p, "timeout"), 1_000_000)
     })?;
+    let Some(primary) = env.servers.get(target).map(|s| &s.name) else {
+        return Some((replicas, timeout / 1_000_000));
+    };
+    let group = group_replicas(env.servers, target);
+    if replicas as usize > group.len() {
+        cx.err(
+            t.get("replicas").map_or(n.origin, |e| e.node.origin),
+            &join(p, "replicas"),
+            format!(
+                "WAIT {replicas} can never be satisfied: the replication group of \"{primary}\" \
+                 has {} replica(s) ({})",
+                group.len(),
+                group.join(", ")
+            ),
+            Some(format!(
+                "lower `replicas` to at most {}, or add replicas",
+                group.len()
+            )),
+        );
+        return None;
+    }
     Some((replicas, timeout / 1_000_000))
 }

@@ -1,0 +1,302 @@
+//! One parser per `[[faults]]` kind: the kind's name is looked up once, and the enum then
+//! selects the keys it accepts and the function that reads them.
+
+use super::*;
+
+/// A fault kind as written in a scenario file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Partition,
+    Bridge,
+    OneWayPartition,
+    Isolate,
+    RegionOutage,
+    Crash,
+    MachineCrash,
+    Pause,
+    Loss,
+    Latency,
+    Clock,
+    DiskStall,
+    Failover,
+}
+
+/// Every kind with its name, in the order the documentation lists them.
+pub(super) const KINDS: &[(&str, Kind)] = &[
+    ("partition", Kind::Partition),
+    ("one-way-partition", Kind::OneWayPartition),
+    ("isolate", Kind::Isolate),
+    ("bridge", Kind::Bridge),
+    ("region-outage", Kind::RegionOutage),
+    ("crash", Kind::Crash),
+    ("machine-crash", Kind::MachineCrash),
+    ("pause", Kind::Pause),
+    ("loss", Kind::Loss),
+    ("latency", Kind::Latency),
+    ("clock", Kind::Clock),
+    ("disk-stall", Kind::DiskStall),
+    ("failover", Kind::Failover),
+];
+
+/// What a kind's parser works on: the fault's table and where it is.
+pub(super) struct FaultInput<'a> {
+    pub(super) t: &'a Table,
+    pub(super) origin: Origin,
+    pub(super) path: &'a str,
+    pub(super) names: &'a Names,
+    pub(super) kind: &'a str,
+}
+
+/// What a kind's parser yields: the fault and the target names the user gave.
+pub(super) type Parsed = (FaultKind, Vec<String>);
+
+impl FaultInput<'_> {
+    /// The value of a key the kind requires, or an error naming it.
+    fn need(&self, cx: &mut Cx, key: &str) -> Option<&Node> {
+        let n = self.t.get(key).map(|e| &e.node);
+        if n.is_none() {
+            cx.err(
+                self.origin,
+                &join(self.path, key),
+                format!("a {} fault needs `{key}`", self.kind),
+                None,
+            );
+        }
+        n
+    }
+
+    /// Every process not in `a`: the other side of a cut; an error when there is none.
+    fn others(&self, cx: &mut Cx, a: &[ProcessId], key: &str) -> Option<Vec<ProcessId>> {
+        let everyone = self.names.resolve("all").unwrap_or_default();
+        let rest: Vec<ProcessId> = everyone.into_iter().filter(|x| !a.contains(x)).collect();
+        if rest.is_empty() {
+            let origin = self.t.get(key).map_or(self.origin, |e| e.node.origin);
+            cx.err(
+                origin,
+                &join(self.path, key),
+                "names every process, so there is no one to cut it off from".into(),
+                Some("name only some servers, sentinels, workloads or regions".into()),
+            );
+            return None;
+        }
+        Some(rest)
+    }
+
+    /// The processes named by the required key `key`.
+    fn targets(&self, cx: &mut Cx, key: &str) -> Option<(Vec<ProcessId>, Vec<String>)> {
+        let n = self.need(cx, key)?;
+        target_list(cx, n, &join(self.path, key), self.names)
+    }
+}
+
+impl Kind {
+    /// The kind named `name`.
+    pub(super) fn named(name: &str) -> Option<Kind> {
+        KINDS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    /// The keys the kind accepts besides `kind`, `at`, `heal` and `for`.
+    pub(super) fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Partition | Kind::Bridge => &["between", "middle"],
+            Kind::OneWayPartition => &["from", "to"],
+            Kind::Isolate | Kind::Pause => &["targets"],
+            Kind::RegionOutage => &["region"],
+            Kind::Crash | Kind::MachineCrash => &["targets", "wipe_disk"],
+            Kind::Loss => &["between", "targets", "rate"],
+            Kind::Latency => &["between", "targets", "extra"],
+            Kind::Clock => &["targets", "jump", "drift_ppm"],
+            Kind::DiskStall => &["targets"],
+            Kind::Failover => &["target"],
+        }
+    }
+
+    /// Reads the kind's own keys.
+    pub(super) fn parse(self, cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+        match self {
+            Kind::Partition => partition(cx, f),
+            Kind::Bridge => bridge(cx, f),
+            Kind::OneWayPartition => one_way(cx, f),
+            Kind::Isolate => isolate(cx, f),
+            Kind::RegionOutage => region_outage(cx, f),
+            Kind::Crash | Kind::MachineCrash => crash(cx, f, self == Kind::MachineCrash),
+            Kind::Pause => pause(cx, f),
+            Kind::DiskStall => disk_stall(cx, f),
+            Kind::Clock => clock(cx, f),
+            Kind::Loss => loss(cx, f),
+            Kind::Latency => latency(cx, f),
+            Kind::Failover => failover(cx, f),
+        }
+    }
+}
+
+fn cut(a: Vec<ProcessId>, b: Vec<ProcessId>, one_way: bool) -> FaultKind {
+    FaultKind::Partition { a, b, one_way }
+}
+
+fn partition(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let n = f.need(cx, "between")?;
+    let (a, b, labels) = two_groups(cx, n, &join(f.path, "between"), f.names)?;
+    Some((cut(a, b, false), labels))
+}
+
+fn bridge(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let n = f.need(cx, "between")?;
+    let (a, b, labels) = two_groups(cx, n, &join(f.path, "between"), f.names)?;
+    let (mid, _) = f.targets(cx, "middle")?;
+    if mid.iter().any(|m| a.contains(m) || b.contains(m)) {
+        cx.err(
+            f.origin,
+            &join(f.path, "middle"),
+            "the middle must belong to neither side".into(),
+            None,
+        );
+        return None;
+    }
+    Some((cut(a, b, false), labels))
+}
+
+fn one_way(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (a, mut labels) = f.targets(cx, "from")?;
+    let (b, to_labels) = f.targets(cx, "to")?;
+    let to = f.need(cx, "to")?;
+    if !disjoint(cx, to, &join(f.path, "to"), &a, &b, f.names) {
+        return None;
+    }
+    labels.push("->".into());
+    labels.extend(to_labels);
+    Some((cut(a, b, true), labels))
+}
+
+fn isolate(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (a, labels) = f.targets(cx, "targets")?;
+    let b = f.others(cx, &a, "targets")?;
+    Some((cut(a, b, false), labels))
+}
+
+fn region_outage(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let n = f.need(cx, "region")?;
+    let (a, labels) = target_list(cx, n, &join(f.path, "region"), f.names)?;
+    if !labels.iter().all(|l| f.names.regions.contains(l)) {
+        cx.err(
+            n.origin,
+            &join(f.path, "region"),
+            "name a region".into(),
+            Some(format!("known regions: {}", f.names.regions.join(", "))),
+        );
+        return None;
+    }
+    let b = f.others(cx, &a, "region")?;
+    Some((cut(a, b, false), labels))
+}
+
+/// Targets that must all be servers or sentinels (processes with a disk and a config).
+fn daemons(cx: &mut Cx, f: &FaultInput) -> Option<(Vec<ProcessId>, Vec<String>)> {
+    let (nodes, labels) = f.targets(cx, "targets")?;
+    let daemons = f.names.servers.len() + f.names.sentinels.len();
+    if nodes.iter().any(|n| n.index() >= daemons) {
+        cx.err(
+            f.origin,
+            &join(f.path, "targets"),
+            format!("only servers can take a {} fault", f.kind),
+            None,
+        );
+        return None;
+    }
+    Some((nodes, labels))
+}
+
+fn crash(cx: &mut Cx, f: &FaultInput, machine: bool) -> Option<Parsed> {
+    let (nodes, labels) = daemons(cx, f)?;
+    let wipe_disk = f.t.get("wipe_disk").map_or(Some(false), |e| {
+        cx.boolean(&e.node, &join(f.path, "wipe_disk"))
+    })?;
+    let fk = FaultKind::Crash {
+        nodes,
+        machine,
+        wipe_disk,
+    };
+    Some((fk, labels))
+}
+
+fn pause(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (nodes, labels) = f.targets(cx, "targets")?;
+    Some((FaultKind::Pause { nodes }, labels))
+}
+
+fn disk_stall(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (nodes, labels) = daemons(cx, f)?;
+    Some((FaultKind::DiskStall { nodes }, labels))
+}
+
+fn clock(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (nodes, labels) = f.targets(cx, "targets")?;
+    let jump_ns = match f.t.get("jump") {
+        None => 0,
+        Some(e) => signed_duration(cx, &e.node, &join(f.path, "jump"))?,
+    };
+    let drift_ppm = f.t.get("drift_ppm").map_or(Some(0), |e| {
+        cx.int(&e.node, &join(f.path, "drift_ppm"), -500_000, 500_000)
+    })?;
+    let fk = FaultKind::Clock {
+        nodes,
+        jump_ns,
+        drift_ppm,
+    };
+    Some((fk, labels))
+}
+
+/// The two sides of a loss or latency fault: `between`, or `targets` and everyone else.
+fn link_sides(cx: &mut Cx, f: &FaultInput) -> Option<Groups> {
+    match (f.t.get("between"), f.t.get("targets")) {
+        (Some(e), _) => two_groups(cx, &e.node, &join(f.path, "between"), f.names),
+        (None, Some(e)) => {
+            let (a, l) = target_list(cx, &e.node, &join(f.path, "targets"), f.names)?;
+            let b = f.others(cx, &a, "targets")?;
+            Some((a, b, l))
+        }
+        (None, None) => {
+            cx.err(
+                f.origin,
+                f.path,
+                format!("a {} fault needs `between` or `targets`", f.kind),
+                None,
+            );
+            None
+        }
+    }
+}
+
+fn loss(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (a, b, labels) = link_sides(cx, f)?;
+    let n = f.need(cx, "rate")?;
+    let ppm = cx.with_str(n, &join(f.path, "rate"), parse_percent, "write e.g. \"5%\"")?;
+    Some((FaultKind::Loss { a, b, ppm }, labels))
+}
+
+fn latency(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (a, b, labels) = link_sides(cx, f)?;
+    let n = f.need(cx, "extra")?;
+    let extra_ns = cx.duration(n, &join(f.path, "extra"), 1_000_000)?;
+    Some((FaultKind::Latency { a, b, extra_ns }, labels))
+}
+
+fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let n = f.need(cx, "target")?;
+    let p = join(f.path, "target");
+    let (t, labels) = target_list(cx, n, &p, f.names)?;
+    let [target] = t[..] else {
+        let msg = "name exactly one server to promote";
+        cx.err(n.origin, &p, msg.into(), None);
+        return None;
+    };
+    if target.index() >= f.names.servers.len() {
+        cx.err(n.origin, &p, "only a server can be promoted".into(), None);
+        return None;
+    }
+    let others = (0..f.names.servers.len() as u32)
+        .map(ProcessId)
+        .filter(|x| *x != target)
+        .collect();
+    Some((FaultKind::Failover { target, others }, labels))
+}
