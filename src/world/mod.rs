@@ -227,7 +227,7 @@ impl<'s> World<'s> {
                 );
             }
         }
-        let mut faults = scenario.faults.clone();
+        let mut faults = scenario.faults_for_seed(seed);
         if let Some(n) = &scenario.nemesis {
             let servers: Vec<(ProcessId, String)> = server_ids
                 .iter()
