@@ -61,6 +61,9 @@ impl NemesisKind {
 pub struct NemesisSpec {
     /// Kinds to draw from, uniformly.
     pub kinds: Vec<NemesisKind>,
+    /// Swarm testing: each seed draws from its own random non-empty subset of `kinds`, so seeds
+    /// explore schedules dominated by different faults (Groce et al., "Swarm Testing", 2012).
+    pub swarm: bool,
     /// Mean time between fault starts (gaps are uniform in [mean/2, 3·mean/2]).
     pub mean_interval_ns: u64,
     /// Shortest fault.
@@ -91,6 +94,11 @@ pub fn draw(
     if spec.kinds.is_empty() || servers.is_empty() {
         return out;
     }
+    let kinds = if spec.swarm {
+        swarm_subset(&spec.kinds, rng)
+    } else {
+        spec.kinds.clone()
+    };
     let mut t = spec.start_ns;
     // A bound on the loop, whatever the configuration: at most one fault per millisecond.
     let max_faults = (spec.end_ns.saturating_sub(spec.start_ns) / 1_000_000).max(1);
@@ -100,7 +108,7 @@ pub fn draw(
         if t >= spec.end_ns {
             break;
         }
-        let kind = spec.kinds[rng.random_range(0..spec.kinds.len())];
+        let kind = kinds[rng.random_range(0..kinds.len())];
         let dur =
             rng.random_range(spec.min_duration_ns..=spec.max_duration_ns.max(spec.min_duration_ns));
         let heal = (t + dur.max(1)).min(spec.end_ns);
@@ -123,6 +131,20 @@ pub fn draw(
         });
     }
     out
+}
+
+/// A random non-empty subset of `kinds`, each kept with probability one half.
+fn swarm_subset(kinds: &[NemesisKind], rng: &mut SimRng) -> Vec<NemesisKind> {
+    loop {
+        let subset: Vec<NemesisKind> = kinds
+            .iter()
+            .copied()
+            .filter(|_| rng.random_range(0..2u32) == 1)
+            .collect();
+        if !subset.is_empty() {
+            return subset;
+        }
+    }
 }
 
 /// The server a drawn fault hits, and everyone else.
@@ -230,6 +252,7 @@ mod tests {
     fn spec() -> NemesisSpec {
         NemesisSpec {
             kinds: NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
+            swarm: false,
             mean_interval_ns: 5_000_000_000,
             min_duration_ns: 1_000_000_000,
             max_duration_ns: 10_000_000_000,
@@ -273,5 +296,33 @@ mod tests {
                 assert!(!a.is_empty() && !b.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn swarm_seeds_draw_from_different_subsets_of_kinds() {
+        let servers: Vec<(ProcessId, String)> =
+            (0..3).map(|i| (ProcessId(i), format!("s{i}"))).collect();
+        let everyone: Vec<ProcessId> = (0..5).map(ProcessId).collect();
+        let swarm = NemesisSpec {
+            swarm: true,
+            ..spec()
+        };
+        let mut mixes = std::collections::BTreeSet::new();
+        for seed in 1..=30 {
+            let faults = draw(
+                &swarm,
+                &mut RngStreams::new(seed).stream("nemesis"),
+                &servers,
+                &everyone,
+            );
+            let kinds: std::collections::BTreeSet<String> =
+                faults.iter().map(|f| f.label.clone()).collect();
+            assert!(
+                kinds.len() < NemesisKind::NAMES.len(),
+                "seed {seed} drew every kind: {kinds:?}"
+            );
+            mixes.insert(kinds.into_iter().collect::<Vec<_>>().join(","));
+        }
+        assert!(mixes.len() >= 10, "only {} distinct mixes", mixes.len());
     }
 }

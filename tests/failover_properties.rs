@@ -65,7 +65,8 @@ interval = "6s"
 min_duration = "1s"
 max_duration = "12s"
 start = "5s"
-kinds = ["crash", "pause", "partition"]
+kinds = ["crash", "pause", "partition", "isolate"]
+swarm = true
 "#;
 
 fn scenario(bugs: &str) -> Scenario {
@@ -128,7 +129,10 @@ fn acks_by_non_primaries(out: &RunOutput) -> Vec<String> {
             .get(server)
             .is_some_and(|iv| iv.iter().any(|(a, b)| *a <= e.time_ns && e.time_ns <= *b));
         if !primary {
-            bad.push(format!("{} {} acknowledged by {server} at {} ns", e.f, e.key, e.time_ns));
+            bad.push(format!(
+                "{} {} acknowledged by {server} at {} ns",
+                e.f, e.key, e.time_ns
+            ));
         }
     }
     bad
@@ -184,7 +188,10 @@ fn properties(s: &Scenario, seed: u64) -> Vec<String> {
             bad_acks[0]
         ));
     }
-    failures.into_iter().map(|f| format!("seed {seed}: {f}")).collect()
+    failures
+        .into_iter()
+        .map(|f| format!("seed {seed}: {f}"))
+        .collect()
 }
 
 #[test]
@@ -218,5 +225,8 @@ fn a_demoted_primary_that_accepts_writes_breaks_the_property() {
             .iter()
             .any(|f| f.contains("acknowledged by a non-primary") || f.contains("converge"))
     });
-    assert!(caught.is_some(), "the planted bug went unnoticed on 40 seeds");
+    assert!(
+        caught.is_some(),
+        "the planted bug went unnoticed on 40 seeds"
+    );
 }

@@ -977,6 +977,9 @@ mod tests {
             self.0
         }
     }
+    impl Vocabulary for Ping {
+        type Fact = crate::sim::NoFacts;
+    }
 
     /// Process 0 sends pings 1, 2, 3 to process 1, which records `(time, ping)`.
     struct Pinger {

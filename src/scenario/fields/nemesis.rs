@@ -13,6 +13,7 @@ const NEMESIS_KEYS: &[&str] = &[
     "loss_rate",
     "extra_latency",
     "clock_jump",
+    "swarm",
 ];
 
 pub(super) fn nemesis(cx: &mut Cx, root: &Table, run: &RunTimes) -> Option<NemesisSpec> {
@@ -67,8 +68,13 @@ pub(super) fn nemesis(cx: &mut Cx, root: &Table, run: &RunTimes) -> Option<Nemes
         return None;
     }
     let loss_ppm = loss_rate(cx, t)?;
+    let swarm = match t.get("swarm") {
+        Some(x) => cx.boolean(&x.node, "nemesis.swarm")?,
+        None => false,
+    };
     Some(NemesisSpec {
         kinds,
+        swarm,
         mean_interval_ns,
         min_duration_ns,
         max_duration_ns,
