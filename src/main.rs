@@ -1,16 +1,19 @@
 //! The `simkv` command line. It parses arguments, calls the library, prints, writes files and
-//! maps results to exit codes: 0 pass, 1 an expectation or invariant failed, 2 bad input.
+//! maps results to exit codes: 0 pass, 1 an expectation or invariant failed, 2 bad input,
+//! 3 undecided.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use simkv::report::write_atomic;
+use simkv::report::{OutDir, RunFiles, Summary, help, write_dir};
+use simkv::runner::Provenance;
 use simkv::scenario::Scenario;
 use simkv::sim::SimTime;
+use simkv::sweep::{Merged, Plan, SeedLine};
 
 /// Writes to stdout; a closed pipe (`simkv run ... | head`) ends the process quietly, as SIGPIPE
 /// would, instead of panicking.
@@ -48,43 +51,54 @@ macro_rules! errln {
 #[command(
     name = "simkv",
     version,
-    about = "Deterministic simulation of Redis replication, Sentinel failover and what they lose"
+    about = "Deterministic simulation of Redis replication, Sentinel failover and what they lose",
+    after_help = help::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// A scenario and its overrides.
+#[derive(Args)]
+struct Source {
+    /// The scenario file (`-` reads it from stdin).
+    file: PathBuf,
+    /// Override a scenario value by its dotted path, e.g. servers.defaults.appendfsync=always.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Fail the run (exit 1) when it has warnings, e.g. no operation or no acknowledged write.
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one scenario and check it.
+    #[command(after_help = help::RUN)]
     Run {
-        /// The scenario file.
-        file: PathBuf,
+        #[command(flatten)]
+        source: Source,
         /// The seed (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
-        /// Print exactly one JSON object (the summary) on stdout.
+        /// Print exactly one JSON object on stdout (the summary, or the determinism check).
         #[arg(long)]
         json: bool,
-        /// Write summary.json, history.jsonl, trace.jsonl, report.md and SVG plots (timeline,
-        /// lag, throughput) into this directory.
+        /// Write summary.json, history.jsonl, trace.jsonl, report.md, SVG plots and run.json
+        /// into this folder (replacing an earlier simkv output there, never mixing two runs).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Override a scenario value by its dotted path, e.g. servers.defaults.appendfsync=always.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
-        /// Print the trace's notes (handshakes, resyncs, role changes, faults) on stderr as they
-        /// happen.
+        /// Print the trace's facts on stderr as they happen.
         #[arg(long, short)]
         verbose: bool,
-        /// Run the scenario twice and report the simulated time at which the two runs first
-        /// diverge (a determinism self-check), instead of the usual output.
+        /// Run the seed twice and report the simulated time at which the runs first diverge.
         #[arg(long)]
         check_determinism: bool,
     },
     /// Check a recorded history (simkv JSON Lines, Porcupine kv or Jepsen etcd logs) for
     /// linearizability.
+    #[command(after_help = help::CHECK)]
     Check {
         /// The history file.
         file: PathBuf,
@@ -94,46 +108,53 @@ enum Command {
     },
     /// Run one scenario over many seeds in parallel: one JSON summary line per seed on stdout,
     /// a table and the replay command of every failing seed on stderr.
+    #[command(after_help = help::SWEEP)]
     Sweep {
-        /// The scenario file.
-        file: PathBuf,
+        #[command(flatten)]
+        source: Source,
         /// Seeds: A..B (B excluded) or A..=B.
         #[arg(long, default_value = "1..101")]
         seeds: String,
-        /// Parallel runs (default: the number of cores).
+        /// Parallel runs (default: the number of cores; never more than the seeds).
         #[arg(long)]
         jobs: Option<usize>,
         /// Take every N-th seed starting at the K-th (K/N), to split a sweep over machines.
         #[arg(long)]
         shard: Option<String>,
-        /// Override a scenario value by its dotted path.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
     },
-    /// Reduce a failing run to a smaller scenario (fewer faults, shorter faults, fewer clients)
-    /// that still fails one of the same expectations on the same seed, and write it.
+    /// Reduce a failing run to a smaller scenario that still fails one of the same
+    /// expectations on the same seed, and write it (with that seed) as a new scenario file.
+    #[command(after_help = help::SHRINK)]
     Shrink {
-        /// The scenario file.
-        file: PathBuf,
+        #[command(flatten)]
+        source: Source,
         /// The failing seed.
         #[arg(long)]
         seed: u64,
         /// Where to write the smaller scenario (default: <name>-shrunk.toml here).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Override a scenario value by its dotted path.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        /// Replace the output file if it exists.
+        #[arg(long)]
+        force: bool,
         /// The most runs to try.
         #[arg(long, default_value_t = 200)]
         max_runs: usize,
     },
-    /// Combine the JSON lines of several sweeps (shards) into one table.
+    /// Combine the JSON lines of sweeps (shards, scenarios) into one table per scenario.
+    #[command(after_help = help::MERGE)]
     Merge {
         /// Files written by `simkv sweep` (stdout).
         files: Vec<PathBuf>,
+        /// Require every seed of this range (A..B or A..=B) for every scenario.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Require the N shards of the sweep the lines record (its whole --seeds range).
+        #[arg(long)]
+        shards: Option<usize>,
     },
     /// Print performance figures.
+    #[command(after_help = help::BENCH)]
     Bench {
         /// Scenario to time (default scenarios/basic.toml when present).
         #[arg(long)]
@@ -153,84 +174,99 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {
+    let result = match cli.command {
         Command::Run {
-            file,
+            source,
             seed,
-            overrides,
+            json,
             check_determinism: true,
             ..
-        } => determinism(&file, seed, &overrides),
+        } => determinism(&source, seed, json),
         Command::Run {
-            file,
+            source,
             seed,
             json,
             out,
-            overrides,
             verbose,
-            check_determinism: false,
-        } => run(&file, seed, json, out.as_deref(), &overrides, verbose),
-        Command::Check { file, json } => check(&file, json),
+            ..
+        } => run(&source, seed, json, out.as_deref(), verbose),
+        Command::Check { file, json } => Ok(check(&file, json)),
         Command::Sweep {
-            file,
+            source,
             seeds,
             jobs,
             shard,
-            overrides,
-        } => sweep(&file, &seeds, jobs, shard.as_deref(), &overrides),
-        Command::Merge { files } => merge(&files),
+        } => sweep(&source, &seeds, jobs, shard.as_deref()),
+        Command::Merge {
+            files,
+            seeds,
+            shards,
+        } => merge(&files, seeds.as_deref(), shards),
         Command::Shrink {
-            file,
+            source,
             seed,
             out,
-            overrides,
+            force,
             max_runs,
-        } => shrink(&file, seed, out.as_deref(), &overrides, max_runs),
-        Command::Bench { scenario, events } => bench(scenario.as_deref(), events),
-    }
-}
-
-/// Loads a scenario, printing its errors and giving exit code 2 on bad input.
-fn load(file: &Path, overrides: &[String]) -> Result<Scenario, ExitCode> {
-    Scenario::load(file, overrides).map_err(|e| {
-        err!("{e}");
+        } => shrink(&source, seed, out.as_deref(), force, max_runs),
+        Command::Bench { scenario, events } => Ok(bench(scenario.as_deref(), events)),
+    };
+    result.unwrap_or_else(|message| {
+        errln!("{}", message.trim_end());
         ExitCode::from(2)
     })
+}
+
+/// What a command returns: its exit code, or a bad-input message (exit 2).
+type Outcome = Result<ExitCode, String>;
+
+/// Reads, overrides and validates the scenario (`-`: from stdin).
+fn load(source: &Source) -> Result<(Scenario, Provenance), String> {
+    let file = source.file.display().to_string();
+    let scenario = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("error: cannot read the scenario from stdin: {e}"))?;
+        Scenario::parse("<stdin>", &text, &source.overrides)
+    } else {
+        Scenario::load(&source.file, &source.overrides)
+    };
+    let provenance = Provenance {
+        scenario_file: file,
+        overrides: source.overrides.clone(),
+        deny_warnings: source.deny_warnings,
+    };
+    scenario.map(|s| (s, provenance)).map_err(|e| e.to_string())
 }
 
 fn quiet_terminal() -> bool {
     std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal()
 }
 
-fn progress_bar(total_ns: u64, hidden: bool) -> indicatif::ProgressBar {
-    if hidden {
+fn progress_bar(len: u64, unit: &str, hidden: bool) -> indicatif::ProgressBar {
+    if hidden || quiet_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let pb = indicatif::ProgressBar::new(total_ns / SimTime::NANOS_PER_MS);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} simulated ms ({elapsed})")
-            .expect("valid template"),
-    );
-    pb
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{elapsed}})");
+    let style = indicatif::ProgressStyle::with_template(&template).expect("valid template");
+    indicatif::ProgressBar::new(len).with_style(style)
 }
 
-fn run(
-    file: &Path,
-    seed: Option<u64>,
-    json: bool,
-    out: Option<&Path>,
-    overrides: &[String],
-    verbose: bool,
-) -> ExitCode {
-    let scenario = match load(file, overrides) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+fn run(s: &Source, seed: Option<u64>, json: bool, out: Option<&Path>, verbose: bool) -> Outcome {
+    let (scenario, source) = load(s)?;
     let seed = seed.unwrap_or(scenario.seed);
-    let pb = progress_bar(scenario.duration_ns, json || quiet_terminal());
+    let dir = out
+        .map(|d| {
+            OutDir::prepare(d).map_err(|e| format!("error: cannot write to {}: {e}", d.display()))
+        })
+        .transpose()?;
+    let pb = progress_bar(
+        scenario.duration_ns / SimTime::NANOS_PER_MS,
+        "simulated ms",
+        json,
+    );
     let started = Instant::now();
-    let mut progress = |t: SimTime| pb.set_position(t.as_ms());
-    let mut wall = || started.elapsed().as_millis() as u64;
     let mut on_note = |n: &simkv::fact::FactNote| {
         if verbose {
             pb.suspend(|| {
@@ -243,28 +279,31 @@ fn run(
             });
         }
     };
-    let report = match simkv::runner::run_scenario(
+    let report = simkv::runner::run_from(
         &scenario,
+        &source,
         seed,
-        &mut progress,
+        &mut |t: SimTime| pb.set_position(t.as_ms()),
         &mut on_note,
-        &mut wall,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            pb.finish_and_clear();
-            errln!("error: {}: {e}", file.display());
-            errln!("  hint: raise `max_events` in the scenario, or shorten `duration`");
-            return ExitCode::from(2);
-        }
-    };
+        &mut || started.elapsed().as_millis() as u64,
+    );
     pb.finish_and_clear();
+    let report = report.map_err(|e| {
+        format!(
+            "error: {}: {e}\n  hint: raise `max_events` in the scenario, or shorten `duration`",
+            source.scenario_file
+        )
+    })?;
     let summary = &report.summary;
-    if let Some(dir) = out
-        && let Err(e) = write_outputs(dir, &report, &scenario.description)
-    {
-        errln!("error: cannot write reports to {}: {e}", dir.display());
-        return ExitCode::from(2);
+    if let Some(dir) = dir {
+        let files = RunFiles {
+            summary,
+            output: &report.output,
+            lost: &report.lost,
+            counterexample: report.counterexample.as_deref(),
+            description: &scenario.description,
+        };
+        write_dir(dir, &files).map_err(|e| format!("error: cannot write the reports: {e}"))?;
     }
     if json {
         outln!(
@@ -272,313 +311,145 @@ fn run(
             serde_json::to_string(summary).expect("the summary serialises")
         );
     } else {
-        out!("{}", summary.human());
-        if let Some(c) = &report.counterexample {
-            out!("linearizability counterexample:\n{c}");
-        }
-        if summary.verdict != "pass" {
-            outln!(
-                "replay: simkv run {} --seed {}{}",
-                file.display(),
-                seed,
-                overrides
-                    .iter()
-                    .map(|o| format!(" --set {o}"))
-                    .collect::<String>()
-            );
-        }
-    }
-    ExitCode::from(if summary.verdict == "pass" { 0 } else { 1 })
-}
-
-fn determinism(file: &Path, seed: Option<u64>, overrides: &[String]) -> ExitCode {
-    let scenario = match load(file, overrides) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let seed = seed.unwrap_or(scenario.seed);
-    let runs: Vec<_> = (0..2)
-        .map(|_| simkv::world::World::new(&scenario, seed).run(&mut |_| {}))
-        .collect();
-    match (&runs[0], &runs[1]) {
-        (Ok(a), Ok(b)) => match simkv::world::first_divergence(a, b) {
-            None => {
-                outln!(
-                    "deterministic: two runs of seed {seed} agree at all {} checkpoints (trace {})",
-                    a.checkpoints.len(),
-                    a.trace_hash
-                );
-                ExitCode::SUCCESS
-            }
-            Some((after, by)) => {
-                outln!(
-                    "NOT deterministic: the runs of seed {seed} agree up to {after} and differ by {by}"
-                );
-                ExitCode::from(1)
-            }
-        },
-        (Err(e), _) | (_, Err(e)) => {
-            errln!("error: {}: {e}", file.display());
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn shrink(
-    file: &Path,
-    seed: u64,
-    out: Option<&Path>,
-    overrides: &[String],
-    max_runs: usize,
-) -> ExitCode {
-    let source = match Scenario::read(file) {
-        Ok(s) => s,
-        Err(e) => {
-            err!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    let label = file.display().to_string();
-    let result = match simkv::shrink::shrink(&label, &source, overrides, seed, max_runs) {
-        Ok(r) => r,
-        Err(e) => {
-            errln!("error: {label}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let stem = file
-        .file_stem()
-        .map_or("scenario".into(), |s| s.to_string_lossy().to_string());
-    let target = out.map_or_else(
-        || PathBuf::from(format!("{stem}-shrunk.toml")),
-        Path::to_path_buf,
-    );
-    let mut text = format!(
-        "# Shrunk by `simkv shrink {label} --seed {seed}`: still fails {} on seed {seed}.\n",
-        result.failing.join(", ")
-    );
-    for s in &result.steps {
-        text.push_str(&format!("# - {s}\n"));
-    }
-    text.push_str(&result.text);
-    if let Err(e) = write_atomic(&target, text.as_bytes()) {
-        errln!("error: cannot write {}: {e}", target.display());
-        return ExitCode::from(2);
-    }
-    outln!(
-        "{} steps in {} runs; wrote {} (replay: simkv run {} --seed {seed})",
-        result.steps.len(),
-        result.runs,
-        target.display(),
-        target.display()
-    );
-    for s in &result.steps {
-        outln!("  {s}");
-    }
-    ExitCode::SUCCESS
-}
-
-fn sweep(
-    file: &Path,
-    seeds: &str,
-    jobs: Option<usize>,
-    shard: Option<&str>,
-    overrides: &[String],
-) -> ExitCode {
-    let scenario = match load(file, overrides) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let mut list = match simkv::sweep::parse_seeds(seeds) {
-        Ok(l) => l,
-        Err(e) => {
-            errln!("error: --seeds {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(s) = shard {
-        match simkv::sweep::parse_shard(s) {
-            Ok(k) => list = simkv::sweep::shard(&list, k),
-            Err(e) => {
-                errln!("error: --shard {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pb = if quiet_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let pb = indicatif::ProgressBar::new(list.len() as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds ({eta} left)")
-                .expect("valid template"),
+        print_human(
+            summary,
+            report.counterexample.as_deref(),
+            source.deny_warnings,
         );
-        pb
+    }
+    Ok(ExitCode::from(summary.verdict.exit_code()))
+}
+
+fn print_human(summary: &Summary, counterexample: Option<&str>, deny_warnings: bool) {
+    out!("{}", summary.human());
+    if let Some(c) = counterexample {
+        out!("linearizability counterexample:\n{c}");
+    }
+    if deny_warnings && !summary.warnings.is_empty() {
+        outln!("--deny-warnings: the warnings above fail the run");
+    }
+    if summary.verdict != simkv::report::Verdict::Pass {
+        outln!("replay: {}", summary.replay_command());
+    }
+}
+
+fn determinism(s: &Source, seed: Option<u64>, json: bool) -> Outcome {
+    let (scenario, source) = load(s)?;
+    let seed = seed.unwrap_or(scenario.seed);
+    let d = simkv::runner::check_determinism(&scenario, seed)
+        .map_err(|e| format!("error: {}: {e}", source.scenario_file))?;
+    if json {
+        outln!("{}", serde_json::to_string(&d).expect("serialises"));
+    } else if d.deterministic {
+        outln!(
+            "deterministic: two runs of seed {seed} agree at all {} checkpoints (trace {})",
+            d.checkpoints,
+            d.trace_hash
+        );
+    } else {
+        let (after, by) = (d.agree_until_ms.unwrap_or(0), d.differ_at_ms.unwrap_or(0));
+        outln!(
+            "NOT deterministic: the runs of seed {seed} agree up to {after} ms and differ by {by} ms"
+        );
+    }
+    Ok(ExitCode::from(u8::from(!d.deterministic)))
+}
+
+fn shrink(s: &Source, seed: u64, out: Option<&Path>, force: bool, max_runs: usize) -> Outcome {
+    let text = Scenario::read(&s.file).map_err(|e| e.to_string())?;
+    let label = s.file.display().to_string();
+    let target = out.map_or_else(|| simkv::shrink::default_target(&s.file), Path::to_path_buf);
+    if target.exists() && !force {
+        return Err(format!(
+            "error: {} exists; pass --force to replace it",
+            target.display()
+        ));
+    }
+    let result = simkv::shrink::shrink(&label, &text, &s.overrides, seed, max_runs)
+        .map_err(|e| format!("error: {label}: {e}"))?;
+    let file = simkv::shrink::file_text(&label, &s.overrides, seed, &result);
+    simkv::shrink::write(&target, &file, force).map_err(|e| format!("error: {e}"))?;
+    let t = target.display();
+    outln!(
+        "{} in {} runs; wrote {t} (replay: simkv run {t})",
+        simkv::report::plural(result.steps.len() as u64, "step"),
+        result.runs
+    );
+    for step in &result.steps {
+        outln!("  {step}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sweep(s: &Source, seeds: &str, jobs: Option<usize>, shard: Option<&str>) -> Outcome {
+    let (scenario, source) = load(s)?;
+    let all = simkv::sweep::parse_seeds(seeds).map_err(|e| format!("error: --seeds {e}"))?;
+    let k = shard
+        .map_or(Ok((0, 1)), simkv::sweep::parse_shard)
+        .map_err(|e| format!("error: --shard {e}"))?;
+    let list = simkv::sweep::shard(&all, k);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = simkv::sweep::threads(jobs, list.len(), cores).map_err(|e| format!("error: {e}"))?;
+    let plan = Plan {
+        scenario: &scenario,
+        source: &source,
+        seeds: &list,
     };
+    let pb = progress_bar(list.len() as u64, "seeds", false);
     let started = Instant::now();
-    let results = simkv::sweep::run(&scenario, &list, jobs, &|| pb.inc(1));
+    let results = simkv::sweep::run(&plan, jobs, &|| pb.inc(1));
     pb.finish_and_clear();
     let mut lines = Vec::new();
-    for (seed, r) in &results {
-        match r {
-            Ok(summary) => outln!("{}", serde_json::to_string(summary).expect("serialises")),
-            Err(e) => outln!(
-                "{}",
-                serde_json::json!({"seed": seed, "error": e, "verdict": "error"})
-            ),
-        }
-        lines.push(sweep_line(*seed, r.as_ref().ok()));
+    for r in &results {
+        outln!("{}", simkv::sweep::seed_line(&plan, r, seeds, k));
+        lines.push(match &r.1 {
+            Ok(summary) => SeedLine::of(summary),
+            Err(e) => SeedLine::error(&plan, r.0, e),
+        });
     }
     let secs = started.elapsed().as_secs_f64();
     errln!(
-        "{} seeds in {secs:.1} s ({:.1} seeds/s on {jobs} threads)",
-        results.len(),
+        "{} in {secs:.1} s ({:.1} seeds/s on {jobs} threads)",
+        simkv::report::plural(results.len() as u64, "seed"),
         results.len() as f64 / secs
     );
-    let extra: String = overrides.iter().map(|o| format!(" --set {o}")).collect();
-    report_sweep(&lines, &format!("simkv run {}{extra}", file.display()))
+    let (table, all_pass) = simkv::sweep::table(&lines.iter().collect::<Vec<_>>());
+    err!("{table}");
+    Ok(ExitCode::from(u8::from(!all_pass)))
 }
 
-/// One row of a sweep table: seed, verdict, and the unmet expectations.
-struct SweepLine {
-    seed: u64,
-    verdict: String,
-    unmet: Vec<String>,
-}
-
-fn sweep_line(seed: u64, s: Option<&simkv::report::Summary>) -> SweepLine {
-    match s {
-        Some(s) => SweepLine {
-            seed,
-            verdict: s.verdict.clone(),
-            unmet: s
-                .expectations
-                .iter()
-                .filter(|e| !e.met)
-                .map(|e| format!("{} {} (actual {})", e.name, e.expected, e.actual))
-                .collect(),
-        },
-        None => SweepLine {
-            seed,
-            verdict: "error".into(),
-            unmet: vec!["the run did not complete".into()],
-        },
+fn merge(files: &[PathBuf], seeds: Option<&str>, shards: Option<usize>) -> Outcome {
+    if files.is_empty() {
+        return Err(
+            "error: merge needs the files written by `simkv sweep`, e.g. simkv merge part-*.jsonl"
+                .into(),
+        );
     }
-}
-
-fn report_sweep(lines: &[SweepLine], replay: &str) -> ExitCode {
-    let failed: Vec<&SweepLine> = lines.iter().filter(|l| l.verdict != "pass").collect();
-    errln!("verdict   seeds");
-    errln!("pass      {}", lines.len() - failed.len());
-    errln!("fail      {}", failed.len());
-    for f in &failed {
-        errln!("seed {}: {}", f.seed, f.unmet.join("; "));
-        errln!("  replay: {replay} --seed {}", f.seed);
-    }
-    ExitCode::from(if failed.is_empty() { 0 } else { 1 })
-}
-
-fn merge(files: &[PathBuf]) -> ExitCode {
-    let mut lines = Vec::new();
-    let mut scenario = String::new();
+    let mut merged = Merged::default();
     for f in files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => {
-                errln!("error: {}: {e}", f.display());
-                return ExitCode::from(2);
-            }
-        };
-        for (i, l) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let v: serde_json::Value = match serde_json::from_str(l) {
-                Ok(v) => v,
-                Err(e) => {
-                    errln!("error: {}:{}: not a sweep line: {e}", f.display(), i + 1);
-                    return ExitCode::from(2);
-                }
-            };
-            scenario = v["scenario"].as_str().unwrap_or(&scenario).to_string();
-            let unmet = v["expectations"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|e| e["met"] == false)
-                        .map(|e| {
-                            format!("{} {} (actual {})", e["name"], e["expected"], e["actual"])
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            lines.push(SweepLine {
-                seed: v["seed"].as_u64().unwrap_or(0),
-                verdict: v["verdict"].as_str().unwrap_or("error").to_string(),
-                unmet,
-            });
-        }
+        let text =
+            std::fs::read_to_string(f).map_err(|e| format!("error: {}: {e}", f.display()))?;
+        merged
+            .add(&f.display().to_string(), &text)
+            .map_err(|e| format!("error: {e}"))?;
     }
-    lines.sort_by_key(|l| l.seed);
-    lines.dedup_by_key(|l| l.seed);
-    report_sweep(&lines, &format!("simkv run scenarios/{scenario}.toml"))
-}
-
-fn write_outputs(
-    dir: &Path,
-    report: &simkv::runner::RunReport,
-    description: &str,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let summary = serde_json::to_string_pretty(&report.summary).expect("the summary serialises");
-    write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
-    write_atomic(
-        &dir.join("history.jsonl"),
-        report.output.history.to_jsonl().as_bytes(),
-    )?;
-    let mut trace = String::new();
-    for n in &report.output.notes {
-        trace.push_str(&serde_json::to_string(n).expect("notes serialise"));
-        trace.push('\n');
+    let expected =
+        simkv::sweep::expected_seeds(&merged, seeds, shards).map_err(|e| format!("error: {e}"))?;
+    let lines: Vec<&SeedLine> = merged
+        .groups
+        .values()
+        .flat_map(|g| g.seeds.values().map(|(l, _)| l))
+        .collect();
+    let (table, mut ok) = simkv::sweep::table(&lines);
+    err!("{table}");
+    for (scenario, gaps) in expected.map(|e| merged.missing(&e)).unwrap_or_default() {
+        errln!(
+            "missing: scenario {scenario}: seeds {}",
+            simkv::sweep::seed_list(&gaps)
+        );
+        ok = false;
     }
-    write_atomic(&dir.join("trace.jsonl"), trace.as_bytes())?;
-    let out = &report.output;
-    let end_s = out.sim_time.as_nanos() as f64 / 1e9;
-    let plots = [
-        (
-            "timeline.svg",
-            simkv::report::timeline_svg(&out.metrics, &out.notes, end_s),
-        ),
-        ("lag.svg", simkv::report::lag_svg(&out.metrics, end_s)),
-        (
-            "throughput.svg",
-            simkv::report::throughput_svg(&out.history, end_s),
-        ),
-        (
-            "servers.svg",
-            simkv::report::server_throughput_svg(&out.history, end_s),
-        ),
-    ];
-    for (name, svg) in plots {
-        let svg = svg.map_err(std::io::Error::other)?;
-        write_atomic(&dir.join(name), svg.as_bytes())?;
-    }
-    let mut lost = String::new();
-    for l in &report.lost {
-        lost.push_str(&serde_json::to_string(l).expect("lost writes serialise"));
-        lost.push('\n');
-    }
-    write_atomic(&dir.join("lost_writes.jsonl"), lost.as_bytes())?;
-    let md = simkv::report::markdown(
-        &report.summary,
-        description,
-        &out.notes,
-        &report.lost,
-        report.counterexample.as_deref(),
-    );
-    write_atomic(&dir.join("report.md"), md.as_bytes())
+    Ok(ExitCode::from(u8::from(!ok)))
 }
 
 fn check(file: &Path, json: bool) -> ExitCode {

@@ -5,9 +5,12 @@
 //! history, including ones recorded elsewhere.
 
 mod durability;
+pub mod failover;
+pub mod figures;
 pub mod linearizable;
 mod split_brain;
 mod staleness;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 

@@ -110,12 +110,13 @@ pub fn markdown(
     }
     s.push_str(&format!(
         "Verdict: **{}**. Trace hash `{}`; {} simulated seconds, {} events. Replay with \
-         `simkv run <scenario> --seed {}`.\n\n",
+         `{}` (scenario hash `{}`).\n\n",
         summary.verdict,
         summary.trace_hash,
         summary.sim_time_ms / 1000,
         summary.events,
-        summary.seed
+        summary.replay_command(),
+        summary.scenario_hash
     ));
     s.push_str(&format!(
         "Clients invoked {} operations: {} succeeded, {} failed, {} are indeterminate (timed out or \
