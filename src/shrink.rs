@@ -149,6 +149,14 @@ fn candidates(root: &Table, seed: u64) -> Vec<(String, Table)> {
         t.entries.retain(|e| e.key != "nemesis");
         out.push(("removed the random nemesis".to_string(), t));
     }
+    out.extend(fault_candidates(root));
+    out.extend(client_candidates(root));
+    out
+}
+
+/// Removing each scheduled fault, and halving each one's duration.
+fn fault_candidates(root: &Table) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
     if let Some(Entry {
         node: Node {
             val: Val::Array(faults),
@@ -183,6 +191,12 @@ fn candidates(root: &Table, seed: u64) -> Vec<(String, Table)> {
             }
         }
     }
+    out
+}
+
+/// Halving the clients of each workload that has more than one.
+fn client_candidates(root: &Table) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
     if let Some(Entry {
         node: Node {
             val: Val::Table(ws),

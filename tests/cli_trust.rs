@@ -168,7 +168,11 @@ fn merge_rejects_bad_lines_conflicts_and_no_input() {
 fn sweep_threads_are_bounded() {
     let zero = simkv_stdin(&["sweep", "-", "--seeds", "1..3", "--jobs", "0"], IDLE);
     assert_eq!(zero.code, 2, "{}", zero.stderr);
-    assert!(zero.stderr.contains("--jobs must be at least 1"), "{}", zero.stderr);
+    assert!(
+        zero.stderr.contains("--jobs must be at least 1"),
+        "{}",
+        zero.stderr
+    );
     let many = simkv_stdin(&["sweep", "-", "--seeds", "1..3", "--jobs", "100000"], IDLE);
     assert_eq!(many.code, 0, "{}", many.stderr);
     assert!(
