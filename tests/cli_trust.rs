@@ -368,3 +368,25 @@ fn every_command_help_has_examples_and_exit_codes() {
     let top = simkv(&["--help"]);
     assert!(top.stdout.contains("3  undecided"), "{}", top.stdout);
 }
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let dir = scratch("plural");
+    let one = dir.join("one.jsonl");
+    std::fs::write(
+        &one,
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"set\",\"key\":\"k\",\"value\":\"1\",\"time_ns\":1}\n\
+         {\"process\":0,\"type\":\"ok\",\"f\":\"set\",\"key\":\"k\",\"value\":\"1\",\"time_ns\":2}\n",
+    )
+    .unwrap();
+    let r = simkv(&["check", one.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(": 1 operation over 1 key (simkv)"),
+        "{}",
+        r.stdout
+    );
+    let sweep = simkv_stdin(&["sweep", "-", "--seeds", "1..2"], IDLE);
+    assert!(sweep.stderr.contains("1 seed in"), "{}", sweep.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,6 +4,7 @@ use super::Clock;
 use std::path::Path;
 use std::process::ExitCode;
 
+use simkv::report::plural;
 use simkv::scenario::Scenario;
 
 use super::{emit_err, emit_out};
@@ -31,10 +32,10 @@ pub fn check(file: &Path, json: bool, now: Clock) -> ExitCode {
                 outln!("{v}");
             } else {
                 outln!(
-                    "{}: {} operations over {} keys ({}): {}",
+                    "{}: {} over {} ({}): {}",
                     file.display(),
-                    r.operations,
-                    r.keys,
+                    plural(r.operations as u64, "operation"),
+                    plural(r.keys as u64, "key"),
                     r.format,
                     match r.verdict {
                         Some(true) => "linearizable".to_string(),
@@ -49,7 +50,7 @@ pub fn check(file: &Path, json: bool, now: Clock) -> ExitCode {
             ExitCode::from(match r.verdict {
                 Some(true) => 0,
                 Some(false) => 1,
-                None => 2,
+                None => 3,
             })
         }
     }
