@@ -92,8 +92,11 @@ enum Command {
     /// expectations on the same seed, and write it (with that seed) as a new scenario file.
     #[command(after_help = help::SHRINK)]
     Shrink {
-        #[command(flatten)]
-        source: Source,
+        /// The scenario file.
+        file: PathBuf,
+        /// Override a scenario value by its dotted path.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
         /// The failing seed.
         #[arg(long)]
         seed: u64,
@@ -177,12 +180,13 @@ fn main() -> ExitCode {
             shards,
         } => merge(&files, seeds.as_deref(), shards),
         Command::Shrink {
-            source,
+            file,
+            overrides,
             seed,
             out,
             force,
             max_runs,
-        } => shrink(&source, seed, out.as_deref(), force, max_runs),
+        } => shrink(&file, &overrides, seed, (out.as_deref(), force), max_runs),
         Command::Bench { scenario, events } => Ok(bench(scenario.as_deref(), events, now)),
     };
     result.unwrap_or_else(|message| {

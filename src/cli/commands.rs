@@ -168,19 +168,27 @@ pub fn determinism(s: &Source, seed: Option<u64>, json: bool) -> Outcome {
     Ok(ExitCode::from(u8::from(!d.deterministic)))
 }
 
-pub fn shrink(s: &Source, seed: u64, out: Option<&Path>, force: bool, max_runs: usize) -> Outcome {
-    let text = Scenario::read(&s.file).map_err(|e| e.to_string())?;
-    let label = s.file.display().to_string();
-    let target = out.map_or_else(|| simkv::shrink::default_target(&s.file), Path::to_path_buf);
+/// `simkv shrink`: a smaller scenario that still fails, written to `out` (or
+/// `<stem>-shrunk.toml`), replacing an existing file only with `force`.
+pub fn shrink(
+    file: &Path,
+    overrides: &[String],
+    seed: u64,
+    (out, force): (Option<&Path>, bool),
+    max_runs: usize,
+) -> Outcome {
+    let text = Scenario::read(file).map_err(|e| e.to_string())?;
+    let label = file.display().to_string();
+    let target = out.map_or_else(|| simkv::shrink::default_target(file), Path::to_path_buf);
     if target.exists() && !force {
         return Err(format!(
             "error: {} exists; pass --force to replace it",
             target.display()
         ));
     }
-    let result = simkv::shrink::shrink(&label, &text, &s.overrides, seed, max_runs)
+    let result = simkv::shrink::shrink(&label, &text, overrides, seed, max_runs)
         .map_err(|e| format!("error: {label}: {e}"))?;
-    let file = simkv::shrink::file_text(&label, &s.overrides, seed, &result);
+    let file = simkv::shrink::file_text(&label, overrides, seed, &result);
     simkv::shrink::write(&target, &file, force).map_err(|e| format!("error: {e}"))?;
     let t = target.display();
     outln!(
