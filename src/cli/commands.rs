@@ -190,11 +190,12 @@ pub fn shrink(
         .map_err(|e| format!("error: {label}: {e}"))?;
     let file = simkv::shrink::file_text(&label, overrides, seed, &result);
     simkv::shrink::write(&target, &file, force).map_err(|e| format!("error: {e}"))?;
-    let t = target.display();
+    let replay = simkv::report::replay_command(&target.display().to_string(), seed, &[]);
     outln!(
-        "{} in {} runs; wrote {t} (replay: simkv run {t})",
+        "{} in {} runs; wrote {} (replay: {replay})",
         simkv::report::plural(result.steps.len() as u64, "step"),
-        result.runs
+        result.runs,
+        target.display()
     );
     for step in &result.steps {
         outln!("  {step}");
