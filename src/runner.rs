@@ -122,6 +122,13 @@ fn summarize(
     wall_ms: u64,
 ) -> Summary {
     let processes = process_table(scenario);
+    assert!(
+        out.history
+            .events
+            .iter()
+            .all(|e| processes.workload_of(e.process).is_some()),
+        "every history event comes from a client of the process table"
+    );
     let ops = OpsCounts::of(&out.history);
     let replication = replication_counts(out);
     let failovers = failovers(&processes.server_names(), &out.notes);
@@ -236,4 +243,50 @@ pub fn check_determinism(scenario: &Scenario, seed: u64) -> Result<Determinism, 
         agree_until_ms: diverged.map(|(after, _)| after.as_ms()),
         differ_at_ms: diverged.map(|(_, by)| by.as_ms()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "name = \"t\"\nduration = \"5s\"\nregions = [\"east\", \"west\"]\n\
+                        [servers.p1]\nregion = \"east\"\n[servers.r1]\nregion = \"west\"\n\
+                        replicaof = \"p1\"\n[workloads.app]\nregion = \"west\"\nclients = 2\n\
+                        target = \"p1\"\n";
+
+    fn parse(text: &str, overrides: &[&str]) -> Scenario {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Scenario::parse("t.toml", text, &o).unwrap()
+    }
+
+    #[test]
+    fn scenario_hash_follows_the_effective_scenario() {
+        let plain = scenario_hash(&parse(TEXT, &[]));
+        let same = format!("# a comment\ndescription = \"other words\"\n{TEXT}");
+        assert_eq!(plain, scenario_hash(&parse(&same, &["duration=5s"])));
+        assert_ne!(plain, scenario_hash(&parse(TEXT, &["duration=6s"])));
+        assert_eq!(plain.len(), 16);
+    }
+
+    #[test]
+    fn the_process_table_numbers_servers_then_clients() {
+        let t = process_table(&parse(TEXT, &[]));
+        let rows: Vec<(u32, Role, &str, &str)> = t
+            .processes()
+            .iter()
+            .map(|p| (p.id, p.role, p.name.as_str(), p.region.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (0, Role::Server, "p1", "east"),
+                (1, Role::Server, "r1", "west"),
+                (2, Role::Client, "app/0", "west"),
+                (3, Role::Client, "app/1", "west"),
+            ]
+        );
+        assert_eq!(t.workload_of(3), Some("app"));
+        assert_eq!(t.workload_of(1), None);
+        assert_eq!(t.server_names(), vec!["p1".to_string(), "r1".to_string()]);
+    }
 }
