@@ -2,7 +2,12 @@
 //! the expectations it failed still fails, on the same seed). Greedy, in passes: drop the random
 //! nemesis, drop scheduled faults one at a time, halve what remains of each fault's duration, and
 //! halve the clients of each workload, keeping every change after which the run still fails.
+//! The result is a scenario file of its own: named `<name>-shrunk`, with the failing seed as its
+//! `seed` and its times in human units, so `simkv run` on it replays the failure.
 
+use std::path::{Path, PathBuf};
+
+use crate::report::{human_duration, shell_quote, write_atomic};
 use crate::runner::run_scenario;
 use crate::scenario::Scenario;
 use crate::scenario::tree::{Entry, Node, Table, Val, to_toml};
@@ -64,9 +69,9 @@ fn fault_table(f: &crate::fault::FaultSpec) -> Option<Table> {
         t.set_path(&[k], node(v)).expect("a fresh table");
     };
     put("kind", Val::Str(kind));
-    put("at", Val::Str(format!("{}ns", f.at_ns)));
+    put("at", Val::Str(human_duration(f.at_ns)));
     if let Some(h) = f.heal_ns {
-        put("heal", Val::Str(format!("{h}ns")));
+        put("heal", Val::Str(human_duration(h)));
     }
     match &f.kind {
         FaultKind::Partition { .. } if f.label == "nemesis partition" => {
@@ -84,15 +89,21 @@ fn fault_table(f: &crate::fault::FaultSpec) -> Option<Table> {
         }
         FaultKind::Latency { extra_ns, .. } => {
             put("targets", strings(&f.targets));
-            put("extra", Val::Str(format!("{extra_ns}ns")));
+            put("extra", Val::Str(human_duration(*extra_ns)));
         }
         FaultKind::Clock { jump_ns, .. } => {
             put("targets", strings(&f.targets));
-            put("jump", Val::Str(format!("{jump_ns}ns")));
+            put("jump", Val::Str(signed_duration(*jump_ns)));
         }
         _ => put("targets", strings(&f.targets)),
     }
     Some(t)
+}
+
+/// A clock jump in human units (`-1.5s`).
+fn signed_duration(ns: i64) -> String {
+    let sign = if ns < 0 { "-" } else { "" };
+    format!("{sign}{}", human_duration(ns.unsigned_abs()))
 }
 
 /// The tree with the nemesis replaced by the faults it drew for `seed`, as scheduled faults.
@@ -138,6 +149,14 @@ fn candidates(root: &Table, seed: u64) -> Vec<(String, Table)> {
         t.entries.retain(|e| e.key != "nemesis");
         out.push(("removed the random nemesis".to_string(), t));
     }
+    out.extend(fault_candidates(root));
+    out.extend(client_candidates(root));
+    out
+}
+
+/// Removing each scheduled fault, and halving each one's duration.
+fn fault_candidates(root: &Table) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
     if let Some(Entry {
         node: Node {
             val: Val::Array(faults),
@@ -172,6 +191,12 @@ fn candidates(root: &Table, seed: u64) -> Vec<(String, Table)> {
             }
         }
     }
+    out
+}
+
+/// Halving the clients of each workload that has more than one.
+fn client_candidates(root: &Table) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
     if let Some(Entry {
         node: Node {
             val: Val::Table(ws),
@@ -267,6 +292,61 @@ fn halve_fault(root: &Table, i: usize) -> Option<Table> {
     Some(t)
 }
 
+/// The tree renamed `<name>-shrunk`, with `seed` as its default seed.
+fn pinned(root: &Table, seed: u64) -> Table {
+    let mut t = root.clone();
+    let name = match t.get("name").map(|e| &e.node.val) {
+        Some(Val::Str(n)) => format!("{n}-shrunk"),
+        _ => "shrunk".to_string(),
+    };
+    t.set_path(&["name"], node(Val::Str(name)))
+        .expect("name is a plain key");
+    if let Ok(seed) = i64::try_from(seed) {
+        t.set_path(&["seed"], node(Val::Int(seed)))
+            .expect("seed is a plain key");
+    }
+    t
+}
+
+/// Where `simkv shrink FILE` writes by default: `<stem>-shrunk.toml` in the current folder.
+pub fn default_target(file: &Path) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map_or("scenario".into(), |s| s.to_string_lossy().to_string());
+    PathBuf::from(format!("{stem}-shrunk.toml"))
+}
+
+/// The shrunk scenario file: a header saying how it was made and what it still fails, then the
+/// scenario (which carries the failing seed).
+pub fn file_text(label: &str, overrides: &[String], seed: u64, result: &Shrunk) -> String {
+    let sets: String = overrides
+        .iter()
+        .map(|o| format!(" --set {}", shell_quote(o)))
+        .collect();
+    let mut text = format!(
+        "# Shrunk by `simkv shrink {}{sets} --seed {seed}`: still fails {} on seed {seed}.\n",
+        shell_quote(label),
+        result.failing.join(", ")
+    );
+    for s in &result.steps {
+        text.push_str(&format!("# - {s}\n"));
+    }
+    text.push_str(&result.text);
+    text
+}
+
+/// Writes the shrunk scenario to `target`, refusing to replace an existing file unless `force`.
+pub fn write(target: &Path, text: &str, force: bool) -> Result<(), String> {
+    if target.exists() && !force {
+        return Err(format!(
+            "{} exists; pass --force to replace it, or --out to write elsewhere",
+            target.display()
+        ));
+    }
+    write_atomic(target, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))
+}
+
 /// Shrinks the scenario `source` (with `overrides` applied) on `seed`, within `max_runs` runs.
 pub fn shrink(
     file: &str,
@@ -302,7 +382,7 @@ pub fn shrink(
         }
     }
     Ok(Shrunk {
-        text: to_toml(&root),
+        text: to_toml(&pinned(&root, seed)),
         failing,
         steps,
         runs,

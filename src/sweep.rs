@@ -1,12 +1,19 @@
 //! Sweeps: one scenario over many seeds, in parallel (one run per thread at a time), with
-//! sharding so that a CI matrix or a batch scheduler can split a sweep over machines.
+//! sharding so that a CI matrix or a batch scheduler can split a sweep over machines, and the
+//! merge of their outputs: keyed by (scenario hash, seed), checked for conflicts and coverage.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::report::Summary;
-use crate::runner::run_scenario;
+use serde::Deserialize;
+
+use crate::report::{Summary, Verdict, plural, replay_command};
+use crate::runner::{Provenance, run_from, scenario_hash};
 use crate::scenario::Scenario;
+
+/// The most seeds one sweep may cover.
+pub const MAX_SEEDS: u64 = 100_000_000;
 
 /// Parses `A..B` (B excluded) or `A..=B` into the list of seeds.
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
@@ -28,7 +35,7 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     if end <= a {
         return Err(format!("\"{text}\" is empty"));
     }
-    if end - a > 100_000_000 {
+    if end - a > MAX_SEEDS {
         return Err(format!("\"{text}\" has more than 100 million seeds"));
     }
     Ok((a..end).collect())
@@ -51,37 +58,412 @@ pub fn shard(seeds: &[u64], (k, n): (usize, usize)) -> Vec<u64> {
     seeds.iter().copied().skip(k).step_by(n).collect()
 }
 
+/// The threads a sweep uses: `--jobs` (at least 1) or the cores, never more than the seeds.
+pub fn threads(requested: Option<usize>, seeds: usize, cores: usize) -> Result<usize, String> {
+    match requested {
+        Some(0) => Err("--jobs must be at least 1".into()),
+        Some(n) => Ok(n.min(seeds).max(1)),
+        None => Ok(cores.min(seeds).max(1)),
+    }
+}
+
 /// The outcome of one seed.
 pub type SeedResult = Result<Summary, String>;
 
-/// Runs every seed with `jobs` threads; `on_done` is told after each run (for a progress bar).
-/// Results come back in seed order.
-pub fn run(
-    scenario: &Scenario,
-    seeds: &[u64],
-    jobs: usize,
-    on_done: &(dyn Fn() + Sync),
-) -> Vec<(u64, SeedResult)> {
+/// What a sweep runs: the scenario, where it came from, and its seeds.
+pub struct Plan<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Its file and overrides.
+    pub source: &'a Provenance,
+    /// The seeds, in order.
+    pub seeds: &'a [u64],
+}
+
+/// Runs every seed with up to `jobs` threads (fewer if the system refuses to start more; the
+/// calling thread works too); `on_done` is told after each run. Results come back in seed order.
+pub fn run(plan: &Plan, jobs: usize, on_done: &(dyn Fn() + Sync)) -> Vec<(u64, SeedResult)> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(u64, SeedResult)>> = Mutex::new(Vec::with_capacity(seeds.len()));
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    let r = run_scenario(scenario, seed, &mut |_| {}, &mut |_| {}, &mut || 0)
-                        .map(|r| r.summary)
-                        .map_err(|e| e.to_string());
-                    results.lock().expect("no thread panicked").push((seed, r));
-                    on_done();
-                }
-            });
+    let results: Mutex<Vec<(u64, SeedResult)>> = Mutex::new(Vec::with_capacity(plan.seeds.len()));
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&seed) = plan.seeds.get(i) else {
+                break;
+            };
+            let r = run_from(
+                plan.scenario,
+                plan.source,
+                seed,
+                &mut |_| {},
+                &mut |_| {},
+                &mut || 0,
+            )
+            .map(|r| r.summary)
+            .map_err(|e| e.to_string());
+            results.lock().expect("no thread panicked").push((seed, r));
+            on_done();
         }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..jobs.max(1) {
+            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                break;
+            }
+        }
+        work();
     });
     let mut out = results.into_inner().expect("no thread panicked");
     out.sort_by_key(|(seed, _)| *seed);
     out
+}
+
+/// The JSON line a sweep prints for one seed: the summary (or the error, with the scenario's
+/// identity) plus `sweep_seeds` and `shard`, which let `merge` check coverage.
+pub fn seed_line(
+    plan: &Plan,
+    result: &(u64, SeedResult),
+    seeds: &str,
+    shard: (usize, usize),
+) -> String {
+    let mut v = match &result.1 {
+        Ok(summary) => serde_json::to_value(summary).expect("the summary serialises"),
+        Err(e) => serde_json::json!({
+            "scenario": plan.scenario.name,
+            "seed": result.0,
+            "error": e,
+            "verdict": "error",
+            "scenario_file": plan.source.scenario_file,
+            "overrides": plan.source.overrides,
+            "scenario_hash": scenario_hash(plan.scenario),
+        }),
+    };
+    v["sweep_seeds"] = serde_json::json!(seeds);
+    v["shard"] = serde_json::json!(format!("{}/{}", shard.0, shard.1));
+    v.to_string()
+}
+
+/// How one seed ended, as a sweep line records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Every expectation held.
+    Pass,
+    /// An expectation failed.
+    Fail,
+    /// The run did not complete.
+    Error,
+}
+
+impl From<Verdict> for Outcome {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Pass => Outcome::Pass,
+            Verdict::Fail => Outcome::Fail,
+        }
+    }
+}
+
+/// One seed of a sweep, as the table and the merge see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeedLine {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The effective scenario's hash.
+    pub scenario_hash: String,
+    /// The seed.
+    pub seed: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The trace hash (absent for errors).
+    pub trace_hash: Option<String>,
+    /// The unmet expectations, or the error.
+    pub unmet: Vec<String>,
+    /// The command that replays it.
+    pub replay: String,
+    /// The sweep's seed range and shard, when the line records them.
+    pub sweep: Option<(String, String)>,
+}
+
+impl SeedLine {
+    /// The line of a finished run.
+    pub fn of(summary: &Summary) -> Self {
+        SeedLine {
+            scenario: summary.scenario.clone(),
+            scenario_hash: summary.scenario_hash.clone(),
+            seed: summary.seed,
+            outcome: summary.verdict.into(),
+            trace_hash: Some(summary.trace_hash.clone()),
+            unmet: summary
+                .expectations
+                .iter()
+                .filter(|e| !e.met)
+                .map(|e| format!("{} {} (actual {})", e.name, e.expected, e.actual))
+                .collect(),
+            replay: summary.replay_command(),
+            sweep: None,
+        }
+    }
+
+    /// The line of a run that did not complete.
+    pub fn error(plan: &Plan, seed: u64, error: &str) -> Self {
+        SeedLine {
+            scenario: plan.scenario.name.clone(),
+            scenario_hash: scenario_hash(plan.scenario),
+            seed,
+            outcome: Outcome::Error,
+            trace_hash: None,
+            unmet: vec![format!("the run did not complete: {error}")],
+            replay: replay_command(&plan.source.scenario_file, seed, &plan.source.overrides),
+            sweep: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ExpectationLine {
+    name: String,
+    expected: String,
+    actual: String,
+    met: bool,
+}
+
+/// The fields of a sweep line that a merge reads.
+#[derive(Deserialize)]
+struct LineFields {
+    seed: Option<u64>,
+    scenario_hash: Option<String>,
+    verdict: Option<String>,
+    #[serde(default)]
+    scenario: String,
+    trace_hash: Option<String>,
+    #[serde(default)]
+    scenario_file: String,
+    #[serde(default)]
+    overrides: Vec<String>,
+    #[serde(default)]
+    expectations: Vec<ExpectationLine>,
+    error: Option<String>,
+    sweep_seeds: Option<String>,
+    shard: Option<String>,
+}
+
+/// Reads one line of `simkv sweep` output.
+pub fn parse_line(text: &str) -> Result<SeedLine, String> {
+    let f: LineFields = serde_json::from_str(text)
+        .map_err(|e| format!("not a complete sweep line (JSON object): {e}"))?;
+    let seed = f.seed.ok_or("the line has no \"seed\"")?;
+    let scenario_hash = f.scenario_hash.ok_or(
+        "the line has no \"scenario_hash\" (was it written by an older simkv? re-run the sweep)",
+    )?;
+    let outcome = match f.verdict.as_deref() {
+        Some("pass") => Outcome::Pass,
+        Some("fail") => Outcome::Fail,
+        Some("error") => Outcome::Error,
+        other => {
+            return Err(format!(
+                "the line's \"verdict\" is {other:?}, not pass, fail or error"
+            ));
+        }
+    };
+    let mut unmet: Vec<String> = f
+        .expectations
+        .iter()
+        .filter(|e| !e.met)
+        .map(|e| format!("{} {} (actual {})", e.name, e.expected, e.actual))
+        .collect();
+    unmet.extend(f.error.map(|e| format!("the run did not complete: {e}")));
+    Ok(SeedLine {
+        scenario: f.scenario,
+        scenario_hash,
+        seed,
+        outcome,
+        trace_hash: f.trace_hash,
+        unmet,
+        replay: replay_command(&f.scenario_file, seed, &f.overrides),
+        sweep: f.sweep_seeds.zip(f.shard),
+    })
+}
+
+/// A problem in a merge's input, located by file and line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    /// The file.
+    pub file: String,
+    /// The 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// One scenario's seeds in a merge.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    /// Seed → its line and where it came from.
+    pub seeds: BTreeMap<u64, (SeedLine, String)>,
+}
+
+/// Merged sweep outputs: scenario hash → its seeds. Sweeps of different scenarios (or of one
+/// scenario with different overrides) stay apart.
+#[derive(Clone, Debug, Default)]
+pub struct Merged {
+    /// The groups, by scenario hash.
+    pub groups: BTreeMap<String, Group>,
+}
+
+impl Merged {
+    /// Adds the lines of one file (`name` is used in errors). The same (scenario hash, seed)
+    /// twice is accepted when both agree on verdict and trace hash, and is an error otherwise.
+    pub fn add(&mut self, name: &str, text: &str) -> Result<(), InputError> {
+        for (i, l) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let at = |message: String| InputError {
+                file: name.to_string(),
+                line: i + 1,
+                message,
+            };
+            let line = parse_line(l).map_err(at)?;
+            let group = self.groups.entry(line.scenario_hash.clone()).or_default();
+            let here = format!("{name}:{}", i + 1);
+            if let Some((seen, there)) = group.seeds.get(&line.seed) {
+                if seen.outcome != line.outcome || seen.trace_hash != line.trace_hash {
+                    return Err(at(format!(
+                        "seed {} of scenario {} ({}) conflicts with {there}: {:?} with trace {:?} \
+                         here, {:?} with trace {:?} there",
+                        line.seed,
+                        line.scenario,
+                        line.scenario_hash,
+                        line.outcome,
+                        line.trace_hash,
+                        seen.outcome,
+                        seen.trace_hash
+                    )));
+                }
+                continue;
+            }
+            group.seeds.insert(line.seed, (line, here));
+        }
+        Ok(())
+    }
+
+    /// The seed range the lines say their sweeps covered, if they all agree.
+    pub fn recorded_range(&self, shards: usize) -> Result<String, String> {
+        let mut ranges: Vec<&str> = Vec::new();
+        for (line, at) in self.groups.values().flat_map(|g| g.seeds.values()) {
+            let Some((range, shard)) = &line.sweep else {
+                return Err(format!(
+                    "{at}: the line does not record its sweep's --seeds"
+                ));
+            };
+            let (_, n) = parse_shard(shard).map_err(|e| format!("{at}: shard {e}"))?;
+            if n != shards {
+                return Err(format!(
+                    "{at}: the line comes from a sweep split into {n} shards"
+                ));
+            }
+            if !ranges.contains(&range.as_str()) {
+                ranges.push(range);
+            }
+        }
+        match ranges.as_slice() {
+            [one] => Ok(one.to_string()),
+            [] => Err("no sweep lines to check".into()),
+            many => Err(format!(
+                "the lines come from sweeps over different seeds: {}",
+                many.join(", ")
+            )),
+        }
+    }
+
+    /// Per scenario, the seeds of `expected` that no line covers.
+    pub fn missing(&self, expected: &[u64]) -> Vec<(String, Vec<u64>)> {
+        self.groups
+            .values()
+            .filter_map(|g| {
+                let (first, _) = g.seeds.values().next()?;
+                let gaps: Vec<u64> = expected
+                    .iter()
+                    .copied()
+                    .filter(|s| !g.seeds.contains_key(s))
+                    .collect();
+                (!gaps.is_empty()).then(|| (first.scenario.clone(), gaps))
+            })
+            .collect()
+    }
+}
+
+/// The seeds a merge must cover: `--seeds`, or with `--shards N` the range the lines' sweeps
+/// recorded (every line must come from a sweep split into N shards); `None` without either.
+pub fn expected_seeds(
+    merged: &Merged,
+    seeds: Option<&str>,
+    shards: Option<usize>,
+) -> Result<Option<Vec<u64>>, String> {
+    let recorded = shards.map(|n| merged.recorded_range(n)).transpose()?;
+    match seeds.or(recorded.as_deref()) {
+        Some(range) => parse_seeds(range).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Seeds written compactly: `3, 7..=9, 12`.
+pub fn seed_list(seeds: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < seeds.len() {
+        let mut j = i;
+        while j + 1 < seeds.len() && seeds[j + 1] == seeds[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j == i {
+            seeds[i].to_string()
+        } else {
+            format!("{}..={}", seeds[i], seeds[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+/// The table of a sweep or merge (one block per scenario), with the replay command of every
+/// seed that did not pass; and whether every seed passed.
+pub fn table(lines: &[&SeedLine]) -> (String, bool) {
+    let mut by_scenario: BTreeMap<(&str, &str), Vec<&SeedLine>> = BTreeMap::new();
+    for l in lines {
+        by_scenario
+            .entry((&l.scenario, &l.scenario_hash))
+            .or_default()
+            .push(l);
+    }
+    let mut s = String::new();
+    let mut all_pass = true;
+    for ((scenario, hash), ls) in by_scenario {
+        let count = |o: Outcome| ls.iter().filter(|l| l.outcome == o).count();
+        s.push_str(&format!(
+            "scenario {scenario} (scenario hash {hash}): {}\n",
+            plural(ls.len() as u64, "seed")
+        ));
+        s.push_str("verdict   seeds\n");
+        s.push_str(&format!("pass      {}\n", count(Outcome::Pass)));
+        s.push_str(&format!("fail      {}\n", count(Outcome::Fail)));
+        if count(Outcome::Error) > 0 {
+            s.push_str(&format!("error     {}\n", count(Outcome::Error)));
+        }
+        for f in ls.iter().filter(|l| l.outcome != Outcome::Pass) {
+            all_pass = false;
+            s.push_str(&format!("seed {}: {}\n", f.seed, f.unmet.join("; ")));
+            s.push_str(&format!("  replay: {}\n", f.replay));
+        }
+    }
+    (s, all_pass)
 }
 
 #[cfg(test)]
@@ -100,5 +482,67 @@ mod tests {
         let mut merged: Vec<u64> = (0..3).flat_map(|k| shard(&all, (k, 3))).collect();
         merged.sort();
         assert_eq!(merged, all, "shards partition the seeds");
+    }
+
+    #[test]
+    fn threads_are_at_least_one_and_at_most_the_seeds() {
+        assert!(threads(Some(0), 10, 4).is_err());
+        assert_eq!(threads(Some(100_000), 3, 4), Ok(3));
+        assert_eq!(threads(None, 2, 8), Ok(2));
+        assert_eq!(threads(None, 100, 8), Ok(8));
+    }
+
+    fn line(hash: &str, seed: u64, verdict: &str, trace: &str) -> String {
+        format!(
+            r#"{{"scenario":"s","scenario_hash":"{hash}","seed":{seed},"verdict":"{verdict}","trace_hash":"{trace}","scenario_file":"s.toml","overrides":["a=b c"],"sweep_seeds":"1..4","shard":"{}/2"}}"#,
+            (seed - 1) % 2
+        )
+    }
+
+    #[test]
+    fn merge_keys_by_scenario_hash_and_seed() {
+        let mut m = Merged::default();
+        let a = [line("h1", 1, "pass", "t1"), line("h1", 2, "fail", "t2")].join("\n");
+        m.add("a", &a).unwrap();
+        m.add("again", &line("h1", 1, "pass", "t1")).unwrap();
+        m.add("other", &line("h2", 1, "pass", "t9")).unwrap();
+        assert_eq!(m.groups.len(), 2, "two scenarios stay apart");
+        let conflict = m.add("c", &line("h1", 2, "pass", "t2")).unwrap_err();
+        assert_eq!((conflict.file.as_str(), conflict.line), ("c", 1));
+        assert!(conflict.message.contains("a:2"), "{}", conflict.message);
+        let (_, replay) = &m.groups["h1"].seeds[&2];
+        assert_eq!(replay, "a:2");
+        assert_eq!(
+            m.groups["h1"].seeds[&2].0.replay,
+            "simkv run s.toml --set 'a=b c' --seed 2"
+        );
+        assert_eq!(
+            m.missing(&[1, 2, 3]),
+            vec![("s".to_string(), vec![3]), ("s".to_string(), vec![2, 3])]
+        );
+        assert_eq!(m.recorded_range(2), Ok("1..4".to_string()));
+        assert!(m.recorded_range(3).is_err());
+    }
+
+    #[test]
+    fn bad_lines_are_located() {
+        for bad in [
+            "{}",
+            r#"{"seed": 1, "verdict": "pass"}"#,
+            r#"{"seed": 1, "scen"#,
+            "[1]",
+        ] {
+            let mut m = Merged::default();
+            let text = format!("{}\n\n{bad}\n", line("h", 1, "pass", "t"));
+            let e = m.add("f.jsonl", &text).unwrap_err();
+            assert_eq!(e.line, 3, "{bad}");
+            assert!(e.to_string().starts_with("f.jsonl:3: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn seed_lists_are_compact() {
+        assert_eq!(seed_list(&[1, 3, 4, 5, 9]), "1, 3..=5, 9");
+        assert_eq!(seed_list(&[]), "");
     }
 }

@@ -5,10 +5,13 @@
 //! history, including ones recorded elsewhere.
 
 mod durability;
+pub mod failover;
+pub mod figures;
 pub mod lineage;
 pub mod linearizable;
 mod split_brain;
 mod staleness;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 

@@ -1,14 +1,23 @@
-//! Reports: the JSON summary (DESIGN.md's contract), the short human summary, and atomic file
-//! writes. Reports render; they never decide a verdict.
+//! Reports: the JSON summary (DESIGN.md's contract), the short human summary, the `--out`
+//! folder, `--help` texts and atomic file writes. Reports render; they never decide a verdict.
 
+mod files;
+pub mod help;
 mod narrative;
 mod plot;
 mod summary;
+mod words;
 
 pub use narrative::markdown;
 pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 
-pub use summary::{Failover, OpsCounts, ReplicationCounts, Summary, summarize, summary_failovers};
+pub use files::{MANIFEST, OutDir, RunFiles, write_dir};
+pub use summary::{LOST_WRITES_SHOWN, Summary};
+pub use words::{human_duration, plural, replay_command, shell_quote};
+
+pub use crate::check::failover::Failover;
+pub use crate::check::figures::{OpsCounts, ReplicationCounts};
+pub use crate::check::verdict::{Verdict, Warning};
 
 use std::io::Write;
 use std::path::Path;

@@ -110,18 +110,34 @@ pub fn markdown(
     }
     s.push_str(&format!(
         "Verdict: **{}**. Trace hash `{}`; {} simulated seconds, {} events. Replay with \
-         `simkv run <scenario> --seed {}`.\n\n",
+         `{}` (scenario hash `{}`).\n\n",
         summary.verdict,
         summary.trace_hash,
         summary.sim_time_ms / 1000,
         summary.events,
-        summary.seed
+        summary.replay_command(),
+        summary.scenario_hash
     ));
     s.push_str(&format!(
         "Clients invoked {} operations: {} succeeded, {} failed, {} are indeterminate (timed out or \
          cut off: they may or may not have happened).\n\n",
         summary.ops.invoked, summary.ops.ok, summary.ops.failed, summary.ops.indeterminate
     ));
+    for w in &summary.warnings {
+        s.push_str(&format!("**Warning:** {}.\n\n", w.message));
+    }
+    what_happened(&mut s, summary, notes);
+    lost_writes(&mut s, summary, lost);
+    checks(&mut s, summary, counterexample);
+    s.push_str(
+        "\n## Plots\n\n![roles and faults](timeline.svg)\n\n![replication lag](lag.svg)\n\n\
+         ![throughput](throughput.svg)\n\n![per server](servers.svg)\n",
+    );
+    s
+}
+
+/// The told facts, in order, and the failovers.
+fn what_happened(s: &mut String, summary: &Summary, notes: &[FactNote]) {
     s.push_str("## What happened\n\n");
     let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
     for n in notes {
@@ -142,6 +158,10 @@ pub fn markdown(
             f.from, f.to, f.detected_after_ms, f.completed_after_ms
         ));
     }
+}
+
+/// Lost writes per workload, and each group of them explained.
+fn lost_writes(s: &mut String, summary: &Summary, lost: &[LostWrite]) {
     s.push_str("\n## Lost writes\n\n");
     if lost.is_empty() {
         s.push_str("No acknowledged write was lost.\n");
@@ -159,6 +179,10 @@ pub fn markdown(
             s.push('\n');
         }
     }
+}
+
+/// The counterexample, the checks and the expectations.
+fn checks(s: &mut String, summary: &Summary, counterexample: Option<&str>) {
     if let Some(c) = counterexample {
         s.push_str(&format!(
             "\n## Why the history is not linearizable\n\nEach line is one operation, a bar from its \
@@ -192,11 +216,6 @@ pub fn markdown(
             ));
         }
     }
-    s.push_str(
-        "\n## Plots\n\n![roles and faults](timeline.svg)\n\n![replication lag](lag.svg)\n\n\
-         ![throughput](throughput.svg)\n\n![per server](servers.svg)\n",
-    );
-    s
 }
 
 #[cfg(test)]

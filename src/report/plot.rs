@@ -37,6 +37,42 @@ fn fault_spans(notes: &[FactNote], end_s: f64) -> Vec<(f64, f64, String)> {
     out
 }
 
+/// A server's colour on the timeline: down, primary, replica in sync, replica out of sync.
+fn role_color(s: &crate::metrics::ServerSample) -> RGBColor {
+    if !s.up {
+        RGBColor(160, 160, 160)
+    } else if s.is_master {
+        RGBColor(40, 90, 200)
+    } else if s.link_up {
+        RGBColor(60, 170, 90)
+    } else {
+        RGBColor(240, 160, 40)
+    }
+}
+
+/// The timeline's legend, along its bottom edge.
+fn draw_legend(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    height: u32,
+) -> Result<(), String> {
+    let legend = [
+        ("primary", RGBColor(40, 90, 200)),
+        ("replica in sync", RGBColor(60, 170, 90)),
+        ("replica out of sync", RGBColor(240, 160, 40)),
+        ("down or paused", RGBColor(160, 160, 160)),
+        ("fault", RGBColor(220, 60, 60)),
+    ];
+    for (i, (label, color)) in legend.iter().enumerate() {
+        let x = 110 + i as i32 * 170;
+        let y = height as i32 - 20;
+        root.draw(&Rectangle::new([(x, y), (x + 14, y + 12)], color.filled()))
+            .map_err(err)?;
+        root.draw(&Text::new(*label, (x + 20, y), ("sans-serif", 13)))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// The roles timeline: one row per server (primary, replica in sync, replica out of sync,
 /// down), faults as red bands, promotions as markers.
 pub fn timeline_svg(metrics: &Metrics, notes: &[FactNote], end_s: f64) -> Result<String, String> {
@@ -88,16 +124,7 @@ pub fn timeline_svg(metrics: &Metrics, notes: &[FactNote], end_s: f64) -> Result
                     .times
                     .get(ti + 1)
                     .map_or(end_s, |n| n.as_nanos() as f64 / 1e9);
-                let s = metrics.samples[ti][si];
-                let color = if !s.up {
-                    RGBColor(160, 160, 160)
-                } else if s.is_master {
-                    RGBColor(40, 90, 200)
-                } else if s.link_up {
-                    RGBColor(60, 170, 90)
-                } else {
-                    RGBColor(240, 160, 40)
-                };
+                let color = role_color(&metrics.samples[ti][si]);
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
                         [(x0, y - 0.35), (x1, y + 0.35)],
@@ -118,21 +145,7 @@ pub fn timeline_svg(metrics: &Metrics, notes: &[FactNote], end_s: f64) -> Result
                 )))
                 .map_err(err)?;
         }
-        let legend = [
-            ("primary", RGBColor(40, 90, 200)),
-            ("replica in sync", RGBColor(60, 170, 90)),
-            ("replica out of sync", RGBColor(240, 160, 40)),
-            ("down or paused", RGBColor(160, 160, 160)),
-            ("fault", RGBColor(220, 60, 60)),
-        ];
-        for (i, (label, color)) in legend.iter().enumerate() {
-            let x = 110 + i as i32 * 170;
-            let y = height as i32 - 20;
-            root.draw(&Rectangle::new([(x, y), (x + 14, y + 12)], color.filled()))
-                .map_err(err)?;
-            root.draw(&Text::new(*label, (x + 20, y), ("sans-serif", 13)))
-                .map_err(err)?;
-        }
+        draw_legend(&root, height)?;
         root.present().map_err(err)?;
     }
     Ok(svg)

@@ -1,0 +1,233 @@
+//! The `check` and `bench` commands.
+
+use super::Clock;
+use std::path::Path;
+use std::process::ExitCode;
+
+use simkv::report::plural;
+use simkv::scenario::Scenario;
+
+use super::{emit_err, emit_out};
+
+pub fn check(
+    file: &Path,
+    json: bool,
+    opts: &simkv::check::linearizable::CheckOptions,
+    now: Clock,
+) -> ExitCode {
+    let started = now();
+    let result = simkv::check::linearizable::check_file_with(file, opts);
+    let elapsed_ms = (now() - started).as_secs_f64() * 1000.0;
+    let r = match result {
+        Err(e) => {
+            errln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+        Ok(r) => r,
+    };
+    if json {
+        let v = serde_json::json!({
+            "file": file.display().to_string(),
+            "format": r.format,
+            "model": r.model,
+            "operations": r.operations,
+            "keys": r.keys,
+            "status": r.status(),
+            "linearizable": r.verdict,
+            "detail": r.detail,
+            "wall_ms": elapsed_ms,
+        });
+        outln!("{v}");
+    } else {
+        outln!(
+            "{}: {} over {} ({}, {}): {}",
+            file.display(),
+            plural(r.operations as u64, "operation"),
+            plural(r.keys as u64, "key"),
+            r.format,
+            r.model,
+            match r.verdict {
+                Some(true) => "linearizable",
+                Some(false) => "NOT linearizable",
+                None => "unknown (search budget exhausted)",
+            }
+        );
+        if !r.detail.is_empty() {
+            outln!("{}", r.detail);
+        }
+    }
+    ExitCode::from(r.exit_code())
+}
+
+/// Checker throughput: a history of about 100k operations from basic.toml, and Porcupine's
+/// largest test files.
+fn bench_checkers(now: Clock) -> Result<(), ExitCode> {
+    let path = Path::new("scenarios/basic.toml");
+    if path.exists() {
+        let overrides = [
+            "duration=90s".to_string(),
+            "workloads.app.clients=12".to_string(),
+        ];
+        let sc = Scenario::load(path, &overrides).map_err(|e| {
+            err!("{e}");
+            ExitCode::from(2)
+        })?;
+        let out = simkv::world::World::new(&sc, 1)
+            .run(&mut |_| {})
+            .map_err(|_| ExitCode::from(2))?;
+        let ops = out.history.operations().len();
+        let finals = simkv::runner::final_states(&out);
+        let evidence = simkv::check::Evidence {
+            history: &out.history,
+            notes: &out.notes,
+            finals: &finals,
+        };
+        let t = now();
+        let (durable, _) = simkv::check::acked_writes_durable(&evidence);
+        let d = (now() - t).as_secs_f64();
+        let t = now();
+        let lin = simkv::check::linearizable::check_history(&out.history);
+        let l = (now() - t).as_secs_f64();
+        outln!(
+            "checkers on a {ops}-operation history: acked-writes-durable {:.0} ms ({:.1} million ops/s, {:?}), linearizable {:.0} ms ({:.2} million ops/s, {:?})",
+            d * 1000.0,
+            ops as f64 / d / 1e6,
+            durable.status,
+            l * 1000.0,
+            ops as f64 / l / 1e6,
+            lin.result.status
+        );
+    }
+    for f in ["c50-ok.txt", "c50-bad.txt"] {
+        let p = Path::new("tests/data/porcupine/test_data/kv").join(f);
+        if !p.exists() {
+            continue;
+        }
+        let t = now();
+        let r = simkv::check::linearizable::check_file(&p).map_err(|_| ExitCode::from(2))?;
+        let s = (now() - t).as_secs_f64();
+        outln!(
+            "porcupine {f}: {} operations in {:.1} ms = {:.0} thousand ops/s (linearizable: {:?})",
+            r.operations,
+            s * 1000.0,
+            r.operations as f64 / s / 1e3,
+            r.verdict
+        );
+    }
+    Ok(())
+}
+
+/// The kernel next to a bare binary-heap loop doing the same events.
+fn bench_kernel(events: u64, rounds: usize, json: bool) -> serde_json::Value {
+    let timers = simkv::bench::BENCH_TIMERS;
+    let k = simkv::bench::kernel_vs_bare(timers, events, rounds);
+    if !json {
+        outln!(
+            "kernel {timers} timers: {:.1} M events/s; bare BinaryHeap loop {:.1} M/s; ratio {:.2} (target >= 0.85; median of {rounds} rounds of {events} events, trace {:016x})",
+            k.kernel_per_s / 1e6,
+            k.bare_per_s / 1e6,
+            k.ratio(),
+            k.trace_hash
+        );
+    }
+    serde_json::json!({
+        "timers": timers, "events": events, "rounds": rounds,
+        "kernel_events_per_s": k.kernel_per_s, "bare_heap_events_per_s": k.bare_per_s,
+        "ratio": k.ratio(), "trace_hash": format!("{:016x}", k.trace_hash),
+    })
+}
+
+/// One scenario's simulation alone (no checkers, no reports), median of `rounds` runs.
+fn bench_simulation(
+    sc: &Scenario,
+    rounds: usize,
+    json: bool,
+) -> Result<serde_json::Value, ExitCode> {
+    let f = simkv::bench::simulation_only(sc, sc.seed, rounds).map_err(|e| {
+        errln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    if !json {
+        outln!(
+            "{} simulation only: {} events in {:.3} s = {:.2} M events/s, {:.0}x real time (median of {rounds})",
+            f.scenario,
+            f.events,
+            f.wall_s,
+            f.events_per_s() / 1e6,
+            f.times_real_time()
+        );
+    }
+    Ok(serde_json::json!({
+        "scenario": f.scenario, "seed": sc.seed, "events": f.events, "sim_s": f.sim_s,
+        "wall_s": f.wall_s, "events_per_s": f.events_per_s(), "times_real_time": f.times_real_time(),
+    }))
+}
+
+pub fn bench(
+    scenario: Option<&Path>,
+    events: u64,
+    rounds: usize,
+    json: bool,
+    now: Clock,
+) -> ExitCode {
+    let mut figures = serde_json::json!({ "kernel": bench_kernel(events, rounds, json) });
+    let outage = Path::new("scenarios/region-outage.toml");
+    if outage.exists() {
+        let sc = match Scenario::load(outage, &[]) {
+            Ok(s) => s,
+            Err(e) => {
+                err!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        match bench_simulation(&sc, rounds, json) {
+            Ok(v) => figures["region_outage"] = v,
+            Err(code) => return code,
+        }
+    }
+    let text = simkv::bench::scale_scenario(50, 200, 60);
+    let sc =
+        Scenario::parse("scale (built in)", &text, &[]).expect("the built-in scenario is valid");
+    match bench_simulation(&sc, 1, json) {
+        Ok(v) => figures["scale"] = v,
+        Err(code) => return code,
+    }
+    if json {
+        outln!("{figures}");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(code) = bench_checkers(now) {
+        return code;
+    }
+    let default = Path::new("scenarios/basic.toml");
+    let path = scenario.or(default.exists().then_some(default));
+    if let Some(p) = path {
+        let sc = match Scenario::load(p, &[]) {
+            Ok(s) => s,
+            Err(e) => {
+                err!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let started = now();
+        let mut wall = || 0;
+        match simkv::runner::run_scenario(&sc, sc.seed, &mut |_| {}, &mut |_| {}, &mut wall) {
+            Ok(r) => {
+                let secs = (now() - started).as_secs_f64();
+                let sim = r.summary.sim_time_ms as f64 / 1000.0;
+                outln!(
+                    "scenario {}: {sim:.0} simulated s in {secs:.3} wall s = {:.0}x real time, {:.2} million events/s, {:.1} seeds/s",
+                    sc.name,
+                    sim / secs,
+                    r.summary.events as f64 / secs / 1e6,
+                    1.0 / secs
+                );
+            }
+            Err(e) => {
+                errln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
