@@ -11,9 +11,10 @@ use crate::history::History;
 use crate::metrics::{Metrics, ServerSample};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, Fsync, Role, Server, ServerStats};
+use crate::redis::{Disk, Fsync};
 use crate::scenario::Scenario;
 use crate::sentinel::SentinelProcess;
+use crate::server::{Role, Server, ServerStats};
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, Process, ProcessId, ProcessState, SimTime, Step,
 };
