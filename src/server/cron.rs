@@ -40,22 +40,25 @@ impl Server {
                 let (master, conn, offset) = (link.master, link.conn, self.data.repl.offset);
                 ctx.send(master, Msg::Ack { conn, offset });
             }
-            Phase::Loading { .. } => {}
+            // rdbLoadProgressCallback: replicationSendNewlineToMaster, so that the primary
+            // does not time the loading replica out.
+            Phase::Loading { .. } => {
+                let (master, conn) = (link.master, link.conn);
+                ctx.send(master, Msg::KeepAlive { conn });
+            }
             _ if idle > timeout_ns => self.repl_timeout(ctx, ReplTimeout::Handshake),
             _ => {}
         }
-        if !self.link_up() {
-            // An intermediate replica keeps its sub-replicas alive with newlines, never PINGs.
-            for (&pid, r) in &self.primary.replicas {
-                ctx.send(pid, Msg::KeepAlive { conn: r.conn });
-            }
-        }
+        // 7.0 sends no newline to the sub-replicas of a replica whose own link is down (the
+        // comment in replicationCron says otherwise; the code writes only to pre-sync ones).
     }
 
+    /// "MASTER timeout" (freeClient: replicationHandleMasterDisconnection) or "Timeout
+    /// connecting to the MASTER" (cancelReplicationHandshake(1)): both reconnect at once.
     fn repl_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, phase: ReplTimeout) {
         let server = self.name.clone();
         ctx.note(Fact::ReplTimeout { server, phase });
-        self.drop_link(ctx);
+        self.reconnect(ctx);
     }
 
     fn primary_cron(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
@@ -106,15 +109,21 @@ impl Server {
         }
     }
 
+    /// Replicas in the pre-sync stage: waiting for a child, or for a disk-based child's RDB
+    /// (a diskless child writes to their sockets itself).
     fn waiting_for_rdb(&self) -> Vec<(ProcessId, u64)> {
+        let socket_child = self
+            .persistence
+            .child
+            .as_ref()
+            .is_some_and(|c| c.for_replication && self.cfg.repl_diskless_sync);
         self.primary
             .replicas
             .iter()
-            .filter(|(_, r)| {
-                matches!(
-                    r.state,
-                    ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd
-                )
+            .filter(|(_, r)| match r.state {
+                ReplicaState::WaitBgsaveStart => true,
+                ReplicaState::WaitBgsaveEnd => !socket_child,
+                ReplicaState::Streaming | ReplicaState::Online => false,
             })
             .map(|(p, r)| (*p, r.conn))
             .collect()

@@ -11,6 +11,8 @@ mod primary;
 mod replica;
 mod role;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -30,6 +32,7 @@ const TIMER_CRON: u64 = 1 << 56;
 const TIMER_CHILD_DONE: u64 = 2 << 56;
 const TIMER_LOAD_DONE: u64 = 3 << 56;
 const TIMER_WAIT_TIMEOUT: u64 = 4 << 56;
+const TIMER_TRANSFER_POLL: u64 = 5 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -264,11 +267,14 @@ impl Server {
 
     /// Handles one message.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
-        // Loading an RDB blocks Redis: connection closes and role changes wait until it is done
-        // (clients meanwhile get -LOADING).
-        if self.is_loading() && matches!(msg, Msg::Close { .. } | Msg::ReplicaOf { .. }) {
-            self.deferred.push((from, msg));
-            return;
+        // Loading an RDB blocks Redis: connection closes wait until it is done. Commands get
+        // -LOADING, REPLICAOF too (it has no CMD_LOADING flag: processCommand refuses it).
+        if self.is_loading() {
+            match msg {
+                Msg::Close { .. } => return self.deferred.push((from, msg)),
+                Msg::ReplicaOf { .. } => return,
+                _ => {}
+            }
         }
         match msg {
             Msg::Request { id, cmd } => self.on_request(ctx, from, id, cmd),
@@ -283,6 +289,7 @@ impl Server {
             | Msg::Continue { .. }
             | Msg::SyncError { .. }
             | Msg::Rdb { .. }
+            | Msg::RdbChunk { .. }
             | Msg::Stream { .. }
             | Msg::KeepAlive { .. } => self.on_replication(ctx, from, msg),
             Msg::ReplicaOf { master } => self.on_replicaof(ctx, master),
@@ -332,17 +339,23 @@ impl Server {
             } => self.on_fullresync(ctx, from, conn, replid, offset),
             Msg::Continue { conn, replid } => self.on_continue(ctx, from, conn, replid),
             Msg::SyncError { conn, text } => self.on_sync_error(ctx, from, conn, text),
-            Msg::Rdb {
-                conn,
-                snapshot,
-                size,
-            } => self.on_rdb(ctx, from, conn, snapshot, size),
+            Msg::RdbChunk { conn, transfer, .. } => self.on_rdb_chunk(ctx, from, conn, &transfer),
+            Msg::Rdb { conn, transfer, .. } => self.on_rdb(ctx, from, conn, &transfer),
             Msg::Stream { conn, entries } => self.on_stream(ctx, from, conn, entries),
             Msg::KeepAlive { conn } => {
-                let _ = from;
                 let now = ctx.now();
                 if let Some(link) = self.replica.as_mut().and_then(|r| r.link_with_conn(conn)) {
                     link.last_io = now;
+                }
+                // networking.c: processInlineBuffer: a replica's newline (sent while it loads
+                // the RDB) refreshes its ACK time.
+                if let Some(r) = self
+                    .primary
+                    .replicas
+                    .get_mut(&from)
+                    .filter(|r| r.conn == conn)
+                {
+                    r.ack_time_secs = now.as_secs();
                 }
             }
             _ => unreachable!("not a replication message"),
@@ -359,6 +372,7 @@ impl Server {
             TIMER_CHILD_DONE => self.on_child_done(ctx, tag & !TIMER_KIND_MASK),
             TIMER_LOAD_DONE => self.on_load_done(ctx, tag & !TIMER_KIND_MASK),
             TIMER_WAIT_TIMEOUT => self.primary.on_wait_timeout(ctx, tag & !TIMER_KIND_MASK),
+            TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.data.assert_invariants(self.cfg.bugs.any());

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::Server;
 use crate::fact::Fact;
 use crate::proto::Msg;
+use crate::proto::RdbTransfer;
 use crate::redis::{Reply, StreamEntry, StreamItem};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
@@ -33,6 +34,15 @@ pub(crate) struct ReplicaConn {
     pub(crate) pending: Vec<Rc<StreamEntry>>,
     pub(crate) pending_bytes: u64,
     pub(crate) soft_limit_since: Option<SimTime>,
+    /// Stream bytes sent on this connection (what of its socket queue is not the RDB).
+    pub(crate) stream_sent: u64,
+    /// The RDB being sent, until the connection ends.
+    pub(crate) rdb: Option<Rc<RdbTransfer>>,
+    /// While the RDB leaves the output buffer: the bytes still queued when it last moved, and
+    /// when (`repl_last_partial_write`).
+    pub(crate) rdb_progress: Option<(u64, SimTime)>,
+    /// Whether that RDB comes from a diskless child (only those time out while sending).
+    pub(crate) rdb_diskless: bool,
 }
 
 impl ReplicaConn {
@@ -45,12 +55,52 @@ impl ReplicaConn {
             pending: Vec::new(),
             pending_bytes: 0,
             soft_limit_since: None,
+            stream_sent: 0,
+            rdb: None,
+            rdb_progress: None,
+            rdb_diskless: false,
         }
     }
 
-    /// Bytes waiting for this replica: its own buffer plus what the socket has not taken.
+    /// networking.c: getClientOutputBufferMemoryUsage: the replication stream this replica
+    /// still references (buffered while its RDB is made, or queued beyond the socket's
+    /// buffer), never the RDB itself. The queue is FIFO, so its newest bytes are the stream.
     pub(crate) fn output_buffer(&self, ctx: &Ctx<'_, Msg>, pid: ProcessId, tcp: u64) -> u64 {
-        self.pending_bytes + ctx.unsent_bytes(pid).saturating_sub(tcp)
+        let beyond_socket = ctx.unsent_bytes(pid).saturating_sub(tcp);
+        self.pending_bytes + beyond_socket.min(self.stream_sent)
+    }
+
+    /// Whether part of the RDB has not left the output buffer yet (closing the connection
+    /// now truncates it).
+    pub(crate) fn rdb_unsent(&self, ctx: &Ctx<'_, Msg>, pid: ProcessId, tcp: u64) -> bool {
+        self.rdb.is_some() && ctx.unsent_bytes(pid).saturating_sub(tcp) > self.stream_sent
+    }
+
+    /// Sends stream entries on this connection.
+    pub(crate) fn send_stream(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        pid: ProcessId,
+        entries: Vec<Rc<StreamEntry>>,
+    ) {
+        self.stream_sent += entries.iter().map(|e| e.len).sum::<u64>();
+        ctx.send(
+            pid,
+            Msg::Stream {
+                conn: self.conn,
+                entries,
+            },
+        );
+    }
+
+    /// Closes this connection (`freeClient`): an RDB still on its way is cut short.
+    pub(crate) fn close(&self, ctx: &mut Ctx<'_, Msg>, pid: ProcessId, tcp: u64) {
+        if self.rdb_unsent(ctx, pid, tcp)
+            && let Some(rdb) = &self.rdb
+        {
+            rdb.truncated.set(true);
+        }
+        ctx.send(pid, Msg::Close { conn: self.conn });
     }
 }
 
@@ -68,6 +118,8 @@ pub(crate) struct BlockedWait {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PrimarySide {
     pub(crate) replicas: BTreeMap<ProcessId, ReplicaConn>,
+    /// Whether a poll of the RDB transfers is scheduled.
+    pub(crate) transfer_poll_pending: bool,
     /// Whether the stream already carries a SELECT for the current database.
     pub(crate) select_emitted: bool,
     /// The offset each client's last write reached (what its WAIT waits for).
@@ -146,9 +198,7 @@ impl PrimarySide {
                 r.pending.push(entry.clone());
             }
             ReplicaState::Streaming | ReplicaState::Online => {
-                let conn = r.conn;
-                let entries = vec![entry.clone()];
-                ctx.send(pid, Msg::Stream { conn, entries });
+                r.send_stream(ctx, pid, vec![entry.clone()]);
             }
         }
     }
@@ -246,16 +296,21 @@ impl Server {
     }
 
     /// `client-output-buffer-limit replica`: disconnect a replica whose buffer is too large.
+    /// networking.c: checkClientOutputBufferLimits: a replica's hard limit is at least
+    /// repl-backlog-size (the replica shares the backlog's memory anyway).
     fn enforce_output_limit(&mut self, ctx: &mut Ctx<'_, Msg>, pid: ProcessId) {
-        let limit = self.cfg.replica_output_buffer;
+        let mut limit = self.cfg.replica_output_buffer;
+        if limit.hard_bytes > 0 {
+            limit.hard_bytes = limit.hard_bytes.max(self.cfg.repl_backlog_size);
+        }
         let tcp = self.cfg.tcp_send_buffer_bytes;
         let now = ctx.now();
         let Some(r) = self.primary.replicas.get_mut(&pid) else {
             return;
         };
         let used = r.output_buffer(ctx, pid, tcp);
-        let over_hard = limit.hard_bytes > 0 && used > limit.hard_bytes;
-        let over_soft = limit.soft_bytes > 0 && used > limit.soft_bytes;
+        let over_hard = limit.hard_bytes > 0 && used >= limit.hard_bytes;
+        let over_soft = limit.soft_bytes > 0 && used >= limit.soft_bytes;
         if over_soft {
             r.soft_limit_since.get_or_insert(now);
         } else {
@@ -275,14 +330,20 @@ impl Server {
         }
     }
 
-    /// Closes a replica's connection (`freeClient` of a replica).
+    /// Closes a replica's connection (`freeClient` of a replica). Its references to the
+    /// replication buffer go (`freeReplicaReferencedReplBuffer`), and the backlog is trimmed
+    /// of blocks no other replica references (`incrementalTrimReplicationBacklog`).
     pub(super) fn drop_replica(&mut self, ctx: &mut Ctx<'_, Msg>, pid: ProcessId) {
+        let tcp = self.cfg.tcp_send_buffer_bytes;
         if let Some(r) = self.primary.remove(pid, ctx.now()) {
-            ctx.send(pid, Msg::Close { conn: r.conn });
+            r.close(ctx, pid, tcp);
         }
         self.refresh_good_replicas(ctx.now());
+        let pinned = self
+            .primary
+            .pinned_from(ctx, self.data.repl.offset + 1, tcp);
         if let Some(b) = self.data.backlog.as_mut() {
-            b.trim(None);
+            b.trim(pinned);
         }
     }
 

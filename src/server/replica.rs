@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::{Server, TIMER_LOAD_DONE};
 use crate::fact::Fact;
-use crate::proto::Msg;
+use crate::proto::{Msg, RdbTransfer};
 use crate::redis::{Backlog, Keyspace, ReplId, ReplIdentity, StreamEntry, StreamItem};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
@@ -110,7 +110,6 @@ impl Server {
             last_io: now,
             started: now,
         });
-        r.link_down_since.get_or_insert(now);
         ctx.note(Fact::Connecting {
             server: self.name.clone(),
             primary: self.peer(master).to_string(),
@@ -118,8 +117,9 @@ impl Server {
         ctx.send(master, Msg::ReplPing { conn });
     }
 
-    /// Drops the link to the primary; the cron reconnects within a second and tries PSYNC with
-    /// the cached primary (this server's own replid and offset).
+    /// Drops the link to the primary; a later connection tries PSYNC with the cached primary
+    /// (this server's own replid and offset). Only an established link going down starts the
+    /// `master_link_down_since_seconds` clock (replicationHandleMasterDisconnection).
     pub(super) fn drop_link(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(r) = self.replica.as_mut() else {
             return;
@@ -127,10 +127,27 @@ impl Server {
         if let Some(link) = r.link.take() {
             if matches!(link.phase, Phase::Connected) {
                 r.psync_capable = true;
+                r.link_down_since = Some(ctx.now());
             }
             ctx.send(link.master, Msg::Close { conn: link.conn });
-            r.link_down_since = Some(ctx.now());
         }
+    }
+
+    /// Drops the link and connects again at once, as replicationHandleMasterDisconnection and
+    /// cancelReplicationHandshake(1) do (not at the next cron tick).
+    pub(super) fn reconnect(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.drop_link(ctx);
+        if let Some(master) = self.replica.as_ref().map(|r| r.master) {
+            self.connect(ctx, master);
+        }
+    }
+
+    /// Whether losing the link now reconnects at once: an established link
+    /// (replicationHandleMasterDisconnection) or an RDB transfer (cancelReplicationHandshake(1)),
+    /// not a handshake (syncWithMaster's error path leaves it to the cron).
+    pub(super) fn reconnects_at_once(&self) -> bool {
+        let link = self.replica.as_ref().and_then(|r| r.link.as_ref());
+        link.is_some_and(|l| matches!(l.phase, Phase::Connected | Phase::AwaitRdb { .. }))
     }
 
     /// `syncWithMaster`: the replies to PING and REPLCONF move the handshake on.
@@ -213,6 +230,38 @@ impl Server {
         });
     }
 
+    /// `readSyncBulkPayload` reading a part of the payload: the transfer is alive.
+    pub(super) fn on_rdb_chunk(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        from: ProcessId,
+        conn: u64,
+        transfer: &RdbTransfer,
+    ) {
+        let now = ctx.now();
+        let Some(link) = self.link_on(from, conn) else {
+            return;
+        };
+        if !matches!(link.phase, Phase::AwaitRdb { .. }) {
+            return;
+        }
+        link.last_io = now;
+        if transfer.truncated.get() {
+            self.on_short_read(ctx, from);
+        }
+    }
+
+    /// The primary closed the connection before the whole payload was sent: "I/O error
+    /// trying to sync with MASTER: connection lost", the partial RDB is discarded and the old
+    /// data stays (cancelReplicationHandshake(1) reconnects at once).
+    fn on_short_read(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId) {
+        ctx.note(Fact::LinkClosed {
+            server: self.name.clone(),
+            primary: self.peer(from).to_string(),
+        });
+        self.reconnect(ctx);
+    }
+
     /// `readSyncBulkPayload` once the payload is in: flush the old data and load the RDB,
     /// which blocks the server for the load time.
     pub(super) fn on_rdb(
@@ -220,13 +269,16 @@ impl Server {
         ctx: &mut Ctx<'_, Msg>,
         from: ProcessId,
         conn: u64,
-        snapshot: Rc<Keyspace>,
-        size: u64,
+        transfer: &RdbTransfer,
     ) {
         let now = ctx.now();
         let Some(link) = self.link_on(from, conn) else {
             return;
         };
+        if transfer.truncated.get() && matches!(link.phase, Phase::AwaitRdb { .. }) {
+            return self.on_short_read(ctx, from);
+        }
+        let (snapshot, size) = (transfer.snapshot.clone(), transfer.size);
         let Phase::AwaitRdb { replid, offset } = link.phase.clone() else {
             return;
         };

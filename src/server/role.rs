@@ -26,8 +26,9 @@ impl Server {
         self.drop_link(ctx);
         self.replica = None;
         self.persistence.disk.replicaof = None;
+        // replicationUnsetMaster: shiftReplicationId, and no backlog is created here (the
+        // first replica's SYNC creates one under a fresh ID).
         self.data.repl.shift(ReplId::random(ctx.rng()));
-        self.data.ensure_backlog(self.cfg.repl_backlog_size);
         self.drop_all_replicas(ctx);
         self.primary.select_emitted = false;
         self.primary.no_replicas_since = Some(ctx.now());
@@ -81,13 +82,18 @@ impl Server {
     }
 
     pub(super) fn info(&self, now: SimTime) -> InfoReply {
+        // server.c: genRedisInfoString: -1 while repl_down_since is 0.
         let link_down_since = self.replica.as_ref().and_then(|r| r.link_down_since);
+        let link_down_secs = match link_down_since {
+            _ if self.link_up() => 0,
+            None => -1,
+            Some(s) => (now.since(s) / SimTime::NANOS_PER_SEC) as i64,
+        };
         InfoReply {
             is_master: self.replica.is_none(),
             master: self.replica.as_ref().map(|r| r.master),
             master_link_up: self.link_up(),
-            master_link_down_secs: link_down_since
-                .map_or(0, |s| now.since(s) / SimTime::NANOS_PER_SEC),
+            master_link_down_secs: link_down_secs,
             offset: self.data.repl.offset,
             priority: self.cfg.replica_priority,
             replid: self.data.repl.replid,

@@ -5,11 +5,14 @@ use std::rc::Rc;
 
 use super::persistence::Child;
 use super::primary::{ReplicaConn, ReplicaState};
-use super::{Role, Server, TIMER_CHILD_DONE};
+use super::{Role, Server, TIMER_CHILD_DONE, TIMER_TRANSFER_POLL};
 use crate::fact::Fact;
-use crate::proto::Msg;
+use crate::proto::{Msg, RdbTransfer};
 use crate::redis::{PsyncDecision, ReplId, decide_psync};
 use crate::sim::{Ctx, ProcessId, SimTime};
+
+/// How often the RDBs on their way are checked (serverCron at the default `hz` 10).
+const TRANSFER_POLL_NS: u64 = 100 * SimTime::NANOS_PER_MS;
 
 /// `-NOMASTERLINK` reply to a PSYNC sent to a replica whose own link is down.
 const NOMASTERLINK: &str = "NOMASTERLINK Can't SYNC while not connected with my master";
@@ -29,7 +32,7 @@ impl Server {
             return;
         }
         if let Some(old) = self.primary.replicas.remove(&replica) {
-            ctx.send(replica, Msg::Close { conn: old.conn });
+            old.close(ctx, replica, self.cfg.tcp_send_buffer_bytes);
         }
         let req = self.planted_psync_request(req);
         match decide_psync(&self.data.repl, self.data.backlog.as_ref(), req) {
@@ -82,14 +85,14 @@ impl Server {
             offset,
             backlog_bytes: bytes,
         });
-        let state = ReplicaState::Online;
-        let r = ReplicaConn::new(conn, state, offset.saturating_sub(1), ctx.now());
-        self.primary.replicas.insert(replica, r);
+        // A new client's repl_ack_off is 0 until its first REPLCONF ACK (createClient).
+        let mut r = ReplicaConn::new(conn, ReplicaState::Online, 0, ctx.now());
         let replid = self.data.repl.replid;
         ctx.send(replica, Msg::Continue { conn, replid });
         if !entries.is_empty() {
-            ctx.send(replica, Msg::Stream { conn, entries });
+            r.send_stream(ctx, replica, entries);
         }
+        self.primary.replicas.insert(replica, r);
         self.primary.no_replicas_since = None;
         self.refresh_good_replicas(ctx.now());
     }
@@ -221,33 +224,84 @@ impl Server {
         }
     }
 
+    /// updateSlavesWaitingBgsave: every replica waiting for this RDB gets it, then the
+    /// stream buffered meanwhile. It goes ONLINE once the RDB has left its output buffer
+    /// (see `poll_transfers`).
     fn send_rdb_to_waiting(&mut self, ctx: &mut Ctx<'_, Msg>, child: &Child) {
-        let size = child.snapshot.rdb_size_bytes();
-        for pid in self.primary.replicas_in(ReplicaState::WaitBgsaveEnd) {
+        let now = ctx.now();
+        let waiting = self.primary.replicas_in(ReplicaState::WaitBgsaveEnd);
+        for &pid in &waiting {
             let r = self.primary.replicas.get_mut(&pid).expect("listed");
-            let conn = r.conn;
             let pending = std::mem::take(&mut r.pending);
             r.pending_bytes = 0;
             r.state = ReplicaState::Streaming;
-            self.stats.rdb_bytes_sent += size;
-            let snapshot = child.snapshot.clone();
-            ctx.send(
-                pid,
-                Msg::Rdb {
-                    conn,
-                    snapshot,
-                    size,
-                },
-            );
-            if !pending.is_empty() {
-                ctx.send(
-                    pid,
-                    Msg::Stream {
-                        conn,
-                        entries: pending,
-                    },
-                );
+            let (transfer, parts) = RdbTransfer::messages(r.conn, child.snapshot.clone());
+            self.stats.rdb_bytes_sent += transfer.size;
+            for part in parts {
+                ctx.send(pid, part);
             }
+            r.rdb = Some(transfer);
+            if !pending.is_empty() {
+                r.send_stream(ctx, pid, pending);
+            }
+            // The parts are queued once this event is handled: the first poll sees them.
+            r.rdb_progress = Some((u64::MAX, now));
+            r.rdb_diskless = child.for_replication && self.cfg.repl_diskless_sync;
+        }
+        if !waiting.is_empty() {
+            self.schedule_transfer_poll(ctx);
+        }
+    }
+
+    fn schedule_transfer_poll(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if !self.primary.transfer_poll_pending {
+            self.primary.transfer_poll_pending = true;
+            ctx.set_timer(TRANSFER_POLL_NS, TIMER_TRANSFER_POLL);
+        }
+    }
+
+    /// serverCron's checkChildrenDone at `hz` 10, for the RDBs on their way: a replica whose
+    /// RDB left the output buffer is put ONLINE (`replicaPutOnline`: diskless when the child
+    /// exits, disk-based when `sendBulkToSlave` wrote the last byte), with a fresh ACK time;
+    /// one whose diskless transfer made no progress for `repl-timeout` is dropped
+    /// ("Disconnecting timedout replica (full sync)", replicationCron; a disk-based transfer
+    /// is not fed by the child and has no such timeout).
+    pub(super) fn poll_transfers(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.primary.transfer_poll_pending = false;
+        let (now, tcp) = (ctx.now(), self.cfg.tcp_send_buffer_bytes);
+        let timeout_ns = self.cfg.repl_timeout_secs * SimTime::NANOS_PER_SEC;
+        let (mut online, mut stalled, mut sending) = (false, Vec::new(), false);
+        for (&pid, r) in self.primary.replicas.iter_mut() {
+            let Some((last_unsent, since)) = r.rdb_progress else {
+                continue;
+            };
+            let unsent = ctx.unsent_bytes(pid);
+            if !r.rdb_unsent(ctx, pid, tcp) {
+                r.rdb_progress = None;
+                r.state = ReplicaState::Online;
+                r.ack_time_secs = now.as_secs();
+                online = true;
+            } else if unsent < last_unsent {
+                r.rdb_progress = Some((unsent, now));
+                sending = true;
+            } else if r.rdb_diskless && now.since(since) > timeout_ns {
+                stalled.push(pid);
+            } else {
+                sending = true;
+            }
+        }
+        if online {
+            self.refresh_good_replicas(now);
+        }
+        for pid in stalled {
+            ctx.note(Fact::ReplicaTimedOut {
+                server: self.name.clone(),
+                replica: self.peer(pid).to_string(),
+            });
+            self.drop_replica(ctx, pid);
+        }
+        if sending {
+            self.schedule_transfer_poll(ctx);
         }
     }
 
@@ -307,7 +361,11 @@ impl Server {
                 server: self.name.clone(),
                 primary: self.peer(from).to_string(),
             });
-            self.drop_link(ctx);
+            if self.reconnects_at_once() {
+                self.reconnect(ctx);
+            } else {
+                self.drop_link(ctx);
+            }
         }
     }
 }
