@@ -38,6 +38,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sentinel;
+pub mod server;
 pub mod shrink;
 pub mod sim;
 pub mod sweep;

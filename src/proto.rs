@@ -15,8 +15,9 @@ pub struct InfoReply {
     pub master: Option<ProcessId>,
     /// Whether the replica's link to its primary is up (`master_link_status:up`).
     pub master_link_up: bool,
-    /// Seconds since the link went down (`master_link_down_since_seconds`), 0 when up.
-    pub master_link_down_secs: u64,
+    /// Seconds since a connected link was lost (`master_link_down_since_seconds`): -1 before
+    /// any link was lost (`repl_down_since` is 0), 0 while the link is up.
+    pub master_link_down_secs: i64,
     /// `master_repl_offset` (or `slave_repl_offset` on a replica).
     pub offset: u64,
     /// `replica-priority`.
@@ -96,14 +97,24 @@ pub enum Msg {
         /// The error text.
         text: &'static str,
     },
-    /// Primary → replica: the RDB payload of a full resync.
+    /// Primary → replica: a part of the RDB payload of a full resync that is not the last
+    /// one (each read of the payload is I/O for `repl-timeout`, as in `readSyncBulkPayload`).
+    RdbChunk {
+        /// The connection id.
+        conn: u64,
+        /// Bytes in this part.
+        bytes: u64,
+        /// The transfer it belongs to.
+        transfer: Rc<RdbTransfer>,
+    },
+    /// Primary → replica: the last part of the RDB payload of a full resync.
     Rdb {
         /// The connection id.
         conn: u64,
-        /// The dataset at the snapshot's offset.
-        snapshot: Rc<Keyspace>,
-        /// Bytes of the RDB.
-        size: u64,
+        /// Bytes in this part.
+        bytes: u64,
+        /// The transfer it ends.
+        transfer: Rc<RdbTransfer>,
     },
     /// Primary → replica: entries of the replication stream.
     Stream {
@@ -208,6 +219,53 @@ pub enum Msg {
     },
 }
 
+/// Bytes per part of an RDB payload: small enough that a part crosses even a slow link well
+/// within `repl-timeout`.
+pub const RDB_CHUNK_BYTES: u64 = 64 * 1024;
+
+/// One RDB transfer, shared by its parts.
+#[derive(Debug)]
+pub struct RdbTransfer {
+    /// The dataset at the snapshot's offset.
+    pub snapshot: Rc<Keyspace>,
+    /// Bytes of the whole RDB.
+    pub size: u64,
+    /// Set by the primary when it closes the connection before the whole payload left its
+    /// output buffer: the rest never arrives, and the replica sees a short read.
+    pub truncated: std::cell::Cell<bool>,
+}
+
+impl RdbTransfer {
+    /// The messages that carry `snapshot` to a replica on `conn`, in order.
+    pub fn messages(conn: u64, snapshot: Rc<Keyspace>) -> (Rc<RdbTransfer>, Vec<Msg>) {
+        let size = snapshot.rdb_size_bytes();
+        let transfer = Rc::new(RdbTransfer {
+            snapshot,
+            size,
+            truncated: std::cell::Cell::new(false),
+        });
+        let mut msgs = Vec::new();
+        let mut left = size;
+        while left > RDB_CHUNK_BYTES {
+            let bytes = RDB_CHUNK_BYTES;
+            let transfer = transfer.clone();
+            msgs.push(Msg::RdbChunk {
+                conn,
+                bytes,
+                transfer,
+            });
+            left -= bytes;
+        }
+        let last = Msg::Rdb {
+            conn,
+            bytes: left,
+            transfer: transfer.clone(),
+        };
+        msgs.push(last);
+        (transfer, msgs)
+    }
+}
+
 /// The payload of a Sentinel hello message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hello {
@@ -242,7 +300,7 @@ impl Message for Msg {
                 Reply::Error(s) => s.len() as u64 + 3,
                 _ => 8,
             },
-            Msg::Rdb { size, .. } => *size,
+            Msg::Rdb { bytes, .. } | Msg::RdbChunk { bytes, .. } => *bytes,
             Msg::Stream { entries, .. } => entries.iter().map(|e| e.len).sum(),
             Msg::InfoReply { info, .. } => 400 + 40 * info.replicas.len() as u64,
             _ => 60,
@@ -265,7 +323,8 @@ impl Message for Msg {
             } => (8, conn ^ replid.word() ^ offset),
             Msg::Continue { conn, replid } => (9, conn ^ replid.word()),
             Msg::SyncError { conn, .. } => (10, *conn),
-            Msg::Rdb { conn, size, .. } => (11, conn ^ size),
+            Msg::Rdb { conn, transfer, .. } => (11, conn ^ transfer.size),
+            Msg::RdbChunk { conn, bytes, .. } => (27, conn ^ bytes.rotate_left(24)),
             Msg::Stream { conn, entries } => (
                 12,
                 conn ^ entries.first().map_or(0, |e| e.offset) ^ (entries.len() as u64) << 40,

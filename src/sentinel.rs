@@ -541,7 +541,8 @@ impl Sentinel {
             if now.since(inst.info_time) > info_validity {
                 continue;
             }
-            if info.master_link_down_secs * SimTime::NANOS_PER_SEC > max_link_down_ns {
+            if info.master_link_down_secs.max(0) as u64 * SimTime::NANOS_PER_SEC > max_link_down_ns
+            {
                 continue;
             }
             // Planted bug: rank by the smallest offset instead of the largest.

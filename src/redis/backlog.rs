@@ -185,6 +185,34 @@ impl Backlog {
         }
     }
 
+    /// Checks the block bookkeeping: blocks are contiguous from the first offset, only the tail
+    /// block has room, their bytes add up to `histlen`, and the entries kept lie inside.
+    /// Cheap (blocks and the two ends of the entry list only), so it runs after every event.
+    pub fn assert_consistent(&self) {
+        let mut next = self.offset;
+        for (i, b) in self.blocks.iter().enumerate() {
+            assert_eq!(b.start, next, "backlog blocks are contiguous");
+            assert!(b.used <= b.size, "a block holds at most its size");
+            assert!(
+                b.used == b.size || i + 1 == self.blocks.len(),
+                "only the tail block has room"
+            );
+            next += b.used;
+        }
+        assert_eq!(next, self.offset + self.histlen, "blocks add up to histlen");
+        if let (Some(first), Some(last)) = (self.entries.front(), self.entries.back()) {
+            assert!(
+                first.offset >= self.offset,
+                "entries start inside the backlog"
+            );
+            assert_eq!(
+                last.end() + 1,
+                next,
+                "the last entry ends at the backlog's end"
+            );
+        }
+    }
+
     /// The entries from `offset` to the end, if `offset` is an entry boundary the backlog covers.
     pub fn entries_from(&self, offset: u64) -> Option<Vec<Rc<StreamEntry>>> {
         if !self.covers(offset) {

@@ -143,6 +143,8 @@ pub mod errors {
     pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
     /// INCR on a value that is not an integer.
     pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    /// INCR past `i64::MAX` (incrDecrCommand).
+    pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
     /// WAIT sent to a replica.
     pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 }

@@ -110,24 +110,21 @@ impl Keyspace {
         }
     }
 
+    /// t_string.c: incrDecrCommand (the value parsed by `string2ll`).
     fn incr(&mut self, k: &Rc<str>) -> Applied {
+        let refused = |text: &str| Applied {
+            reply: Reply::Error(Rc::from(text)),
+            dirty: false,
+        };
         let current = match self.map.get(k) {
             None => 0,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) => n,
-                Err(_) => {
-                    return Applied {
-                        reply: Reply::Error(Rc::from(errors::NOT_INTEGER)),
-                        dirty: false,
-                    };
-                }
+            Some(v) => match string2ll(v) {
+                Some(n) => n,
+                None => return refused(errors::NOT_INTEGER),
             },
         };
         let Some(next) = current.checked_add(1) else {
-            return Applied {
-                reply: Reply::Error(Rc::from(errors::NOT_INTEGER)),
-                dirty: false,
-            };
+            return refused(errors::INCR_OVERFLOW);
         };
         self.put(k.clone(), Rc::from(next.to_string()));
         Applied {
@@ -172,6 +169,32 @@ impl Keyspace {
             }
         }
         out
+    }
+}
+
+/// util.c: string2ll: an optional minus sign, then digits without leading zeros (or just
+/// "0"), at most 20 bytes, within `i64`; nothing else (no plus sign, no spaces).
+fn string2ll(s: &str) -> Option<i64> {
+    const LONG_STR_SIZE: usize = 21;
+    if s.is_empty() || s.len() >= LONG_STR_SIZE {
+        return None;
+    }
+    if s == "0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let first = digits.bytes().next()?;
+    if !(b'1'..=b'9').contains(&first) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude: u64 = digits.parse().ok()?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
     }
 }
 
@@ -228,5 +251,37 @@ mod tests {
         b.apply(&Command::Set(rc("k2"), rc("2")));
         assert_eq!(a.diff(&b, 10), vec!["k1".to_string(), "k2".to_string()]);
         assert!(a.diff(&a.clone(), 10).is_empty());
+    }
+
+    /// incrDecrCommand: `string2ll` rejects what Rust's parser accepts (a plus sign, leading
+    /// zeros, "-0"), and an overflow has its own error text.
+    #[test]
+    fn incr_parses_like_string2ll_and_reports_overflow() {
+        for bad in [
+            "+5",
+            "05",
+            "-0",
+            " 5",
+            "5 ",
+            "",
+            "-",
+            "1e3",
+            "99999999999999999999",
+        ] {
+            let mut ks = Keyspace::default();
+            ks.apply(&Command::Set(rc("c"), rc(bad)));
+            let reply = ks.apply(&Command::Incr(rc("c"))).reply;
+            assert_eq!(reply, Reply::Error(rc(errors::NOT_INTEGER)), "{bad:?}");
+        }
+        let mut ks = Keyspace::default();
+        ks.apply(&Command::Set(rc("c"), rc("-5")));
+        assert_eq!(ks.apply(&Command::Incr(rc("c"))).reply, Reply::Int(-4));
+        ks.apply(&Command::Set(rc("c"), rc(&i64::MAX.to_string())));
+        let reply = ks.apply(&Command::Incr(rc("c"))).reply;
+        assert_eq!(reply, Reply::Error(rc(errors::INCR_OVERFLOW)));
+        assert_eq!(
+            ks.get("c").map(|v| v.to_string()),
+            Some(i64::MAX.to_string())
+        );
     }
 }

@@ -11,7 +11,8 @@ use crate::fact::{Fact, FaultRef};
 use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, Fsync, Server};
+use crate::redis::{Disk, Fsync};
+use crate::server::Server;
 use crate::sim::{Kernel, KernelError, ProcessId, ProcessState};
 
 type K = Kernel<Node, Network, Control>;

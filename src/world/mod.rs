@@ -11,9 +11,10 @@ use crate::history::History;
 use crate::metrics::{Metrics, ServerSample};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, Role, Server, ServerStats};
+use crate::redis::Disk;
 use crate::scenario::Scenario;
 use crate::sentinel::SentinelProcess;
+use crate::server::{Role, Server, ServerStats};
 
 mod faults;
 use crate::sim::{

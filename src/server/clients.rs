@@ -1,0 +1,107 @@
+//! Client commands: the refusals `processCommand` makes before a command runs, execution and
+//! propagation of writes, and WAIT.
+
+use std::rc::Rc;
+
+use super::primary::BlockedWait;
+use super::{Role, Server, TIMER_WAIT_TIMEOUT};
+use crate::proto::Msg;
+use crate::redis::{Command, Reply, StreamItem, errors};
+use crate::sim::{Ctx, ProcessId, SimTime};
+
+impl Server {
+    pub(super) fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        client: ProcessId,
+        id: u64,
+        cmd: Command,
+    ) {
+        if let Some(err) = self.refusal(&cmd) {
+            if err == errors::NOREPLICAS {
+                self.stats.noreplicas_refusals += 1;
+            }
+            let reply = Reply::Error(Rc::from(err));
+            ctx.send(client, Msg::Reply { id, reply });
+            return;
+        }
+        if let Command::Wait(n, timeout_ms) = cmd {
+            self.on_wait(ctx, client, id, n, timeout_ms);
+            return;
+        }
+        let applied = self.data.keyspace.apply(&cmd);
+        if applied.dirty {
+            self.persistence.record_write(&self.cfg, &cmd);
+            self.writes_applied += 1;
+            // Planted bug: every 50th write is acknowledged but never propagated.
+            let dropped = self.cfg.bugs.drop_propagation && self.writes_applied.is_multiple_of(50);
+            if self.replica.is_none() && !dropped {
+                let before = self.data.repl.offset;
+                self.propagate(ctx, StreamItem::Command(cmd));
+                if self.data.repl.offset != before {
+                    let offset = self.data.repl.offset;
+                    self.primary.client_offsets.insert(client, offset);
+                }
+            }
+        }
+        let reply = applied.reply;
+        ctx.send(client, Msg::Reply { id, reply });
+    }
+
+    /// The error a command gets before it runs, in `processCommand`'s order.
+    fn refusal(&self, cmd: &Command) -> Option<&'static str> {
+        if cmd.is_write()
+            && self.role() == Role::Master
+            && self.cfg.min_replicas_to_write > 0
+            && self.cfg.min_replicas_max_lag_secs > 0
+            && self.primary.good_replicas < self.cfg.min_replicas_to_write
+        {
+            return Some(errors::NOREPLICAS);
+        }
+        let is_replica = self.replica.is_some();
+        let buggy_demoted = self.cfg.bugs.demoted_primary_accepts_writes && self.was_primary;
+        if cmd.is_write() && is_replica && self.cfg.replica_read_only && !buggy_demoted {
+            return Some(errors::READONLY);
+        }
+        if is_replica && !self.link_up() && !self.cfg.replica_serve_stale_data {
+            return Some(errors::MASTERDOWN);
+        }
+        if self.is_loading() {
+            return Some(errors::LOADING);
+        }
+        if matches!(cmd, Command::Wait(..)) && is_replica {
+            return Some(errors::WAIT_ON_REPLICA);
+        }
+        None
+    }
+
+    /// `waitCommand`: answer at once when enough replicas acknowledged the client's last
+    /// write, otherwise block and ask every replica for an ACK.
+    fn on_wait(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64, n: u32, ms: u64) {
+        let target = self
+            .primary
+            .client_offsets
+            .get(&client)
+            .copied()
+            .unwrap_or(0);
+        let count = self.primary.acked_count(target);
+        if count >= n {
+            let reply = Reply::Int(i64::from(count));
+            ctx.send(client, Msg::Reply { id, reply });
+            return;
+        }
+        let token = self.tokens.timer();
+        self.primary.blocked.push(BlockedWait {
+            client,
+            request: id,
+            numreplicas: n,
+            target,
+            token,
+        });
+        if ms > 0 {
+            ctx.set_timer(ms * SimTime::NANOS_PER_MS, TIMER_WAIT_TIMEOUT | token);
+        }
+        // replicationRequestAckFromSlaves: REPLCONF GETACK * goes into the stream in beforeSleep.
+        self.propagate(ctx, StreamItem::Getack);
+    }
+}

@@ -1,0 +1,380 @@
+//! A Redis server as a state machine, in parts: the dataset and its replication history
+//! (`data`), the primary side (replicas, the stream they get, WAIT), the replica side (the link
+//! to a primary), and persistence (disk, AOF, RDB children). This module holds the state and the
+//! dispatch; each part's module operates on its part.
+
+mod clients;
+mod cron;
+mod data;
+mod persistence;
+mod primary;
+mod replica;
+mod role;
+mod sync;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use crate::fact::{Fact, StartRole};
+use crate::proto::Msg;
+use crate::redis::{AofFile, Backlog, Disk, Keyspace, ReplId, ReplIdentity, ServerConfig};
+use crate::sim::{Ctx, ProcessId, SimTime};
+
+use data::Data;
+use persistence::Persistence;
+use primary::PrimarySide;
+use replica::{Phase, ReplicaSide};
+
+/// Timer tags: the kind lives in the top byte, a generation or id in the rest.
+const TIMER_CRON: u64 = 1 << 56;
+const TIMER_CHILD_DONE: u64 = 2 << 56;
+const TIMER_LOAD_DONE: u64 = 3 << 56;
+const TIMER_WAIT_TIMEOUT: u64 = 4 << 56;
+const TIMER_TRANSFER_POLL: u64 = 5 << 56;
+const TIMER_KIND_MASK: u64 = 0xff << 56;
+
+/// Counters a server keeps for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Full resyncs this server completed as a replica.
+    pub full_resyncs: u64,
+    /// Partial resyncs this server completed as a replica.
+    pub partial_resyncs: u64,
+    /// RDB bytes this server sent as a primary.
+    pub rdb_bytes_sent: u64,
+    /// Backlog bytes sent in partial resyncs.
+    pub partial_bytes_sent: u64,
+    /// Nanoseconds spent between connecting to a primary and being in sync.
+    pub sync_time_ns: u64,
+    /// Replicas disconnected for exceeding the output buffer limit.
+    pub output_buffer_disconnects: u64,
+    /// Writes refused with NOREPLICAS.
+    pub noreplicas_refusals: u64,
+    /// Keys discarded by full-resync flushes.
+    pub keys_flushed: u64,
+}
+
+/// The role a server plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A primary.
+    Master,
+    /// A replica of the given primary.
+    Replica(ProcessId),
+}
+
+/// Connection ids and timer generations: a random base per incarnation (low 32 bits clear) plus
+/// a counter, so a restarted server never mistakes an old connection's messages for a new one's.
+#[derive(Clone, Debug, Default)]
+struct Tokens {
+    conn_base: u64,
+    next: u64,
+}
+
+impl Tokens {
+    fn conn(&mut self) -> u64 {
+        self.next += 1;
+        self.conn_base | self.next
+    }
+    /// A token that fits below a timer tag's kind byte.
+    fn timer(&mut self) -> u64 {
+        self.next += 1;
+        self.next & !TIMER_KIND_MASK
+    }
+}
+
+/// A simulated Redis server.
+#[derive(Clone, Debug)]
+pub struct Server {
+    name: String,
+    cfg: ServerConfig,
+    peers: Rc<Vec<String>>,
+    run_id: ReplId,
+    data: Data,
+    primary: PrimarySide,
+    /// `Some` exactly while the server is a replica.
+    replica: Option<ReplicaSide>,
+    persistence: Persistence,
+    /// Sentinels subscribed to hellos (pub/sub relay).
+    subscribers: BTreeSet<ProcessId>,
+    /// Messages that arrived while an RDB load blocked the server.
+    deferred: Vec<(ProcessId, Msg)>,
+    /// Planted-bug bookkeeping: whether the server was ever a primary, and writes applied.
+    was_primary: bool,
+    writes_applied: u64,
+    cron_ticks: u64,
+    tokens: Tokens,
+    stats: ServerStats,
+}
+
+impl Server {
+    /// A server that will start from `disk` (its `replicaof` line decides its first role).
+    pub fn new(name: &str, cfg: ServerConfig, disk: Disk, peers: Rc<Vec<String>>) -> Self {
+        Server {
+            name: name.to_string(),
+            replica: disk.replicaof.map(|m| ReplicaSide::new(m, false)),
+            cfg,
+            peers,
+            run_id: ReplId([0; 20]),
+            data: Data::new(ReplIdentity::fresh(ReplId([0; 20]))),
+            primary: PrimarySide::default(),
+            persistence: Persistence::new(disk),
+            subscribers: BTreeSet::new(),
+            deferred: Vec::new(),
+            was_primary: false,
+            writes_applied: 0,
+            cron_ticks: 0,
+            tokens: Tokens::default(),
+            stats: ServerStats::default(),
+        }
+    }
+
+    /// The server's name in the scenario.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.cfg
+    }
+    /// The dataset.
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.data.keyspace
+    }
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.replica
+            .as_ref()
+            .map_or(Role::Master, |r| Role::Replica(r.master))
+    }
+    /// The replication identity.
+    pub fn repl(&self) -> &ReplIdentity {
+        &self.data.repl
+    }
+    /// The disk (survives crashes; the world moves it into the restarted server).
+    pub fn disk(&self) -> &Disk {
+        &self.persistence.disk
+    }
+    /// Rewrites the `replicaof` line of the config file (an operator's edit while it is down).
+    pub fn set_config_replicaof(&mut self, master: Option<ProcessId>) {
+        self.persistence.disk.replicaof = master;
+    }
+    /// Stalls or releases the disk: while stalled, fsyncs do not complete.
+    pub fn set_disk_stalled(&mut self, stalled: bool) {
+        self.persistence.disk_stalled = stalled;
+    }
+    /// A machine crash: what was not fsynced is gone from the disk.
+    pub fn power_loss(&mut self) {
+        self.persistence.disk.after_power_loss();
+    }
+    /// Carries the counters of a previous incarnation over to a restarted server (the summary
+    /// counts per server, not per process lifetime).
+    pub fn with_stats(mut self, stats: ServerStats) -> Self {
+        self.stats = stats;
+        self
+    }
+    /// Counters.
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+    /// Whether this replica's link to its primary is in sync.
+    pub fn link_up(&self) -> bool {
+        self.replica.as_ref().is_some_and(ReplicaSide::link_up)
+    }
+    /// The backlog, if any.
+    pub fn backlog(&self) -> Option<&Backlog> {
+        self.data.backlog.as_ref()
+    }
+    /// Replicas attached to this server and their acknowledged offsets.
+    pub fn attached_replicas(&self) -> Vec<(ProcessId, u64)> {
+        self.primary.attached()
+    }
+    /// The table of process names this server uses in its notes.
+    pub fn peer_names(&self) -> Rc<Vec<String>> {
+        self.peers.clone()
+    }
+
+    /// The scenario name of a process, for notes.
+    fn peer(&self, p: ProcessId) -> &str {
+        self.peers.get(p.index()).map_or("?", String::as_str)
+    }
+
+    fn is_loading(&self) -> bool {
+        self.replica.as_ref().is_some_and(ReplicaSide::is_loading)
+    }
+
+    // ----- start-up ---------------------------------------------------------------------------
+
+    /// Called by the process adapter on start: load from disk, draw IDs, start the cron.
+    pub fn start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.run_id = ReplId::random(ctx.rng());
+        self.data.repl = ReplIdentity::fresh(ReplId::random(ctx.rng()));
+        self.tokens.conn_base = rand::Rng::next_u64(ctx.rng()) & !0xffff_ffff;
+        let (keyspace, rdb_info) = self.persistence.disk.load(self.cfg.appendonly);
+        self.data.keyspace = keyspace;
+        if self.cfg.appendonly && self.persistence.disk.aof.is_none() {
+            self.persistence.disk.aof = Some(AofFile {
+                base_fsynced: true,
+                ..AofFile::default()
+            });
+        }
+        if let Some((replid, offset)) = rdb_info {
+            match self.replica.as_mut() {
+                // rdbPopulateSaveInfo / loadDataFromDisk: a replica continues the saved history.
+                Some(r) => {
+                    self.data.repl.replid = replid;
+                    self.data.repl.offset = offset;
+                    r.psync_capable = true;
+                }
+                // A primary keeps the saved history as replid2 so its old replicas can continue.
+                None => {
+                    self.data.repl.replid2 = Some(replid);
+                    self.data.repl.second_replid_offset = offset + 1;
+                    self.data.repl.offset = offset;
+                    self.data.backlog = Some(Backlog::new(self.cfg.repl_backlog_size, offset + 1));
+                }
+            }
+        }
+        self.note_started(ctx);
+        self.persistence.last_save = ctx.now();
+        self.persistence.last_writeback = ctx.now();
+        ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);
+        if let Role::Replica(master) = self.role() {
+            self.connect(ctx, master);
+        }
+        self.data.assert_invariants(self.cfg.bugs.any());
+    }
+
+    fn note_started(&self, ctx: &mut Ctx<'_, Msg>) {
+        let role = match self.role() {
+            Role::Master => StartRole::Primary,
+            Role::Replica(m) => StartRole::Replica {
+                primary: self.peer(m).to_string(),
+            },
+        };
+        ctx.note(Fact::Started {
+            server: self.name.clone(),
+            role,
+            keys: self.data.keyspace.len() as u64,
+            replid: self.data.repl.replid.to_string(),
+            offset: self.data.repl.offset,
+        });
+    }
+
+    // ----- dispatch ---------------------------------------------------------------------------
+
+    /// Handles one message.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        // Loading an RDB blocks Redis: connection closes wait until it is done. Commands get
+        // -LOADING, REPLICAOF too (it has no CMD_LOADING flag: processCommand refuses it).
+        if self.is_loading() {
+            match msg {
+                Msg::Close { .. } => return self.deferred.push((from, msg)),
+                Msg::ReplicaOf { .. } => return,
+                _ => {}
+            }
+        }
+        match msg {
+            Msg::Request { id, cmd } => self.on_request(ctx, from, id, cmd),
+            Msg::Psync { conn, from: req } => self.on_psync(ctx, from, conn, req),
+            Msg::Ack { conn, offset } => self.on_ack(ctx, from, conn, offset),
+            Msg::Close { conn } => self.on_close(ctx, from, conn),
+            Msg::ReplPing { .. }
+            | Msg::Replconf { .. }
+            | Msg::ReplPong { .. }
+            | Msg::ReplconfOk { .. }
+            | Msg::FullResync { .. }
+            | Msg::Continue { .. }
+            | Msg::SyncError { .. }
+            | Msg::Rdb { .. }
+            | Msg::RdbChunk { .. }
+            | Msg::Stream { .. }
+            | Msg::KeepAlive { .. } => self.on_replication(ctx, from, msg),
+            Msg::ReplicaOf { master } => self.on_replicaof(ctx, master),
+            Msg::Info { id } => {
+                let info = Box::new(self.info(ctx.now()));
+                ctx.send(from, Msg::InfoReply { id, info });
+            }
+            Msg::Ping { id } => {
+                self.subscribers.insert(from);
+                ctx.send(from, Msg::Pong { id });
+            }
+            Msg::Hello(h) => {
+                // Pub/sub relay of __sentinel__:hello to every subscribed sentinel.
+                self.subscribers.insert(from);
+                for &s in &self.subscribers {
+                    if s != from {
+                        ctx.send(s, Msg::Hello(h.clone()));
+                    }
+                }
+            }
+            Msg::Reply { .. }
+            | Msg::InfoReply { .. }
+            | Msg::Pong { .. }
+            | Msg::IsMasterDown { .. }
+            | Msg::IsMasterDownReply { .. }
+            | Msg::GetMasterAddr { .. }
+            | Msg::MasterAddr { .. }
+            | Msg::SwitchMaster { .. } => {}
+        }
+        self.data.assert_invariants(self.cfg.bugs.any());
+    }
+
+    /// The replication protocol's messages: the primary's half of the handshake, and every
+    /// message a replica gets from its primary.
+    fn on_replication(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        match msg {
+            Msg::ReplPing { conn } => ctx.send(from, Msg::ReplPong { conn }),
+            Msg::Replconf { conn } => ctx.send(from, Msg::ReplconfOk { conn }),
+            Msg::ReplPong { conn } => self.on_handshake_reply(ctx, from, conn, Phase::AwaitPong),
+            Msg::ReplconfOk { conn } => {
+                self.on_handshake_reply(ctx, from, conn, Phase::AwaitReplconf)
+            }
+            Msg::FullResync {
+                conn,
+                replid,
+                offset,
+            } => self.on_fullresync(ctx, from, conn, replid, offset),
+            Msg::Continue { conn, replid } => self.on_continue(ctx, from, conn, replid),
+            Msg::SyncError { conn, text } => self.on_sync_error(ctx, from, conn, text),
+            Msg::RdbChunk { conn, transfer, .. } => self.on_rdb_chunk(ctx, from, conn, &transfer),
+            Msg::Rdb { conn, transfer, .. } => self.on_rdb(ctx, from, conn, &transfer),
+            Msg::Stream { conn, entries } => self.on_stream(ctx, from, conn, entries),
+            Msg::KeepAlive { conn } => {
+                let now = ctx.now();
+                if let Some(link) = self.replica.as_mut().and_then(|r| r.link_with_conn(conn)) {
+                    link.last_io = now;
+                }
+                // networking.c: processInlineBuffer: a replica's newline (sent while it loads
+                // the RDB) refreshes its ACK time.
+                if let Some(r) = self
+                    .primary
+                    .replicas
+                    .get_mut(&from)
+                    .filter(|r| r.conn == conn)
+                {
+                    r.ack_time_secs = now.as_secs();
+                }
+            }
+            _ => unreachable!("not a replication message"),
+        }
+    }
+
+    /// Handles one timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
+        match tag & TIMER_KIND_MASK {
+            TIMER_CRON => {
+                self.cron(ctx);
+                ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);
+            }
+            TIMER_CHILD_DONE => self.on_child_done(ctx, tag & !TIMER_KIND_MASK),
+            TIMER_LOAD_DONE => self.on_load_done(ctx, tag & !TIMER_KIND_MASK),
+            TIMER_WAIT_TIMEOUT => self.primary.on_wait_timeout(ctx, tag & !TIMER_KIND_MASK),
+            TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
+            _ => unreachable!("unknown timer tag {tag:#x}"),
+        }
+        self.data.assert_invariants(self.cfg.bugs.any());
+    }
+}

@@ -1,0 +1,136 @@
+//! The persistence part of a server: the disk, the AOF and its fsync policy, RDB children and
+//! the `save` rules.
+
+use std::rc::Rc;
+
+use crate::fact::Fact;
+use crate::proto::Msg;
+use crate::redis::{AofFile, Command, Disk, Fsync, Keyspace, RdbFile, ReplId, ServerConfig};
+use crate::sim::{Ctx, SimTime};
+
+/// A forked RDB child.
+#[derive(Clone, Debug)]
+pub(crate) struct Child {
+    pub(crate) snapshot: Rc<Keyspace>,
+    pub(crate) replid: ReplId,
+    pub(crate) offset: u64,
+    pub(crate) for_replication: bool,
+    pub(crate) generation: u64,
+}
+
+/// What survives a crash and what is on its way to the disk.
+#[derive(Clone, Debug)]
+pub(crate) struct Persistence {
+    pub(crate) disk: Disk,
+    pub(crate) disk_stalled: bool,
+    pub(crate) child: Option<Child>,
+    pub(crate) dirty_since_save: u64,
+    pub(crate) last_save: SimTime,
+    pub(crate) last_writeback: SimTime,
+}
+
+impl Persistence {
+    pub(crate) fn new(disk: Disk) -> Self {
+        Persistence {
+            disk,
+            disk_stalled: false,
+            child: None,
+            dirty_since_save: 0,
+            last_save: SimTime::ZERO,
+            last_writeback: SimTime::ZERO,
+        }
+    }
+
+    fn fsync_works(&self, cfg: &ServerConfig) -> bool {
+        !self.disk_stalled && !cfg.bugs.skip_fsync
+    }
+
+    /// Counts a write and appends it to the AOF (`feedAppendOnlyFile`).
+    pub(crate) fn record_write(&mut self, cfg: &ServerConfig, cmd: &Command) {
+        self.dirty_since_save += 1;
+        if !cfg.appendonly {
+            return;
+        }
+        let fsync_now = cfg.appendfsync == Fsync::Always && self.fsync_works(cfg);
+        let aof = self.disk.aof.get_or_insert_with(AofFile::default);
+        // Redis writes the AOF buffer in beforeSleep, before replies go out: the command is in the
+        // page cache by the time the client sees the reply.
+        aof.commands.push(cmd.clone());
+        if fsync_now {
+            aof.fsynced = aof.commands.len();
+        }
+    }
+
+    /// The once-a-second fsync of `appendfsync everysec` (and the OS writeback for `no`).
+    pub(crate) fn fsync_cron(&mut self, cfg: &ServerConfig, now: SimTime) {
+        if !self.fsync_works(cfg) {
+            return;
+        }
+        let Some(aof) = self.disk.aof.as_mut() else {
+            return;
+        };
+        match cfg.appendfsync {
+            Fsync::Everysec => aof.fsynced = aof.commands.len(),
+            Fsync::No => {
+                if now.since(self.last_writeback)
+                    >= cfg.os_writeback_interval_ms * SimTime::NANOS_PER_MS
+                {
+                    aof.fsynced = aof.commands.len();
+                    self.last_writeback = now;
+                }
+            }
+            // A stall that ended lets the pending fsync of the last write complete.
+            Fsync::Always => aof.fsynced = aof.commands.len(),
+        }
+    }
+
+    /// Whether a `save <seconds> <changes>` rule is due (`serverCron`), with no child running.
+    pub(crate) fn save_due(&self, cfg: &ServerConfig, now: SimTime) -> bool {
+        if self.child.is_some() {
+            return false;
+        }
+        let elapsed_s = now.since(self.last_save) / SimTime::NANOS_PER_SEC;
+        cfg.save
+            .iter()
+            .any(|&(secs, changes)| self.dirty_since_save >= changes && elapsed_s >= secs)
+    }
+
+    /// A disk-based child finished: `rdbSave` fsyncs the file before renaming it into place.
+    pub(crate) fn rdb_written(&mut self, ctx: &mut Ctx<'_, Msg>, server: &str, child: &Child) {
+        self.disk.rdb = Some(RdbFile {
+            keyspace: child.snapshot.clone(),
+            replid: child.replid,
+            offset: child.offset,
+        });
+        self.dirty_since_save = 0;
+        self.last_save = ctx.now();
+        ctx.note(Fact::BgsaveDone {
+            server: server.to_string(),
+            offset: child.offset,
+        });
+    }
+
+    /// A replica loaded its primary's RDB: it is now dump.rdb, and `restartAOFAfterSYNC`
+    /// rewrites the AOF with the new dataset as its base.
+    pub(crate) fn synced_from_primary(
+        &mut self,
+        cfg: &ServerConfig,
+        snapshot: Rc<Keyspace>,
+        replid: ReplId,
+        offset: u64,
+    ) {
+        self.disk.rdb = Some(RdbFile {
+            keyspace: snapshot.clone(),
+            replid,
+            offset,
+        });
+        if cfg.appendonly {
+            self.disk.aof = Some(AofFile {
+                base: Some(snapshot),
+                commands: Vec::new(),
+                fsynced: 0,
+                base_fsynced: true,
+            });
+        }
+    }
+}
