@@ -9,7 +9,7 @@ use std::rc::Rc;
 use rand::RngExt;
 use serde_json::Value;
 
-use crate::history::{EventType, HistoryEvent};
+use crate::history::{EventType, HistoryEvent, Position};
 use crate::proto::Msg;
 use crate::redis::{Command, Reply};
 use crate::sim::{Ctx, ProcessId, SimTime};
@@ -131,6 +131,8 @@ struct Pending {
     value: Option<Rc<str>>,
     waiting_for_wait: bool,
     output: Value,
+    /// Where the write landed, from its reply.
+    at: Option<(crate::redis::ReplId, u64)>,
 }
 
 /// One client process of a workload.
@@ -229,7 +231,7 @@ impl Client {
     /// Handles a reply.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match msg {
-            Msg::Reply { id, reply } => self.on_reply(ctx, from, id, reply),
+            Msg::Reply { id, reply, at } => self.on_reply(ctx, from, id, reply, at),
             Msg::MasterAddr { id, master } if self.asking == Some(id) => {
                 self.asking = None;
                 self.primary = master;
@@ -375,6 +377,7 @@ impl Client {
             time_ns: ctx.global_now().0,
             server: None,
             error: None,
+            position: None,
         });
         self.pending = Some(Pending {
             id,
@@ -382,6 +385,7 @@ impl Client {
             key,
             value,
             waiting_for_wait: false,
+            at: None,
             output: Value::Null,
         });
         let to = match (kind, self.spec.read_from) {
@@ -402,10 +406,20 @@ impl Client {
         Rc::from(v)
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, id: u64, reply: Reply) {
+    fn on_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        from: ProcessId,
+        id: u64,
+        reply: Reply,
+        at: Option<(crate::redis::ReplId, u64)>,
+    ) {
         let Some(p) = self.pending.as_mut().filter(|p| p.id == id) else {
             return;
         };
+        if !p.waiting_for_wait {
+            p.at = at;
+        }
         if p.waiting_for_wait {
             let acked =
                 matches!(reply, Reply::Int(n) if n >= i64::from(self.spec.wait.map_or(0, |w| w.0)));
@@ -486,6 +500,13 @@ impl Client {
             time_ns: ctx.global_now().0,
             server: server.map(|s| self.servers[s.index()].clone()),
             error: error.map(str::to_string),
+            position: p
+                .at
+                .filter(|_| kind == EventType::Ok)
+                .map(|(replid, offset)| Position {
+                    replid: replid.to_string(),
+                    offset,
+                }),
         });
         if self.spec.rate_per_sec.is_some() {
             if self.arrivals.pop_front().is_some() {

@@ -5,7 +5,7 @@
 //! produces the same facts.
 //!
 //! Architecture Invariant: this module imports nothing from the crate but the kernel's `Note`
-//! (a fact with its time and process). A fact's `kind`
+//! (a fact with its time and process) and the history's `Position`. A fact's `kind`
 //! is its stable name in `trace.jsonl` (documented in docs/trace.md); its text is for people and is
 //! never parsed.
 
@@ -71,15 +71,7 @@ impl fmt::Display for FullResyncReason {
     }
 }
 
-/// A position in a replication history: the replication ID a primary writes under and the offset
-/// its stream reached (`master_replid` and `master_repl_offset` in `INFO replication`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Position {
-    /// The replication ID (40 hex digits).
-    pub replid: String,
-    /// The offset.
-    pub offset: u64,
-}
+pub use crate::history::Position;
 
 /// A server's role when it started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

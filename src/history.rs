@@ -17,6 +17,17 @@ pub enum EventType {
     Info,
 }
 
+/// A position in a replication history: the replication ID a primary writes under and the offset
+/// its stream reached (`master_replid` and `master_repl_offset` in `INFO replication`). A write's
+/// position names it: only the primary that created an ID extends it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    /// The replication ID (40 hex digits).
+    pub replid: String,
+    /// The offset.
+    pub offset: u64,
+}
+
 /// One line of the history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEvent {
@@ -41,6 +52,10 @@ pub struct HistoryEvent {
     /// The error text of a `fail`, or why an `info` is indeterminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where a write landed in the answering primary's replication history (completions of
+    /// writes applied by a primary), for the lineage of acknowledged writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 /// A whole history, in time order.
@@ -71,6 +86,8 @@ pub struct Operation {
     pub complete_ns: u64,
     /// The server that answered.
     pub server: Option<String>,
+    /// Where the write landed in the answering primary's replication history.
+    pub position: Option<Position>,
 }
 
 impl History {
@@ -98,6 +115,7 @@ impl History {
                         invoke_ns: e.time_ns,
                         complete_ns: u64::MAX,
                         server: None,
+                        position: None,
                     });
                 }
                 kind => {
@@ -111,6 +129,7 @@ impl History {
                             e.time_ns
                         };
                         op.server = e.server.clone();
+                        op.position = e.position.clone();
                     }
                 }
             }

@@ -46,6 +46,11 @@ pub enum Msg {
         id: u64,
         /// The reply.
         reply: Reply,
+        /// Where a write the server applied as a primary landed in its replication history
+        /// (`master_replid`, `master_repl_offset` right after it). An observation for the
+        /// checkers' lineage, not bytes on the wire: the real backend reads it with
+        /// `MULTI`/write/`INFO replication`/`EXEC`.
+        at: Option<(ReplId, u64)>,
     },
     /// Replica → primary: `PING` opening a replication connection.
     ReplPing {
@@ -310,7 +315,7 @@ impl Message for Msg {
     fn trace_word(&self) -> u64 {
         let (tag, word) = match self {
             Msg::Request { id, cmd } => (1, id ^ cmd.resp_len().rotate_left(32)),
-            Msg::Reply { id, reply } => (2, id ^ reply_word(reply)),
+            Msg::Reply { id, reply, .. } => (2, id ^ reply_word(reply)),
             Msg::ReplPing { conn } => (3, *conn),
             Msg::ReplPong { conn } => (4, *conn),
             Msg::Replconf { conn } => (5, *conn),

@@ -28,8 +28,16 @@ pub struct RdbFile {
 pub struct AofFile {
     /// The base (the RDB preamble after a rewrite or a full sync), if any.
     pub base: Option<Rc<Keyspace>>,
+    /// The replication position the base holds, when known.
+    pub base_position: Option<(ReplId, u64)>,
     /// Commands written to the file (page cache or disk).
     pub commands: Vec<Command>,
+    /// Where each command landed in the replication history: an index into `replids` and the
+    /// offset after it. Not part of Redis's file: simkv keeps it to tell the checkers which
+    /// writes a restart from this file brings back.
+    pub positions: Vec<(u32, u64)>,
+    /// The replication IDs `positions` refers to.
+    pub replids: Vec<ReplId>,
     /// How many of `commands` are fsynced.
     pub fsynced: usize,
     /// Whether the base is fsynced.
@@ -47,36 +55,82 @@ pub struct Disk {
     pub replicaof: Option<ProcessId>,
 }
 
+impl AofFile {
+    /// Appends a command written at `position`.
+    pub fn push(&mut self, cmd: Command, position: (ReplId, u64)) {
+        if self.replids.last() != Some(&position.0) {
+            self.replids.push(position.0);
+        }
+        self.commands.push(cmd);
+        self.positions
+            .push(((self.replids.len() - 1) as u32, position.1));
+    }
+
+    /// The position of the data replaying the first `n` commands gives.
+    fn position_after(&self, n: usize) -> Option<(ReplId, u64)> {
+        match n.checked_sub(1) {
+            None => self.base_position,
+            Some(i) => self.positions.get(i).map(|(r, o)| (self.replids[*r as usize], *o)),
+        }
+    }
+}
+
+/// What a restarting server loads.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The dataset.
+    pub keyspace: Keyspace,
+    /// The RDB's replication info (`repl-id`, `repl-offset`), when it came from an RDB.
+    pub rdb_info: Option<(ReplId, u64)>,
+    /// The replication position the loaded data reaches, when known.
+    pub position: Option<(ReplId, u64)>,
+}
+
 impl Disk {
     /// What remains after a machine crash: unsynced AOF commands are gone.
     pub fn after_power_loss(&mut self) {
         if let Some(aof) = &mut self.aof {
             aof.commands.truncate(aof.fsynced);
+            aof.positions.truncate(aof.fsynced);
             if !aof.base_fsynced {
                 aof.base = None;
                 aof.commands.clear();
+                aof.positions.clear();
+                aof.base_position = None;
                 aof.fsynced = 0;
             }
         }
     }
 
     /// The dataset a restarting server loads: from the AOF when `appendonly yes` (as Redis prefers
-    /// it), else from the RDB. Returns the keyspace and whether it came from an RDB with
-    /// replication info.
-    pub fn load(&self, appendonly: bool) -> (Keyspace, Option<(ReplId, u64)>) {
+    /// it), else from the RDB.
+    pub fn load(&self, appendonly: bool) -> Loaded {
+        let empty = Loaded {
+            keyspace: Keyspace::default(),
+            rdb_info: None,
+            position: None,
+        };
         if appendonly {
-            if let Some(aof) = &self.aof {
-                let mut ks = aof.base.as_deref().cloned().unwrap_or_default();
-                for c in &aof.commands {
-                    ks.apply(c);
-                }
-                return (ks, None);
+            let Some(aof) = &self.aof else {
+                return empty;
+            };
+            let mut ks = aof.base.as_deref().cloned().unwrap_or_default();
+            for c in &aof.commands {
+                ks.apply(c);
             }
-            return (Keyspace::default(), None);
+            return Loaded {
+                keyspace: ks,
+                rdb_info: None,
+                position: aof.position_after(aof.commands.len()),
+            };
         }
         match &self.rdb {
-            Some(r) => ((*r.keyspace).clone(), Some((r.replid, r.offset))),
-            None => (Keyspace::default(), None),
+            Some(r) => Loaded {
+                keyspace: (*r.keyspace).clone(),
+                rdb_info: Some((r.replid, r.offset)),
+                position: Some((r.replid, r.offset)),
+            },
+            None => empty,
         }
     }
 }
@@ -86,24 +140,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn power_loss_drops_unsynced_aof_commands() {
+    fn power_loss_drops_unsynced_aof_commands_and_their_positions() {
+        let id = ReplId([7; 20]);
+        let mut aof = AofFile {
+            base_fsynced: true,
+            ..AofFile::default()
+        };
+        aof.push(Command::Set(Rc::from("a"), Rc::from("1")), (id, 30));
+        aof.push(Command::Set(Rc::from("b"), Rc::from("2")), (id, 60));
+        aof.fsynced = 1;
         let mut d = Disk {
-            aof: Some(AofFile {
-                base: None,
-                commands: vec![
-                    Command::Set(Rc::from("a"), Rc::from("1")),
-                    Command::Set(Rc::from("b"), Rc::from("2")),
-                ],
-                fsynced: 1,
-                base_fsynced: true,
-            }),
+            aof: Some(aof),
             ..Disk::default()
         };
-        let (before, _) = d.load(true);
-        assert_eq!(before.len(), 2);
+        let before = d.load(true);
+        assert_eq!(before.keyspace.len(), 2);
+        assert_eq!(before.position, Some((id, 60)));
         d.after_power_loss();
-        let (after, _) = d.load(true);
-        assert_eq!(after.len(), 1);
-        assert!(after.get("a").is_some());
+        let after = d.load(true);
+        assert_eq!(after.keyspace.len(), 1);
+        assert!(after.keyspace.get("a").is_some());
+        assert_eq!(after.position, Some((id, 30)), "the data reaches the fsynced write");
     }
 }

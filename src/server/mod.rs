@@ -17,7 +17,7 @@ mod tests;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use crate::fact::{Fact, StartRole};
+use crate::fact::{Fact, Position, StartRole};
 use crate::proto::Msg;
 use crate::redis::{AofFile, Backlog, Disk, Keyspace, ReplId, ReplIdentity, ServerConfig};
 use crate::sim::{Ctx, ProcessId, SimTime};
@@ -212,8 +212,9 @@ impl Server {
         self.run_id = ReplId::random(ctx.rng());
         self.data.repl = ReplIdentity::fresh(ReplId::random(ctx.rng()));
         self.tokens.conn_base = rand::Rng::next_u64(ctx.rng()) & !0xffff_ffff;
-        let (keyspace, rdb_info) = self.persistence.disk.load(self.cfg.appendonly);
-        self.data.keyspace = keyspace;
+        let loaded = self.persistence.disk.load(self.cfg.appendonly);
+        let rdb_info = loaded.rdb_info;
+        self.data.keyspace = loaded.keyspace;
         if self.cfg.appendonly && self.persistence.disk.aof.is_none() {
             self.persistence.disk.aof = Some(AofFile {
                 base_fsynced: true,
@@ -237,7 +238,11 @@ impl Server {
                 }
             }
         }
-        self.note_started(ctx);
+        let data_from = loaded.position.map(|(replid, offset)| Position {
+            replid: replid.to_string(),
+            offset,
+        });
+        self.note_started(ctx, data_from);
         self.persistence.last_save = ctx.now();
         self.persistence.last_writeback = ctx.now();
         ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);
@@ -247,7 +252,7 @@ impl Server {
         self.data.assert_invariants(self.cfg.bugs.any());
     }
 
-    fn note_started(&self, ctx: &mut Ctx<'_, Msg>) {
+    fn note_started(&self, ctx: &mut Ctx<'_, Msg>, data_from: Option<Position>) {
         let role = match self.role() {
             Role::Master => StartRole::Primary,
             Role::Replica(m) => StartRole::Replica {
@@ -260,6 +265,7 @@ impl Server {
             keys: self.data.keyspace.len() as u64,
             replid: self.data.repl.replid.to_string(),
             offset: self.data.repl.offset,
+            data_from,
         });
     }
 

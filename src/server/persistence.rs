@@ -46,7 +46,14 @@ impl Persistence {
     }
 
     /// Counts a write and appends it to the AOF (`feedAppendOnlyFile`).
-    pub(crate) fn record_write(&mut self, cfg: &ServerConfig, cmd: &Command) {
+    /// Records an applied write; `position` is where it landed in the replication history
+    /// (replid, offset after it), kept beside the AOF so a restart knows what its files reach.
+    pub(crate) fn record_write(
+        &mut self,
+        cfg: &ServerConfig,
+        cmd: &Command,
+        position: (ReplId, u64),
+    ) {
         self.dirty_since_save += 1;
         if !cfg.appendonly {
             return;
@@ -55,7 +62,7 @@ impl Persistence {
         let aof = self.disk.aof.get_or_insert_with(AofFile::default);
         // Redis writes the AOF buffer in beforeSleep, before replies go out: the command is in the
         // page cache by the time the client sees the reply.
-        aof.commands.push(cmd.clone());
+        aof.push(cmd.clone(), position);
         if fsync_now {
             aof.fsynced = aof.commands.len();
         }
@@ -127,9 +134,9 @@ impl Persistence {
         if cfg.appendonly {
             self.disk.aof = Some(AofFile {
                 base: Some(snapshot),
-                commands: Vec::new(),
-                fsynced: 0,
+                base_position: Some((replid, offset)),
                 base_fsynced: true,
+                ..AofFile::default()
             });
         }
     }

@@ -243,6 +243,7 @@ fn reply_count(ctx: &mut Ctx<'_, Msg>, b: &BlockedWait, count: u32) {
         Msg::Reply {
             id: b.request,
             reply,
+            at: None,
         },
     );
 }

@@ -419,7 +419,8 @@ impl Server {
         match &entry.item {
             StreamItem::Command(cmd) => {
                 if self.data.keyspace.apply(cmd).dirty {
-                    self.persistence.record_write(&self.cfg, cmd);
+                    let position = (self.data.repl.replid, entry.end());
+                    self.persistence.record_write(&self.cfg, cmd, position);
                 }
             }
             StreamItem::Getack => {
