@@ -1,0 +1,312 @@
+//! The watched servers: the primary and its replicas as this sentinel sees them, PING/INFO/hello
+//! pacing (`sentinelSendPeriodicCommands`), SDOWN and ODOWN, what INFO replies teach, and the
+//! role fixes (`+convert-to-slave`, `+fix-slave-config`) outside a failover.
+
+use std::collections::BTreeMap;
+
+use super::{MS, Sentinel};
+use crate::fact::{EventSubject as S, SentinelEventKind as K};
+use crate::proto::{InfoReply, Msg};
+use crate::sim::{Ctx, ProcessId, SimTime};
+
+/// `SENTINEL_PING_PERIOD`.
+pub(super) const PING_PERIOD: u64 = 1000 * MS;
+/// `sentinel_info_period`.
+pub(super) const INFO_PERIOD: u64 = 10_000 * MS;
+/// `sentinel_publish_period` (hello).
+pub(super) const PUBLISH_PERIOD: u64 = 2000 * MS;
+
+/// One watched server.
+#[derive(Clone, Debug)]
+pub(super) struct Instance {
+    pub last_avail: SimTime,
+    /// When the oldest unanswered PING was sent.
+    pub act_ping_time: Option<SimTime>,
+    pub last_ping_sent: SimTime,
+    pub last_info_sent: SimTime,
+    pub last_hello_sent: SimTime,
+    pub info: Option<InfoReply>,
+    pub info_time: SimTime,
+    pub role_reported_master: Option<bool>,
+    pub role_reported_time: SimTime,
+    pub sdown_since: Option<SimTime>,
+}
+
+impl Instance {
+    fn new(now: SimTime) -> Self {
+        Instance {
+            last_avail: now,
+            act_ping_time: None,
+            last_ping_sent: SimTime::ZERO,
+            last_info_sent: SimTime::ZERO,
+            last_hello_sent: SimTime::ZERO,
+            info: None,
+            info_time: SimTime::ZERO,
+            role_reported_master: None,
+            role_reported_time: now,
+            sdown_since: None,
+        }
+    }
+}
+
+/// What to send one instance this tick.
+#[derive(Clone, Copy, Debug)]
+struct Due {
+    info: bool,
+    ping: bool,
+    hello: bool,
+}
+
+/// The primary and its replicas. Invariants: once started, `master` is in `instances`;
+/// `odown_since` is set only while the primary is SDOWN.
+#[derive(Clone, Debug)]
+pub(super) struct Monitor {
+    pub master: ProcessId,
+    /// The configuration epoch of `master` (`master->config_epoch`).
+    pub config_epoch: u64,
+    pub instances: BTreeMap<ProcessId, Instance>,
+    pub odown_since: Option<SimTime>,
+}
+
+impl Monitor {
+    pub fn new(master: ProcessId) -> Self {
+        Monitor {
+            master,
+            config_epoch: 0,
+            instances: BTreeMap::new(),
+            odown_since: None,
+        }
+    }
+
+    /// Starts watching `p`; true when it was new.
+    pub fn add(&mut self, p: ProcessId, now: SimTime) -> bool {
+        if self.instances.contains_key(&p) {
+            return false;
+        }
+        self.instances.insert(p, Instance::new(now));
+        true
+    }
+
+    pub fn ids(&self) -> Vec<ProcessId> {
+        self.instances.keys().copied().collect()
+    }
+
+    pub fn get(&self, p: ProcessId) -> &Instance {
+        &self.instances[&p]
+    }
+
+    pub fn get_mut(&mut self, p: ProcessId) -> &mut Instance {
+        self.instances.get_mut(&p).expect("a watched server")
+    }
+
+    pub fn on_pong(&mut self, from: ProcessId, now: SimTime) {
+        if let Some(i) = self.instances.get_mut(&from) {
+            i.last_avail = now;
+            i.act_ping_time = None;
+        }
+    }
+
+    pub fn master_sdown(&self) -> bool {
+        self.instances
+            .get(&self.master)
+            .is_some_and(|i| i.sdown_since.is_some())
+    }
+
+    /// `sentinelRedisInstanceLooksSane` on the primary: up, says it is a primary, fresh INFO.
+    pub fn master_looks_sane(&self, now: SimTime) -> bool {
+        self.instances.get(&self.master).is_some_and(|m| {
+            m.sdown_since.is_none()
+                && m.info.as_ref().is_some_and(|i| i.is_master)
+                && now.since(m.info_time) < INFO_PERIOD * 2
+        })
+    }
+
+    /// The switch's side here: `new` is the primary; every instance starts afresh.
+    pub fn switch_to(&mut self, new: ProcessId, now: SimTime) {
+        self.master = new;
+        self.odown_since = None;
+        for i in self.instances.values_mut() {
+            i.role_reported_time = now;
+            i.sdown_since = None;
+            i.act_ping_time = None;
+            i.last_avail = now;
+        }
+        self.add(new, now);
+    }
+
+    // sentinel.c: sentinelSendPeriodicCommands
+    fn due(&self, p: ProcessId, now: SimTime, fast_info: bool, down_after_ns: u64) -> Due {
+        let inst = &self.instances[&p];
+        let info_period = if p != self.master && fast_info {
+            PING_PERIOD
+        } else {
+            INFO_PERIOD
+        };
+        let info = now.since(inst.last_info_sent) >= info_period
+            || inst.info.is_none() && now.since(inst.last_info_sent) >= PING_PERIOD;
+        Due {
+            info,
+            ping: now.since(inst.last_ping_sent) >= PING_PERIOD.min(down_after_ns),
+            hello: now.since(inst.last_hello_sent) >= PUBLISH_PERIOD,
+        }
+    }
+}
+
+impl Sentinel {
+    // sentinel.c: sentinelSendPeriodicCommands, sentinelSendHello
+    pub(super) fn periodic(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        let fast_info = self.monitor.odown_since.is_some() || self.failover.in_progress();
+        for p in self.monitor.ids() {
+            let due = self.monitor.due(p, now, fast_info, self.cfg.down_after_ns);
+            if due.info {
+                let id = self.requests.open(p);
+                ctx.send(p, Msg::Info { id });
+                self.monitor.get_mut(p).last_info_sent = now;
+            }
+            if due.ping {
+                let id = self.requests.open(p);
+                ctx.send(p, Msg::Ping { id });
+                let inst = self.monitor.get_mut(p);
+                inst.last_ping_sent = now;
+                inst.act_ping_time.get_or_insert(now);
+            }
+            if due.hello {
+                ctx.send(p, Msg::Hello(self.hello()));
+                self.monitor.get_mut(p).last_hello_sent = now;
+            }
+        }
+        self.requests.trim();
+    }
+
+    // sentinel.c: sentinelCheckSubjectivelyDown
+    pub(super) fn check_sdown(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        for p in self.monitor.ids() {
+            let is_master = p == self.monitor.master;
+            let inst = self.monitor.get(p);
+            let elapsed = inst.act_ping_time.map_or(0, |t| now.since(t));
+            let reports_replica = is_master
+                && inst.role_reported_master == Some(false)
+                && now.since(inst.role_reported_time) > self.cfg.down_after_ns + 2 * INFO_PERIOD;
+            let down = elapsed > self.cfg.down_after_ns || reports_replica;
+            let was_down = inst.sdown_since.is_some();
+            if down == was_down {
+                continue;
+            }
+            self.monitor.get_mut(p).sdown_since = down.then_some(now);
+            let server = self.name(p).to_string();
+            let subject = S::Instance { is_master, server };
+            self.event(ctx, if down { K::Sdown } else { K::SdownExit }, subject);
+        }
+    }
+
+    // sentinel.c: sentinelCheckObjectivelyDown
+    pub(super) fn check_odown(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        let sdown = self.monitor.master_sdown();
+        let votes = if sdown {
+            1 + self.peers.down_count()
+        } else {
+            0
+        };
+        let odown = votes >= self.cfg.quorum && sdown;
+        match (odown, self.monitor.odown_since.is_some()) {
+            (true, false) => {
+                self.monitor.odown_since = Some(now);
+                let subject = S::Quorum {
+                    master: self.cfg.name.clone(),
+                    server: self.name(self.monitor.master).to_string(),
+                    votes,
+                    quorum: self.cfg.quorum,
+                };
+                self.event(ctx, K::Odown, subject);
+            }
+            (false, true) => {
+                self.monitor.odown_since = None;
+                let subject = self.master_subject(self.monitor.master);
+                self.event(ctx, K::OdownExit, subject);
+            }
+            _ => {}
+        }
+    }
+
+    // sentinel.c: sentinelRefreshInstanceInfo
+    pub(super) fn on_info(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        now: SimTime,
+        from: ProcessId,
+        info: InfoReply,
+    ) {
+        let Some(inst) = self.monitor.instances.get_mut(&from) else {
+            return;
+        };
+        inst.last_avail = now;
+        if inst.role_reported_master != Some(info.is_master) {
+            inst.role_reported_master = Some(info.is_master);
+            inst.role_reported_time = now;
+        }
+        inst.info_time = now;
+        let (reports_master, its_master, link_up) =
+            (info.is_master, info.master, info.master_link_up);
+        let replicas: Vec<ProcessId> = info.replicas.iter().map(|(r, _)| *r).collect();
+        inst.info = Some(info);
+        if from == self.monitor.master && reports_master {
+            for r in replicas {
+                if self.monitor.add(r, now) {
+                    self.event(ctx, K::Slave, self.slave(r));
+                }
+            }
+        }
+        if from == self.monitor.master {
+            return;
+        }
+        if reports_master {
+            if !self.observe_promotion(ctx, now, from) {
+                self.maybe_convert_to_slave(ctx, now, from);
+            }
+            return;
+        }
+        if !self.observe_reconf(ctx, from, its_master, link_up) {
+            self.maybe_fix_slave_config(ctx, now, from, its_master);
+        }
+    }
+
+    /// A replica in our view turned primary (the old primary came back): once it has
+    /// reported so for a while and our primary looks sane, demote it.
+    fn maybe_convert_to_slave(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime, from: ProcessId) {
+        let inst = self.monitor.get(from);
+        if !self.failover.in_progress()
+            && self.monitor.master_looks_sane(now)
+            && inst.sdown_since.is_none()
+            && now.since(inst.role_reported_time) > PUBLISH_PERIOD * 4
+        {
+            self.repoint(ctx, now, from, K::ConvertToSlave);
+        }
+    }
+
+    /// A replica following another primary than ours, for longer than failover-timeout.
+    fn maybe_fix_slave_config(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        now: SimTime,
+        from: ProcessId,
+        its_master: Option<ProcessId>,
+    ) {
+        if !self.failover.in_progress()
+            && its_master.is_some()
+            && its_master != Some(self.monitor.master)
+            && self.monitor.master_looks_sane(now)
+            && now.since(self.monitor.get(from).role_reported_time) > self.cfg.failover_timeout_ns
+        {
+            self.repoint(ctx, now, from, K::FixSlaveConfig);
+        }
+    }
+
+    /// Sends `REPLICAOF <our primary>` to a server whose role disagrees with our configuration.
+    fn repoint(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime, server: ProcessId, kind: K) {
+        let master = Some(self.monitor.master);
+        ctx.send(server, Msg::ReplicaOf { master });
+        self.monitor.get_mut(server).role_reported_time = now;
+        let subject = self.slave(server);
+        self.event(ctx, kind, subject);
+    }
+}
