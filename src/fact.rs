@@ -130,11 +130,13 @@ pub enum SentinelEventKind {
     TryFailover,
     VoteForLeader,
     ElectedLeader,
+    FailoverStateSelectSlave,
     FailoverAbortNotElected,
     FailoverAbortNoGoodSlave,
     FailoverAbortSlaveTimeout,
     SelectedSlave,
     FailoverStateSendSlaveofNoone,
+    FailoverStateWaitPromotion,
     PromotedSlave,
     FailoverStateReconfSlaves,
     SlaveReconfSent,
@@ -167,11 +169,13 @@ impl SentinelEventKind {
             TryFailover => "+try-failover",
             VoteForLeader => "+vote-for-leader",
             ElectedLeader => "+elected-leader",
+            FailoverStateSelectSlave => "+failover-state-select-slave",
             FailoverAbortNotElected => "-failover-abort-not-elected",
             FailoverAbortNoGoodSlave => "-failover-abort-no-good-slave",
             FailoverAbortSlaveTimeout => "-failover-abort-slave-timeout",
             SelectedSlave => "+selected-slave",
             FailoverStateSendSlaveofNoone => "+failover-state-send-slaveof-noone",
+            FailoverStateWaitPromotion => "+failover-state-wait-promotion",
             PromotedSlave => "+promoted-slave",
             FailoverStateReconfSlaves => "+failover-state-reconf-slaves",
             SlaveReconfSent => "+slave-reconf-sent",
@@ -190,7 +194,7 @@ impl SentinelEventKind {
     }
 
     /// Every kind, for parsers of real Sentinel logs.
-    pub const ALL: [SentinelEventKind; 30] = {
+    pub const ALL: [SentinelEventKind; 32] = {
         use SentinelEventKind::*;
         [
             Monitor,
@@ -204,11 +208,13 @@ impl SentinelEventKind {
             TryFailover,
             VoteForLeader,
             ElectedLeader,
+            FailoverStateSelectSlave,
             FailoverAbortNotElected,
             FailoverAbortNoGoodSlave,
             FailoverAbortSlaveTimeout,
             SelectedSlave,
             FailoverStateSendSlaveofNoone,
+            FailoverStateWaitPromotion,
             PromotedSlave,
             FailoverStateReconfSlaves,
             SlaveReconfSent,

@@ -31,12 +31,13 @@ pub(super) struct Ballot {
     pub granted: Option<Vote>,
 }
 
-/// Invariants: `vote.epoch <= current_epoch`; the epoch of the vote only grows, so at most one
-/// vote is cast per epoch.
+/// Invariants: `leader_epoch <= current_epoch`; `leader_epoch` only grows, so at most one
+/// vote is cast per epoch (a forgotten leader keeps its epoch).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Election {
     current_epoch: u64,
-    vote: Option<Vote>,
+    leader: Option<ProcessId>,
+    leader_epoch: u64,
 }
 
 impl Election {
@@ -46,11 +47,20 @@ impl Election {
 
     /// The last vote cast (`leader`, `leader_epoch`).
     pub fn vote(&self) -> Option<Vote> {
-        self.vote
+        self.leader.map(|leader| Vote {
+            leader,
+            epoch: self.leader_epoch,
+        })
     }
 
     fn leader_epoch(&self) -> u64 {
-        self.vote.map_or(0, |v| v.epoch)
+        self.leader_epoch
+    }
+
+    // sentinel.c: sentinelResetMaster frees `leader` but keeps `leader_epoch`.
+    /// Forgets whom it voted for, not in which epoch: no second vote in that epoch.
+    pub fn forget_leader(&mut self) {
+        self.leader = None;
     }
 
     /// Adopts `epoch` if it is newer (`+new-epoch`); true when it was.
@@ -79,12 +89,9 @@ impl Election {
                 self.current_epoch > self.leader_epoch(),
                 "a vote's epoch only grows"
             );
-            let vote = Vote {
-                leader: candidate,
-                epoch: self.current_epoch,
-            };
-            self.vote = Some(vote);
-            granted = Some(vote);
+            self.leader = Some(candidate);
+            self.leader_epoch = self.current_epoch;
+            granted = self.vote();
         }
         assert!(self.leader_epoch() <= self.current_epoch);
         Ballot { new_epoch, granted }
@@ -277,6 +284,22 @@ mod tests {
             Some(Vote {
                 leader: B,
                 epoch: 7
+            })
+        );
+    }
+
+    #[test]
+    fn a_forgotten_leader_still_blocks_a_second_vote() {
+        let mut e = Election::default();
+        e.request(3, A);
+        e.forget_leader();
+        assert_eq!(e.vote(), None);
+        assert_eq!(e.request(3, B).granted, None);
+        assert_eq!(
+            e.request(4, B).granted,
+            Some(Vote {
+                leader: B,
+                epoch: 4
             })
         );
     }

@@ -80,8 +80,13 @@ impl Failover {
         self.reconf.clear();
     }
 
-    pub fn clear_reconf(&mut self) {
-        self.reconf.clear();
+    // sentinel.c: sentinelResetMaster
+    /// The switch's side here: no failover, and "we can failover again ASAP"
+    /// (`failover_start_time = 0`).
+    pub fn reset(&mut self) {
+        self.cancel();
+        self.start = SimTime::ZERO;
+        self.state_change = SimTime::ZERO;
     }
 
     /// A vote for another sentinel delays our own attempt (`sentinelVoteLeader`).

@@ -309,7 +309,8 @@ impl Sentinel {
             to: self.name(new).to_string(),
         };
         self.event(ctx, K::SwitchMaster, subject);
-        self.failover.clear_reconf();
+        self.failover.reset();
+        self.election.forget_leader();
         self.monitor.switch_to(new, now);
         self.peers.clear_down();
         for &c in &self.clients {
