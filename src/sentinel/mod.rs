@@ -92,6 +92,11 @@ impl Requests {
         self.pending.remove(&id)
     }
 
+    /// Drops the requests sent to `targets` (their replies will be ignored).
+    fn forget(&mut self, targets: &[ProcessId]) {
+        self.pending.retain(|_, to| !targets.contains(to));
+    }
+
     /// Bounds the table: replies to the oldest requests never come.
     fn trim(&mut self) {
         if self.pending.len() > MAX_PENDING {
@@ -311,7 +316,12 @@ impl Sentinel {
         self.event(ctx, K::SwitchMaster, subject);
         self.failover.reset();
         self.election.forget_leader();
-        self.monitor.switch_to(new, now);
+        // The links to the watched servers are closed: replies to what they carried are lost.
+        let watched = self.monitor.ids();
+        self.requests.forget(&watched);
+        for r in self.monitor.switch_to(new, now) {
+            self.event(ctx, K::Slave, self.slave(r));
+        }
         self.peers.clear_down();
         for &c in &self.clients {
             let name = Rc::from(self.cfg.name.as_str());

@@ -23,29 +23,44 @@ pub(super) struct Instance {
     /// When the oldest unanswered PING was sent.
     pub act_ping_time: Option<SimTime>,
     pub last_ping_sent: SimTime,
-    pub last_info_sent: SimTime,
+    pub last_info_sent: Option<SimTime>,
     pub last_hello_sent: SimTime,
     pub info: Option<InfoReply>,
+    /// When the last INFO reply came (`info_refresh`); meaningful once `info` is set.
     pub info_time: SimTime,
-    pub role_reported_master: Option<bool>,
+    /// The role it last reported (`role_reported`): `true` for a primary.
+    pub role_reported_master: bool,
     pub role_reported_time: SimTime,
+    /// Set while SDOWN, from when.
     pub sdown_since: Option<SimTime>,
+    /// When it last went SDOWN (`s_down_since_time`, kept after `-sdown`).
+    pub last_sdown: Option<SimTime>,
 }
 
 impl Instance {
-    fn new(now: SimTime) -> Self {
+    // sentinel.c: createSentinelRedisInstance, createInstanceLink
+    /// A new instance: its role is the one it is watched as, and a new link counts as a PING
+    /// awaiting its reply.
+    fn new(now: SimTime, is_master: bool) -> Self {
         Instance {
             last_avail: now,
-            act_ping_time: None,
+            act_ping_time: Some(now),
             last_ping_sent: SimTime::ZERO,
-            last_info_sent: SimTime::ZERO,
+            last_info_sent: None,
             last_hello_sent: SimTime::ZERO,
             info: None,
             info_time: SimTime::ZERO,
-            role_reported_master: None,
+            role_reported_master: is_master,
             role_reported_time: now,
             sdown_since: None,
+            last_sdown: None,
         }
+    }
+
+    // sentinel.c: sentinelRedisInstanceNoDownFor
+    /// Whether it did not go SDOWN within the last `ns`.
+    pub fn no_down_for(&self, now: SimTime, ns: u64) -> bool {
+        self.last_sdown.is_none_or(|t| now.since(t) > ns)
     }
 }
 
@@ -83,7 +98,8 @@ impl Monitor {
         if self.instances.contains_key(&p) {
             return false;
         }
-        self.instances.insert(p, Instance::new(now));
+        self.instances
+            .insert(p, Instance::new(now, p == self.master));
         true
     }
 
@@ -121,29 +137,42 @@ impl Monitor {
         })
     }
 
-    /// The switch's side here: `new` is the primary; every instance starts afresh.
-    pub fn switch_to(&mut self, new: ProcessId, now: SimTime) {
+    // sentinel.c: sentinelResetMasterAndChangeAddress, sentinelResetMaster
+    /// The switch's side here: `new` is the primary and every instance is created afresh,
+    /// the old primary as a replica; returns the replicas, in order.
+    pub fn switch_to(&mut self, new: ProcessId, now: SimTime) -> Vec<ProcessId> {
+        let old: Vec<ProcessId> = self.ids();
         self.master = new;
         self.odown_since = None;
-        for i in self.instances.values_mut() {
-            i.role_reported_time = now;
-            i.sdown_since = None;
-            i.act_ping_time = None;
-            i.last_avail = now;
-        }
+        self.instances.clear();
         self.add(new, now);
+        let replicas: Vec<ProcessId> = old.into_iter().filter(|p| *p != new).collect();
+        for &p in &replicas {
+            self.add(p, now);
+        }
+        replicas
     }
 
     // sentinel.c: sentinelSendPeriodicCommands
+    /// INFO goes `info_period` after the last *reply* (1 s for a replica while the primary is
+    /// ODOWN or failing over, or while it reports its link down). An unanswered INFO is sent
+    /// again at most every `PING_PERIOD`, where Redis would queue one per tick on a silent link.
     fn due(&self, p: ProcessId, now: SimTime, fast_info: bool, down_after_ns: u64) -> Due {
         let inst = &self.instances[&p];
-        let info_period = if p != self.master && fast_info {
+        let link_down = inst
+            .info
+            .as_ref()
+            .is_some_and(|i| i.master_link_down_secs != 0);
+        let info_period = if p != self.master && (fast_info || link_down) {
             PING_PERIOD
         } else {
             INFO_PERIOD
         };
-        let info = now.since(inst.last_info_sent) >= info_period
-            || inst.info.is_none() && now.since(inst.last_info_sent) >= PING_PERIOD;
+        let stale = inst.info.is_none() || now.since(inst.info_time) > info_period;
+        let info = stale
+            && inst
+                .last_info_sent
+                .is_none_or(|t| now.since(t) >= PING_PERIOD);
         Due {
             info,
             ping: now.since(inst.last_ping_sent) >= PING_PERIOD.min(down_after_ns),
@@ -161,7 +190,7 @@ impl Sentinel {
             if due.info {
                 let id = self.requests.open(p);
                 ctx.send(p, Msg::Info { id });
-                self.monitor.get_mut(p).last_info_sent = now;
+                self.monitor.get_mut(p).last_info_sent = Some(now);
             }
             if due.ping {
                 let id = self.requests.open(p);
@@ -185,14 +214,18 @@ impl Sentinel {
             let inst = self.monitor.get(p);
             let elapsed = inst.act_ping_time.map_or(0, |t| now.since(t));
             let reports_replica = is_master
-                && inst.role_reported_master == Some(false)
+                && !inst.role_reported_master
                 && now.since(inst.role_reported_time) > self.cfg.down_after_ns + 2 * INFO_PERIOD;
             let down = elapsed > self.cfg.down_after_ns || reports_replica;
             let was_down = inst.sdown_since.is_some();
             if down == was_down {
                 continue;
             }
-            self.monitor.get_mut(p).sdown_since = down.then_some(now);
+            let inst = self.monitor.get_mut(p);
+            inst.sdown_since = down.then_some(now);
+            if down {
+                inst.last_sdown = Some(now);
+            }
             let server = self.name(p).to_string();
             let subject = S::Instance { is_master, server };
             self.event(ctx, if down { K::Sdown } else { K::SdownExit }, subject);
@@ -240,8 +273,8 @@ impl Sentinel {
             return;
         };
         inst.last_avail = now;
-        if inst.role_reported_master != Some(info.is_master) {
-            inst.role_reported_master = Some(info.is_master);
+        if inst.role_reported_master != info.is_master {
+            inst.role_reported_master = info.is_master;
             inst.role_reported_time = now;
         }
         inst.info_time = now;
@@ -276,7 +309,7 @@ impl Sentinel {
         let inst = self.monitor.get(from);
         if !self.failover.in_progress()
             && self.monitor.master_looks_sane(now)
-            && inst.sdown_since.is_none()
+            && inst.no_down_for(now, PUBLISH_PERIOD * 4)
             && now.since(inst.role_reported_time) > PUBLISH_PERIOD * 4
         {
             self.repoint(ctx, now, from, K::ConvertToSlave);
