@@ -94,6 +94,15 @@ impl Failover {
         self.start = at;
     }
 
+    /// The promoted replica, from RECONF_SLAVES on (`sentinelGetCurrentMasterAddress`).
+    pub fn advertised(&self) -> Option<ProcessId> {
+        let reconfiguring = matches!(
+            self.state,
+            FailoverState::ReconfSlaves | FailoverState::UpdateConfig
+        );
+        self.promoted.filter(|_| reconfiguring)
+    }
+
     fn promoted(&self) -> ProcessId {
         self.promoted.expect("a promoted replica")
     }
@@ -235,6 +244,8 @@ impl Sentinel {
         let subject = self.master_subject(self.monitor.master);
         self.event(ctx, K::FailoverStateReconfSlaves, subject);
         self.failover.enter(FailoverState::ReconfSlaves, now);
+        // sentinel.c: sentinelForceHelloUpdateForMaster
+        self.monitor.force_hello();
         true
     }
 

@@ -265,7 +265,7 @@ impl Sentinel {
             }
             Msg::GetMasterAddr { id, .. } => {
                 self.clients.insert(from);
-                let master = Some(self.monitor.master);
+                let master = Some(self.current_master());
                 ctx.send(from, Msg::MasterAddr { id, master });
             }
             _ => {}
@@ -294,12 +294,20 @@ impl Sentinel {
         }
     }
 
+    // sentinel.c: sentinelGetCurrentMasterAddress
+    /// The primary to advertise: the promoted replica once the failover reached
+    /// RECONF_SLAVES (its configuration epoch is then the failover's), else the primary.
+    fn current_master(&self) -> ProcessId {
+        self.failover.advertised().unwrap_or(self.monitor.master)
+    }
+
+    // sentinel.c: sentinelSendHello
     fn hello(&self) -> Rc<Hello> {
         Rc::new(Hello {
             sentinel: self.me,
             name: Rc::from(self.cfg.name.as_str()),
             current_epoch: self.election.current_epoch(),
-            master: self.monitor.master,
+            master: self.current_master(),
             config_epoch: self.monitor.config_epoch,
         })
     }

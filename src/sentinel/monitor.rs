@@ -122,6 +122,13 @@ impl Monitor {
         }
     }
 
+    /// Makes a hello due to every instance at the next tick.
+    pub fn force_hello(&mut self) {
+        for i in self.instances.values_mut() {
+            i.last_hello_sent = SimTime::ZERO;
+        }
+    }
+
     pub fn master_sdown(&self) -> bool {
         self.instances
             .get(&self.master)
