@@ -214,6 +214,18 @@ fn failover_state_events_and_one_reply_reconfiguration() {
         let sel = events(&notes, K::SelectedSlave)[0].time;
         let send = events(&notes, K::FailoverStateSendSlaveofNoone)[0].time;
         assert_eq!(sel, send, "seed {seed}");
+        // sentinel.c: sentinelFailoverDetectEnd, then the switch in the same timer call.
+        let end = events(&notes, K::FailoverEnd);
+        let end = end
+            .iter()
+            .find(|n| n.process == leader)
+            .expect("+failover-end");
+        let switched = events(&notes, K::SwitchMaster);
+        let switched = switched
+            .iter()
+            .find(|n| n.process == leader)
+            .expect("+switch-master");
+        assert_eq!(end.time, switched.time, "seed {seed}");
         let inprog = events(&notes, K::SlaveReconfInprog);
         let done = events(&notes, K::SlaveReconfDone);
         same_reply += inprog

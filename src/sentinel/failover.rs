@@ -143,18 +143,21 @@ impl Sentinel {
         match self.failover.state {
             FailoverState::None => {}
             FailoverState::WaitStart => self.failover_wait_start(ctx, now),
+            // sentinel.c: sentinelFailoverSelectSlave
             FailoverState::SelectSlave => match self.select_slave(now) {
                 None => self.abort(ctx, K::FailoverAbortNoGoodSlave),
                 Some(r) => {
                     self.event(ctx, K::SelectedSlave, self.slave(r));
                     self.failover.promoted = Some(r);
                     self.failover.enter(FailoverState::SendSlaveofNoone, now);
+                    self.event(ctx, K::FailoverStateSendSlaveofNoone, self.slave(r));
                 }
             },
+            // sentinel.c: sentinelFailoverSendSlaveOfNoOne
             FailoverState::SendSlaveofNoone => {
                 let r = self.failover.promoted();
                 ctx.send(r, Msg::ReplicaOf { master: None });
-                self.event(ctx, K::FailoverStateSendSlaveofNoone, self.slave(r));
+                self.event(ctx, K::FailoverStateWaitPromotion, self.slave(r));
                 self.failover.enter(FailoverState::WaitPromotion, now);
             }
             FailoverState::WaitPromotion => {
@@ -163,7 +166,8 @@ impl Sentinel {
                 }
             }
             FailoverState::ReconfSlaves => self.reconf_next_slaves(ctx, now),
-            FailoverState::UpdateConfig => self.switch_to_promoted(ctx, now),
+            // Applied at the end of the tick (`sentinelHandleDictOfRedisInstances`).
+            FailoverState::UpdateConfig => {}
         }
     }
 
@@ -186,6 +190,8 @@ impl Sentinel {
         // One state per timer tick, as sentinelFailoverStateMachine does: the INFO sent
         // to the replicas this tick is answered before the selection looks at it.
         self.failover.enter(FailoverState::SelectSlave, now);
+        let subject = self.master_subject(self.monitor.master);
+        self.event(ctx, K::FailoverStateSelectSlave, subject);
     }
 
     // sentinel.c: sentinelSelectSlave, compareSlavesForPromotion
@@ -262,16 +268,14 @@ impl Sentinel {
         if f.state != FailoverState::ReconfSlaves || its_master != f.promoted {
             return false;
         }
-        match f.reconf.get(&from) {
-            Some(Reconf::Sent(_)) => {
-                self.failover.reconf.insert(from, Reconf::InProgress);
-                self.event(ctx, K::SlaveReconfInprog, self.slave(from));
-            }
-            Some(Reconf::InProgress) if link_up => {
-                self.failover.reconf.insert(from, Reconf::Done);
-                self.event(ctx, K::SlaveReconfDone, self.slave(from));
-            }
-            _ => {}
+        // Both steps are checked in turn, so one reply can take a replica from sent to done.
+        if let Some(Reconf::Sent(_)) = f.reconf.get(&from) {
+            self.failover.reconf.insert(from, Reconf::InProgress);
+            self.event(ctx, K::SlaveReconfInprog, self.slave(from));
+        }
+        if link_up && self.failover.reconf.get(&from) == Some(&Reconf::InProgress) {
+            self.failover.reconf.insert(from, Reconf::Done);
+            self.event(ctx, K::SlaveReconfDone, self.slave(from));
         }
         true
     }
@@ -316,6 +320,8 @@ impl Sentinel {
                 let master = self.cfg.name.clone();
                 self.event(ctx, K::FailoverEndForTimeout, S::MasterName { master });
             }
+            let subject = self.master_subject(self.monitor.master);
+            self.event(ctx, K::FailoverEnd, subject);
             self.failover.enter(FailoverState::UpdateConfig, now);
         }
     }
@@ -352,10 +358,12 @@ impl Sentinel {
     }
 
     // sentinel.c: sentinelFailoverSwitchToPromotedSlave
-    fn switch_to_promoted(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+    /// Applies a finished failover (state UPDATE_CONFIG), in the tick that finished it.
+    pub(super) fn switch_to_promoted_if_done(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        if self.failover.state != FailoverState::UpdateConfig {
+            return;
+        }
         let promoted = self.failover.promoted();
-        let subject = self.master_subject(self.monitor.master);
-        self.event(ctx, K::FailoverEnd, subject);
         self.failover.cancel();
         self.switch_master(ctx, now, promoted);
     }

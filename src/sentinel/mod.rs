@@ -228,6 +228,7 @@ impl Sentinel {
         }
         self.failover_step(ctx, now);
         self.ask_others(ctx, now, false);
+        self.switch_to_promoted_if_done(ctx, now);
     }
 
     /// Handles a message.
