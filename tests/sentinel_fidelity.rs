@@ -241,3 +241,31 @@ fn failover_state_events_and_one_reply_reconfiguration() {
         "no replica went inprog -> done on one INFO"
     );
 }
+
+// sentinel.c: sentinelRefreshInstanceInfo fixes a replica following another primary only
+// failover-timeout after its reported primary last changed (slave_conf_change_time, set by the
+// first INFO after the heal), and when it did not go SDOWN within that time either.
+#[test]
+fn fix_slave_config_waits_on_the_reported_primary_change() {
+    let faults = r#"
+[[faults]]
+kind = "isolate"
+targets = ["p1", "r1"]
+at = "30s"
+heal = "120s"
+"#;
+    for seed in 1..=3 {
+        let notes = run(faults, &["servers.r2.replica-priority=10"], seed);
+        let fixes = events(&notes, K::FixSlaveConfig);
+        let first = fixes
+            .iter()
+            .find(|n| server_of(n) == "r1")
+            .unwrap_or_else(|| panic!("seed {seed}: r1 never fixed"));
+        // failover-timeout (60 s) after the first INFO following the heal.
+        assert!(
+            secs(first) > 180.0,
+            "seed {seed}: fixed at {:.3}",
+            secs(first)
+        );
+    }
+}

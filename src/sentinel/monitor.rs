@@ -31,6 +31,9 @@ pub(super) struct Instance {
     /// The role it last reported (`role_reported`): `true` for a primary.
     pub role_reported_master: bool,
     pub role_reported_time: SimTime,
+    /// When the primary it reports last changed, or it turned replica
+    /// (`slave_conf_change_time`).
+    pub conf_change_time: SimTime,
     /// Set while SDOWN, from when.
     pub sdown_since: Option<SimTime>,
     /// When it last went SDOWN (`s_down_since_time`, kept after `-sdown`).
@@ -52,6 +55,7 @@ impl Instance {
             info_time: SimTime::ZERO,
             role_reported_master: is_master,
             role_reported_time: now,
+            conf_change_time: now,
             sdown_since: None,
             last_sdown: None,
         }
@@ -280,9 +284,16 @@ impl Sentinel {
             return;
         };
         inst.last_avail = now;
+        let reported_master_changed = inst.info.as_ref().is_none_or(|i| i.master != info.master);
+        if !info.is_master && reported_master_changed {
+            inst.conf_change_time = now;
+        }
         if inst.role_reported_master != info.is_master {
             inst.role_reported_master = info.is_master;
             inst.role_reported_time = now;
+            if !info.is_master {
+                inst.conf_change_time = now;
+            }
         }
         inst.info_time = now;
         let (reports_master, its_master, link_up) =
@@ -323,7 +334,8 @@ impl Sentinel {
         }
     }
 
-    /// A replica following another primary than ours, for longer than failover-timeout.
+    /// A replica following another primary than ours, unchanged for failover-timeout, and
+    /// not SDOWN within that time.
     fn maybe_fix_slave_config(
         &mut self,
         ctx: &mut Ctx<'_, Msg>,
@@ -331,11 +343,14 @@ impl Sentinel {
         from: ProcessId,
         its_master: Option<ProcessId>,
     ) {
+        let wait = self.cfg.failover_timeout_ns;
+        let inst = self.monitor.get(from);
         if !self.failover.in_progress()
             && its_master.is_some()
             && its_master != Some(self.monitor.master)
             && self.monitor.master_looks_sane(now)
-            && now.since(self.monitor.get(from).role_reported_time) > self.cfg.failover_timeout_ns
+            && inst.no_down_for(now, wait)
+            && now.since(inst.conf_change_time) > wait
         {
             self.repoint(ctx, now, from, K::FixSlaveConfig);
         }
