@@ -269,3 +269,53 @@ heal = "120s"
         );
     }
 }
+
+// sentinel.c: sentinelHandleRedisInstance returns before sentinelCheckSubjectivelyDown while
+// in TILT; the is-master-down-by-addr command still votes, only its down answer is 0.
+#[test]
+fn tilted_sentinel_judges_nothing_but_still_votes() {
+    let faults = r#"
+[[faults]]
+kind = "pause"
+targets = ["s1"]
+at = "25s"
+heal = "30s"
+[[faults]]
+kind = "isolate"
+targets = ["p1"]
+at = "32s"
+heal = "120s"
+"#;
+    let mut votes_in_tilt = 0;
+    for seed in 1..=4 {
+        let notes = run(faults, &["servers.r2.replica-priority=10"], seed);
+        let s1 = notes
+            .iter()
+            .filter(|n| matches!(&n.fact, Fact::Sentinel { sentinel, .. } if sentinel == "s1"));
+        let mut tilted = false;
+        for n in s1 {
+            let Fact::Sentinel { event, .. } = &n.fact else {
+                continue;
+            };
+            match event {
+                K::Tilt => tilted = true,
+                K::TiltExit => tilted = false,
+                K::Sdown | K::SdownExit | K::Odown | K::ConvertToSlave | K::FixSlaveConfig => {
+                    assert!(
+                        !tilted,
+                        "seed {seed}: s1 {event:?} at {:.3} in TILT",
+                        secs(n)
+                    )
+                }
+                K::VoteForLeader if tilted => votes_in_tilt += 1,
+                _ => {}
+            }
+        }
+        let s1_tilts = events(&notes, K::Tilt)
+            .into_iter()
+            .filter(|n| matches!(&n.fact, Fact::Sentinel { sentinel, .. } if sentinel == "s1"))
+            .count();
+        assert!(s1_tilts >= 1, "seed {seed}: s1 never entered TILT");
+    }
+    assert!(votes_in_tilt >= 1, "s1 never voted while in TILT");
+}

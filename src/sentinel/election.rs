@@ -206,9 +206,9 @@ impl Sentinel {
     ) {
         self.peers.get_mut(from);
         let ours = master == self.monitor.master;
+        // In TILT the answer is "not down", but the vote is still cast.
         let down = !self.tilted() && ours && self.monitor.master_sdown();
         if let Some(c) = vote_for
-            && !self.tilted()
             && ours
         {
             self.vote_leader(ctx, epoch, c);

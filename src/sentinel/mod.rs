@@ -204,23 +204,32 @@ impl Sentinel {
             self.event(ctx, K::Tilt, S::Tilt { entered: true });
         }
         self.tilt.last_tick = now;
-        if let Some(t) = self.tilt.since
-            && now.since(t) > TILT_PERIOD
-        {
-            self.tilt.since = None;
-            self.event(ctx, K::TiltExit, S::Tilt { entered: false });
-        }
     }
 
     // sentinel.c: sentinelHandleRedisInstance
+    /// Whether TILT still holds: it ends `TILT_PERIOD` after it began (`-tilt`).
+    fn still_tilted(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) -> bool {
+        let Some(t) = self.tilt.since else {
+            return false;
+        };
+        if now.since(t) < TILT_PERIOD {
+            return true;
+        }
+        self.tilt.since = None;
+        self.event(ctx, K::TiltExit, S::Tilt { entered: false });
+        false
+    }
+
+    // sentinel.c: sentinelHandleRedisInstance
+    /// Monitoring always; the acting half (SDOWN, ODOWN, failover) only out of TILT.
     fn tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         self.check_tilt(ctx, now);
         self.periodic(ctx, now);
-        self.check_sdown(ctx, now);
-        if self.tilted() {
+        if self.still_tilted(ctx, now) {
             return;
         }
+        self.check_sdown(ctx, now);
         self.check_odown(ctx, now);
         if self.start_failover_if_needed(ctx, now) {
             // SENTINEL_ASK_FORCED: ask for votes at once, not at the next ask period.

@@ -307,7 +307,8 @@ impl Sentinel {
                 }
             }
         }
-        if from == self.monitor.master {
+        // None of what follows is done in TILT (the acting half of sentinelRefreshInstanceInfo).
+        if from == self.monitor.master || self.tilted() {
             return;
         }
         if reports_master {
