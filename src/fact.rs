@@ -141,6 +141,7 @@ pub enum SentinelEventKind {
     FailoverStateReconfSlaves,
     SlaveReconfSent,
     SlaveReconfSentTimeout,
+    SlaveReconfSentBe,
     SlaveReconfInprog,
     SlaveReconfDone,
     FailoverEndForTimeout,
@@ -180,6 +181,7 @@ impl SentinelEventKind {
             FailoverStateReconfSlaves => "+failover-state-reconf-slaves",
             SlaveReconfSent => "+slave-reconf-sent",
             SlaveReconfSentTimeout => "-slave-reconf-sent-timeout",
+            SlaveReconfSentBe => "+slave-reconf-sent-be",
             SlaveReconfInprog => "+slave-reconf-inprog",
             SlaveReconfDone => "+slave-reconf-done",
             FailoverEndForTimeout => "+failover-end-for-timeout",
@@ -194,7 +196,7 @@ impl SentinelEventKind {
     }
 
     /// Every kind, for parsers of real Sentinel logs.
-    pub const ALL: [SentinelEventKind; 32] = {
+    pub const ALL: [SentinelEventKind; 33] = {
         use SentinelEventKind::*;
         [
             Monitor,
@@ -219,6 +221,7 @@ impl SentinelEventKind {
             FailoverStateReconfSlaves,
             SlaveReconfSent,
             SlaveReconfSentTimeout,
+            SlaveReconfSentBe,
             SlaveReconfInprog,
             SlaveReconfDone,
             FailoverEndForTimeout,

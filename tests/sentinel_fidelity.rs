@@ -319,3 +319,41 @@ heal = "120s"
     }
     assert!(votes_in_tilt >= 1, "s1 never voted while in TILT");
 }
+
+// sentinel.c: sentinelFailoverReconfNextSlave checks the 10 s RECONF_SENT timeout only inside
+// its `in_progress < parallel_syncs` loop: with parallel-syncs 1 and the one replica in flight
+// slow to answer, nothing times out.
+#[test]
+fn reconf_sent_timeout_only_inside_the_parallel_syncs_loop() {
+    let faults = r#"
+[[faults]]
+kind = "latency"
+targets = ["r1"]
+extra = "12s"
+at = "1s"
+heal = "250s"
+[[faults]]
+kind = "isolate"
+targets = ["p1"]
+at = "30s"
+heal = "200s"
+"#;
+    let overrides = [
+        "servers.r2.replica-priority=10",
+        "sentinels.defaults.down-after-milliseconds=30000",
+    ];
+    for seed in 1..=3 {
+        let notes = run(faults, &overrides, seed);
+        let sent: Vec<String> = events(&notes, K::SlaveReconfSent)
+            .iter()
+            .map(|n| server_of(n))
+            .collect();
+        assert!(sent.iter().any(|s| s == "r1"), "seed {seed}: {sent:?}");
+        let timeouts = events(&notes, K::SlaveReconfSentTimeout);
+        assert!(
+            timeouts.is_empty(),
+            "seed {seed}: -slave-reconf-sent-timeout at {:.3}",
+            secs(timeouts[0])
+        );
+    }
+}

@@ -289,18 +289,13 @@ impl Sentinel {
         targets
     }
 
-    // sentinel.c: sentinelFailoverReconfNextSlave, sentinelFailoverDetectEnd
+    // sentinel.c: sentinelFailoverReconfNextSlave
+    /// Sends `REPLICAOF <promoted>` while fewer than `parallel-syncs` are in flight. The 10 s
+    /// RECONF_SENT timeout is checked only for the replicas this loop reaches.
     fn reconf_next_slaves(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
         let targets = self.reconf_targets();
-        for &p in &targets {
-            if let Some(Reconf::Sent(t)) = self.failover.reconf.get(&p)
-                && now.since(*t) > SLAVE_RECONF_TIMEOUT
-            {
-                self.failover.reconf.insert(p, Reconf::Done);
-                self.event(ctx, K::SlaveReconfSentTimeout, self.slave(p));
-            }
-        }
-        let in_progress = targets
+        let promoted = self.failover.promoted();
+        let mut in_progress = targets
             .iter()
             .filter(|p| {
                 matches!(
@@ -309,41 +304,23 @@ impl Sentinel {
                 )
             })
             .count() as u32;
-        let timed_out = now.since(self.failover.state_change) > self.cfg.failover_timeout_ns;
-        self.send_reconf(ctx, now, &targets, in_progress, timed_out);
-        let all_done = targets.iter().all(|p| {
-            self.failover.reconf.get(p) == Some(&Reconf::Done)
-                || self.monitor.get(*p).sdown_since.is_some()
-        });
-        if all_done || timed_out {
-            if timed_out {
-                let master = self.cfg.name.clone();
-                self.event(ctx, K::FailoverEndForTimeout, S::MasterName { master });
-            }
-            let subject = self.master_subject(self.monitor.master);
-            self.event(ctx, K::FailoverEnd, subject);
-            self.failover.enter(FailoverState::UpdateConfig, now);
-        }
-    }
-
-    /// Sends `REPLICAOF <promoted>` to up to `parallel-syncs` replicas at a time (to all of
-    /// them once the failover timed out).
-    fn send_reconf(
-        &mut self,
-        ctx: &mut Ctx<'_, Msg>,
-        now: SimTime,
-        targets: &[ProcessId],
-        in_progress: u32,
-        timed_out: bool,
-    ) {
-        let promoted = self.failover.promoted();
-        let mut budget = self.cfg.parallel_syncs.saturating_sub(in_progress);
-        for &p in targets {
-            if self.failover.reconf.contains_key(&p) || self.monitor.get(p).sdown_since.is_some() {
-                continue;
-            }
-            if budget == 0 && !timed_out {
+        for &p in &targets {
+            if in_progress >= self.cfg.parallel_syncs {
                 break;
+            }
+            match self.failover.reconf.get(&p) {
+                Some(Reconf::Done) => continue,
+                Some(Reconf::Sent(t)) if now.since(*t) > SLAVE_RECONF_TIMEOUT => {
+                    self.event(ctx, K::SlaveReconfSentTimeout, self.slave(p));
+                    self.failover.reconf.insert(p, Reconf::Done);
+                    continue;
+                }
+                Some(Reconf::Sent(_) | Reconf::InProgress) => continue,
+                None => {}
+            }
+            // A replica that does not answer stands for Redis's disconnected link.
+            if self.monitor.get(p).sdown_since.is_some() {
+                continue;
             }
             ctx.send(
                 p,
@@ -353,7 +330,52 @@ impl Sentinel {
             );
             self.failover.reconf.insert(p, Reconf::Sent(now));
             self.event(ctx, K::SlaveReconfSent, self.slave(p));
-            budget = budget.saturating_sub(1);
+            in_progress += 1;
+        }
+        self.detect_end(ctx, now, &targets);
+    }
+
+    // sentinel.c: sentinelFailoverDetectEnd
+    /// Ends the failover once every reachable replica is reconfigured, or at failover-timeout
+    /// (then `REPLICAOF` goes, best effort, to the replicas not yet sent one).
+    fn detect_end(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime, targets: &[ProcessId]) {
+        let promoted = self.failover.promoted();
+        if self.monitor.get(promoted).sdown_since.is_some() {
+            return;
+        }
+        let pending = targets.iter().any(|p| {
+            self.failover.reconf.get(p) != Some(&Reconf::Done)
+                && self.monitor.get(*p).sdown_since.is_none()
+        });
+        let timed_out = now.since(self.failover.state_change) > self.cfg.failover_timeout_ns;
+        if timed_out {
+            let master = self.cfg.name.clone();
+            self.event(ctx, K::FailoverEndForTimeout, S::MasterName { master });
+        }
+        if !pending || timed_out {
+            let subject = self.master_subject(self.monitor.master);
+            self.event(ctx, K::FailoverEnd, subject);
+            self.failover.enter(FailoverState::UpdateConfig, now);
+        }
+        if !timed_out {
+            return;
+        }
+        for &p in targets {
+            let skip = matches!(
+                self.failover.reconf.get(&p),
+                Some(Reconf::Done | Reconf::Sent(_))
+            );
+            if skip || self.monitor.get(p).sdown_since.is_some() {
+                continue;
+            }
+            ctx.send(
+                p,
+                Msg::ReplicaOf {
+                    master: Some(promoted),
+                },
+            );
+            self.event(ctx, K::SlaveReconfSentBe, self.slave(p));
+            self.failover.reconf.insert(p, Reconf::Sent(now));
         }
     }
 
