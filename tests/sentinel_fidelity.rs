@@ -357,3 +357,76 @@ heal = "200s"
         );
     }
 }
+
+const TWO_GROUPS: &str = r#"
+name = "sentinel-epochs"
+seed = 1
+duration = "200s"
+quiet = "20s"
+
+[servers.pa]
+[servers.ra]
+replicaof = "pa"
+[servers.pb]
+[servers.rb]
+replicaof = "pb"
+
+[sentinels.defaults]
+monitor = ["pa", "pb"]
+quorum = 2
+down-after-milliseconds = 5000
+failover-timeout = 30000
+
+[sentinels.s1]
+[sentinels.s2]
+[sentinels.s3]
+
+[[faults]]
+kind = "crash"
+targets = ["pa"]
+at = "20s"
+[[faults]]
+kind = "crash"
+targets = ["pb"]
+at = "60s"
+[[faults]]
+kind = "pause"
+targets = ["s3"]
+at = "120s"
+heal = "140s"
+"#;
+
+// sentinel.c: `sentinel.current_epoch` is one per process, so the failover of the second
+// primary runs in a newer epoch than the first's; sentinels PING each other
+// (sentinelSendPeriodicCommands) and so see a paused one go SDOWN.
+#[test]
+fn one_epoch_per_sentinel_process_and_sentinels_ping_each_other() {
+    for seed in 1..=3 {
+        let s = Scenario::parse("sentinel-epochs.toml", TWO_GROUPS, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let notes = World::new(&s, seed).run(&mut |_| {}).unwrap().notes;
+        let elected: Vec<(String, u64)> = events(&notes, K::ElectedLeader)
+            .iter()
+            .map(|n| match subject(n) {
+                EventSubject::Epoch { master, epoch, .. } => (master.clone(), *epoch),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let epoch_of = |name: &str| {
+            elected
+                .iter()
+                .find(|(m, _)| m == name)
+                .unwrap_or_else(|| panic!("seed {seed}: {name} not failed over: {elected:?}"))
+                .1
+        };
+        assert!(epoch_of("pb") > epoch_of("pa"), "seed {seed}: {elected:?}");
+        let s3_down = events(&notes, K::Sdown)
+            .into_iter()
+            .filter(|n| matches!(subject(n), EventSubject::Sentinel { name } if name == "s3"))
+            .count();
+        assert!(
+            s3_down >= 2,
+            "seed {seed}: s1 and s2 see s3 down ({s3_down})"
+        );
+    }
+}

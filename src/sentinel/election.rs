@@ -63,6 +63,12 @@ impl Election {
         self.leader = None;
     }
 
+    /// Takes the process-wide current epoch (one per sentinel process, not per primary).
+    pub fn sync_epoch(&mut self, epoch: u64) {
+        assert!(epoch >= self.current_epoch, "the current epoch only grows");
+        self.current_epoch = epoch;
+    }
+
     /// Adopts `epoch` if it is newer (`+new-epoch`); true when it was.
     pub fn observe_epoch(&mut self, epoch: u64) -> bool {
         if epoch > self.current_epoch {
@@ -154,10 +160,12 @@ impl Sentinel {
     }
 
     // sentinel.c: sentinelGetLeader
-    /// Counts the others' votes for `epoch`, votes for the top candidate (or itself), and
-    /// returns the winner if it has a majority of all known sentinels and the quorum.
+    /// Counts the others' votes cast in the current epoch, votes for the top candidate (or
+    /// itself) in `epoch`, and returns the winner if it has a majority of all known sentinels
+    /// and the quorum.
     pub(super) fn get_leader(&mut self, ctx: &mut Ctx<'_, Msg>, epoch: u64) -> Option<ProcessId> {
-        let mut tally = Tally::of(self.peers.votes(), epoch);
+        let current = self.election.current_epoch();
+        let mut tally = Tally::of(self.peers.votes(), current);
         let best = tally.top().map_or(self.me, |(p, _)| p);
         self.vote_leader(ctx, epoch, best);
         if let Some(v) = self.election.vote()
@@ -213,7 +221,8 @@ impl Sentinel {
         {
             self.vote_leader(ctx, epoch, c);
         }
-        let vote = self.election.vote();
+        // The vote is reported only to a vote request about our primary; else "*" and 0.
+        let vote = self.election.vote().filter(|_| vote_for.is_some() && ours);
         let reply = Msg::IsMasterDownReply {
             id,
             down,

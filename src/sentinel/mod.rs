@@ -246,7 +246,11 @@ impl Sentinel {
         match msg {
             Msg::Pong { id } if self.requests.is_from(id, from) => {
                 self.requests.close(id);
-                self.monitor.on_pong(from, now);
+                if self.peers.knows(from) {
+                    self.peers.on_pong(from);
+                } else {
+                    self.monitor.on_pong(from, now);
+                }
             }
             Msg::InfoReply { id, info } if self.requests.is_from(id, from) => {
                 self.requests.close(id);

@@ -215,7 +215,41 @@ impl Sentinel {
                 self.monitor.get_mut(p).last_hello_sent = now;
             }
         }
+        self.ping_peers(ctx, now);
         self.requests.trim();
+    }
+
+    // sentinel.c: sentinelSendPeriodicCommands ("Send PING to all the three kinds of
+    // instances")
+    fn ping_peers(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        let period = PING_PERIOD.min(self.cfg.down_after_ns);
+        for p in self.peers.ids() {
+            let peer = self.peers.get_mut(p);
+            if peer.last_ping_sent.is_some_and(|t| now.since(t) < period) {
+                continue;
+            }
+            peer.last_ping_sent = Some(now);
+            peer.act_ping_time.get_or_insert(now);
+            let id = self.requests.open(p);
+            ctx.send(p, Msg::Ping { id });
+        }
+    }
+
+    // sentinel.c: sentinelCheckSubjectivelyDown, for the other sentinels
+    fn check_peers_sdown(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        for p in self.peers.ids() {
+            let peer = self.peers.get_mut(p);
+            let down = peer
+                .act_ping_time
+                .is_some_and(|t| now.since(t) > self.cfg.down_after_ns);
+            if down == peer.sdown {
+                continue;
+            }
+            peer.sdown = down;
+            let name = self.name(p).to_string();
+            let kind = if down { K::Sdown } else { K::SdownExit };
+            self.event(ctx, kind, S::Sentinel { name });
+        }
     }
 
     // sentinel.c: sentinelCheckSubjectivelyDown
@@ -241,6 +275,7 @@ impl Sentinel {
             let subject = S::Instance { is_master, server };
             self.event(ctx, if down { K::Sdown } else { K::SdownExit }, subject);
         }
+        self.check_peers_sdown(ctx, now);
     }
 
     // sentinel.c: sentinelCheckObjectivelyDown

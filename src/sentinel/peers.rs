@@ -21,6 +21,12 @@ pub(super) struct Peer {
     pub vote: Option<Vote>,
     /// When it was last asked.
     pub last_ask: Option<SimTime>,
+    /// When the last PING went to it.
+    pub last_ping_sent: Option<SimTime>,
+    /// When the oldest unanswered PING was sent.
+    pub act_ping_time: Option<SimTime>,
+    /// SDOWN (it stopped answering PINGs for down-after-milliseconds).
+    pub sdown: bool,
 }
 
 /// Every sentinel ever discovered (by hello or by a request), never forgotten.
@@ -47,6 +53,18 @@ impl Peers {
 
     pub fn get_mut(&mut self, p: ProcessId) -> &mut Peer {
         self.0.entry(p).or_default()
+    }
+
+    /// Records a PONG.
+    pub fn on_pong(&mut self, from: ProcessId) {
+        if let Some(p) = self.0.get_mut(&from) {
+            p.act_ping_time = None;
+        }
+    }
+
+    /// Whether `p` is a known sentinel.
+    pub fn knows(&self, p: ProcessId) -> bool {
+        self.0.contains_key(&p)
     }
 
     /// How many say the primary is down.

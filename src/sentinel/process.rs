@@ -10,9 +10,11 @@ use crate::proto::Msg;
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 /// A Sentinel process: one monitor (a [`Sentinel`] state machine) per primary it watches.
+/// Invariant: every monitor runs with the process's one current epoch (`sentinel.current_epoch`).
 #[derive(Clone, Debug)]
 pub struct SentinelProcess {
     monitors: Vec<Sentinel>,
+    current_epoch: u64,
 }
 
 impl SentinelProcess {
@@ -27,7 +29,18 @@ impl SentinelProcess {
                 s
             })
             .collect();
-        SentinelProcess { monitors }
+        SentinelProcess {
+            monitors,
+            current_epoch: 0,
+        }
+    }
+
+    /// Runs `f` on monitor `i` with the process's current epoch, and keeps what it adopted.
+    fn with_epoch(&mut self, i: usize, f: impl FnOnce(&mut Sentinel)) {
+        let m = &mut self.monitors[i];
+        m.election.sync_epoch(self.current_epoch);
+        f(m);
+        self.current_epoch = m.election.current_epoch();
     }
 
     /// The monitors, one per watched primary.
@@ -35,8 +48,8 @@ impl SentinelProcess {
         &self.monitors
     }
 
-    fn by_name(&mut self, name: &str) -> Option<&mut Sentinel> {
-        self.monitors.iter_mut().find(|m| m.cfg.name == name)
+    fn by_name(&self, name: &str) -> Option<usize> {
+        self.monitors.iter().position(|m| m.cfg.name == name)
     }
 
     fn schedule_tick(ctx: &mut Ctx<'_, Msg>) {
@@ -48,16 +61,16 @@ impl SentinelProcess {
 
     /// Starts every monitor and the timer.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        for m in &mut self.monitors {
-            m.start(ctx);
+        for i in 0..self.monitors.len() {
+            self.with_epoch(i, |m| m.start(ctx));
         }
         Self::schedule_tick(ctx);
     }
 
     /// The periodic timer: every monitor ticks.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _tag: u64) {
-        for m in &mut self.monitors {
-            m.tick(ctx);
+        for i in 0..self.monitors.len() {
+            self.with_epoch(i, |m| m.tick(ctx));
         }
         Self::schedule_tick(ctx);
     }
@@ -66,30 +79,34 @@ impl SentinelProcess {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         let slot = |id: u64| (id >> SLOT_SHIFT) as usize;
         let target = match &msg {
+            // Another sentinel's PING.
+            Msg::Ping { id } => {
+                ctx.send(from, Msg::Pong { id: *id });
+                return;
+            }
             Msg::Pong { id } | Msg::InfoReply { id, .. } | Msg::IsMasterDownReply { id, .. } => {
-                self.monitors.get_mut(slot(*id))
+                Some(slot(*id)).filter(|i| *i < self.monitors.len())
             }
-            Msg::Hello(h) => {
-                let name = h.name.clone();
-                self.by_name(&name)
-            }
-            Msg::IsMasterDown { name, .. } => {
-                let name = name.clone();
-                self.by_name(&name)
-            }
+            Msg::Hello(h) => self.by_name(&h.name),
+            Msg::IsMasterDown { name, .. } => self.by_name(name),
             Msg::GetMasterAddr { id, name } => {
-                let (id, name) = (*id, name.clone());
-                if self.by_name(&name).is_none() {
+                let found = self.by_name(name);
+                if found.is_none() {
                     // `SENTINEL get-master-addr-by-name` of an unknown name replies nil.
-                    ctx.send(from, Msg::MasterAddr { id, master: None });
-                    return;
+                    ctx.send(
+                        from,
+                        Msg::MasterAddr {
+                            id: *id,
+                            master: None,
+                        },
+                    );
                 }
-                self.by_name(&name)
+                found
             }
             _ => None,
         };
-        if let Some(m) = target {
-            m.on_message(ctx, from, msg);
+        if let Some(i) = target {
+            self.with_epoch(i, |m| m.on_message(ctx, from, msg));
         }
     }
 }
