@@ -152,6 +152,7 @@ pub enum SentinelEventKind {
     Slave,
     ConvertToSlave,
     FixSlaveConfig,
+    Reboot,
 }
 
 impl SentinelEventKind {
@@ -192,11 +193,12 @@ impl SentinelEventKind {
             Slave => "+slave",
             ConvertToSlave => "+convert-to-slave",
             FixSlaveConfig => "+fix-slave-config",
+            Reboot => "+reboot",
         }
     }
 
     /// Every kind, for parsers of real Sentinel logs.
-    pub const ALL: [SentinelEventKind; 33] = {
+    pub const ALL: [SentinelEventKind; 34] = {
         use SentinelEventKind::*;
         [
             Monitor,
@@ -232,6 +234,7 @@ impl SentinelEventKind {
             Slave,
             ConvertToSlave,
             FixSlaveConfig,
+            Reboot,
         ]
     };
 

@@ -430,3 +430,36 @@ fn one_epoch_per_sentinel_process_and_sentinels_ping_each_other() {
         );
     }
 }
+
+// sentinel.c: sentinelRefreshInstanceInfo reports a new run_id as +reboot and, with
+// master-reboot-down-after-period set, flags the primary (SRI_MASTER_REBOOT) until a PONG.
+#[test]
+fn a_restarted_primary_is_reported_as_rebooted() {
+    let faults = r#"
+[[faults]]
+kind = "crash"
+targets = ["p1"]
+at = "20s"
+heal = "22s"
+"#;
+    let notes = run(
+        faults,
+        &["sentinels.defaults.master-reboot-down-after-period=1ms"],
+        1,
+    );
+    let reboots: Vec<String> = events(&notes, K::Reboot)
+        .iter()
+        .map(|n| server_of(n))
+        .collect();
+    assert!(
+        reboots.len() >= 3,
+        "every sentinel sees p1 reboot: {reboots:?}"
+    );
+    assert!(reboots.iter().all(|s| s == "p1"), "{reboots:?}");
+    // The flag makes the rebooted primary SDOWN, so the sentinels fail it over ...
+    assert!(!events(&notes, K::TryFailover).is_empty());
+    // ... which they do not by default: it restarted within down-after-milliseconds.
+    let notes = run(faults, &[], 1);
+    assert!(!events(&notes, K::Reboot).is_empty());
+    assert!(events(&notes, K::TryFailover).is_empty());
+}

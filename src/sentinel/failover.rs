@@ -421,6 +421,7 @@ mod tests {
             down_after_ns: 5_000 * MS,
             failover_timeout_ns: 60_000 * MS,
             parallel_syncs: 1,
+            master_reboot_down_after_ns: 0,
             promote_lowest_offset: false,
         };
         let mut s = Sentinel::new("s", cfg, Rc::new(vec![]));

@@ -56,6 +56,9 @@ pub struct SentinelConfig {
     pub failover_timeout_ns: u64,
     /// `parallel-syncs` (default 1).
     pub parallel_syncs: u32,
+    /// `master-reboot-down-after-period` (default 0: off): a primary seen rebooting is SDOWN
+    /// if it does not answer a PING within this time.
+    pub master_reboot_down_after_ns: u64,
     /// Planted bug: promote the replica with the smallest offset.
     pub promote_lowest_offset: bool,
 }

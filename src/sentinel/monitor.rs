@@ -38,6 +38,8 @@ pub(super) struct Instance {
     pub sdown_since: Option<SimTime>,
     /// When it last went SDOWN (`s_down_since_time`, kept after `-sdown`).
     pub last_sdown: Option<SimTime>,
+    /// When a reboot of the primary was seen (`SRI_MASTER_REBOOT`); cleared by a PONG.
+    pub reboot_since: Option<SimTime>,
 }
 
 impl Instance {
@@ -58,6 +60,7 @@ impl Instance {
             conf_change_time: now,
             sdown_since: None,
             last_sdown: None,
+            reboot_since: None,
         }
     }
 
@@ -123,6 +126,8 @@ impl Monitor {
         if let Some(i) = self.instances.get_mut(&from) {
             i.last_avail = now;
             i.act_ping_time = None;
+            // sentinel.c: sentinelPingReplyCallback clears SRI_MASTER_REBOOT on a PONG.
+            i.reboot_since = None;
         }
     }
 
@@ -261,7 +266,9 @@ impl Sentinel {
             let reports_replica = is_master
                 && !inst.role_reported_master
                 && now.since(inst.role_reported_time) > self.cfg.down_after_ns + 2 * INFO_PERIOD;
-            let down = elapsed > self.cfg.down_after_ns || reports_replica;
+            let reboot = self.cfg.master_reboot_down_after_ns;
+            let rebooted = is_master && inst.reboot_since.is_some_and(|t| now.since(t) > reboot);
+            let down = elapsed > self.cfg.down_after_ns || reports_replica || rebooted;
             let was_down = inst.sdown_since.is_some();
             if down == was_down {
                 continue;
@@ -319,6 +326,7 @@ impl Sentinel {
             return;
         };
         inst.last_avail = now;
+        let rebooted = inst.info.as_ref().is_some_and(|i| i.run_id != info.run_id);
         let reported_master_changed = inst.info.as_ref().is_none_or(|i| i.master != info.master);
         if !info.is_master && reported_master_changed {
             inst.conf_change_time = now;
@@ -335,6 +343,9 @@ impl Sentinel {
             (info.is_master, info.master, info.master_link_up);
         let replicas: Vec<ProcessId> = info.replicas.iter().map(|(r, _)| *r).collect();
         inst.info = Some(info);
+        if rebooted {
+            self.on_reboot(ctx, now, from);
+        }
         if from == self.monitor.master && reports_master {
             for r in replicas {
                 if self.monitor.add(r, now) {
@@ -355,6 +366,16 @@ impl Sentinel {
         if !self.observe_reconf(ctx, from, its_master, link_up) {
             self.maybe_fix_slave_config(ctx, now, from, its_master);
         }
+    }
+
+    // sentinel.c: sentinelRefreshInstanceInfo (a new run_id: +reboot)
+    fn on_reboot(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime, from: ProcessId) {
+        let is_master = from == self.monitor.master;
+        if is_master && self.cfg.master_reboot_down_after_ns != 0 {
+            self.monitor.get_mut(from).reboot_since = Some(now);
+        }
+        let server = self.name(from).to_string();
+        self.event(ctx, K::Reboot, S::Instance { is_master, server });
     }
 
     /// A replica in our view turned primary (the old primary came back): once it has

@@ -9,6 +9,7 @@ pub(super) const SENTINEL_KNOBS: &[&str] = &[
     "down-after-milliseconds",
     "failover-timeout",
     "parallel-syncs",
+    "master-reboot-down-after-period",
 ];
 
 pub(super) fn sentinel_knobs(
@@ -59,6 +60,10 @@ pub(super) fn sentinel_knobs(
             "quorum" => set(&mut c.quorum, cx.int(n, &p, 1, 1000).map(|v| v as u32)),
             "down-after-milliseconds" => set(&mut c.down_after_ns, cx.duration(n, &p, 1_000_000)),
             "failover-timeout" => set(&mut c.failover_timeout_ns, cx.duration(n, &p, 1_000_000)),
+            "master-reboot-down-after-period" => set(
+                &mut c.master_reboot_down_after_ns,
+                cx.duration(n, &p, 1_000_000),
+            ),
             "parallel-syncs" => set(
                 &mut c.parallel_syncs,
                 cx.int(n, &p, 1, 1000).map(|v| v as u32),
@@ -77,6 +82,7 @@ pub(super) struct SentinelDraft {
     down_after_ns: u64,
     failover_timeout_ns: u64,
     parallel_syncs: u32,
+    master_reboot_down_after_ns: u64,
 }
 
 pub(super) fn parse_sentinels(
@@ -104,6 +110,7 @@ pub(super) fn parse_sentinels(
         down_after_ns: 30_000_000_000,
         failover_timeout_ns: 180_000_000_000,
         parallel_syncs: 1,
+        master_reboot_down_after_ns: 0,
     };
     if let Some(d) = t.get("defaults")
         && let Some(dt) = cx.table(d, "sentinels.defaults")
@@ -155,6 +162,7 @@ pub(super) fn parse_sentinels(
                 down_after_ns: d.down_after_ns,
                 failover_timeout_ns: d.failover_timeout_ns,
                 parallel_syncs: d.parallel_syncs,
+                master_reboot_down_after_ns: d.master_reboot_down_after_ns,
                 promote_lowest_offset: bugs.promote_lowest_offset,
             })
             .collect();
