@@ -132,15 +132,18 @@ pub enum SentinelEventKind {
     TryFailover,
     VoteForLeader,
     ElectedLeader,
+    FailoverStateSelectSlave,
     FailoverAbortNotElected,
     FailoverAbortNoGoodSlave,
     FailoverAbortSlaveTimeout,
     SelectedSlave,
     FailoverStateSendSlaveofNoone,
+    FailoverStateWaitPromotion,
     PromotedSlave,
     FailoverStateReconfSlaves,
     SlaveReconfSent,
     SlaveReconfSentTimeout,
+    SlaveReconfSentBe,
     SlaveReconfInprog,
     SlaveReconfDone,
     FailoverEndForTimeout,
@@ -151,6 +154,7 @@ pub enum SentinelEventKind {
     Slave,
     ConvertToSlave,
     FixSlaveConfig,
+    Reboot,
 }
 
 impl SentinelEventKind {
@@ -169,15 +173,18 @@ impl SentinelEventKind {
             TryFailover => "+try-failover",
             VoteForLeader => "+vote-for-leader",
             ElectedLeader => "+elected-leader",
+            FailoverStateSelectSlave => "+failover-state-select-slave",
             FailoverAbortNotElected => "-failover-abort-not-elected",
             FailoverAbortNoGoodSlave => "-failover-abort-no-good-slave",
             FailoverAbortSlaveTimeout => "-failover-abort-slave-timeout",
             SelectedSlave => "+selected-slave",
             FailoverStateSendSlaveofNoone => "+failover-state-send-slaveof-noone",
+            FailoverStateWaitPromotion => "+failover-state-wait-promotion",
             PromotedSlave => "+promoted-slave",
             FailoverStateReconfSlaves => "+failover-state-reconf-slaves",
             SlaveReconfSent => "+slave-reconf-sent",
             SlaveReconfSentTimeout => "-slave-reconf-sent-timeout",
+            SlaveReconfSentBe => "+slave-reconf-sent-be",
             SlaveReconfInprog => "+slave-reconf-inprog",
             SlaveReconfDone => "+slave-reconf-done",
             FailoverEndForTimeout => "+failover-end-for-timeout",
@@ -188,11 +195,12 @@ impl SentinelEventKind {
             Slave => "+slave",
             ConvertToSlave => "+convert-to-slave",
             FixSlaveConfig => "+fix-slave-config",
+            Reboot => "+reboot",
         }
     }
 
     /// Every kind, for parsers of real Sentinel logs.
-    pub const ALL: [SentinelEventKind; 30] = {
+    pub const ALL: [SentinelEventKind; 34] = {
         use SentinelEventKind::*;
         [
             Monitor,
@@ -206,15 +214,18 @@ impl SentinelEventKind {
             TryFailover,
             VoteForLeader,
             ElectedLeader,
+            FailoverStateSelectSlave,
             FailoverAbortNotElected,
             FailoverAbortNoGoodSlave,
             FailoverAbortSlaveTimeout,
             SelectedSlave,
             FailoverStateSendSlaveofNoone,
+            FailoverStateWaitPromotion,
             PromotedSlave,
             FailoverStateReconfSlaves,
             SlaveReconfSent,
             SlaveReconfSentTimeout,
+            SlaveReconfSentBe,
             SlaveReconfInprog,
             SlaveReconfDone,
             FailoverEndForTimeout,
@@ -225,6 +236,7 @@ impl SentinelEventKind {
             Slave,
             ConvertToSlave,
             FixSlaveConfig,
+            Reboot,
         ]
     };
 

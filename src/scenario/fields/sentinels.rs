@@ -9,6 +9,7 @@ pub(super) const SENTINEL_KNOBS: &[&str] = &[
     "down-after-milliseconds",
     "failover-timeout",
     "parallel-syncs",
+    "master-reboot-down-after-period",
 ];
 
 pub(super) fn sentinel_knobs(
@@ -71,6 +72,10 @@ pub(super) fn sentinel_knobs(
             }
             "down-after-milliseconds" => set(&mut c.down_after_ns, cx.duration(n, &p, 1_000_000)),
             "failover-timeout" => set(&mut c.failover_timeout_ns, cx.duration(n, &p, 1_000_000)),
+            "master-reboot-down-after-period" => set(
+                &mut c.master_reboot_down_after_ns,
+                cx.duration(n, &p, 1_000_000),
+            ),
             "parallel-syncs" => set(
                 &mut c.parallel_syncs,
                 cx.int(n, &p, 1, 1000).map(|v| v as u32),
@@ -91,6 +96,7 @@ pub(super) struct SentinelDraft {
     parallel_syncs: u32,
     /// Where `quorum` was set, if it was.
     quorum_at: Option<(Origin, String)>,
+    master_reboot_down_after_ns: u64,
 }
 
 pub(super) fn parse_sentinels(
@@ -168,6 +174,7 @@ fn sentinel_defaults(cx: &mut Cx, t: &Table, servers: &[ServerSpec]) -> Sentinel
         failover_timeout_ns: 180_000_000_000,
         parallel_syncs: 1,
         quorum_at: None,
+        master_reboot_down_after_ns: 0,
     };
     if let Some(d) = t.get("defaults")
         && let Some(dt) = cx.table(d, "sentinels.defaults")
@@ -197,6 +204,7 @@ fn monitors(
             down_after_ns: d.down_after_ns,
             failover_timeout_ns: d.failover_timeout_ns,
             parallel_syncs: d.parallel_syncs,
+            master_reboot_down_after_ns: d.master_reboot_down_after_ns,
             promote_lowest_offset: bugs.promote_lowest_offset,
         })
         .collect()
