@@ -412,13 +412,29 @@ pub enum Fact {
         /// The replica dropped.
         replica: String,
     },
-    /// A primary freed its backlog after `repl-backlog-ttl` without replicas.
+    /// A primary freed its backlog after `repl-backlog-ttl` without replicas, and took a new
+    /// replication ID for the same data (`changeReplicationId`, `clearReplicationId2`).
     #[serde(rename = "repl:backlog-freed")]
     BacklogFreed {
         /// The primary.
         server: String,
         /// The TTL that elapsed, in seconds.
         after_s: u64,
+        /// The new replication ID.
+        replid: String,
+        /// Where the old history stood: the new one holds all of it.
+        parent: Position,
+    },
+    /// A primary's first replica made it create its backlog under a new replication ID, keeping
+    /// its data ("Replication backlog created, my new replication IDs are ...").
+    #[serde(rename = "repl:backlog-created")]
+    BacklogCreated {
+        /// The primary.
+        server: String,
+        /// The new replication ID.
+        replid: String,
+        /// Where the old history stood: the new one holds all of it.
+        parent: Position,
     },
     /// A replica starts connecting to its primary.
     #[serde(rename = "repl:connect")]
@@ -627,6 +643,7 @@ impl Fact {
             Fact::ReplTimeout { .. } => "repl:timeout",
             Fact::ReplicaTimedOut { .. } => "repl:replica-timeout",
             Fact::BacklogFreed { .. } => "repl:backlog-freed",
+            Fact::BacklogCreated { .. } => "repl:backlog-created",
             Fact::Connecting { .. } => "repl:connect",
             Fact::Replconf { .. } => "repl:replconf",
             Fact::PsyncSent { .. } => "repl:psync",
@@ -658,6 +675,7 @@ impl Fact {
             | Fact::ReplTimeout { server, .. }
             | Fact::ReplicaTimedOut { server, .. }
             | Fact::BacklogFreed { server, .. }
+            | Fact::BacklogCreated { server, .. }
             | Fact::Connecting { server, .. }
             | Fact::Replconf { server }
             | Fact::PsyncSent { server, .. }
@@ -730,9 +748,16 @@ impl fmt::Display for Fact {
                 f,
                 "{server}: Disconnecting timedout replica (streaming sync) {replica}"
             ),
-            Fact::BacklogFreed { server, after_s } => write!(
+            Fact::BacklogFreed {
+                server, after_s, ..
+            } => write!(
                 f,
                 "{server}: replication backlog freed after {after_s} seconds without replicas"
+            ),
+            Fact::BacklogCreated { server, replid, .. } => write!(
+                f,
+                "{server}: replication backlog created, new replication ID {}",
+                short(replid)
             ),
             Fact::Connecting { server, primary } => {
                 write!(f, "{server} connecting to primary {primary} (PING)")

@@ -162,6 +162,7 @@ mod tests {
             time_ns: t,
             server: None,
             error: None,
+            position: None,
         }
     }
 

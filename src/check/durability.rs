@@ -1,12 +1,18 @@
-//! `acked-writes-durable`: every acknowledged write survives in the final state, or is superseded
-//! by a write the client could not have ordered before it. Each lost write is reported with the
-//! server that acknowledged it and the event that doomed it.
+//! `acked-writes-durable`: every acknowledged write survives. A write whose history records where
+//! it landed (its replication position) is judged by lineage: it is lost exactly when the final
+//! primary's history does not descend from that position (see `lineage`), so a write discarded by
+//! a failover stays lost however long the run goes on and whatever later overwrites its key. A
+//! write without a position (a history recorded elsewhere, a write the planted bug kept out of the
+//! stream) is judged by the final value: it is lost when it is not in the final state and no
+//! write the client could not have ordered before it superseded it. Each lost write is reported
+//! with the server that acknowledged it and the event that doomed it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
+use super::lineage::{Ancestry, Cut, Origin};
 use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
 use crate::fact::{Fact, FactNote};
 use crate::history::{EventType, Operation};
@@ -61,6 +67,7 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
         };
         return (r, Vec::new());
     }
+    let ancestry = Ancestry::from_facts(e.notes);
     let ops = e.history.operations();
     let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in &ops {
@@ -85,15 +92,21 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
         let final_value = primary.data.get(*key).map(String::as_str);
         let final_written_until = final_writer_completion(key_ops, final_value);
         for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
+            if !matches!(op.f.as_str(), "set" | "incr" | "append") {
+                continue;
+            }
+            acked += 1;
+            if let (Some(at), Some(tip)) = (&op.position, &primary.position) {
+                if let Some(cut) = ancestry.cut(tip, at) {
+                    lost.push(lost_by_lineage(e, op, &cut));
+                }
+                continue;
+            }
             let verdict = match op.f.as_str() {
                 "set" => register_lost(op, final_written_until, final_value),
                 "incr" => counter_lost(op, final_value),
-                "append" => append_lost(op, final_value),
-                _ => None,
+                _ => append_lost(op, final_value),
             };
-            if matches!(op.f.as_str(), "set" | "incr" | "append") {
-                acked += 1;
-            }
             if let Some(value) = verdict {
                 lost.push(lost_write(e, op, value));
             }
@@ -179,6 +192,54 @@ fn append_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
     (!final_value.unwrap_or("").contains(token)).then(|| token.to_string())
 }
 
+/// What a lost write wrote: the value of a SET or APPEND, the counter an INCR acknowledged.
+fn written(op: &Operation) -> String {
+    let v = match op.f.as_str() {
+        "incr" => op.output.as_ref(),
+        _ => Some(&op.input),
+    };
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A write its history's lineage left behind, and the branch (or abandonment) that did it.
+fn lost_by_lineage(e: &Evidence<'_>, op: &Operation, cut: &Cut<'_>) -> LostWrite {
+    let Cut::Branched(b) = cut else {
+        return lost_write(e, op, written(op));
+    };
+    let replid = b.parent.replid.get(..8).unwrap_or(&b.parent.replid);
+    let (doomed_by, cause) = match b.origin {
+        Origin::Promotion => (
+            format!(
+                "{} was promoted holding history {replid} only up to offset {}",
+                b.server, b.parent.offset
+            ),
+            LossCause::Promotion,
+        ),
+        Origin::Restart | Origin::NewId => (
+            format!(
+                "{} restarted with files reaching only offset {} of history {replid}",
+                b.server, b.parent.offset
+            ),
+            LossCause::Restart,
+        ),
+    };
+    LostWrite {
+        process: op.process,
+        key: op.key.clone(),
+        f: op.f.clone(),
+        value: written(op),
+        ack_ms: op.complete_ns / 1_000_000,
+        server: op.server.clone().unwrap_or_default(),
+        doomed_by,
+        doomed_ms: Some(b.time_ns / 1_000_000),
+        cause,
+    }
+}
+
 fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
     let server = op.server.clone().unwrap_or_default();
     let (doomed_by, doomed_ms, cause) = match doom(e.notes, &server, op.complete_ns) {
@@ -242,6 +303,7 @@ mod tests {
             time_ns: t,
             server: (kind != EventType::Invoke).then(|| "p1".to_string()),
             error: None,
+            position: None,
         }
     }
 
@@ -252,6 +314,7 @@ mod tests {
             master: None,
             up: true,
             link_up: true,
+            position: None,
             data: data
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -20,6 +20,8 @@ pub enum Origin {
     Promotion,
     /// A primary restarted and reloaded its files.
     Restart,
+    /// A primary took a new replication ID for the same data (its backlog was created or freed).
+    NewId,
 }
 
 /// Where one replication history branched from its parent.
@@ -78,6 +80,17 @@ impl Ancestry {
                     data_from: Some(from),
                     ..
                 } => (replid, from.clone(), Origin::Restart, server),
+                Fact::BacklogCreated {
+                    server,
+                    replid,
+                    parent,
+                }
+                | Fact::BacklogFreed {
+                    server,
+                    replid,
+                    parent,
+                    ..
+                } => (replid, parent.clone(), Origin::NewId, server),
                 _ => continue,
             };
             parent.insert(
@@ -94,10 +107,13 @@ impl Ancestry {
     }
 
     /// Whether the write at `w` is part of the data at `tip`; otherwise what cut it off.
+    ///
+    /// A history holds its parent's writes up to the branch offset and nothing after, whatever
+    /// it went on to write (a restarted primary counts its own offsets from zero, a promoted one
+    /// continues its parent's), so each ancestor's limit is the offset its child branched at.
     pub fn cut<'a>(&'a self, tip: &Position, w: &Position) -> Option<Cut<'a>> {
         let mut replid = tip.replid.as_str();
         let mut limit = tip.offset;
-        // The branch that set the current limit: the one that cut off what lies beyond it.
         let mut via: Option<&Branch> = None;
         // A chain cannot be longer than the number of branches (IDs are random and never reused).
         for _ in 0..=self.parent.len() {
@@ -112,10 +128,8 @@ impl Ancestry {
                 return Some(Cut::Abandoned);
             };
             replid = &b.parent.replid;
-            if b.parent.offset <= limit {
-                limit = b.parent.offset;
-                via = Some(b);
-            }
+            limit = b.parent.offset;
+            via = Some(b);
         }
         Some(Cut::Abandoned)
     }
@@ -177,16 +191,33 @@ mod tests {
     }
 
     #[test]
-    fn limits_shrink_along_the_chain_and_unrelated_histories_are_abandoned() {
-        // a -> b at 60 -> c at 40 (of b): a's writes survive only up to 40.
-        let anc = Ancestry::from_facts(&[
-            promoted(10, "r2", "b", "a", 60),
-            promoted(20, "r3", "c", "b", 40),
-        ]);
-        let tip = pos("c", 1000);
-        assert_eq!(anc.cut(&tip, &pos("a", 40)), None);
-        match anc.cut(&tip, &pos("a", 50)) {
-            Some(Cut::Branched(b)) => assert_eq!(b.server, "r3", "the branch that set the limit"),
+    fn each_ancestor_is_held_up_to_its_own_branch_point() {
+        // a -> b at 60 (b promoted); b restarted from its files at 100 as c, whose own offsets
+        // start again from 0: c at 40 holds all of b up to 100, hence a up to 60.
+        let mut restart = promoted(20, "p2", "c", "b", 100);
+        if let Fact::Promoted { .. } = restart.fact {
+            restart.fact = Fact::Started {
+                server: "p2".into(),
+                role: StartRole::Primary,
+                keys: 1,
+                replid: "c".into(),
+                offset: 0,
+                data_from: Some(pos("b", 100)),
+            };
+        }
+        let anc = Ancestry::from_facts(&[promoted(10, "r2", "b", "a", 60), restart]);
+        let tip = pos("c", 40);
+        assert_eq!(anc.cut(&tip, &pos("a", 60)), None);
+        assert_eq!(anc.cut(&tip, &pos("b", 100)), None);
+        match anc.cut(&tip, &pos("b", 101)) {
+            Some(Cut::Branched(b)) => {
+                assert_eq!(b.server, "p2");
+                assert_eq!(b.origin, Origin::Restart);
+            }
+            other => panic!("{other:?}"),
+        }
+        match anc.cut(&tip, &pos("a", 61)) {
+            Some(Cut::Branched(b)) => assert_eq!(b.server, "r2", "the branch that left it"),
             other => panic!("{other:?}"),
         }
         assert_eq!(anc.cut(&tip, &pos("zzz", 1)), Some(Cut::Abandoned));

@@ -37,6 +37,10 @@ pub struct FinalState {
     pub up: bool,
     /// Replica link in sync at the end.
     pub link_up: bool,
+    /// Where its data stands in the replication history (`master_replid`,
+    /// `master_repl_offset`), when known: the tip the lineage of acknowledged writes is judged
+    /// against.
+    pub position: Option<crate::history::Position>,
     /// The dataset.
     pub data: BTreeMap<String, String>,
 }
@@ -264,6 +268,7 @@ mod tests {
             master: master.map(str::to_string),
             up: true,
             link_up: true,
+            position: None,
             data: data
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -161,6 +161,7 @@ mod tests {
             time_ns: t,
             server: Some(server.into()),
             error: None,
+            position: None,
         }
     }
 
@@ -173,6 +174,7 @@ mod tests {
                 master: None,
                 up: true,
                 link_up: true,
+                position: None,
                 data: Default::default(),
             })
             .collect()

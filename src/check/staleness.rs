@@ -197,6 +197,7 @@ mod tests {
             time_ns: t,
             server: Some("r1".into()),
             error: None,
+            position: None,
         }
     }
 

@@ -124,6 +124,7 @@ mod tests {
             time_ns: 0,
             server: None,
             error: None,
+            position: None,
         }
     }
 

@@ -70,7 +70,10 @@ impl AofFile {
     fn position_after(&self, n: usize) -> Option<(ReplId, u64)> {
         match n.checked_sub(1) {
             None => self.base_position,
-            Some(i) => self.positions.get(i).map(|(r, o)| (self.replids[*r as usize], *o)),
+            Some(i) => self
+                .positions
+                .get(i)
+                .map(|(r, o)| (self.replids[*r as usize], *o)),
         }
     }
 }
@@ -160,6 +163,10 @@ mod tests {
         let after = d.load(true);
         assert_eq!(after.keyspace.len(), 1);
         assert!(after.keyspace.get("a").is_some());
-        assert_eq!(after.position, Some((id, 30)), "the data reaches the fsynced write");
+        assert_eq!(
+            after.position,
+            Some((id, 30)),
+            "the data reaches the fsynced write"
+        );
     }
 }

@@ -218,7 +218,8 @@ impl Sentinel {
             if info.is_master || info.priority == 0 || now.since(inst.info_time) > info_validity {
                 continue;
             }
-            if info.master_link_down_secs.max(0) as u64 * SimTime::NANOS_PER_SEC > max_link_down_ns {
+            if info.master_link_down_secs.max(0) as u64 * SimTime::NANOS_PER_SEC > max_link_down_ns
+            {
                 continue;
             }
             // Planted bug: rank by the smallest offset instead of the largest.

@@ -22,7 +22,14 @@ impl Server {
                 self.stats.noreplicas_refusals += 1;
             }
             let reply = Reply::Error(Rc::from(err));
-            ctx.send(client, Msg::Reply { id, reply, at: None });
+            ctx.send(
+                client,
+                Msg::Reply {
+                    id,
+                    reply,
+                    at: None,
+                },
+            );
             return;
         }
         if let Command::Wait(n, timeout_ms) = cmd {
@@ -35,19 +42,22 @@ impl Server {
             self.writes_applied += 1;
             // Planted bug: every 50th write is acknowledged but never propagated.
             let dropped = self.cfg.bugs.drop_propagation && self.writes_applied.is_multiple_of(50);
+            let mut streamed = false;
             if self.replica.is_none() && !dropped {
                 let before = self.data.repl.offset;
                 self.propagate(ctx, StreamItem::Command(cmd.clone()));
                 if self.data.repl.offset != before {
                     let offset = self.data.repl.offset;
                     self.primary.client_offsets.insert(client, offset);
+                    streamed = true;
                 }
             }
             let position = (self.data.repl.replid, self.data.repl.offset);
             self.persistence.record_write(&self.cfg, &cmd, position);
-            // Only a primary's writes have a place in a replication history of their own (and a
-            // write the planted bug kept out of the stream has none).
-            at = (self.replica.is_none() && !dropped).then_some(position);
+            // A write has a place of its own in a replication history only when a primary put it
+            // into its stream (a primary without backlog or replicas does not advance its offset,
+            // and a write the planted bug kept out of the stream has none).
+            at = streamed.then_some(position);
         }
         let reply = applied.reply;
         ctx.send(client, Msg::Reply { id, reply, at });
@@ -92,7 +102,14 @@ impl Server {
         let count = self.primary.acked_count(target);
         if count >= n {
             let reply = Reply::Int(i64::from(count));
-            ctx.send(client, Msg::Reply { id, reply, at: None });
+            ctx.send(
+                client,
+                Msg::Reply {
+                    id,
+                    reply,
+                    at: None,
+                },
+            );
             return;
         }
         let token = self.tokens.timer();

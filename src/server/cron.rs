@@ -140,11 +140,14 @@ impl Server {
             && now.since(since) > ttl * SimTime::NANOS_PER_SEC
         {
             self.data.backlog = None;
+            let parent = self.data.position();
             self.data.repl.reset(ReplId::random(ctx.rng()));
             self.primary.no_replicas_since = None;
             ctx.note(Fact::BacklogFreed {
                 server: self.name.clone(),
                 after_s: ttl,
+                replid: self.data.repl.replid.to_string(),
+                parent,
             });
         }
     }

@@ -25,6 +25,14 @@ impl Data {
     }
 
     /// Creates the backlog when there is none, starting at the next byte of the stream.
+    /// Where the data stands in its replication history.
+    pub(crate) fn position(&self) -> crate::history::Position {
+        crate::history::Position {
+            replid: self.repl.replid.to_string(),
+            offset: self.repl.offset,
+        }
+    }
+
     pub(crate) fn ensure_backlog(&mut self, size_bytes: u64) {
         if self.backlog.is_none() {
             self.backlog = Some(Backlog::new(size_bytes, self.repl.offset + 1));

@@ -102,8 +102,14 @@ impl Server {
     fn accept_full(&mut self, ctx: &mut Ctx<'_, Msg>, replica: ProcessId, conn: u64) {
         if self.data.backlog.is_none() {
             // syncCommand: the first replica ever creates the backlog under a fresh history.
+            let parent = self.data.position();
             self.data.repl.reset(ReplId::random(ctx.rng()));
             self.data.ensure_backlog(self.cfg.repl_backlog_size);
+            ctx.note(Fact::BacklogCreated {
+                server: self.name.clone(),
+                replid: self.data.repl.replid.to_string(),
+                parent,
+            });
         }
         // replicationSetupSlaveForFullResync forces a SELECT into the stream.
         self.primary.select_emitted = false;

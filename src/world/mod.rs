@@ -81,6 +81,8 @@ pub struct ServerFinal {
     pub link_up: bool,
     /// `master_repl_offset`.
     pub offset: u64,
+    /// `master_replid`.
+    pub replid: String,
     /// The dataset.
     pub keyspace: crate::redis::Keyspace,
     /// Counters.
@@ -376,6 +378,7 @@ impl<'s> World<'s> {
                 up: self.kernel.state(id) == ProcessState::Running,
                 link_up: s.link_up(),
                 offset: s.repl().offset,
+                replid: s.repl().replid.to_string(),
                 keyspace: s.keyspace().clone(),
                 stats: s.stats().clone(),
             });

@@ -319,6 +319,7 @@ mod tests {
             time_ns: t,
             server: None,
             error: None,
+            position: None,
         }
     }
 

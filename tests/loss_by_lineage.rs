@@ -1,0 +1,41 @@
+//! Lost acknowledged writes are judged by lineage, so the figure does not depend on how long the
+//! run goes on after the loss: region-outage loses the same writes whether it stops at 300 s or
+//! runs on for another ten minutes of writes that overwrite the same keys.
+
+mod common;
+
+use common::simkv;
+
+fn lost(duration: &str, seed: &str) -> u64 {
+    let out = simkv(&[
+        "run",
+        "scenarios/region-outage.toml",
+        "--seed",
+        seed,
+        "--json",
+        "--set",
+        &format!("duration={duration}"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("--json: {e}\n{}", out.stderr));
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "acked-writes-durable")
+        .and_then(|c| c["count"].as_u64())
+        .expect("the durability check ran")
+}
+
+#[test]
+fn loss_does_not_shrink_as_the_run_gets_longer() {
+    for seed in ["1", "2"] {
+        let short = lost("300s", seed);
+        assert!(
+            short > 1000,
+            "seed {seed}: the split brain loses writes ({short})"
+        );
+        assert_eq!(lost("600s", seed), short, "seed {seed}: 600 s");
+        assert_eq!(lost("900s", seed), short, "seed {seed}: 900 s");
+    }
+}
