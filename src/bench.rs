@@ -4,7 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::Duration;
 
 use crate::scenario::Scenario;
 use crate::sim::{
@@ -183,16 +183,19 @@ impl KernelFigures {
     }
 }
 
+/// The wall clock, injected by the caller (the library never reads it itself).
+pub type Clock<'a> = &'a dyn Fn() -> Duration;
+
 /// Times the kernel and the bare loop in turn, `rounds` times each, on `events` events.
-pub fn kernel_vs_bare(timers: u32, events: u64, rounds: usize) -> KernelFigures {
+pub fn kernel_vs_bare(timers: u32, events: u64, rounds: usize, now: Clock) -> KernelFigures {
     let (mut kernel, mut bare, mut trace_hash) = (Vec::new(), Vec::new(), 0);
     for _ in 0..rounds.max(1) {
-        let t = Instant::now();
+        let t = now();
         let k = timer_workload(timers, events);
-        kernel.push(k.events as f64 / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        kernel.push(k.events as f64 / (now() - t).as_secs_f64());
+        let t = now();
         let b = bare_heap_loop(timers, events);
-        bare.push(b.events as f64 / t.elapsed().as_secs_f64());
+        bare.push(b.events as f64 / (now() - t).as_secs_f64());
         assert_eq!(
             k.time_sum, b.time_sum,
             "the kernel and the bare loop do the same events"
@@ -238,13 +241,14 @@ pub fn simulation_only(
     scenario: &Scenario,
     seed: u64,
     rounds: usize,
+    now: Clock,
 ) -> Result<SimulationFigures, RunError> {
     let mut walls = Vec::new();
     let mut events = 0;
     for _ in 0..rounds.max(1) {
-        let t = Instant::now();
+        let t = now();
         let out = World::new(scenario, seed).run(&mut |_| {})?;
-        walls.push(t.elapsed().as_secs_f64());
+        walls.push((now() - t).as_secs_f64());
         events = out.events;
     }
     Ok(SimulationFigures {

@@ -211,7 +211,7 @@ fn out_folders_are_checked_first_replaced_whole_and_name_their_run() {
                 "--seed",
                 seed,
                 "--set",
-                "name=idle two",
+                "description=idle two",
                 "--out",
                 &o,
             ],
@@ -223,7 +223,7 @@ fn out_folders_are_checked_first_replaced_whole_and_name_their_run() {
     assert_eq!(manifest["seed"], 4);
     assert_eq!(
         manifest["replay"],
-        "simkv run - --set 'name=idle two' --seed 4"
+        "simkv run - --set 'description=idle two' --seed 4"
     );
     let files = manifest["files"].as_array().unwrap();
     let listed: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
@@ -382,7 +382,7 @@ fn counts_agree_with_their_nouns() {
     let r = simkv(&["check", one.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains(": 1 operation over 1 key (simkv)"),
+        r.stdout.contains(": 1 operation over 1 key (jsonl, kv)"),
         "{}",
         r.stdout
     );

@@ -96,3 +96,94 @@ fn every_fact_kind_is_documented_in_the_trace_schema() {
         assert!(doc.contains(&format!("`{}`", k.as_str())), "{}", k.as_str());
     }
 }
+
+/// The layers of docs/ARCHITECTURE.md's "Layers" section: `N: a, b, c` per line.
+fn documented_layers() -> Vec<(u32, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).unwrap();
+    let section = doc
+        .split("## Layers")
+        .nth(1)
+        .expect("docs/ARCHITECTURE.md has a Layers section");
+    let block = section.split("```").nth(1).expect("the layers in a code block");
+    let mut out = Vec::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let (n, mods) = line.split_once(':').expect("`N: modules`");
+        let n: u32 = n.trim().parse().expect("a layer number");
+        for m in mods.split(',') {
+            out.push((n, m.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// Every `crate::<module>` a top-level module's files name, as (from, to) edges.
+fn module_edges() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut edges = std::collections::BTreeSet::new();
+    for (p, text) in all() {
+        let rel = p.strip_prefix(&src).unwrap();
+        let top = rel.iter().next().unwrap().to_string_lossy();
+        let from = top.trim_end_matches(".rs").to_string();
+        // `main.rs` and `cli/` are the binary's: for them `crate::` is the binary crate.
+        if from == "main" || from == "lib" || from == "cli" {
+            continue;
+        }
+        for (i, _) in text.match_indices("crate::") {
+            let rest = &text[i + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != from {
+                edges.insert((from.clone(), name));
+            }
+        }
+    }
+    edges.into_iter().collect()
+}
+
+/// Edges that do not point to a strictly lower layer, and modules no layer names.
+fn layering_violations(layers: &[(u32, String)], edges: &[(String, String)]) -> Vec<String> {
+    let layer = |m: &str| layers.iter().find(|(_, x)| x == m).map(|(n, _)| *n);
+    let mut out = Vec::new();
+    for (from, to) in edges {
+        match (layer(from), layer(to)) {
+            (Some(a), Some(b)) if b < a => {}
+            (Some(a), Some(b)) => out.push(format!("{from} (layer {a}) uses {to} (layer {b})")),
+            _ => out.push(format!("{from} -> {to}: a module with no layer")),
+        }
+    }
+    out
+}
+
+#[test]
+fn modules_depend_only_on_lower_layers() {
+    let layers = documented_layers();
+    let edges = module_edges();
+    assert!(edges.len() > 30, "found only {} edges", edges.len());
+    let bad = layering_violations(&layers, &edges);
+    assert!(bad.is_empty(), "upward or sideways edges:\n{}", bad.join("\n"));
+    // Every top-level module is placed.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for e in std::fs::read_dir(src).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_string();
+        if name != "main" && name != "lib" {
+            assert!(layers.iter().any(|(_, m)| *m == name), "{name} has no layer in docs/ARCHITECTURE.md");
+        }
+    }
+}
+
+#[test]
+fn the_layering_check_catches_an_upward_edge_and_a_cycle() {
+    let layers = vec![(0, "sim".to_string()), (1, "net".to_string())];
+    let up = vec![("sim".to_string(), "net".to_string())];
+    assert_eq!(layering_violations(&layers, &up).len(), 1);
+    let cycle = vec![
+        ("net".to_string(), "sim".to_string()),
+        ("sim".to_string(), "net".to_string()),
+    ];
+    assert_eq!(layering_violations(&layers, &cycle).len(), 1, "one of the two edges points up");
+    let fine = vec![("net".to_string(), "sim".to_string())];
+    assert!(layering_violations(&layers, &fine).is_empty());
+}

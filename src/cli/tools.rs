@@ -118,9 +118,9 @@ fn bench_checkers(now: Clock) -> Result<(), ExitCode> {
 }
 
 /// The kernel next to a bare binary-heap loop doing the same events.
-fn bench_kernel(events: u64, rounds: usize, json: bool) -> serde_json::Value {
+fn bench_kernel(events: u64, rounds: usize, json: bool, now: Clock) -> serde_json::Value {
     let timers = simkv::bench::BENCH_TIMERS;
-    let k = simkv::bench::kernel_vs_bare(timers, events, rounds);
+    let k = simkv::bench::kernel_vs_bare(timers, events, rounds, now);
     if !json {
         outln!(
             "kernel {timers} timers: {:.1} M events/s; bare BinaryHeap loop {:.1} M/s; ratio {:.2} (target >= 0.85; median of {rounds} rounds of {events} events, trace {:016x})",
@@ -142,8 +142,9 @@ fn bench_simulation(
     sc: &Scenario,
     rounds: usize,
     json: bool,
+    now: Clock,
 ) -> Result<serde_json::Value, ExitCode> {
-    let f = simkv::bench::simulation_only(sc, sc.seed, rounds).map_err(|e| {
+    let f = simkv::bench::simulation_only(sc, sc.seed, rounds, now).map_err(|e| {
         errln!("error: {e}");
         ExitCode::from(2)
     })?;
@@ -170,7 +171,7 @@ pub fn bench(
     json: bool,
     now: Clock,
 ) -> ExitCode {
-    let mut figures = serde_json::json!({ "kernel": bench_kernel(events, rounds, json) });
+    let mut figures = serde_json::json!({ "kernel": bench_kernel(events, rounds, json, now) });
     let outage = Path::new("scenarios/region-outage.toml");
     if outage.exists() {
         let sc = match Scenario::load(outage, &[]) {
@@ -180,7 +181,7 @@ pub fn bench(
                 return ExitCode::from(2);
             }
         };
-        match bench_simulation(&sc, rounds, json) {
+        match bench_simulation(&sc, rounds, json, now) {
             Ok(v) => figures["region_outage"] = v,
             Err(code) => return code,
         }
@@ -188,7 +189,7 @@ pub fn bench(
     let text = simkv::bench::scale_scenario(50, 200, 60);
     let sc =
         Scenario::parse("scale (built in)", &text, &[]).expect("the built-in scenario is valid");
-    match bench_simulation(&sc, 1, json) {
+    match bench_simulation(&sc, 1, json, now) {
         Ok(v) => figures["scale"] = v,
         Err(code) => return code,
     }

@@ -39,13 +39,16 @@ Models (--model): register (read/write), cas-register (+ cas; EDN default),
   where INCR parses the string as Redis does).
 An :info operation may take effect at any later time or never; :fail ones never did.
 
-Exit codes: 0 linearizable, 1 not linearizable, 2 bad input (the message names the
-line), 3 undecided (the search budget ran out: status unknown).
-
 Examples:
   simkv check history.edn --model cas-register --initial-value 0
   simkv check txns.edn --model multi-register --json
-  simkv check out/history.jsonl";
+  simkv check out/history.jsonl
+
+Exit codes:
+  0  linearizable
+  1  not linearizable
+  2  bad input or usage (a malformed history names its line)
+  3  undecided: the search budget ran out (status unknown)";
 
 /// `simkv sweep --help`.
 pub const SWEEP: &str = "Examples:
