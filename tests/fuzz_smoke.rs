@@ -1,0 +1,97 @@
+//! A short fuzzing run of every target in the normal test suite (4,000 executions each): the
+//! loop is reproducible from its seed, reaches both accepted and rejected inputs, and finds no
+//! panic that is not already saved under `tests/data/fuzz/` (those fail fuzz_regressions.rs).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use simkv::fuzz::corpus::{self, Sources};
+use simkv::fuzz::{FindingKind, Fuzzer, Hooks, Outcome, Target, execute};
+
+const EXECS: u64 = 4_000;
+
+struct Clock(Instant);
+
+impl Hooks for Clock {
+    fn now_ns(&mut self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+}
+
+fn sources() -> Sources {
+    Sources::at(Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn fuzz(target: Target, seed: u64, execs: u64) -> Fuzzer {
+    let mut f = Fuzzer::new(target, seed, corpus::load(target, &sources()));
+    f.run(execs, &mut Clock(Instant::now()));
+    f
+}
+
+/// The panic locations the saved inputs of `target` reach today.
+fn known_locations(target: Target) -> BTreeSet<String> {
+    corpus::saved_findings(&sources().root, target)
+        .iter()
+        .filter_map(|input| match execute(target, input) {
+            Outcome::Panicked { location, .. } => Some(location),
+            _ => None,
+        })
+        .collect()
+}
+
+fn smoke(target: Target) {
+    let f = fuzz(target, 1, EXECS);
+    let s = f.stats();
+    assert_eq!(s.execs, EXECS);
+    assert!(s.accepted > 0 && s.rejected > 0, "{s:?}");
+    let known = known_locations(target);
+    for finding in f.findings() {
+        assert!(
+            !matches!(finding.kind, FindingKind::Slow { .. }),
+            "{}: {}",
+            target.name(),
+            finding.message
+        );
+        assert!(
+            finding.kind != FindingKind::Panic || known.contains(&finding.location),
+            "new {} finding at {}: {}\ninput: {:?}",
+            target.name(),
+            finding.location,
+            finding.message,
+            String::from_utf8_lossy(&finding.input)
+        );
+    }
+}
+
+#[test]
+fn scenario_parser_smoke() {
+    smoke(Target::Scenario);
+}
+
+#[test]
+fn set_overrides_smoke() {
+    smoke(Target::Set);
+}
+
+#[test]
+fn jsonl_reader_smoke() {
+    smoke(Target::Jsonl);
+}
+
+#[test]
+fn kv_reader_smoke() {
+    smoke(Target::Kv);
+}
+
+#[test]
+fn etcd_reader_smoke() {
+    smoke(Target::Etcd);
+}
+
+#[test]
+fn equal_seeds_give_equal_inputs() {
+    let digest = |seed| fuzz(Target::Scenario, seed, 300).stats().digest;
+    assert_eq!(digest(9), digest(9));
+    assert_ne!(digest(9), digest(10));
+}
