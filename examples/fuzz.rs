@@ -82,7 +82,12 @@ fn main() {
     if let Some(p) = &args.porcupine {
         sources.porcupine = p.clone();
     }
-    println!("seed {} | {} executions per target | findings in {}", args.seed, args.execs, args.findings.display());
+    println!(
+        "seed {} | {} executions per target | findings in {}",
+        args.seed,
+        args.execs,
+        args.findings.display()
+    );
     let mut total = 0;
     for target in targets {
         recover_in_flight(&args.findings, target);
@@ -97,7 +102,11 @@ fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
         return Ok(Target::ALL.to_vec());
     }
     text.split(',')
-        .map(|n| Target::from_name(n.trim()).ok_or(format!("unknown target `{n}` (scenario, set, jsonl, kv, etcd or all)")))
+        .map(|n| {
+            Target::from_name(n.trim()).ok_or(format!(
+                "unknown target `{n}` (scenario, set, jsonl, kv, etcd or all)"
+            ))
+        })
         .collect()
 }
 
@@ -116,8 +125,17 @@ fn fuzz_one(target: Target, args: &Args, sources: &corpus::Sources) -> usize {
     let s = fuzzer.stats();
     println!(
         "{:<8} {:>9} execs in {:>6.1} s = {:>7.0} execs/s | accepted {} rejected {} panics {} | corpus {} | slowest {:.1} ms | peak heap {} KiB | digest {:016x}",
-        s.target, s.execs, wall, s.execs as f64 / wall, s.accepted, s.rejected, s.panics, s.corpus,
-        s.slowest_ns as f64 / 1e6, hooks.worst_peak / 1024, s.digest
+        s.target,
+        s.execs,
+        wall,
+        s.execs as f64 / wall,
+        s.accepted,
+        s.rejected,
+        s.panics,
+        s.corpus,
+        s.slowest_ns as f64 / 1e6,
+        hooks.worst_peak / 1024,
+        s.digest
     );
     for f in fuzzer.findings() {
         report(f, &args.findings, fuzzer.seed());
@@ -127,10 +145,18 @@ fn fuzz_one(target: Target, args: &Args, sources: &corpus::Sources) -> usize {
 }
 
 fn report(f: &Finding, dir: &Path, seed: u64) {
-    let saved = f.save(dir, seed).map_or_else(|e| format!("(not saved: {e})"), |p| p.display().to_string());
+    let saved = f
+        .save(dir, seed)
+        .map_or_else(|e| format!("(not saved: {e})"), |p| p.display().to_string());
     println!(
         "  FINDING {} at {} ({} hits): {}\n          input {} bytes (from {}): {}",
-        f.target.name(), f.location, f.hits, f.message.lines().next().unwrap_or(""), f.input.len(), f.original_len, saved
+        f.target.name(),
+        f.location,
+        f.hits,
+        f.message.lines().next().unwrap_or(""),
+        f.input.len(),
+        f.original_len,
+        saved
     );
 }
 
@@ -142,7 +168,9 @@ fn in_flight_path(dir: &Path, target: Target) -> PathBuf {
 /// overflow or an abort cannot be caught): keep it as a finding.
 fn recover_in_flight(dir: &Path, target: Target) {
     let path = in_flight_path(dir, target);
-    let Ok(bytes) = std::fs::read(&path) else { return };
+    let Ok(bytes) = std::fs::read(&path) else {
+        return;
+    };
     if bytes.len() < 8 {
         return;
     }
@@ -152,7 +180,11 @@ fn recover_in_flight(dir: &Path, target: Target) {
     let _ = std::fs::create_dir_all(&folder);
     let saved = folder.join(format!("died-{:016x}.input", simkv::sim::fnv1a(input)));
     let _ = std::fs::write(&saved, input);
-    println!("  FINDING {}: an earlier run died while executing {}", target.name(), saved.display());
+    println!(
+        "  FINDING {}: an earlier run died while executing {}",
+        target.name(),
+        saved.display()
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -176,18 +208,35 @@ impl Watch {
         let exec_started_ns = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
-        let watchdog = Some(spawn_watchdog(target, path, started, exec_started_ns.clone(), stop.clone()));
+        let watchdog = Some(spawn_watchdog(
+            target,
+            path,
+            started,
+            exec_started_ns.clone(),
+            stop.clone(),
+        ));
         let bar = (!args.quiet).then(|| {
             let b = ProgressBar::new(args.execs);
             b.set_style(
-                ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} {msg} eta {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} {msg} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.set_prefix(target.name());
             b
         });
-        Watch { started, in_flight, exec_started_ns, stop, watchdog, bar, base: 0, worst_peak: 0 }
+        Watch {
+            started,
+            in_flight,
+            exec_started_ns,
+            stop,
+            watchdog,
+            bar,
+            base: 0,
+            worst_peak: 0,
+        }
     }
 
     fn finish(&mut self) {
@@ -222,7 +271,8 @@ impl Hooks for Watch {
         self.exec_started_ns.store(0, Ordering::Relaxed);
         let grew = PEAK.load(Ordering::Relaxed).saturating_sub(self.base);
         self.worst_peak = self.worst_peak.max(grew);
-        (grew > MEMORY_LIMIT_BYTES).then(|| format!("one execution allocated {} MiB live", grew >> 20))
+        (grew > MEMORY_LIMIT_BYTES)
+            .then(|| format!("one execution allocated {} MiB live", grew >> 20))
     }
 
     fn progress(&mut self, s: &Stats) {
@@ -250,11 +300,14 @@ fn spawn_watchdog(
             let now = started.elapsed().as_nanos() as u64;
             if at != 0 && at != warned && now.saturating_sub(at) > SLOW_NS {
                 warned = at;
-                let copy = in_flight.with_file_name(format!("timeout-{}-{at}.input", target.name()));
+                let copy =
+                    in_flight.with_file_name(format!("timeout-{}-{at}.input", target.name()));
                 let _ = std::fs::copy(&in_flight, &copy);
                 eprintln!(
                     "{}: one execution has run for over {} s; its input (8-byte length, then the bytes) is in {}",
-                    target.name(), SLOW_NS / 1_000_000_000, copy.display()
+                    target.name(),
+                    SLOW_NS / 1_000_000_000,
+                    copy.display()
                 );
             }
         }

@@ -86,7 +86,11 @@ fn every_saved_input_has_its_note_and_a_known_target() {
         for input in saved_inputs(target.unwrap()) {
             let note = input.with_extension("panic");
             let text = std::fs::read_to_string(&note).unwrap_or_default();
-            assert!(text.contains("location: "), "{} has no note", input.display());
+            assert!(
+                text.contains("location: "),
+                "{} has no note",
+                input.display()
+            );
         }
     }
 }

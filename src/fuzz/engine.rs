@@ -115,12 +115,18 @@ impl Fuzzer {
     pub fn new(target: Target, seed: u64, seeds: Vec<Vec<u8>>) -> Fuzzer {
         let mut rng = RngStreams::new(seed).stream(&format!("fuzz/{}", target.name()));
         let scenarios: Vec<String> = if target == Target::Set {
-            seeds.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+            seeds
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
         } else {
             Vec::new()
         };
         let seeds = if target == Target::Set {
-            scenarios.iter().map(|s| set_input(&mut rng, s).into_bytes()).collect()
+            scenarios
+                .iter()
+                .map(|s| set_input(&mut rng, s).into_bytes())
+                .collect()
         } else {
             seeds
         };
@@ -222,7 +228,13 @@ impl Fuzzer {
         s.slowest_ns = s.slowest_ns.max(elapsed);
         if elapsed > SLOW_NS {
             let message = format!("one execution took {} ms", elapsed / 1_000_000);
-            self.record_other(&input, FindingKind::Slow { elapsed_ns: elapsed }, message);
+            self.record_other(
+                &input,
+                FindingKind::Slow {
+                    elapsed_ns: elapsed,
+                },
+                message,
+            );
         }
         if let Some(message) = hooks.after() {
             self.record_other(&input, FindingKind::Resource, message);
@@ -258,9 +270,11 @@ impl Fuzzer {
             return;
         }
         let target = self.target;
-        let small = minimise(&input, MINIMISE_BUDGET, |c| {
-            matches!(execute(target, c), Outcome::Panicked { location: l, .. } if l == location)
-        });
+        let small = minimise(
+            &input,
+            MINIMISE_BUDGET,
+            |c| matches!(execute(target, c), Outcome::Panicked { location: l, .. } if l == location),
+        );
         let finding = Finding {
             target,
             kind: FindingKind::Panic,
@@ -281,7 +295,11 @@ impl Fuzzer {
             FindingKind::Slow { .. } => "slow",
             _ => "resource",
         };
-        let kept = self.findings.keys().filter(|k| k.starts_with(prefix)).count();
+        let kept = self
+            .findings
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .count();
         if kept >= MAX_SLOW {
             return;
         }
@@ -306,7 +324,13 @@ impl Finding {
     pub fn file_stem(&self) -> String {
         self.location
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect()
     }
 
@@ -323,7 +347,12 @@ impl Finding {
         writeln!(note, "message: {}", self.message)?;
         writeln!(note, "seed: {seed}, first execution: {}", self.first_exec)?;
         writeln!(note, "hits: {}", self.hits)?;
-        writeln!(note, "input: {} bytes (minimised from {})", self.input.len(), self.original_len)?;
+        writeln!(
+            note,
+            "input: {} bytes (minimised from {})",
+            self.input.len(),
+            self.original_len
+        )?;
         Ok(path)
     }
 }

@@ -3,7 +3,11 @@
 
 /// The smallest input found for which `still_fails` holds, trying at most `budget` candidates.
 /// `still_fails(input)` must hold for `input` itself.
-pub fn minimise(input: &[u8], budget: usize, mut still_fails: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+pub fn minimise(
+    input: &[u8],
+    budget: usize,
+    mut still_fails: impl FnMut(&[u8]) -> bool,
+) -> Vec<u8> {
     let mut current = input.to_vec();
     let mut tries = 0;
     loop {

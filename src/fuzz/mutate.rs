@@ -30,6 +30,11 @@ pub const TOKENS: &[&str] = &[
     "\"18446744073709551615s\"",
     "\"99999999999999999h\"",
     "\"1e308s\"",
+    "\"9.999999999h\"",
+    "\"0.000000001ms\"",
+    "\".5s\"",
+    "\"5.s\"",
+    "\"999999999.999999999d\"",
     "\"0/s\"",
     "\"0b\"",
     "\"18446744073709551615gb\"",
@@ -211,7 +216,12 @@ fn insert_nesting(rng: &mut impl Rng, input: &mut Vec<u8>) {
         _ => b"{\"a\":",
     };
     let at = position(rng, input);
-    let chunk: Vec<u8> = unit.iter().copied().cycle().take(unit.len() * depth).collect();
+    let chunk: Vec<u8> = unit
+        .iter()
+        .copied()
+        .cycle()
+        .take(unit.len() * depth)
+        .collect();
     input.splice(at..at, chunk);
 }
 
@@ -237,7 +247,9 @@ mod tests {
         let first = run(7);
         assert_eq!(first, run(7));
         assert_ne!(first, run(8));
-        let changed = first.iter().filter(|v| v.as_slice() != b"a = 1\n[t]\nb = \"5s\"\n");
+        let changed = first
+            .iter()
+            .filter(|v| v.as_slice() != b"a = 1\n[t]\nb = \"5s\"\n");
         assert!(changed.count() > 1800);
     }
 }

@@ -106,21 +106,23 @@ fn swap_type(rng: &mut impl Rng, v: &Value) -> Value {
 }
 
 /// Sets every number, and every string that starts with a digit (durations, sizes, rates),
-/// to zero, a huge value or a negative value (one choice for the whole document).
+/// to zero, a huge value or a negative value (one choice for the whole document); a fourth
+/// choice gives strings a long fraction (`"9.999999999s"`).
 fn every_number(rng: &mut impl Rng, table: &mut Table) {
-    let mode = rng.random_range(0..3);
+    let mode = rng.random_range(0..4);
     for path in paths(table) {
         let Some(v) = get_mut(table, &path) else {
             continue;
         };
-        let digit_start = matches!(v, Value::String(s) if s.starts_with(|c: char| c.is_ascii_digit()));
+        let digit_start =
+            matches!(v, Value::String(s) if s.starts_with(|c: char| c.is_ascii_digit()));
         match (mode, &v) {
             (0, Value::Integer(_)) => *v = Value::Integer(0),
             (1, Value::Integer(_)) => *v = Value::Integer(i64::MAX),
-            (2, Value::Integer(_)) => *v = Value::Integer(-1),
+            (2 | 3, Value::Integer(_)) => *v = Value::Integer(-1),
             (0, Value::Float(_)) => *v = Value::Float(0.0),
             (1, Value::Float(_)) => *v = Value::Float(1e308),
-            (2, Value::Float(_)) => *v = Value::Float(-1e308),
+            (2 | 3, Value::Float(_)) => *v = Value::Float(-1e308),
             _ if digit_start => *v = Value::String(scaled_unit(mode, v)),
             _ => {}
         }
@@ -134,7 +136,8 @@ fn scaled_unit(mode: u32, v: &Value) -> String {
     match mode {
         0 => format!("0{unit}"),
         1 => format!("18446744073709551615{unit}"),
-        _ => format!("-{s}"),
+        2 => format!("-{s}"),
+        _ => format!("9.999999999{unit}"),
     }
 }
 
@@ -236,7 +239,11 @@ pub fn set_input(rng: &mut impl Rng, scenario: &str) -> String {
         } else {
             leaves[rng.random_range(0..leaves.len())].clone()
         };
-        lines.push(format!("{}={}", mangle_path(rng, path), override_value(rng)));
+        lines.push(format!(
+            "{}={}",
+            mangle_path(rng, path),
+            override_value(rng)
+        ));
     }
     format!("{}\n{SET_SEPARATOR}\n{scenario}", lines.join("\n"))
 }
@@ -258,7 +265,9 @@ fn mangle_path(rng: &mut impl Rng, path: String) -> String {
         1 => format!("{path}."),
         2 => format!(".{path}"),
         3 => path.replacen('.', "..", 1),
-        4 => path.rsplit_once('.').map_or(String::new(), |(h, _)| h.to_string()),
+        4 => path
+            .rsplit_once('.')
+            .map_or(String::new(), |(h, _)| h.to_string()),
         5 => format!("{path}=x"),
         6 => format!(" {path}\u{e9} "),
         _ => path,
@@ -289,7 +298,11 @@ mod tests {
         let mut table: Table = DOC.parse().unwrap();
         every_number(&mut ChaCha8Rng::seed_from_u64(0), &mut table);
         let text = toml::to_string(&table).unwrap();
-        let changed = ["clients = 0", "clients = 9223372036854775807", "clients = -1"];
+        let changed = [
+            "clients = 0",
+            "clients = 9223372036854775807",
+            "clients = -1",
+        ];
         assert!(changed.iter().any(|c| text.contains(c)), "{text}");
         assert!(!text.contains("\"60s\""), "{text}");
     }
@@ -312,6 +325,9 @@ mod tests {
         let text = set_input(&mut rng, DOC);
         let (overrides, scenario) = super::super::target::split_set_input(&text);
         assert_eq!(scenario, DOC);
-        assert!(!overrides.is_empty() && overrides.len() <= 4, "{overrides:?}");
+        assert!(
+            !overrides.is_empty() && overrides.len() <= 4,
+            "{overrides:?}"
+        );
     }
 }

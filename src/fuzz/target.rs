@@ -108,9 +108,9 @@ pub fn execute(target: Target, input: &[u8]) -> Outcome {
         Ok(true) => Outcome::Accepted,
         Ok(false) => Outcome::Rejected,
         Err(payload) => {
-            let (message, location) = LAST.with(|l| l.borrow_mut().take()).unwrap_or_else(|| {
-                (payload_text(payload.as_ref()), "unknown location".into())
-            });
+            let (message, location) = LAST
+                .with(|l| l.borrow_mut().take())
+                .unwrap_or_else(|| (payload_text(payload.as_ref()), "unknown location".into()));
             Outcome::Panicked { message, location }
         }
     }
