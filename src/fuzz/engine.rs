@@ -163,7 +163,7 @@ impl Fuzzer {
         for _ in 0..execs {
             let input = self.next_input();
             self.execute_one(input, hooks);
-            if self.stats.execs % 1024 == 0 {
+            if self.stats.execs.is_multiple_of(1024) {
                 hooks.progress(&self.stats);
             }
         }
