@@ -67,6 +67,9 @@ struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Run this one input through the (single) target and print what it did, instead of fuzzing.
+    #[arg(long)]
+    reproduce: Option<PathBuf>,
 }
 
 fn main() {
@@ -78,6 +81,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(path) = &args.reproduce {
+        reproduce(&targets, path);
+    }
     let mut sources = corpus::Sources::at(&args.root);
     if let Some(p) = &args.porcupine {
         sources.porcupine = p.clone();
@@ -95,6 +101,25 @@ fn main() {
     }
     println!("{total} distinct findings");
     std::process::exit(i32::from(total > 0));
+}
+
+/// Runs one saved input and exits: 0 when the parser returned, 1 when it panicked.
+fn reproduce(targets: &[Target], path: &Path) -> ! {
+    let [target] = targets else {
+        eprintln!("error: --reproduce needs exactly one --target");
+        std::process::exit(2);
+    };
+    let input = std::fs::read(path).unwrap_or_else(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        std::process::exit(2);
+    });
+    let started = Instant::now();
+    let outcome = simkv::fuzz::execute(*target, &input);
+    println!("{}: {outcome:?} in {:?}", target.name(), started.elapsed());
+    std::process::exit(i32::from(matches!(
+        outcome,
+        simkv::fuzz::Outcome::Panicked { .. }
+    )));
 }
 
 fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
