@@ -1,5 +1,5 @@
-//! Greedy minimisation: remove chunks of bytes (halves, then quarters, down to single bytes)
-//! while the input still fails the same way, within a budget of attempts.
+//! Greedy minimisation: remove whole lines, then chunks of bytes (halves, quarters, down to
+//! single bytes), while the input still fails the same way, within a budget of attempts.
 
 /// The smallest input found for which `still_fails` holds, trying at most `budget` candidates.
 /// `still_fails(input)` must hold for `input` itself.
@@ -12,31 +12,64 @@ pub fn minimise(
     let mut tries = 0;
     loop {
         let before = current.len();
+        remove_lines(&mut current, &mut tries, budget, &mut still_fails);
         let mut chunk = (current.len() / 2).max(1);
         loop {
-            let mut i = 0;
-            while i < current.len() {
-                if tries == budget {
-                    return current;
-                }
-                tries += 1;
-                let end = (i + chunk).min(current.len());
-                let mut candidate = Vec::with_capacity(current.len() - (end - i));
-                candidate.extend_from_slice(&current[..i]);
-                candidate.extend_from_slice(&current[end..]);
-                if still_fails(&candidate) {
-                    current = candidate;
-                } else {
-                    i += chunk;
-                }
-            }
-            if chunk == 1 {
+            remove_chunks(&mut current, chunk, &mut tries, budget, &mut still_fails);
+            if chunk == 1 || tries >= budget {
                 break;
             }
             chunk /= 2;
         }
-        if current.len() == before {
+        if current.len() == before || tries >= budget {
             return current;
+        }
+    }
+}
+
+/// One pass removing each line (with its newline) that is not needed.
+fn remove_lines(
+    current: &mut Vec<u8>,
+    tries: &mut usize,
+    budget: usize,
+    still_fails: &mut impl FnMut(&[u8]) -> bool,
+) {
+    let mut start = 0;
+    while start < current.len() && *tries < budget {
+        let end = current[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(current.len(), |i| start + i + 1);
+        *tries += 1;
+        let mut candidate = current[..start].to_vec();
+        candidate.extend_from_slice(&current[end..]);
+        if still_fails(&candidate) {
+            *current = candidate;
+        } else {
+            start = end;
+        }
+    }
+}
+
+/// One pass removing chunks of `chunk` bytes that are not needed.
+fn remove_chunks(
+    current: &mut Vec<u8>,
+    chunk: usize,
+    tries: &mut usize,
+    budget: usize,
+    still_fails: &mut impl FnMut(&[u8]) -> bool,
+) {
+    let mut i = 0;
+    while i < current.len() && *tries < budget {
+        *tries += 1;
+        let end = (i + chunk).min(current.len());
+        let mut candidate = Vec::with_capacity(current.len() - (end - i));
+        candidate.extend_from_slice(&current[..i]);
+        candidate.extend_from_slice(&current[end..]);
+        if still_fails(&candidate) {
+            *current = candidate;
+        } else {
+            i += chunk;
         }
     }
 }
@@ -52,6 +85,17 @@ mod tests {
             String::from_utf8_lossy(c).contains("1e3") && c.contains(&b'[')
         });
         assert_eq!(out, b"[1e3");
+    }
+
+    #[test]
+    fn removes_lines_that_only_break_the_syntax_when_cut_in_part() {
+        let input = b"f=\"\"\n[w]\nthink=\".9h\"\n[x]\nt=8";
+        // Fails when the text is balanced in quotes and still holds the bad value.
+        let out = minimise(input, 10_000, |c| {
+            c.iter().filter(|&&b| b == b'"').count() % 2 == 0
+                && String::from_utf8_lossy(c).contains("think=\".9h\"")
+        });
+        assert_eq!(out, b"think=\".9h\"");
     }
 
     #[test]
