@@ -103,7 +103,8 @@ fn main() {
     std::process::exit(i32::from(total > 0));
 }
 
-/// Runs one saved input and exits: 0 when the parser returned, 1 when it panicked.
+/// Runs one saved input and exits: 0 when the parser returned, 1 when it panicked (then the
+/// input is minimised again, to `FILE.min`).
 fn reproduce(targets: &[Target], path: &Path) -> ! {
     let [target] = targets else {
         eprintln!("error: --reproduce needs exactly one --target");
@@ -116,10 +117,20 @@ fn reproduce(targets: &[Target], path: &Path) -> ! {
     let started = Instant::now();
     let outcome = simkv::fuzz::execute(*target, &input);
     println!("{}: {outcome:?} in {:?}", target.name(), started.elapsed());
-    std::process::exit(i32::from(matches!(
-        outcome,
-        simkv::fuzz::Outcome::Panicked { .. }
-    )));
+    let simkv::fuzz::Outcome::Panicked { location, .. } = outcome else {
+        std::process::exit(0);
+    };
+    let small = simkv::fuzz::minimise::minimise(
+        &input,
+        20_000,
+        |c| matches!(simkv::fuzz::execute(*target, c), simkv::fuzz::Outcome::Panicked { location: l, .. } if l == location),
+    );
+    let out = path.with_extension("min");
+    match std::fs::write(&out, &small) {
+        Ok(()) => println!("minimised to {} bytes: {}", small.len(), out.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", out.display()),
+    }
+    std::process::exit(1);
 }
 
 fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
