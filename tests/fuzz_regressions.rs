@@ -94,3 +94,43 @@ fn every_saved_input_has_its_note_and_a_known_target() {
         }
     }
 }
+
+/// The saved `units.rs` finding is an arithmetic overflow: builds with overflow checks (plain
+/// `cargo test`) panic on it, release builds wrap silently to a wrong duration. This checks the
+/// value, so it fails in both: every duration is exact (computed here in 128 bits) or an error.
+#[test]
+fn duration_fractions_are_exact_or_rejected() {
+    let units: [(&str, u128); 6] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
+    let mut wrong = Vec::new();
+    for int in ["0", "1", "5124095", "18446744073"] {
+        for frac in ["", "5", "9999999", "999999999", "000000001"] {
+            for (unit, scale) in units {
+                let text = if frac.is_empty() {
+                    format!("{int}{unit}")
+                } else {
+                    format!("{int}.{frac}{unit}")
+                };
+                let i: u128 = int.parse().unwrap();
+                let f: u128 = frac.parse().unwrap_or(0);
+                let exact = i * scale + f * scale / 10u128.pow(frac.len() as u32);
+                let got = std::panic::catch_unwind(|| simkv::scenario::parse_duration(&text));
+                let ok = match &got {
+                    Ok(Ok(v)) => u128::from(*v) == exact,
+                    Ok(Err(_)) => exact > u128::from(u64::MAX),
+                    Err(_) => false,
+                };
+                if !ok {
+                    wrong.push(format!("\"{text}\": {got:?}, exact {exact} ns"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
