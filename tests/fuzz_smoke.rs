@@ -6,8 +6,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use simkv::check::linearizable::check_file_with;
 use simkv::fuzz::corpus::{self, Sources};
+use simkv::fuzz::mutate::mutate;
 use simkv::fuzz::{FindingKind, Fuzzer, Hooks, Outcome, Target, execute};
+use simkv::scenario::Scenario;
 
 const EXECS: u64 = 4_000;
 
@@ -94,4 +99,39 @@ fn equal_seeds_give_equal_inputs() {
     let digest = |seed| fuzz(Target::Scenario, seed, 300).stats().digest;
     assert_eq!(digest(9), digest(9));
     assert_ne!(digest(9), digest(10));
+}
+
+/// The file readers in front of the parsers (`Scenario::load`, `check_file_with`) see raw
+/// bytes: invalid UTF-8 and NUL bytes must be errors too.
+#[test]
+fn file_readers_turn_raw_bytes_into_errors() {
+    let dir = std::env::temp_dir().join(format!("simkv-fuzz-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("input");
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut binary = 0;
+    for target in [Target::Scenario, Target::Kv, Target::Etcd] {
+        let seeds = corpus::load(target, &sources());
+        for _ in 0..150 {
+            let mut input = seeds[rng.random_range(0..seeds.len())].clone();
+            let other = seeds[rng.random_range(0..seeds.len())].clone();
+            mutate(&mut rng, &mut input, &other, target.max_len());
+            binary += usize::from(std::str::from_utf8(&input).is_err() || input.contains(&0));
+            std::fs::write(&path, &input).unwrap();
+            let read = std::panic::catch_unwind(|| match target {
+                Target::Scenario => Scenario::load(&path, &[])
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                _ => check_file_with(&path, false).map(|_| ()),
+            });
+            assert!(
+                read.is_ok(),
+                "{}: {:?}",
+                target.name(),
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(binary > 10, "only {binary} inputs were not UTF-8 text");
 }
