@@ -114,23 +114,19 @@ impl Fuzzer {
     /// of `seed`.
     pub fn new(target: Target, seed: u64, seeds: Vec<Vec<u8>>) -> Fuzzer {
         let mut rng = RngStreams::new(seed).stream(&format!("fuzz/{}", target.name()));
-        let scenarios: Vec<String> = if target == Target::Set {
-            seeds
+        let (scenarios, mut seeds) = if target == Target::Set {
+            let texts: Vec<String> = seeds
                 .iter()
                 .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let seeds = if target == Target::Set {
-            scenarios
+                .collect();
+            let inputs = texts
                 .iter()
                 .map(|s| set_input(&mut rng, s).into_bytes())
-                .collect()
+                .collect();
+            (texts, inputs)
         } else {
-            seeds
+            (Vec::new(), seeds)
         };
-        let mut seeds: Vec<Vec<u8>> = seeds;
         if seeds.is_empty() {
             seeds.push(Vec::new());
         }
