@@ -56,7 +56,7 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Where findings are written (`<dir>/<target>/<location>.input` and `.panic`).
-    #[arg(long, default_value = "fuzz-findings")]
+    #[arg(long, default_value = "target/fuzz-findings")]
     findings: PathBuf,
     /// The repository root (scenarios/, tests/data/).
     #[arg(long, default_value = env!("CARGO_MANIFEST_DIR"))]
