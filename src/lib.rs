@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod expect;
 pub mod fact;
 pub mod fault;
+pub mod fuzz;
 pub mod history;
 
 pub mod metrics;
