@@ -14,7 +14,7 @@
 //! - [`fact`]: the typed facts a run observes (the trace); [`cluster`]: Redis Cluster's slots,
 //!   bus, failure detection and replica elections as sans-IO state machines; [`real`]: real
 //!   redis-server/redis-sentinel processes: RESP client, supervisor, INFO, log observations,
-//!   link proxies.
+//!   link proxies; [`fuzz`]: a deterministic mutation fuzzer of every input simkv reads.
 //! - [`sweep`]: many seeds in parallel, sharded; [`shrink`]: smaller failing scenarios; [`runner`]: scenario in, summary out; [`bench`]: performance figures; [`bugs`]: planted
 //!   bugs that the checkers must catch.
 

@@ -95,6 +95,11 @@ fn etcd_reader_smoke() {
 }
 
 #[test]
+fn edn_reader_smoke() {
+    smoke(Target::Edn);
+}
+
+#[test]
 fn equal_seeds_give_equal_inputs() {
     let digest = |seed| fuzz(Target::Scenario, seed, 300).stats().digest;
     assert_eq!(digest(9), digest(9));
@@ -122,7 +127,8 @@ fn file_readers_turn_raw_bytes_into_errors() {
                 Target::Scenario => Scenario::load(&path, &[])
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
-                _ => check_file_with(&path, false).map(|_| ()),
+                _ => check_file_with(&path, &simkv::check::linearizable::CheckOptions::default())
+                    .map(|_| ()),
             });
             let text = String::from_utf8_lossy(&input);
             let Ok(result) = read else {

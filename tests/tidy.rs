@@ -105,7 +105,10 @@ fn documented_layers() -> Vec<(u32, String)> {
         .split("## Layers")
         .nth(1)
         .expect("docs/ARCHITECTURE.md has a Layers section");
-    let block = section.split("```").nth(1).expect("the layers in a code block");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("the layers in a code block");
     let mut out = Vec::new();
     for line in block.lines().filter(|l| !l.trim().is_empty()) {
         let (n, mods) = line.split_once(':').expect("`N: modules`");
@@ -163,13 +166,25 @@ fn modules_depend_only_on_lower_layers() {
     let edges = module_edges();
     assert!(edges.len() > 30, "found only {} edges", edges.len());
     let bad = layering_violations(&layers, &edges);
-    assert!(bad.is_empty(), "upward or sideways edges:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "upward or sideways edges:\n{}",
+        bad.join("\n")
+    );
     // Every top-level module is placed.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for e in std::fs::read_dir(src).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_string();
+        let name = e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
         if name != "main" && name != "lib" {
-            assert!(layers.iter().any(|(_, m)| *m == name), "{name} has no layer in docs/ARCHITECTURE.md");
+            assert!(
+                layers.iter().any(|(_, m)| *m == name),
+                "{name} has no layer in docs/ARCHITECTURE.md"
+            );
         }
     }
 }
@@ -183,7 +198,11 @@ fn the_layering_check_catches_an_upward_edge_and_a_cycle() {
         ("net".to_string(), "sim".to_string()),
         ("sim".to_string(), "net".to_string()),
     ];
-    assert_eq!(layering_violations(&layers, &cycle).len(), 1, "one of the two edges points up");
+    assert_eq!(
+        layering_violations(&layers, &cycle).len(),
+        1,
+        "one of the two edges points up"
+    );
     let fine = vec![("net".to_string(), "sim".to_string())];
     assert!(layering_violations(&layers, &fine).is_empty());
 }

@@ -50,6 +50,7 @@ pub fn load(target: Target, sources: &Sources) -> Vec<Vec<u8>> {
         }
         Target::Kv => sliced(&sources.porcupine.join("test_data/kv"), "txt"),
         Target::Etcd => sliced(&sources.porcupine.join("test_data/jepsen"), "log"),
+        Target::Edn => files(&sources.root.join("tests/data/jepsen"), "edn"),
     };
     if target != Target::Set {
         seeds.extend(saved_findings(&sources.root, target));

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Once, OnceLock};
 
-use crate::check::linearizable::check_text;
+use crate::check::linearizable::{CheckOptions, check_text};
 use crate::scenario::Scenario;
 
 /// An input reader simkv exposes to untrusted text.
@@ -21,6 +21,8 @@ pub enum Target {
     Kv,
     /// `simkv check` of a Jepsen etcd log.
     Etcd,
+    /// `simkv check` of a Jepsen/Knossos EDN history.
+    Edn,
 }
 
 /// The line that separates `--set` overrides (above) from the scenario text (below).
@@ -28,12 +30,13 @@ pub const SET_SEPARATOR: &str = "%%";
 
 impl Target {
     /// Every target, in the order `--target all` runs them.
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target::Scenario,
         Target::Set,
         Target::Jsonl,
         Target::Kv,
         Target::Etcd,
+        Target::Edn,
     ];
 
     /// The name on the command line and of the findings folder.
@@ -44,6 +47,7 @@ impl Target {
             Target::Jsonl => "jsonl",
             Target::Kv => "kv",
             Target::Etcd => "etcd",
+            Target::Edn => "edn",
         }
     }
 
@@ -57,7 +61,7 @@ impl Target {
     pub fn max_len(self) -> usize {
         match self {
             Target::Scenario | Target::Set => 16 * 1024,
-            Target::Jsonl | Target::Kv | Target::Etcd => 4 * 1024,
+            Target::Jsonl | Target::Kv | Target::Etcd | Target::Edn => 4 * 1024,
         }
     }
 }
@@ -124,7 +128,9 @@ fn run(target: Target, text: &str) -> bool {
             let (overrides, scenario) = split_set_input(text);
             scenario_accepts(scenario, &overrides)
         }
-        Target::Jsonl | Target::Kv | Target::Etcd => check_text(text, true).is_ok(),
+        Target::Jsonl | Target::Kv | Target::Etcd | Target::Edn => {
+            check_text(text, &CheckOptions::default()).is_ok()
+        }
     }
 }
 

@@ -105,7 +105,10 @@ fn scaled(num: &str, scale: u64) -> Option<u64> {
             if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            let frac_scaled = f.parse::<u64>().ok()? * scale / 10u64.pow(f.len() as u32);
+            // In 128 bits: nine fraction digits times an hour in nanoseconds overflows 64.
+            let frac =
+                u128::from(f.parse::<u64>().ok()?) * u128::from(scale) / 10u128.pow(f.len() as u32);
+            let frac_scaled = u64::try_from(frac).ok()?;
             int.checked_mul(scale)?.checked_add(frac_scaled)
         }
     }
