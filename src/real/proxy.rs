@@ -45,6 +45,8 @@ struct Shared {
     nodes: Mutex<BTreeMap<Ipv4Addr, String>>,
     /// (from, to) to the rule.
     rules: Mutex<BTreeMap<(String, String), LinkRule>>,
+    /// Node name to the address its proxy forwards to.
+    targets: Mutex<BTreeMap<String, SocketAddr>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -52,6 +54,10 @@ impl Shared {
     fn rule(&self, link: &(String, String)) -> LinkRule {
         let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         rules.get(link).copied().unwrap_or_default()
+    }
+    fn target(&self, node: &str) -> Option<SocketAddr> {
+        let targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        targets.get(node).copied()
     }
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
@@ -107,7 +113,15 @@ impl Network {
         listen_ip: Ipv4Addr,
         target: SocketAddr,
     ) -> io::Result<SocketAddr> {
-        if !listen_ip.is_loopback() || !target.ip().is_loopback() {
+        self.route(name, target)?;
+        self.listen(name, listen_ip)
+    }
+
+    /// Starts the proxy of node `name` on a free port of `listen_ip` before the node itself runs
+    /// (so the node can be configured to announce the proxy's address); connections are refused
+    /// until [`Network::route`] names the target. Returns the address peers must dial.
+    pub fn listen(&self, name: &str, listen_ip: Ipv4Addr) -> io::Result<SocketAddr> {
+        if !listen_ip.is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "proxies live on 127.0.0.0/8 only",
@@ -119,8 +133,21 @@ impl Network {
         let shared = self.shared.clone();
         let name = name.to_string();
         self.shared
-            .spawn(move || accept_loop(shared, listener, name, target));
+            .spawn(move || accept_loop(shared, listener, name));
         Ok(addr)
+    }
+
+    /// Makes node `name`'s proxy forward to `target` (its node's own address).
+    pub fn route(&self, name: &str, target: SocketAddr) -> io::Result<()> {
+        if !target.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "proxies forward to 127.0.0.0/8 only",
+            ));
+        }
+        let mut targets = self.shared.targets.lock().unwrap_or_else(|e| e.into_inner());
+        targets.insert(name.to_string(), target);
+        Ok(())
     }
 
     /// Sets the rule for bytes flowing from `from` to `to`.
@@ -180,7 +207,7 @@ impl Drop for Network {
     }
 }
 
-fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, target: SocketAddr) {
+fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String) {
     let local_ip = match listener.local_addr() {
         Ok(a) => a.ip(),
         Err(_) => return,
@@ -191,6 +218,9 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, target:
                 let source = shared.node_of(peer);
                 let from = SocketAddr::new(local_ip, 0);
                 // A node that cannot be reached just closes the client, as a refused dial would.
+                let Some(target) = shared.target(&node) else {
+                    continue;
+                };
                 if let Ok(server) = connect_from(from, target, CONNECT_TIMEOUT) {
                     let _ = bridge(&shared, client, server, &source, &node);
                 }
