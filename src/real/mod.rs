@@ -19,6 +19,7 @@ pub mod directory;
 pub mod faults;
 pub mod info;
 pub mod observe;
+pub mod output;
 pub mod plan;
 pub mod proxy;
 pub mod resp;

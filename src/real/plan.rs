@@ -152,7 +152,6 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
             ));
         }
     }
-    out.extend(topology_refusals(s));
     let servers = s.servers.len() as u32;
     for f in faults {
         if let Some(why) = fault_refusal(&f.kind, servers + s.sentinels.len() as u32) {
@@ -162,21 +161,25 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
     out
 }
 
-fn topology_refusals(s: &Scenario) -> Vec<String> {
+/// What the run reproduces only in part: the proxies apply each path's base latency, not its
+/// jitter or bandwidth, and the model's hardware knobs have no redis.conf counterpart.
+pub fn warnings(s: &Scenario) -> Vec<String> {
     let t = &s.topology;
     let n = t.regions().len();
     let mut out = Vec::new();
-    for a in 0..n {
-        for b in a..n {
-            let p = t.path(a, b);
-            if p.jitter_ns > 0 {
-                out.push(format!(
-                    "path {}-{}: jitter cannot be reproduced by the loopback proxies",
-                    t.regions()[a],
-                    t.regions()[b]
-                ));
-            }
-        }
+    if (0..n).any(|a| (0..n).any(|b| t.path(a, b).jitter_ns > 0)) {
+        out.push("path jitter is not reproduced: the proxies add each path's base latency only".into());
+    }
+    out.push("path bandwidth is not reproduced: loopback carries bytes as fast as it can".into());
+    let d = ServerConfig::default();
+    let model_knobs = |c: &ServerConfig| {
+        c.rdb_save_bytes_per_sec != d.rdb_save_bytes_per_sec
+            || c.rdb_load_bytes_per_sec != d.rdb_load_bytes_per_sec
+            || c.os_writeback_interval_ms != d.os_writeback_interval_ms
+            || c.tcp_send_buffer_bytes != d.tcp_send_buffer_bytes
+    };
+    if s.servers.iter().any(|v| model_knobs(&v.config)) {
+        out.push("model knobs (rdb-save-rate, rdb-load-rate, os-writeback-interval, tcp-send-buffer) have no effect on real servers".into());
     }
     out
 }

@@ -98,6 +98,8 @@ pub struct RealRun {
     pub quiet_from_ns: u64,
     /// The time scale used.
     pub time_scale: f64,
+    /// What the run reproduced only in part (see `plan::warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl RealRun {
@@ -409,6 +411,7 @@ impl<'s> Running<'s> {
             )
             .as_nanos() as u64,
             time_scale: self.scale,
+            warnings: plan::warnings(self.scenario),
         })
     }
 }

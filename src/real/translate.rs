@@ -68,6 +68,8 @@ pub struct ServerContext<'a> {
     pub keys: u64,
     /// Its current primary's name, if it is a replica.
     pub primary: Option<String>,
+    /// Its primary's replication ID, from the primary's latest INFO.
+    pub primary_replid: Option<String>,
     /// The offset of its last PSYNC request (`None` for `PSYNC ? -1`).
     pub psync_offset: Option<u64>,
 }
@@ -108,7 +110,11 @@ pub fn replication_fact(dir: &Directory, cx: &ServerContext<'_>, o: &Observation
             server,
             from_offset: cx.psync_offset.unwrap_or(0),
             primary: primary(),
-            replid: cx.info.map_or(String::new(), |i| i.master_replid.clone()),
+            replid: cx
+                .primary_replid
+                .clone()
+                .or_else(|| cx.info.map(|i| i.master_replid.clone()))
+                .unwrap_or_default(),
         },
         Observation::SyncFinished => Fact::FullResyncDone {
             server,

@@ -34,6 +34,8 @@ struct ServerWatch {
     psync_offset: Option<u64>,
     /// Refusals by ID logged by this primary, waiting for the replica they concern.
     refusals: VecDeque<FullResyncReason>,
+    /// The primary its log last said it connects to ("Connecting to MASTER"): fresher than INFO.
+    log_primary: Option<String>,
 }
 
 struct SentinelWatch {
@@ -87,6 +89,7 @@ impl Watcher {
                     pending_start: true,
                     psync_offset: None,
                     refusals: VecDeque::new(),
+                    log_primary: None,
                 })
                 .collect(),
             sentinels: sentinels
@@ -227,14 +230,20 @@ impl Watcher {
 
     fn context(&self, i: usize) -> ServerContext<'_> {
         let s = &self.servers[i];
-        let primary = s.info.as_ref().and_then(|i| i.replica.as_ref()).map(|r| {
+        let from_info = s.info.as_ref().and_then(|i| i.replica.as_ref()).map(|r| {
             self.dir.name_at(&r.master_host, r.master_port)
         });
+        let primary = s.log_primary.clone().or(from_info);
+        let primary_replid = primary
+            .as_deref()
+            .and_then(|p| self.info(p))
+            .map(|i| i.master_replid.clone());
         ServerContext {
             server: &s.name,
             info: s.info.as_ref(),
             keys: s.keys,
             primary,
+            primary_replid,
             psync_offset: s.psync_offset,
         }
     }
@@ -259,6 +268,12 @@ impl Watcher {
         let Some(o) = Observation::from_line(line) else {
             return;
         };
+        if let Observation::ConnectingToMaster { host, port } = &o {
+            self.servers[i].log_primary = Some(self.dir.name_at(host, *port));
+        }
+        if o == Observation::MasterModeEnabled {
+            self.servers[i].log_primary = None;
+        }
         match &o {
             Observation::PartialResyncNotAccepted(
                 r @ (PsyncRefusal::ReplidMismatch { .. } | PsyncRefusal::SecondIdOffset { .. }),
