@@ -90,11 +90,7 @@ impl FaultDriver {
     }
 
     /// Starts and heals whatever is due at `now`.
-    pub fn tick(
-        &mut self,
-        now: Duration,
-        ctx: &mut FaultContext<'_>,
-    ) -> Result<(), RealError> {
+    pub fn tick(&mut self, now: Duration, ctx: &mut FaultContext<'_>) -> Result<(), RealError> {
         for i in 0..self.faults.len() {
             let f = &self.faults[i];
             if !f.active && !f.done && now >= f.start {
@@ -150,8 +146,11 @@ impl FaultDriver {
             }
             FaultKind::Latency { a, b, extra_ns } => {
                 for (x, y) in directed_links(a, b, false) {
-                    *self.holds.extra_latency_ns.entry((name(&x), name(&y))).or_default() +=
-                        extra_ns;
+                    *self
+                        .holds
+                        .extra_latency_ns
+                        .entry((name(&x), name(&y)))
+                        .or_default() += extra_ns;
                     self.apply_link(ctx.net, &name(&x), &name(&y));
                 }
             }

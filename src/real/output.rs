@@ -88,7 +88,11 @@ impl RealRun {
             .events
             .iter()
             .filter(|e| e.kind == EventType::Fail && e.server.as_deref() == Some(server))
-            .filter(|e| e.error.as_deref().is_some_and(|t| t.starts_with("NOREPLICAS")))
+            .filter(|e| {
+                e.error
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("NOREPLICAS"))
+            })
             .count() as u64;
         s
     }
@@ -97,7 +101,10 @@ impl RealRun {
 fn keyspace(data: &std::collections::BTreeMap<String, String>) -> Keyspace {
     let mut k = Keyspace::default();
     for (key, value) in data {
-        k.apply(&Command::Set(Rc::from(key.as_str()), Rc::from(value.as_str())));
+        k.apply(&Command::Set(
+            Rc::from(key.as_str()),
+            Rc::from(value.as_str()),
+        ));
     }
     k
 }

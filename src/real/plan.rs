@@ -155,7 +155,11 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
     let servers = s.servers.len() as u32;
     for f in faults {
         if let Some(why) = fault_refusal(&f.kind, servers + s.sentinels.len() as u32) {
-            out.push(format!("fault {} at {} ms: {why}", f.label, f.at_ns / 1_000_000));
+            out.push(format!(
+                "fault {} at {} ms: {why}",
+                f.label,
+                f.at_ns / 1_000_000
+            ));
         }
     }
     out
@@ -168,7 +172,9 @@ pub fn warnings(s: &Scenario) -> Vec<String> {
     let n = t.regions().len();
     let mut out = Vec::new();
     if (0..n).any(|a| (0..n).any(|b| t.path(a, b).jitter_ns > 0)) {
-        out.push("path jitter is not reproduced: the proxies add each path's base latency only".into());
+        out.push(
+            "path jitter is not reproduced: the proxies add each path's base latency only".into(),
+        );
     }
     out.push("path bandwidth is not reproduced: loopback carries bytes as fast as it can".into());
     let d = ServerConfig::default();

@@ -145,7 +145,11 @@ impl Network {
                 "proxies forward to 127.0.0.0/8 only",
             ));
         }
-        let mut targets = self.shared.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut targets = self
+            .shared
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         targets.insert(name.to_string(), target);
         Ok(())
     }

@@ -218,7 +218,11 @@ fn start_nodes(
     Ok(dir)
 }
 
-fn server_spec(v: &crate::scenario::ServerSpec, ip: std::net::Ipv4Addr, dir: &Directory) -> ServerSpec {
+fn server_spec(
+    v: &crate::scenario::ServerSpec,
+    ip: std::net::Ipv4Addr,
+    dir: &Directory,
+) -> ServerSpec {
     let mut spec = ServerSpec::new(&v.name, ip);
     spec.extra = plan::server_knobs(&v.config);
     spec.replicaof = v.replicaof.and_then(|p| dir.proxy_of(p));
@@ -231,7 +235,11 @@ fn server_spec(v: &crate::scenario::ServerSpec, ip: std::net::Ipv4Addr, dir: &Di
     spec
 }
 
-fn sentinel_spec(v: &crate::scenario::SentinelSpec, ip: std::net::Ipv4Addr, dir: &Directory) -> SentinelSpec {
+fn sentinel_spec(
+    v: &crate::scenario::SentinelSpec,
+    ip: std::net::Ipv4Addr,
+    dir: &Directory,
+) -> SentinelSpec {
     let monitors = v
         .monitors
         .iter()
@@ -276,7 +284,10 @@ fn base_latency(s: &Scenario, names: &[String]) -> BTreeMap<(String, String), Du
         for (b, rb) in r.iter().enumerate() {
             let ns = s.topology.path(*ra, *rb).latency_ns;
             if a != b && ns > 0 {
-                out.insert((names[a].clone(), names[b].clone()), Duration::from_nanos(ns));
+                out.insert(
+                    (names[a].clone(), names[b].clone()),
+                    Duration::from_nanos(ns),
+                );
             }
         }
     }
@@ -349,7 +360,9 @@ impl<'s> Running<'s> {
     fn drive(&mut self, sup: &mut Supervisor, net: &Network) -> Result<(), RealError> {
         let end = scaled(self.scenario.duration_ns, self.scale);
         let quiet = scaled(
-            self.scenario.duration_ns.saturating_sub(self.scenario.quiet_ns),
+            self.scenario
+                .duration_ns
+                .saturating_sub(self.scenario.quiet_ns),
             self.scale,
         );
         let mut quiet_started = false;
@@ -406,7 +419,9 @@ impl<'s> Running<'s> {
             metrics,
             duration_ns,
             quiet_from_ns: scaled(
-                self.scenario.duration_ns.saturating_sub(self.scenario.quiet_ns),
+                self.scenario
+                    .duration_ns
+                    .saturating_sub(self.scenario.quiet_ns),
                 self.scale,
             )
             .as_nanos() as u64,

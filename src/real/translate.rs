@@ -99,13 +99,14 @@ pub fn replication_fact(dir: &Directory, cx: &ServerContext<'_>, o: &Observation
             offset: (*offset).max(0) as u64,
             backlog_bytes: (*bytes).max(0) as u64,
         },
-        Observation::PartialResyncNotAccepted(PsyncRefusal::LackOfBacklog { replica, requested }) => {
-            Fact::FullResyncNeeded {
-                server,
-                replica: dir.name_of(replica),
-                reason: backlog_reason(cx.info, *requested),
-            }
-        }
+        Observation::PartialResyncNotAccepted(PsyncRefusal::LackOfBacklog {
+            replica,
+            requested,
+        }) => Fact::FullResyncNeeded {
+            server,
+            replica: dir.name_of(replica),
+            reason: backlog_reason(cx.info, *requested),
+        },
         Observation::PartialResyncSucceeded => Fact::PartialResyncDone {
             server,
             from_offset: cx.psync_offset.unwrap_or(0),
@@ -263,7 +264,11 @@ fn sentinel_subject(
     }
     let inst = ev.instance.as_ref()?;
     let node = dir.name_at(&inst.ip, inst.port);
-    let master_name = || inst.master.as_ref().map_or(inst.name.clone(), |m| m.0.clone());
+    let master_name = || {
+        inst.master
+            .as_ref()
+            .map_or(inst.name.clone(), |m| m.0.clone())
+    };
     Some(match (event, inst.kind.as_str()) {
         (K::Monitor, _) => EventSubject::Monitor {
             master: inst.name.clone(),
@@ -395,7 +400,9 @@ mod tests {
                 epoch: 3
             }
         );
-        let slave = sentinel("+promoted-slave slave 127.5.1.2:7002 127.5.1.2 7002 @ mymaster 127.5.1.1 7001");
+        let slave = sentinel(
+            "+promoted-slave slave 127.5.1.2:7002 127.5.1.2 7002 @ mymaster 127.5.1.1 7001",
+        );
         let Some(Fact::Sentinel { subject, .. }) = sentinel_fact(&d, "s1", &mut epoch, &slave)
         else {
             unreachable!()
@@ -407,7 +414,13 @@ mod tests {
             }
         );
         assert!(
-            sentinel_fact(&d, "s1", &mut epoch, &sentinel("+failover-state-select-slave master mymaster 127.5.1.1 7001")).is_none(),
+            sentinel_fact(
+                &d,
+                "s1",
+                &mut epoch,
+                &sentinel("+failover-state-select-slave master mymaster 127.5.1.1 7001")
+            )
+            .is_none(),
             "events simkv does not model yield no fact"
         );
     }

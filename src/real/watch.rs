@@ -181,7 +181,14 @@ impl Watcher {
         };
         let before = self.servers[i].info.take();
         let started = std::mem::take(&mut self.servers[i].pending_start);
-        let facts = role_facts(&self.dir, &self.servers[i].name, before.as_ref(), &info, keys, started);
+        let facts = role_facts(
+            &self.dir,
+            &self.servers[i].name,
+            before.as_ref(),
+            &info,
+            keys,
+            started,
+        );
         self.servers[i].info = Some(info);
         self.servers[i].keys = keys;
         for f in facts {
@@ -230,9 +237,11 @@ impl Watcher {
 
     fn context(&self, i: usize) -> ServerContext<'_> {
         let s = &self.servers[i];
-        let from_info = s.info.as_ref().and_then(|i| i.replica.as_ref()).map(|r| {
-            self.dir.name_at(&r.master_host, r.master_port)
-        });
+        let from_info = s
+            .info
+            .as_ref()
+            .and_then(|i| i.replica.as_ref())
+            .map(|r| self.dir.name_at(&r.master_host, r.master_port));
         let primary = s.log_primary.clone().or(from_info);
         let primary_replid = primary
             .as_deref()
@@ -278,7 +287,9 @@ impl Watcher {
             Observation::PartialResyncNotAccepted(
                 r @ (PsyncRefusal::ReplidMismatch { .. } | PsyncRefusal::SecondIdOffset { .. }),
             ) => {
-                self.servers[i].refusals.push_back(translate::refusal_reason(r));
+                self.servers[i]
+                    .refusals
+                    .push_back(translate::refusal_reason(r));
                 return;
             }
             Observation::FullResyncFromMaster { .. } => self.refused_by_id(i),
@@ -394,8 +405,8 @@ fn role_facts(
     };
     match (master_of(dir, before), master_of(dir, now)) {
         (Some(_), None) => {
-            let replid2 = (now.master_replid2.bytes().any(|b| b != b'0'))
-                .then(|| now.master_replid2.clone());
+            let replid2 =
+                (now.master_replid2.bytes().any(|b| b != b'0')).then(|| now.master_replid2.clone());
             vec![Fact::Promoted {
                 server,
                 replid: now.master_replid.clone(),
@@ -474,11 +485,22 @@ mod tests {
         let promoted = role_facts(&d, "r1", Some(&replica_of(7001)), &primary, 7, false);
         assert!(matches!(
             &promoted[..],
-            [Fact::Promoted { replid2: Some(_), offset: 50, .. }]
+            [Fact::Promoted {
+                replid2: Some(_),
+                offset: 50,
+                ..
+            }]
         ));
         let demoted = role_facts(&d, "p1", Some(&primary), &replica_of(7002), 7, false);
         assert!(matches!(&demoted[..], [Fact::Demoted { primary, .. }] if primary == "r1"));
-        let moved = role_facts(&d, "x", Some(&replica_of(7001)), &replica_of(7002), 7, false);
+        let moved = role_facts(
+            &d,
+            "x",
+            Some(&replica_of(7001)),
+            &replica_of(7002),
+            7,
+            false,
+        );
         assert!(matches!(&moved[..], [Fact::Repointed { primary, .. }] if primary == "r1"));
         assert!(role_facts(&d, "p1", Some(&primary), &primary, 7, false).is_empty());
     }

@@ -160,10 +160,24 @@ impl Client {
         let key = format!("{}{family}{key_index}", self.plan.spec.key_prefix);
         self.next_id += 1;
         let value = matches!(kind, OpKind::Set | OpKind::Append).then(|| self.unique_value());
-        self.record(EventType::Invoke, kind, &key, value.clone().map_or(Value::Null, Value::from), None, None);
+        self.record(
+            EventType::Invoke,
+            kind,
+            &key,
+            value.clone().map_or(Value::Null, Value::from),
+            None,
+            None,
+        );
         let outcome = self.execute(kind, &key, value.as_deref());
         let server = Some(self.env.dir.name_of(&target.to_string()));
-        self.record(outcome.kind, kind, &key, outcome.value, server, outcome.error);
+        self.record(
+            outcome.kind,
+            kind,
+            &key,
+            outcome.value,
+            server,
+            outcome.error,
+        );
         true
     }
 
@@ -224,14 +238,22 @@ impl Client {
     /// indeterminate and drops the connection (a late reply must not answer the next command).
     fn call(&mut self, words: &[&str]) -> Result<Reply, Outcome> {
         let Some((_, c)) = self.conn.as_mut() else {
-            return Err(outcome(EventType::Info, Value::Null, Some("no connection".into())));
+            return Err(outcome(
+                EventType::Info,
+                Value::Null,
+                Some("no connection".into()),
+            ));
         };
         match c.cmd(words) {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.conn = None;
                 self.lose_primary();
-                let why = if e.is_timeout() { "timeout" } else { "connection closed" };
+                let why = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection closed"
+                };
                 Err(outcome(EventType::Info, Value::Null, Some(why.into())))
             }
         }
