@@ -18,7 +18,7 @@ use crate::runner::{RunReport, run_scenario};
 use crate::scenario::Scenario;
 
 use super::output::report;
-use super::run::{RealOptions, run_real};
+use super::run::{RealOptions, RealRun, run_real};
 use super::supervisor::RealError;
 
 /// How the two sides of one observable are compared.
@@ -89,6 +89,10 @@ pub enum Verdict {
 pub struct Figures {
     /// Operations invoked.
     pub ops: u64,
+    /// Operations that definitely failed (error replies).
+    pub failed: u64,
+    /// Operations whose outcome is unknown (timeouts, WAIT short of its replicas).
+    pub indeterminate: u64,
     /// Writes acknowledged (`ok` completions of set, incr, append, del).
     pub acked_writes: u64,
     /// Acknowledged writes missing at the end (`acked-writes-durable`).
@@ -140,6 +144,8 @@ impl Figures {
         let first = s.failovers.first();
         Figures {
             ops: s.ops.invoked,
+            failed: s.ops.failed,
+            indeterminate: s.ops.indeterminate,
             acked_writes,
             lost_acked_writes: lost,
             failovers: s.failovers.len() as u64,
@@ -224,6 +230,14 @@ impl Default for DiffOptions {
 
 /// Runs the simulator over the seeds and the real backend `real_runs` times, and compares.
 pub fn diff(scenario: &Scenario, opts: &DiffOptions) -> Result<Diff, RealError> {
+    Ok(diff_with_runs(scenario, opts)?.0)
+}
+
+/// [`diff`], also returning the real runs themselves (histories, facts, final states).
+pub fn diff_with_runs(
+    scenario: &Scenario,
+    opts: &DiffOptions,
+) -> Result<(Diff, Vec<RealRun>), RealError> {
     let mut sim = Vec::new();
     for &seed in &opts.seeds {
         let r = run_scenario(scenario, seed, &mut |_| {}, &mut |_| {}, &mut || 0)
@@ -231,6 +245,7 @@ pub fn diff(scenario: &Scenario, opts: &DiffOptions) -> Result<Diff, RealError> 
         sim.push(Figures::of(&r));
     }
     let mut real = Vec::new();
+    let mut runs = Vec::new();
     let mut version = String::new();
     for k in 0..opts.real_runs as usize {
         let seed = opts
@@ -241,8 +256,9 @@ pub fn diff(scenario: &Scenario, opts: &DiffOptions) -> Result<Diff, RealError> 
         let run = run_real(scenario, seed, &opts.real)?;
         version = run.version.to_string();
         real.push(Figures::of(&report(scenario, &run)));
+        runs.push(run);
     }
-    Ok(Diff {
+    let diff = Diff {
         scenario: scenario.name.clone(),
         seeds: opts.seeds.clone(),
         redis_version: version,
@@ -250,13 +266,14 @@ pub fn diff(scenario: &Scenario, opts: &DiffOptions) -> Result<Diff, RealError> 
         rows: compare(&sim, &real, opts.timing_margin_ms, opts.ops_percent),
         sim,
         real,
-    })
+    };
+    Ok((diff, runs))
 }
 
 /// The rows for these figures.
 pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u64) -> Vec<Row> {
     type Get = fn(&Figures) -> Value;
-    let rows: [(&str, Get, Tolerance); 11] = [
+    let rows: [(&str, Get, Tolerance); 13] = [
         (
             "operations",
             |f| Value::Number(f.ops),
@@ -270,6 +287,16 @@ pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u
             Tolerance::Relative {
                 percent: ops_percent,
             },
+        ),
+        (
+            "failed operations",
+            |f| Value::Number(f.failed),
+            Tolerance::ZeroOrNot,
+        ),
+        (
+            "indeterminate operations",
+            |f| Value::Number(f.indeterminate),
+            Tolerance::ZeroOrNot,
         ),
         (
             "lost acknowledged writes",
@@ -509,6 +536,8 @@ mod tests {
     fn table_has_one_line_per_observable() {
         let f = Figures {
             ops: 10,
+            failed: 0,
+            indeterminate: 1,
             acked_writes: 8,
             lost_acked_writes: 0,
             failovers: 1,
@@ -532,13 +561,13 @@ mod tests {
             real: vec![other],
         };
         let table = d.render_table();
-        assert_eq!(table.lines().count(), 2 + 11, "{table}");
+        assert_eq!(table.lines().count(), 2 + 13, "{table}");
         assert!(table.contains("promoted replica"), "{table}");
         assert_eq!(
             d.row("promoted replica").unwrap().verdict,
             Verdict::Disagree
         );
         assert!(!d.agrees());
-        assert_eq!(d.to_json()["rows"][3]["verdict"], "agree");
+        assert_eq!(d.to_json()["rows"][5]["verdict"], "agree");
     }
 }
