@@ -556,7 +556,12 @@ mod tests {
             seeds: vec![1],
             redis_version: "7.0.15".into(),
             time_scale: 1.0,
-            rows: compare(std::slice::from_ref(&f), std::slice::from_ref(&other), 1000, 50),
+            rows: compare(
+                std::slice::from_ref(&f),
+                std::slice::from_ref(&other),
+                1000,
+                50,
+            ),
             sim: vec![f],
             real: vec![other],
         };

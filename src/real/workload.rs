@@ -5,12 +5,14 @@
 //! the workload uses sentinels, and recording every operation in simkv's history format with
 //! wall-clock nanoseconds since the run started.
 //!
-//! Differences from the simulated client: arrivals of an open-loop workload are evenly spaced at
-//! the rate (not Poisson); clients re-ask the sentinels after an error or a timeout instead of
-//! following `+switch-master` pushes.
+//! Like the simulated client, a client follows `+switch-master` from the sentinels it asked (a
+//! subscriber thread per sentinel, through that sentinel's proxy) and asks again after an error
+//! or a timeout. Difference: arrivals of an open-loop workload are evenly spaced at the rate (not
+//! Poisson).
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -70,6 +72,12 @@ struct Client {
     zipf: Vec<u64>,
     next_id: u64,
     primary: Option<SocketAddr>,
+    /// The latest `+switch-master` target heard from a subscribed sentinel, not yet taken.
+    pushed: Arc<Mutex<Option<SocketAddr>>>,
+    /// Sentinels subscribed to, and the flag that stops their threads.
+    subscribed: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    subscribers: Vec<std::thread::JoinHandle<()>>,
     conn: Option<(SocketAddr, Connection)>,
     sentinel_turn: usize,
     events: Vec<HistoryEvent>,
@@ -100,6 +108,10 @@ impl Client {
             primary,
             conn: None,
             sentinel_turn: 0,
+            pushed: Arc::new(Mutex::new(None)),
+            subscribed: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            subscribers: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -134,11 +146,19 @@ impl Client {
                 (_, false) => self.now() + RETRY_PAUSE,
             };
         }
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.subscribers.drain(..) {
+            let _ = t.join();
+        }
         self.events
     }
 
     /// Issues one operation; false when no server could be reached (nothing was recorded).
     fn one_operation(&mut self) -> bool {
+        let pushed = self.pushed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if pushed.is_some() {
+            self.primary = pushed;
+        }
         let kind = self.pick_kind();
         let reader = match (kind, self.plan.spec.read_from) {
             (OpKind::Get, Some(p)) => self.env.dir.proxy_of(p.index()),
@@ -289,11 +309,25 @@ impl Client {
             let addr = self.env.dir.proxy_of(s.index())?;
             if let Some(p) = ask_sentinel(self.plan.from, addr, &self.plan.spec.master_name) {
                 self.primary = Some(p);
+                self.subscribe(addr);
                 return Some(p);
             }
             self.sentinel_turn += 1;
         }
         None
+    }
+
+    /// Follows `+switch-master` pushes of the sentinel at `addr` from now on.
+    fn subscribe(&mut self, addr: SocketAddr) {
+        if self.subscribed.contains(&addr) {
+            return;
+        }
+        self.subscribed.push(addr);
+        let (from, name) = (self.plan.from, self.plan.spec.master_name.clone());
+        let (pushed, stop) = (self.pushed.clone(), self.stop.clone());
+        self.subscribers.push(std::thread::spawn(move || {
+            follow_switches(from, addr, &name, &pushed, &stop)
+        }));
     }
 
     fn pick_kind(&mut self) -> OpKind {
@@ -379,6 +413,52 @@ pub fn ask_sentinel(from: Ipv4Addr, sentinel: SocketAddr, name: &str) -> Option<
     format!("{ip}:{port}").parse().ok()
 }
 
+/// Reads `+switch-master` messages for primary `name` until `stop`, reconnecting when the
+/// connection breaks; each one sets `pushed` to the new primary's address.
+fn follow_switches(
+    from: Ipv4Addr,
+    sentinel: SocketAddr,
+    name: &str,
+    pushed: &Mutex<Option<SocketAddr>>,
+    stop: &AtomicBool,
+) {
+    let source = SocketAddr::new(from.into(), 0);
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut c) = Connection::connect(source, sentinel, DISCOVERY_TIMEOUT) else {
+            std::thread::sleep(RETRY_PAUSE);
+            continue;
+        };
+        if c.cmd(&["SUBSCRIBE", "+switch-master"]).is_err() {
+            continue;
+        }
+        let _ = c.set_timeout(RETRY_PAUSE);
+        while !stop.load(Ordering::Relaxed) {
+            match c.read_reply() {
+                Ok(m) => {
+                    if let Some(to) = switch_target(&m, name) {
+                        *pushed.lock().unwrap_or_else(|e| e.into_inner()) = Some(to);
+                    }
+                }
+                Err(e) if e.is_timeout() => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// The new primary in a `+switch-master` message (`name old-ip old-port new-ip new-port`).
+fn switch_target(m: &Reply, name: &str) -> Option<SocketAddr> {
+    let Reply::Array(Some(parts)) = m else {
+        return None;
+    };
+    let payload = parts.get(2)?.as_text()?;
+    let w: Vec<&str> = payload.split_whitespace().collect();
+    let [n, _, _, ip, port] = w.as_slice() else {
+        return None;
+    };
+    (*n == name).then(|| format!("{ip}:{port}").parse().ok())?
+}
+
 fn zipf_cdf(keys: u32) -> Vec<u64> {
     const SCALE: u64 = 1 << 40;
     let mut acc = 0;
@@ -398,6 +478,21 @@ mod tests {
     fn scaling_compresses_the_schedule() {
         assert_eq!(scaled(10_000_000_000, 0.5), Duration::from_secs(5));
         assert_eq!(scaled(3_000, 1.0), Duration::from_nanos(3_000));
+    }
+
+    #[test]
+    fn switch_messages_name_the_new_primary() {
+        let bulk = |s: &str| Reply::Bulk(Some(s.as_bytes().to_vec()));
+        let m = Reply::Array(Some(vec![
+            bulk("message"),
+            bulk("+switch-master"),
+            bulk("mymaster 127.1.1.1 7000 127.1.1.2 7001"),
+        ]));
+        assert_eq!(
+            switch_target(&m, "mymaster"),
+            Some("127.1.1.2:7001".parse().unwrap())
+        );
+        assert_eq!(switch_target(&m, "other"), None);
     }
 
     #[test]
