@@ -244,6 +244,8 @@ fn bridge(
     node: &str,
 ) -> io::Result<()> {
     client.set_nonblocking(false)?;
+    // Without this, Nagle's algorithm and delayed ACKs hold small replies for ~40 ms.
+    client.set_nodelay(true)?;
     let up = (source.to_string(), node.to_string());
     let down = (node.to_string(), source.to_string());
     direction(shared, client.try_clone()?, server.try_clone()?, up)?;
