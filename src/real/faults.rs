@@ -169,6 +169,7 @@ impl FaultDriver {
                         self.holds.wipe.insert(n.clone());
                     }
                     if hold(&mut self.holds.down, &n) {
+                        ctx.net.set_down(&n, true);
                         ctx.sup.kill(&n)?;
                         ctx.watch.went_down(&n);
                     }
@@ -244,6 +245,7 @@ impl FaultDriver {
             wipe_disk(&ctx.sup.node(n)?.dir);
         }
         ctx.sup.restart(n)?;
+        ctx.net.set_down(n, false);
         ctx.watch.restarted(n);
         if self.holds.paused.contains_key(n) {
             ctx.sup.pause(n)?;

@@ -47,6 +47,8 @@ struct Shared {
     rules: Mutex<BTreeMap<(String, String), LinkRule>>,
     /// Node name to the address its proxy forwards to.
     targets: Mutex<BTreeMap<String, SocketAddr>>,
+    /// Nodes that are down: their proxies refuse connections.
+    down: Mutex<std::collections::BTreeSet<String>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -58,6 +60,10 @@ impl Shared {
     fn target(&self, node: &str) -> Option<SocketAddr> {
         let targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         targets.get(node).copied()
+    }
+    fn is_down(&self, node: &str) -> bool {
+        let down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        down.contains(node)
     }
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
@@ -154,6 +160,17 @@ impl Network {
         Ok(())
     }
 
+    /// Marks node `name` down (its proxy refuses connections, as a dead server's port does) or
+    /// up again (its proxy listens again on the same address).
+    pub fn set_down(&self, name: &str, down: bool) {
+        let mut set = self.shared.down.lock().unwrap_or_else(|e| e.into_inner());
+        if down {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
+    }
+
     /// Sets the rule for bytes flowing from `from` to `to`.
     pub fn set(&self, from: &str, to: &str, rule: LinkRule) {
         let mut rules = self.shared.rules.lock().unwrap_or_else(|e| e.into_inner());
@@ -212,16 +229,32 @@ impl Drop for Network {
 }
 
 fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String) {
-    let local_ip = match listener.local_addr() {
-        Ok(a) => a.ip(),
-        Err(_) => return,
+    let Ok(addr) = listener.local_addr() else {
+        return;
     };
+    let mut listener = Some(listener);
     while !shared.stopped() {
-        match listener.accept() {
+        // A node that is down refuses connections, as a dead server's port does: the proxy
+        // closes its listening socket until the node is up again, then listens on the same port.
+        if shared.is_down(&node) {
+            listener = None;
+            std::thread::sleep(POLL);
+            continue;
+        }
+        if listener.is_none() {
+            listener = TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .ok();
+        }
+        let Some(l) = listener.as_ref() else {
+            std::thread::sleep(POLL);
+            continue;
+        };
+        match l.accept() {
             Ok((client, peer)) => {
                 let source = shared.node_of(peer);
-                let from = SocketAddr::new(local_ip, 0);
-                // A node that cannot be reached just closes the client, as a refused dial would.
+                let from = SocketAddr::new(addr.ip(), 0);
+                // A node that cannot be reached just closes the client.
                 let Some(target) = shared.target(&node) else {
                     continue;
                 };
@@ -229,7 +262,6 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String) {
                     let _ = bridge(&shared, client, server, &source, &node);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
             Err(_) => std::thread::sleep(POLL),
         }
     }
@@ -388,6 +420,26 @@ mod tests {
         net.set_latency("b", "a", Duration::from_millis(100));
         let rtt = round_trip(&mut s, 3);
         assert!(rtt >= Duration::from_millis(250), "{rtt:?}");
+    }
+
+    #[test]
+    fn a_node_that_is_down_refuses_connections_until_it_is_up() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 75), Ipv4Addr::new(127, 0, 0, 76));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let proxy = net
+            .expose("b", Ipv4Addr::new(127, 0, 1, 76), echo_server(b))
+            .unwrap();
+        round_trip(&mut client(a, proxy), 1);
+        net.set_down("b", true);
+        std::thread::sleep(POLL * 4);
+        let from = SocketAddr::new(a.into(), 0);
+        let refused = connect_from(from, proxy, CONNECT_TIMEOUT).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        net.set_down("b", false);
+        std::thread::sleep(POLL * 4);
+        round_trip(&mut client(a, proxy), 2);
     }
 
     #[test]
