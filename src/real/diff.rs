@@ -270,23 +270,21 @@ pub fn diff_with_runs(
     Ok((diff, runs))
 }
 
-/// The rows for these figures.
-pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u64) -> Vec<Row> {
-    type Get = fn(&Figures) -> Value;
-    let rows: [(&str, Get, Tolerance); 13] = [
-        (
-            "operations",
-            |f| Value::Number(f.ops),
-            Tolerance::Relative {
-                percent: ops_percent,
-            },
-        ),
+/// How one observable is read from a run's figures.
+type Getter = fn(&Figures) -> Value;
+
+/// Every observable: its name, how to read it, and how it is compared.
+fn observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Getter, Tolerance); 13] {
+    let relative = Tolerance::Relative {
+        percent: ops_percent,
+    };
+    let timing = Tolerance::TimingMs { margin_ms };
+    [
+        ("operations", |f| Value::Number(f.ops), relative),
         (
             "acknowledged writes",
             |f| Value::Number(f.acked_writes),
-            Tolerance::Relative {
-                percent: ops_percent,
-            },
+            relative,
         ),
         (
             "failed operations",
@@ -316,12 +314,12 @@ pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u
         (
             "failover detected (ms)",
             |f| f.detected_ms.map_or(Value::Missing, Value::Number),
-            Tolerance::TimingMs { margin_ms: 0 },
+            timing,
         ),
         (
             "failover completed (ms)",
             |f| f.completed_ms.map_or(Value::Missing, Value::Number),
-            Tolerance::TimingMs { margin_ms: 0 },
+            timing,
         ),
         (
             "full resyncs",
@@ -343,21 +341,22 @@ pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u
             |f| Value::Number(f.noreplicas_refusals),
             Tolerance::ZeroOrNot,
         ),
-    ];
-    rows.into_iter()
-        .map(|(name, get, tol)| {
-            let tol = match tol {
-                Tolerance::TimingMs { .. } => Tolerance::TimingMs { margin_ms },
-                t => t,
-            };
+    ]
+}
+
+/// The rows for these figures.
+pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u64) -> Vec<Row> {
+    observables(margin_ms, ops_percent)
+        .into_iter()
+        .map(|(name, get, tolerance)| {
             let s: Vec<Value> = sim.iter().map(get).collect();
             let r: Vec<Value> = real.iter().map(get).collect();
-            let verdict = judge(&s, &r, tol);
+            let verdict = judge(&s, &r, tolerance);
             Row {
                 observable: name.to_string(),
                 sim: s,
                 real: r,
-                tolerance: tol,
+                tolerance,
                 verdict,
             }
         })

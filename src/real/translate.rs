@@ -230,38 +230,62 @@ fn sentinel_subject(
     epoch: &mut u64,
     ev: &SentinelEvent,
 ) -> Option<EventSubject> {
+    match detail_subject(dir, event, epoch, ev) {
+        Some(subject) => subject,
+        None => instance_subject(dir, event, *epoch, ev),
+    }
+}
+
+/// The subject of the events written without an instance (`+new-epoch 3`, `+switch-master ...`);
+/// `None` for the others.
+fn detail_subject(
+    dir: &Directory,
+    event: SentinelEventKind,
+    epoch: &mut u64,
+    ev: &SentinelEvent,
+) -> Option<Option<EventSubject>> {
     use SentinelEventKind as K;
-    match event {
-        K::NewEpoch => {
-            let e: u64 = ev.detail.trim().parse().ok()?;
+    let subject = match event {
+        K::NewEpoch => ev.detail.trim().parse().ok().map(|e: u64| {
             *epoch = (*epoch).max(e);
-            return Some(EventSubject::NewEpoch { epoch: e });
-        }
-        K::VoteForLeader => {
-            let (leader, e) = ev.detail.trim().split_once(' ')?;
-            return Some(EventSubject::Vote {
+            EventSubject::NewEpoch { epoch: e }
+        }),
+        K::VoteForLeader => ev.detail.trim().split_once(' ').and_then(|(leader, e)| {
+            Some(EventSubject::Vote {
                 leader: dir.sentinel_named(leader),
                 epoch: e.parse().ok()?,
-            });
-        }
-        K::SwitchMaster => {
-            let w: Vec<&str> = ev.detail.split_whitespace().collect();
-            let [master, old_ip, old_port, new_ip, new_port] = w.as_slice() else {
-                return None;
-            };
-            return Some(EventSubject::Switch {
-                master: master.to_string(),
-                from: dir.name_at(old_ip, old_port.parse().ok()?),
-                to: dir.name_at(new_ip, new_port.parse().ok()?),
-            });
-        }
-        K::Tilt | K::TiltExit => {
-            return Some(EventSubject::Tilt {
-                entered: event == K::Tilt,
-            });
-        }
-        _ => {}
-    }
+            })
+        }),
+        K::SwitchMaster => switch_subject(dir, &ev.detail),
+        K::Tilt | K::TiltExit => Some(EventSubject::Tilt {
+            entered: event == K::Tilt,
+        }),
+        _ => return None,
+    };
+    Some(subject)
+}
+
+/// `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>`.
+fn switch_subject(dir: &Directory, detail: &str) -> Option<EventSubject> {
+    let w: Vec<&str> = detail.split_whitespace().collect();
+    let [master, old_ip, old_port, new_ip, new_port] = w.as_slice() else {
+        return None;
+    };
+    Some(EventSubject::Switch {
+        master: master.to_string(),
+        from: dir.name_at(old_ip, old_port.parse().ok()?),
+        to: dir.name_at(new_ip, new_port.parse().ok()?),
+    })
+}
+
+/// The subject of an event about an instance (`%@`), by the event and the instance's type.
+fn instance_subject(
+    dir: &Directory,
+    event: SentinelEventKind,
+    epoch: u64,
+    ev: &SentinelEvent,
+) -> Option<EventSubject> {
+    use SentinelEventKind as K;
     let inst = ev.instance.as_ref()?;
     let node = dir.name_at(&inst.ip, inst.port);
     let master_name = || {
@@ -287,7 +311,7 @@ fn sentinel_subject(
         (K::ElectedLeader, _) => EventSubject::Epoch {
             master: inst.name.clone(),
             server: node,
-            epoch: *epoch,
+            epoch,
         },
         (K::FailoverEndForTimeout, _) => EventSubject::MasterName {
             master: inst.name.clone(),
