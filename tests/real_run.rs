@@ -1,5 +1,8 @@
 //! `run_real` refuses what real processes cannot do, with every reason, before it starts anything
-//! (these tests need no Redis binaries: the refusal comes first).
+//! (these tests need no Redis binaries: the refusal comes first), and a compressed run keeps
+//! Redis's own timeouts.
+
+mod real_support;
 
 use simkv::real::plan;
 use simkv::real::run::{RealOptions, run_real};
@@ -86,4 +89,38 @@ fn what_is_only_approximated_is_warned_about() {
     assert!(w.iter().any(|x| x.contains("jitter")), "{w:?}");
     assert!(w.iter().any(|x| x.contains("bandwidth")), "{w:?}");
     assert!(w.iter().any(|x| x.contains("rdb-save-rate")), "{w:?}");
+}
+
+/// `time_scale` compresses the schedule, not Redis's timeouts: pause-primary's 70 s pause becomes
+/// 10.5 s at 0.15, shorter than `repl-timeout` (60 s), so the replicas never drop their links and
+/// no resync follows, unlike the full-length run (and the simulator).
+#[test]
+fn a_compressed_run_keeps_redis_timeouts() {
+    let Some(binaries) = real_support::binaries("compressed_run") else {
+        return;
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pause-primary.toml");
+    let s = Scenario::load(&path, &[]).unwrap();
+    let opts = RealOptions {
+        time_scale: 0.15,
+        binaries: Some(binaries),
+        ..RealOptions::default()
+    };
+    let run = run_real(&s, 1, &opts).unwrap();
+    let wall_s = run.duration_ns / 1_000_000_000;
+    assert!((19..=22).contains(&wall_s), "130 s at 0.15 took {wall_s} s");
+    let pause = &run.faults[0];
+    assert!(
+        (2900..3400).contains(&pause.at_ms),
+        "the pause starts at 20 s × 0.15: {} ms",
+        pause.at_ms
+    );
+    let report = simkv::real::output::report(&s, &run);
+    assert_eq!(report.summary.replication.partial_resyncs, 0);
+    let sim = simkv::runner::run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
+    assert_eq!(
+        sim.summary.replication.partial_resyncs, 2,
+        "at full length, repl-timeout fires"
+    );
 }
