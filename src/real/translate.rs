@@ -369,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn sentinel_events_name_nodes_and_epochs() {
+    fn epochs_and_quorums() {
         let d = dir();
         let mut epoch = 0;
         let f = sentinel_fact(&d, "s1", &mut epoch, &sentinel("+new-epoch 3")).unwrap();
@@ -400,6 +400,12 @@ mod tests {
             unreachable!()
         };
         assert!(matches!(subject, EventSubject::Epoch { epoch: 3, .. }));
+    }
+
+    #[test]
+    fn switches_votes_and_replicas_name_nodes() {
+        let d = dir();
+        let mut epoch = 3;
         let sw = sentinel("+switch-master mymaster 127.5.1.1 7001 127.5.1.2 7002");
         let Some(Fact::Sentinel { subject, .. }) = sentinel_fact(&d, "s1", &mut epoch, &sw) else {
             unreachable!()
