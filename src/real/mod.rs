@@ -6,12 +6,25 @@
 //! - [`info`]: `INFO replication` as a typed struct.
 //! - [`observe`]: typed events read from server and sentinel logs, and a log tailer.
 //! - [`proxy`]: per-link TCP proxies on loopback: cuts that hold bytes, heals, one-way latency.
+//! - [`run`]: a whole scenario against real processes (`--backend real`), built from [`plan`]
+//!   (addresses, knobs, refusals), [`workload`] (RESP clients), [`faults`] (the wall-clock
+//!   schedule), [`watch`] and [`translate`] (INFO and logs into facts), [`directory`] (names).
+//! - [`diff`]: the simulator and the real backend side by side, with tolerances and verdicts.
 //!
 //! **Architecture Invariant:** nothing here is used by simulated code; this is the only module
 //! allowed to read the wall clock, and it only ever talks to 127.0.0.0/8.
 
+pub mod diff;
+pub mod directory;
+pub mod faults;
 pub mod info;
 pub mod observe;
+pub mod output;
+pub mod plan;
 pub mod proxy;
 pub mod resp;
+pub mod run;
 pub mod supervisor;
+pub mod translate;
+pub mod watch;
+pub mod workload;

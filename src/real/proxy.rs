@@ -45,6 +45,10 @@ struct Shared {
     nodes: Mutex<BTreeMap<Ipv4Addr, String>>,
     /// (from, to) to the rule.
     rules: Mutex<BTreeMap<(String, String), LinkRule>>,
+    /// Node name to the address its proxy forwards to.
+    targets: Mutex<BTreeMap<String, SocketAddr>>,
+    /// Nodes that are down: their proxies refuse connections.
+    down: Mutex<std::collections::BTreeSet<String>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -52,6 +56,14 @@ impl Shared {
     fn rule(&self, link: &(String, String)) -> LinkRule {
         let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         rules.get(link).copied().unwrap_or_default()
+    }
+    fn target(&self, node: &str) -> Option<SocketAddr> {
+        let targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        targets.get(node).copied()
+    }
+    fn is_down(&self, node: &str) -> bool {
+        let down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        down.contains(node)
     }
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
@@ -107,7 +119,15 @@ impl Network {
         listen_ip: Ipv4Addr,
         target: SocketAddr,
     ) -> io::Result<SocketAddr> {
-        if !listen_ip.is_loopback() || !target.ip().is_loopback() {
+        self.route(name, target)?;
+        self.listen(name, listen_ip)
+    }
+
+    /// Starts the proxy of node `name` on a free port of `listen_ip` before the node itself runs
+    /// (so the node can be configured to announce the proxy's address); connections are refused
+    /// until [`Network::route`] names the target. Returns the address peers must dial.
+    pub fn listen(&self, name: &str, listen_ip: Ipv4Addr) -> io::Result<SocketAddr> {
+        if !listen_ip.is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "proxies live on 127.0.0.0/8 only",
@@ -119,8 +139,36 @@ impl Network {
         let shared = self.shared.clone();
         let name = name.to_string();
         self.shared
-            .spawn(move || accept_loop(shared, listener, name, target));
+            .spawn(move || accept_loop(shared, listener, name));
         Ok(addr)
+    }
+
+    /// Makes node `name`'s proxy forward to `target` (its node's own address).
+    pub fn route(&self, name: &str, target: SocketAddr) -> io::Result<()> {
+        if !target.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "proxies forward to 127.0.0.0/8 only",
+            ));
+        }
+        let mut targets = self
+            .shared
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        targets.insert(name.to_string(), target);
+        Ok(())
+    }
+
+    /// Marks node `name` down (its proxy refuses connections, as a dead server's port does) or
+    /// up again (its proxy listens again on the same address).
+    pub fn set_down(&self, name: &str, down: bool) {
+        let mut set = self.shared.down.lock().unwrap_or_else(|e| e.into_inner());
+        if down {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
     }
 
     /// Sets the rule for bytes flowing from `from` to `to`.
@@ -180,22 +228,40 @@ impl Drop for Network {
     }
 }
 
-fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, target: SocketAddr) {
-    let local_ip = match listener.local_addr() {
-        Ok(a) => a.ip(),
-        Err(_) => return,
+fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String) {
+    let Ok(addr) = listener.local_addr() else {
+        return;
     };
+    let mut listener = Some(listener);
     while !shared.stopped() {
-        match listener.accept() {
+        // A node that is down refuses connections, as a dead server's port does: the proxy
+        // closes its listening socket until the node is up again, then listens on the same port.
+        if shared.is_down(&node) {
+            listener = None;
+            std::thread::sleep(POLL);
+            continue;
+        }
+        if listener.is_none() {
+            listener = TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .ok();
+        }
+        let Some(l) = listener.as_ref() else {
+            std::thread::sleep(POLL);
+            continue;
+        };
+        match l.accept() {
             Ok((client, peer)) => {
                 let source = shared.node_of(peer);
-                let from = SocketAddr::new(local_ip, 0);
-                // A node that cannot be reached just closes the client, as a refused dial would.
+                let from = SocketAddr::new(addr.ip(), 0);
+                // A node that cannot be reached just closes the client.
+                let Some(target) = shared.target(&node) else {
+                    continue;
+                };
                 if let Ok(server) = connect_from(from, target, CONNECT_TIMEOUT) {
                     let _ = bridge(&shared, client, server, &source, &node);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
             Err(_) => std::thread::sleep(POLL),
         }
     }
@@ -210,6 +276,8 @@ fn bridge(
     node: &str,
 ) -> io::Result<()> {
     client.set_nonblocking(false)?;
+    // Without this, Nagle's algorithm and delayed ACKs hold small replies for ~40 ms.
+    client.set_nodelay(true)?;
     let up = (source.to_string(), node.to_string());
     let down = (node.to_string(), source.to_string());
     direction(shared, client.try_clone()?, server.try_clone()?, up)?;
@@ -352,6 +420,26 @@ mod tests {
         net.set_latency("b", "a", Duration::from_millis(100));
         let rtt = round_trip(&mut s, 3);
         assert!(rtt >= Duration::from_millis(250), "{rtt:?}");
+    }
+
+    #[test]
+    fn a_node_that_is_down_refuses_connections_until_it_is_up() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 75), Ipv4Addr::new(127, 0, 0, 76));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let proxy = net
+            .expose("b", Ipv4Addr::new(127, 0, 1, 76), echo_server(b))
+            .unwrap();
+        round_trip(&mut client(a, proxy), 1);
+        net.set_down("b", true);
+        std::thread::sleep(POLL * 4);
+        let from = SocketAddr::new(a.into(), 0);
+        let refused = connect_from(from, proxy, CONNECT_TIMEOUT).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        net.set_down("b", false);
+        std::thread::sleep(POLL * 4);
+        round_trip(&mut client(a, proxy), 2);
     }
 
     #[test]

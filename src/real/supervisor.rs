@@ -124,6 +124,10 @@ pub enum RealError {
     StillRunning(String),
     /// An address outside 127.0.0.0/8: the real backend never leaves the machine.
     NotLoopback(Ipv4Addr),
+    /// The scenario asks for something real processes cannot do; the text says what and why.
+    Unsupported(String),
+    /// `redis-server` or `redis-sentinel` is not installed.
+    NotInstalled,
 }
 
 impl fmt::Display for RealError {
@@ -137,6 +141,13 @@ impl fmt::Display for RealError {
             RealError::NotRunning(n) => write!(f, "node {n:?} is not running"),
             RealError::StillRunning(n) => write!(f, "node {n:?} is still running"),
             RealError::NotLoopback(ip) => write!(f, "{ip} is not a loopback address"),
+            RealError::Unsupported(why) => {
+                write!(f, "the real backend cannot run this scenario: {why}")
+            }
+            RealError::NotInstalled => write!(
+                f,
+                "redis-server and redis-sentinel were not found on PATH (Debian: apt-get install redis-server redis-sentinel)"
+            ),
         }
     }
 }

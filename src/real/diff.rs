@@ -1,0 +1,577 @@
+//! `simkv diff`: one scenario through the simulator (over seeds) and through real processes (N
+//! runs), reduced to the same observables, side by side, each with a stated tolerance and a
+//! verdict. Counts of failovers and resyncs, the kinds and order of full-resync reasons, and the
+//! promoted replica must match exactly (every real value must be one the simulator produced);
+//! timings agree when the two ranges overlap once widened by the margin; operation counts, which
+//! depend on how fast each backend serves requests, agree within a relative band; lost writes and
+//! NOREPLICAS refusals must agree on whether there were any.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::Status;
+use crate::fact::Fact;
+use crate::history::EventType;
+use crate::runner::{RunReport, run_scenario};
+use crate::scenario::Scenario;
+
+use super::output::report;
+use super::run::{RealOptions, RealRun, run_real};
+use super::supervisor::RealError;
+
+/// How the two sides of one observable are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Tolerance {
+    /// Every real value is one of the simulator's values.
+    Exact,
+    /// The ranges overlap once each is widened by this many milliseconds.
+    TimingMs {
+        /// The margin.
+        margin_ms: u64,
+    },
+    /// The real range overlaps the simulator's widened by this percentage of its values.
+    Relative {
+        /// The band, in percent.
+        percent: u64,
+    },
+    /// Both sides agree on whether the count is zero.
+    ZeroOrNot,
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Exact => write!(f, "exact"),
+            Tolerance::TimingMs { margin_ms } => write!(f, "overlap ±{margin_ms} ms"),
+            Tolerance::Relative { percent } => write!(f, "within {percent}%"),
+            Tolerance::ZeroOrNot => write!(f, "zero or not"),
+        }
+    }
+}
+
+/// One observed value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// A count or a duration in ms.
+    Number(u64),
+    /// A name or a list of kinds.
+    Text(String),
+    /// Nothing to observe (no failover, so no failover time).
+    Missing,
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Text(t) => write!(f, "{t}"),
+            Value::Missing => write!(f, "-"),
+        }
+    }
+}
+
+/// Whether the two sides agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Within the tolerance.
+    Agree,
+    /// Outside it.
+    Disagree,
+}
+
+/// The observables of one run (simulated or real).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Figures {
+    /// Operations invoked.
+    pub ops: u64,
+    /// Operations that definitely failed (error replies).
+    pub failed: u64,
+    /// Operations whose outcome is unknown (timeouts, WAIT short of its replicas).
+    pub indeterminate: u64,
+    /// Writes acknowledged (`ok` completions of set, incr, append, del).
+    pub acked_writes: u64,
+    /// Acknowledged writes missing at the end (`acked-writes-durable`).
+    pub lost_acked_writes: u64,
+    /// Failovers (promotions after the first primary).
+    pub failovers: u64,
+    /// The last promoted server.
+    pub promoted: Option<String>,
+    /// From the fault to the first `+sdown` of the first failover (ms).
+    pub detected_ms: Option<u64>,
+    /// From the fault to the promotion of the first failover (ms).
+    pub completed_ms: Option<u64>,
+    /// Full resyncs completed by replicas.
+    pub full_resyncs: u64,
+    /// Partial resyncs completed by replicas.
+    pub partial_resyncs: u64,
+    /// Why primaries answered PSYNC with a full resync, in order (`no-cached-master`, ...).
+    pub full_resync_reasons: Vec<String>,
+    /// Writes refused with NOREPLICAS.
+    pub noreplicas_refusals: u64,
+}
+
+impl Figures {
+    /// The observables of a finished run.
+    pub fn of(r: &RunReport) -> Figures {
+        let s = &r.summary;
+        let writes = ["set", "incr", "append", "del"];
+        let acked_writes = r
+            .output
+            .history
+            .events
+            .iter()
+            .filter(|e| e.kind == EventType::Ok && writes.contains(&e.f.as_str()))
+            .count() as u64;
+        let lost = s
+            .checks
+            .iter()
+            .find(|c| c.name == "acked-writes-durable" && c.status != Status::Skipped)
+            .map_or(0, |c| c.count);
+        let reasons = r
+            .output
+            .notes
+            .iter()
+            .filter_map(|n| match &n.fact {
+                Fact::FullResyncNeeded { reason, .. } => Some(reason_kind(reason)),
+                _ => None,
+            })
+            .collect();
+        let first = s.failovers.first();
+        Figures {
+            ops: s.ops.invoked,
+            failed: s.ops.failed,
+            indeterminate: s.ops.indeterminate,
+            acked_writes,
+            lost_acked_writes: lost,
+            failovers: s.failovers.len() as u64,
+            promoted: s.failovers.last().map(|f| f.to.clone()),
+            detected_ms: first.map(|f| f.detected_after_ms),
+            completed_ms: first.map(|f| f.completed_after_ms),
+            full_resyncs: s.replication.full_resyncs,
+            partial_resyncs: s.replication.partial_resyncs,
+            full_resync_reasons: reasons,
+            noreplicas_refusals: s.replication.noreplicas_refusals,
+        }
+    }
+}
+
+fn reason_kind(r: &crate::fact::FullResyncReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.get("reason").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// The observable.
+    pub observable: String,
+    /// The simulator's values, one per seed.
+    pub sim: Vec<Value>,
+    /// The real values, one per run.
+    pub real: Vec<Value>,
+    /// How they are compared.
+    pub tolerance: Tolerance,
+    /// The result.
+    pub verdict: Verdict,
+}
+
+/// A whole comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diff {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The simulator's seeds.
+    pub seeds: Vec<u64>,
+    /// The redis-server version of the real runs.
+    pub redis_version: String,
+    /// The time scale of the real runs.
+    pub time_scale: f64,
+    /// One row per observable.
+    pub rows: Vec<Row>,
+    /// Each simulated run's figures.
+    pub sim: Vec<Figures>,
+    /// Each real run's figures.
+    pub real: Vec<Figures>,
+}
+
+/// Choices for a diff.
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    /// The simulator's seeds.
+    pub seeds: Vec<u64>,
+    /// How many real runs (seeds taken from `seeds` in turn).
+    pub real_runs: u32,
+    /// The real runs' options.
+    pub real: RealOptions,
+    /// The margin of timing rows, in ms.
+    pub timing_margin_ms: u64,
+    /// The band of operation counts, in percent.
+    pub ops_percent: u64,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            seeds: vec![1, 2, 3],
+            real_runs: 1,
+            real: RealOptions::default(),
+            timing_margin_ms: 1000,
+            ops_percent: 50,
+        }
+    }
+}
+
+/// Runs the simulator over the seeds and the real backend `real_runs` times, and compares.
+pub fn diff(scenario: &Scenario, opts: &DiffOptions) -> Result<Diff, RealError> {
+    Ok(diff_with_runs(scenario, opts)?.0)
+}
+
+/// [`diff`], also returning the real runs themselves (histories, facts, final states).
+pub fn diff_with_runs(
+    scenario: &Scenario,
+    opts: &DiffOptions,
+) -> Result<(Diff, Vec<RealRun>), RealError> {
+    let mut sim = Vec::new();
+    for &seed in &opts.seeds {
+        let r = run_scenario(scenario, seed, &mut |_| {}, &mut |_| {}, &mut || 0)
+            .map_err(|e| RealError::Unsupported(format!("the simulator failed: {e}")))?;
+        sim.push(Figures::of(&r));
+    }
+    let mut real = Vec::new();
+    let mut runs = Vec::new();
+    let mut version = String::new();
+    for k in 0..opts.real_runs as usize {
+        let seed = opts
+            .seeds
+            .get(k % opts.seeds.len().max(1))
+            .copied()
+            .unwrap_or(1);
+        let run = run_real(scenario, seed, &opts.real)?;
+        version = run.version.to_string();
+        real.push(Figures::of(&report(scenario, &run)));
+        runs.push(run);
+    }
+    let diff = Diff {
+        scenario: scenario.name.clone(),
+        seeds: opts.seeds.clone(),
+        redis_version: version,
+        time_scale: opts.real.time_scale,
+        rows: compare(&sim, &real, opts.timing_margin_ms, opts.ops_percent),
+        sim,
+        real,
+    };
+    Ok((diff, runs))
+}
+
+/// How one observable is read from a run's figures.
+type Getter = fn(&Figures) -> Value;
+
+/// Every observable: its name, how to read it, and how it is compared.
+fn observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Getter, Tolerance); 13] {
+    let relative = Tolerance::Relative {
+        percent: ops_percent,
+    };
+    let timing = Tolerance::TimingMs { margin_ms };
+    [
+        ("operations", |f| Value::Number(f.ops), relative),
+        (
+            "acknowledged writes",
+            |f| Value::Number(f.acked_writes),
+            relative,
+        ),
+        (
+            "failed operations",
+            |f| Value::Number(f.failed),
+            Tolerance::ZeroOrNot,
+        ),
+        (
+            "indeterminate operations",
+            |f| Value::Number(f.indeterminate),
+            Tolerance::ZeroOrNot,
+        ),
+        (
+            "lost acknowledged writes",
+            |f| Value::Number(f.lost_acked_writes),
+            Tolerance::ZeroOrNot,
+        ),
+        (
+            "failovers",
+            |f| Value::Number(f.failovers),
+            Tolerance::Exact,
+        ),
+        (
+            "promoted replica",
+            |f| f.promoted.clone().map_or(Value::Missing, Value::Text),
+            Tolerance::Exact,
+        ),
+        (
+            "failover detected (ms)",
+            |f| f.detected_ms.map_or(Value::Missing, Value::Number),
+            timing,
+        ),
+        (
+            "failover completed (ms)",
+            |f| f.completed_ms.map_or(Value::Missing, Value::Number),
+            timing,
+        ),
+        (
+            "full resyncs",
+            |f| Value::Number(f.full_resyncs),
+            Tolerance::Exact,
+        ),
+        (
+            "partial resyncs",
+            |f| Value::Number(f.partial_resyncs),
+            Tolerance::Exact,
+        ),
+        (
+            "full-resync reasons",
+            |f| Value::Text(f.full_resync_reasons.join(",")),
+            Tolerance::Exact,
+        ),
+        (
+            "NOREPLICAS refusals",
+            |f| Value::Number(f.noreplicas_refusals),
+            Tolerance::ZeroOrNot,
+        ),
+    ]
+}
+
+/// The rows for these figures.
+pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u64) -> Vec<Row> {
+    observables(margin_ms, ops_percent)
+        .into_iter()
+        .map(|(name, get, tolerance)| {
+            let s: Vec<Value> = sim.iter().map(get).collect();
+            let r: Vec<Value> = real.iter().map(get).collect();
+            let verdict = judge(&s, &r, tolerance);
+            Row {
+                observable: name.to_string(),
+                sim: s,
+                real: r,
+                tolerance,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+fn numbers(v: &[Value]) -> Option<(u64, u64)> {
+    let n: Vec<u64> = v
+        .iter()
+        .filter_map(|x| match x {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    Some((*n.iter().min()?, *n.iter().max()?))
+}
+
+/// The verdict of one row.
+pub fn judge(sim: &[Value], real: &[Value], tol: Tolerance) -> Verdict {
+    let ok = match tol {
+        Tolerance::Exact => {
+            let s: BTreeSet<&Value> = sim.iter().collect();
+            real.iter().all(|v| s.contains(v))
+        }
+        Tolerance::ZeroOrNot => {
+            let zero = |v: &Value| matches!(v, Value::Number(0) | Value::Missing);
+            let s: BTreeSet<bool> = sim.iter().map(zero).collect();
+            real.iter().all(|v| s.contains(&zero(v)))
+        }
+        Tolerance::TimingMs { margin_ms } => overlap(sim, real, |lo, hi| {
+            (lo.saturating_sub(margin_ms), hi + margin_ms)
+        }),
+        Tolerance::Relative { percent } => overlap(sim, real, |lo, hi| {
+            (lo - lo * percent.min(100) / 100, hi + hi * percent / 100)
+        }),
+    };
+    if ok {
+        Verdict::Agree
+    } else {
+        Verdict::Disagree
+    }
+}
+
+/// Whether the real range meets the simulator's range widened by `widen`; when one side has no
+/// number at all, both must have none (a failover time exists on both sides or on neither).
+fn overlap(sim: &[Value], real: &[Value], widen: impl Fn(u64, u64) -> (u64, u64)) -> bool {
+    match (numbers(sim), numbers(real)) {
+        (Some((slo, shi)), Some((rlo, rhi))) => {
+            let (lo, hi) = widen(slo, shi);
+            rlo <= hi && rhi >= lo
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+impl Diff {
+    /// Whether every row agrees.
+    pub fn agrees(&self) -> bool {
+        self.rows.iter().all(|r| r.verdict == Verdict::Agree)
+    }
+
+    /// The row of one observable.
+    pub fn row(&self, observable: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.observable == observable)
+    }
+
+    /// The comparison as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a diff serialises")
+    }
+
+    /// The comparison as a text table.
+    pub fn render_table(&self) -> String {
+        let list = |v: &[Value]| v.iter().map(Value::to_string).collect::<Vec<_>>().join(" ");
+        let cells: Vec<[String; 5]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let verdict = match r.verdict {
+                    Verdict::Agree => "agree",
+                    Verdict::Disagree => "DISAGREE",
+                };
+                [
+                    r.observable.clone(),
+                    list(&r.sim),
+                    list(&r.real),
+                    r.tolerance.to_string(),
+                    verdict.to_string(),
+                ]
+            })
+            .collect();
+        let head = ["observable", "simulator", "real", "tolerance", "verdict"];
+        let width: Vec<usize> = (0..5)
+            .map(|i| {
+                cells
+                    .iter()
+                    .map(|c| c[i].len())
+                    .chain([head[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = format!(
+            "{}: simulator seeds {:?} vs redis {} ({} run(s), time scale {})\n",
+            self.scenario,
+            self.seeds,
+            self.redis_version,
+            self.real.len(),
+            self.time_scale
+        );
+        for row in std::iter::once(head.map(str::to_string)).chain(cells) {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&width)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: &[u64]) -> Vec<Value> {
+        v.iter().map(|x| Value::Number(*x)).collect()
+    }
+
+    #[test]
+    fn exact_needs_every_real_value_among_the_simulators() {
+        assert_eq!(
+            judge(&n(&[1, 2]), &n(&[2]), Tolerance::Exact),
+            Verdict::Agree
+        );
+        assert_eq!(
+            judge(&n(&[1]), &n(&[1, 2]), Tolerance::Exact),
+            Verdict::Disagree
+        );
+    }
+
+    #[test]
+    fn timing_ranges_overlap_within_the_margin() {
+        let t = Tolerance::TimingMs { margin_ms: 500 };
+        assert_eq!(judge(&n(&[2000, 2400]), &n(&[2800]), t), Verdict::Agree);
+        assert_eq!(judge(&n(&[2000, 2400]), &n(&[3000]), t), Verdict::Disagree);
+        assert_eq!(
+            judge(&[Value::Missing], &n(&[3000]), t),
+            Verdict::Disagree,
+            "a failover on one side only"
+        );
+        assert_eq!(
+            judge(&[Value::Missing], &[Value::Missing], t),
+            Verdict::Agree
+        );
+    }
+
+    #[test]
+    fn relative_and_zero_or_not() {
+        let r = Tolerance::Relative { percent: 50 };
+        assert_eq!(judge(&n(&[1000]), &n(&[1400]), r), Verdict::Agree);
+        assert_eq!(judge(&n(&[1000]), &n(&[400]), r), Verdict::Disagree);
+        assert_eq!(
+            judge(&n(&[0, 3]), &n(&[7]), Tolerance::ZeroOrNot),
+            Verdict::Agree
+        );
+        assert_eq!(
+            judge(&n(&[0]), &n(&[7]), Tolerance::ZeroOrNot),
+            Verdict::Disagree
+        );
+    }
+
+    #[test]
+    fn table_has_one_line_per_observable() {
+        let f = Figures {
+            ops: 10,
+            failed: 0,
+            indeterminate: 1,
+            acked_writes: 8,
+            lost_acked_writes: 0,
+            failovers: 1,
+            promoted: Some("r1".into()),
+            detected_ms: Some(2100),
+            completed_ms: Some(3000),
+            full_resyncs: 2,
+            partial_resyncs: 1,
+            full_resync_reasons: vec!["no-cached-master".into()],
+            noreplicas_refusals: 0,
+        };
+        let mut other = f.clone();
+        other.promoted = Some("r2".into());
+        let d = Diff {
+            scenario: "x".into(),
+            seeds: vec![1],
+            redis_version: "7.0.15".into(),
+            time_scale: 1.0,
+            rows: compare(
+                std::slice::from_ref(&f),
+                std::slice::from_ref(&other),
+                1000,
+                50,
+            ),
+            sim: vec![f],
+            real: vec![other],
+        };
+        let table = d.render_table();
+        assert_eq!(table.lines().count(), 2 + 13, "{table}");
+        assert!(table.contains("promoted replica"), "{table}");
+        assert_eq!(
+            d.row("promoted replica").unwrap().verdict,
+            Verdict::Disagree
+        );
+        assert!(!d.agrees());
+        assert_eq!(d.to_json()["rows"][5]["verdict"], "agree");
+    }
+}

@@ -1,0 +1,356 @@
+//! The fault schedule of a real run on the wall clock: pauses are SIGSTOP/SIGCONT, crashes are
+//! SIGKILL and a restart from the node's directory, partitions and latency are rules of the link
+//! proxies, and an operator's failover is `REPLICAOF` sent by the observer. Faults nest as in the
+//! simulator (world/faults.rs): a link stays cut, and a node paused or down, while any fault that
+//! holds it is active.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::fact::{Fact, FaultRef};
+use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
+use crate::sim::ProcessId;
+
+use super::directory::Directory;
+use super::proxy::{LinkRule, Network};
+use super::supervisor::{RealError, Supervisor};
+use super::watch::Watcher;
+
+/// The operator's commands time out after this long.
+const OPERATOR_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One scheduled fault and where it stands.
+struct Scheduled {
+    spec: FaultSpec,
+    start: Duration,
+    heal: Option<Duration>,
+    active: bool,
+    done: bool,
+    started_ms: Option<u64>,
+    healed_ms: Option<u64>,
+}
+
+/// What is held, per link and per node.
+#[derive(Default)]
+struct Holds {
+    cuts: BTreeMap<(String, String), u32>,
+    extra_latency_ns: BTreeMap<(String, String), u64>,
+    paused: BTreeMap<String, u32>,
+    down: BTreeMap<String, u32>,
+    wipe: BTreeSet<String>,
+}
+
+/// Applies the schedule.
+pub struct FaultDriver {
+    faults: Vec<Scheduled>,
+    holds: Holds,
+    base_latency: BTreeMap<(String, String), Duration>,
+    observer: Ipv4Addr,
+}
+
+impl FaultDriver {
+    /// A driver for `faults`, scenario times multiplied by `scale`; `base_latency` is the
+    /// topology's one-way latency per directed link.
+    pub fn new(
+        faults: Vec<FaultSpec>,
+        scale: f64,
+        base_latency: BTreeMap<(String, String), Duration>,
+        observer: Ipv4Addr,
+    ) -> FaultDriver {
+        let at = |ns: u64| super::workload::scaled(ns, scale);
+        let faults = faults
+            .into_iter()
+            .map(|spec| Scheduled {
+                start: at(spec.at_ns),
+                heal: spec.heal_ns.map(at),
+                spec,
+                active: false,
+                done: false,
+                started_ms: None,
+                healed_ms: None,
+            })
+            .collect();
+        FaultDriver {
+            faults,
+            holds: Holds::default(),
+            base_latency,
+            observer,
+        }
+    }
+
+    /// Whether node `name` runs and can answer (neither paused nor down).
+    pub fn reachable(&self, name: &str) -> bool {
+        !self.holds.paused.contains_key(name) && !self.holds.down.contains_key(name)
+    }
+
+    /// Whether node `name` is down (killed and not yet restarted).
+    pub fn is_down(&self, name: &str) -> bool {
+        self.holds.down.contains_key(name)
+    }
+
+    /// Starts and heals whatever is due at `now`.
+    pub fn tick(&mut self, now: Duration, ctx: &mut FaultContext<'_>) -> Result<(), RealError> {
+        for i in 0..self.faults.len() {
+            let f = &self.faults[i];
+            if !f.active && !f.done && now >= f.start {
+                self.start(i, ctx)?;
+            }
+            let f = &self.faults[i];
+            if f.active && f.heal.is_some_and(|h| now >= h) {
+                self.heal(i, ctx)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Heals every active fault (the quiet phase begins).
+    pub fn heal_all(&mut self, ctx: &mut FaultContext<'_>) -> Result<(), RealError> {
+        for i in 0..self.faults.len() {
+            if self.faults[i].active {
+                self.heal(i, ctx)?;
+            }
+            self.faults[i].done = true;
+        }
+        Ok(())
+    }
+
+    /// The faults as they happened.
+    pub fn records(&self) -> Vec<FaultRecord> {
+        self.faults
+            .iter()
+            .filter_map(|f| Some((f, f.started_ms?)))
+            .map(|(f, at_ms)| FaultRecord {
+                kind: f.spec.label.clone(),
+                targets: f.spec.targets.clone(),
+                at_ms,
+                healed_ms: f.healed_ms,
+            })
+            .collect()
+    }
+
+    fn start(&mut self, i: usize, ctx: &mut FaultContext<'_>) -> Result<(), RealError> {
+        let spec = self.faults[i].spec.clone();
+        ctx.watch.note_world(Fact::FaultStarted {
+            fault: fault_ref(i, &spec),
+        });
+        self.faults[i].active = true;
+        self.faults[i].started_ms = Some(ctx.watch.now_ns() / 1_000_000);
+        let name = |p: &ProcessId| ctx.dir.names[p.index()].clone();
+        match &spec.kind {
+            FaultKind::Partition { a, b, one_way } => {
+                for (x, y) in directed_links(a, b, *one_way) {
+                    *self.holds.cuts.entry((name(&x), name(&y))).or_default() += 1;
+                    self.apply_link(ctx.net, &name(&x), &name(&y));
+                }
+            }
+            FaultKind::Latency { a, b, extra_ns } => {
+                for (x, y) in directed_links(a, b, false) {
+                    *self
+                        .holds
+                        .extra_latency_ns
+                        .entry((name(&x), name(&y)))
+                        .or_default() += extra_ns;
+                    self.apply_link(ctx.net, &name(&x), &name(&y));
+                }
+            }
+            FaultKind::Pause { nodes } => {
+                for n in nodes.iter().map(name) {
+                    if hold(&mut self.holds.paused, &n) && !self.is_down(&n) {
+                        ctx.sup.pause(&n)?;
+                    }
+                }
+            }
+            FaultKind::Crash {
+                nodes, wipe_disk, ..
+            } => {
+                for n in nodes.iter().map(name) {
+                    if *wipe_disk {
+                        self.holds.wipe.insert(n.clone());
+                    }
+                    if hold(&mut self.holds.down, &n) {
+                        ctx.net.set_down(&n, true);
+                        ctx.sup.kill(&n)?;
+                        ctx.watch.went_down(&n);
+                    }
+                }
+            }
+            FaultKind::Failover { target, others } => {
+                operator_replicaof(ctx, &name(target), None);
+                if spec.heal_ns.is_none() {
+                    for o in others {
+                        operator_replicaof(ctx, &name(o), Some(&name(target)));
+                    }
+                }
+            }
+            other => {
+                let why = super::plan::fault_refusal(other, u32::MAX)
+                    .unwrap_or_else(|| "not supported".into());
+                return Err(RealError::Unsupported(why));
+            }
+        }
+        Ok(())
+    }
+
+    fn heal(&mut self, i: usize, ctx: &mut FaultContext<'_>) -> Result<(), RealError> {
+        let spec = self.faults[i].spec.clone();
+        self.faults[i].active = false;
+        self.faults[i].done = true;
+        self.faults[i].healed_ms = Some(ctx.watch.now_ns() / 1_000_000);
+        let name = |p: &ProcessId| ctx.dir.names[p.index()].clone();
+        match &spec.kind {
+            FaultKind::Partition { a, b, one_way } => {
+                for (x, y) in directed_links(a, b, *one_way) {
+                    release(&mut self.holds.cuts, &(name(&x), name(&y)));
+                    self.apply_link(ctx.net, &name(&x), &name(&y));
+                }
+            }
+            FaultKind::Latency { a, b, extra_ns } => {
+                for (x, y) in directed_links(a, b, false) {
+                    let key = (name(&x), name(&y));
+                    let e = self.holds.extra_latency_ns.entry(key).or_default();
+                    *e = e.saturating_sub(*extra_ns);
+                    self.apply_link(ctx.net, &name(&x), &name(&y));
+                }
+            }
+            FaultKind::Pause { nodes } => {
+                for n in nodes.iter().map(name) {
+                    if release(&mut self.holds.paused, &n) && !self.is_down(&n) {
+                        ctx.sup.resume(&n)?;
+                    }
+                }
+            }
+            FaultKind::Crash { nodes, .. } => {
+                for n in nodes.iter().map(name) {
+                    if release(&mut self.holds.down, &n) {
+                        self.restart(ctx, &n)?;
+                    }
+                }
+            }
+            FaultKind::Failover { target, others } => {
+                for o in others {
+                    operator_replicaof(ctx, &name(o), Some(&name(target)));
+                }
+            }
+            _ => {}
+        }
+        ctx.watch.note_world(Fact::FaultHealed {
+            fault: fault_ref(i, &spec),
+        });
+        Ok(())
+    }
+
+    fn restart(&mut self, ctx: &mut FaultContext<'_>, n: &str) -> Result<(), RealError> {
+        if self.holds.wipe.remove(n) {
+            wipe_disk(&ctx.sup.node(n)?.dir);
+        }
+        ctx.sup.restart(n)?;
+        ctx.net.set_down(n, false);
+        ctx.watch.restarted(n);
+        if self.holds.paused.contains_key(n) {
+            ctx.sup.pause(n)?;
+        }
+        Ok(())
+    }
+
+    fn apply_link(&self, net: &Network, from: &str, to: &str) {
+        let key = (from.to_string(), to.to_string());
+        let extra = self.holds.extra_latency_ns.get(&key).copied().unwrap_or(0);
+        let base = self.base_latency.get(&key).copied().unwrap_or_default();
+        net.set(
+            from,
+            to,
+            LinkRule {
+                cut: self.holds.cuts.contains_key(&key),
+                latency: base + Duration::from_nanos(extra),
+            },
+        );
+    }
+
+    /// The address the operator's commands come from.
+    pub fn observer(&self) -> Ipv4Addr {
+        self.observer
+    }
+}
+
+/// What applying a fault touches.
+pub struct FaultContext<'a> {
+    /// The processes.
+    pub sup: &'a mut Supervisor,
+    /// The link proxies.
+    pub net: &'a Network,
+    /// Names and proxy addresses.
+    pub dir: &'a Directory,
+    /// The observer, which records the fault facts.
+    pub watch: &'a mut Watcher,
+    /// Where the operator connects from.
+    pub observer: Ipv4Addr,
+}
+
+fn hold(map: &mut BTreeMap<String, u32>, n: &str) -> bool {
+    let c = map.entry(n.to_string()).or_default();
+    *c += 1;
+    *c == 1
+}
+
+fn release<K: Ord + Clone>(map: &mut BTreeMap<K, u32>, k: &K) -> bool {
+    let Some(c) = map.get_mut(k) else {
+        return false;
+    };
+    *c -= 1;
+    if *c == 0 {
+        map.remove(k);
+        return true;
+    }
+    false
+}
+
+/// A crash with `wipe_disk`: the node comes back with no RDB and no AOF.
+fn wipe_disk(dir: &std::path::Path) {
+    for f in ["dump.rdb", "appendonly.aof"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    let _ = std::fs::remove_dir_all(dir.join("appendonlydir"));
+}
+
+/// `REPLICAOF` from the operator's console (the observer's address, outside every proxy), then
+/// `CONFIG REWRITE` so a restart keeps the role, as Sentinel does (sentinel.c:
+/// `sentinelSendSlaveOf`). A node that is down is skipped.
+fn operator_replicaof(ctx: &mut FaultContext<'_>, server: &str, master: Option<&str>) {
+    let Ok(mut c) = ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) else {
+        return;
+    };
+    let target = master.and_then(|m| ctx.dir.proxy(m));
+    let (host, port) = match target {
+        Some(a) => (a.ip().to_string(), a.port().to_string()),
+        None => ("NO".to_string(), "ONE".to_string()),
+    };
+    let _ = c.cmd(&["REPLICAOF", &host, &port]);
+    let _ = c.cmd(&["CONFIG", "REWRITE"]);
+}
+
+/// How the trace names fault `i` of the schedule (as world/faults.rs does).
+fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
+    FaultRef {
+        id: i as u32,
+        label: f.label.clone(),
+        kind: f.kind.name().to_string(),
+        targets: f.targets.clone(),
+        operator: matches!(f.kind, FaultKind::Failover { .. }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_nest() {
+        let mut m = BTreeMap::new();
+        assert!(hold(&mut m, "p1"), "the first hold acts");
+        assert!(!hold(&mut m, "p1"), "a nested hold does not");
+        assert!(!release(&mut m, &"p1".to_string()), "one hold remains");
+        assert!(release(&mut m, &"p1".to_string()), "the last release acts");
+        assert!(!release(&mut m, &"p1".to_string()), "nothing is held");
+    }
+}

@@ -1,0 +1,136 @@
+//! A real run in the simulator's output shape (`world::RunOutput`), so the summary, reports and
+//! expectations that judge simulated runs judge real ones the same way
+//! ([`report`] is `runner::run_scenario` for the real backend).
+
+use std::rc::Rc;
+
+use crate::check::Evidence;
+use crate::fact::Fact;
+use crate::history::EventType;
+use crate::redis::{Command, Keyspace, ServerStats};
+use crate::report::{summarize, summary_failovers};
+use crate::runner::RunReport;
+use crate::scenario::Scenario;
+use crate::sim::{SimTime, fnv1a, splitmix64};
+use crate::world::{RunOutput, ServerFinal};
+
+use super::run::RealRun;
+
+/// The trace hash's starting state (docs/ARCHITECTURE.md).
+const HASH_SEED: u64 = 0x5349_4d4b_565f_5631;
+
+impl RealRun {
+    /// The run as the simulator reports one. `trace_hash` folds the facts as the kernel does,
+    /// but a real run is not reproducible, so equal hashes are not expected between runs;
+    /// `events` counts facts plus history events; `sim_time` is the wall time covered.
+    pub fn to_run_output(&self) -> RunOutput {
+        let servers = self
+            .servers
+            .iter()
+            .map(|s| ServerFinal {
+                name: s.name.clone(),
+                is_master: s.is_master,
+                master: s.master.clone(),
+                up: s.up,
+                link_up: s.link_up,
+                offset: s.offset,
+                keyspace: keyspace(&s.data),
+                stats: self.stats(&s.name),
+            })
+            .collect();
+        RunOutput {
+            seed: self.seed,
+            trace_hash: format!("{:016x}", self.trace_hash()),
+            sim_time: SimTime(self.duration_ns),
+            events: (self.notes.len() + self.history.events.len()) as u64,
+            history: self.history.clone(),
+            notes: self.notes.clone(),
+            servers,
+            faults: self.faults.clone(),
+            metrics: self.metrics.clone(),
+            quiet_from: SimTime(self.quiet_from_ns),
+            network_bytes: 0,
+            checkpoints: Vec::new(),
+        }
+    }
+
+    /// Every fact folded as the kernel folds notes: `fnv1a(kind) ^ rotl(fnv1a(text), 1)`.
+    fn trace_hash(&self) -> u64 {
+        self.notes.iter().fold(HASH_SEED, |h, n| {
+            let text = n.fact.to_string();
+            let word = fnv1a(n.fact.kind().as_bytes()) ^ fnv1a(text.as_bytes()).rotate_left(1);
+            [n.time.0, u64::from(n.process), 3, word]
+                .into_iter()
+                .fold(h, |h, w| splitmix64(h ^ w))
+        })
+    }
+
+    /// A server's counters, from the facts it produced and the refusals clients saw.
+    fn stats(&self, server: &str) -> ServerStats {
+        let mut s = ServerStats::default();
+        for n in &self.notes {
+            if n.fact.server() != Some(server) {
+                continue;
+            }
+            match &n.fact {
+                Fact::FullResyncDone { .. } => s.full_resyncs += 1,
+                Fact::PartialResyncDone { .. } => s.partial_resyncs += 1,
+                Fact::PartialResyncAccepted { backlog_bytes, .. } => {
+                    s.partial_bytes_sent += backlog_bytes
+                }
+                Fact::Flushed { keys, .. } => s.keys_flushed += keys,
+                Fact::OutputBufferLimit { .. } => s.output_buffer_disconnects += 1,
+                _ => {}
+            }
+        }
+        s.noreplicas_refusals = self
+            .history
+            .events
+            .iter()
+            .filter(|e| e.kind == EventType::Fail && e.server.as_deref() == Some(server))
+            .filter(|e| {
+                e.error
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("NOREPLICAS"))
+            })
+            .count() as u64;
+        s
+    }
+}
+
+fn keyspace(data: &std::collections::BTreeMap<String, String>) -> Keyspace {
+    let mut k = Keyspace::default();
+    for (key, value) in data {
+        k.apply(&Command::Set(
+            Rc::from(key.as_str()),
+            Rc::from(value.as_str()),
+        ));
+    }
+    k
+}
+
+/// Checks and summarises a real run exactly as `runner::run_scenario` does a simulated one.
+pub fn report(scenario: &Scenario, run: &RealRun) -> RunReport {
+    let output = run.to_run_output();
+    let finals = run.finals();
+    let findings = crate::check::run_all(&Evidence {
+        history: &output.history,
+        notes: &output.notes,
+        finals: &finals,
+    });
+    let failovers = summary_failovers(&output);
+    let summary = summarize(
+        scenario,
+        &output,
+        findings.checks,
+        &findings.lost,
+        failovers,
+        run.duration_ns / 1_000_000,
+    );
+    RunReport {
+        summary,
+        output,
+        lost: findings.lost,
+        counterexample: findings.counterexample,
+    }
+}

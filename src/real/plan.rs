@@ -1,0 +1,266 @@
+//! The plan of a real run: which loopback address every process of a scenario gets, the
+//! redis.conf and sentinel.conf knobs of each node, and the parts of a scenario that real
+//! processes cannot reproduce (refused with the reason, before anything starts).
+//!
+//! Processes are numbered as in the simulator: servers first (scenario order), then sentinels,
+//! then every workload's clients. Node `i` (a server or sentinel) listens on `127.S.0.(i+1)` and
+//! is reached only through its proxy on `127.S.1.(i+1)`; client `j` connects from
+//! `127.S.2.(j+1)`; the run's own observer (INFO polls, final reads) uses `127.S.3.1` and talks to
+//! nodes directly, so faults never hide what happened.
+
+use std::net::Ipv4Addr;
+
+use crate::fault::FaultKind;
+use crate::redis::ServerConfig;
+use crate::scenario::Scenario;
+
+/// The whole fault schedule: the scenario's faults and the nemesis's, drawn exactly as the
+/// simulator draws them (world/mod.rs), so both backends face the same faults for a seed.
+pub fn schedule(s: &Scenario, seed: u64) -> Vec<crate::fault::FaultSpec> {
+    use crate::sim::ProcessId;
+    let mut faults = s.faults.clone();
+    if let Some(n) = &s.nemesis {
+        let names = process_names(s);
+        let servers: Vec<(ProcessId, String)> = (0..s.servers.len())
+            .map(|i| (ProcessId(i as u32), names[i].clone()))
+            .collect();
+        let everyone: Vec<ProcessId> = (0..names.len() as u32).map(ProcessId).collect();
+        let streams = crate::sim::RngStreams::new(seed);
+        faults.extend(crate::nemesis::draw(
+            n,
+            &mut streams.stream("nemesis"),
+            &servers,
+            &everyone,
+        ));
+    }
+    faults
+}
+
+/// The most servers plus sentinels, and the most clients, one run may have (one octet each).
+pub const MAX_NODES: usize = 250;
+
+/// The loopback addresses of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addresses {
+    /// The second octet of every address of the run.
+    pub subnet: u8,
+}
+
+impl Addresses {
+    /// Where node `i` (server or sentinel) listens.
+    pub fn node(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.subnet, 0, octet(i))
+    }
+    /// Where node `i`'s proxy listens: the address every peer dials.
+    pub fn proxy(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.subnet, 1, octet(i))
+    }
+    /// Where client `j` (counted over all workloads) connects from.
+    pub fn client(&self, j: usize) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.subnet, 2, octet(j))
+    }
+    /// Where the run's observer connects from.
+    pub fn observer(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.subnet, 3, 1)
+    }
+}
+
+fn octet(i: usize) -> u8 {
+    assert!(i < MAX_NODES, "checked by refusals()");
+    (i + 1) as u8
+}
+
+/// The name of every process, in process order (clients are `workload/index`).
+pub fn process_names(s: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = s.servers.iter().map(|v| v.name.clone()).collect();
+    names.extend(s.sentinels.iter().map(|v| v.name.clone()));
+    for w in &s.workloads {
+        names.extend((0..w.clients).map(|i| format!("{}/{}", w.spec.name, i)));
+    }
+    names
+}
+
+/// Every redis.conf knob of `c` that Redis has, spelled as in redis.conf (all written out, so a
+/// run never depends on the package's own defaults).
+pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let save = if c.save.is_empty() {
+        "\"\"".to_string()
+    } else {
+        let rules: Vec<String> = c.save.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        rules.join(" ")
+    };
+    let o = c.replica_output_buffer;
+    [
+        ("repl-backlog-size", c.repl_backlog_size.to_string()),
+        ("repl-backlog-ttl", c.repl_backlog_ttl_secs.to_string()),
+        ("repl-timeout", c.repl_timeout_secs.to_string()),
+        (
+            "repl-ping-replica-period",
+            c.repl_ping_replica_period_secs.to_string(),
+        ),
+        ("repl-diskless-sync", yes(c.repl_diskless_sync)),
+        (
+            "repl-diskless-sync-delay",
+            c.repl_diskless_sync_delay_secs.to_string(),
+        ),
+        ("replica-serve-stale-data", yes(c.replica_serve_stale_data)),
+        ("replica-read-only", yes(c.replica_read_only)),
+        ("replica-priority", c.replica_priority.to_string()),
+        ("min-replicas-to-write", c.min_replicas_to_write.to_string()),
+        (
+            "min-replicas-max-lag",
+            c.min_replicas_max_lag_secs.to_string(),
+        ),
+        ("appendonly", yes(c.appendonly)),
+        ("appendfsync", c.appendfsync.name().to_string()),
+        ("save", save),
+        (
+            "client-output-buffer-limit",
+            format!("replica {} {} {}", o.hard_bytes, o.soft_bytes, o.soft_secs),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// What real processes cannot do that the scenario asks for; empty when the run can go ahead.
+/// `faults` is the whole schedule (the scenario's and the nemesis's).
+pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.servers.len() + s.sentinels.len() > MAX_NODES {
+        out.push(format!("more than {MAX_NODES} servers and sentinels"));
+    }
+    let clients: u32 = s.workloads.iter().map(|w| w.clients).sum();
+    if clients as usize > MAX_NODES {
+        out.push(format!("more than {MAX_NODES} clients"));
+    }
+    for v in &s.servers {
+        if v.config.bugs != crate::bugs::Bugs::default() {
+            out.push(format!(
+                "server {}: planted bugs exist only in the model",
+                v.name
+            ));
+        }
+    }
+    for v in &s.sentinels {
+        if v.monitors.iter().any(|m| m.promote_lowest_offset) {
+            out.push(format!(
+                "sentinel {}: planted bugs exist only in the model",
+                v.name
+            ));
+        }
+    }
+    let servers = s.servers.len() as u32;
+    for f in faults {
+        if let Some(why) = fault_refusal(&f.kind, servers + s.sentinels.len() as u32) {
+            out.push(format!(
+                "fault {} at {} ms: {why}",
+                f.label,
+                f.at_ns / 1_000_000
+            ));
+        }
+    }
+    out
+}
+
+/// What the run reproduces only in part: the proxies apply each path's base latency, not its
+/// jitter or bandwidth, and the model's hardware knobs have no redis.conf counterpart.
+pub fn warnings(s: &Scenario) -> Vec<String> {
+    let t = &s.topology;
+    let n = t.regions().len();
+    let mut out = Vec::new();
+    if (0..n).any(|a| (0..n).any(|b| t.path(a, b).jitter_ns > 0)) {
+        out.push(
+            "path jitter is not reproduced: the proxies add each path's base latency only".into(),
+        );
+    }
+    out.push("path bandwidth is not reproduced: loopback carries bytes as fast as it can".into());
+    let d = ServerConfig::default();
+    let model_knobs = |c: &ServerConfig| {
+        c.rdb_save_bytes_per_sec != d.rdb_save_bytes_per_sec
+            || c.rdb_load_bytes_per_sec != d.rdb_load_bytes_per_sec
+            || c.os_writeback_interval_ms != d.os_writeback_interval_ms
+            || c.tcp_send_buffer_bytes != d.tcp_send_buffer_bytes
+    };
+    if s.servers.iter().any(|v| model_knobs(&v.config)) {
+        out.push("model knobs (rdb-save-rate, rdb-load-rate, os-writeback-interval, tcp-send-buffer) have no effect on real servers".into());
+    }
+    out
+}
+
+/// Why a fault cannot be done with real processes, if it cannot. `nodes` counts servers and
+/// sentinels (processes beyond are clients).
+pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
+    let clients_only = |ps: &[crate::sim::ProcessId]| ps.iter().any(|p| p.0 >= nodes);
+    match kind {
+        FaultKind::Loss { .. } => Some("packet loss cannot be reproduced on loopback".into()),
+        FaultKind::Clock { .. } => Some("clocks of real processes cannot be shifted".into()),
+        FaultKind::DiskStall { .. } => Some("a disk stall needs a fault-injecting disk".into()),
+        FaultKind::Crash { machine: true, .. } => Some(
+            "a machine crash (power loss) cannot be done for real: the page cache survives a kill"
+                .into(),
+        ),
+        FaultKind::Crash { nodes: ps, .. } | FaultKind::Pause { nodes: ps } if clients_only(ps) => {
+            Some("only servers and sentinels can be crashed or paused".into())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_loopback_and_distinct_per_role() {
+        let a = Addresses { subnet: 77 };
+        assert_eq!(a.node(0), Ipv4Addr::new(127, 77, 0, 1));
+        assert_eq!(a.proxy(4), Ipv4Addr::new(127, 77, 1, 5));
+        assert_eq!(a.client(0), Ipv4Addr::new(127, 77, 2, 1));
+        assert!(a.observer().is_loopback());
+    }
+
+    #[test]
+    fn knobs_spell_redis_conf() {
+        let mut c = ServerConfig::default();
+        c.save.clear();
+        c.min_replicas_to_write = 1;
+        let k = server_knobs(&c);
+        let line = |name: &str| k.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(line("save"), "\"\"");
+        assert_eq!(line("min-replicas-to-write"), "1");
+        assert_eq!(line("repl-backlog-size"), "1048576");
+        assert_eq!(
+            line("client-output-buffer-limit"),
+            "replica 268435456 67108864 60"
+        );
+    }
+
+    #[test]
+    fn impossible_faults_are_refused_with_a_reason() {
+        use crate::sim::ProcessId;
+        let crash = |machine| FaultKind::Crash {
+            nodes: vec![ProcessId(0)],
+            machine,
+            wipe_disk: false,
+        };
+        assert!(fault_refusal(&crash(false), 3).is_none());
+        assert!(
+            fault_refusal(&crash(true), 3)
+                .unwrap()
+                .contains("power loss")
+        );
+        let pause_client = FaultKind::Pause {
+            nodes: vec![ProcessId(5)],
+        };
+        assert!(fault_refusal(&pause_client, 3).is_some());
+        let loss = FaultKind::Loss {
+            a: vec![],
+            b: vec![],
+            ppm: 10,
+        };
+        assert!(fault_refusal(&loss, 3).is_some());
+    }
+}

@@ -1,0 +1,507 @@
+//! The observer of a real run: it polls every running server's `INFO replication keyspace` (about
+//! every 100 ms, directly, never through a proxy) for roles and offsets, tails every server and
+//! sentinel log, and turns both into the facts the simulator emits, stamped with wall-clock
+//! nanoseconds since the run started. It also samples the metrics once a second.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::fact::{Fact, FactNote, FullResyncReason, StartRole};
+use crate::metrics::{Metrics, ServerSample};
+use crate::sim::{Note, SimTime};
+
+use super::directory::Directory;
+use super::info::{InfoRole, ReplicationInfo};
+use super::observe::{LogLine, LogTailer, Observation, PsyncRefusal};
+use super::resp::{Connection, Reply};
+use super::translate::{self, ExtraLine, ServerContext};
+
+/// How long the observer waits for one INFO reply.
+const INFO_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// What the observer knows about one server.
+struct ServerWatch {
+    name: String,
+    addr: SocketAddr,
+    tailer: LogTailer,
+    conn: Option<Connection>,
+    info: Option<ReplicationInfo>,
+    keys: u64,
+    /// A start (or restart) not yet reported: the next INFO reports it.
+    pending_start: bool,
+    /// The offset of the last PSYNC this server sent as a replica.
+    psync_offset: Option<u64>,
+    /// Refusals by ID logged by this primary, waiting for the replica they concern.
+    refusals: VecDeque<FullResyncReason>,
+    /// The primary its log last said it connects to ("Connecting to MASTER"): fresher than INFO.
+    log_primary: Option<String>,
+}
+
+struct SentinelWatch {
+    name: String,
+    tailer: LogTailer,
+    epoch: u64,
+}
+
+/// Polls and tails a real run into facts.
+pub struct Watcher {
+    dir: Directory,
+    start: Instant,
+    observer: Ipv4Addr,
+    servers: Vec<ServerWatch>,
+    sentinels: Vec<SentinelWatch>,
+    notes: Vec<FactNote>,
+    metrics: Metrics,
+    next_sample: Duration,
+}
+
+/// One line read from some log in a poll.
+struct Read {
+    time: String,
+    node: usize,
+    line: LogLine,
+}
+
+impl Watcher {
+    /// A watcher over these servers and sentinels `(name, address, log path)`.
+    pub fn new(
+        dir: Directory,
+        start: Instant,
+        observer: Ipv4Addr,
+        servers: Vec<(String, SocketAddr, std::path::PathBuf)>,
+        sentinels: Vec<(String, std::path::PathBuf)>,
+    ) -> Watcher {
+        let metrics = Metrics::new(servers.iter().map(|s| s.0.clone()).collect());
+        Watcher {
+            dir,
+            start,
+            observer,
+            servers: servers
+                .into_iter()
+                .map(|(name, addr, log)| ServerWatch {
+                    name,
+                    addr,
+                    tailer: LogTailer::new(&log),
+                    conn: None,
+                    info: None,
+                    keys: 0,
+                    pending_start: true,
+                    psync_offset: None,
+                    refusals: VecDeque::new(),
+                    log_primary: None,
+                })
+                .collect(),
+            sentinels: sentinels
+                .into_iter()
+                .map(|(name, log)| SentinelWatch {
+                    name,
+                    tailer: LogTailer::new(&log),
+                    epoch: 0,
+                })
+                .collect(),
+            notes: Vec::new(),
+            metrics,
+            next_sample: Duration::ZERO,
+        }
+    }
+
+    /// Nanoseconds since the run started.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    /// Records a fact of the world (faults, the quiet phase).
+    pub fn note_world(&mut self, fact: Fact) {
+        self.push(u32::MAX, fact);
+    }
+
+    fn push(&mut self, process: u32, fact: Fact) {
+        let time = SimTime(self.now_ns());
+        self.notes.push(Note {
+            time,
+            process,
+            fact,
+        });
+    }
+
+    /// Server `name` was restarted: its next INFO is reported as a start.
+    pub fn restarted(&mut self, name: &str) {
+        if let Some(s) = self.servers.iter_mut().find(|s| s.name == name) {
+            s.pending_start = true;
+            s.conn = None;
+            s.info = None;
+        }
+    }
+
+    /// Server `name` went down: its connection is dropped.
+    pub fn went_down(&mut self, name: &str) {
+        if let Some(s) = self.servers.iter_mut().find(|s| s.name == name) {
+            s.conn = None;
+        }
+    }
+
+    /// One round: INFO of every server for which `reachable` holds, then every log's new lines.
+    pub fn poll(&mut self, reachable: &dyn Fn(&str) -> bool) {
+        for i in 0..self.servers.len() {
+            if reachable(&self.servers[i].name) {
+                self.poll_info(i);
+            }
+        }
+        self.poll_logs();
+        let now = self.start.elapsed();
+        if now >= self.next_sample {
+            self.next_sample = now + Duration::from_secs(1);
+            self.sample(reachable);
+        }
+    }
+
+    fn query(&mut self, i: usize) -> Option<(ReplicationInfo, u64)> {
+        let s = &mut self.servers[i];
+        if s.conn.is_none() {
+            let from = SocketAddr::new(self.observer.into(), 0);
+            s.conn = Connection::connect(from, s.addr, INFO_TIMEOUT).ok();
+        }
+        let reply = s.conn.as_mut()?.cmd(&["INFO", "replication", "keyspace"]);
+        let text = match reply {
+            Ok(r) => r.as_text(),
+            Err(_) => None,
+        };
+        let Some(text) = text else {
+            s.conn = None;
+            return None;
+        };
+        let info = ReplicationInfo::parse(&text).ok()?;
+        Some((info, keys_in(&text)))
+    }
+
+    fn poll_info(&mut self, i: usize) {
+        let Some((info, keys)) = self.query(i) else {
+            return;
+        };
+        let before = self.servers[i].info.take();
+        let started = std::mem::take(&mut self.servers[i].pending_start);
+        let facts = role_facts(
+            &self.dir,
+            &self.servers[i].name,
+            before.as_ref(),
+            &info,
+            keys,
+            started,
+        );
+        self.servers[i].info = Some(info);
+        self.servers[i].keys = keys;
+        for f in facts {
+            self.push(i as u32, f);
+        }
+    }
+
+    fn poll_logs(&mut self) {
+        let mut reads = Vec::new();
+        let n = self.servers.len();
+        let tailers = self
+            .servers
+            .iter_mut()
+            .map(|s| &mut s.tailer)
+            .chain(self.sentinels.iter_mut().map(|s| &mut s.tailer));
+        for (node, t) in tailers.enumerate() {
+            for text in t.poll().unwrap_or_default() {
+                if let Some(line) = LogLine::parse(&text) {
+                    let time = line.time.split(' ').nth(3).unwrap_or("").to_string();
+                    reads.push(Read { time, node, line });
+                }
+            }
+        }
+        // Lines of different logs in one poll are put in the order they were written.
+        reads.sort_by(|a, b| a.time.cmp(&b.time));
+        for r in reads {
+            if r.node < n {
+                self.server_line(r.node, &r.line);
+            } else {
+                self.sentinel_line(r.node - n, &r.line);
+            }
+        }
+    }
+
+    fn sentinel_line(&mut self, i: usize, line: &LogLine) {
+        let Some(Observation::Sentinel(ev)) = Observation::from_line(line) else {
+            return;
+        };
+        let s = &mut self.sentinels[i];
+        let fact = translate::sentinel_fact(&self.dir, &s.name, &mut s.epoch, &ev);
+        if let Some(f) = fact {
+            let process = (self.dir.servers + i) as u32;
+            self.push(process, f);
+        }
+    }
+
+    fn context(&self, i: usize) -> ServerContext<'_> {
+        let s = &self.servers[i];
+        let from_info = s
+            .info
+            .as_ref()
+            .and_then(|i| i.replica.as_ref())
+            .map(|r| self.dir.name_at(&r.master_host, r.master_port));
+        let primary = s.log_primary.clone().or(from_info);
+        let primary_replid = primary
+            .as_deref()
+            .and_then(|p| self.info(p))
+            .map(|i| i.master_replid.clone());
+        ServerContext {
+            server: &s.name,
+            info: s.info.as_ref(),
+            keys: s.keys,
+            primary,
+            primary_replid,
+            psync_offset: s.psync_offset,
+        }
+    }
+
+    fn server_line(&mut self, i: usize, line: &LogLine) {
+        if line.role == 'X' || line.role == 'C' {
+            return;
+        }
+        if let Some(extra) = ExtraLine::parse(&line.message) {
+            if let ExtraLine::PsyncRequest { offset, .. } = &extra {
+                self.servers[i].psync_offset = Some(*offset);
+            }
+            if extra == ExtraLine::PsyncNoCachedMaster {
+                self.servers[i].psync_offset = None;
+            }
+            let fact = translate::extra_fact(&self.dir, &self.context(i), &extra);
+            if let Some(f) = fact {
+                self.push(i as u32, f);
+            }
+            return;
+        }
+        let Some(o) = Observation::from_line(line) else {
+            return;
+        };
+        if let Observation::ConnectingToMaster { host, port } = &o {
+            self.servers[i].log_primary = Some(self.dir.name_at(host, *port));
+        }
+        if o == Observation::MasterModeEnabled {
+            self.servers[i].log_primary = None;
+        }
+        match &o {
+            Observation::PartialResyncNotAccepted(
+                r @ (PsyncRefusal::ReplidMismatch { .. } | PsyncRefusal::SecondIdOffset { .. }),
+            ) => {
+                self.servers[i]
+                    .refusals
+                    .push_back(translate::refusal_reason(r));
+                return;
+            }
+            Observation::FullResyncFromMaster { .. } => self.refused_by_id(i),
+            _ => {}
+        }
+        let fact = translate::replication_fact(&self.dir, &self.context(i), &o);
+        if let Some(f) = fact {
+            self.push(i as u32, f);
+        }
+    }
+
+    /// A replica that asked for a partial resync by ID got a full one: the reason is the oldest
+    /// refusal its primary logged (that line does not name the replica).
+    fn refused_by_id(&mut self, replica: usize) {
+        if self.servers[replica].psync_offset.is_none() {
+            return;
+        }
+        let Some(primary) = self.context(replica).primary else {
+            return;
+        };
+        let Some(p) = self.servers.iter().position(|s| s.name == primary) else {
+            return;
+        };
+        if let Some(reason) = self.servers[p].refusals.pop_front() {
+            let fact = Fact::FullResyncNeeded {
+                server: primary,
+                replica: self.servers[replica].name.clone(),
+                reason,
+            };
+            self.push(p as u32, fact);
+        }
+    }
+
+    fn sample(&mut self, reachable: &dyn Fn(&str) -> bool) {
+        let row = self
+            .servers
+            .iter()
+            .map(|s| {
+                let info = s.info.as_ref();
+                ServerSample {
+                    up: reachable(&s.name),
+                    is_master: info.is_some_and(|i| i.role == InfoRole::Master),
+                    offset: info.map_or(0, |i| i.master_repl_offset),
+                    link_up: info
+                        .and_then(|i| i.replica.as_ref())
+                        .is_some_and(|r| r.master_link_up),
+                    keys: s.keys,
+                }
+            })
+            .collect();
+        let at = SimTime(self.now_ns());
+        self.metrics.push(at, row);
+    }
+
+    /// The latest INFO of server `name`.
+    pub fn info(&self, name: &str) -> Option<&ReplicationInfo> {
+        self.servers.iter().find(|s| s.name == name)?.info.as_ref()
+    }
+
+    /// The facts observed so far, in order.
+    pub fn notes(&self) -> &[FactNote] {
+        &self.notes
+    }
+
+    /// The facts and metrics, at the end of the run.
+    pub fn finish(mut self) -> (Vec<FactNote>, Metrics) {
+        self.notes.sort_by_key(|n| n.time);
+        (self.notes, self.metrics)
+    }
+}
+
+/// `db0:keys=N,...` in an INFO text; 0 when the keyspace is empty.
+fn keys_in(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("db0:keys="))
+        .filter_map(|r| r.split(',').next()?.parse().ok())
+        .next()
+        .unwrap_or(0)
+}
+
+fn master_of(dir: &Directory, info: &ReplicationInfo) -> Option<String> {
+    let r = info.replica.as_ref()?;
+    Some(dir.name_at(&r.master_host, r.master_port))
+}
+
+/// The role facts between two consecutive INFOs of `server`.
+fn role_facts(
+    dir: &Directory,
+    server: &str,
+    before: Option<&ReplicationInfo>,
+    now: &ReplicationInfo,
+    keys: u64,
+    started: bool,
+) -> Vec<Fact> {
+    let server = server.to_string();
+    let offset = now.master_repl_offset;
+    if started {
+        let role = match master_of(dir, now) {
+            Some(primary) => StartRole::Replica { primary },
+            None => StartRole::Primary,
+        };
+        return vec![Fact::Started {
+            server,
+            role,
+            keys,
+            replid: now.master_replid.clone(),
+            offset,
+            data_from: None,
+        }];
+    }
+    let Some(before) = before else {
+        return Vec::new();
+    };
+    match (master_of(dir, before), master_of(dir, now)) {
+        (Some(_), None) => {
+            let replid2 =
+                (now.master_replid2.bytes().any(|b| b != b'0')).then(|| now.master_replid2.clone());
+            vec![Fact::Promoted {
+                server,
+                replid: now.master_replid.clone(),
+                replid2,
+                offset,
+            }]
+        }
+        (None, Some(primary)) => vec![Fact::Demoted {
+            server,
+            primary,
+            offset,
+        }],
+        (Some(a), Some(b)) if a != b => vec![Fact::Repointed {
+            server,
+            primary: b,
+            offset,
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// The run ID a server or sentinel reports in `INFO server`.
+pub fn run_id(conn: &mut Connection) -> Option<String> {
+    let text = match conn.cmd(&["INFO", "server"]).ok()? {
+        Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        _ => return None,
+    };
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("run_id:").map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIMARY: &str = "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\
+        master_replid:3686079364105450bfad3c5f4fa66f4db508f9b1\r\n\
+        master_replid2:1111111111111111111111111111111111111111\r\n\
+        master_repl_offset:50\r\nsecond_repl_offset:51\r\nrepl_backlog_active:1\r\n\
+        repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:1\r\n\
+        repl_backlog_histlen:50\r\n# Keyspace\r\ndb0:keys=7,expires=0,avg_ttl=0\r\n";
+
+    fn replica_of(port: u16) -> ReplicationInfo {
+        let text = PRIMARY.replace(
+            "role:master\r\n",
+            &format!(
+                "role:slave\r\nmaster_host:127.5.1.1\r\nmaster_port:{port}\r\nmaster_link_status:up\r\n\
+                 slave_repl_offset:50\r\nmaster_sync_in_progress:0\r\n"
+            ),
+        );
+        ReplicationInfo::parse(&text).unwrap()
+    }
+
+    fn dir() -> Directory {
+        let mut d = Directory::new(vec!["p1".into(), "r1".into()], 2, 0);
+        d.add_proxy("p1", "127.5.1.1:7001".parse().unwrap());
+        d.add_proxy("r1", "127.5.1.1:7002".parse().unwrap());
+        d
+    }
+
+    #[test]
+    fn keys_are_read_from_the_keyspace_section() {
+        assert_eq!(keys_in(PRIMARY), 7);
+        assert_eq!(keys_in("# Keyspace\r\n"), 0);
+    }
+
+    #[test]
+    fn role_changes_become_facts() {
+        let d = dir();
+        let primary = ReplicationInfo::parse(PRIMARY).unwrap();
+        let started = role_facts(&d, "r1", None, &replica_of(7001), 7, true);
+        assert!(matches!(
+            &started[..],
+            [Fact::Started { role: StartRole::Replica { primary }, keys: 7, offset: 50, .. }] if primary == "p1"
+        ));
+        let promoted = role_facts(&d, "r1", Some(&replica_of(7001)), &primary, 7, false);
+        assert!(matches!(
+            &promoted[..],
+            [Fact::Promoted {
+                replid2: Some(_),
+                offset: 50,
+                ..
+            }]
+        ));
+        let demoted = role_facts(&d, "p1", Some(&primary), &replica_of(7002), 7, false);
+        assert!(matches!(&demoted[..], [Fact::Demoted { primary, .. }] if primary == "r1"));
+        let moved = role_facts(
+            &d,
+            "x",
+            Some(&replica_of(7001)),
+            &replica_of(7002),
+            7,
+            false,
+        );
+        assert!(matches!(&moved[..], [Fact::Repointed { primary, .. }] if primary == "r1"));
+        assert!(role_facts(&d, "p1", Some(&primary), &primary, 7, false).is_empty());
+    }
+}

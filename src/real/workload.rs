@@ -1,0 +1,504 @@
+//! Workload clients against real servers: one thread per client, each a RESP connection from its
+//! own loopback address through the servers' proxies, generating keys and values as the
+//! simulator's clients do (`client.rs`: keys `k<N>`/`c<N>`/`l<N>` behind the workload's prefix,
+//! values unique per write), finding the primary through `SENTINEL get-master-addr-by-name` when
+//! the workload uses sentinels, and recording every operation in simkv's history format with
+//! wall-clock nanoseconds since the run started.
+//!
+//! Like the simulated client, a client follows `+switch-master` from the sentinels it asked (a
+//! subscriber thread per sentinel, through that sentinel's proxy) and asks again after an error
+//! or a timeout. Difference: arrivals of an open-loop workload are evenly spaced at the rate (not
+//! Poisson).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use serde_json::Value;
+
+use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
+use crate::history::{EventType, HistoryEvent};
+use crate::sim::{RngStreams, SimRng};
+
+use super::directory::Directory;
+use super::resp::{Connection, Reply};
+
+/// How long a client waits for a sentinel's answer before asking the next one.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
+/// The pause before retrying when no server could be reached.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// What every client of a run shares.
+#[derive(Clone)]
+pub struct ClientEnv {
+    /// When the run started (time zero of the history).
+    pub start: Instant,
+    /// Node names and proxy addresses.
+    pub dir: Arc<Directory>,
+    /// Scenario time to wall time (1.0: real time).
+    pub time_scale: f64,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+/// One client of a workload.
+pub struct ClientPlan {
+    /// Its process number in the history.
+    pub process: u32,
+    /// Its index within the workload.
+    pub index: u32,
+    /// The workload.
+    pub spec: WorkloadSpec,
+    /// The address it connects from.
+    pub from: Ipv4Addr,
+}
+
+/// Scales a scenario time to wall time.
+pub fn scaled(ns: u64, scale: f64) -> Duration {
+    Duration::from_nanos((ns as f64 * scale) as u64)
+}
+
+/// Starts the client on its own thread; the thread returns the client's history events.
+pub fn spawn(plan: ClientPlan, env: ClientEnv) -> std::thread::JoinHandle<Vec<HistoryEvent>> {
+    std::thread::spawn(move || Client::new(plan, env).run())
+}
+
+struct Client {
+    plan: ClientPlan,
+    env: ClientEnv,
+    rng: SimRng,
+    zipf: Vec<u64>,
+    next_id: u64,
+    primary: Option<SocketAddr>,
+    /// The latest `+switch-master` target heard from a subscribed sentinel, not yet taken.
+    pushed: Arc<Mutex<Option<SocketAddr>>>,
+    /// Sentinels subscribed to, and the flag that stops their threads.
+    subscribed: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    subscribers: Vec<std::thread::JoinHandle<()>>,
+    conn: Option<(SocketAddr, Connection)>,
+    sentinel_turn: usize,
+    events: Vec<HistoryEvent>,
+}
+
+/// How an operation ended.
+struct Outcome {
+    kind: EventType,
+    value: Value,
+    error: Option<String>,
+}
+
+impl Client {
+    fn new(plan: ClientPlan, env: ClientEnv) -> Client {
+        let label = format!("client/{}/{}", plan.spec.name, plan.index);
+        let rng = RngStreams::new(env.seed).stream(&label);
+        let zipf = zipf_cdf(plan.spec.keys);
+        let primary = match plan.spec.target {
+            Target::Server(p) => env.dir.proxy_of(p.index()),
+            Target::Sentinels(_) => None,
+        };
+        Client {
+            plan,
+            env,
+            rng,
+            zipf,
+            next_id: 0,
+            primary,
+            conn: None,
+            sentinel_turn: 0,
+            pushed: Arc::new(Mutex::new(None)),
+            subscribed: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            subscribers: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.env.start.elapsed()
+    }
+
+    fn run(mut self) -> Vec<HistoryEvent> {
+        let s = self.env.time_scale;
+        let start = scaled(self.plan.spec.start_ns, s);
+        let stop = scaled(self.plan.spec.stop_ns, s);
+        let gap = self
+            .plan
+            .spec
+            .rate_per_sec
+            .map(|r| Duration::from_nanos(1_000_000_000 / r.max(1)));
+        let think = Duration::from_nanos(self.plan.spec.think_ns.max(1));
+        // Spread client start times over one millisecond, as the simulated clients do.
+        let mut next = start + Duration::from_micros(self.rng.random_range(0..1000u64));
+        while next < stop {
+            if let Some(wait) = next.checked_sub(self.now()) {
+                std::thread::sleep(wait);
+            }
+            if self.now() >= stop {
+                break;
+            }
+            let issued = self.one_operation();
+            next = match (gap, issued) {
+                (Some(g), true) => next + g,
+                (None, true) => self.now() + think,
+                (_, false) => self.now() + RETRY_PAUSE,
+            };
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.subscribers.drain(..) {
+            let _ = t.join();
+        }
+        self.events
+    }
+
+    /// Issues one operation; false when no server could be reached (nothing was recorded).
+    fn one_operation(&mut self) -> bool {
+        let pushed = self.pushed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if pushed.is_some() {
+            self.primary = pushed;
+        }
+        let kind = self.pick_kind();
+        let reader = match (kind, self.plan.spec.read_from) {
+            (OpKind::Get, Some(p)) => self.env.dir.proxy_of(p.index()),
+            _ => None,
+        };
+        let Some(target) = reader.or_else(|| self.find_primary()) else {
+            return false;
+        };
+        if !self.connect(target) {
+            self.lose_primary();
+            return false;
+        }
+        let key_index = self.pick_key_index();
+        let family = match kind {
+            OpKind::Set | OpKind::Get | OpKind::Del => "k",
+            OpKind::Incr => "c",
+            OpKind::Append => "l",
+        };
+        let key = format!("{}{family}{key_index}", self.plan.spec.key_prefix);
+        self.next_id += 1;
+        let value = matches!(kind, OpKind::Set | OpKind::Append).then(|| self.unique_value());
+        self.record(
+            EventType::Invoke,
+            kind,
+            &key,
+            value.clone().map_or(Value::Null, Value::from),
+            None,
+            None,
+        );
+        let outcome = self.execute(kind, &key, value.as_deref());
+        let server = Some(self.env.dir.name_of(&target.to_string()));
+        self.record(
+            outcome.kind,
+            kind,
+            &key,
+            outcome.value,
+            server,
+            outcome.error,
+        );
+        true
+    }
+
+    fn execute(&mut self, kind: OpKind, key: &str, value: Option<&str>) -> Outcome {
+        let words: Vec<&str> = match (kind, value) {
+            (OpKind::Set, Some(v)) => vec!["SET", key, v],
+            (OpKind::Append, Some(v)) => vec!["APPEND", key, v],
+            (OpKind::Get, _) => vec!["GET", key],
+            (OpKind::Incr, _) => vec!["INCR", key],
+            _ => vec!["DEL", key],
+        };
+        let reply = match self.call(&words) {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        if let Some(e) = reply.error() {
+            if e.starts_with("READONLY") || e.starts_with("MASTERDOWN") {
+                self.lose_primary();
+            }
+            // Every error these commands get is raised before they run: they did not happen.
+            return outcome(EventType::Fail, Value::Null, Some(e.to_string()));
+        }
+        let output = match (&reply, kind) {
+            (Reply::Bulk(Some(b)), _) => Value::from(String::from_utf8_lossy(b).into_owned()),
+            (Reply::Integer(n), OpKind::Incr) => Value::from(*n),
+            (_, OpKind::Set | OpKind::Append) => value.map_or(Value::Null, Value::from),
+            _ => Value::Null,
+        };
+        match (kind, self.plan.spec.wait) {
+            (OpKind::Get, _) | (_, None) => outcome(EventType::Ok, output, None),
+            (_, Some((n, timeout_ms))) => self.wait(n, timeout_ms, output),
+        }
+    }
+
+    /// `WAIT n timeout` after an acknowledged write: fewer replicas than asked is indeterminate.
+    fn wait(&mut self, n: u32, timeout_ms: u64, output: Value) -> Outcome {
+        let extra = Duration::from_millis(timeout_ms);
+        let base = Duration::from_nanos(self.plan.spec.timeout_ns);
+        if let Some((_, c)) = self.conn.as_mut() {
+            let _ = c.set_timeout(base + extra);
+        }
+        let reply = self.call(&["WAIT", &n.to_string(), &timeout_ms.to_string()]);
+        if let Some((_, c)) = self.conn.as_mut() {
+            let _ = c.set_timeout(base);
+        }
+        match reply {
+            Ok(Reply::Integer(got)) if got >= i64::from(n) => outcome(EventType::Ok, output, None),
+            Ok(_) => outcome(
+                EventType::Info,
+                output,
+                Some("WAIT returned fewer replicas than asked".into()),
+            ),
+            Err(o) => o,
+        }
+    }
+
+    /// One command on the current connection; a timeout or a broken connection is
+    /// indeterminate and drops the connection (a late reply must not answer the next command).
+    fn call(&mut self, words: &[&str]) -> Result<Reply, Outcome> {
+        let Some((_, c)) = self.conn.as_mut() else {
+            return Err(outcome(
+                EventType::Info,
+                Value::Null,
+                Some("no connection".into()),
+            ));
+        };
+        match c.cmd(words) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.conn = None;
+                self.lose_primary();
+                let why = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection closed"
+                };
+                Err(outcome(EventType::Info, Value::Null, Some(why.into())))
+            }
+        }
+    }
+
+    fn connect(&mut self, to: SocketAddr) -> bool {
+        if self.conn.as_ref().is_some_and(|(a, _)| *a == to) {
+            return true;
+        }
+        let timeout = Duration::from_nanos(self.plan.spec.timeout_ns.max(1_000_000));
+        let from = SocketAddr::new(self.plan.from.into(), 0);
+        self.conn = Connection::connect(from, to, timeout).ok().map(|c| (to, c));
+        self.conn.is_some()
+    }
+
+    fn lose_primary(&mut self) {
+        if matches!(self.plan.spec.target, Target::Sentinels(_)) {
+            self.primary = None;
+        }
+    }
+
+    /// The primary's proxy address, asking the sentinels in turn when it is not known.
+    fn find_primary(&mut self) -> Option<SocketAddr> {
+        if self.primary.is_some() {
+            return self.primary;
+        }
+        let Target::Sentinels(sentinels) = &self.plan.spec.target else {
+            return None;
+        };
+        let sentinels = sentinels.clone();
+        for _ in 0..sentinels.len() {
+            let s = sentinels[self.sentinel_turn % sentinels.len()];
+            let addr = self.env.dir.proxy_of(s.index())?;
+            if let Some(p) = ask_sentinel(self.plan.from, addr, &self.plan.spec.master_name) {
+                self.primary = Some(p);
+                self.subscribe(addr);
+                return Some(p);
+            }
+            self.sentinel_turn += 1;
+        }
+        None
+    }
+
+    /// Follows `+switch-master` pushes of the sentinel at `addr` from now on.
+    fn subscribe(&mut self, addr: SocketAddr) {
+        if self.subscribed.contains(&addr) {
+            return;
+        }
+        self.subscribed.push(addr);
+        let (from, name) = (self.plan.from, self.plan.spec.master_name.clone());
+        let (pushed, stop) = (self.pushed.clone(), self.stop.clone());
+        self.subscribers.push(std::thread::spawn(move || {
+            follow_switches(from, addr, &name, &pushed, &stop)
+        }));
+    }
+
+    fn pick_kind(&mut self) -> OpKind {
+        let total: u32 = self.plan.spec.mix.iter().map(|(_, w)| w).sum();
+        let mut r = self.rng.random_range(0..total.max(1));
+        for &(k, w) in &self.plan.spec.mix {
+            if r < w {
+                return k;
+            }
+            r -= w;
+        }
+        self.plan.spec.mix[0].0
+    }
+
+    fn pick_key_index(&mut self) -> u32 {
+        let keys = self.plan.spec.keys.max(1);
+        match self.plan.spec.distribution {
+            KeyDistribution::Uniform => self.rng.random_range(0..keys),
+            KeyDistribution::Zipfian => {
+                let total = *self.zipf.last().expect("at least one key");
+                let r = self.rng.random_range(0..total);
+                self.zipf.partition_point(|&c| c <= r) as u32
+            }
+            KeyDistribution::Hot {
+                hot_keys,
+                share_percent,
+            } => {
+                let hot = hot_keys.clamp(1, keys);
+                if self.rng.random_range(0..100) < share_percent || hot == keys {
+                    self.rng.random_range(0..hot)
+                } else {
+                    self.rng.random_range(hot..keys)
+                }
+            }
+        }
+    }
+
+    fn unique_value(&self) -> String {
+        let p = &self.plan;
+        let mut v = format!("{}.{}.{}|", p.spec.name, p.index, self.next_id);
+        while v.len() < p.spec.value_size {
+            v.push('x');
+        }
+        v
+    }
+
+    fn record(
+        &mut self,
+        kind: EventType,
+        op: OpKind,
+        key: &str,
+        value: Value,
+        server: Option<String>,
+        error: Option<String>,
+    ) {
+        self.events.push(HistoryEvent {
+            process: self.plan.process,
+            kind,
+            f: op.name().to_string(),
+            key: key.to_string(),
+            value,
+            time_ns: self.now().as_nanos() as u64,
+            server,
+            error,
+        });
+    }
+}
+
+fn outcome(kind: EventType, value: Value, error: Option<String>) -> Outcome {
+    Outcome { kind, value, error }
+}
+
+/// `SENTINEL get-master-addr-by-name`: the primary's address as the sentinel knows it.
+pub fn ask_sentinel(from: Ipv4Addr, sentinel: SocketAddr, name: &str) -> Option<SocketAddr> {
+    let from = SocketAddr::new(from.into(), 0);
+    let mut c = Connection::connect(from, sentinel, DISCOVERY_TIMEOUT).ok()?;
+    let reply = c.cmd(&["SENTINEL", "get-master-addr-by-name", name]).ok()?;
+    let Reply::Array(Some(parts)) = reply else {
+        return None;
+    };
+    let ip = parts.first()?.as_text()?;
+    let port = parts.get(1)?.as_text()?;
+    format!("{ip}:{port}").parse().ok()
+}
+
+/// Reads `+switch-master` messages for primary `name` until `stop`, reconnecting when the
+/// connection breaks; each one sets `pushed` to the new primary's address.
+fn follow_switches(
+    from: Ipv4Addr,
+    sentinel: SocketAddr,
+    name: &str,
+    pushed: &Mutex<Option<SocketAddr>>,
+    stop: &AtomicBool,
+) {
+    let source = SocketAddr::new(from.into(), 0);
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut c) = Connection::connect(source, sentinel, DISCOVERY_TIMEOUT) else {
+            std::thread::sleep(RETRY_PAUSE);
+            continue;
+        };
+        if c.cmd(&["SUBSCRIBE", "+switch-master"]).is_err() {
+            continue;
+        }
+        let _ = c.set_timeout(RETRY_PAUSE);
+        while !stop.load(Ordering::Relaxed) {
+            match c.read_reply() {
+                Ok(m) => {
+                    if let Some(to) = switch_target(&m, name) {
+                        *pushed.lock().unwrap_or_else(|e| e.into_inner()) = Some(to);
+                    }
+                }
+                Err(e) if e.is_timeout() => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// The new primary in a `+switch-master` message (`name old-ip old-port new-ip new-port`).
+fn switch_target(m: &Reply, name: &str) -> Option<SocketAddr> {
+    let Reply::Array(Some(parts)) = m else {
+        return None;
+    };
+    let payload = parts.get(2)?.as_text()?;
+    let w: Vec<&str> = payload.split_whitespace().collect();
+    let [n, _, _, ip, port] = w.as_slice() else {
+        return None;
+    };
+    (*n == name).then(|| format!("{ip}:{port}").parse().ok())?
+}
+
+fn zipf_cdf(keys: u32) -> Vec<u64> {
+    const SCALE: u64 = 1 << 40;
+    let mut acc = 0;
+    (1..=u64::from(keys.max(1)))
+        .map(|i| {
+            acc += SCALE / i;
+            acc
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_compresses_the_schedule() {
+        assert_eq!(scaled(10_000_000_000, 0.5), Duration::from_secs(5));
+        assert_eq!(scaled(3_000, 1.0), Duration::from_nanos(3_000));
+    }
+
+    #[test]
+    fn switch_messages_name_the_new_primary() {
+        let bulk = |s: &str| Reply::Bulk(Some(s.as_bytes().to_vec()));
+        let m = Reply::Array(Some(vec![
+            bulk("message"),
+            bulk("+switch-master"),
+            bulk("mymaster 127.1.1.1 7000 127.1.1.2 7001"),
+        ]));
+        assert_eq!(
+            switch_target(&m, "mymaster"),
+            Some("127.1.1.2:7001".parse().unwrap())
+        );
+        assert_eq!(switch_target(&m, "other"), None);
+    }
+
+    #[test]
+    fn zipf_weights_favour_low_keys() {
+        let c = zipf_cdf(4);
+        assert_eq!(c.len(), 4);
+        assert!(c[0] > c[1] - c[0]);
+    }
+}
