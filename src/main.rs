@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use cli::commands::{determinism, merge, run, shrink, sweep};
+use cli::real::{RealArgs, diff, keyslot, run_real};
 use cli::tools::{bench, check};
 use simkv::report::help;
 
@@ -61,6 +62,33 @@ enum Command {
         /// Run the seed twice and report the simulated time at which the runs first diverge.
         #[arg(long)]
         check_determinism: bool,
+        #[command(flatten)]
+        real: RealArgs,
+    },
+    /// Run a scenario on the simulator over seeds and on real Redis, and compare every
+    /// observable side by side with its tolerance.
+    #[command(after_help = help::DIFF)]
+    Diff {
+        #[command(flatten)]
+        source: Source,
+        /// The simulator's seeds (A..B or A..=B).
+        #[arg(long, default_value = "1..=3")]
+        seeds: String,
+        /// Real runs (seeds taken from --seeds in turn).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        real: RealArgs,
+    },
+    /// Print the Redis Cluster hash slot of each key (`KEY<TAB>SLOT`), as CLUSTER KEYSLOT does.
+    #[command(after_help = help::KEYSLOT)]
+    Keyslot {
+        /// The keys (hash tags `{...}` decide the slot, as in Redis).
+        #[arg(required = true)]
+        keys: Vec<String>,
     },
     /// Check a recorded history for linearizability: Jepsen/Knossos EDN, simkv JSON Lines,
     /// Porcupine kv or Jepsen etcd logs.
@@ -182,9 +210,25 @@ fn main() -> ExitCode {
             seed,
             json,
             out,
+            real,
+            ..
+        } if real.is_real() => run_real(&source, seed, json, out.as_deref(), &real),
+        Command::Run {
+            source,
+            seed,
+            json,
+            out,
             verbose,
             ..
         } => run(&source, seed, json, out.as_deref(), verbose, now),
+        Command::Diff {
+            source,
+            seeds,
+            repeat,
+            json,
+            real,
+        } => diff(&source, &seeds, repeat, json, &real),
+        Command::Keyslot { keys } => Ok(keyslot(&keys)),
         Command::Check {
             file,
             json,

@@ -5,7 +5,7 @@ use crate::check::failover::failovers;
 use crate::check::figures::{
     Figures, OpsCounts, Process, ProcessTable, ReplicationCounts, Role, lost_by_workload,
 };
-use crate::check::verdict::{decide, run_warnings};
+use crate::check::verdict::{Warning, WarningKind, decide, run_warnings};
 use crate::check::{self, Evidence, FinalState, Findings};
 use crate::fact::FactNote;
 use crate::report::{LOST_WRITES_SHOWN, Summary};
@@ -118,7 +118,8 @@ fn replication_counts(out: &RunOutput) -> ReplicationCounts {
 }
 
 /// Decides and assembles the summary of a finished run.
-fn summarize(
+/// The summary of a checked run (simulated here, or real in `real::output`).
+pub fn summarize(
     scenario: &Scenario,
     source: &Provenance,
     out: &RunOutput,
@@ -144,7 +145,15 @@ fn summarize(
         checks: &findings.checks,
         lost_by_workload: &lost_by_workload,
     };
-    let warnings = run_warnings(&ops, &out.history);
+    let mut warnings: Vec<Warning> = scenario
+        .warnings
+        .iter()
+        .map(|w| Warning {
+            kind: WarningKind::Scenario,
+            message: w.to_string().trim_start_matches("warning: ").to_string(),
+        })
+        .collect();
+    warnings.extend(run_warnings(&ops, &out.history));
     let (expectations, verdict) = decide(&scenario.expect, &figures);
     let verdict = verdict.denying(&warnings, source.deny_warnings);
     Summary {
@@ -174,6 +183,7 @@ fn summarize(
         overrides: source.overrides.clone(),
         scenario_hash: scenario_hash(scenario),
         processes,
+        backend: "sim".to_string(),
     }
 }
 

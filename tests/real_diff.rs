@@ -449,7 +449,8 @@ fn partition_through_the_proxy_makes_a_split_brain() {
     });
     assert!(box1_on_p1, "p1 kept acknowledging while r2 was primary");
     let scenario = Scenario::parse("split.toml", SPLIT_BRAIN, &[]).unwrap();
-    let summary = simkv::real::output::report(&scenario, &run).summary;
+    let summary =
+        simkv::real::output::report(&scenario, &simkv::runner::Provenance::default(), &run).summary;
     let single = summary
         .checks
         .iter()

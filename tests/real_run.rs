@@ -116,7 +116,7 @@ fn a_compressed_run_keeps_redis_timeouts() {
         "the pause starts at 20 s × 0.15: {} ms",
         pause.at_ms
     );
-    let report = simkv::real::output::report(&s, &run);
+    let report = simkv::real::output::report(&s, &simkv::runner::Provenance::default(), &run);
     assert_eq!(report.summary.replication.partial_resyncs, 0);
     let sim = simkv::runner::run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap();
     assert_eq!(

@@ -55,6 +55,10 @@ pub enum WarningKind {
     NoOperations,
     /// No write was acknowledged: durability checks had nothing to lose.
     NoAcknowledgedWrites,
+    /// A legal but useless setting in the scenario (the message names file, line and field).
+    Scenario,
+    /// The real backend reproduced part of the scenario only approximately.
+    Backend,
 }
 
 /// A legal but suspicious property of a run, in the summary's `warnings` list.

@@ -19,7 +19,7 @@ use crate::Source;
 pub type Outcome = Result<ExitCode, String>;
 
 /// Reads, overrides and validates the scenario (`-`: from stdin).
-fn load(source: &Source) -> Result<(Scenario, Provenance), String> {
+pub fn load(source: &Source) -> Result<(Scenario, Provenance), String> {
     let file = source.file.display().to_string();
     let scenario = if file == "-" {
         let mut text = String::new();
@@ -120,7 +120,7 @@ pub fn run(
 }
 
 /// Writes the `--out` folder of a finished run.
-fn write_outputs(dir: OutDir, report: &RunReport, description: &str) -> Result<(), String> {
+pub fn write_outputs(dir: OutDir, report: &RunReport, description: &str) -> Result<(), String> {
     let files = RunFiles {
         summary: &report.summary,
         output: &report.output,
@@ -133,7 +133,7 @@ fn write_outputs(dir: OutDir, report: &RunReport, description: &str) -> Result<(
         .map_err(|e| format!("error: cannot write the reports: {e}"))
 }
 
-fn print_human(summary: &Summary, counterexample: Option<&str>, deny_warnings: bool) {
+pub fn print_human(summary: &Summary, counterexample: Option<&str>, deny_warnings: bool) {
     out!("{}", summary.human());
     if let Some(c) = counterexample {
         out!("linearizability counterexample:\n{c}");

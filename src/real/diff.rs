@@ -255,7 +255,11 @@ pub fn diff_with_runs(
             .unwrap_or(1);
         let run = run_real(scenario, seed, &opts.real)?;
         version = run.version.to_string();
-        real.push(Figures::of(&report(scenario, &run)));
+        real.push(Figures::of(&report(
+            scenario,
+            &crate::runner::Provenance::default(),
+            &run,
+        )));
         runs.push(run);
     }
     let diff = Diff {

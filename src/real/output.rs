@@ -7,10 +7,10 @@ use std::rc::Rc;
 use crate::check::Evidence;
 use crate::fact::Fact;
 use crate::history::EventType;
-use crate::redis::{Command, Keyspace, ServerStats};
-use crate::report::{summarize, summary_failovers};
-use crate::runner::RunReport;
+use crate::redis::{Command, Keyspace};
+use crate::runner::{Provenance, RunReport, summarize};
 use crate::scenario::Scenario;
+use crate::server::ServerStats;
 use crate::sim::{SimTime, fnv1a, splitmix64};
 use crate::world::{RunOutput, ServerFinal};
 
@@ -34,6 +34,7 @@ impl RealRun {
                 up: s.up,
                 link_up: s.link_up,
                 offset: s.offset,
+                replid: s.replid.clone(),
                 keyspace: keyspace(&s.data),
                 stats: self.stats(&s.name),
             })
@@ -109,8 +110,8 @@ fn keyspace(data: &std::collections::BTreeMap<String, String>) -> Keyspace {
     k
 }
 
-/// Checks and summarises a real run exactly as `runner::run_scenario` does a simulated one.
-pub fn report(scenario: &Scenario, run: &RealRun) -> RunReport {
+/// Checks and summarises a real run exactly as `runner::run_from` does a simulated one.
+pub fn report(scenario: &Scenario, source: &Provenance, run: &RealRun) -> RunReport {
     let output = run.to_run_output();
     let finals = run.finals();
     let findings = crate::check::run_all(&Evidence {
@@ -118,15 +119,20 @@ pub fn report(scenario: &Scenario, run: &RealRun) -> RunReport {
         notes: &output.notes,
         finals: &finals,
     });
-    let failovers = summary_failovers(&output);
-    let summary = summarize(
+    let mut summary = summarize(
         scenario,
+        source,
         &output,
-        findings.checks,
-        &findings.lost,
-        failovers,
+        &findings,
         run.duration_ns / 1_000_000,
     );
+    summary.backend = "real".to_string();
+    summary
+        .warnings
+        .extend(run.warnings.iter().map(|w| crate::check::verdict::Warning {
+            kind: crate::check::verdict::WarningKind::Backend,
+            message: w.clone(),
+        }));
     RunReport {
         summary,
         output,

@@ -71,6 +71,8 @@ pub struct RealServerFinal {
     pub link_up: bool,
     /// `master_repl_offset`.
     pub offset: u64,
+    /// `master_replid` (empty when unknown).
+    pub replid: String,
     /// Every key and value (`SCAN` and `GET`).
     pub data: BTreeMap<String, String>,
 }
@@ -113,6 +115,10 @@ impl RealRun {
                 master: s.master.clone(),
                 up: s.up,
                 link_up: s.link_up,
+                position: (!s.replid.is_empty()).then(|| crate::history::Position {
+                    replid: s.replid.clone(),
+                    offset: s.offset,
+                }),
                 data: s.data.clone(),
             })
             .collect()
@@ -469,6 +475,7 @@ fn final_state(
         master: None,
         link_up: false,
         offset: 0,
+        replid: String::new(),
         data: BTreeMap::new(),
     };
     if !up {
@@ -487,6 +494,7 @@ fn final_state(
     };
     out.up = true;
     out.offset = info.master_repl_offset;
+    out.replid = info.master_replid.clone();
     out.is_master = info.replica.is_none();
     if let Some(r) = &info.replica {
         out.master = Some(dir.name_at(&r.master_host, r.master_port));

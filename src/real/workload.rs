@@ -392,6 +392,8 @@ impl Client {
             time_ns: self.now().as_nanos() as u64,
             server,
             error,
+            // Real writes carry no replication position (the final-value judgement applies).
+            position: None,
         });
     }
 }

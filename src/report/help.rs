@@ -14,6 +14,7 @@ pub const RUN: &str = "Examples:
   simkv run scenarios/basic.toml --set servers.defaults.appendfsync=always --out runs/always
   simkv run scenarios/basic.toml --check-determinism --json
   cat scenarios/basic.toml | simkv run -
+  simkv run scenarios/min-replicas.toml --backend real
 
 Exit codes:
   0  pass: the run completed and every expectation held
@@ -93,4 +94,24 @@ pub const BENCH: &str = "Examples:
 
 Exit codes:
   0  the figures were printed
+  2  bad input or usage";
+
+/// `simkv diff --help`.
+pub const DIFF: &str = "Examples:
+  simkv diff scenarios/min-replicas.toml
+  simkv diff scenarios/pause-primary.toml --seeds 1..=5 --repeat 2 --json
+  simkv diff scenarios/region-outage.toml --time-scale 0.5
+
+Exit codes:
+  0  every observable agrees within its tolerance
+  1  an observable differs beyond its tolerance
+  2  bad input or usage, or the real backend cannot run the scenario (the reasons are named)
+  3  undecided (not used by diff)";
+
+/// `simkv keyslot --help`.
+pub const KEYSLOT: &str = "Examples:
+  simkv keyslot user:1000 {user1000}.following {user1000}.followers
+
+Exit codes:
+  0  the slots were printed
   2  bad input or usage";

@@ -60,6 +60,8 @@ pub struct Summary {
     pub scenario_hash: String,
     /// Legal but suspicious properties of the run (always present, maybe empty).
     pub warnings: Vec<Warning>,
+    /// `sim` (the simulator) or `real` (real redis-server and redis-sentinel processes).
+    pub backend: String,
     /// Every process: id, role, name, region, workload.
     pub processes: ProcessTable,
 }
