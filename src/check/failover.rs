@@ -1,9 +1,10 @@
 //! Failovers as the trace's facts show them: every promotion, with the fault that preceded it
-//! and the first detection (`+sdown`) after that fault.
+//! and the detection of the failed primary (`+sdown` of it by the sentinel that led the
+//! failover) after that fault.
 
 use serde::Serialize;
 
-use crate::fact::{Fact, FactNote, SentinelEventKind, StartRole};
+use crate::fact::{EventSubject, Fact, FactNote, SentinelEventKind, StartRole};
 
 /// A failover, for the summary's `failovers` list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -20,20 +21,49 @@ pub struct Failover {
     pub completed_after_ms: u64,
 }
 
-/// The first `+sdown` in `[since, at]` (nanoseconds), or `at` when there is none.
-fn first_detection(notes: &[FactNote], since: u64, at: u64) -> u64 {
-    notes
+/// When the sentinels that failed `from` over detected it: the first `+sdown` of the primary
+/// `from` in `[since, at]` (nanoseconds) by a sentinel that was then elected leader of the
+/// failover, else by any sentinel, else `at` (a failover without Sentinel, e.g. an operator's).
+/// A minority sentinel marking replicas down, or a sentinel marking another sentinel down, is
+/// not the detection of the failed primary.
+fn first_detection(notes: &[FactNote], from: &str, since: u64, at: u64) -> u64 {
+    let window = |n: &&FactNote| (since..=at).contains(&n.time.as_nanos());
+    let leaders: Vec<&str> = notes
         .iter()
-        .find(|d| {
-            matches!(
-                d.fact,
-                Fact::Sentinel {
-                    event: SentinelEventKind::Sdown,
-                    ..
-                }
-            ) && (since..=at).contains(&d.time.as_nanos())
+        .filter(window)
+        .filter_map(|n| match &n.fact {
+            Fact::Sentinel {
+                sentinel,
+                event: SentinelEventKind::ElectedLeader,
+                ..
+            } => Some(sentinel.as_str()),
+            _ => None,
         })
-        .map_or(at, |d| d.time.as_nanos())
+        .collect();
+    let sdown_of_from = |n: &&FactNote| -> Option<(u64, bool)> {
+        match &n.fact {
+            Fact::Sentinel {
+                sentinel,
+                event: SentinelEventKind::Sdown,
+                subject:
+                    EventSubject::Instance {
+                        is_master: true,
+                        server,
+                    },
+            } if server == from => Some((n.time.as_nanos(), leaders.contains(&sentinel.as_str()))),
+            _ => None,
+        }
+    };
+    let marks: Vec<(u64, bool)> = notes
+        .iter()
+        .filter(window)
+        .filter_map(|n| sdown_of_from(&n))
+        .collect();
+    marks
+        .iter()
+        .find(|(_, by_leader)| *by_leader)
+        .or(marks.first())
+        .map_or(at, |(t, _)| *t)
 }
 
 /// Every promotion of one of `servers` in `notes`, in order.
@@ -57,10 +87,11 @@ pub fn failovers(servers: &[String], notes: &[FactNote]) -> Vec<Failover> {
                 let Some(p) = index(server) else { continue };
                 let at = n.time.as_nanos();
                 let since = last_fault_ns.unwrap_or(at);
-                let detected = first_detection(notes, since, at);
+                let from = primary.map_or("-".to_string(), |q| servers[q].clone());
+                let detected = first_detection(notes, &from, since, at);
                 found.push(Failover {
                     at_ms: at / 1_000_000,
-                    from: primary.map_or("-".to_string(), |q| servers[q].clone()),
+                    from,
                     to: servers[p].clone(),
                     detected_after_ms: (detected - since) / 1_000_000,
                     completed_after_ms: (at - since) / 1_000_000,
@@ -71,4 +102,86 @@ pub fn failovers(servers: &[String], notes: &[FactNote]) -> Vec<Failover> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fact::{EventSubject, SentinelEventKind as K};
+    use crate::sim::SimTime;
+
+    fn at(ms: u64, fact: Fact) -> FactNote {
+        FactNote {
+            time: SimTime(ms * 1_000_000),
+            process: 0,
+            fact,
+        }
+    }
+
+    fn event(sentinel: &str, event: K, subject: EventSubject) -> Fact {
+        Fact::Sentinel {
+            sentinel: sentinel.into(),
+            event,
+            subject,
+        }
+    }
+
+    #[test]
+    fn detection_is_the_leaders_sdown_of_the_failed_primary() {
+        let instance = |is_master, server: &str| EventSubject::Instance {
+            is_master,
+            server: server.into(),
+        };
+        let elected = EventSubject::Epoch {
+            master: "m".into(),
+            server: "p1".into(),
+            epoch: 1,
+        };
+        let notes = vec![
+            at(
+                0,
+                Fact::FaultStarted {
+                    fault: crate::fact::FaultRef {
+                        id: 0,
+                        label: "isolate".into(),
+                        kind: "partition".into(),
+                        targets: vec!["p1".into()],
+                        operator: false,
+                    },
+                },
+            ),
+            // A minority sentinel marks a replica down first: not the detection of p1.
+            at(1000, event("s1", K::Sdown, instance(false, "r1"))),
+            at(5100, event("s3", K::Sdown, instance(true, "p1"))),
+            at(5400, event("s2", K::Sdown, instance(true, "p1"))),
+            at(5600, event("s2", K::ElectedLeader, elected)),
+            at(
+                6000,
+                Fact::Promoted {
+                    server: "r2".into(),
+                    replid: "b".into(),
+                    replid2: Some("a".into()),
+                    offset: 10,
+                },
+            ),
+        ];
+        let servers = vec!["p1".to_string(), "r1".to_string(), "r2".to_string()];
+        let mut with_start = vec![at(
+            0,
+            Fact::Started {
+                server: "p1".into(),
+                role: StartRole::Primary,
+                keys: 0,
+                replid: "a".into(),
+                offset: 0,
+                data_from: None,
+            },
+        )];
+        with_start.extend(notes);
+        let f = failovers(&servers, &with_start);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].from, "p1");
+        assert_eq!(f[0].detected_after_ms, 5400, "the leader s2's +sdown of p1");
+        assert_eq!(f[0].completed_after_ms, 6000);
+    }
 }
