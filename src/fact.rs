@@ -718,6 +718,28 @@ fn short(replid: &str) -> &str {
 impl fmt::Display for Fact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Fact::Promoted { .. }
+            | Fact::Demoted { .. }
+            | Fact::Repointed { .. }
+            | Fact::OutputBufferLimit { .. }
+            | Fact::FullResyncNeeded { .. }
+            | Fact::PartialResyncAccepted { .. }
+            | Fact::BgsaveStarted { .. }
+            | Fact::BgsaveDone { .. }
+            | Fact::LinkClosed { .. }
+            | Fact::Sentinel { .. }
+            | Fact::FaultStarted { .. }
+            | Fact::FaultHealed { .. }
+            | Fact::QuietPhase => self.fmt_roles_and_world(f),
+            _ => self.fmt_replica_side(f),
+        }
+    }
+}
+
+impl Fact {
+    /// The text of a start or of a replica's side of replication.
+    fn fmt_replica_side(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Fact::Started {
                 server,
                 role,
@@ -807,6 +829,13 @@ impl fmt::Display for Fact {
                 "{server} continues from offset {from_offset} with primary {primary} (+CONTINUE {})",
                 short(replid)
             ),
+            _ => unreachable!("every other fact is written by fmt_roles_and_world"),
+        }
+    }
+
+    /// The text of a role change, a primary's side of replication, Sentinel or the world.
+    fn fmt_roles_and_world(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Fact::Promoted {
                 server,
                 replid,
@@ -881,6 +910,7 @@ impl fmt::Display for Fact {
             Fact::FaultStarted { fault } => write!(f, "{fault} begins"),
             Fact::FaultHealed { fault } => write!(f, "{fault} heals"),
             Fact::QuietPhase => write!(f, "quiet phase: every fault healed, no new faults"),
+            _ => unreachable!("every other fact is written by fmt_replica_side"),
         }
     }
 }

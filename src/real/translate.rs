@@ -448,7 +448,7 @@ mod tests {
                 &d,
                 "s1",
                 &mut epoch,
-                &sentinel("+failover-state-select-slave master mymaster 127.5.1.1 7001")
+                &sentinel("+role-change slave 127.5.1.2:7002 127.5.1.2 7002 @ mymaster 127.5.1.1 7001 new reported role is master")
             )
             .is_none(),
             "events simkv does not model yield no fact"
