@@ -23,6 +23,7 @@ pub mod bugs;
 pub mod check;
 pub mod client;
 pub mod cluster;
+pub mod compare;
 pub mod expect;
 pub mod fact;
 pub mod fault;

@@ -1,5 +1,5 @@
 //! The command line's plumbing: printing that survives a closed pipe, the commands' bodies
-//! (`commands`), and the `check` and `bench` commands (`tools`).
+//! (`commands`, `compare`), and the `check` and `bench` commands (`tools`).
 
 /// Writes to stdout; a closed pipe (`simkv run ... | head`) ends the process quietly, as SIGPIPE
 /// would, instead of panicking.
@@ -37,4 +37,5 @@ macro_rules! errln {
 pub type Clock<'a> = &'a dyn Fn() -> std::time::Duration;
 
 pub mod commands;
+pub mod compare;
 pub mod tools;
