@@ -87,13 +87,23 @@ pub fn loss_window_ms(lost: &[LostWrite]) -> Option<u64> {
     Some(last - first)
 }
 
-/// Per client region, the longest span of `[0, end_ns]` without a successful write completing
-/// (ms). A region whose clients never wrote successfully is unavailable for the whole run.
-pub fn unavailability_ms(
-    history: &History,
-    processes: &ProcessTable,
-    end_ns: u64,
-) -> BTreeMap<String, u64> {
+/// The span in which clients issued operations: the first and the last invocation (ns).
+pub fn workload_span(history: &History) -> Option<(u64, u64)> {
+    let mut invokes = history
+        .events
+        .iter()
+        .filter(|e| e.kind == EventType::Invoke)
+        .map(|e| e.time_ns);
+    let first = invokes.next()?;
+    Some((first, invokes.last().unwrap_or(first)))
+}
+
+/// Per client region, the longest span without a successful write completing, within the span
+/// in which clients issued operations (ms); the quiet end of a run, after the workloads stop,
+/// is not unavailability. A region whose clients never wrote successfully is unavailable for
+/// the whole span.
+pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMap<String, u64> {
+    let (start, end) = workload_span(history).unwrap_or((0, 0));
     let mut acks: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for p in processes.processes().iter().filter(|p| p.role == Role::Client) {
         acks.entry(p.region.clone()).or_default();
@@ -109,10 +119,11 @@ pub fn unavailability_ms(
     acks.into_iter()
         .map(|(region, mut times)| {
             times.sort_unstable();
-            let mut last = 0;
+            let mut last = start;
             let mut longest = 0;
-            for t in times.into_iter().chain(std::iter::once(end_ns)) {
-                longest = longest.max(t.saturating_sub(last));
+            for t in times.into_iter().chain(std::iter::once(end)) {
+                let t = t.clamp(start, end);
+                longest = longest.max(t - last);
                 last = last.max(t);
             }
             (region, longest / 1_000_000)
@@ -136,7 +147,7 @@ pub fn seed_figures(report: &RunReport) -> SeedFigures {
         seed: s.seed,
         lost: report.lost.len() as u64,
         loss_window_ms: loss_window_ms(&report.lost),
-        unavailable_ms: unavailability_ms(&out.history, &s.processes, out.sim_time.as_nanos()),
+        unavailable_ms: unavailability_ms(&out.history, &s.processes),
         failovers: s
             .failovers
             .iter()
@@ -455,6 +466,54 @@ mod tests {
         assert_eq!(v[5], vec!["a=2", "b=z"]);
         assert!(parse_vary("a").is_err());
         assert!(parse_vary("a=1,,2").is_err());
+    }
+
+    fn event(process: u32, kind: EventType, f: &str, ms: u64) -> crate::history::HistoryEvent {
+        crate::history::HistoryEvent {
+            process,
+            kind,
+            f: f.into(),
+            key: "k".into(),
+            value: serde_json::Value::Null,
+            time_ns: ms * 1_000_000,
+            server: None,
+            error: None,
+            position: None,
+        }
+    }
+
+    fn client(id: u32, region: &str) -> crate::check::figures::Process {
+        crate::check::figures::Process {
+            id,
+            role: Role::Client,
+            name: format!("w/{id}"),
+            region: region.into(),
+            workload: Some("w".into()),
+        }
+    }
+
+    #[test]
+    fn unavailability_is_the_longest_gap_between_successful_writes_per_region() {
+        use EventType::{Fail, Invoke, Ok};
+        let table = ProcessTable::new(vec![client(0, "east"), client(1, "west")]);
+        let history = History::merge(vec![
+            event(0, Invoke, "set", 0),
+            event(0, Ok, "set", 10),
+            event(0, Invoke, "set", 20),
+            event(0, Fail, "set", 3000),
+            event(0, Invoke, "get", 3000),
+            event(0, Ok, "get", 3010),
+            event(0, Invoke, "set", 3020),
+            event(0, Ok, "set", 4000),
+            event(1, Invoke, "set", 100),
+            event(1, Fail, "set", 200),
+            event(1, Invoke, "set", 5000),
+        ]);
+        let u = unavailability_ms(&history, &table);
+        // east: from its write at 10 ms to the next at 4000 ms (the read does not count).
+        assert_eq!(u["east"], 3990);
+        // west never wrote: unavailable from the first to the last invocation.
+        assert_eq!(u["west"], 5000);
     }
 
     #[test]
