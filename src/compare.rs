@@ -105,7 +105,11 @@ pub fn workload_span(history: &History) -> Option<(u64, u64)> {
 pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMap<String, u64> {
     let (start, end) = workload_span(history).unwrap_or((0, 0));
     let mut acks: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for p in processes.processes().iter().filter(|p| p.role == Role::Client) {
+    for p in processes
+        .processes()
+        .iter()
+        .filter(|p| p.role == Role::Client)
+    {
         acks.entry(p.region.clone()).or_default();
     }
     for op in history.operations() {
@@ -113,7 +117,9 @@ pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMa
             continue;
         }
         if let Some(p) = processes.processes().get(op.process as usize) {
-            acks.entry(p.region.clone()).or_default().push(op.complete_ns);
+            acks.entry(p.region.clone())
+                .or_default()
+                .push(op.complete_ns);
         }
     }
     acks.into_iter()
@@ -415,13 +421,48 @@ impl Comparison {
                 .collect()
         };
         let mut figures: Vec<(String, String, String, Vec<(String, f64)>)> = vec![
-            chart("lost", "Lost acknowledged writes (p50)", "writes", bars(&|r| r.lost.p50)),
-            chart("loss-window", "Data-loss window (p50)", "ms", bars(&|r| r.loss_window_ms.p50)),
-            chart("detection", "Failover detection (p50)", "ms", bars(&|r| r.detection_ms.p50)),
-            chart("failover", "Failover completion (p50)", "ms", bars(&|r| r.completion_ms.p50)),
-            chart("latency-p50", "Write latency p50", "µs", bars(&|r| r.write_latency_p50_us)),
-            chart("latency-p99", "Write latency p99", "µs", bars(&|r| r.write_latency_p99_us)),
-            chart("full-resyncs", "Full resyncs (p50)", "resyncs", bars(&|r| r.full_resyncs.p50)),
+            chart(
+                "lost",
+                "Lost acknowledged writes (p50)",
+                "writes",
+                bars(&|r| r.lost.p50),
+            ),
+            chart(
+                "loss-window",
+                "Data-loss window (p50)",
+                "ms",
+                bars(&|r| r.loss_window_ms.p50),
+            ),
+            chart(
+                "detection",
+                "Failover detection (p50)",
+                "ms",
+                bars(&|r| r.detection_ms.p50),
+            ),
+            chart(
+                "failover",
+                "Failover completion (p50)",
+                "ms",
+                bars(&|r| r.completion_ms.p50),
+            ),
+            chart(
+                "latency-p50",
+                "Write latency p50",
+                "µs",
+                bars(&|r| r.write_latency_p50_us),
+            ),
+            chart(
+                "latency-p99",
+                "Write latency p99",
+                "µs",
+                bars(&|r| r.write_latency_p99_us),
+            ),
+            chart(
+                "full-resyncs",
+                "Full resyncs (p50)",
+                "resyncs",
+                bars(&|r| r.full_resyncs.p50),
+            ),
         ];
         for region in self.regions() {
             let title = format!("Longest span without a successful write, {region} (p50)");
@@ -457,10 +498,7 @@ mod tests {
 
     #[test]
     fn variations_multiply_in_order() {
-        let v = variants(&[
-            parse_vary("a=1,2").unwrap(),
-            parse_vary("b=x,y,z").unwrap(),
-        ]);
+        let v = variants(&[parse_vary("a=1,2").unwrap(), parse_vary("b=x,y,z").unwrap()]);
         assert_eq!(v.len(), 6);
         assert_eq!(v[0], vec!["a=1", "b=x"]);
         assert_eq!(v[5], vec!["a=2", "b=z"]);

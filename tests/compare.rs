@@ -92,7 +92,13 @@ fn the_table_and_the_out_folder_show_every_variant() {
     assert_eq!(rows.len(), 4, "{md}");
     assert!(rows[0].contains("quorum=1 servers.defaults.appendfsync=always"));
     assert!(rows[3].contains("quorum=2 servers.defaults.appendfsync=no"));
-    for chart in ["lost", "loss-window", "detection", "failover", "latency-p99"] {
+    for chart in [
+        "lost",
+        "loss-window",
+        "detection",
+        "failover",
+        "latency-p99",
+    ] {
         let svg = std::fs::read_to_string(dir.join(format!("{chart}.svg"))).unwrap();
         assert!(svg.contains("<svg") && svg.contains("quorum=2"), "{chart}");
     }

@@ -67,7 +67,10 @@ fn write_out(dir: &Path, c: &Comparison) -> Result<(), String> {
         ("compare.md".to_string(), c.markdown()),
         ("compare.json".to_string(), json),
     ];
-    files.extend(c.charts().map_err(|e| format!("error: cannot draw a chart: {e}"))?);
+    files.extend(
+        c.charts()
+            .map_err(|e| format!("error: cannot draw a chart: {e}"))?,
+    );
     for (name, text) in files {
         simkv::report::write_atomic(&dir.join(name), text.as_bytes()).map_err(fail)?;
     }

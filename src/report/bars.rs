@@ -41,8 +41,12 @@ pub fn bar_chart_svg(title: &str, unit: &str, bars: &[(String, f64)]) -> Result<
                 )))
                 .map_err(err)?;
             let (px, py) = chart.backend_coord(&(x + 0.15, *value));
-            root.draw(&Text::new(format!("{value}"), (px, py - 16), ("sans-serif", 13)))
-                .map_err(err)?;
+            root.draw(&Text::new(
+                format!("{value}"),
+                (px, py - 16),
+                ("sans-serif", 13),
+            ))
+            .map_err(err)?;
             let (lx, ly) = chart.backend_coord(&(x + 0.15, 0.0));
             root.draw(&Text::new(label.clone(), (lx, ly + 8), ("sans-serif", 12)))
                 .map_err(err)?;

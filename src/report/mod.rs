@@ -3,8 +3,8 @@
 
 mod bars;
 mod files;
-pub mod html;
 pub mod help;
+pub mod html;
 mod narrative;
 mod plot;
 mod summary;

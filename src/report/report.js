@@ -32,6 +32,9 @@
   function init() {
     var D = JSON.parse(document.getElementById("simkv-data").textContent);
     var view = { a: 0, b: Math.max(D.end_s, 1) };
+    // "#t=A,B" in the address opens the timeline on seconds A to B.
+    var m = /^#t=([0-9.]+),([0-9.]+)$/.exec(location.hash);
+    if (m && +m[2] > +m[1]) { view.a = Math.max(0, +m[1]); view.b = Math.min(+m[2], Math.max(D.end_s, 1)); }
     var lane = lanes(D.faults);
     var nLanes = Math.max(1, lane.reduce(function (m, l) { return Math.max(m, l + 1); }, 0));
     var H = TOP + nLanes * 22 + ROW * (1 + D.servers.length) + 40;
@@ -85,13 +88,19 @@
         y += ROW;
       });
       drawLost(svg, rowY);
+      if (D.quiet_s > 0 && visible(D.quiet_s, D.quiet_s)) {
+        el(svg, "line", { x1: x(D.quiet_s), x2: x(D.quiet_s), y1: TOP, y2: y, stroke: "#888", "stroke-dasharray": "2 4", "class": "quiet-marker" }, "quiet phase from " + fmt(D.quiet_s) + ": every fault healed, no new ones");
+        text(svg, x(D.quiet_s) + 4, TOP - 6, "quiet");
+      }
       D.failovers.forEach(function (f) {
         if (!visible(f[0], f[0])) return;
         el(svg, "line", { x1: x(f[0]), x2: x(f[0]), y1: TOP, y2: y, "class": "failover-marker" }, "failover: " + f[1] + " promoted at " + fmt(f[0]));
         el(svg, "rect", { x: x(f[0]) - 6, y: y - 4, width: 12, height: 12, fill: "#111", "class": "failover-handle" }, "failover: " + f[1] + " promoted at " + fmt(f[0]));
         text(svg, x(f[0]) + 8, y + 7, "\u2192 " + f[1]);
       });
-      document.getElementById("range").textContent = fmt(view.a) + " \u2013 " + fmt(view.b);
+      var range = document.getElementById("range");
+      range.textContent = fmt(view.a) + " \u2013 " + fmt(view.b);
+      range.dataset.from = view.a; range.dataset.to = view.b;
     }
     function drawLost(svg, rowY) {
       // One mark per two pixel columns and server (the count of writes acknowledged there),

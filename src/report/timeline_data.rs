@@ -71,7 +71,10 @@ pub fn role_spans(metrics: &Metrics, end_s: f64) -> Vec<Vec<(f64, f64, u8)>> {
             let mut spans: Vec<(f64, f64, u8)> = Vec::new();
             for (ti, t) in metrics.times.iter().enumerate() {
                 let x0 = secs(t.as_nanos());
-                let x1 = metrics.times.get(ti + 1).map_or(end_s, |n| secs(n.as_nanos()));
+                let x1 = metrics
+                    .times
+                    .get(ti + 1)
+                    .map_or(end_s, |n| secs(n.as_nanos()));
                 let st = state(&metrics.samples[ti][si]);
                 match spans.last_mut() {
                     Some(last) if last.2 == st => last.1 = x1,
@@ -139,7 +142,11 @@ fn groups(servers: &[String], notes: &[FactNote]) -> Vec<usize> {
 
 /// Intervals in which two servers of one replication group were primaries at once, from the
 /// facts that make a server a primary or stop it being one.
-pub fn split_brain(servers: &[String], notes: &[FactNote], end_s: f64) -> Vec<(f64, f64, Vec<String>)> {
+pub fn split_brain(
+    servers: &[String],
+    notes: &[FactNote],
+    end_s: f64,
+) -> Vec<(f64, f64, Vec<String>)> {
     let group = groups(servers, notes);
     let mut primaries: BTreeSet<usize> = BTreeSet::new();
     let mut open: Option<(f64, Vec<String>)> = None;
@@ -148,7 +155,9 @@ pub fn split_brain(servers: &[String], notes: &[FactNote], end_s: f64) -> Vec<(f
         let (Some(is_primary), Some(server)) = (n.fact.primary_role(), n.fact.server()) else {
             continue;
         };
-        let Some(i) = servers.iter().position(|s| s == server) else { continue };
+        let Some(i) = servers.iter().position(|s| s == server) else {
+            continue;
+        };
         if is_primary {
             primaries.insert(i);
         } else {
@@ -199,7 +208,12 @@ pub fn timeline_data(
     (end_s, quiet_s): (f64, f64),
 ) -> TimelineData {
     let servers = metrics.servers.clone();
-    let row = |name: &str| servers.iter().position(|s| s == name).map_or(-1, |i| i as i64);
+    let row = |name: &str| {
+        servers
+            .iter()
+            .position(|s| s == name)
+            .map_or(-1, |i| i as i64)
+    };
     TimelineData {
         end_s,
         quiet_s,
@@ -213,7 +227,10 @@ pub fn timeline_data(
                 _ => None,
             })
             .collect(),
-        lost: lost.iter().map(|l| (l.ack_ms as f64 / 1e3, row(&l.server))).collect(),
+        lost: lost
+            .iter()
+            .map(|l| (l.ack_ms as f64 / 1e3, row(&l.server)))
+            .collect(),
         throughput: throughput(history, end_s),
         servers,
     }
