@@ -95,7 +95,7 @@ pub fn workload_span(history: &History) -> Option<(u64, u64)> {
         .filter(|e| e.kind == EventType::Invoke)
         .map(|e| e.time_ns);
     let first = invokes.next()?;
-    Some((first, invokes.last().unwrap_or(first)))
+    Some((first, invokes.next_back().unwrap_or(first)))
 }
 
 /// Per client region, the longest span without a successful write completing, within the span
@@ -413,83 +413,55 @@ impl Comparison {
 
     /// One bar chart per figure (`(file name, SVG)`): each variant's median (or percentile).
     pub fn charts(&self) -> Result<Vec<(String, String)>, String> {
-        let bars = |f: &dyn Fn(&Row) -> Option<u64>| -> Vec<(String, f64)> {
-            let v = |r: &Row| f(r).map_or(0.0, |v| v as f64);
-            self.variants
-                .iter()
-                .map(|r| (r.variant.clone(), v(r)))
-                .collect()
-        };
-        let mut figures: Vec<(String, String, String, Vec<(String, f64)>)> = vec![
-            chart(
-                "lost",
-                "Lost acknowledged writes (p50)",
-                "writes",
-                bars(&|r| r.lost.p50),
-            ),
-            chart(
-                "loss-window",
-                "Data-loss window (p50)",
-                "ms",
-                bars(&|r| r.loss_window_ms.p50),
-            ),
-            chart(
-                "detection",
-                "Failover detection (p50)",
-                "ms",
-                bars(&|r| r.detection_ms.p50),
-            ),
-            chart(
-                "failover",
-                "Failover completion (p50)",
-                "ms",
-                bars(&|r| r.completion_ms.p50),
-            ),
-            chart(
-                "latency-p50",
-                "Write latency p50",
-                "µs",
-                bars(&|r| r.write_latency_p50_us),
-            ),
-            chart(
-                "latency-p99",
-                "Write latency p99",
-                "µs",
-                bars(&|r| r.write_latency_p99_us),
-            ),
-            chart(
-                "full-resyncs",
-                "Full resyncs (p50)",
-                "resyncs",
-                bars(&|r| r.full_resyncs.p50),
-            ),
+        let mut charts = vec![
+            self.chart("lost", "Lost acknowledged writes (p50)", "writes", |r| {
+                r.lost.p50
+            }),
+            self.chart("loss-window", "Data-loss window (p50)", "ms", |r| {
+                r.loss_window_ms.p50
+            }),
+            self.chart("detection", "Failover detection (p50)", "ms", |r| {
+                r.detection_ms.p50
+            }),
+            self.chart("failover", "Failover completion (p50)", "ms", |r| {
+                r.completion_ms.p50
+            }),
+            self.chart("latency-p50", "Write latency p50", "µs", |r| {
+                r.write_latency_p50_us
+            }),
+            self.chart("latency-p99", "Write latency p99", "µs", |r| {
+                r.write_latency_p99_us
+            }),
+            self.chart("full-resyncs", "Full resyncs (p50)", "resyncs", |r| {
+                r.full_resyncs.p50
+            }),
         ];
         for region in self.regions() {
             let title = format!("Longest span without a successful write, {region} (p50)");
-            let b = bars(&|r| r.unavailable_ms.get(&region).and_then(|s| s.p50));
-            figures.push(chart(&format!("unavailable-{region}"), &title, "ms", b));
+            let name = format!("unavailable-{region}");
+            charts.push(self.chart(&name, &title, "ms", |r| {
+                r.unavailable_ms.get(&region).and_then(|s| s.p50)
+            }));
         }
-        figures
-            .into_iter()
-            .map(|(name, title, unit, b)| {
-                crate::report::bar_chart_svg(&title, &unit, &b).map(|svg| (name, svg))
-            })
-            .collect()
+        charts.into_iter().collect()
     }
-}
 
-fn chart(
-    name: &str,
-    title: &str,
-    unit: &str,
-    bars: Vec<(String, f64)>,
-) -> (String, String, String, Vec<(String, f64)>) {
-    (
-        format!("{name}.svg"),
-        title.to_string(),
-        unit.to_string(),
-        bars,
-    )
+    /// One chart: `figure` of every variant (0 where it has none).
+    fn chart(
+        &self,
+        name: &str,
+        title: &str,
+        unit: &str,
+        figure: impl Fn(&Row) -> Option<u64>,
+    ) -> Result<(String, String), String> {
+        let bars: Vec<(String, f64)> = self
+            .variants
+            .iter()
+            .map(|r| (r.variant.clone(), figure(r).map_or(0.0, |v| v as f64)))
+            .collect();
+        let svg = crate::report::bar_chart_svg(title, unit, &bars)?;
+        Ok((format!("{name}.svg"), svg))
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ mod tests {
         let bars = vec![("a=1".to_string(), 3.0), ("a=2".to_string(), 7.0)];
         let svg = bar_chart_svg("Lost", "writes", &bars).unwrap();
         assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("a=1") && svg.contains("a=2") && svg.contains(">7<"));
+        assert!(svg.contains("a=1") && svg.contains("a=2") && svg.contains("\n7\n"));
+        assert_eq!(svg.matches("fill=\"#285AC8\"").count(), 2, "one bar each");
     }
 }

@@ -212,10 +212,10 @@ pub fn report_html(f: &RunFiles) -> String {
     lost_section(&mut s, f);
     sentinel_log(&mut s, f);
     checks_section(&mut s, f);
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<div id=\"tip\" hidden></div><script type=\"application/json\" id=\"simkv-data\">{}</script>\
-         <script>{SCRIPT}</script></body></html>\n",
+         <script>{SCRIPT}</script></body></html>",
         data_json(f)
     );
     s

@@ -121,10 +121,10 @@ fn groups(servers: &[String], notes: &[FactNote]) -> Vec<usize> {
             continue;
         };
         let Some(i) = index(server) else { continue };
-        if !std::mem::replace(&mut seen[i], true) {
-            if let StartRole::Replica { primary } = role {
-                parent[i] = index(primary);
-            }
+        if !std::mem::replace(&mut seen[i], true)
+            && let StartRole::Replica { primary } = role
+        {
+            parent[i] = index(primary);
         }
     }
     (0..servers.len())
