@@ -140,8 +140,24 @@ fn groups(servers: &[String], notes: &[FactNote]) -> Vec<usize> {
         .collect()
 }
 
-/// Intervals in which two servers of one replication group were primaries at once, from the
-/// facts that make a server a primary or stop it being one.
+/// How a fact changes the set of primaries: `(server, is_primary)` pairs. A crashed server is
+/// no primary (its restart's `Started` fact says what it comes back as); a paused one still is.
+fn primary_changes(fact: &Fact) -> Vec<(&str, bool)> {
+    match fact {
+        Fact::FaultStarted { fault }
+            if matches!(fault.kind.as_str(), "crash" | "machine-crash") =>
+        {
+            fault.targets.iter().map(|t| (t.as_str(), false)).collect()
+        }
+        f => match (f.primary_role(), f.server()) {
+            (Some(p), Some(server)) => vec![(server, p)],
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// Intervals in which two running servers of one replication group were primaries at once,
+/// from the facts that make a server a primary or stop it being one.
 pub fn split_brain(
     servers: &[String],
     notes: &[FactNote],
@@ -152,16 +168,19 @@ pub fn split_brain(
     let mut open: Option<(f64, Vec<String>)> = None;
     let mut out = Vec::new();
     for n in notes {
-        let (Some(is_primary), Some(server)) = (n.fact.primary_role(), n.fact.server()) else {
+        let changes = primary_changes(&n.fact);
+        if changes.is_empty() {
             continue;
-        };
-        let Some(i) = servers.iter().position(|s| s == server) else {
-            continue;
-        };
-        if is_primary {
-            primaries.insert(i);
-        } else {
-            primaries.remove(&i);
+        }
+        for (server, is_primary) in changes {
+            let Some(i) = servers.iter().position(|s| s == server) else {
+                continue;
+            };
+            if is_primary {
+                primaries.insert(i);
+            } else {
+                primaries.remove(&i);
+            }
         }
         let twins: Vec<String> = primaries
             .iter()
@@ -169,13 +188,10 @@ pub fn split_brain(
             .map(|&p| servers[p].clone())
             .collect();
         let t = secs(n.time.as_nanos());
-        match (&open, twins.is_empty()) {
-            (None, false) => open = Some((t, twins)),
-            (Some(_), true) => {
-                let (s, who) = open.take().expect("open");
-                out.push((s, t, who));
-            }
-            _ => {}
+        match open.take() {
+            None if !twins.is_empty() => open = Some((t, twins)),
+            Some((s, who)) if twins.is_empty() => out.push((s, t, who)),
+            other => open = other,
         }
     }
     out.extend(open.map(|(s, who)| (s, end_s, who)));
@@ -233,5 +249,103 @@ pub fn timeline_data(
             .collect(),
         throughput: throughput(history, end_s),
         servers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fact::FaultRef;
+    use crate::sim::{Note, SimTime};
+
+    fn at(s: u64, fact: Fact) -> FactNote {
+        Note {
+            time: SimTime::from_secs(s),
+            process: 0,
+            fact,
+        }
+    }
+
+    fn started(server: &str, primary: Option<&str>) -> Fact {
+        Fact::Started {
+            server: server.into(),
+            role: primary.map_or(StartRole::Primary, |p| StartRole::Replica {
+                primary: p.into(),
+            }),
+            keys: 0,
+            replid: "r".into(),
+            offset: 0,
+            data_from: None,
+        }
+    }
+
+    fn promoted(server: &str) -> Fact {
+        Fact::Promoted {
+            server: server.into(),
+            replid: "n".into(),
+            replid2: None,
+            offset: 0,
+        }
+    }
+
+    fn crash(target: &str) -> Fact {
+        Fact::FaultStarted {
+            fault: FaultRef {
+                id: 0,
+                label: "crash".into(),
+                kind: "crash".into(),
+                targets: vec![target.into()],
+                operator: false,
+            },
+        }
+    }
+
+    #[test]
+    fn split_brain_needs_two_running_primaries_of_one_group() {
+        let servers: Vec<String> = ["p1", "r1", "p2"].map(String::from).to_vec();
+        let notes = vec![
+            at(0, started("p1", None)),
+            at(0, started("r1", Some("p1"))),
+            // Another group's primary is no split brain.
+            at(0, started("p2", None)),
+            at(10, promoted("r1")),
+            at(20, crash("p1")),
+            // p1 restarts as a primary of stale data, then is demoted.
+            at(30, started("p1", None)),
+            at(
+                35,
+                Fact::Demoted {
+                    server: "p1".into(),
+                    primary: "r1".into(),
+                    offset: 0,
+                },
+            ),
+        ];
+        let split = split_brain(&servers, &notes, 50.0);
+        let p1_r1 = vec!["p1".to_string(), "r1".to_string()];
+        assert_eq!(
+            split,
+            vec![(10.0, 20.0, p1_r1.clone()), (30.0, 35.0, p1_r1)]
+        );
+    }
+
+    #[test]
+    fn a_fault_band_ends_at_its_own_heal() {
+        let fault = |id: u32| FaultRef {
+            id,
+            label: "isolate".into(),
+            kind: "partition".into(),
+            targets: vec!["p1".into()],
+            operator: false,
+        };
+        let notes = vec![
+            at(5, Fact::FaultStarted { fault: fault(0) }),
+            at(6, Fact::FaultStarted { fault: fault(1) }),
+            at(9, Fact::FaultHealed { fault: fault(1) }),
+        ];
+        let bands = fault_bands(&notes, 20.0);
+        assert_eq!((bands[0].id, bands[0].end, bands[0].open), (0, 20.0, true));
+        assert_eq!((bands[1].id, bands[1].end, bands[1].open), (1, 9.0, false));
+        assert_eq!(bands[1].label, "isolate of p1");
     }
 }
