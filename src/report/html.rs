@@ -206,7 +206,7 @@ pub fn report_html(f: &RunFiles) -> String {
         "<section><h2>Timeline</h2><div class=\"controls\"><button id=\"zoom-in\">zoom in</button>\
          <button id=\"zoom-out\">zoom out</button><button id=\"zoom-reset\">whole run</button>\
          <span id=\"range\"></span> <span class=\"hint\">wheel: zoom around the pointer; drag: \
-         pan; hover: details</span></div><div id=\"timeline\"></div><div id=\"legend\"></div>\
+         pan; hover: details</span></div><div id=\"timeline\"><p id=\"noscript\">The timeline is drawn by the page's script.</p></div><div id=\"legend\"></div>\
          <h2>Throughput per second</h2><div id=\"throughput\"></div></section>",
     );
     lost_section(&mut s, f);

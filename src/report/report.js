@@ -30,6 +30,8 @@
     });
   }
   function init() {
+    var ns = document.getElementById("noscript");
+    if (ns) ns.remove();
     var D = JSON.parse(document.getElementById("simkv-data").textContent);
     var view = { a: 0, b: Math.max(D.end_s, 1) };
     // "#t=A,B" in the address opens the timeline on seconds A to B.
@@ -55,7 +57,8 @@
     function band(svg, s, e, y, h, cls, tip, label) {
       var x0 = clampX(s), x1 = clampX(e);
       var r = el(svg, "rect", { x: x0, y: y, width: Math.max(2, x1 - x0), height: h, "class": cls }, tip);
-      if (label && x1 - x0 > 40) text(svg, x0 + 3, y + h - 5, label, "band-label");
+      var room = Math.floor((x1 - x0 - 6) / 6.2);
+      if (label && room >= 3) text(svg, x0 + 3, y + h - 5, label.length > room ? label.slice(0, room - 1) + "\u2026" : label, "band-label");
       return r;
     }
     function drawTimeline() {
