@@ -23,12 +23,12 @@ pub mod bugs;
 pub mod check;
 pub mod client;
 pub mod cluster;
+pub mod compare;
 pub mod expect;
 pub mod fact;
 pub mod fault;
 pub mod fuzz;
 pub mod history;
-
 pub mod metrics;
 pub mod nemesis;
 pub mod net;

@@ -52,7 +52,7 @@ enum Command {
         /// Print exactly one JSON object on stdout (the summary, or the determinism check).
         #[arg(long)]
         json: bool,
-        /// Write summary.json, history.jsonl, trace.jsonl, report.md, SVG plots and run.json
+        /// Write summary.json, history.jsonl, trace.jsonl, report.md, report.html, SVG plots and run.json
         /// into this folder (replacing an earlier simkv output there, never mixing two runs).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -162,6 +162,30 @@ enum Command {
         #[arg(long)]
         shards: Option<usize>,
     },
+    /// Run variants of a scenario (every combination of the --vary values, applied as --set)
+    /// over the same seeds and print one table: lost writes, data-loss window, write
+    /// unavailability per client region, failover timings, write latency, full resyncs.
+    #[command(after_help = help::COMPARE)]
+    Compare {
+        #[command(flatten)]
+        source: Source,
+        /// A scenario value and the values to try, e.g.
+        /// sentinels.defaults.down-after-milliseconds=1000,5000 (repeat to combine).
+        #[arg(long, value_name = "KEY=V1,V2,...", required = true)]
+        vary: Vec<String>,
+        /// Seeds: A..B (B excluded) or A..=B.
+        #[arg(long, default_value = "1..11")]
+        seeds: String,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Write compare.md, compare.json and one SVG bar chart per figure into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print performance figures.
     #[command(after_help = help::BENCH)]
     Bench {
@@ -265,6 +289,24 @@ fn main() -> ExitCode {
             force,
             max_runs,
         } => shrink(&file, &overrides, seed, (out.as_deref(), force), max_runs),
+        Command::Compare {
+            source,
+            vary,
+            seeds,
+            jobs,
+            json,
+            out,
+        } => {
+            let request = cli::compare::Request {
+                source: &source,
+                vary: &vary,
+                seeds: &seeds,
+                jobs,
+                json,
+                out: out.as_deref(),
+            };
+            cli::compare::compare(&request, now)
+        }
         Command::Bench {
             scenario,
             events,

@@ -42,7 +42,7 @@ fn quiet_terminal() -> bool {
     std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal()
 }
 
-fn progress_bar(len: u64, unit: &str, hidden: bool) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: u64, unit: &str, hidden: bool) -> indicatif::ProgressBar {
     if hidden || quiet_terminal() {
         return indicatif::ProgressBar::hidden();
     }

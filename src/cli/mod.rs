@@ -1,6 +1,6 @@
 //! The command line's plumbing: printing that survives a closed pipe, the commands' bodies
-//! (`commands`), the `check` and `bench` commands (`tools`), and the real-Redis backend's
-//! `run --backend real`, `diff`, and `keyslot` (`real`).
+//! (`commands`, `compare`), the `check` and `bench` commands (`tools`), and the real-Redis
+//! backend's `run --backend real`, `diff`, and `keyslot` (`real`).
 
 /// Writes to stdout; a closed pipe (`simkv run ... | head`) ends the process quietly, as SIGPIPE
 /// would, instead of panicking.
@@ -38,5 +38,6 @@ macro_rules! errln {
 pub type Clock<'a> = &'a dyn Fn() -> std::time::Duration;
 
 pub mod commands;
+pub mod compare;
 pub mod real;
 pub mod tools;

@@ -2,7 +2,7 @@
 //! place at the end, so a folder never mixes two runs and never holds half a run. `run.json`,
 //! written last, names the run (scenario file, overrides, seed, scenario hash) and every file
 //! with its size and FNV-1a hash; `summary.json`, `report.md` and the SVG plots also name the
-//! run inside. The JSON Lines files keep their documented formats, line for line.
+//! run inside; `report.html` is the same run as one self-contained interactive page. The JSON Lines files keep their documented formats, line for line.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -197,6 +197,7 @@ fn contents(f: &RunFiles) -> io::Result<Vec<(&'static str, String)>> {
         ("trace.jsonl", jsonl(&out.notes)),
         ("lost_writes.jsonl", jsonl(f.lost)),
         ("report.md", md),
+        ("report.html", super::html::report_html(f)),
     ];
     for (name, svg) in plots {
         files.push((name, with_run(svg.map_err(io::Error::other)?, &run)));

@@ -115,3 +115,21 @@ pub const KEYSLOT: &str = "Examples:
 Exit codes:
   0  the slots were printed
   2  bad input or usage";
+
+/// `simkv compare --help`.
+pub const COMPARE: &str = "Examples:
+  simkv compare scenarios/region-outage.toml \\
+      --vary sentinels.defaults.down-after-milliseconds=1000,5000 --seeds 1..=10
+  simkv compare scenarios/fsync-policies.toml --vary servers.defaults.appendfsync=always,everysec \\
+      --vary sentinels.defaults.quorum=1,2 --seeds 1..21 --json
+  simkv compare scenarios/region-outage.toml --vary sentinels.defaults.quorum=1,2 --out runs/quorum
+
+Figures per variant (over the seeds): lost acknowledged writes (p50/p95/max); the data-loss
+window, from the first to the last lost write's acknowledgement (RPO); per client region the
+longest span without a successful write (RTO); failover detection and completion after the fault
+(p50 over all failovers); successful write latency p50/p99 over all writes; full resyncs.
+
+Exit codes:
+  0  every run completed
+  1  a run did not complete (the table says which)
+  2  bad input or usage";

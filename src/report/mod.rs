@@ -1,13 +1,17 @@
 //! Reports: the JSON summary (DESIGN.md's contract), the short human summary, the `--out`
 //! folder, `--help` texts and atomic file writes. Reports render; they never decide a verdict.
 
+mod bars;
 mod files;
 pub mod help;
+pub mod html;
 mod narrative;
 mod plot;
 mod summary;
+mod timeline_data;
 mod words;
 
+pub use bars::bar_chart_svg;
 pub use narrative::markdown;
 pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 

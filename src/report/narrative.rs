@@ -61,7 +61,7 @@ fn explanation(cause: LossCause, server: &str) -> String {
 }
 
 /// Groups lost writes by (server, dooming event) and explains each group.
-fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
+pub(super) fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
     let mut groups: BTreeMap<(String, String, LossCause), Vec<&LostWrite>> = BTreeMap::new();
     for l in lost {
         groups
