@@ -250,7 +250,7 @@ fn out_folders_are_checked_first_replaced_whole_and_name_their_run() {
     let summary = json(&std::fs::read_to_string(out.join("summary.json")).unwrap());
     assert_eq!(
         (summary["seed"].clone(), summary["overrides"][0].clone()),
-        (4.into(), "name=idle two".into())
+        (4.into(), "description=idle two".into())
     );
     let leftovers = std::fs::read_dir(&dir).unwrap().filter(|e| {
         e.as_ref()
