@@ -9,6 +9,7 @@ pub mod failover;
 pub mod figures;
 pub mod lineage;
 pub mod linearizable;
+mod slots;
 mod split_brain;
 mod staleness;
 pub mod verdict;
@@ -245,6 +246,7 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
         durable,
         converged_in_groups(e.finals, &groups),
         single_primary(e),
+        slots::single_slot_owner(e),
         stale_reads(e.history),
         read_your_writes(e.history),
     ];
