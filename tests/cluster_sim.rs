@@ -165,11 +165,12 @@ fn a_minority_primary_writes_until_node_timeout_then_refuses_and_loses_those_wri
             refused.iter().all(|&t| t >= state_fail),
             "refusals only once FAIL"
         );
-        // Every lost write was acknowledged by c1p during the cut, before it turned FAIL.
+        // Every lost write was acknowledged by c1p during the cut, before it turned FAIL, or
+        // just before the cut, still on its way to c1r1 when the link went down.
         assert!(!r.lost.is_empty(), "seed {seed}: nothing lost");
         for w in &r.lost {
             assert_eq!(w.server, "c1p", "{w:?}");
-            assert!((30_000..=state_fail).contains(&w.ack_ms), "{w:?}");
+            assert!((29_000..=state_fail).contains(&w.ack_ms), "{w:?}");
         }
         let slots = r
             .summary
