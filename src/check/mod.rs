@@ -246,10 +246,10 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
         durable,
         converged_in_groups(e.finals, &groups),
         single_primary(e),
-        slots::single_slot_owner(e),
         stale_reads(e.history),
         read_your_writes(e.history),
     ];
+    out.extend(slots::single_slot_owner(e));
     let lin = linearizable::check_history(e.history);
     out.push(lin.result);
     Findings {
