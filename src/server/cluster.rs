@@ -123,13 +123,6 @@ impl Server {
         route(&query, &view).err().map(|r| r.error_text())
     }
 
-    /// Whether the node's cluster state is OK (always true without cluster mode).
-    pub fn cluster_ok(&self) -> bool {
-        self.cluster
-            .as_ref()
-            .is_none_or(|c| c.node.state() == ClusterState::Ok)
-    }
-
     /// The offset and, for a replica, when it last heard from its primary
     /// (`master->lastinteraction`) or since when the link is down (`repl_down_since`).
     fn replication_status(&self, now: SimTime) -> ReplicationStatus {
