@@ -9,6 +9,7 @@ use std::rc::Rc;
 use rand::RngExt;
 use serde_json::Value;
 
+use crate::cluster::slot::key_hash_slot;
 use crate::history::{EventType, HistoryEvent, Position};
 use crate::proto::Msg;
 use crate::redis::{Command, Reply};
@@ -86,7 +87,23 @@ pub enum Target {
     /// ask again after a `-READONLY`, a timeout or a closed connection, and follow
     /// `+switch-master` pushes.
     Sentinels(Vec<ProcessId>),
+    /// A Redis Cluster: send each key to the owner of its slot in the client's map, follow
+    /// `-MOVED` (update the map, retry there) and `-ASK` (`ASKING`, retry once there).
+    Cluster(std::sync::Arc<SlotMap>),
 }
+
+/// A cluster client's slot map (`CLUSTER SLOTS`) and the nodes it can reach by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotMap {
+    /// Every node's name (the host of `-MOVED` and `-ASK`) and process.
+    pub nodes: Vec<(String, ProcessId)>,
+    /// The owner of each of the 16384 slots, `None` when the client no longer trusts its entry.
+    pub owners: Vec<Option<ProcessId>>,
+}
+
+/// Redirections followed for one operation before it fails (`redis-cli -c`, Jedis
+/// `maxAttempts`: 5).
+pub const MAX_REDIRECTS: u32 = 5;
 
 /// A workload: what its clients do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +150,10 @@ struct Pending {
     output: Value,
     /// Where the write landed, from its reply.
     at: Option<(crate::redis::ReplId, u64)>,
+    /// The command, for a retry after a redirection.
+    cmd: Command,
+    /// Redirections followed so far.
+    redirects: u32,
 }
 
 /// One client process of a workload.
@@ -151,6 +172,10 @@ pub struct Client {
     primary: Option<ProcessId>,
     asking: Option<u64>,
     sentinel_index: usize,
+    /// Cluster discovery: this client's slot map.
+    slots: Option<std::sync::Arc<SlotMap>>,
+    /// Cluster discovery: the next node to ask about a slot whose owner is unknown.
+    probe: usize,
 }
 
 impl Client {
@@ -159,9 +184,15 @@ impl Client {
         let zipf_cdf = Rc::new(zipf_cdf(spec.keys));
         let primary = match &spec.target {
             Target::Server(p) => Some(*p),
-            Target::Sentinels(_) => None,
+            Target::Sentinels(_) | Target::Cluster(_) => None,
+        };
+        let slots = match &spec.target {
+            Target::Cluster(map) => Some(map.clone()),
+            _ => None,
         };
         Client {
+            slots,
+            probe: 0,
             primary,
             spec,
             index,
@@ -328,20 +359,93 @@ impl Client {
         ctx.set_timer(DISCOVERY_TIMEOUT_NS, TIMER_DISCOVER | id);
     }
 
-    /// Forgets the primary (sentinel discovery only) so that the next operation asks again.
+    /// Forgets the primary (sentinel discovery) so that the next operation asks again, or
+    /// (cluster discovery) the owner of the pending key's slot, so that the next operation on it
+    /// asks another node, which answers with `-MOVED` (as clients refresh their map after a
+    /// connection error).
     fn lose_primary(&mut self) {
         if matches!(self.spec.target, Target::Sentinels(_)) {
             self.primary = None;
         }
+        if let (Some(map), Some(p)) = (self.slots.as_mut(), self.pending.as_ref()) {
+            let slot = key_hash_slot(p.key.as_bytes());
+            std::sync::Arc::make_mut(map).owners[usize::from(slot)] = None;
+        }
+    }
+
+    /// Where a cluster client sends a command on `key`: the slot's owner, or the next node in
+    /// turn when it is unknown.
+    fn cluster_node(&mut self, key: &str) -> Option<ProcessId> {
+        let map = self.slots.as_ref()?;
+        let slot = key_hash_slot(key.as_bytes());
+        if let Some(owner) = map.owners[usize::from(slot)] {
+            return Some(owner);
+        }
+        let node = map.nodes[self.probe % map.nodes.len()].1;
+        self.probe += 1;
+        Some(node)
+    }
+
+    /// Follows `-MOVED <slot> <host>:<port>` or `-ASK ...` (`cluster.c: clusterRedirectClient`):
+    /// returns false when `text` is neither or the redirection limit is reached.
+    fn follow_redirect(&mut self, ctx: &mut Ctx<'_, Msg>, text: &str) -> bool {
+        let Some(map) = self.slots.as_mut() else {
+            return false;
+        };
+        let mut parts = text.split(' ');
+        let (kind, slot, endpoint) = (parts.next(), parts.next(), parts.next());
+        let (Some(kind @ ("MOVED" | "ASK")), Some(slot), Some(endpoint)) = (kind, slot, endpoint)
+        else {
+            return false;
+        };
+        let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
+        let node = map.nodes.iter().find(|(n, _)| n == host).map(|(_, p)| *p);
+        let (Ok(slot), Some(node)) = (slot.parse::<usize>(), node) else {
+            return false;
+        };
+        if slot >= map.owners.len()
+            || self
+                .pending
+                .as_ref()
+                .is_none_or(|p| p.redirects >= MAX_REDIRECTS)
+        {
+            return false;
+        }
+        if kind == "MOVED" {
+            std::sync::Arc::make_mut(map).owners[slot] = Some(node);
+        } else {
+            self.next_id += 1;
+            ctx.send(node, Msg::Asking { id: self.next_id });
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let p = self.pending.as_mut().expect("checked");
+        p.redirects += 1;
+        p.id = id;
+        ctx.send(
+            node,
+            Msg::Request {
+                id,
+                cmd: p.cmd.clone(),
+            },
+        );
+        ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
+        true
     }
 
     fn issue(&mut self, ctx: &mut Ctx<'_, Msg>) {
         if ctx.now().0 >= self.spec.stop_ns || self.pending.is_some() {
             return;
         }
-        let Some(target) = self.primary else {
-            self.discover(ctx);
-            return;
+        let cluster = self.slots.is_some();
+        let target = match self.primary {
+            Some(target) => target,
+            // Cluster clients pick a node per key below.
+            None if cluster => ProcessId(u32::MAX),
+            None => {
+                self.discover(ctx);
+                return;
+            }
         };
         let kind = self.pick_kind(ctx);
         let n = self.pick_key_index(ctx);
@@ -382,13 +486,16 @@ impl Client {
         self.pending = Some(Pending {
             id,
             kind,
-            key,
+            key: key.clone(),
             value,
             waiting_for_wait: false,
             at: None,
             output: Value::Null,
+            cmd: cmd.clone(),
+            redirects: 0,
         });
         let to = match (kind, self.spec.read_from) {
+            _ if cluster => self.cluster_node(&key).expect("a cluster client has a map"),
             (OpKind::Get, Some(replica)) => replica,
             _ => target,
         };
@@ -441,6 +548,9 @@ impl Client {
             Reply::Error(e) => {
                 // Every error simkv models is raised before the command runs: it did not happen.
                 let text = e.to_string();
+                if self.follow_redirect(ctx, &text) {
+                    return;
+                }
                 if text.starts_with("READONLY") || text.starts_with("MASTERDOWN") {
                     self.lose_primary();
                 }

@@ -374,6 +374,152 @@ impl fmt::Display for EventSubject {
     }
 }
 
+/// What a Redis Cluster node observed about the cluster (`cluster.c`: its log lines and the
+/// flags `CLUSTER NODES` shows). Nodes are named by their server names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum ClusterFact {
+    /// `about` missed its pong for `cluster-node-timeout`: flagged PFAIL.
+    Pfail {
+        /// The node flagged.
+        about: String,
+    },
+    /// `about` answered again: PFAIL cleared.
+    PfailCleared {
+        /// The node.
+        about: String,
+    },
+    /// `about` flagged FAIL: by this node's own quorum of reports, or told by a FAIL message.
+    Fail {
+        /// The node.
+        about: String,
+        /// This node gathered the majority of reports itself.
+        by_quorum: bool,
+    },
+    /// `about`'s FAIL flag cleared (`clearNodeFailureIfNeeded`).
+    FailCleared {
+        /// The node.
+        about: String,
+    },
+    /// This node's cluster state changed (`clusterUpdateState`).
+    State {
+        /// `true` for `ok`, `false` for `fail`.
+        ok: bool,
+    },
+    /// A replica scheduled its election `delay_ms` from now at `rank`.
+    ElectionScheduled {
+        /// The delay, ms.
+        delay_ms: u64,
+        /// The replica's rank by offset.
+        rank: u32,
+    },
+    /// A replica asked the primaries for votes in `epoch`.
+    ElectionStarted {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// A replica cannot fail over (reported when the reason changes).
+    FailoverBlocked {
+        /// Why, in words (`clusterLogCantFailover`).
+        reason: String,
+    },
+    /// A primary voted for `to` in `epoch`.
+    VoteGranted {
+        /// The replica voted for.
+        to: String,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// A primary refused its vote to `to`.
+    VoteRefused {
+        /// The replica.
+        to: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// This replica won its election: it serves `replaced`'s slots at configEpoch `epoch`.
+    Promoted {
+        /// The primary it replaced.
+        replaced: String,
+        /// Its new configEpoch.
+        epoch: u64,
+    },
+    /// This node now replicates `of`.
+    BecameReplica {
+        /// Its primary.
+        of: String,
+    },
+    /// Two primaries had the same configEpoch; this one moved to `epoch`.
+    ConfigEpochBumped {
+        /// The new configEpoch.
+        epoch: u64,
+    },
+}
+
+impl ClusterFact {
+    /// The stable kind (`cluster:<what>`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClusterFact::Pfail { .. } => "cluster:pfail",
+            ClusterFact::PfailCleared { .. } => "cluster:pfail-cleared",
+            ClusterFact::Fail { .. } => "cluster:fail",
+            ClusterFact::FailCleared { .. } => "cluster:fail-cleared",
+            ClusterFact::State { .. } => "cluster:state",
+            ClusterFact::ElectionScheduled { .. } => "cluster:election-scheduled",
+            ClusterFact::ElectionStarted { .. } => "cluster:election-started",
+            ClusterFact::FailoverBlocked { .. } => "cluster:failover-blocked",
+            ClusterFact::VoteGranted { .. } => "cluster:vote-granted",
+            ClusterFact::VoteRefused { .. } => "cluster:vote-refused",
+            ClusterFact::Promoted { .. } => "cluster:promoted",
+            ClusterFact::BecameReplica { .. } => "cluster:became-replica",
+            ClusterFact::ConfigEpochBumped { .. } => "cluster:config-epoch-bumped",
+        }
+    }
+}
+
+impl fmt::Display for ClusterFact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterFact::Pfail { about } => write!(f, "marks {about} as PFAIL"),
+            ClusterFact::PfailCleared { about } => write!(f, "clears PFAIL of {about}"),
+            ClusterFact::Fail {
+                about,
+                by_quorum: true,
+            } => {
+                write!(f, "marks {about} as failing (quorum reached)")
+            }
+            ClusterFact::Fail { about, .. } => write!(f, "marks {about} as failing (FAIL message)"),
+            ClusterFact::FailCleared { about } => write!(f, "clears FAIL state of {about}"),
+            ClusterFact::State { ok: true } => write!(f, "cluster state changed: ok"),
+            ClusterFact::State { ok: false } => write!(f, "cluster state changed: fail"),
+            ClusterFact::ElectionScheduled { delay_ms, rank } => write!(
+                f,
+                "start of election delayed for {delay_ms} milliseconds (rank #{rank})"
+            ),
+            ClusterFact::ElectionStarted { epoch } => {
+                write!(f, "starting a failover election for epoch {epoch}")
+            }
+            ClusterFact::FailoverBlocked { reason } => {
+                write!(f, "currently unable to failover: {reason}")
+            }
+            ClusterFact::VoteGranted { to, epoch } => {
+                write!(f, "failover auth granted to {to} for epoch {epoch}")
+            }
+            ClusterFact::VoteRefused { to, reason } => {
+                write!(f, "failover auth denied to {to}: {reason}")
+            }
+            ClusterFact::Promoted { replaced, epoch } => write!(
+                f,
+                "failover election won: replaces {replaced} at configEpoch {epoch}"
+            ),
+            ClusterFact::BecameReplica { of } => write!(f, "configured as a replica of {of}"),
+            ClusterFact::ConfigEpochBumped { epoch } => {
+                write!(f, "configEpoch collision: moved to configEpoch {epoch}")
+            }
+        }
+    }
+}
+
 /// One observation. Server facts name the server that observed it first (`server`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind")]
@@ -618,6 +764,15 @@ pub enum Fact {
         #[serde(flatten)]
         subject: EventSubject,
     },
+    /// A Redis Cluster node's observation (`kind` is the event's `cluster:<what>`).
+    #[serde(rename = "cluster")]
+    Cluster {
+        /// The node (its server name).
+        node: String,
+        /// What it observed.
+        #[serde(flatten)]
+        event: ClusterFact,
+    },
     /// A fault began.
     #[serde(rename = "fault:start")]
     FaultStarted {
@@ -662,6 +817,7 @@ impl Fact {
             Fact::BgsaveDone { .. } => "bgsave:done",
             Fact::LinkClosed { .. } => "repl:link-closed",
             Fact::Sentinel { event, .. } => event.as_str(),
+            Fact::Cluster { event, .. } => event.kind(),
             Fact::FaultStarted { .. } => "fault:start",
             Fact::FaultHealed { .. } => "fault:heal",
             Fact::QuietPhase => "phase",
@@ -692,7 +848,8 @@ impl Fact {
             | Fact::PartialResyncAccepted { server, .. }
             | Fact::BgsaveStarted { server, .. }
             | Fact::BgsaveDone { server, .. }
-            | Fact::LinkClosed { server, .. } => Some(server),
+            | Fact::LinkClosed { server, .. }
+            | Fact::Cluster { node: server, .. } => Some(server),
             Fact::Sentinel { .. }
             | Fact::FaultStarted { .. }
             | Fact::FaultHealed { .. }
@@ -907,6 +1064,7 @@ impl Fact {
                 event,
                 subject,
             } => write!(f, "{sentinel} {} {subject}", event.as_str()),
+            Fact::Cluster { node, event } => write!(f, "{node} {event}"),
             Fact::FaultStarted { fault } => write!(f, "{fault} begins"),
             Fact::FaultHealed { fault } => write!(f, "{fault} heals"),
             Fact::QuietPhase => write!(f, "quiet phase: every fault healed, no new faults"),

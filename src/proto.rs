@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::cluster::bus::BusMessage;
 use crate::redis::{Command, Keyspace, ReplId, Reply, StreamEntry};
 use crate::sim::{Message, ProcessId};
 
@@ -222,6 +223,15 @@ pub enum Msg {
         /// The new primary.
         master: ProcessId,
     },
+    /// Cluster node → cluster node: a message on the cluster bus (port + 10000), charged by
+    /// its `totlen` (`BusMessage::size_bytes`).
+    ClusterBus(Rc<BusMessage>),
+    /// Client → cluster node: `ASKING`, so that its next command may run on a slot this node is
+    /// importing (`cluster.c: askingCommand`); answered `+OK` with the request id.
+    Asking {
+        /// Request id echoed in the reply.
+        id: u64,
+    },
 }
 
 /// Bytes per part of an RDB payload: small enough that a part crosses even a slow link well
@@ -308,6 +318,7 @@ impl Message for Msg {
             Msg::Rdb { bytes, .. } | Msg::RdbChunk { bytes, .. } => *bytes,
             Msg::Stream { entries, .. } => entries.iter().map(|e| e.len).sum(),
             Msg::InfoReply { info, .. } => 400 + 40 * info.replicas.len() as u64,
+            Msg::ClusterBus(m) => m.size_bytes() as u64,
             _ => 60,
         }
     }
@@ -371,6 +382,14 @@ impl Message for Msg {
             Msg::GetMasterAddr { id, .. } => (24, *id),
             Msg::MasterAddr { id, master } => (25, id ^ master.map_or(0, |m| u64::from(m.0) << 40)),
             Msg::SwitchMaster { master, .. } => (26, u64::from(master.0)),
+            Msg::ClusterBus(m) => (
+                28,
+                u64::from(m.type_code())
+                    ^ u64::from(m.header.sender.0) << 16
+                    ^ m.header.current_epoch.rotate_left(24)
+                    ^ m.header.offset.rotate_left(40),
+            ),
+            Msg::Asking { id } => (29, *id),
         };
         (tag << 56) ^ word
     }

@@ -77,9 +77,13 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
     let mut acked = 0u64;
     let mut judged_by: Vec<&str> = Vec::new();
     for (key, key_ops) in &by_key {
-        // The key lives in the replication group of the servers that answered for it.
+        // The key lives in the replication group of the servers that answered for it, those
+        // that executed it first (in a Redis Cluster, a node that only refused it with -MOVED
+        // or -CLUSTERDOWN may belong to another shard).
         let group = key_ops
             .iter()
+            .filter(|o| o.outcome == EventType::Ok)
+            .chain(key_ops.iter())
             .filter_map(|o| o.server.as_deref())
             .find_map(|s| e.finals.iter().position(|f| f.name == s))
             .map_or(0, |i| groups[i]);

@@ -1,10 +1,10 @@
 //! Failovers as the trace's facts show them: every promotion, with the fault that preceded it
 //! and the detection of the failed primary (`+sdown` of it by the sentinel that led the
-//! failover) after that fault.
+//! failover, or in a Redis Cluster its first PFAIL) after that fault.
 
 use serde::Serialize;
 
-use crate::fact::{EventSubject, Fact, FactNote, SentinelEventKind, StartRole};
+use crate::fact::{ClusterFact, EventSubject, Fact, FactNote, SentinelEventKind, StartRole};
 
 /// A failover, for the summary's `failovers` list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -51,6 +51,11 @@ fn first_detection(notes: &[FactNote], from: &str, since: u64, at: u64) -> u64 {
                         server,
                     },
             } if server == from => Some((n.time.as_nanos(), leaders.contains(&sentinel.as_str()))),
+            // In a Redis Cluster the detection is the first PFAIL of the failed primary.
+            Fact::Cluster {
+                event: ClusterFact::Pfail { about },
+                ..
+            } if about == from => Some((n.time.as_nanos(), false)),
             _ => None,
         }
     };
@@ -71,8 +76,28 @@ pub fn failovers(servers: &[String], notes: &[FactNote]) -> Vec<Failover> {
     let index = |s: &str| servers.iter().position(|n| n == s);
     let mut primary: Option<usize> = None;
     let mut last_fault_ns: Option<u64> = None;
+    // In a Redis Cluster each shard has its own primary: the one a replica followed is the one
+    // its promotion replaces.
+    let mut cluster_primary_of: std::collections::BTreeMap<&str, &str> = Default::default();
+    let is_cluster = notes.iter().any(|m| matches!(m.fact, Fact::Cluster { .. }));
     let mut found = Vec::new();
     for n in notes {
+        if let Fact::Cluster {
+            node,
+            event: ClusterFact::BecameReplica { of },
+        } = &n.fact
+        {
+            cluster_primary_of.insert(node, of);
+        }
+        if let Fact::Started {
+            server,
+            role: StartRole::Replica { primary: of },
+            ..
+        } = &n.fact
+            && is_cluster
+        {
+            cluster_primary_of.insert(server, of);
+        }
         match &n.fact {
             Fact::Started {
                 server,
@@ -87,11 +112,14 @@ pub fn failovers(servers: &[String], notes: &[FactNote]) -> Vec<Failover> {
                 let Some(p) = index(server) else { continue };
                 let at = n.time.as_nanos();
                 let since = last_fault_ns.unwrap_or(at);
-                let from = primary.map_or("-".to_string(), |q| servers[q].clone());
+                let from = match cluster_primary_of.get(server.as_str()) {
+                    Some(of) => of.to_string(),
+                    None => primary.map_or("-".to_string(), |q| servers[q].clone()),
+                };
                 let detected = first_detection(notes, &from, since, at);
                 found.push(Failover {
                     at_ms: at / 1_000_000,
-                    from,
+                    from: from.clone(),
                     to: servers[p].clone(),
                     detected_after_ms: (detected - since) / 1_000_000,
                     completed_after_ms: (at - since) / 1_000_000,

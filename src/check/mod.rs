@@ -9,6 +9,7 @@ pub mod failover;
 pub mod figures;
 pub mod lineage;
 pub mod linearizable;
+mod slots;
 mod split_brain;
 mod staleness;
 pub mod verdict;
@@ -248,6 +249,7 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
         stale_reads(e.history),
         read_your_writes(e.history),
     ];
+    out.extend(slots::single_slot_owner(e));
     let lin = linearizable::check_history(e.history);
     out.push(lin.result);
     Findings {

@@ -303,3 +303,34 @@ impl ClusterNode {
         })
     }
 }
+
+impl FailoverBlock {
+    /// The reason as `clusterLogCantFailover` words it.
+    pub fn text(self) -> &'static str {
+        match self {
+            FailoverBlock::DataAge => "Disconnected from master for longer than allowed",
+            FailoverBlock::WaitingDelay => "Waiting the delay before I can start a new failover",
+            FailoverBlock::Expired => "Failover attempt expired",
+            FailoverBlock::WaitingVotes => "Waiting for votes, but majority still not reached",
+        }
+    }
+}
+
+impl VoteRefusal {
+    /// The reason as the warnings of `clusterSendFailoverAuthIfNeeded` word it.
+    pub fn text(self) -> String {
+        match self {
+            VoteRefusal::StaleRequestEpoch => "reqEpoch is older than my currentEpoch".into(),
+            VoteRefusal::AlreadyVoted => "already voted in this epoch".into(),
+            VoteRefusal::RequesterIsPrimary => "it is a master node".into(),
+            VoteRefusal::UnknownPrimary => "I don't know its master".into(),
+            VoteRefusal::PrimaryUp => "its master is up".into(),
+            VoteRefusal::VotedRecently => {
+                "can't vote for any slave of this master before node timeout * 2".into()
+            }
+            VoteRefusal::StaleConfigEpoch { slot } => {
+                format!("slot {slot} epoch is greater than its configEpoch")
+            }
+        }
+    }
+}

@@ -193,6 +193,15 @@ impl ClusterNode {
         }
     }
 
+    /// The node as it comes back after a restart: the view, epochs and last vote it saved in
+    /// `nodes.conf` (`clusterSaveConfig`), fresh links and timers, state FAIL (`clusterInit`,
+    /// `clusterLoadConfig`).
+    pub fn restarted(&self) -> ClusterNode {
+        let mut node = ClusterNode::new(self.me, self.config.clone(), self.view.clone());
+        node.last_vote_epoch = self.last_vote_epoch;
+        node
+    }
+
     /// This node.
     pub fn id(&self) -> NodeId {
         self.me

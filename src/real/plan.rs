@@ -129,6 +129,9 @@ pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
 /// `faults` is the whole schedule (the scenario's and the nemesis's).
 pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String> {
     let mut out = Vec::new();
+    if s.cluster.is_some() {
+        out.push("Redis Cluster ([cluster]) is not yet supported by the real backend".to_string());
+    }
     if s.servers.len() + s.sentinels.len() > MAX_NODES {
         out.push(format!("more than {MAX_NODES} servers and sentinels"));
     }

@@ -97,7 +97,8 @@ impl Client {
         let zipf = zipf_cdf(plan.spec.keys);
         let primary = match plan.spec.target {
             Target::Server(p) => env.dir.proxy_of(p.index()),
-            Target::Sentinels(_) => None,
+            // Cluster scenarios are refused before a real run starts (`plan::refusals`).
+            Target::Sentinels(_) | Target::Cluster(_) => None,
         };
         Client {
             plan,

@@ -77,6 +77,24 @@ pub struct SentinelSpec {
     pub monitors: Vec<crate::sentinel::SentinelConfig>,
 }
 
+/// A Redis Cluster (`[cluster]`): its shards and the knobs every node shares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSpec {
+    /// `cluster-*` knobs.
+    pub config: crate::cluster::node::ClusterConfig,
+    /// The shards, in slot order (shard `i` gets the `i`-th range of `topology::even_split`).
+    pub shards: Vec<ShardSpec>,
+}
+
+/// One shard: server indices of its primary and replicas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardSpec {
+    /// The primary's server index.
+    pub primary: usize,
+    /// The replicas' server indices.
+    pub replicas: Vec<usize>,
+}
+
 /// A workload and where its clients run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadGroup {
@@ -109,6 +127,8 @@ pub struct Scenario {
     pub servers: Vec<ServerSpec>,
     /// Sentinels; they follow the servers in process order.
     pub sentinels: Vec<SentinelSpec>,
+    /// The Redis Cluster its servers form, if `[cluster]` is present.
+    pub cluster: Option<ClusterSpec>,
     /// Workloads; their clients follow the servers and sentinels in process order.
     pub workloads: Vec<WorkloadGroup>,
     /// Scheduled faults, with the times of fault windows drawn for the scenario's own `seed`;

@@ -17,6 +17,16 @@ impl Server {
         id: u64,
         cmd: Command,
     ) {
+        if let Some(err) = self.cluster_refusal(client, &cmd) {
+            let reply = Reply::Error(Rc::from(err));
+            let msg = Msg::Reply {
+                id,
+                reply,
+                at: None,
+            };
+            ctx.send(client, msg);
+            return;
+        }
         if let Some(err) = self.refusal(&cmd) {
             if err == errors::NOREPLICAS {
                 self.stats.noreplicas_refusals += 1;

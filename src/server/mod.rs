@@ -4,6 +4,7 @@
 //! dispatch; each part's module operates on its part.
 
 mod clients;
+mod cluster;
 mod cron;
 mod data;
 mod persistence;
@@ -33,6 +34,7 @@ const TIMER_CHILD_DONE: u64 = 2 << 56;
 const TIMER_LOAD_DONE: u64 = 3 << 56;
 const TIMER_WAIT_TIMEOUT: u64 = 4 << 56;
 const TIMER_TRANSFER_POLL: u64 = 5 << 56;
+const TIMER_CLUSTER: u64 = 6 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -107,6 +109,8 @@ pub struct Server {
     cron_ticks: u64,
     tokens: Tokens,
     stats: ServerStats,
+    /// `Some` when `cluster-enabled yes`.
+    cluster: Option<cluster::ClusterPart>,
 }
 
 impl Server {
@@ -128,6 +132,7 @@ impl Server {
             cron_ticks: 0,
             tokens: Tokens::default(),
             stats: ServerStats::default(),
+            cluster: None,
         }
     }
 
@@ -246,6 +251,7 @@ impl Server {
         self.persistence.last_save = ctx.now();
         self.persistence.last_writeback = ctx.now();
         ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);
+        self.cluster_start(ctx);
         if let Role::Replica(master) = self.role() {
             self.connect(ctx, master);
         }
@@ -299,6 +305,8 @@ impl Server {
             | Msg::Stream { .. }
             | Msg::KeepAlive { .. } => self.on_replication(ctx, from, msg),
             Msg::ReplicaOf { master } => self.on_replicaof(ctx, master),
+            Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
+            Msg::Asking { id } => self.on_asking(ctx, from, id),
             Msg::Info { id } => {
                 let info = Box::new(self.info(ctx.now()));
                 ctx.send(from, Msg::InfoReply { id, info });
@@ -379,6 +387,7 @@ impl Server {
             TIMER_LOAD_DONE => self.on_load_done(ctx, tag & !TIMER_KIND_MASK),
             TIMER_WAIT_TIMEOUT => self.primary.on_wait_timeout(ctx, tag & !TIMER_KIND_MASK),
             TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
+            TIMER_CLUSTER => self.cluster_tick(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.data.assert_invariants(self.cfg.bugs.any());

@@ -301,7 +301,8 @@ fn restart(k: &mut K, n: ProcessId, wipe_disk: bool) {
             }
             Node::Server(Box::new(
                 Server::new(s.name(), s.config().clone(), disk, s.peer_names())
-                    .with_stats(s.stats().clone()),
+                    .with_stats(s.stats().clone())
+                    .with_cluster(s.cluster_after_restart()),
             ))
         }
         Node::Sentinel(s) => Node::Sentinel(s.clone()),

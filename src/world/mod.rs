@@ -5,6 +5,8 @@
 use std::rc::Rc;
 
 use crate::client::{Client, WorkloadSpec};
+use crate::cluster::node::ClusterNode;
+use crate::cluster::topology::{Endpoint, NodeId, Shard, Topology};
 use crate::fact::{Fact, FactNote};
 use crate::fault::FaultRecord;
 use crate::history::History;
@@ -158,6 +160,36 @@ impl From<(u64, KernelError)> for RunError {
     }
 }
 
+/// The cluster node of each server (`None` outside `[cluster]`), all starting from the view
+/// `redis-cli --cluster create` leaves; node `i` is server (and process) `i`, reached at
+/// `<server name>:6379`.
+fn cluster_nodes(scenario: &Scenario) -> Vec<Option<ClusterNode>> {
+    let mut nodes = vec![None; scenario.servers.len()];
+    let Some(spec) = &scenario.cluster else {
+        return nodes;
+    };
+    let endpoint = |i: usize| {
+        let host = scenario.servers[i].name.clone();
+        (NodeId(i as u32), Endpoint { host, port: 6379 })
+    };
+    let shards: Vec<Shard> = spec
+        .shards
+        .iter()
+        .map(|s| Shard {
+            primary: endpoint(s.primary),
+            replicas: s.replicas.iter().map(|&r| endpoint(r)).collect(),
+        })
+        .collect();
+    let view = Topology::from_shards(&shards);
+    for s in &spec.shards {
+        for &i in std::iter::once(&s.primary).chain(&s.replicas) {
+            let node = ClusterNode::new(NodeId(i as u32), spec.config.clone(), view.clone());
+            nodes[i] = Some(node);
+        }
+    }
+    nodes
+}
+
 /// A world ready to run.
 pub struct World<'s> {
     scenario: &'s Scenario,
@@ -202,12 +234,14 @@ impl<'s> World<'s> {
         let names = Rc::new(names);
         let mut server_ids = Vec::new();
         let peers = names.clone();
-        for s in &scenario.servers {
+        let mut cluster_nodes = cluster_nodes(scenario);
+        for (i, s) in scenario.servers.iter().enumerate() {
             let disk = Disk {
                 replicaof: s.replicaof.map(|i| ProcessId(i as u32)),
                 ..Disk::default()
             };
-            let server = Server::new(&s.name, s.config.clone(), disk, peers.clone());
+            let server = Server::new(&s.name, s.config.clone(), disk, peers.clone())
+                .with_cluster(cluster_nodes[i].take());
             server_ids.push(kernel.add(
                 &format!("server/{}", s.name),
                 Node::Server(Box::new(server)),

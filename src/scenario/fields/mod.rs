@@ -2,6 +2,7 @@
 //! are errors with a "did you mean"), converts units, resolves names, and collects every problem.
 
 mod checks;
+mod cluster;
 mod fault_kinds;
 mod faults;
 mod nemesis;
@@ -11,6 +12,7 @@ mod topology;
 mod workloads;
 
 use checks::*;
+use cluster::*;
 use faults::*;
 use nemesis::*;
 use sentinels::*;
@@ -41,6 +43,7 @@ const TOP_KEYS: &[&str] = &[
     "network",
     "servers",
     "sentinels",
+    "cluster",
     "workloads",
     "faults",
     "nemesis",
@@ -540,7 +543,8 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
     let regions = regions(&mut cx, root);
     let topology = network(&mut cx, root, &regions);
     let bugs = bugs(&mut cx, root);
-    let (mut servers, server_entries) = parse_servers(&mut cx, root, &regions);
+    let (mut servers, server_entries, defaults) = parse_servers(&mut cx, root, &regions);
+    let cluster = parse_cluster(&mut cx, root, &regions, &defaults, &mut servers);
     for s in &mut servers {
         s.config.bugs = bugs;
     }
@@ -550,6 +554,7 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
     let env = WorkloadEnv {
         regions: &regions,
         servers: &servers,
+        cluster: cluster.as_ref(),
         discovery: &discovery,
         load_end,
     };
@@ -563,12 +568,14 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
     let (faults, fault_timings) = parse_faults(&mut cx, root, &names, &run);
     let nemesis = nemesis(&mut cx, root, &run);
     let expect = expectations(&mut cx, root, &names);
-    if servers.is_empty() && server_entries == 0 {
+    if servers.is_empty() && server_entries == 0 && root.get("cluster").is_none() {
         cx.err(
             Origin::Whole,
             "servers",
             "the scenario has no servers".into(),
-            Some("add at least one, e.g. [servers.p1] with region = \"...\"".into()),
+            Some(
+                "add at least one, e.g. [servers.p1] with region = \"...\", or a [cluster]".into(),
+            ),
         );
     }
     if !cx.diags.is_empty() {
@@ -585,6 +592,7 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
             topology,
             servers,
             sentinels,
+            cluster,
             workloads,
             faults,
             fault_timings,

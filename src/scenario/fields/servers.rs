@@ -6,12 +6,12 @@ pub(super) fn parse_servers(
     cx: &mut Cx,
     root: &Table,
     regions: &[String],
-) -> (Vec<ServerSpec>, usize) {
+) -> (Vec<ServerSpec>, usize, ServerConfig) {
     let Some(e) = root.get("servers") else {
-        return (Vec::new(), 0);
+        return (Vec::new(), 0, ServerConfig::default());
     };
     let Some(t) = cx.table(e, "servers") else {
-        return (Vec::new(), 1);
+        return (Vec::new(), 1, ServerConfig::default());
     };
     let mut defaults = ServerConfig::default();
     if let Some(d) = t.get("defaults")
@@ -46,13 +46,13 @@ pub(super) fn parse_servers(
         });
     }
     if out.len() != named.len() {
-        return (Vec::new(), named.len());
+        return (Vec::new(), named.len(), defaults);
     }
     for (i, r) in replicaof_raw.iter().enumerate() {
         out[i].replicaof = r.as_ref().map(|x| x.0);
     }
     check_replication_graph(cx, &out, &replicaof_raw);
-    (out, named.len())
+    (out, named.len(), defaults)
 }
 
 /// The server `replicaof` names, with where it was written.

@@ -1,6 +1,9 @@
 //! Workloads: targets or sentinel discovery, loop kind, keys, mixes, WAIT, timeouts.
 
+use std::sync::Arc;
+
 use super::*;
+use crate::client::SlotMap;
 
 /// What a workload needs to find its primary through sentinels.
 pub(super) struct SentinelDiscovery {
@@ -15,6 +18,8 @@ pub(super) struct WorkloadEnv<'a> {
     pub(super) regions: &'a [String],
     pub(super) servers: &'a [ServerSpec],
     pub(super) discovery: &'a SentinelDiscovery,
+    /// The Redis Cluster, for `discovery = "cluster"`.
+    pub(super) cluster: Option<&'a crate::scenario::ClusterSpec>,
     pub(super) load_end: u64,
 }
 
@@ -272,16 +277,42 @@ fn discovery_target(
             None
         }
         "fixed" => Some(Target::Server(ProcessId(target as u32))),
+        "cluster" => match env.cluster {
+            Some(c) => Some(Target::Cluster(Arc::new(slot_map(c, env.servers)))),
+            None => {
+                let hint = "add a [cluster] section, or leave `discovery` out";
+                let msg = "the scenario has no [cluster]";
+                cx.err(n.origin, &p, msg.into(), Some(hint.into()));
+                None
+            }
+        },
         other => {
             cx.err(
                 n.origin,
                 &p,
                 format!("unknown discovery \"{other}\""),
-                Some("use \"sentinel\" or \"fixed\"".into()),
+                Some("use \"sentinel\", \"cluster\" or \"fixed\"".into()),
             );
             None
         }
     }
+}
+
+/// The slot map a cluster client starts with, as `CLUSTER SLOTS` answers right after
+/// `redis-cli --cluster create`.
+fn slot_map(c: &crate::scenario::ClusterSpec, servers: &[ServerSpec]) -> SlotMap {
+    let nodes = c
+        .shards
+        .iter()
+        .flat_map(|s| std::iter::once(s.primary).chain(s.replicas.iter().copied()))
+        .map(|i| (servers[i].name.clone(), ProcessId(i as u32)))
+        .collect();
+    let mut owners = Vec::with_capacity(usize::from(crate::cluster::slot::CLUSTER_SLOTS));
+    let ranges = crate::cluster::topology::even_split(c.shards.len());
+    for (shard, range) in c.shards.iter().zip(ranges) {
+        owners.extend(range.map(|_| Some(ProcessId(shard.primary as u32))));
+    }
+    SlotMap { nodes, owners }
 }
 
 fn distribution(cx: &mut Cx, w: &WorkloadInput, keys: u32) -> Option<KeyDistribution> {

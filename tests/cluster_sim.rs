@@ -1,0 +1,234 @@
+//! Redis Cluster in the simulation, end to end: a dead primary's replica wins the election in
+//! Redis's order and then serves its slots; a primary cut off with a minority acknowledges
+//! writes until node-timeout, then refuses with CLUSTERDOWN, and those writes are lost; the
+//! `[cluster]` section's errors.
+
+use simkv::check::Status;
+use simkv::fact::{ClusterFact, Fact, FactNote};
+use simkv::history::EventType;
+use simkv::runner::run_scenario;
+use simkv::scenario::Scenario;
+
+fn load(name: &str, overrides: &[&str]) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Scenario::load(&path, &o).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(s: &Scenario, seed: u64) -> simkv::runner::RunReport {
+    run_scenario(s, seed, &mut |_| {}, &mut |_| {}, &mut || 0).unwrap()
+}
+
+/// The time (ms) of the first note at or after `since_ms` that `pred` accepts.
+fn first_ms(notes: &[FactNote], since_ms: u64, pred: impl Fn(&Fact) -> bool) -> Option<u64> {
+    notes
+        .iter()
+        .filter(|n| n.time.as_ms() >= since_ms)
+        .find(|n| pred(&n.fact))
+        .map(|n| n.time.as_ms())
+}
+
+fn cluster_event(f: &Fact, who: &str, pred: impl Fn(&ClusterFact) -> bool) -> bool {
+    matches!(f, Fact::Cluster { node, event } if node == who && pred(event))
+}
+
+#[test]
+fn a_dead_primarys_replica_wins_the_election_in_order_and_serves_its_slots() {
+    let s = load("cluster-shard-failover.toml", &[]);
+    for seed in 1..=3 {
+        let r = run(&s, seed);
+        let notes = &r.output.notes;
+        let about_c2p =
+            |e: &ClusterFact| matches!(e, ClusterFact::Pfail { about } if about == "c2p");
+        let pfail = first_ms(notes, 30_000, |f| cluster_event(f, "c2r1", about_c2p)).unwrap();
+        let fail = first_ms(notes, 30_000, |f| {
+            cluster_event(
+                f,
+                "c2r1",
+                |e| matches!(e, ClusterFact::Fail { about, .. } if about == "c2p"),
+            )
+        })
+        .unwrap();
+        let started = first_ms(notes, 30_000, |f| {
+            cluster_event(f, "c2r1", |e| {
+                matches!(e, ClusterFact::ElectionStarted { .. })
+            })
+        })
+        .unwrap();
+        let won = first_ms(notes, 30_000, |f| {
+            cluster_event(
+                f,
+                "c2r1",
+                |e| matches!(e, ClusterFact::Promoted { replaced, .. } if replaced == "c2p"),
+            )
+        })
+        .unwrap();
+        let promoted = first_ms(
+            notes,
+            30_000,
+            |f| matches!(f, Fact::Promoted { server, .. } if server == "c2r1"),
+        )
+        .unwrap();
+        // PFAIL needs node-timeout (5 s) without a pong; the rest follows in Redis's order.
+        assert!(pfail >= 35_000, "seed {seed}: PFAIL at {pfail} ms");
+        assert!(pfail <= fail && fail < started && started <= won && won <= promoted);
+        assert!(promoted < 45_000, "seed {seed}: promoted at {promoted} ms");
+        let voters = notes
+            .iter()
+            .filter(|n| matches!(&n.fact, Fact::Cluster { event: ClusterFact::VoteGranted { to, .. }, .. } if to == "c2r1"))
+            .count();
+        assert!(
+            voters >= 2,
+            "seed {seed}: a majority of 3 primaries voted, got {voters}"
+        );
+        // The new primary acknowledges writes after its promotion (clients found it by MOVED).
+        let served = r.output.history.events.iter().any(|e| {
+            e.kind == EventType::Ok
+                && e.f != "get"
+                && e.server.as_deref() == Some("c2r1")
+                && e.time_ns / 1_000_000 > promoted
+        });
+        assert!(
+            served,
+            "seed {seed}: c2r1 acknowledged no write after its promotion"
+        );
+        // c2p restarts in the quiet phase, sees a newer owner of its slots and follows it.
+        assert!(
+            first_ms(notes, 70_000, |f| {
+                cluster_event(
+                    f,
+                    "c2p",
+                    |e| matches!(e, ClusterFact::BecameReplica { of } if of == "c2r1"),
+                )
+            })
+            .is_some()
+        );
+        let slots = r
+            .summary
+            .checks
+            .iter()
+            .find(|c| c.name == "single-slot-owner")
+            .unwrap();
+        assert_eq!(slots.status, Status::Pass, "{}", slots.detail);
+        assert_eq!(r.summary.verdict, simkv::check::verdict::Verdict::Pass);
+    }
+}
+
+#[test]
+fn replicas_that_may_not_fail_over_leave_the_slots_down() {
+    let s = load(
+        "cluster-shard-failover.toml",
+        &["cluster.cluster-replica-no-failover=yes"],
+    );
+    let r = run(&s, 1);
+    assert!(
+        !r.output
+            .notes
+            .iter()
+            .any(|n| matches!(n.fact, Fact::Promoted { .. }))
+    );
+    let down = r.output.history.events.iter().filter(|e| {
+        e.kind == EventType::Fail && e.error.as_deref() == Some("CLUSTERDOWN The cluster is down")
+    });
+    assert!(
+        down.count() > 0,
+        "every node is FAIL while c2p's slots have no working owner"
+    );
+}
+
+#[test]
+fn a_minority_primary_writes_until_node_timeout_then_refuses_and_loses_those_writes() {
+    let s = load("cluster-minority-partition.toml", &[]);
+    for seed in 1..=3 {
+        let r = run(&s, seed);
+        let notes = &r.output.notes;
+        let state_fail = first_ms(notes, 30_000, |f| {
+            cluster_event(f, "c1p", |e| *e == ClusterFact::State { ok: false })
+        })
+        .unwrap();
+        assert!(
+            (35_000..40_000).contains(&state_fail),
+            "seed {seed}: c1p turned FAIL at {state_fail} ms"
+        );
+        let by_c1p = |e: &&simkv::history::HistoryEvent| e.server.as_deref() == Some("c1p");
+        let events = &r.output.history.events;
+        let refused: Vec<u64> = events
+            .iter()
+            .filter(by_c1p)
+            .filter(|e| e.error.as_deref() == Some("CLUSTERDOWN The cluster is down"))
+            .map(|e| e.time_ns / 1_000_000)
+            .collect();
+        assert!(!refused.is_empty(), "seed {seed}: c1p never refused");
+        assert!(
+            refused.iter().all(|&t| t >= state_fail),
+            "refusals only once FAIL"
+        );
+        // Every lost write was acknowledged by c1p during the cut, before it turned FAIL, or
+        // just before the cut, still on its way to c1r1 when the link went down.
+        assert!(!r.lost.is_empty(), "seed {seed}: nothing lost");
+        for w in &r.lost {
+            assert_eq!(w.server, "c1p", "{w:?}");
+            assert!((29_000..=state_fail).contains(&w.ack_ms), "{w:?}");
+        }
+        let slots = r
+            .summary
+            .checks
+            .iter()
+            .find(|c| c.name == "single-slot-owner")
+            .unwrap();
+        assert_eq!(slots.status, Status::Pass, "{}", slots.detail);
+    }
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let s = load("cluster-minority-partition.toml", &[]);
+    assert_eq!(run(&s, 7).summary.trace_hash, run(&s, 7).summary.trace_hash);
+}
+
+fn errors(text: &str) -> String {
+    match Scenario::parse("c.toml", text, &[]) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn cluster_section_mistakes_are_located_with_hints() {
+    let head = "name = \"c\"\nduration = \"10s\"\n";
+    let e = errors(&format!("{head}[cluster]\nreplicas = 1\n"));
+    assert!(
+        e.contains("cluster.shards") && e.contains("missing `shards`"),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "{head}[cluster]\nshards = 2\ncluster-node-timout = 100\n"
+    ));
+    assert!(e.contains("did you mean `cluster-node-timeout`?"), "{e}");
+    assert!(e.contains("c.toml:5"), "{e}");
+    let e = errors(&format!("{head}[servers.c1p]\n[cluster]\nshards = 1\n"));
+    assert!(e.contains("generates a server \"c1p\""), "{e}");
+    let e = errors(&format!(
+        "{head}[servers.p]\n[workloads.w]\ndiscovery = \"cluster\"\n"
+    ));
+    assert!(e.contains("the scenario has no [cluster]"), "{e}");
+    let e = errors(&format!(
+        "{head}regions = [\"a\", \"b\"]\n[cluster]\nshards = 2\n"
+    ));
+    assert!(e.contains("missing `region`"), "{e}");
+    let ok = Scenario::parse(
+        "c.toml",
+        &format!("{head}regions = [\"a\", \"b\"]\n[cluster]\nshards = 2\nreplicas = 1\nregions = [\"a\", \"b\"]\n"),
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<(&str, usize)> = ok
+        .servers
+        .iter()
+        .map(|s| (s.name.as_str(), s.region))
+        .collect();
+    assert_eq!(names, [("c1p", 0), ("c1r1", 1), ("c2p", 1), ("c2r1", 0)]);
+    assert_eq!(ok.servers[1].replicaof, Some(0));
+}
