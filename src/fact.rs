@@ -885,6 +885,7 @@ impl fmt::Display for Fact {
             | Fact::BgsaveDone { .. }
             | Fact::LinkClosed { .. }
             | Fact::Sentinel { .. }
+            | Fact::Cluster { .. }
             | Fact::FaultStarted { .. }
             | Fact::FaultHealed { .. }
             | Fact::QuietPhase => self.fmt_roles_and_world(f),

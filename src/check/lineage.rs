@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::fact::{Fact, FactNote, Position, StartRole};
+#[cfg(test)]
+use crate::fact::StartRole;
+use crate::fact::{Fact, FactNote, Position};
 
 /// How a replication history began.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,13 +75,15 @@ impl Ancestry {
                     Origin::Promotion,
                     server,
                 ),
+                // A restart that loaded its files under a new ID (a primary, or a replica
+                // whose AOF carries no ID) starts a history holding what the files reach; a
+                // replica that kept its RDB's ID continues that history.
                 Fact::Started {
                     server,
-                    role: StartRole::Primary,
                     replid,
                     data_from: Some(from),
                     ..
-                } => (replid, from.clone(), Origin::Restart, server),
+                } if *replid != from.replid => (replid, from.clone(), Origin::Restart, server),
                 Fact::BacklogCreated {
                     server,
                     replid,
