@@ -221,7 +221,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = match cli.command {
+    dispatch(cli.command, now).unwrap_or_else(|message| {
+        cli::emit_err(&format!("{}\n", message.trim_end()));
+        ExitCode::from(2)
+    })
+}
+
+/// Runs one command: its exit code, or a bad-input message (exit 2).
+fn dispatch(command: Command, now: cli::Clock) -> cli::commands::Outcome {
+    match command {
         Command::Run {
             source,
             seed,
@@ -253,23 +261,6 @@ fn main() -> ExitCode {
             real,
         } => diff(&source, &seeds, repeat, json, &real),
         Command::Keyslot { keys } => Ok(keyslot(&keys)),
-        Command::Check {
-            file,
-            json,
-            format,
-            model,
-            initial_value,
-            budget,
-        } => {
-            let opts = simkv::check::linearizable::CheckOptions {
-                format,
-                model,
-                initial_value,
-                budget,
-                explain: true,
-            };
-            Ok(check(&file, json, &opts, now))
-        }
         Command::Sweep {
             source,
             seeds,
@@ -289,6 +280,36 @@ fn main() -> ExitCode {
             force,
             max_runs,
         } => shrink(&file, &overrides, seed, (out.as_deref(), force), max_runs),
+        Command::Bench {
+            scenario,
+            events,
+            rounds,
+            json,
+        } => Ok(bench(scenario.as_deref(), events, rounds, json, now)),
+        command => dispatch_tools(command, now),
+    }
+}
+
+/// `check` and `compare`, whose options are assembled here.
+fn dispatch_tools(command: Command, now: cli::Clock) -> cli::commands::Outcome {
+    match command {
+        Command::Check {
+            file,
+            json,
+            format,
+            model,
+            initial_value,
+            budget,
+        } => {
+            let opts = simkv::check::linearizable::CheckOptions {
+                format,
+                model,
+                initial_value,
+                budget,
+                explain: true,
+            };
+            Ok(check(&file, json, &opts, now))
+        }
         Command::Compare {
             source,
             vary,
@@ -307,15 +328,6 @@ fn main() -> ExitCode {
             };
             cli::compare::compare(&request, now)
         }
-        Command::Bench {
-            scenario,
-            events,
-            rounds,
-            json,
-        } => Ok(bench(scenario.as_deref(), events, rounds, json, now)),
-    };
-    result.unwrap_or_else(|message| {
-        cli::emit_err(&format!("{}\n", message.trim_end()));
-        ExitCode::from(2)
-    })
+        _ => unreachable!("dispatch handles every other command"),
+    }
 }
