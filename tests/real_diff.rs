@@ -161,9 +161,15 @@ fn wait_with_a_stopped_replica() {
         .map(|e| e.time_ns / 1_000_000)
         .collect();
     assert!(!short.is_empty(), "WAIT 2 falls short while r2 is stopped");
+    // Before 2 s the replicas may still be on their first full sync (real processes start
+    // slower on a loaded machine); after that, WAIT falls short only while r2 is stopped.
     assert!(
-        short.iter().all(|t| (3000..7600).contains(t)),
+        short.iter().all(|t| *t < 2000 || (3000..7600).contains(t)),
         "only while r2 is stopped: {short:?}"
+    );
+    assert!(
+        short.iter().any(|t| (3000..7600).contains(t)),
+        "WAIT 2 falls short while r2 is stopped: {short:?}"
     );
     let late_ok = run
         .history
