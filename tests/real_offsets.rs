@@ -299,8 +299,8 @@ const REDIS_BLOCK_BYTES: u64 = 20480 - 40;
 /// sleep (server.c: `beforeSleep`), not only when a block is added.
 fn redis_first_byte(master_offset: u64, backlog_size: u64) -> u64 {
     let mut first = 1;
-    while master_offset - first + 1 - REDIS_BLOCK_BYTES > backlog_size
-        && master_offset - first + 1 > REDIS_BLOCK_BYTES
+    while master_offset - first + 1 > REDIS_BLOCK_BYTES
+        && master_offset - first + 1 - REDIS_BLOCK_BYTES > backlog_size
     {
         first += REDIS_BLOCK_BYTES;
     }
