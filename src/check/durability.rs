@@ -231,22 +231,16 @@ fn lost_by_lineage(e: &Evidence<'_>, op: &Operation, cut: &Cut<'_>) -> LostWrite
             LossCause::Restart,
         ),
     };
-    LostWrite {
-        process: op.process,
-        key: op.key.clone(),
-        f: op.f.clone(),
-        value: written(op),
-        ack_ms: op.complete_ns / 1_000_000,
-        server: op.server.clone().unwrap_or_default(),
-        doomed_by,
-        doomed_ms: Some(b.time_ns / 1_000_000),
-        cause,
-    }
+    lost(
+        op,
+        written(op),
+        (doomed_by, Some(b.time_ns / 1_000_000), cause),
+    )
 }
 
 fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
-    let server = op.server.clone().unwrap_or_default();
-    let (doomed_by, doomed_ms, cause) = match doom(e.notes, &server, op.complete_ns) {
+    let server = op.server.as_deref().unwrap_or_default();
+    let why = match doom(e.notes, server, op.complete_ns) {
         Some((n, cause)) => (n.fact.to_string(), Some(n.time.as_ms()), cause),
         None => (
             "no discarding event was found in the trace".into(),
@@ -254,13 +248,19 @@ fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
             LossCause::Unexplained,
         ),
     };
+    lost(op, value, why)
+}
+
+/// The lost write `op` wrote `value`, doomed by `(what, when in ms, cause)`.
+fn lost(op: &Operation, value: String, why: (String, Option<u64>, LossCause)) -> LostWrite {
+    let (doomed_by, doomed_ms, cause) = why;
     LostWrite {
         process: op.process,
         key: op.key.clone(),
         f: op.f.clone(),
         value,
         ack_ms: op.complete_ns / 1_000_000,
-        server,
+        server: op.server.clone().unwrap_or_default(),
         doomed_by,
         doomed_ms,
         cause,
