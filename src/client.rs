@@ -2,6 +2,8 @@
 //! at a rate, queued while the previous operation is outstanding), over chosen key distributions
 //! and operation mixes, with optional `WAIT` after each write. Every operation is recorded as an
 //! invoke and a completion: a timeout or a lost connection is `info`, never assumed failed.
+//! Workloads that add to sets end as Jepsen's set workload does: every client reads every set
+//! once the faults have healed (the final reads), retrying until one read of each set succeeds.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -19,6 +21,9 @@ const TIMER_NEXT: u64 = 1 << 56;
 const TIMER_TIMEOUT: u64 = 2 << 56;
 const TIMER_ARRIVAL: u64 = 3 << 56;
 const TIMER_DISCOVER: u64 = 4 << 56;
+const TIMER_FINAL_READS: u64 = 5 << 56;
+/// How long a client waits before retrying a final read that failed.
+const FINAL_READ_RETRY_NS: u64 = 100_000_000;
 /// How long a client waits for a sentinel's answer before asking the next one.
 const DISCOVERY_TIMEOUT_NS: u64 = 1_000_000_000;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
@@ -38,6 +43,10 @@ pub enum OpKind {
     Append,
     /// `DEL k<n>` on register keys.
     Del,
+    /// `SADD s<n> <unique member>` on set keys.
+    Sadd,
+    /// `SMEMBERS s<n>`: only in the final reads, never drawn from the mix.
+    Smembers,
 }
 
 impl OpKind {
@@ -49,16 +58,32 @@ impl OpKind {
             OpKind::Incr => "incr",
             OpKind::Append => "append",
             OpKind::Del => "del",
+            OpKind::Sadd => "sadd",
+            OpKind::Smembers => "smembers",
         }
     }
-    /// All kinds, in scenario-file order.
-    pub const ALL: [OpKind; 5] = [
+    /// The kinds a mix may draw, in scenario-file order.
+    pub const ALL: [OpKind; 6] = [
         OpKind::Set,
         OpKind::Get,
         OpKind::Incr,
         OpKind::Append,
         OpKind::Del,
+        OpKind::Sadd,
     ];
+    /// The letter of the key family the kind works on (`k<n>`, `c<n>`, `l<n>`, `s<n>`).
+    pub fn family(self) -> &'static str {
+        match self {
+            OpKind::Set | OpKind::Get | OpKind::Del => "k",
+            OpKind::Incr => "c",
+            OpKind::Append => "l",
+            OpKind::Sadd | OpKind::Smembers => "s",
+        }
+    }
+    /// Whether the kind writes (and so may be followed by `WAIT`).
+    pub fn is_write(self) -> bool {
+        !matches!(self, OpKind::Get | OpKind::Smembers)
+    }
 }
 
 /// How keys are chosen.
@@ -138,6 +163,9 @@ pub struct WorkloadSpec {
     pub start_ns: u64,
     /// When clients stop issuing new operations.
     pub stop_ns: u64,
+    /// When clients read every set (`SMEMBERS s<n>` for every n), for workloads that add to
+    /// sets.
+    pub final_reads_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +204,8 @@ pub struct Client {
     slots: Option<std::sync::Arc<SlotMap>>,
     /// Cluster discovery: the next node to ask about a slot whose owner is unknown.
     probe: usize,
+    /// The final reads: the index of the next set to read, once they have begun.
+    final_read: Option<u32>,
 }
 
 impl Client {
@@ -206,6 +236,7 @@ impl Client {
             me: 0,
             asking: None,
             sentinel_index: 0,
+            final_read: None,
         }
     }
 
@@ -234,6 +265,9 @@ impl Client {
             TIMER_NEXT
         };
         ctx.set_timer(first.saturating_sub(ctx.now().0), tag);
+        if let Some(at) = self.spec.final_reads_ns {
+            ctx.set_timer(at.saturating_sub(ctx.now().0).max(1), TIMER_FINAL_READS);
+        }
     }
 
     /// Handles a timer.
@@ -241,6 +275,10 @@ impl Client {
         match tag & TIMER_KIND_MASK {
             TIMER_NEXT => self.issue(ctx),
             TIMER_ARRIVAL => self.on_arrival(ctx),
+            TIMER_FINAL_READS => {
+                self.final_read = Some(0);
+                self.issue(ctx);
+            }
             TIMER_DISCOVER => {
                 if self.asking == Some(tag & !TIMER_KIND_MASK) {
                     self.asking = None;
@@ -433,8 +471,14 @@ impl Client {
         true
     }
 
+    /// The set the final reads have yet to read, once they have begun.
+    fn final_read_due(&self) -> Option<u32> {
+        self.final_read.filter(|&i| i < self.spec.keys)
+    }
+
     fn issue(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        if ctx.now().0 >= self.spec.stop_ns || self.pending.is_some() {
+        let final_read = self.final_read_due();
+        if (ctx.now().0 >= self.spec.stop_ns && final_read.is_none()) || self.pending.is_some() {
             return;
         }
         let cluster = self.slots.is_some();
@@ -447,18 +491,15 @@ impl Client {
                 return;
             }
         };
-        let kind = self.pick_kind(ctx);
-        let n = self.pick_key_index(ctx);
-        let family = match kind {
-            OpKind::Set | OpKind::Get | OpKind::Del => "k",
-            OpKind::Incr => "c",
-            OpKind::Append => "l",
+        let (kind, n) = match final_read {
+            Some(n) => (OpKind::Smembers, n),
+            None => (self.pick_kind(ctx), self.pick_key_index(ctx)),
         };
-        let key: Rc<str> = Rc::from(format!("{}{family}{n}", self.spec.key_prefix));
+        let key: Rc<str> = Rc::from(format!("{}{}{n}", self.spec.key_prefix, kind.family()));
         self.next_id += 1;
         let id = self.next_id;
         let value: Option<Rc<str>> = match kind {
-            OpKind::Set | OpKind::Append => Some(self.unique_value(id)),
+            OpKind::Set | OpKind::Append | OpKind::Sadd => Some(self.unique_value(id)),
             _ => None,
         };
         let cmd = match kind {
@@ -469,6 +510,8 @@ impl Client {
                 Command::Append(key.clone(), value.clone().expect("append has a value"))
             }
             OpKind::Del => Command::Del(key.clone()),
+            OpKind::Sadd => Command::Sadd(key.clone(), value.clone().expect("sadd has a value")),
+            OpKind::Smembers => Command::Smembers(key.clone()),
         };
         self.events.push(HistoryEvent {
             process: self.me,
@@ -557,11 +600,14 @@ impl Client {
                 self.complete(ctx, EventType::Fail, Value::Null, Some(from), Some(&text));
             }
             reply => {
-                let is_write = p.kind != OpKind::Get;
+                let is_write = p.kind.is_write();
                 let output = match (&reply, p.kind) {
                     (Reply::Bulk(v), _) => Value::from(v.as_ref()),
+                    (Reply::Array(items), _) => {
+                        Value::Array(items.iter().map(|i| Value::from(i.as_ref())).collect())
+                    }
                     (Reply::Int(n), OpKind::Incr) => Value::from(*n),
-                    (_, OpKind::Set | OpKind::Append) => p
+                    (_, OpKind::Set | OpKind::Append | OpKind::Sadd) => p
                         .value
                         .as_ref()
                         .map_or(Value::Null, |v| Value::from(v.as_ref())),
@@ -618,7 +664,15 @@ impl Client {
                     offset,
                 }),
         });
-        if self.spec.rate_per_sec.is_some() {
+        if let Some(n) = self.final_read_due() {
+            // A final read moves on to the next set only once it succeeded.
+            let done = p.kind == OpKind::Smembers && kind == EventType::Ok;
+            if done {
+                self.final_read = Some(n + 1);
+            }
+            let pause = if done { 1 } else { FINAL_READ_RETRY_NS };
+            ctx.set_timer(pause, TIMER_NEXT);
+        } else if self.spec.rate_per_sec.is_some() {
             if self.arrivals.pop_front().is_some() {
                 self.issue(ctx);
             }

@@ -64,6 +64,8 @@ const fn figure(name: &'static str, kind: FigureKind, meaning: &'static str) -> 
 
 /// The prefix of per-workload figures: `lost_acked_writes:<workload>` is a count.
 pub const PER_WORKLOAD_LOST: &str = "lost_acked_writes:";
+/// The prefix of per-workload set figures: `lost_acked_adds:<workload>` is a count.
+pub const PER_WORKLOAD_LOST_ADDS: &str = "lost_acked_adds:";
 
 /// The figures an `[expect]` block may name, with their kinds and meanings.
 pub const FIGURES: &[FigureSpec] = &[
@@ -71,6 +73,11 @@ pub const FIGURES: &[FigureSpec] = &[
         "lost_acked_writes",
         FigureKind::Count,
         "acknowledged writes missing from the final state",
+    ),
+    figure(
+        "lost_acked_adds",
+        FigureKind::Count,
+        "acknowledged set members no final read returned (set workloads)",
     ),
     figure(
         "full_resyncs",
@@ -147,7 +154,7 @@ pub const FIGURES: &[FigureSpec] = &[
 
 /// The kind of the figure `name` (including `lost_acked_writes:<workload>`), if it is one.
 pub fn figure_kind(name: &str) -> Option<FigureKind> {
-    if name.starts_with(PER_WORKLOAD_LOST) {
+    if name.starts_with(PER_WORKLOAD_LOST) || name.starts_with(PER_WORKLOAD_LOST_ADDS) {
         return Some(FigureKind::Count);
     }
     FIGURES.iter().find(|f| f.name == name).map(|f| f.kind)

@@ -313,6 +313,9 @@ impl Message for Msg {
             Msg::Reply { reply, .. } => match reply {
                 Reply::Bulk(s) => s.len() as u64 + 8,
                 Reply::Error(s) => s.len() as u64 + 3,
+                Reply::Array(items) => crate::redis::resp_array_len(
+                    &items.iter().map(|i| i.as_bytes()).collect::<Vec<_>>(),
+                ),
                 _ => 8,
             },
             Msg::Rdb { bytes, .. } | Msg::RdbChunk { bytes, .. } => *bytes,
@@ -402,5 +405,8 @@ fn reply_word(r: &Reply) -> u64 {
         Reply::Int(n) => 3 ^ (*n as u64).rotate_left(8),
         Reply::Bulk(s) => 4 ^ crate::sim::fnv1a(s.as_bytes()),
         Reply::Error(s) => 5 ^ crate::sim::fnv1a(s.as_bytes()),
+        Reply::Array(items) => items
+            .iter()
+            .fold(6, |h, i| h.rotate_left(5) ^ crate::sim::fnv1a(i.as_bytes())),
     }
 }

@@ -96,7 +96,15 @@ pub fn final_states(out: &RunOutput) -> Vec<FinalState> {
             data: s
                 .keyspace
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string())))
+                .collect(),
+            sets: s
+                .keyspace
+                .iter()
+                .filter_map(|(k, v)| {
+                    let members = v.members()?.iter().map(|m| m.to_string()).collect();
+                    Some((k.to_string(), members))
+                })
                 .collect(),
         })
         .collect()
@@ -137,13 +145,19 @@ pub fn summarize(
     let ops = OpsCounts::of(&out.history);
     let replication = replication_counts(out);
     let failovers = failovers(&processes.server_names(), &out.notes);
-    let lost_by_workload = lost_by_workload(&processes, &findings.lost);
+    let lost_adds_by_workload = if findings.judged_adds() {
+        lost_by_workload(&processes, findings.lost_adds.iter().map(|l| l.process))
+    } else {
+        Default::default()
+    };
+    let lost_by_workload = lost_by_workload(&processes, findings.lost.iter().map(|l| l.process));
     let figures = Figures {
         ops: &ops,
         replication: &replication,
         failovers: &failovers,
         checks: &findings.checks,
         lost_by_workload: &lost_by_workload,
+        lost_adds_by_workload: &lost_adds_by_workload,
     };
     let mut warnings: Vec<Warning> = scenario
         .warnings
@@ -177,6 +191,7 @@ pub fn summarize(
             .cloned()
             .collect(),
         lost_by_workload,
+        lost_adds_by_workload,
         expectations,
         verdict,
         scenario_file: source.scenario_file.clone(),

@@ -24,7 +24,7 @@ pub struct LostWrite {
     pub process: u32,
     /// The key.
     pub key: String,
-    /// The command (`set`, `incr`, `append`).
+    /// The command (`set`, `incr`, `append`, `sadd`).
     pub f: String,
     /// The value written (or the counter value acknowledged).
     pub value: String,
@@ -96,7 +96,7 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
         let final_value = primary.data.get(*key).map(String::as_str);
         let final_written_until = final_writer_completion(key_ops, final_value);
         for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
-            if !matches!(op.f.as_str(), "set" | "incr" | "append") {
+            if !matches!(op.f.as_str(), "set" | "incr" | "append" | "sadd") {
                 continue;
             }
             acked += 1;
@@ -109,6 +109,7 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
             let verdict = match op.f.as_str() {
                 "set" => register_lost(op, final_written_until, final_value),
                 "incr" => counter_lost(op, final_value),
+                "sadd" => member_lost(op, primary.sets.get(*key)),
                 _ => append_lost(op, final_value),
             };
             if let Some(value) = verdict {
@@ -194,6 +195,15 @@ fn counter_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
 fn append_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
     let token = text(&op.input)?;
     (!final_value.unwrap_or("").contains(token)).then(|| token.to_string())
+}
+
+/// An SADD is lost when its unique member is not in the final set.
+fn member_lost(
+    op: &Operation,
+    final_set: Option<&std::collections::BTreeSet<String>>,
+) -> Option<String> {
+    let member = text(&op.input)?;
+    (!final_set.is_some_and(|s| s.contains(member))).then(|| member.to_string())
 }
 
 /// What a lost write wrote: the value of a SET or APPEND, the counter an INCR acknowledged.
@@ -323,6 +333,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            sets: Default::default(),
         }]
     }
 

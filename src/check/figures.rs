@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::failover::Failover;
-use super::{CheckResult, LostWrite, Status};
+use super::set_adds::NAME as SET_CHECK;
+use super::{CheckResult, Status};
 use crate::expect::Figure;
 use crate::history::{EventType, History};
 
@@ -140,11 +141,15 @@ pub struct ReplicationCounts {
     pub keys_flushed: u64,
 }
 
-/// Lost acknowledged writes per workload (every workload listed, with 0 when none was lost).
-pub fn lost_by_workload(table: &ProcessTable, lost: &[LostWrite]) -> BTreeMap<String, u64> {
+/// Losses per workload, from the client process of each loss (every workload listed, with 0
+/// when none was lost).
+pub fn lost_by_workload(
+    table: &ProcessTable,
+    lost_by: impl IntoIterator<Item = u32>,
+) -> BTreeMap<String, u64> {
     let mut per: BTreeMap<String, u64> = table.workloads().into_iter().map(|w| (w, 0)).collect();
-    for l in lost {
-        if let Some(n) = table.workload_of(l.process).and_then(|w| per.get_mut(w)) {
+    for process in lost_by {
+        if let Some(n) = table.workload_of(process).and_then(|w| per.get_mut(w)) {
             *n += 1;
         }
     }
@@ -163,6 +168,8 @@ pub struct Figures<'a> {
     pub checks: &'a [CheckResult],
     /// Lost acknowledged writes per workload.
     pub lost_by_workload: &'a BTreeMap<String, u64>,
+    /// Lost acknowledged set members per workload.
+    pub lost_adds_by_workload: &'a BTreeMap<String, u64>,
 }
 
 impl Figures<'_> {
@@ -192,11 +199,11 @@ impl Figures<'_> {
             .map_or(Figure::Unavailable("no failover".into()), Figure::Number)
     }
 
-    fn lost_in(&self, workload: &str) -> Figure {
-        if let Err(skipped) = self.check("acked-writes-durable") {
+    fn lost_in(&self, check: &str, per: &BTreeMap<String, u64>, workload: &str) -> Figure {
+        if let Err(skipped) = self.check(check) {
             return skipped;
         }
-        self.lost_by_workload.get(workload).map_or_else(
+        per.get(workload).map_or_else(
             || Figure::Unavailable(format!("no workload {workload}")),
             |n| Figure::Number(*n as i64),
         )
@@ -204,11 +211,15 @@ impl Figures<'_> {
 
     /// The figure `name` (see `expect::FIGURES`), or why it is unavailable.
     pub fn get(&self, name: &str) -> Figure {
-        if let Some(w) = name.strip_prefix("lost_acked_writes:") {
-            return self.lost_in(w);
+        if let Some(w) = name.strip_prefix(crate::expect::PER_WORKLOAD_LOST) {
+            return self.lost_in("acked-writes-durable", self.lost_by_workload, w);
+        }
+        if let Some(w) = name.strip_prefix(crate::expect::PER_WORKLOAD_LOST_ADDS) {
+            return self.lost_in(SET_CHECK, self.lost_adds_by_workload, w);
         }
         match name {
             "lost_acked_writes" => self.count("acked-writes-durable"),
+            "lost_acked_adds" => self.count(SET_CHECK),
             "full_resyncs" => Figure::Number(self.replication.full_resyncs as i64),
             "partial_resyncs" => Figure::Number(self.replication.partial_resyncs as i64),
             "failovers" => Figure::Number(self.failovers.len() as i64),

@@ -9,6 +9,7 @@ pub mod failover;
 pub mod figures;
 pub mod lineage;
 pub mod linearizable;
+mod set_adds;
 mod slots;
 mod split_brain;
 mod staleness;
@@ -22,6 +23,7 @@ use crate::fact::{Fact, FactNote, StartRole};
 use crate::history::History;
 
 pub use durability::{LossCause, LostWrite, acked_writes_durable};
+pub use set_adds::{LostAdd, acked_adds_durable};
 pub use split_brain::single_primary;
 pub use staleness::{read_your_writes, stale_reads};
 
@@ -42,8 +44,10 @@ pub struct FinalState {
     /// `master_repl_offset`), when known: the tip the lineage of acknowledged writes is judged
     /// against.
     pub position: Option<crate::history::Position>,
-    /// The dataset.
+    /// The dataset's strings.
     pub data: BTreeMap<String, String>,
+    /// The dataset's sets.
+    pub sets: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// The verdict of one checker.
@@ -193,12 +197,8 @@ pub fn converged_in_groups(finals: &[FinalState], groups: &[usize]) -> CheckResu
             ));
             continue;
         }
-        let diff: Vec<&String> = f
-            .data
-            .iter()
-            .filter(|(k, v)| m.data.get(*k) != Some(v))
-            .map(|(k, _)| k)
-            .chain(m.data.keys().filter(|k| !f.data.contains_key(*k)))
+        let diff: Vec<&String> = differing_keys(&f.data, &m.data)
+            .chain(differing_keys(&f.sets, &m.sets))
             .collect();
         if !diff.is_empty() {
             let sample: Vec<&str> = diff.iter().take(5).map(|s| s.as_str()).collect();
@@ -228,22 +228,46 @@ pub fn converged_in_groups(finals: &[FinalState], groups: &[usize]) -> CheckResu
     }
 }
 
+/// The keys whose values differ between two maps (present in one only, or with other values).
+fn differing_keys<'a, V: PartialEq>(
+    a: &'a BTreeMap<String, V>,
+    b: &'a BTreeMap<String, V>,
+) -> impl Iterator<Item = &'a String> {
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+}
+
 /// What all the checkers found.
 pub struct Findings {
     /// One result per checker.
     pub checks: Vec<CheckResult>,
     /// Every lost acknowledged write.
     pub lost: Vec<LostWrite>,
+    /// Every acknowledged set member missing from the final reads.
+    pub lost_adds: Vec<LostAdd>,
     /// The linearizability counterexample (a timeline), if any.
     pub counterexample: Option<String>,
+}
+
+impl Findings {
+    /// Whether the set check judged any add (set workloads with a successful final read).
+    pub fn judged_adds(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| c.name == set_adds::NAME && c.status != Status::Skipped)
+    }
 }
 
 /// Runs every checker.
 pub fn run_all(e: &Evidence<'_>) -> Findings {
     let (durable, lost) = acked_writes_durable(e);
+    let (adds, lost_adds) = acked_adds_durable(e.history);
     let groups = groups(e.notes, e.finals);
     let mut out = vec![
         durable,
+        adds,
         converged_in_groups(e.finals, &groups),
         single_primary(e),
         stale_reads(e.history),
@@ -255,6 +279,7 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
     Findings {
         checks: out,
         lost,
+        lost_adds,
         counterexample: lin.counterexample,
     }
 }
@@ -275,6 +300,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            sets: BTreeMap::new(),
         }
     }
 

@@ -176,6 +176,7 @@ mod tests {
                 link_up: true,
                 position: None,
                 data: Default::default(),
+                sets: Default::default(),
             })
             .collect()
     }

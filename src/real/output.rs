@@ -35,7 +35,7 @@ impl RealRun {
                 link_up: s.link_up,
                 offset: s.offset,
                 replid: s.replid.clone(),
-                keyspace: keyspace(&s.data),
+                keyspace: keyspace(&s.data, &s.sets),
                 stats: self.stats(&s.name),
             })
             .collect();
@@ -99,13 +99,21 @@ impl RealRun {
     }
 }
 
-fn keyspace(data: &std::collections::BTreeMap<String, String>) -> Keyspace {
+fn keyspace(
+    data: &std::collections::BTreeMap<String, String>,
+    sets: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Keyspace {
     let mut k = Keyspace::default();
     for (key, value) in data {
         k.apply(&Command::Set(
             Rc::from(key.as_str()),
             Rc::from(value.as_str()),
         ));
+    }
+    for (key, members) in sets {
+        for m in members {
+            k.apply(&Command::Sadd(Rc::from(key.as_str()), Rc::from(m.as_str())));
+        }
     }
     k
 }

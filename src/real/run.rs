@@ -3,7 +3,7 @@
 //! a wall-clock schedule, and the observations turned into the same history, facts and final
 //! states as a simulated run, so the same checkers, expectations and summary judge it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -73,8 +73,10 @@ pub struct RealServerFinal {
     pub offset: u64,
     /// `master_replid` (empty when unknown).
     pub replid: String,
-    /// Every key and value (`SCAN` and `GET`).
+    /// Every string key and value (`SCAN` and `MGET`).
     pub data: BTreeMap<String, String>,
+    /// Every set key and its members (`SMEMBERS`).
+    pub sets: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Everything a real run produced.
@@ -120,6 +122,7 @@ impl RealRun {
                     offset: s.offset,
                 }),
                 data: s.data.clone(),
+                sets: s.sets.clone(),
             })
             .collect()
     }
@@ -477,6 +480,7 @@ fn final_state(
         offset: 0,
         replid: String::new(),
         data: BTreeMap::new(),
+        sets: BTreeMap::new(),
     };
     if !up {
         return Ok(out);
@@ -500,13 +504,16 @@ fn final_state(
         out.master = Some(dir.name_at(&r.master_host, r.master_port));
         out.link_up = r.master_link_up && !r.sync_in_progress;
     }
-    out.data = dataset(&mut c);
+    (out.data, out.sets) = dataset(&mut c);
     Ok(out)
 }
 
-/// Every key and string value, by `SCAN` and `MGET` (keys of other types are skipped).
-fn dataset(c: &mut Connection) -> BTreeMap<String, String> {
+/// Every string key and value by `SCAN` and `MGET`, and every set by `SMEMBERS` (other types are skipped).
+type Dataset = (BTreeMap<String, String>, BTreeMap<String, BTreeSet<String>>);
+
+fn dataset(c: &mut Connection) -> Dataset {
     let mut data = BTreeMap::new();
+    let mut sets = BTreeMap::new();
     let mut cursor = "0".to_string();
     // A bound on the loop: SCAN returns every key in at most a few passes over the table.
     for _ in 0..1_000_000 {
@@ -524,6 +531,13 @@ fn dataset(c: &mut Connection) -> BTreeMap<String, String> {
                 for (k, v) in keys.iter().zip(values) {
                     if let Some(v) = v.as_text() {
                         data.insert(k.clone(), v);
+                    } else if let Ok(Reply::Array(Some(members))) = c.cmd(&["SMEMBERS", k]) {
+                        // MGET answers nil for a key of another type: sets are read whole.
+                        let members: BTreeSet<String> =
+                            members.iter().filter_map(Reply::as_text).collect();
+                        if !members.is_empty() {
+                            sets.insert(k.clone(), members);
+                        }
                     }
                 }
             }
@@ -533,5 +547,5 @@ fn dataset(c: &mut Connection) -> BTreeMap<String, String> {
             break;
         }
     }
-    data
+    (data, sets)
 }

@@ -29,6 +29,8 @@ use super::resp::{Connection, Reply};
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// The pause before retrying when no server could be reached.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How many times a real client tries each final read of a set workload.
+const FINAL_READ_ATTEMPTS: u32 = 50;
 
 /// What every client of a run shares.
 #[derive(Clone)]
@@ -140,12 +142,15 @@ impl Client {
             if self.now() >= stop {
                 break;
             }
-            let issued = self.one_operation();
+            let issued = self.one_operation(None).is_some();
             next = match (gap, issued) {
                 (Some(g), true) => next + g,
                 (None, true) => self.now() + think,
                 (_, false) => self.now() + RETRY_PAUSE,
             };
+        }
+        if let Some(at) = self.plan.spec.final_reads_ns {
+            self.final_reads(scaled(at, s));
         }
         self.stop.store(true, Ordering::Relaxed);
         for t in self.subscribers.drain(..) {
@@ -154,33 +159,51 @@ impl Client {
         self.events
     }
 
-    /// Issues one operation; false when no server could be reached (nothing was recorded).
-    fn one_operation(&mut self) -> bool {
+    /// The final reads of a set workload, as the simulated clients do them: `SMEMBERS` of every
+    /// set in turn from `at`, each retried until it succeeds (at most [`FINAL_READ_ATTEMPTS`]
+    /// times, so that a primary that never comes back cannot hold the run).
+    fn final_reads(&mut self, at: Duration) {
+        if let Some(wait) = at.checked_sub(self.now()) {
+            std::thread::sleep(wait);
+        }
+        for n in 0..self.plan.spec.keys {
+            for _ in 0..FINAL_READ_ATTEMPTS {
+                if self.one_operation(Some(n)) == Some(EventType::Ok) {
+                    break;
+                }
+                std::thread::sleep(RETRY_PAUSE);
+            }
+        }
+    }
+
+    /// Issues one operation (the final read of set `final_read`, if given); `None` when no
+    /// server could be reached (nothing was recorded), else how it completed.
+    fn one_operation(&mut self, final_read: Option<u32>) -> Option<EventType> {
         let pushed = self.pushed.lock().unwrap_or_else(|e| e.into_inner()).take();
         if pushed.is_some() {
             self.primary = pushed;
         }
-        let kind = self.pick_kind();
+        let kind = match final_read {
+            Some(_) => OpKind::Smembers,
+            None => self.pick_kind(),
+        };
         let reader = match (kind, self.plan.spec.read_from) {
             (OpKind::Get, Some(p)) => self.env.dir.proxy_of(p.index()),
             _ => None,
         };
-        let Some(target) = reader.or_else(|| self.find_primary()) else {
-            return false;
-        };
+        let target = reader.or_else(|| self.find_primary())?;
         if !self.connect(target) {
             self.lose_primary();
-            return false;
+            return None;
         }
-        let key_index = self.pick_key_index();
-        let family = match kind {
-            OpKind::Set | OpKind::Get | OpKind::Del => "k",
-            OpKind::Incr => "c",
-            OpKind::Append => "l",
+        let key_index = match final_read {
+            Some(n) => n,
+            None => self.pick_key_index(),
         };
-        let key = format!("{}{family}{key_index}", self.plan.spec.key_prefix);
+        let key = format!("{}{}{key_index}", self.plan.spec.key_prefix, kind.family());
         self.next_id += 1;
-        let value = matches!(kind, OpKind::Set | OpKind::Append).then(|| self.unique_value());
+        let value = matches!(kind, OpKind::Set | OpKind::Append | OpKind::Sadd)
+            .then(|| self.unique_value());
         self.record(
             EventType::Invoke,
             kind,
@@ -191,6 +214,7 @@ impl Client {
         );
         let outcome = self.execute(kind, &key, value.as_deref());
         let server = Some(self.env.dir.name_of(&target.to_string()));
+        let completed = outcome.kind;
         self.record(
             outcome.kind,
             kind,
@@ -199,7 +223,7 @@ impl Client {
             server,
             outcome.error,
         );
-        true
+        Some(completed)
     }
 
     fn execute(&mut self, kind: OpKind, key: &str, value: Option<&str>) -> Outcome {
@@ -208,6 +232,8 @@ impl Client {
             (OpKind::Append, Some(v)) => vec!["APPEND", key, v],
             (OpKind::Get, _) => vec!["GET", key],
             (OpKind::Incr, _) => vec!["INCR", key],
+            (OpKind::Sadd, Some(v)) => vec!["SADD", key, v],
+            (OpKind::Smembers, _) => vec!["SMEMBERS", key],
             _ => vec!["DEL", key],
         };
         let reply = match self.call(&words) {
@@ -224,11 +250,19 @@ impl Client {
         let output = match (&reply, kind) {
             (Reply::Bulk(Some(b)), _) => Value::from(String::from_utf8_lossy(b).into_owned()),
             (Reply::Integer(n), OpKind::Incr) => Value::from(*n),
-            (_, OpKind::Set | OpKind::Append) => value.map_or(Value::Null, Value::from),
+            (Reply::Array(Some(items)), OpKind::Smembers) => {
+                // Sorted, as simkv's SMEMBERS answers (Redis answers in hash-table order).
+                let mut members: Vec<String> = items.iter().filter_map(Reply::as_text).collect();
+                members.sort();
+                Value::Array(members.into_iter().map(Value::from).collect())
+            }
+            (_, OpKind::Set | OpKind::Append | OpKind::Sadd) => {
+                value.map_or(Value::Null, Value::from)
+            }
             _ => Value::Null,
         };
         match (kind, self.plan.spec.wait) {
-            (OpKind::Get, _) | (_, None) => outcome(EventType::Ok, output, None),
+            (OpKind::Get | OpKind::Smembers, _) | (_, None) => outcome(EventType::Ok, output, None),
             (_, Some((n, timeout_ms))) => self.wait(n, timeout_ms, output),
         }
     }

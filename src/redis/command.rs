@@ -17,6 +17,10 @@ pub enum Command {
     Del(Rc<str>),
     /// `APPEND key value`.
     Append(Rc<str>, Rc<str>),
+    /// `SADD key member` (one member).
+    Sadd(Rc<str>, Rc<str>),
+    /// `SMEMBERS key`.
+    Smembers(Rc<str>),
     /// `WAIT numreplicas timeout_ms`.
     Wait(u32, u64),
 }
@@ -30,6 +34,8 @@ impl Command {
             Command::Incr(_) => "incr",
             Command::Del(_) => "del",
             Command::Append(..) => "append",
+            Command::Sadd(..) => "sadd",
+            Command::Smembers(_) => "smembers",
             Command::Wait(..) => "wait",
         }
     }
@@ -37,7 +43,11 @@ impl Command {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            Command::Set(..) | Command::Incr(_) | Command::Del(_) | Command::Append(..)
+            Command::Set(..)
+                | Command::Incr(_)
+                | Command::Del(_)
+                | Command::Append(..)
+                | Command::Sadd(..)
         )
     }
     /// The key, if the command has one.
@@ -47,7 +57,9 @@ impl Command {
             | Command::Set(k, _)
             | Command::Incr(k)
             | Command::Del(k)
-            | Command::Append(k, _) => Some(k),
+            | Command::Append(k, _)
+            | Command::Sadd(k, _)
+            | Command::Smembers(k) => Some(k),
             Command::Wait(..) => None,
         }
     }
@@ -59,6 +71,8 @@ impl Command {
             Command::Incr(k) => resp_array_len(&[b"INCR", k.as_bytes()]),
             Command::Del(k) => resp_array_len(&[b"DEL", k.as_bytes()]),
             Command::Append(k, v) => resp_array_len(&[b"APPEND", k.as_bytes(), v.as_bytes()]),
+            Command::Sadd(k, m) => resp_array_len(&[b"SADD", k.as_bytes(), m.as_bytes()]),
+            Command::Smembers(k) => resp_array_len(&[b"SMEMBERS", k.as_bytes()]),
             Command::Wait(n, t) => {
                 resp_array_len(&[b"WAIT", n.to_string().as_bytes(), t.to_string().as_bytes()])
             }
@@ -74,6 +88,8 @@ impl fmt::Display for Command {
             Command::Incr(k) => write!(f, "INCR {k}"),
             Command::Del(k) => write!(f, "DEL {k}"),
             Command::Append(k, v) => write!(f, "APPEND {k} {v}"),
+            Command::Sadd(k, m) => write!(f, "SADD {k} {m}"),
+            Command::Smembers(k) => write!(f, "SMEMBERS {k}"),
             Command::Wait(n, t) => write!(f, "WAIT {n} {t}"),
         }
     }
@@ -117,8 +133,10 @@ pub enum Reply {
     Bulk(Rc<str>),
     /// The null bulk string (`GET` of a missing key).
     Nil,
-    /// An integer (`INCR`, `DEL`, `APPEND`, `WAIT`).
+    /// An integer (`INCR`, `DEL`, `APPEND`, `SADD`, `WAIT`).
     Int(i64),
+    /// An array of bulk strings (`SMEMBERS`, in simkv in sorted order).
+    Array(Rc<[Rc<str>]>),
     /// An error reply: the full text after `-`, e.g. `READONLY You can't write against a read only replica.`
     Error(Rc<str>),
 }
@@ -145,6 +163,8 @@ pub mod errors {
     pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
     /// INCR past `i64::MAX` (incrDecrCommand).
     pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// A command on a key holding another type (server.h: shared.wrongtypeerr).
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
     /// WAIT sent to a replica.
     pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 }

@@ -1,7 +1,7 @@
-//! The keyspace: string keys to string values, ordered so that snapshots and comparisons are
+//! The keyspace: keys to strings or sets, ordered so that snapshots and comparisons are
 //! deterministic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::command::{Command, Reply, errors};
@@ -12,11 +12,52 @@ const RDB_ENTRY_OVERHEAD_BYTES: u64 = 9;
 /// Fixed RDB header, aux fields and trailer bytes.
 const RDB_FIXED_BYTES: u64 = 200;
 
+/// Per-member overhead of a set in an RDB (a length prefix; the listpack or hashtable encoding
+/// of small members).
+const RDB_MEMBER_OVERHEAD_BYTES: u64 = 2;
+
 /// One database's keys and values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Keyspace {
-    map: BTreeMap<Rc<str>, Rc<str>>,
+    map: BTreeMap<Rc<str>, Value>,
     payload_bytes: u64,
+}
+
+/// A key's value: the two Redis types simkv's workloads use. A set's members are ordered, so
+/// `SMEMBERS` answers in sorted order (Redis answers in hash-table order; see docs/fidelity.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A string.
+    Str(Rc<str>),
+    /// A set (shared until written: snapshots copy only what changes).
+    Set(Rc<BTreeSet<Rc<str>>>),
+}
+
+impl Value {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&Rc<str>> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Set(_) => None,
+        }
+    }
+    /// The members, if this is a set.
+    pub fn members(&self) -> Option<&BTreeSet<Rc<str>>> {
+        match self {
+            Value::Set(m) => Some(m),
+            Value::Str(_) => None,
+        }
+    }
+    /// Bytes of payload (string bytes, or members' bytes plus their overhead).
+    fn payload_bytes(&self) -> u64 {
+        match self {
+            Value::Str(s) => s.len() as u64,
+            Value::Set(m) => m
+                .iter()
+                .map(|x| x.len() as u64 + RDB_MEMBER_OVERHEAD_BYTES)
+                .sum(),
+        }
+    }
 }
 
 /// What applying a command did, for propagation decisions.
@@ -38,11 +79,11 @@ impl Keyspace {
         self.map.is_empty()
     }
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&Rc<str>> {
+    pub fn get(&self, key: &str) -> Option<&Value> {
         self.map.get(key)
     }
     /// All keys and values in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &Rc<str>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &Value)> {
         self.map.iter()
     }
     /// Removes every key (a full resync's flush).
@@ -55,26 +96,37 @@ impl Keyspace {
         RDB_FIXED_BYTES + self.payload_bytes + RDB_ENTRY_OVERHEAD_BYTES * self.map.len() as u64
     }
 
-    fn put(&mut self, key: Rc<str>, value: Rc<str>) {
-        self.payload_bytes += value.len() as u64;
+    fn put(&mut self, key: Rc<str>, value: Value) {
+        self.payload_bytes += value.payload_bytes();
         match self.map.insert(key.clone(), value) {
-            Some(old) => self.payload_bytes -= old.len() as u64,
+            Some(old) => self.payload_bytes -= old.payload_bytes(),
             None => self.payload_bytes += key.len() as u64,
+        }
+    }
+
+    fn wrong_type() -> Applied {
+        Applied {
+            reply: Reply::Error(Rc::from(errors::WRONGTYPE)),
+            dirty: false,
         }
     }
 
     /// Executes a data command. `WAIT` is not a data command and must not reach here.
     pub fn apply(&mut self, cmd: &Command) -> Applied {
         match cmd {
-            Command::Get(k) => Applied {
-                reply: self
-                    .map
-                    .get(k)
-                    .map_or(Reply::Nil, |v| Reply::Bulk(v.clone())),
-                dirty: false,
+            Command::Get(k) => match self.map.get(k) {
+                None => Applied {
+                    reply: Reply::Nil,
+                    dirty: false,
+                },
+                Some(Value::Str(v)) => Applied {
+                    reply: Reply::Bulk(v.clone()),
+                    dirty: false,
+                },
+                Some(Value::Set(_)) => Self::wrong_type(),
             },
             Command::Set(k, v) => {
-                self.put(k.clone(), v.clone());
+                self.put(k.clone(), Value::Str(v.clone()));
                 Applied {
                     reply: Reply::Ok,
                     dirty: true,
@@ -83,7 +135,7 @@ impl Keyspace {
             Command::Incr(k) => self.incr(k),
             Command::Del(k) => match self.map.remove(k) {
                 Some(old) => {
-                    self.payload_bytes -= (k.len() + old.len()) as u64;
+                    self.payload_bytes -= k.len() as u64 + old.payload_bytes();
                     Applied {
                         reply: Reply::Int(1),
                         dirty: true,
@@ -96,17 +148,52 @@ impl Keyspace {
             },
             Command::Append(k, v) => {
                 let new: Rc<str> = match self.map.get(k) {
-                    Some(old) => Rc::from(format!("{old}{v}")),
+                    Some(Value::Str(old)) => Rc::from(format!("{old}{v}")),
+                    Some(Value::Set(_)) => return Self::wrong_type(),
                     None => v.clone(),
                 };
                 let len = new.len() as i64;
-                self.put(k.clone(), new);
+                self.put(k.clone(), Value::Str(new));
                 Applied {
                     reply: Reply::Int(len),
                     dirty: true,
                 }
             }
+            Command::Sadd(k, m) => self.sadd(k, m),
+            Command::Smembers(k) => match self.map.get(k) {
+                None => Applied {
+                    reply: Reply::Array(Rc::from(Vec::new())),
+                    dirty: false,
+                },
+                Some(Value::Set(members)) => Applied {
+                    reply: Reply::Array(members.iter().cloned().collect()),
+                    dirty: false,
+                },
+                Some(Value::Str(_)) => Self::wrong_type(),
+            },
             Command::Wait(..) => unreachable!("WAIT is handled by the server, not the keyspace"),
+        }
+    }
+
+    /// t_set.c: saddCommand: creates the set if needed, refuses another type with WRONGTYPE,
+    /// answers how many members were new, and dirties the dataset (is propagated) only then.
+    fn sadd(&mut self, k: &Rc<str>, member: &Rc<str>) -> Applied {
+        let mut members = match self.map.get(k) {
+            None => Rc::new(BTreeSet::new()),
+            Some(Value::Set(m)) if m.contains(member) => {
+                return Applied {
+                    reply: Reply::Int(0),
+                    dirty: false,
+                };
+            }
+            Some(Value::Set(m)) => m.clone(),
+            Some(Value::Str(_)) => return Self::wrong_type(),
+        };
+        Rc::make_mut(&mut members).insert(member.clone());
+        self.put(k.clone(), Value::Set(members));
+        Applied {
+            reply: Reply::Int(1),
+            dirty: true,
         }
     }
 
@@ -118,7 +205,8 @@ impl Keyspace {
         };
         let current = match self.map.get(k) {
             None => 0,
-            Some(v) => match string2ll(v) {
+            Some(Value::Set(_)) => return Self::wrong_type(),
+            Some(Value::Str(v)) => match string2ll(v) {
                 Some(n) => n,
                 None => return refused(errors::NOT_INTEGER),
             },
@@ -126,7 +214,7 @@ impl Keyspace {
         let Some(next) = current.checked_add(1) else {
             return refused(errors::INCR_OVERFLOW);
         };
-        self.put(k.clone(), Rc::from(next.to_string()));
+        self.put(k.clone(), Value::Str(Rc::from(next.to_string())));
         Applied {
             reply: Reply::Int(next),
             dirty: true,
@@ -280,8 +368,54 @@ mod tests {
         let reply = ks.apply(&Command::Incr(rc("c"))).reply;
         assert_eq!(reply, Reply::Error(rc(errors::INCR_OVERFLOW)));
         assert_eq!(
-            ks.get("c").map(|v| v.to_string()),
+            ks.get("c").and_then(Value::as_str).map(|v| v.to_string()),
             Some(i64::MAX.to_string())
+        );
+    }
+
+    /// saddCommand and smembersCommand: new members count, repeats are not propagated, the
+    /// set's bytes follow its members, and strings and sets refuse each other's commands.
+    #[test]
+    fn sets_behave_like_redis() {
+        let mut ks = Keyspace::default();
+        let empty = ks.apply(&Command::Smembers(rc("s")));
+        assert_eq!(empty.reply, Reply::Array(Rc::from(Vec::new())));
+        let first = ks.apply(&Command::Sadd(rc("s"), rc("b")));
+        assert_eq!((first.reply, first.dirty), (Reply::Int(1), true));
+        ks.apply(&Command::Sadd(rc("s"), rc("a")));
+        let again = ks.apply(&Command::Sadd(rc("s"), rc("a")));
+        assert_eq!((again.reply, again.dirty), (Reply::Int(0), false));
+        assert_eq!(
+            ks.apply(&Command::Smembers(rc("s"))).reply,
+            Reply::Array(Rc::from(vec![rc("a"), rc("b")]))
+        );
+        assert_eq!(
+            ks.rdb_size_bytes(),
+            RDB_FIXED_BYTES + 1 + 2 * (1 + RDB_MEMBER_OVERHEAD_BYTES) + RDB_ENTRY_OVERHEAD_BYTES
+        );
+        let wrong = Reply::Error(rc(errors::WRONGTYPE));
+        for cmd in [
+            Command::Get(rc("s")),
+            Command::Incr(rc("s")),
+            Command::Append(rc("s"), rc("x")),
+        ] {
+            let a = ks.apply(&cmd);
+            assert_eq!((a.reply, a.dirty), (wrong.clone(), false), "{cmd}");
+        }
+        ks.apply(&Command::Set(rc("k"), rc("v")));
+        assert_eq!(ks.apply(&Command::Sadd(rc("k"), rc("x"))).reply, wrong);
+        assert_eq!(ks.apply(&Command::Smembers(rc("k"))).reply, wrong);
+        // A snapshot taken before an add keeps its members.
+        let snapshot = ks.clone();
+        ks.apply(&Command::Sadd(rc("s"), rc("c")));
+        assert_eq!(
+            snapshot.get("s").and_then(Value::members).map(|m| m.len()),
+            Some(2)
+        );
+        assert_eq!(ks.apply(&Command::Del(rc("s"))).reply, Reply::Int(1));
+        assert_eq!(
+            ks.rdb_size_bytes(),
+            RDB_FIXED_BYTES + 2 + RDB_ENTRY_OVERHEAD_BYTES
         );
     }
 }

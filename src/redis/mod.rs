@@ -12,6 +12,6 @@ mod replication;
 pub use backlog::{BACKLOG_MIN_SIZE, BLOCK_MIN_BYTES, Backlog, StreamEntry, StreamItem};
 pub use command::{Command, Reply, errors, ping_len, resp_array_len, select_len};
 pub use config::{Fsync, OutputBufferLimit, ServerConfig};
-pub use keyspace::{Applied, Keyspace};
+pub use keyspace::{Applied, Keyspace, Value};
 pub use persistence::{AofFile, Disk, RdbFile};
 pub use replication::{FullResyncReason, PsyncDecision, ReplId, ReplIdentity, decide_psync};

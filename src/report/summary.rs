@@ -48,6 +48,10 @@ pub struct Summary {
     pub lost_writes: Vec<LostWrite>,
     /// Lost acknowledged writes per workload.
     pub lost_by_workload: BTreeMap<String, u64>,
+    /// Acknowledged set members missing from the final reads, per workload (set workloads
+    /// only; absent when no set was judged).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lost_adds_by_workload: BTreeMap<String, u64>,
     /// `[expect]` results.
     pub expectations: Vec<ExpectationResult>,
     /// `pass` or `fail`; matches the exit code.
@@ -153,6 +157,17 @@ impl Summary {
                 .collect();
             s.push_str(&format!(
                 "lost acknowledged writes by workload: {}\n",
+                parts.join(", ")
+            ));
+        }
+        if self.lost_adds_by_workload.values().any(|n| *n > 0) {
+            let parts: Vec<String> = self
+                .lost_adds_by_workload
+                .iter()
+                .map(|(w, n)| format!("{w} {n}"))
+                .collect();
+            s.push_str(&format!(
+                "acknowledged set members missing from the final reads, by workload: {}\n",
                 parts.join(", ")
             ));
         }

@@ -81,12 +81,16 @@ fn workload_parts(s: &Scenario, w: &WorkloadGroup) -> Vec<(String, String, u64)>
     let path = format!("workloads.{}", w.spec.name);
     let ops = total_ops(s, w);
     let value = w.spec.value_size as u64;
-    let writes = share(&w.spec, OpKind::Set) + share(&w.spec, OpKind::Append);
+    let writes =
+        share(&w.spec, OpKind::Set) + share(&w.spec, OpKind::Append) + share(&w.spec, OpKind::Sadd);
     let per_op = 2 * HISTORY_EVENT_BYTES + 2 * value * writes / 1000;
     let history = ops.saturating_mul(per_op);
-    let families = 3u64.min(w.spec.mix.len() as u64);
+    let families = 4u64.min(w.spec.mix.len() as u64);
     let keys = (u64::from(w.spec.keys) * families).min(ops.max(1));
-    let appended = ops.saturating_mul(share(&w.spec, OpKind::Append)) / 1000 * value;
+    // Appended tokens and set members accumulate: every one stays in the dataset.
+    let appended =
+        ops.saturating_mul(share(&w.spec, OpKind::Append) + share(&w.spec, OpKind::Sadd)) / 1000
+            * value;
     let per_server = keys
         .saturating_mul(value + KEY_OVERHEAD_BYTES)
         .saturating_add(appended);

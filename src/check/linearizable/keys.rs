@@ -51,6 +51,11 @@ fn present(m: &RedisStringModel, v: &Value, line: usize, what: &str) -> Result<T
     text(m, v, line)?.ok_or_else(|| InputError::new(line, format!("{what} needs a value")))
 }
 
+/// Whether `f` is a set command, which the register model does not judge.
+pub fn is_set_command(f: &str) -> bool {
+    matches!(f, "sadd" | "smembers")
+}
+
 /// The model's command for an operation, or `None` when the operation is known not to have
 /// happened and asserts nothing.
 fn input(m: &RedisStringModel, o: &KeyOp) -> Result<KeyInput, InputError> {

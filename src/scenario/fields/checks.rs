@@ -9,10 +9,14 @@ pub(super) fn expectations(cx: &mut Cx, root: &Table, names: &Names) -> Vec<Expe
     let Some(t) = cx.table(e, "expect") else {
         return Vec::new();
     };
-    let per_workload: Vec<String> = names
-        .workloads
+    let per_workload: Vec<String> = [PER_WORKLOAD_LOST, PER_WORKLOAD_LOST_ADDS]
         .iter()
-        .map(|w| format!("{PER_WORKLOAD_LOST}{}", w.0))
+        .flat_map(|prefix| {
+            names
+                .workloads
+                .iter()
+                .map(move |w| format!("{prefix}{}", w.0))
+        })
         .collect();
     let mut known: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
     known.extend(per_workload.iter().map(String::as_str));

@@ -21,7 +21,10 @@ use topology::*;
 use workloads::*;
 
 use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
-use crate::expect::{Constraint, Expectation, FIGURES, FigureKind, PER_WORKLOAD_LOST, figure_kind};
+use crate::expect::{
+    Constraint, Expectation, FIGURES, FigureKind, PER_WORKLOAD_LOST, PER_WORKLOAD_LOST_ADDS,
+    figure_kind,
+};
 use crate::fault::{FaultKind, FaultSpec};
 use crate::net::{PathSpec, Topology};
 use crate::redis::{BACKLOG_MIN_SIZE, Fsync, ServerConfig};
@@ -557,6 +560,7 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
         cluster: cluster.as_ref(),
         discovery: &discovery,
         load_end,
+        duration_ns: h.duration_ns,
     };
     let workloads = parse_workloads(&mut cx, root, &env);
     let names = names(&mut cx, &regions, &servers, &sentinels, &workloads);

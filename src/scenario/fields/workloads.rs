@@ -21,6 +21,7 @@ pub(super) struct WorkloadEnv<'a> {
     /// The Redis Cluster, for `discovery = "cluster"`.
     pub(super) cluster: Option<&'a crate::scenario::ClusterSpec>,
     pub(super) load_end: u64,
+    pub(super) duration_ns: u64,
 }
 
 impl WorkloadEnv<'_> {
@@ -143,6 +144,12 @@ fn workload_spec(
         Some(n) => Some(wait(cx, n, &w.at("wait"), env, target_server)?),
     };
     let (timeout_ns, start_ns, stop_ns) = schedule(cx, w, env)?;
+    // Set workloads end with every client reading every set, halfway through what is left of
+    // the run once both the workload and the faults have stopped.
+    let final_reads_ns = mix.iter().any(|(k, _)| *k == OpKind::Sadd).then(|| {
+        let calm = stop_ns.max(env.load_end);
+        calm + env.duration_ns.saturating_sub(calm) / 2
+    });
     Some(WorkloadSpec {
         name: w.name.to_string(),
         target,
@@ -167,6 +174,7 @@ fn workload_spec(
         timeout_ns,
         start_ns,
         stop_ns,
+        final_reads_ns,
     })
 }
 
