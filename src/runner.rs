@@ -22,6 +22,8 @@ pub struct RunReport {
     pub output: RunOutput,
     /// Every lost acknowledged write (the summary lists only the first ones).
     pub lost: Vec<crate::check::LostWrite>,
+    /// Every acknowledged set member no final read returned.
+    pub lost_adds: Vec<crate::check::LostAdd>,
     /// The linearizability counterexample, as a timeline.
     pub counterexample: Option<String>,
 }
@@ -226,6 +228,7 @@ pub fn run_from(
         summary,
         output,
         lost: findings.lost,
+        lost_adds: findings.lost_adds,
         counterexample: findings.counterexample,
     })
 }

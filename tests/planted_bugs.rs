@@ -147,3 +147,76 @@ fn every_planted_bug_is_caught() {
         );
     }
 }
+
+/// The shipped scenario suite catches every planted bug as it stands: run with the bug, the
+/// scenario's own `[expect]` block fails on every one of the first seeds, and for the reason the
+/// bug causes (the named expectation is among the unmet ones); without the bug it passes.
+/// (tests/scenario_seeds.rs runs every scenario clean over its CI seeds.)
+#[test]
+fn the_shipped_suite_catches_every_planted_bug() {
+    let table: &[(&str, &str, &str)] = &[
+        // The far replica (60 ms behind) is promoted, losing WAIT-acknowledged writes.
+        (
+            "promote_lowest_offset",
+            "sentinel-best-replica.toml",
+            "failover_to",
+        ),
+        // The demoted p1 goes on acknowledging the pinned clients' adds: more than rate x window.
+        (
+            "demoted_primary_accepts_writes",
+            "sentinel-best-replica.toml",
+            "lost_acked_adds:sets",
+        ),
+        (
+            "demoted_primary_accepts_writes",
+            "min-replicas.toml",
+            "converged",
+        ),
+        // A replica past the backlog continues instead of resyncing in full.
+        (
+            "accept_any_psync",
+            "backlog-overflow.toml",
+            "partial_resyncs",
+        ),
+        // appendfsync always without fsync loses writes to a power loss.
+        ("skip_fsync", "fsync-policies.toml", "lost_acked_writes"),
+        // Writes the replicas never received.
+        ("drop_propagation", "basic.toml", "converged"),
+    ];
+    for bug in simkv::bugs::Bugs::NAMES {
+        assert!(
+            table.iter().any(|(b, ..)| b == bug),
+            "{bug}: no shipped scenario is named as catching it"
+        );
+    }
+    for (bug, file, expectation) in table {
+        let clean = load(Source::File(file), &[]);
+        let set = format!("bugs.{bug}=true");
+        let buggy = load(Source::File(file), &[set.as_str()]);
+        for seed in 1..=3 {
+            let run = |s: &Scenario| {
+                run_scenario(s, seed, &mut |_| {}, &mut |_| {}, &mut || 0)
+                    .expect("the run completes")
+                    .summary
+            };
+            let unmet = |s: &Scenario| -> Vec<String> {
+                run(s)
+                    .expectations
+                    .iter()
+                    .filter(|e| !e.met)
+                    .map(|e| e.name.clone())
+                    .collect()
+            };
+            assert_eq!(
+                unmet(&clean),
+                Vec::<String>::new(),
+                "{file} seed {seed} clean"
+            );
+            let caught = unmet(&buggy);
+            assert!(
+                caught.iter().any(|n| n == expectation),
+                "{bug} on {file} seed {seed}: expected `{expectation}` unmet, got {caught:?}"
+            );
+        }
+    }
+}

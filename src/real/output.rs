@@ -145,6 +145,7 @@ pub fn report(scenario: &Scenario, source: &Provenance, run: &RealRun) -> RunRep
         summary,
         output,
         lost: findings.lost,
+        lost_adds: findings.lost_adds,
         counterexample: findings.counterexample,
     }
 }

@@ -32,7 +32,9 @@ pub fn read(text: &str) -> Result<Vec<Paired<Value>>, InputError> {
             error: e.error,
         });
     }
-    events::pair(events, Clock::Time, &|f| keys::FUNCTIONS.contains(&f))
+    events::pair(events, Clock::Time, &|f| {
+        keys::FUNCTIONS.contains(&f) || keys::is_set_command(f)
+    })
 }
 
 /// The borrowed view of a paired operation.

@@ -271,13 +271,24 @@ fn check_jsonl(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
         .iter()
         .map(|p| (p.key.as_deref().unwrap_or_default(), jsonl::key_op(p)));
     let keys = jsonl::check_keys(view, opts, &mut tally).map_err(line_error)?;
-    Ok(FileResult::from_tally(
-        Format::Jsonl,
-        model,
-        ops.len(),
-        keys,
-        &tally,
-    ))
+    let set_ops = ops.iter().filter(|p| keys::is_set_command(&p.f)).count();
+    if keys == 0 && set_ops > 0 {
+        return Err(format!(
+            "the history has only set operations ({set_ops}): `simkv check` judges registers; a run judges sets with its acked-adds-durable check"
+        ));
+    }
+    let mut result =
+        FileResult::from_tally(Format::Jsonl, model, ops.len() - set_ops, keys, &tally);
+    if set_ops > 0 {
+        let note = format!(
+            "{set_ops} set operations (sadd, smembers) were left out: a run judges sets with its acked-adds-durable check"
+        );
+        result.detail = match result.detail.is_empty() {
+            true => note,
+            false => format!("{}\n{note}", result.detail),
+        };
+    }
+    Ok(result)
 }
 
 fn check_porcupine(text: &str, format: Format, opts: &CheckOptions) -> Result<FileResult, String> {
