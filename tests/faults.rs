@@ -121,7 +121,10 @@ fn paused_primary_handles_queued_requests_on_resume() {
     // A write that timed out during the pause was applied when the primary woke up.
     let applied = timed_out.iter().filter(|o| {
         let v = o.input.as_str().unwrap();
-        out.servers[0].keyspace.iter().any(|(_, x)| x.as_ref() == v)
+        out.servers[0]
+            .keyspace
+            .iter()
+            .any(|(_, x)| x.as_str().is_some_and(|s| s.as_ref() == v))
     });
     assert!(applied.count() >= 1, "queued requests ran after SIGCONT");
 }
