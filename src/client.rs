@@ -12,7 +12,7 @@ use rand::RngExt;
 use serde_json::Value;
 
 use crate::cluster::slot::key_hash_slot;
-use crate::history::{EventType, HistoryEvent, Position};
+use crate::history::{EventType, HistoryEvent};
 use crate::proto::Msg;
 use crate::redis::{Command, Reply};
 use crate::sim::{Ctx, ProcessId, SimTime};
@@ -177,7 +177,7 @@ struct Pending {
     waiting_for_wait: bool,
     output: Value,
     /// Where the write landed, from its reply.
-    at: Option<(crate::redis::ReplId, u64)>,
+    at: Option<crate::redis::Mark>,
     /// The command, for a retry after a redirection.
     cmd: Command,
     /// Redirections followed so far.
@@ -562,7 +562,7 @@ impl Client {
         from: ProcessId,
         id: u64,
         reply: Reply,
-        at: Option<(crate::redis::ReplId, u64)>,
+        at: Option<crate::redis::Mark>,
     ) {
         let Some(p) = self.pending.as_mut().filter(|p| p.id == id) else {
             return;
@@ -656,13 +656,7 @@ impl Client {
             time_ns: ctx.global_now().0,
             server: server.map(|s| self.servers[s.index()].clone()),
             error: error.map(str::to_string),
-            position: p
-                .at
-                .filter(|_| kind == EventType::Ok)
-                .map(|(replid, offset)| Position {
-                    replid: replid.to_string(),
-                    offset,
-                }),
+            position: p.at.filter(|_| kind == EventType::Ok).map(|m| m.position()),
         });
         if let Some(n) = self.final_read_due() {
             // A final read moves on to the next set only once it succeeded.

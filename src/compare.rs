@@ -76,10 +76,6 @@ pub struct SeedFigures {
     pub full_resyncs: u64,
 }
 
-fn is_write(f: &str) -> bool {
-    matches!(f, "set" | "incr" | "append" | "del")
-}
-
 /// The data-loss window: from the first to the last acknowledgement of a lost write.
 pub fn loss_window_ms(lost: &[LostWrite]) -> Option<u64> {
     let first = lost.iter().map(|l| l.ack_ms).min()?;
@@ -113,7 +109,7 @@ pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMa
         acks.entry(p.region.clone()).or_default();
     }
     for op in history.operations() {
-        if op.outcome != EventType::Ok || !is_write(&op.f) {
+        if op.outcome != EventType::Ok || !!crate::history::is_read(&op.f) {
             continue;
         }
         if let Some(p) = processes.processes().get(op.process as usize) {
@@ -145,7 +141,7 @@ pub fn seed_figures(report: &RunReport) -> SeedFigures {
         .history
         .operations()
         .iter()
-        .filter(|op| op.outcome == EventType::Ok && is_write(&op.f))
+        .filter(|op| op.outcome == EventType::Ok && !crate::history::is_read(&op.f))
         .map(|op| (op.complete_ns - op.invoke_ns) / 1000)
         .collect();
     write_latency_us.sort_unstable();

@@ -26,6 +26,16 @@ pub struct Position {
     pub replid: String,
     /// The offset.
     pub offset: u64,
+    /// Writes applied after `offset` that entered no stream: a primary without a backlog does
+    /// not advance its offset (as in Redis), so its writes are told apart by their count under
+    /// the same (ID, offset), this one included. 0 for streamed writes and for positions of
+    /// data, absent from the JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unstreamed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One line of the history.
@@ -56,6 +66,11 @@ pub struct HistoryEvent {
     /// writes applied by a primary), for the lineage of acknowledged writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+}
+
+/// Whether the command named `f` only reads (`get`, `smembers`): every other one may write.
+pub fn is_read(f: &str) -> bool {
+    matches!(f, "get" | "smembers")
 }
 
 /// A whole history, in time order.

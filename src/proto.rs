@@ -48,10 +48,10 @@ pub enum Msg {
         /// The reply.
         reply: Reply,
         /// Where a write the server applied as a primary landed in its replication history
-        /// (`master_replid`, `master_repl_offset` right after it). An observation for the
-        /// checkers' lineage, not bytes on the wire: the real backend reads it with
-        /// `MULTI`/write/`INFO replication`/`EXEC`.
-        at: Option<(ReplId, u64)>,
+        /// (`master_replid`, `master_repl_offset` right after it, and its count among the
+        /// unstreamed writes of a primary without backlog). An observation for the checkers'
+        /// lineage, not bytes on the wire.
+        at: Option<crate::redis::Mark>,
     },
     /// Replica → primary: `PING` opening a replication connection.
     ReplPing {

@@ -91,10 +91,7 @@ pub fn final_states(out: &RunOutput) -> Vec<FinalState> {
             master: s.master.clone(),
             up: s.up,
             link_up: s.link_up,
-            position: Some(crate::history::Position {
-                replid: s.replid.clone(),
-                offset: s.offset,
-            }),
+            position: Some(s.position.clone()),
             data: s
                 .keyspace
                 .iter()

@@ -233,6 +233,13 @@ fn lost_by_lineage(e: &Evidence<'_>, op: &Operation, cut: &Cut<'_>) -> LostWrite
             ),
             LossCause::Promotion,
         ),
+        Origin::Restart | Origin::NewId if b.parent.unstreamed > 0 => (
+            format!(
+                "{} restarted with files reaching only its write {} after offset {} of history {replid} (a primary without replicas does not advance its offset)",
+                b.server, b.parent.unstreamed, b.parent.offset
+            ),
+            LossCause::Restart,
+        ),
         Origin::Restart | Origin::NewId => (
             format!(
                 "{} restarted with files reaching only offset {} of history {replid}",

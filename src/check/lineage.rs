@@ -71,6 +71,7 @@ impl Ancestry {
                     Position {
                         replid: old.clone(),
                         offset: *offset,
+                        unstreamed: 0,
                     },
                     Origin::Promotion,
                     server,
@@ -117,12 +118,13 @@ impl Ancestry {
     /// continues its parent's), so each ancestor's limit is the offset its child branched at.
     pub fn cut<'a>(&'a self, tip: &Position, w: &Position) -> Option<Cut<'a>> {
         let mut replid = tip.replid.as_str();
-        let mut limit = tip.offset;
+        // Within one history, unstreamed writes come after the offset they were applied at.
+        let mut limit = (tip.offset, tip.unstreamed);
         let mut via: Option<&Branch> = None;
         // A chain cannot be longer than the number of branches (IDs are random and never reused).
         for _ in 0..=self.parent.len() {
             if replid == w.replid {
-                return if w.offset <= limit {
+                return if (w.offset, w.unstreamed) <= limit {
                     None
                 } else {
                     Some(via.map_or(Cut::Abandoned, Cut::Branched))
@@ -132,7 +134,7 @@ impl Ancestry {
                 return Some(Cut::Abandoned);
             };
             replid = &b.parent.replid;
-            limit = b.parent.offset;
+            limit = (b.parent.offset, b.parent.unstreamed);
             via = Some(b);
         }
         Some(Cut::Abandoned)
@@ -148,6 +150,7 @@ mod tests {
         Position {
             replid: replid.into(),
             offset,
+            unstreamed: 0,
         }
     }
 
@@ -225,5 +228,42 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(anc.cut(&tip, &pos("zzz", 1)), Some(Cut::Abandoned));
+    }
+
+    /// A primary without replicas writes at one offset; its writes are ordered by their count,
+    /// and a restart from files holding the first `n` of them keeps exactly those.
+    #[test]
+    fn unstreamed_writes_are_kept_up_to_the_count_the_files_reach() {
+        let unstreamed = |replid: &str, n: u64| Position {
+            unstreamed: n,
+            ..pos(replid, 0)
+        };
+        let restart = FactNote {
+            time: SimTime(30),
+            process: 0,
+            fact: Fact::Started {
+                server: "p1".into(),
+                role: StartRole::Primary,
+                keys: 1,
+                replid: "b".into(),
+                offset: 0,
+                data_from: Some(unstreamed("a", 700)),
+            },
+        };
+        let anc = Ancestry::from_facts(&[restart]);
+        for tip in [pos("b", 0), unstreamed("b", 5_000)] {
+            assert_eq!(anc.cut(&tip, &unstreamed("a", 1)), None);
+            assert_eq!(anc.cut(&tip, &unstreamed("a", 700)), None);
+            assert!(
+                matches!(anc.cut(&tip, &unstreamed("a", 701)), Some(Cut::Branched(b)) if b.origin == Origin::Restart),
+                "past the files"
+            );
+        }
+        // Within one history, a later count is beyond the tip.
+        assert_eq!(
+            anc.cut(&unstreamed("b", 3), &unstreamed("b", 4)),
+            Some(Cut::Abandoned)
+        );
+        assert_eq!(anc.cut(&unstreamed("b", 3), &unstreamed("b", 3)), None);
     }
 }

@@ -42,6 +42,11 @@ struct SetVerdict<'h> {
     reads: Vec<BTreeSet<&'h str>>,
 }
 
+/// Whether any client tried to add to a set.
+pub fn any_adds(history: &History) -> bool {
+    history.events.iter().any(|e| e.f == "sadd")
+}
+
 /// Runs the checker and returns the lost adds as well.
 pub fn acked_adds_durable(history: &History) -> (CheckResult, Vec<LostAdd>) {
     let ops = history.operations();

@@ -41,7 +41,7 @@ fn acks_by_slot<'a>(e: &'a Evidence<'_>) -> BTreeMap<u16, BTreeMap<&'a str, Vec<
     let mut out: BTreeMap<u16, BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
     for ev in &e.history.events {
         if ev.kind == EventType::Ok
-            && ev.f != "get"
+            && !crate::history::is_read(&ev.f)
             && let Some(server) = &ev.server
         {
             let slot = key_hash_slot(ev.key.as_bytes());

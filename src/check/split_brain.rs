@@ -51,7 +51,7 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
     let mut writes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for ev in &e.history.events {
         if ev.kind == EventType::Ok
-            && ev.f != "get"
+            && !crate::history::is_read(&ev.f)
             && let Some(s) = &ev.server
         {
             writes.entry(s.as_str()).or_default().push(ev.time_ns);

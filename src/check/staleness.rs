@@ -109,7 +109,10 @@ pub fn stale_reads(history: &History) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
     for ((key, _), ops) in register_ops(history) {
-        let writes: Vec<&Operation> = ops.iter().filter(|o| o.f != "get").collect();
+        let writes: Vec<&Operation> = ops
+            .iter()
+            .filter(|o| !crate::history::is_read(&o.f))
+            .collect();
         let kw = KeyWrites::new(&writes);
         for r in ops
             .iter()
@@ -144,7 +147,10 @@ pub fn read_your_writes(history: &History) -> CheckResult {
         for o in &ops {
             by_process.entry(o.process).or_default().push(o);
         }
-        let all_writes: Vec<&Operation> = ops.iter().filter(|o| o.f != "get").collect();
+        let all_writes: Vec<&Operation> = ops
+            .iter()
+            .filter(|o| !crate::history::is_read(&o.f))
+            .collect();
         let everyone = KeyWrites::new(&all_writes);
         for (p, mine) in by_process {
             let my_writes: Vec<&Operation> =

@@ -35,6 +35,11 @@ impl RealRun {
                 link_up: s.link_up,
                 offset: s.offset,
                 replid: s.replid.clone(),
+                position: crate::history::Position {
+                    replid: s.replid.clone(),
+                    offset: s.offset,
+                    unstreamed: 0,
+                },
                 keyspace: keyspace(&s.data, &s.sets),
                 stats: self.stats(&s.name),
             })

@@ -120,6 +120,7 @@ impl RealRun {
                 position: (!s.replid.is_empty()).then(|| crate::history::Position {
                     replid: s.replid.clone(),
                     offset: s.offset,
+                    unstreamed: 0,
                 }),
                 data: s.data.clone(),
                 sets: s.sets.clone(),

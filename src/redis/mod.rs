@@ -14,4 +14,4 @@ pub use command::{Command, Reply, errors, ping_len, resp_array_len, select_len};
 pub use config::{Fsync, OutputBufferLimit, ServerConfig};
 pub use keyspace::{Applied, Keyspace, Value};
 pub use persistence::{AofFile, Disk, RdbFile};
-pub use replication::{FullResyncReason, PsyncDecision, ReplId, ReplIdentity, decide_psync};
+pub use replication::{FullResyncReason, Mark, PsyncDecision, ReplId, ReplIdentity, decide_psync};

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use super::command::Command;
 use super::keyspace::Keyspace;
-use super::replication::ReplId;
+use super::replication::{Mark, ReplId};
 use crate::sim::ProcessId;
 
 /// An RDB file: a snapshot and the replication info Redis stores in its aux fields.
@@ -21,6 +21,8 @@ pub struct RdbFile {
     pub replid: ReplId,
     /// `repl-offset` aux field.
     pub offset: u64,
+    /// Where the snapshot's data stands (an observation for the checkers, not in Redis's file).
+    pub holds: Mark,
 }
 
 /// The append-only file: a base snapshot plus the commands appended since.
@@ -29,13 +31,14 @@ pub struct AofFile {
     /// The base (the RDB preamble after a rewrite or a full sync), if any.
     pub base: Option<Rc<Keyspace>>,
     /// The replication position the base holds, when known.
-    pub base_position: Option<(ReplId, u64)>,
+    pub base_position: Option<Mark>,
     /// Commands written to the file (page cache or disk).
     pub commands: Vec<Command>,
-    /// Where each command landed in the replication history: an index into `replids` and the
-    /// offset after it. Not part of Redis's file: simkv keeps it to tell the checkers which
-    /// writes a restart from this file brings back.
-    pub positions: Vec<(u32, u64)>,
+    /// Where each command landed in the replication history: an index into `replids`, the
+    /// offset after it and its count of unstreamed writes (see [`Mark`]). Not part of Redis's
+    /// file: simkv keeps it to tell the checkers which writes a restart from this file brings
+    /// back.
+    pub positions: Vec<(u32, u64, u64)>,
     /// The replication IDs `positions` refers to.
     pub replids: Vec<ReplId>,
     /// How many of `commands` are fsynced.
@@ -57,23 +60,27 @@ pub struct Disk {
 
 impl AofFile {
     /// Appends a command written at `position`.
-    pub fn push(&mut self, cmd: Command, position: (ReplId, u64)) {
-        if self.replids.last() != Some(&position.0) {
-            self.replids.push(position.0);
+    pub fn push(&mut self, cmd: Command, position: Mark) {
+        if self.replids.last() != Some(&position.replid) {
+            self.replids.push(position.replid);
         }
         self.commands.push(cmd);
-        self.positions
-            .push(((self.replids.len() - 1) as u32, position.1));
+        self.positions.push((
+            (self.replids.len() - 1) as u32,
+            position.offset,
+            position.unstreamed,
+        ));
     }
 
     /// The position of the data replaying the first `n` commands gives.
-    fn position_after(&self, n: usize) -> Option<(ReplId, u64)> {
+    fn position_after(&self, n: usize) -> Option<Mark> {
         match n.checked_sub(1) {
             None => self.base_position,
-            Some(i) => self
-                .positions
-                .get(i)
-                .map(|(r, o)| (self.replids[*r as usize], *o)),
+            Some(i) => self.positions.get(i).map(|&(r, offset, unstreamed)| Mark {
+                replid: self.replids[r as usize],
+                offset,
+                unstreamed,
+            }),
         }
     }
 }
@@ -86,7 +93,7 @@ pub struct Loaded {
     /// The RDB's replication info (`repl-id`, `repl-offset`), when it came from an RDB.
     pub rdb_info: Option<(ReplId, u64)>,
     /// The replication position the loaded data reaches, when known.
-    pub position: Option<(ReplId, u64)>,
+    pub position: Option<Mark>,
 }
 
 impl Disk {
@@ -131,7 +138,7 @@ impl Disk {
             Some(r) => Loaded {
                 keyspace: (*r.keyspace).clone(),
                 rdb_info: Some((r.replid, r.offset)),
-                position: Some((r.replid, r.offset)),
+                position: Some(r.holds),
             },
             None => empty,
         }
@@ -149,8 +156,14 @@ mod tests {
             base_fsynced: true,
             ..AofFile::default()
         };
-        aof.push(Command::Set(Rc::from("a"), Rc::from("1")), (id, 30));
-        aof.push(Command::Set(Rc::from("b"), Rc::from("2")), (id, 60));
+        aof.push(
+            Command::Set(Rc::from("a"), Rc::from("1")),
+            Mark::streamed(id, 30),
+        );
+        aof.push(
+            Command::Set(Rc::from("b"), Rc::from("2")),
+            Mark::streamed(id, 60),
+        );
         aof.fsynced = 1;
         let mut d = Disk {
             aof: Some(aof),
@@ -158,14 +171,14 @@ mod tests {
         };
         let before = d.load(true);
         assert_eq!(before.keyspace.len(), 2);
-        assert_eq!(before.position, Some((id, 60)));
+        assert_eq!(before.position, Some(Mark::streamed(id, 60)));
         d.after_power_loss();
         let after = d.load(true);
         assert_eq!(after.keyspace.len(), 1);
         assert!(after.keyspace.get("a").is_some());
         assert_eq!(
             after.position,
-            Some((id, 30)),
+            Some(Mark::streamed(id, 30)),
             "the data reaches the fsynced write"
         );
     }

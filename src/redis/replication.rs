@@ -46,6 +46,40 @@ impl fmt::Debug for ReplId {
     }
 }
 
+/// Where a write, or the data that holds it, stands in a replication history: the ID, the stream
+/// offset, and how many writes a primary without a backlog applied after that offset without
+/// streaming them (see `history::Position`). Not part of Redis's state: an observation for the
+/// checkers' lineage of acknowledged writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// The replication ID.
+    pub replid: ReplId,
+    /// The stream offset.
+    pub offset: u64,
+    /// Unstreamed writes after `offset`.
+    pub unstreamed: u64,
+}
+
+impl Mark {
+    /// The mark of a streamed position.
+    pub fn streamed(replid: ReplId, offset: u64) -> Self {
+        Mark {
+            replid,
+            offset,
+            unstreamed: 0,
+        }
+    }
+
+    /// The history format's position.
+    pub fn position(&self) -> crate::history::Position {
+        crate::history::Position {
+            replid: self.replid.to_string(),
+            offset: self.offset,
+            unstreamed: self.unstreamed,
+        }
+    }
+}
+
 /// A server's replication identity: which history its data belongs to and how far it got.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplIdentity {

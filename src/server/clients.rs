@@ -62,12 +62,18 @@ impl Server {
                     streamed = true;
                 }
             }
-            let position = (self.data.repl.replid, self.data.repl.offset);
-            self.persistence.record_write(&self.cfg, &cmd, position);
-            // A write has a place of its own in a replication history only when a primary put it
-            // into its stream (a primary without backlog or replicas does not advance its offset,
-            // and a write the planted bug kept out of the stream has none).
-            at = streamed.then_some(position);
+            // A write has a place of its own in a replication history: its stream offset, or
+            // (a primary without backlog or replicas does not advance its offset) its count
+            // among the unstreamed writes at that offset. A write the planted bug kept out of
+            // the stream has none.
+            let mark = if streamed || dropped || self.replica.is_some() {
+                self.data.mark()
+            } else {
+                self.data.unstreamed_write()
+            };
+            self.persistence
+                .record_write(&self.cfg, &cmd, mark, ctx.now());
+            at = (!dropped && self.replica.is_none()).then_some(mark);
         }
         let reply = applied.reply;
         ctx.send(client, Msg::Reply { id, reply, at });

@@ -1,7 +1,7 @@
 //! The dataset and the replication history it belongs to: keyspace, replid/offset and the
 //! backlog, with the invariants that tie them together.
 
-use crate::redis::{Backlog, Keyspace, ReplId, ReplIdentity};
+use crate::redis::{Backlog, Keyspace, Mark, ReplId, ReplIdentity};
 
 /// The data part of a server.
 #[derive(Clone, Debug)]
@@ -12,6 +12,9 @@ pub(crate) struct Data {
     /// The highest (replid, offset) seen, to check that offsets never go backwards within a
     /// history.
     high_water: (ReplId, u64),
+    /// The writes applied without a stream (no backlog, no replica) under one (ID, offset): the
+    /// count is valid only while the identity is still at that ID and offset.
+    unstreamed: Mark,
 }
 
 impl Data {
@@ -19,20 +22,37 @@ impl Data {
         Data {
             keyspace: Keyspace::default(),
             high_water: (repl.replid, repl.offset),
+            unstreamed: Mark::streamed(repl.replid, repl.offset),
             repl,
             backlog: None,
         }
     }
 
-    /// Creates the backlog when there is none, starting at the next byte of the stream.
     /// Where the data stands in its replication history.
     pub(crate) fn position(&self) -> crate::history::Position {
-        crate::history::Position {
-            replid: self.repl.replid.to_string(),
-            offset: self.repl.offset,
+        self.mark().position()
+    }
+
+    /// Where the data stands, unstreamed writes included.
+    pub(crate) fn mark(&self) -> Mark {
+        let here = Mark::streamed(self.repl.replid, self.repl.offset);
+        let u = self.unstreamed;
+        if (u.replid, u.offset) == (here.replid, here.offset) {
+            u
+        } else {
+            here
         }
     }
 
+    /// Counts a write applied without entering a stream and returns its mark.
+    pub(crate) fn unstreamed_write(&mut self) -> Mark {
+        let mut m = self.mark();
+        m.unstreamed += 1;
+        self.unstreamed = m;
+        m
+    }
+
+    /// Creates the backlog when there is none, starting at the next byte of the stream.
     pub(crate) fn ensure_backlog(&mut self, size_bytes: u64) {
         if self.backlog.is_none() {
             self.backlog = Some(Backlog::new(size_bytes, self.repl.offset + 1));

@@ -158,6 +158,10 @@ impl Server {
     pub fn repl(&self) -> &ReplIdentity {
         &self.data.repl
     }
+    /// Where the data stands in its replication history, unstreamed writes included.
+    pub fn position(&self) -> crate::history::Position {
+        self.data.position()
+    }
     /// The disk (survives crashes; the world moves it into the restarted server).
     pub fn disk(&self) -> &Disk {
         &self.persistence.disk
@@ -243,10 +247,7 @@ impl Server {
                 }
             }
         }
-        let data_from = loaded.position.map(|(replid, offset)| Position {
-            replid: replid.to_string(),
-            offset,
-        });
+        let data_from = loaded.position.map(|m| m.position());
         self.note_started(ctx, data_from);
         self.persistence.last_save = ctx.now();
         self.persistence.last_writeback = ctx.now();

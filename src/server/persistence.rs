@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use crate::fact::Fact;
 use crate::proto::Msg;
-use crate::redis::{AofFile, Command, Disk, Fsync, Keyspace, RdbFile, ReplId, ServerConfig};
+use crate::redis::{AofFile, Command, Disk, Fsync, Keyspace, Mark, RdbFile, ReplId, ServerConfig};
 use crate::sim::{Ctx, SimTime};
 
 /// A forked RDB child.
@@ -14,6 +14,8 @@ pub(crate) struct Child {
     pub(crate) snapshot: Rc<Keyspace>,
     pub(crate) replid: ReplId,
     pub(crate) offset: u64,
+    /// Where the snapshot's data stands, unstreamed writes included.
+    pub(crate) holds: Mark,
     pub(crate) for_replication: bool,
     pub(crate) generation: u64,
 }
@@ -27,6 +29,8 @@ pub(crate) struct Persistence {
     pub(crate) dirty_since_save: u64,
     pub(crate) last_save: SimTime,
     pub(crate) last_writeback: SimTime,
+    /// The second (of the server's clock) of the last `everysec` fsync (`server.aof_last_fsync`).
+    last_fsync_second: u64,
 }
 
 impl Persistence {
@@ -38,6 +42,7 @@ impl Persistence {
             dirty_since_save: 0,
             last_save: SimTime::ZERO,
             last_writeback: SimTime::ZERO,
+            last_fsync_second: 0,
         }
     }
 
@@ -52,7 +57,8 @@ impl Persistence {
         &mut self,
         cfg: &ServerConfig,
         cmd: &Command,
-        position: (ReplId, u64),
+        position: Mark,
+        now: SimTime,
     ) {
         self.dirty_since_save += 1;
         if !cfg.appendonly {
@@ -66,6 +72,24 @@ impl Persistence {
         if fsync_now {
             aof.fsynced = aof.commands.len();
         }
+        if cfg.appendfsync == Fsync::Everysec {
+            self.everysec_fsync(cfg, now);
+        }
+    }
+
+    /// aof.c: flushAppendOnlyFile, run in every `beforeSleep`: with `everysec`, the write is
+    /// followed by a background fsync only when the clock's second has moved on since the last
+    /// one (`server.unixtime > server.aof_last_fsync`), so a power loss takes up to a second of
+    /// acknowledged writes. The model fsyncs at the first write (or cron tick) of each second.
+    fn everysec_fsync(&mut self, cfg: &ServerConfig, now: SimTime) {
+        let second = now.0 / SimTime::NANOS_PER_SEC;
+        if second <= self.last_fsync_second || !self.fsync_works(cfg) {
+            return;
+        }
+        if let Some(aof) = self.disk.aof.as_mut() {
+            aof.fsynced = aof.commands.len();
+        }
+        self.last_fsync_second = second;
     }
 
     /// The once-a-second fsync of `appendfsync everysec` (and the OS writeback for `no`).
@@ -73,11 +97,15 @@ impl Persistence {
         if !self.fsync_works(cfg) {
             return;
         }
+        if cfg.appendfsync == Fsync::Everysec {
+            self.everysec_fsync(cfg, now);
+            return;
+        }
         let Some(aof) = self.disk.aof.as_mut() else {
             return;
         };
         match cfg.appendfsync {
-            Fsync::Everysec => aof.fsynced = aof.commands.len(),
+            Fsync::Everysec => unreachable!("handled above"),
             Fsync::No => {
                 if now.since(self.last_writeback)
                     >= cfg.os_writeback_interval_ms * SimTime::NANOS_PER_MS
@@ -108,6 +136,7 @@ impl Persistence {
             keyspace: child.snapshot.clone(),
             replid: child.replid,
             offset: child.offset,
+            holds: child.holds,
         });
         self.dirty_since_save = 0;
         self.last_save = ctx.now();
@@ -126,15 +155,17 @@ impl Persistence {
         replid: ReplId,
         offset: u64,
     ) {
+        let holds = Mark::streamed(replid, offset);
         self.disk.rdb = Some(RdbFile {
             keyspace: snapshot.clone(),
             replid,
             offset,
+            holds,
         });
         if cfg.appendonly {
             self.disk.aof = Some(AofFile {
                 base: Some(snapshot),
-                base_position: Some((replid, offset)),
+                base_position: Some(holds),
                 base_fsynced: true,
                 ..AofFile::default()
             });

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::{Server, TIMER_LOAD_DONE};
 use crate::fact::Fact;
 use crate::proto::{Msg, RdbTransfer};
-use crate::redis::{Backlog, Keyspace, ReplId, ReplIdentity, StreamEntry, StreamItem};
+use crate::redis::{Backlog, Keyspace, Mark, ReplId, ReplIdentity, StreamEntry, StreamItem};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 /// Where the link to the primary stands (`server.repl_state`).
@@ -419,8 +419,9 @@ impl Server {
         match &entry.item {
             StreamItem::Command(cmd) => {
                 if self.data.keyspace.apply(cmd).dirty {
-                    let position = (self.data.repl.replid, entry.end());
-                    self.persistence.record_write(&self.cfg, cmd, position);
+                    let position = Mark::streamed(self.data.repl.replid, entry.end());
+                    self.persistence
+                        .record_write(&self.cfg, cmd, position, ctx.now());
                 }
             }
             StreamItem::Getack => {

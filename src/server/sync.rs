@@ -166,6 +166,7 @@ impl Server {
             snapshot: snapshot.clone(),
             replid: self.data.repl.replid,
             offset: self.data.repl.offset,
+            holds: self.data.mark(),
             for_replication,
             generation,
         };

@@ -85,6 +85,9 @@ pub struct ServerFinal {
     pub offset: u64,
     /// `master_replid`.
     pub replid: String,
+    /// Where the data stands in its replication history, unstreamed writes included (the tip
+    /// the lineage of acknowledged writes is judged against).
+    pub position: crate::history::Position,
     /// The dataset.
     pub keyspace: crate::redis::Keyspace,
     /// Counters.
@@ -413,6 +416,7 @@ impl<'s> World<'s> {
                 link_up: s.link_up(),
                 offset: s.repl().offset,
                 replid: s.repl().replid.to_string(),
+                position: s.position(),
                 keyspace: s.keyspace().clone(),
                 stats: s.stats().clone(),
             });
