@@ -109,7 +109,7 @@ pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMa
         acks.entry(p.region.clone()).or_default();
     }
     for op in history.operations() {
-        if op.outcome != EventType::Ok || !!crate::history::is_read(&op.f) {
+        if op.outcome != EventType::Ok || crate::history::is_read(&op.f) {
             continue;
         }
         if let Some(p) = processes.processes().get(op.process as usize) {
