@@ -14,6 +14,7 @@ use crate::check::figures::{ProcessTable, Role};
 use crate::history::{EventType, History};
 use crate::runner::{Provenance, RunReport, run_from};
 use crate::scenario::Scenario;
+use crate::stats::{Spread, percentile};
 
 /// Parses one `--vary KEY=V1,V2,...` into the key and its values.
 pub fn parse_vary(text: &str) -> Result<(String, Vec<String>), String> {
@@ -205,38 +206,6 @@ pub fn run(
     let key = |r: &Result<SeedFigures, String>| r.as_ref().map(|f| f.seed).unwrap_or(u64::MAX);
     per.iter_mut().for_each(|rs| rs.sort_by_key(key));
     per
-}
-
-/// The nearest-rank percentile `p` (0-100) of sorted values.
-pub fn percentile(sorted: &[u64], p: u64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len() as u64).div_ceil(100).max(1) as usize;
-    Some(sorted[rank.min(sorted.len()) - 1])
-}
-
-/// p50, p95 and max of a set of values (absent when there is none).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Spread {
-    /// Median.
-    pub p50: Option<u64>,
-    /// 95th percentile.
-    pub p95: Option<u64>,
-    /// Largest.
-    pub max: Option<u64>,
-}
-
-impl Spread {
-    /// The spread of `values`.
-    pub fn of(mut values: Vec<u64>) -> Self {
-        values.sort_unstable();
-        Spread {
-            p50: percentile(&values, 50),
-            p95: percentile(&values, 95),
-            max: values.last().copied(),
-        }
-    }
 }
 
 /// One row of the comparison: a variant's figures over its seeds.
@@ -520,15 +489,5 @@ mod tests {
         assert_eq!(u["east"], 3990);
         // west never wrote: unavailable from the first to the last invocation.
         assert_eq!(u["west"], 5000);
-    }
-
-    #[test]
-    fn percentiles_take_the_nearest_rank() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50), Some(50));
-        assert_eq!(percentile(&v, 99), Some(99));
-        assert_eq!(percentile(&[7], 95), Some(7));
-        assert_eq!(percentile(&[], 50), None);
-        assert_eq!(Spread::of(vec![3, 1, 2]).max, Some(3));
     }
 }

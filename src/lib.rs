@@ -42,5 +42,6 @@ pub mod sentinel;
 pub mod server;
 pub mod shrink;
 pub mod sim;
+pub mod stats;
 pub mod sweep;
 pub mod world;

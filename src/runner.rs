@@ -144,11 +144,20 @@ pub fn summarize(
     let ops = OpsCounts::of(&out.history);
     let replication = replication_counts(out);
     let failovers = failovers(&processes.server_names(), &out.notes);
-    let lost_adds_by_workload = if findings.judged_adds() {
+    // Only the workloads that added to sets.
+    let mut lost_adds_by_workload = if findings.judged_adds() {
         lost_by_workload(&processes, findings.lost_adds.iter().map(|l| l.process))
     } else {
         Default::default()
     };
+    let adders: std::collections::BTreeSet<&str> = out
+        .history
+        .events
+        .iter()
+        .filter(|e| e.f == "sadd")
+        .filter_map(|e| processes.workload_of(e.process))
+        .collect();
+    lost_adds_by_workload.retain(|w, _| adders.contains(w.as_str()));
     let lost_by_workload = lost_by_workload(&processes, findings.lost.iter().map(|l| l.process));
     let figures = Figures {
         ops: &ops,

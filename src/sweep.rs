@@ -182,6 +182,132 @@ pub struct SeedLine {
     pub replay: String,
     /// The sweep's seed range and shard, when the line records them.
     pub sweep: Option<(String, String)>,
+    /// What the seed measured (absent for errors).
+    pub stats: Option<SeedStats>,
+}
+
+/// What one seed measured, for the statistics that end a sweep's table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeedStats {
+    /// Lost acknowledged writes (`acked-writes-durable`), when judged.
+    pub lost: Option<u64>,
+    /// Acknowledged set members in no final read (`acked-adds-durable`), when judged.
+    pub lost_adds: Option<u64>,
+    /// Each failover's detection and completion after its fault (ms).
+    pub failovers: Vec<(u64, u64)>,
+    /// Full resyncs.
+    pub full_resyncs: u64,
+    /// Operations that definitely failed.
+    pub ops_failed: u64,
+    /// Operations whose outcome is unknown.
+    pub ops_indeterminate: u64,
+}
+
+impl SeedStats {
+    fn of(s: &Summary) -> Self {
+        let count = |name: &str| {
+            s.checks
+                .iter()
+                .find(|c| c.name == name && c.status != crate::check::Status::Skipped)
+                .map(|c| c.count)
+        };
+        SeedStats {
+            lost: count("acked-writes-durable"),
+            lost_adds: count("acked-adds-durable"),
+            failovers: s
+                .failovers
+                .iter()
+                .map(|f| (f.detected_after_ms, f.completed_after_ms))
+                .collect(),
+            full_resyncs: s.replication.full_resyncs,
+            ops_failed: s.ops.failed,
+            ops_indeterminate: s.ops.indeterminate,
+        }
+    }
+
+    /// From a summary line's JSON (the fields `simkv run --json` writes).
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let count = |name: &str| {
+            v["checks"].as_array()?.iter().find_map(|c| {
+                (c["name"] == name && c["status"] != "skipped")
+                    .then(|| c["count"].as_u64())
+                    .flatten()
+            })
+        };
+        let failovers = v["failovers"]
+            .as_array()?
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f["detected_after_ms"].as_u64()?,
+                    f["completed_after_ms"].as_u64()?,
+                ))
+            })
+            .collect();
+        Some(SeedStats {
+            lost: count("acked-writes-durable"),
+            lost_adds: count("acked-adds-durable"),
+            failovers,
+            full_resyncs: v["replication"]["full_resyncs"].as_u64()?,
+            ops_failed: v["ops"]["failed"].as_u64()?,
+            ops_indeterminate: v["ops"]["indeterminate"].as_u64()?,
+        })
+    }
+}
+
+/// The figures of a group of seeds: p50, p95 and max of each (rows without values left out).
+fn statistics(lines: &[&SeedLine]) -> String {
+    let stats: Vec<&SeedStats> = lines.iter().filter_map(|l| l.stats.as_ref()).collect();
+    if stats.is_empty() {
+        return String::new();
+    }
+    let per_seed = |f: &dyn Fn(&SeedStats) -> Option<u64>| -> Vec<u64> {
+        stats.iter().filter_map(|s| f(s)).collect()
+    };
+    let failovers: Vec<(u64, u64)> = stats.iter().flat_map(|s| s.failovers.clone()).collect();
+    let rows: Vec<(&str, Vec<u64>)> = vec![
+        ("lost acknowledged writes", per_seed(&|s| s.lost)),
+        ("lost set members (final reads)", per_seed(&|s| s.lost_adds)),
+        ("failovers", per_seed(&|s| Some(s.failovers.len() as u64))),
+        (
+            "failover detected after (ms)",
+            failovers.iter().map(|f| f.0).collect(),
+        ),
+        (
+            "failover completed after (ms)",
+            failovers.iter().map(|f| f.1).collect(),
+        ),
+        ("full resyncs", per_seed(&|s| Some(s.full_resyncs))),
+        ("failed operations", per_seed(&|s| Some(s.ops_failed))),
+        (
+            "indeterminate operations",
+            per_seed(&|s| Some(s.ops_indeterminate)),
+        ),
+    ];
+    let mut out = format!(
+        "{:<32}{:>10}{:>10}{:>10}{:>10}\n",
+        format!("over {}", plural(stats.len() as u64, "seed")),
+        "min",
+        "p50",
+        "p95",
+        "max"
+    );
+    for (name, values) in rows {
+        if values.is_empty() {
+            continue;
+        }
+        let min = values.iter().min().copied();
+        let s = crate::stats::Spread::of(values);
+        let cell = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        out.push_str(&format!(
+            "{name:<32}{:>10}{:>10}{:>10}{:>10}\n",
+            cell(min),
+            cell(s.p50),
+            cell(s.p95),
+            cell(s.max)
+        ));
+    }
+    out
 }
 
 impl SeedLine {
@@ -201,6 +327,7 @@ impl SeedLine {
                 .collect(),
             replay: summary.replay_command(),
             sweep: None,
+            stats: Some(SeedStats::of(summary)),
         }
     }
 
@@ -215,6 +342,7 @@ impl SeedLine {
             unmet: vec![format!("the run did not complete: {error}")],
             replay: replay_command(&plan.source.scenario_file, seed, &plan.source.overrides),
             sweep: None,
+            stats: None,
         }
     }
 }
@@ -281,6 +409,9 @@ pub fn parse_line(text: &str) -> Result<SeedLine, String> {
         unmet,
         replay: replay_command(&f.scenario_file, seed, &f.overrides),
         sweep: f.sweep_seeds.zip(f.shard),
+        stats: serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| SeedStats::from_json(&v)),
     })
 }
 
@@ -457,6 +588,7 @@ pub fn table(lines: &[&SeedLine]) -> (String, bool) {
         if count(Outcome::Error) > 0 {
             s.push_str(&format!("error     {}\n", count(Outcome::Error)));
         }
+        s.push_str(&statistics(&ls));
         for f in ls.iter().filter(|l| l.outcome != Outcome::Pass) {
             all_pass = false;
             s.push_str(&format!("seed {}: {}\n", f.seed, f.unmet.join("; ")));
@@ -544,5 +676,50 @@ mod tests {
     fn seed_lists_are_compact() {
         assert_eq!(seed_list(&[1, 3, 4, 5, 9]), "1, 3..=5, 9");
         assert_eq!(seed_list(&[]), "");
+    }
+
+    /// A sweep's table ends with each figure's spread over the seeds, read back from the
+    /// summary lines as a merge sees them.
+    #[test]
+    fn the_table_ends_with_statistics_over_the_seeds() {
+        let line = |seed: u64, lost: u64, completed: u64| {
+            let v = serde_json::json!({
+                "scenario": "s", "scenario_hash": "h", "seed": seed, "verdict": "pass",
+                "trace_hash": "t", "scenario_file": "s.toml", "overrides": [],
+                "expectations": [],
+                "checks": [{"name": "acked-writes-durable", "status": "fail", "count": lost}],
+                "failovers": [{"detected_after_ms": 5000, "completed_after_ms": completed}],
+                "replication": {"full_resyncs": 2},
+                "ops": {"failed": 0, "indeterminate": 1},
+            });
+            parse_line(&v.to_string()).unwrap()
+        };
+        let lines: Vec<SeedLine> = (1..=20).map(|s| line(s, 100 * s, 6000 + s)).collect();
+        let (table, pass) = table(&lines.iter().collect::<Vec<_>>());
+        assert!(pass);
+        let row = |name: &str| -> Vec<String> {
+            let l = table
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{table}"));
+            l[name.len()..]
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
+        assert!(table.contains("over 20 seeds"), "{table}");
+        assert_eq!(
+            row("lost acknowledged writes"),
+            ["100", "1000", "1900", "2000"]
+        );
+        assert_eq!(
+            row("failover completed after (ms)"),
+            ["6001", "6010", "6019", "6020"]
+        );
+        assert_eq!(row("full resyncs"), ["2", "2", "2", "2"]);
+        assert!(
+            !table.contains("lost set members"),
+            "not judged: no row\n{table}"
+        );
     }
 }

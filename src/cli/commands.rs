@@ -237,9 +237,10 @@ pub fn sweep(
     }
     let secs = (now() - started).as_secs_f64();
     errln!(
-        "{} in {secs:.1} s ({:.1} seeds/s on {jobs} threads)",
+        "{} in {secs:.1} s ({:.1} seeds/s on {})",
         simkv::report::plural(results.len() as u64, "seed"),
-        results.len() as f64 / secs
+        results.len() as f64 / secs,
+        simkv::report::plural(jobs as u64, "thread")
     );
     let (table, all_pass) = simkv::sweep::table(&lines.iter().collect::<Vec<_>>());
     err!("{table}");

@@ -179,6 +179,18 @@ fn lost_writes(s: &mut String, summary: &Summary, lost: &[LostWrite]) {
             s.push('\n');
         }
     }
+    // The set workload's own judgement, from the clients' final reads alone.
+    let sets: Vec<String> = summary
+        .lost_adds_by_workload
+        .iter()
+        .map(|(w, n)| format!("{w}: {n}"))
+        .collect();
+    if !sets.is_empty() {
+        s.push_str(&format!(
+            "\nSet members acknowledged but in no client's final read (the set check, from the history alone): {}.\n",
+            sets.join(", ")
+        ));
+    }
 }
 
 /// The counterexample, the checks and the expectations.
