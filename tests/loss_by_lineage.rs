@@ -63,3 +63,31 @@ fn loss_on_a_primary_without_replicas_does_not_shrink_either() {
     assert_eq!(lost("120s"), short);
     assert_eq!(lost("240s"), short);
 }
+
+/// With `appendfsync no` the OS writes dirty pages back every `os-writeback-interval` (30 s)
+/// from the machine's boot: a kill -9 and restart of the process (20 s) does not reset that
+/// clock, so the power loss at 40 s takes only what was written since the writeback at 30 s.
+#[test]
+fn a_process_restart_does_not_reset_the_os_writeback() {
+    let out = simkv(&[
+        "run",
+        "scenarios/fsync-policies.toml",
+        "--json",
+        "--set",
+        "servers.defaults.appendfsync=no",
+        "--set",
+        "expect={}",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("--json: {e}\n{}", out.stderr));
+    let lost = v["lost_by_workload"]["app"].as_u64().expect("a count");
+    let first = v["lost_writes"][0]["ack_ms"]
+        .as_u64()
+        .expect("a lost write");
+    assert!(
+        first >= 30_000,
+        "the first lost write is after the writeback ({first} ms)"
+    );
+    // 10 s of writes at about 720 a second.
+    assert!((6_500..=7_900).contains(&lost), "{lost}");
+}

@@ -56,6 +56,10 @@ pub struct Disk {
     pub aof: Option<AofFile>,
     /// The `replicaof` line of the config file (rewritten by Sentinel with CONFIG REWRITE).
     pub replicaof: Option<ProcessId>,
+    /// When the machine's OS last wrote its dirty pages back (`appendfsync no`), in ns: the
+    /// kernel's clock, which a process restart does not reset; `None` until the machine boots
+    /// (and again after a power loss, when there are no dirty pages).
+    pub last_writeback_ns: Option<u64>,
 }
 
 impl AofFile {
@@ -99,6 +103,7 @@ pub struct Loaded {
 impl Disk {
     /// What remains after a machine crash: unsynced AOF commands are gone.
     pub fn after_power_loss(&mut self) {
+        self.last_writeback_ns = None;
         if let Some(aof) = &mut self.aof {
             aof.commands.truncate(aof.fsynced);
             aof.positions.truncate(aof.fsynced);

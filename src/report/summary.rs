@@ -84,6 +84,20 @@ fn expectation_for(check: &str) -> Option<&'static str> {
 }
 
 impl Summary {
+    /// The figure `name` of this run (one of `expect::FIGURES`, or a per-workload loss), as an
+    /// `[expect]` block would see it.
+    pub fn figure(&self, name: &str) -> crate::expect::Figure {
+        crate::check::figures::Figures {
+            ops: &self.ops,
+            replication: &self.replication,
+            failovers: &self.failovers,
+            checks: &self.checks,
+            lost_by_workload: &self.lost_by_workload,
+            lost_adds_by_workload: &self.lost_adds_by_workload,
+        }
+        .get(name)
+    }
+
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
         replay_command(&self.scenario_file, self.seed, &self.overrides)

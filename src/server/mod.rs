@@ -250,7 +250,13 @@ impl Server {
         let data_from = loaded.position.map(|m| m.position());
         self.note_started(ctx, data_from);
         self.persistence.last_save = ctx.now();
-        self.persistence.last_writeback = ctx.now();
+        // The OS's writeback clock runs from the machine's boot, not the process's start.
+        let booted = self
+            .persistence
+            .disk
+            .last_writeback_ns
+            .get_or_insert(ctx.now().0);
+        debug_assert!(*booted <= ctx.now().0);
         ctx.set_timer(SimTime::NANOS_PER_SEC, TIMER_CRON);
         self.cluster_start(ctx);
         if let Role::Replica(master) = self.role() {

@@ -28,7 +28,6 @@ pub(crate) struct Persistence {
     pub(crate) child: Option<Child>,
     pub(crate) dirty_since_save: u64,
     pub(crate) last_save: SimTime,
-    pub(crate) last_writeback: SimTime,
     /// The second (of the server's clock) of the last `everysec` fsync (`server.aof_last_fsync`).
     last_fsync_second: u64,
 }
@@ -41,7 +40,6 @@ impl Persistence {
             child: None,
             dirty_since_save: 0,
             last_save: SimTime::ZERO,
-            last_writeback: SimTime::ZERO,
             last_fsync_second: 0,
         }
     }
@@ -107,11 +105,10 @@ impl Persistence {
         match cfg.appendfsync {
             Fsync::Everysec => unreachable!("handled above"),
             Fsync::No => {
-                if now.since(self.last_writeback)
-                    >= cfg.os_writeback_interval_ms * SimTime::NANOS_PER_MS
-                {
+                let last = SimTime(self.disk.last_writeback_ns.unwrap_or(now.0));
+                if now.since(last) >= cfg.os_writeback_interval_ms * SimTime::NANOS_PER_MS {
                     aof.fsynced = aof.commands.len();
-                    self.last_writeback = now;
+                    self.disk.last_writeback_ns = Some(now.0);
                 }
             }
             // A stall that ended lets the pending fsync of the last write complete.
