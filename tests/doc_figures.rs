@@ -2,7 +2,9 @@
 //! quote their numbers in tables headed `| command | figure | value |`; this test runs each
 //! command (a `simkv run` with its seed: deterministic) and compares the figure (any
 //! `[expect]` figure, or `verdict`) with the quoted value, so the pages cannot go stale.
-//! `scripts/make-doc-figures.sh` rewrites the value column from the runs instead
+//! Tables of `simkv compare` runs sit between `<!-- output of: COMMAND -->` and
+//! `<!-- end of output -->`, and must be exactly what the command prints (its table, without
+//! the title). `scripts/make-doc-figures.sh` rewrites values and tables from the runs instead
 //! (`SIMKV_UPDATE_DOCS=1`).
 
 use std::collections::BTreeMap;
@@ -181,6 +183,77 @@ fn every_quoted_figure_is_what_the_command_gives() {
             wrong.is_empty(),
             "{}\nrun scripts/make-doc-figures.sh to rewrite them",
             wrong.join("\n")
+        );
+    }
+}
+
+const OUTPUT_OF: &str = "<!-- output of: ";
+const END_OF_OUTPUT: &str = "<!-- end of output -->";
+
+/// What a `simkv` command prints on stdout, without its `# title` line.
+fn output_of(command: &str) -> String {
+    let w = words(command);
+    assert_eq!(w.first().map(String::as_str), Some("simkv"), "`{command}`");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simkv"))
+        .args(&w[1..])
+        .current_dir(root())
+        .env("CI", "1")
+        .output()
+        .expect("the simkv binary runs");
+    assert!(out.status.success(), "`{command}` failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let body: Vec<&str> = text.lines().filter(|l| !l.starts_with("# ")).collect();
+    body.join("\n").trim().to_string()
+}
+
+/// Replaces every generated block of `text` with what its command prints now; returns the new
+/// text and the commands whose output differed.
+fn regenerate_outputs(text: &str) -> (String, Vec<String>, usize) {
+    let mut out: Vec<String> = Vec::new();
+    let mut stale = Vec::new();
+    let mut blocks = 0;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        out.push(line.to_string());
+        let Some(command) = line
+            .strip_prefix(OUTPUT_OF)
+            .and_then(|l| l.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        blocks += 1;
+        let mut old = Vec::new();
+        for l in lines.by_ref() {
+            if l == END_OF_OUTPUT {
+                break;
+            }
+            old.push(l);
+        }
+        let now = output_of(command);
+        if old.join("\n").trim() != now {
+            stale.push(command.to_string());
+        }
+        out.push(String::new());
+        out.push(now);
+        out.push(String::new());
+        out.push(END_OF_OUTPUT.to_string());
+    }
+    (out.join("\n") + "\n", stale, blocks)
+}
+
+#[test]
+fn every_generated_table_is_what_the_command_prints() {
+    let update = std::env::var_os("SIMKV_UPDATE_DOCS").is_some();
+    let path = root().join("docs/tradeoffs.md");
+    let text = std::fs::read_to_string(&path).expect("docs/tradeoffs.md");
+    let (new, stale, blocks) = regenerate_outputs(&text);
+    assert!(blocks >= 2, "docs/tradeoffs.md has {blocks} generated tables");
+    if update {
+        write(&path, &new);
+    } else {
+        assert!(
+            stale.is_empty(),
+            "docs/tradeoffs.md: the output of {stale:?} changed; run scripts/make-doc-figures.sh"
         );
     }
 }
