@@ -182,6 +182,8 @@ struct Pending {
     cmd: Command,
     /// Redirections followed so far.
     redirects: u32,
+    /// The server the command (or its WAIT) went to.
+    sent_to: ProcessId,
 }
 
 /// One client process of a workload.
@@ -311,7 +313,11 @@ impl Client {
             Msg::SwitchMaster { name, master } if *name == *self.spec.master_name => {
                 self.primary = Some(master)
             }
-            Msg::Close { .. } if self.pending.is_some() => {
+            // A closed connection fails the command on it (it may or may not have run) and, for
+            // a sentinel-aware client, sends it back to the sentinels (as after Sentinel's
+            // CLIENT KILL on a reconfigured server). A close of another connection changes
+            // nothing.
+            Msg::Close { .. } if self.pending.as_ref().is_some_and(|p| p.sent_to == from) => {
                 self.lose_primary();
                 self.complete(
                     ctx,
@@ -320,6 +326,9 @@ impl Client {
                     Some(from),
                     Some("connection closed"),
                 );
+            }
+            Msg::Close { .. } if self.pending.is_none() && self.primary == Some(from) => {
+                self.lose_primary();
             }
             _ => {}
         }
@@ -460,6 +469,7 @@ impl Client {
         let p = self.pending.as_mut().expect("checked");
         p.redirects += 1;
         p.id = id;
+        p.sent_to = node;
         ctx.send(
             node,
             Msg::Request {
@@ -526,6 +536,11 @@ impl Client {
             error: None,
             position: None,
         });
+        let to = match (kind, self.spec.read_from) {
+            _ if cluster => self.cluster_node(&key).expect("a cluster client has a map"),
+            (OpKind::Get, Some(replica)) => replica,
+            _ => target,
+        };
         self.pending = Some(Pending {
             id,
             kind,
@@ -536,12 +551,8 @@ impl Client {
             output: Value::Null,
             cmd: cmd.clone(),
             redirects: 0,
+            sent_to: to,
         });
-        let to = match (kind, self.spec.read_from) {
-            _ if cluster => self.cluster_node(&key).expect("a cluster client has a map"),
-            (OpKind::Get, Some(replica)) => replica,
-            _ => target,
-        };
         ctx.send(to, Msg::Request { id, cmd });
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
     }

@@ -200,7 +200,11 @@ fn output_of(command: &str) -> String {
         .env("CI", "1")
         .output()
         .expect("the simkv binary runs");
-    assert!(out.status.success(), "`{command}` failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "`{command}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("UTF-8 output");
     let body: Vec<&str> = text.lines().filter(|l| !l.starts_with("# ")).collect();
     body.join("\n").trim().to_string()
@@ -247,7 +251,10 @@ fn every_generated_table_is_what_the_command_prints() {
     let path = root().join("docs/tradeoffs.md");
     let text = std::fs::read_to_string(&path).expect("docs/tradeoffs.md");
     let (new, stale, blocks) = regenerate_outputs(&text);
-    assert!(blocks >= 2, "docs/tradeoffs.md has {blocks} generated tables");
+    assert!(
+        blocks >= 2,
+        "docs/tradeoffs.md has {blocks} generated tables"
+    );
     if update {
         write(&path, &new);
     } else {

@@ -17,6 +17,7 @@ impl Server {
         id: u64,
         cmd: Command,
     ) {
+        self.clients.insert(client);
         if let Some(err) = self.cluster_refusal(client, &cmd) {
             let reply = Reply::Error(Rc::from(err));
             let msg = Msg::Reply {
@@ -77,6 +78,15 @@ impl Server {
         }
         let reply = applied.reply;
         ctx.send(client, Msg::Reply { id, reply, at });
+    }
+
+    /// sentinel.c: sentinelSendSlaveOf sends `MULTI`, `SLAVEOF`, `CONFIG REWRITE`, `CLIENT KILL
+    /// TYPE normal`, `CLIENT KILL TYPE pubsub`, `EXEC`: every normal client of a reconfigured
+    /// server is disconnected, so clients reconnect and ask the sentinels where the primary is.
+    pub(super) fn kill_normal_clients(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        for client in std::mem::take(&mut self.clients) {
+            ctx.send(client, Msg::Close { conn: 0 });
+        }
     }
 
     /// The error a command gets before it runs, in `processCommand`'s order.

@@ -101,6 +101,9 @@ pub struct Server {
     persistence: Persistence,
     /// Sentinels subscribed to hellos (pub/sub relay).
     subscribers: BTreeSet<ProcessId>,
+    /// The normal clients connected (every process that sent a command since the last
+    /// CLIENT KILL).
+    clients: BTreeSet<ProcessId>,
     /// Messages that arrived while an RDB load blocked the server.
     deferred: Vec<(ProcessId, Msg)>,
     /// Planted-bug bookkeeping: whether the server was ever a primary, and writes applied.
@@ -126,6 +129,7 @@ impl Server {
             primary: PrimarySide::default(),
             persistence: Persistence::new(disk),
             subscribers: BTreeSet::new(),
+            clients: BTreeSet::new(),
             deferred: Vec::new(),
             was_primary: false,
             writes_applied: 0,
@@ -311,7 +315,13 @@ impl Server {
             | Msg::RdbChunk { .. }
             | Msg::Stream { .. }
             | Msg::KeepAlive { .. } => self.on_replication(ctx, from, msg),
-            Msg::ReplicaOf { master } => self.on_replicaof(ctx, master),
+            Msg::ReplicaOf { master } => {
+                self.on_replicaof(ctx, master);
+                // An operator's REPLICAOF (injected by the server itself) keeps its clients.
+                if from != ctx.me() {
+                    self.kill_normal_clients(ctx);
+                }
+            }
             Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
             Msg::Asking { id } => self.on_asking(ctx, from, id),
             Msg::Info { id } => {

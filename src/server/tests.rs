@@ -17,7 +17,7 @@ use crate::sim::{
 #[derive(Clone, Debug)]
 enum Node {
     Server(Box<Server>),
-    Probe,
+    Probe(Vec<(ProcessId, Msg)>),
 }
 
 impl Process for Node {
@@ -28,8 +28,9 @@ impl Process for Node {
         }
     }
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
-        if let Node::Server(s) = self {
-            s.on_message(ctx, from, msg);
+        match self {
+            Node::Server(s) => s.on_message(ctx, from, msg),
+            Node::Probe(got) => got.push((from, msg)),
         }
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
@@ -73,7 +74,7 @@ impl Bench {
             let server = Server::new(name, cfg.clone(), disk, peers.clone());
             kernel.add(&format!("server/{name}"), Node::Server(Box::new(server)));
         }
-        let probe = kernel.add("probe", Node::Probe);
+        let probe = kernel.add("probe", Node::Probe(Vec::new()));
         Bench {
             kernel,
             probe,
@@ -84,7 +85,15 @@ impl Bench {
     fn server(&self, i: u32) -> &Server {
         match self.kernel.process(ProcessId(i)) {
             Node::Server(s) => s,
-            Node::Probe => unreachable!("not a server"),
+            Node::Probe(_) => unreachable!("not a server"),
+        }
+    }
+
+    /// What the probe received.
+    fn received(&self) -> &[(ProcessId, Msg)] {
+        match self.kernel.process(self.probe) {
+            Node::Probe(got) => got,
+            Node::Server(_) => unreachable!("the probe"),
         }
     }
 
@@ -305,4 +314,43 @@ fn promotion_creates_no_backlog() {
         .iter()
         .any(|n| matches!(&n.fact, Fact::Promoted { server, .. } if server == "r"));
     assert!(promoted);
+}
+
+/// sentinelSendSlaveOf: a sentinel's REPLICAOF comes with CLIENT KILL TYPE normal, so the
+/// reconfigured server closes every client connection; an operator's REPLICAOF does not.
+#[test]
+fn a_sentinels_replicaof_disconnects_the_clients() {
+    let closes = |b: &Bench| {
+        b.received()
+            .iter()
+            .filter(|(from, m)| *from == ProcessId(0) && matches!(m, Msg::Close { .. }))
+            .count()
+    };
+    let mut b = Bench::new(&[("p", None, cfg()), ("r", Some(0), cfg())]);
+    b.kernel.start();
+    b.set(0, "k", 10);
+    b.run_until(100);
+    // The operator's REPLICAOF is injected by the server itself.
+    let now = b.now();
+    b.kernel
+        .inject(
+            now,
+            ProcessId(0),
+            ProcessId(0),
+            Msg::ReplicaOf {
+                master: Some(ProcessId(1)),
+            },
+        )
+        .expect("queued");
+    b.run_until(200);
+    assert_eq!(closes(&b), 0, "an operator keeps the clients connected");
+    b.set(0, "k2", 10);
+    b.run_until(300);
+    // The probe stands for a sentinel here: its REPLICAOF NO ONE kills the client (the probe).
+    b.send(0, Msg::ReplicaOf { master: None });
+    b.run_until(400);
+    assert_eq!(closes(&b), 1, "the connected client is disconnected");
+    b.send(0, Msg::ReplicaOf { master: None });
+    b.run_until(500);
+    assert_eq!(closes(&b), 1, "no client connected since: nothing to close");
 }
