@@ -17,7 +17,7 @@ pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 
 pub use files::{MANIFEST, OutDir, RunFiles, write_dir};
 pub use summary::{LOST_WRITES_SHOWN, Summary};
-pub use words::{human_duration, plural, replay_command, shell_quote};
+pub use words::{human_duration, per_workload, plural, replay_command, shell_quote};
 
 pub use crate::check::failover::Failover;
 pub use crate::check::figures::{OpsCounts, ReplicationCounts};

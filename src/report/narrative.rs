@@ -166,13 +166,9 @@ fn lost_writes(s: &mut String, summary: &Summary, lost: &[LostWrite]) {
     if lost.is_empty() {
         s.push_str("No acknowledged write was lost.\n");
     } else {
-        let per: Vec<String> = summary
-            .lost_by_workload
-            .iter()
-            .map(|(w, n)| format!("{w}: {n}"))
-            .collect();
-        if !per.is_empty() {
-            s.push_str(&format!("By workload: {}.\n\n", per.join(", ")));
+        if !summary.lost_by_workload.is_empty() {
+            let per = super::per_workload(&summary.lost_by_workload, ": ");
+            s.push_str(&format!("By workload: {per}.\n\n"));
         }
         for g in loss_groups(lost) {
             s.push_str(&g);
@@ -180,15 +176,10 @@ fn lost_writes(s: &mut String, summary: &Summary, lost: &[LostWrite]) {
         }
     }
     // The set workload's own judgement, from the clients' final reads alone.
-    let sets: Vec<String> = summary
-        .lost_adds_by_workload
-        .iter()
-        .map(|(w, n)| format!("{w}: {n}"))
-        .collect();
-    if !sets.is_empty() {
+    if !summary.lost_adds_by_workload.is_empty() {
+        let per = super::per_workload(&summary.lost_adds_by_workload, ": ");
         s.push_str(&format!(
-            "\nSet members acknowledged but in no client's final read (the set check, from the history alone): {}.\n",
-            sets.join(", ")
+            "\nSet members acknowledged but in no client's final read (the set check, from the history alone): {per}.\n"
         ));
     }
 }

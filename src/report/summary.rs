@@ -163,27 +163,18 @@ impl Summary {
                 f.completed_after_ms
             ));
         }
-        if self.lost_by_workload.values().any(|n| *n > 0) {
-            let parts: Vec<String> = self
-                .lost_by_workload
-                .iter()
-                .map(|(w, n)| format!("{w} {n}"))
-                .collect();
-            s.push_str(&format!(
-                "lost acknowledged writes by workload: {}\n",
-                parts.join(", ")
-            ));
-        }
-        if self.lost_adds_by_workload.values().any(|n| *n > 0) {
-            let parts: Vec<String> = self
-                .lost_adds_by_workload
-                .iter()
-                .map(|(w, n)| format!("{w} {n}"))
-                .collect();
-            s.push_str(&format!(
-                "acknowledged set members missing from the final reads, by workload: {}\n",
-                parts.join(", ")
-            ));
+        let lines = [
+            ("lost acknowledged writes", &self.lost_by_workload),
+            (
+                "acknowledged set members missing from the final reads,",
+                &self.lost_adds_by_workload,
+            ),
+        ];
+        for (what, counts) in lines {
+            if counts.values().any(|n| *n > 0) {
+                let per = super::per_workload(counts, " ");
+                s.push_str(&format!("{what} by workload: {per}\n"));
+            }
         }
     }
 

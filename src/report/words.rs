@@ -1,6 +1,12 @@
 //! Small pieces of wording shared by every output: plurals, shell quoting, the replay command
 //! and durations in human units.
 
+/// Counts per workload as `name<sep>count`, joined by commas (`east 0, west 12`).
+pub fn per_workload(counts: &std::collections::BTreeMap<String, u64>, sep: &str) -> String {
+    let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{w}{sep}{n}")).collect();
+    parts.join(", ")
+}
+
 /// `1 key`, `2 keys`: a count with its noun, plural when it is not one.
 pub fn plural(n: u64, noun: &str) -> String {
     if n == 1 {
