@@ -4,14 +4,16 @@
 //! (`feedReplicationBuffer`, `incrementalTrimReplicationBacklog` in src/replication.c):
 //! - bytes go into the tail block while it has room; a new block is allocated with
 //!   `min(max(len, 16 KiB), max(repl-backlog-size / 16, 16 KiB))` bytes;
-//! - only after a new block is added is the backlog trimmed, one whole block at a time (at most 64
-//!   per call), and only while `histlen > repl-backlog-size`, more than one block remains, the first
-//!   block is referenced by no replica's output buffer, and dropping it leaves more than
-//!   `repl-backlog-size` bytes.
+//! - the backlog is trimmed after a new block is added, and again in every `beforeSleep` (so, in
+//!   the model, after every feed), one whole block at a time, and only while `histlen >
+//!   repl-backlog-size`, more than one block remains, the first block is referenced by no
+//!   replica's output buffer, and dropping it leaves more than `repl-backlog-size` bytes.
 //!
 //! So the backlog usually holds somewhat more than `repl-backlog-size` bytes, and a replica whose
-//! output buffer still references old blocks keeps them alive. simkv ignores the allocator's
-//! internal fragmentation (`zmalloc_usable`), which in Redis makes blocks a little larger.
+//! output buffer still references old blocks keeps them alive. A block also keeps the allocator's
+//! rounding (`zmalloc_usable`): Redis asks for the block plus its 40-byte header and uses all the
+//! allocator gives, so with jemalloc (Debian's build) a 16 KiB block holds 20,440 bytes, and a
+//! 16 KiB backlog still grants a partial resync 36,824 bytes back (measured on 7.0.15).
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -20,6 +22,19 @@ use super::command::{Command, ping_len, resp_array_len, select_len};
 
 /// Redis's `PROTO_REPLY_CHUNK_BYTES`: the smallest replication buffer block.
 pub const BLOCK_MIN_BYTES: u64 = 16 * 1024;
+/// `sizeof(replBufBlock)` on 64-bit builds: refcount, id, repl_offset, size, used.
+pub const BLOCK_HEADER_BYTES: u64 = 40;
+
+/// What jemalloc hands out for a request of `n` bytes (its size class), for the sizes a
+/// replication block asks for (above 4 KiB): four classes per doubling, so a request is rounded
+/// up to a multiple of a quarter of the power of two below it (16,424 bytes become 20,480).
+pub fn jemalloc_usable_size(n: u64) -> u64 {
+    assert!(n > 4096, "only large size classes are modelled ({n} bytes)");
+    let k = 63 - (n - 1).leading_zeros();
+    let spacing = 1u64 << (k - 2);
+    n.div_ceil(spacing) * spacing
+}
+
 /// Redis's `REPL_BACKLOG_TRIM_BLOCKS_PER_CALL`.
 pub const TRIM_BLOCKS_PER_CALL: usize = 64;
 /// Redis's `CONFIG_REPL_BACKLOG_MIN_SIZE`: the smallest `repl-backlog-size` accepted.
@@ -141,8 +156,10 @@ impl Backlog {
                 remaining -= copy;
             }
             if remaining > 0 {
+                // feedReplicationBuffer: the block takes all the allocator gives it.
                 let cap = (self.limit / 16).max(BLOCK_MIN_BYTES);
-                let size = remaining.max(BLOCK_MIN_BYTES).min(cap);
+                let asked = remaining.max(BLOCK_MIN_BYTES).min(cap);
+                let size = jemalloc_usable_size(asked + BLOCK_HEADER_BYTES) - BLOCK_HEADER_BYTES;
                 let copy = size.min(remaining);
                 self.blocks.push_back(Block {
                     start: self.offset + self.histlen,
@@ -154,6 +171,9 @@ impl Backlog {
                 self.trim(pinned_from);
             }
         }
+        // server.c: beforeSleep trims too (incrementalTrimReplicationBacklog), so the backlog
+        // never holds more than the limit plus its first block once the event is handled.
+        self.trim(pinned_from);
     }
 
     /// Trims whole blocks as `incrementalTrimReplicationBacklog` does.
@@ -257,17 +277,36 @@ mod tests {
             b.histlen() > BACKLOG_MIN_SIZE,
             "Redis keeps at least the limit"
         );
-        assert!(b.histlen() <= BACKLOG_MIN_SIZE + BLOCK_MIN_BYTES);
+        let block = 20_440; // jemalloc's 20 KiB class, less the header
+        assert!(b.histlen() <= BACKLOG_MIN_SIZE + block);
         assert_eq!(
             b.first_offset() + b.histlen(),
             next,
             "the backlog ends at the stream end"
         );
         assert_eq!(
-            (b.first_offset() - 1) % BLOCK_MIN_BYTES,
+            (b.first_offset() - 1) % block,
             0,
             "trimmed at a block boundary"
         );
+    }
+
+    /// Measured on Redis 7.0.15 (jemalloc) with `repl-backlog-size 16kb`: a replica can continue
+    /// from at most 36,824 bytes back (16,384 + one 20,440-byte block), never more.
+    #[test]
+    fn a_16k_backlog_reaches_back_36824_bytes_as_in_redis() {
+        assert_eq!(jemalloc_usable_size(16_384 + BLOCK_HEADER_BYTES), 20_480);
+        assert_eq!(jemalloc_usable_size(16_384), 16_384);
+        assert_eq!(jemalloc_usable_size(20_481), 24_576);
+        assert_eq!(jemalloc_usable_size(65_576), 81_920);
+        let mut b = Backlog::new(BACKLOG_MIN_SIZE, 1);
+        let mut next = 1;
+        let mut most = 0;
+        for _ in 0..20_000 {
+            fill(&mut b, &mut next, 8, 1);
+            most = most.max(b.histlen());
+        }
+        assert_eq!(most, 36_824);
     }
 
     #[test]
@@ -312,6 +351,7 @@ mod tests {
     fn large_backlog_uses_blocks_of_one_sixteenth() {
         let mut b = Backlog::new(1 << 20, 1);
         b.feed(entry(1, 200_000), None);
-        assert_eq!(b.block_count(), 4, "65536-byte blocks for a 1 MiB backlog");
+        // 65,536 asked (a sixteenth), 81,880 usable (jemalloc's 80 KiB class, less the header).
+        assert_eq!(b.block_count(), 3, "81,880-byte blocks for a 1 MiB backlog");
     }
 }
