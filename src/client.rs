@@ -130,6 +130,30 @@ pub struct SlotMap {
 /// `maxAttempts`: 5).
 pub const MAX_REDIRECTS: u32 = 5;
 
+/// How a sentinel-aware client learns that the primary moved: what real client libraries do
+/// differs, and so does what a failover or a split brain costs them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Follow {
+    /// Subscribes to `+switch-master` on every sentinel at start and moves only when one
+    /// pushes it; after an error or a closed connection it reconnects to the primary it knows
+    /// (Jedis's `JedisSentinelPool`, whose `MasterListener` subscribes to each sentinel).
+    Push,
+    /// Never subscribes; asks the sentinels (`get-master-addr-by-name`) again for every new
+    /// connection: after `-READONLY`, `-MASTERDOWN`, a timeout or a closed connection (redis-py's
+    /// `SentinelConnectionPool`).
+    Reconnect,
+    /// Both: follows the pushes of the sentinels it asked and asks again after an error.
+    #[default]
+    Both,
+}
+
+impl Follow {
+    /// Whether the client asks the sentinels again when its connection fails.
+    fn asks_after_errors(self) -> bool {
+        matches!(self, Follow::Reconnect | Follow::Both)
+    }
+}
+
 /// A workload: what its clients do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadSpec {
@@ -149,6 +173,8 @@ pub struct WorkloadSpec {
     pub read_from: Option<ProcessId>,
     /// The primary's name for sentinel discovery (`get-master-addr-by-name`).
     pub master_name: String,
+    /// How a sentinel-aware client follows a failover.
+    pub follow: Follow,
     /// Key choice.
     pub distribution: KeyDistribution,
     /// Operation mix as (kind, weight).
@@ -270,6 +296,13 @@ impl Client {
         if let Some(at) = self.spec.final_reads_ns {
             ctx.set_timer(at.saturating_sub(ctx.now().0).max(1), TIMER_FINAL_READS);
         }
+        if let (Target::Sentinels(sentinels), Follow::Push) = (&self.spec.target, self.spec.follow)
+        {
+            for &s in sentinels {
+                let name = Rc::from(self.spec.master_name.as_str());
+                ctx.send(s, Msg::Subscribe { name });
+            }
+        }
     }
 
     /// Handles a timer.
@@ -329,6 +362,22 @@ impl Client {
             }
             Msg::Close { .. } if self.pending.is_none() && self.primary == Some(from) => {
                 self.lose_primary();
+            }
+            // The command reached a killed server's closed port: it never ran. A WAIT refused
+            // after its write was acknowledged leaves the write indeterminate.
+            Msg::Refused { id } if self.pending.as_ref().is_some_and(|p| p.id == id) => {
+                self.lose_primary();
+                let p = self.pending.as_ref().expect("matched");
+                let (kind, value, error) = if p.waiting_for_wait {
+                    (
+                        EventType::Info,
+                        p.output.clone(),
+                        "connection refused before WAIT answered",
+                    )
+                } else {
+                    (EventType::Fail, Value::Null, "connection refused")
+                };
+                self.complete(ctx, kind, value, Some(from), Some(error));
             }
             _ => {}
         }
@@ -402,7 +451,17 @@ impl Client {
         let id = self.next_id;
         self.asking = Some(id);
         let name = std::rc::Rc::from(self.spec.master_name.as_str());
-        ctx.send(s, Msg::GetMasterAddr { id, name });
+        // Without a subscription of its own, a `Both` client hears the pushes of the sentinels
+        // it asked.
+        let subscribe = self.spec.follow == Follow::Both;
+        ctx.send(
+            s,
+            Msg::GetMasterAddr {
+                id,
+                name,
+                subscribe,
+            },
+        );
         ctx.set_timer(DISCOVERY_TIMEOUT_NS, TIMER_DISCOVER | id);
     }
 
@@ -411,7 +470,8 @@ impl Client {
     /// asks another node, which answers with `-MOVED` (as clients refresh their map after a
     /// connection error).
     fn lose_primary(&mut self) {
-        if matches!(self.spec.target, Target::Sentinels(_)) {
+        if matches!(self.spec.target, Target::Sentinels(_)) && self.spec.follow.asks_after_errors()
+        {
             self.primary = None;
         }
         if let (Some(map), Some(p)) = (self.slots.as_mut(), self.pending.as_ref()) {

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use crate::cluster::bus::BusMessage;
+pub use crate::redis::Hello;
 use crate::redis::{Command, Keyspace, ReplId, Reply, StreamEntry};
 use crate::sim::{Message, ProcessId};
 
@@ -136,6 +137,12 @@ pub enum Msg {
         /// Replication offset processed.
         offset: u64,
     },
+    /// The OS of a killed process to a client: the command with this request id reached a
+    /// closed port (ECONNREFUSED on a new connection, a reset on an old one): it never ran.
+    Refused {
+        /// The request id.
+        id: u64,
+    },
     /// Either side closed the connection (FIN / RST).
     Close {
         /// The connection id.
@@ -206,6 +213,13 @@ pub enum Msg {
     GetMasterAddr {
         /// Request id.
         id: u64,
+        /// The monitored primary's name.
+        name: Rc<str>,
+        /// Whether the asker also hears this sentinel's `+switch-master` pushes afterwards.
+        subscribe: bool,
+    },
+    /// Client → sentinel: `SUBSCRIBE +switch-master`, for pushes about primary `name`.
+    Subscribe {
         /// The monitored primary's name.
         name: Rc<str>,
     },
@@ -281,21 +295,6 @@ impl RdbTransfer {
     }
 }
 
-/// The payload of a Sentinel hello message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hello {
-    /// The sentinel that sent it.
-    pub sentinel: ProcessId,
-    /// The monitored primary's name.
-    pub name: Rc<str>,
-    /// Its current epoch.
-    pub current_epoch: u64,
-    /// The primary it believes in.
-    pub master: ProcessId,
-    /// The configuration epoch of that belief.
-    pub config_epoch: u64,
-}
-
 impl crate::sim::Vocabulary for Msg {
     type Fact = crate::fact::Fact;
 }
@@ -307,6 +306,32 @@ impl crate::sim::Observation for crate::fact::Fact {
 }
 
 impl Message for Msg {
+    /// A killed server's OS resets the connection a message came on: the peer reads a closed
+    /// connection (a client's command, every message of the replication protocol in either
+    /// direction). Sentinel links, hellos, the cluster bus and replies to a dead client get no
+    /// answer that changes anything: Sentinel and Cluster judge a peer by how long it has not
+    /// answered (`sentinelCheckSubjectivelyDown`, `clusterCron`), not by its connection.
+    fn refusal(&self) -> Option<Msg> {
+        let conn = match self {
+            Msg::Request { id, .. } | Msg::Asking { id } => return Some(Msg::Refused { id: *id }),
+            Msg::ReplPing { conn }
+            | Msg::ReplPong { conn }
+            | Msg::Replconf { conn }
+            | Msg::ReplconfOk { conn }
+            | Msg::Psync { conn, .. }
+            | Msg::FullResync { conn, .. }
+            | Msg::Continue { conn, .. }
+            | Msg::SyncError { conn, .. }
+            | Msg::RdbChunk { conn, .. }
+            | Msg::Rdb { conn, .. }
+            | Msg::Stream { conn, .. }
+            | Msg::Ack { conn, .. }
+            | Msg::KeepAlive { conn } => *conn,
+            _ => return None,
+        };
+        Some(Msg::Close { conn })
+    }
+
     fn wire_size(&self) -> u64 {
         match self {
             Msg::Request { cmd, .. } => cmd.resp_len(),
@@ -319,6 +344,7 @@ impl Message for Msg {
                 _ => 8,
             },
             Msg::Rdb { bytes, .. } | Msg::RdbChunk { bytes, .. } => *bytes,
+            Msg::Hello(h) => h.publish_len(),
             Msg::Stream { entries, .. } => entries.iter().map(|e| e.len).sum(),
             Msg::InfoReply { info, .. } => 400 + 40 * info.replicas.len() as u64,
             Msg::ClusterBus(m) => m.size_bytes() as u64,
@@ -350,6 +376,7 @@ impl Message for Msg {
             ),
             Msg::Ack { conn, offset } => (13, conn ^ offset.rotate_left(20)),
             Msg::Close { conn } => (14, *conn),
+            Msg::Refused { id } => (30, *id),
             Msg::ReplicaOf { master } => (15, master.map_or(u64::MAX, |m| u64::from(m.0))),
             Msg::Info { id } => (16, *id),
             Msg::InfoReply { id, info } => (17, id ^ info.offset.rotate_left(16)),
@@ -385,6 +412,7 @@ impl Message for Msg {
             Msg::GetMasterAddr { id, .. } => (24, *id),
             Msg::MasterAddr { id, master } => (25, id ^ master.map_or(0, |m| u64::from(m.0) << 40)),
             Msg::SwitchMaster { master, .. } => (26, u64::from(master.0)),
+            Msg::Subscribe { .. } => (31, 0),
             Msg::ClusterBus(m) => (
                 28,
                 u64::from(m.type_code())

@@ -463,3 +463,89 @@ heal = "22s"
     assert!(!events(&notes, K::Reboot).is_empty());
     assert!(events(&notes, K::TryFailover).is_empty());
 }
+
+/// pubsub.c: publishCommand propagates `PUBLISH` to the replicas, and sentinel.c:
+/// sentinelSendHello publishes a hello on every monitored server every 2 s, so in 7.0 the
+/// hellos advance the primary's replication offset like writes. Without writes or pings (the
+/// ping period is set past the run) the offset of p1 is then a SELECT plus whole hellos, each
+/// `PUBLISH __sentinel__:hello <85-byte payload>` of 134 bytes, and its replicas follow it.
+#[test]
+fn hellos_are_replicated_like_writes() {
+    let text = r#"
+name = "hellos"
+duration = "30s"
+quiet = "1s"
+[servers.defaults]
+repl-ping-replica-period = 3600
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[sentinels.defaults]
+monitor = "p1"
+quorum = 2
+[sentinels.s1]
+[sentinels.s2]
+[sentinels.s3]
+"#;
+    let s = Scenario::parse("inline.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = World::new(&s, 1).run(&mut |_| {}).expect("runs");
+    let p1 = out.servers.iter().find(|s| s.name == "p1").expect("p1");
+    let r1 = out.servers.iter().find(|s| s.name == "r1").expect("r1");
+    let select = simkv::redis::select_len(0);
+    let hellos = p1.offset.checked_sub(select).expect("p1's offset grew") / 134;
+    assert_eq!(
+        p1.offset,
+        select + hellos * 134,
+        "a SELECT and whole hellos"
+    );
+    // Three sentinels, one hello each every 2 s for about 30 s.
+    assert!((30..=50).contains(&hellos), "{hellos} hellos");
+    assert_eq!(r1.offset, p1.offset, "the replica received them all");
+}
+
+/// A primary cut off with one sentinel keeps receiving that sentinel's hellos, so its offset
+/// moves past the point where the majority promoted a replica: when it returns, its PSYNC
+/// asks for bytes the new primary never had and it needs a full resync (as in Redis 7.0),
+/// though no client wrote to it during the cut.
+#[test]
+fn hellos_during_a_cut_make_the_returning_primary_resync_fully() {
+    let text = r#"
+name = "hello-divergence"
+duration = "60s"
+quiet = "20s"
+[servers.defaults]
+repl-ping-replica-period = 3600
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[servers.r2]
+replicaof = "p1"
+[sentinels.defaults]
+monitor = "p1"
+quorum = 2
+down-after-milliseconds = 3000
+[sentinels.s1]
+[sentinels.s2]
+[sentinels.s3]
+[[faults]]
+kind = "partition"
+between = [["p1", "s1"], ["r1", "r2", "s2", "s3"]]
+at = "10s"
+heal = "25s"
+"#;
+    let s = Scenario::parse("inline.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = World::new(&s, 1).run(&mut |_| {}).expect("runs");
+    let p1 = out.servers.iter().find(|s| s.name == "p1").expect("p1");
+    assert!(!p1.is_master, "p1 was converted into a replica");
+    let needed: Vec<&FactNote> = out
+        .notes
+        .iter()
+        .filter(|n| n.fact.kind() == "repl:full-resync-needed")
+        .filter(|n| matches!(&n.fact, Fact::FullResyncNeeded { replica, .. } if replica == "p1"))
+        .collect();
+    assert!(
+        !needed.is_empty(),
+        "p1's PSYNC was refused: its hellos during the cut are not in the new history"
+    );
+    assert_eq!(p1.stats.partial_resyncs, 0, "no partial resync for p1");
+}

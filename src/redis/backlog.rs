@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use super::Hello;
 use super::command::{Command, ping_len, resp_array_len, select_len};
 
 /// Redis's `PROTO_REPLY_CHUNK_BYTES`: the smallest replication buffer block.
@@ -51,6 +52,8 @@ pub enum StreamItem {
     Getack,
     /// A write command.
     Command(Command),
+    /// A Sentinel hello published on the primary (`PUBLISH __sentinel__:hello ...`).
+    Publish(Rc<Hello>),
 }
 
 impl StreamItem {
@@ -61,6 +64,7 @@ impl StreamItem {
             StreamItem::Ping => ping_len(),
             StreamItem::Getack => resp_array_len(&[b"REPLCONF", b"GETACK", b"*"]),
             StreamItem::Command(c) => c.resp_len(),
+            StreamItem::Publish(h) => h.publish_len(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod command;
 mod config;
 mod keyspace;
 mod persistence;
+mod pubsub;
 mod replication;
 
 pub use backlog::{BACKLOG_MIN_SIZE, BLOCK_MIN_BYTES, Backlog, StreamEntry, StreamItem};
@@ -14,4 +15,5 @@ pub use command::{Command, Reply, errors, ping_len, resp_array_len, select_len};
 pub use config::{Fsync, OutputBufferLimit, ServerConfig};
 pub use keyspace::{Applied, Keyspace, Value};
 pub use persistence::{AofFile, Disk, RdbFile};
+pub use pubsub::{HELLO_CHANNEL, Hello};
 pub use replication::{FullResyncReason, Mark, PsyncDecision, ReplId, ReplIdentity, decide_psync};

@@ -280,8 +280,13 @@ impl Sentinel {
                 });
                 self.peers.on_reply(from, now, down, vote);
             }
-            Msg::GetMasterAddr { id, .. } => {
+            Msg::Subscribe { .. } => {
                 self.clients.insert(from);
+            }
+            Msg::GetMasterAddr { id, subscribe, .. } => {
+                if subscribe {
+                    self.clients.insert(from);
+                }
                 let master = Some(self.current_master());
                 ctx.send(from, Msg::MasterAddr { id, master });
             }

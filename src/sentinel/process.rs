@@ -89,7 +89,8 @@ impl SentinelProcess {
             }
             Msg::Hello(h) => self.by_name(&h.name),
             Msg::IsMasterDown { name, .. } => self.by_name(name),
-            Msg::GetMasterAddr { id, name } => {
+            Msg::Subscribe { name } => self.by_name(name),
+            Msg::GetMasterAddr { id, name, .. } => {
                 let found = self.by_name(name);
                 if found.is_none() {
                     // `SENTINEL get-master-addr-by-name` of an unknown name replies nil.

@@ -20,7 +20,9 @@ use std::rc::Rc;
 
 use crate::fact::{Fact, Position, StartRole};
 use crate::proto::Msg;
-use crate::redis::{AofFile, Backlog, Disk, Keyspace, ReplId, ReplIdentity, ServerConfig};
+use crate::redis::{
+    AofFile, Backlog, Disk, Hello, Keyspace, ReplId, ReplIdentity, ServerConfig, StreamItem,
+};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 use data::Data;
@@ -214,6 +216,16 @@ impl Server {
         self.peers.get(p.index()).map_or("?", String::as_str)
     }
 
+    /// Delivers a hello to every sentinel subscribed to `__sentinel__:hello` here but `except`
+    /// (the publisher: a sentinel ignores its own hellos anyway).
+    fn publish(&self, ctx: &mut Ctx<'_, Msg>, h: &Rc<Hello>, except: Option<ProcessId>) {
+        for &s in &self.subscribers {
+            if Some(s) != except {
+                ctx.send(s, Msg::Hello(h.clone()));
+            }
+        }
+    }
+
     fn is_loading(&self) -> bool {
         self.replica.as_ref().is_some_and(ReplicaSide::is_loading)
     }
@@ -333,12 +345,12 @@ impl Server {
                 ctx.send(from, Msg::Pong { id });
             }
             Msg::Hello(h) => {
-                // Pub/sub relay of __sentinel__:hello to every subscribed sentinel.
                 self.subscribers.insert(from);
-                for &s in &self.subscribers {
-                    if s != from {
-                        ctx.send(s, Msg::Hello(h.clone()));
-                    }
+                self.publish(ctx, &h, Some(from));
+                // pubsub.c: publishCommand propagates PUBLISH to the replicas (outside Cluster),
+                // so on a primary a hello advances the replication offset like a write.
+                if self.replica.is_none() && self.cluster.is_none() {
+                    self.propagate(ctx, StreamItem::Publish(h));
                 }
             }
             Msg::Reply { .. }
@@ -348,7 +360,9 @@ impl Server {
             | Msg::IsMasterDownReply { .. }
             | Msg::GetMasterAddr { .. }
             | Msg::MasterAddr { .. }
-            | Msg::SwitchMaster { .. } => {}
+            | Msg::SwitchMaster { .. }
+            | Msg::Refused { .. }
+            | Msg::Subscribe { .. } => {}
         }
         self.data.assert_invariants(self.cfg.bugs.any());
     }

@@ -254,7 +254,11 @@ impl Server {
         if self.data.backlog.is_none() && self.primary.replicas.is_empty() {
             return;
         }
-        if matches!(item, StreamItem::Command(_)) && !self.primary.select_emitted {
+        // replicationFeedSlaves: a SELECT precedes the first command of a client's database
+        // (writes and PUBLISH run in db 0; PING and GETACK use the stream's own).
+        if matches!(item, StreamItem::Command(_) | StreamItem::Publish(_))
+            && !self.primary.select_emitted
+        {
             self.primary.select_emitted = true;
             self.feed(ctx, StreamItem::Select(0));
         }

@@ -431,6 +431,8 @@ impl Server {
                     ctx.send(link.master, Msg::Ack { conn, offset });
                 }
             }
+            // The replica runs the primary's PUBLISH: its own subscribers hear the hello.
+            StreamItem::Publish(h) => self.publish(ctx, h, None),
             StreamItem::Select(_) | StreamItem::Ping => {}
         }
         self.append_entry(ctx, entry);

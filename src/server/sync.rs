@@ -348,6 +348,23 @@ impl Server {
         }
     }
 
+    /// What the OS sends when this server is killed while its machine stays up: a FIN on every
+    /// connection it has open (its replicas', its link to its primary, its clients'), so each
+    /// peer sees the connection close at once, as `freeClient` on the other side of a reset.
+    pub fn sockets_closed_by_kill(&self) -> Vec<(ProcessId, Msg)> {
+        let replicas = self.primary.replicas.iter().map(|(&r, c)| (r, c.conn));
+        let link = self.replica.as_ref().and_then(|r| r.link.as_ref());
+        let primary = link.map(|l| (l.master, l.conn));
+        let clients = self.clients.iter().map(|&c| (c, 0));
+        let mut closes: Vec<(ProcessId, Msg)> = replicas
+            .chain(primary)
+            .chain(clients)
+            .map(|(peer, conn)| (peer, Msg::Close { conn }))
+            .collect();
+        closes.sort_by_key(|(peer, _)| *peer);
+        closes
+    }
+
     /// The peer closed a connection: a replica's, or this server's link to its primary.
     pub(super) fn on_close(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, conn: u64) {
         if self

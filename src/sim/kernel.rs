@@ -27,6 +27,16 @@ pub trait Message {
     fn wire_size(&self) -> u64;
     /// A stable 64-bit digest folded into the trace hash.
     fn trace_word(&self) -> u64;
+    /// What the operating system answers when this message reaches a process that was killed
+    /// while its machine stays up (the port is closed: an RST, or ECONNREFUSED for a new
+    /// connection), sent back to the sender; `None` when the sender notices nothing (it finds
+    /// out by its own timeouts).
+    fn refusal(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// A simulation's vocabulary: the facts its processes observe (see [`Ctx::note`]).
@@ -174,6 +184,8 @@ struct Slot<P> {
     clock: Clock,
     rng: SimRng,
     deferred: Vec<u32>,
+    /// Killed while its machine is up: the OS answers messages to it with [`Message::refusal`].
+    refuses: bool,
 }
 
 enum Payload<M, C> {
@@ -270,6 +282,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             clock: Clock::default(),
             rng: self.streams.stream(label),
             deferred: Vec::new(),
+            refuses: false,
         });
         id
     }
@@ -467,6 +480,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
     ) -> Result<(), KernelError> {
         if self.slots[to.index()].state == ProcessState::Crashed {
             self.link_dequeued(from, to, size);
+            self.refuse(to, from, &msg);
             return Ok(());
         }
         if !self.links.is_open(from, to) {
@@ -747,6 +761,8 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
     pub fn crash(&mut self, id: ProcessId) {
         let slot = &mut self.slots[id.index()];
         slot.state = ProcessState::Crashed;
+        // Its machine is down: nothing answers for it.
+        slot.refuses = false;
         slot.incarnation += 1;
         let deferred = std::mem::take(&mut slot.deferred);
         for i in deferred {
@@ -767,6 +783,57 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         self.check_consistency();
     }
 
+    /// Kills a process while its machine stays up (`kill -9`): like [`Kernel::crash`], but the
+    /// OS closes its sockets, so each of `closes` goes out at once (the FIN its peers read as a
+    /// closed connection), and every message that reaches it until [`Kernel::restart`] is
+    /// answered with its [`Message::refusal`]: those waiting at it (paused, or held on a cut
+    /// link) now, those in flight when they arrive.
+    pub fn kill(&mut self, id: ProcessId, closes: Vec<(ProcessId, P::Msg)>) {
+        let slot = &mut self.slots[id.index()];
+        let deferred = std::mem::take(&mut slot.deferred);
+        let mut waiting: Vec<(ProcessId, P::Msg)> = Vec::new();
+        for i in deferred {
+            if let Some(Payload::Deliver {
+                from,
+                to,
+                msg,
+                size,
+                ..
+            }) = self.slab[i as usize].take()
+            {
+                self.link_dequeued(from, to, size);
+                waiting.push((from, msg));
+            }
+            self.free.push(i);
+        }
+        let keys: Vec<_> = self.held.keys().copied().filter(|k| k.1 == id).collect();
+        for key in keys {
+            for (_, (msg, size)) in self.held.remove(&key).unwrap_or_default() {
+                self.link_dequeued(key.0, key.1, size);
+                waiting.push((key.0, msg));
+            }
+        }
+        self.crash(id);
+        self.slots[id.index()].refuses = true;
+        for (to, msg) in closes {
+            self.send(id, to, msg);
+        }
+        for (from, msg) in waiting {
+            self.refuse(id, from, &msg);
+        }
+        self.check_consistency();
+    }
+
+    /// The OS of killed process `dead` answers `msg` from `from`, if it calls for an answer.
+    fn refuse(&mut self, dead: ProcessId, from: ProcessId, msg: &P::Msg) {
+        if !self.slots[dead.index()].refuses {
+            return;
+        }
+        if let Some(answer) = msg.refusal() {
+            self.send(dead, from, answer);
+        }
+    }
+
     /// Restarts a crashed process with a fresh state machine and calls its `on_start`.
     pub fn restart(&mut self, id: ProcessId, process: P) {
         let slot = &mut self.slots[id.index()];
@@ -777,6 +844,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         );
         slot.process = process;
         slot.state = ProcessState::Running;
+        slot.refuses = false;
         self.dispatch(id, |p, ctx| p.on_start(ctx));
         self.check_consistency();
     }

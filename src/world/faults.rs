@@ -187,6 +187,17 @@ impl Faults {
         for &n in nodes {
             *self.wipe.entry(n).or_default() |= wipe_disk;
             if self.hold(n, Effect::Crash) {
+                if machine {
+                    k.crash(n);
+                } else {
+                    let closes = match k.process(n) {
+                        Node::Server(s) => s.sockets_closed_by_kill(),
+                        Node::Sentinel(_) | Node::Client(_) => Vec::new(),
+                    };
+                    k.kill(n, closes);
+                }
+            } else if machine {
+                // A killed process's machine loses power too: nothing answers for it now.
                 k.crash(n);
             }
             // A power loss while the process is already down still empties the page cache.

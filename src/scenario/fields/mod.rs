@@ -20,7 +20,7 @@ use servers::*;
 use topology::*;
 use workloads::*;
 
-use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
+use crate::client::{Follow, KeyDistribution, OpKind, Target, WorkloadSpec};
 use crate::expect::{
     Constraint, Expectation, FIGURES, FigureKind, PER_WORKLOAD_LOST, PER_WORKLOAD_LOST_ADDS,
     figure_kind,
@@ -79,6 +79,8 @@ pub const SERVER_KNOBS: &[&str] = &[
 
 const WORKLOAD_KEYS: &[&str] = &[
     "discovery",
+    "follow",
+    "sentinel_order",
     "region",
     "clients",
     "target",
@@ -523,6 +525,7 @@ fn discovery(
         sentinels: (0..sentinels.len())
             .map(|i| ProcessId((servers.len() + i) as u32))
             .collect(),
+        regions: sentinels.iter().map(|s| s.region).collect(),
         default_name: sentinels
             .first()
             .and_then(|s| s.monitors.first())

@@ -8,6 +8,8 @@ use crate::client::SlotMap;
 /// What a workload needs to find its primary through sentinels.
 pub(super) struct SentinelDiscovery {
     pub(super) sentinels: Vec<ProcessId>,
+    /// The region of each sentinel.
+    pub(super) regions: Vec<usize>,
     pub(super) default_name: String,
     /// Every name a sentinel monitors a primary under.
     pub(super) monitored: Vec<String>,
@@ -104,7 +106,7 @@ fn workload(cx: &mut Cx, w: &WorkloadInput, env: &WorkloadEnv) -> Option<Workloa
         Some(n) => region_index(cx, n, &w.at("region"), env.regions)?,
         None => env.servers.get(target).map_or(0, |s| s.region),
     };
-    let discovery = discovery_target(cx, w, env, target)?;
+    let discovery = discovery_target(cx, w, env, target, region)?;
     let clients = w.get("clients").map_or(Some(1), |n| {
         cx.int(n, &w.at("clients"), 1, MAX_PROCESSES as i64)
     })? as u32;
@@ -144,6 +146,19 @@ fn workload_spec(
         Some(n) => Some(wait(cx, n, &w.at("wait"), env, target_server)?),
     };
     let (timeout_ns, start_ns, stop_ns) = schedule(cx, w, env)?;
+    let sentinel_aware = matches!(target, Target::Sentinels(_));
+    let follow = follow(cx, w, sentinel_aware)?;
+    if let (Some(n), false) = (w.get("sentinel_order"), sentinel_aware) {
+        let hint = "set `discovery = \"sentinel\"`, or leave `sentinel_order` out";
+        let msg =
+            "`sentinel_order` only applies to clients that discover the primary through sentinels";
+        cx.warn(
+            n.origin,
+            &w.at("sentinel_order"),
+            msg.into(),
+            Some(hint.into()),
+        );
+    }
     // Set workloads end with every client reading every set, halfway through what is left of
     // the run once both the workload and the faults have stopped.
     let final_reads_ns = mix.iter().any(|(k, _)| *k == OpKind::Sadd).then(|| {
@@ -157,6 +172,7 @@ fn workload_spec(
         think_ns,
         keys,
         master_name: master_name(cx, w, env)?,
+        follow,
         read_from: match w.get("read_from") {
             Some(n) => Some(ProcessId(
                 env.server(cx, n, &w.at("read_from"), false)? as u32
@@ -267,6 +283,7 @@ fn discovery_target(
     w: &WorkloadInput,
     env: &WorkloadEnv,
     target: usize,
+    region: usize,
 ) -> Option<Target> {
     let sentinels = &env.discovery.sentinels;
     let Some(n) = w.get("discovery") else {
@@ -274,7 +291,19 @@ fn discovery_target(
     };
     let p = w.at("discovery");
     match cx.string(n, &p)? {
-        "sentinel" if !sentinels.is_empty() => Some(Target::Sentinels(sentinels.to_vec())),
+        "sentinel" if !sentinels.is_empty() => {
+            let nearest_first = sentinel_order(cx, w)?;
+            let mut order: Vec<(bool, ProcessId)> = sentinels
+                .iter()
+                .zip(&env.discovery.regions)
+                .map(|(&s, &r)| (nearest_first && r != region, s))
+                .collect();
+            // Stable: list order within each group.
+            order.sort_by_key(|(far, _)| *far);
+            Some(Target::Sentinels(
+                order.into_iter().map(|(_, s)| s).collect(),
+            ))
+        }
         "sentinel" => {
             cx.err(
                 n.origin,
@@ -304,6 +333,58 @@ fn discovery_target(
             None
         }
     }
+}
+
+/// `sentinel_order`: whether a client asks the sentinels of its own region first (then the
+/// others in list order) or all in list order (Jedis, redis-py: the configured list).
+fn sentinel_order(cx: &mut Cx, w: &WorkloadInput) -> Option<bool> {
+    let Some(n) = w.get("sentinel_order") else {
+        return Some(false);
+    };
+    let p = w.at("sentinel_order");
+    match cx.string(n, &p)? {
+        "list" => Some(false),
+        "region" => Some(true),
+        other => {
+            let hint = "use \"list\" (the configured order) or \"region\" (own region first)";
+            cx.err(
+                n.origin,
+                &p,
+                format!("unknown sentinel order \"{other}\""),
+                Some(hint.into()),
+            );
+            None
+        }
+    }
+}
+
+/// `follow`: how a sentinel-aware client learns that the primary moved.
+fn follow(cx: &mut Cx, w: &WorkloadInput, sentinel_aware: bool) -> Option<Follow> {
+    let Some(n) = w.get("follow") else {
+        return Some(Follow::default());
+    };
+    let p = w.at("follow");
+    let f = match cx.string(n, &p)? {
+        "push" => Follow::Push,
+        "reconnect" => Follow::Reconnect,
+        "both" => Follow::Both,
+        other => {
+            let hint = "use \"push\" (Jedis), \"reconnect\" (redis-py) or \"both\"";
+            cx.err(
+                n.origin,
+                &p,
+                format!("unknown follow policy \"{other}\""),
+                Some(hint.into()),
+            );
+            return None;
+        }
+    };
+    if !sentinel_aware {
+        let hint = "set `discovery = \"sentinel\"`, or leave `follow` out";
+        let msg = "`follow` only applies to clients that discover the primary through sentinels";
+        cx.warn(n.origin, &p, msg.into(), Some(hint.into()));
+    }
+    Some(f)
 }
 
 /// The slot map a cluster client starts with, as `CLUSTER SLOTS` answers right after
