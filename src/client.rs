@@ -220,6 +220,11 @@ pub struct Client {
     zipf_cdf: Rc<Vec<u64>>,
     next_id: u64,
     pending: Option<Pending>,
+    /// The server this client's connection goes to (the last one it sent a command to).
+    connected_to: Option<ProcessId>,
+    /// Set when that connection was closed while the client was idle: a client library reads
+    /// nothing while idle, so it learns only when its next command there fails.
+    connection_closed: bool,
     arrivals: VecDeque<SimTime>,
     dropped_arrivals: u64,
     events: Vec<HistoryEvent>,
@@ -257,6 +262,8 @@ impl Client {
             zipf_cdf,
             next_id: 0,
             pending: None,
+            connected_to: None,
+            connection_closed: false,
             arrivals: VecDeque::new(),
             dropped_arrivals: 0,
             events: Vec::new(),
@@ -360,8 +367,11 @@ impl Client {
                     Some("connection closed"),
                 );
             }
-            Msg::Close { .. } if self.pending.is_none() && self.primary == Some(from) => {
-                self.lose_primary();
+            Msg::Close { .. } if self.pending.is_none() && self.connected_to == Some(from) => {
+                self.connection_closed = true;
+                if self.primary == Some(from) {
+                    self.lose_primary();
+                }
             }
             // The command reached a killed server's closed port: it never ran. A WAIT refused
             // after its write was acknowledged leaves the write indeterminate.
@@ -613,6 +623,17 @@ impl Client {
             redirects: 0,
             sent_to: to,
         });
+        // One connection at a time: a command to another server opens a new one.
+        let stale = self.connected_to == Some(to) && self.connection_closed;
+        self.connected_to = Some(to);
+        self.connection_closed = false;
+        if stale {
+            // Written to a connection the server closed: the client reads end-of-file and
+            // cannot tell whether the command ran.
+            let error = Some("connection closed");
+            self.complete(ctx, EventType::Info, Value::Null, Some(to), error);
+            return;
+        }
         ctx.send(to, Msg::Request { id, cmd });
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
     }

@@ -753,6 +753,16 @@ pub enum Fact {
         /// Its primary.
         primary: String,
     },
+    /// A server answered a command an operator sent from its console (a `command` fault).
+    #[serde(rename = "operator:reply")]
+    OperatorReply {
+        /// The server.
+        server: String,
+        /// The command as the scenario wrote it.
+        command: String,
+        /// Redis's reply, in redis-cli's notation (`OK`, `(integer) 2`).
+        reply: String,
+    },
     /// A Sentinel event.
     #[serde(rename = "sentinel")]
     Sentinel {
@@ -816,6 +826,7 @@ impl Fact {
             Fact::BgsaveStarted { .. } => "bgsave:start",
             Fact::BgsaveDone { .. } => "bgsave:done",
             Fact::LinkClosed { .. } => "repl:link-closed",
+            Fact::OperatorReply { .. } => "operator:reply",
             Fact::Sentinel { event, .. } => event.as_str(),
             Fact::Cluster { event, .. } => event.kind(),
             Fact::FaultStarted { .. } => "fault:start",
@@ -849,6 +860,7 @@ impl Fact {
             | Fact::BgsaveStarted { server, .. }
             | Fact::BgsaveDone { server, .. }
             | Fact::LinkClosed { server, .. }
+            | Fact::OperatorReply { server, .. }
             | Fact::Cluster { node: server, .. } => Some(server),
             Fact::Sentinel { .. }
             | Fact::FaultStarted { .. }
@@ -884,6 +896,7 @@ impl fmt::Display for Fact {
             | Fact::BgsaveStarted { .. }
             | Fact::BgsaveDone { .. }
             | Fact::LinkClosed { .. }
+            | Fact::OperatorReply { .. }
             | Fact::Sentinel { .. }
             | Fact::Cluster { .. }
             | Fact::FaultStarted { .. }
@@ -1060,6 +1073,11 @@ impl Fact {
             Fact::LinkClosed { server, primary } => {
                 write!(f, "{server}: connection with primary {primary} closed")
             }
+            Fact::OperatorReply {
+                server,
+                command,
+                reply,
+            } => write!(f, "{server}> {command}: {reply}"),
             Fact::Sentinel {
                 sentinel,
                 event,

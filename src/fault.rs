@@ -63,6 +63,15 @@ pub enum FaultKind {
         /// Every other server.
         others: Vec<ProcessId>,
     },
+    /// An operator's command to one server from its console (redis-cli on its machine).
+    Command {
+        /// The server.
+        node: ProcessId,
+        /// The command.
+        command: AdminCommand,
+        /// The command as written, for the trace.
+        text: String,
+    },
     /// Shift processes' local clocks and set their drift (Redis and Sentinel time out on local
     /// clocks). The heal removes the drift but keeps the jump (clocks do not jump back).
     Clock {
@@ -88,9 +97,21 @@ impl FaultKind {
             FaultKind::Pause { .. } => "pause",
             FaultKind::Clock { .. } => "clock",
             FaultKind::Failover { .. } => "failover",
+            FaultKind::Command { .. } => "command",
             FaultKind::DiskStall { .. } => "disk-stall",
         }
     }
+}
+
+/// A command an operator sends to one server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// `REPLICAOF host port` (a server of the scenario), or `REPLICAOF NO ONE`.
+    ReplicaOf(Option<ProcessId>),
+    /// `CLIENT KILL TYPE replica`: every replica's connection is closed.
+    KillReplicas,
+    /// `CONFIG SET repl-backlog-size <bytes>`.
+    SetBacklogSize(u64),
 }
 
 /// A scheduled fault.

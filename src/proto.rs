@@ -153,6 +153,9 @@ pub enum Msg {
         /// The new primary, or `None` for `REPLICAOF NO ONE`.
         master: Option<ProcessId>,
     },
+    /// Operator console → server: an administrative command (`CLIENT KILL TYPE replica`,
+    /// `CONFIG SET repl-backlog-size`); the server notes its reply.
+    Admin(crate::fault::AdminCommand),
     /// Sentinel → server: `INFO` (and `PING`).
     Info {
         /// Request id echoed in the reply.
@@ -413,6 +416,16 @@ impl Message for Msg {
             Msg::MasterAddr { id, master } => (25, id ^ master.map_or(0, |m| u64::from(m.0) << 40)),
             Msg::SwitchMaster { master, .. } => (26, u64::from(master.0)),
             Msg::Subscribe { .. } => (31, 0),
+            Msg::Admin(c) => (
+                32,
+                match c {
+                    crate::fault::AdminCommand::ReplicaOf(m) => {
+                        m.map_or(u64::MAX, |m| u64::from(m.0))
+                    }
+                    crate::fault::AdminCommand::KillReplicas => 1,
+                    crate::fault::AdminCommand::SetBacklogSize(b) => *b,
+                },
+            ),
             Msg::ClusterBus(m) => (
                 28,
                 u64::from(m.type_code())

@@ -26,6 +26,11 @@ fn both(test: &str, toml: &str) -> Option<(simkv::real::diff::Diff, RealRun)> {
     };
     let (diff, mut runs) = diff_with_runs(&scenario, &opts).expect("both backends ran");
     println!("{}", diff.render_table());
+    // scripts/make-real-diff-tables.sh collects these into docs/fidelity.md.
+    if let Some(dir) = std::env::var_os("SIMKV_DIFF_TABLES") {
+        let path = std::path::Path::new(&dir).join(format!("{test}.md"));
+        std::fs::write(path, diff.render_markdown()).expect("the table is written");
+    }
     if std::env::var_os("SIMKV_DIFF_TRACE").is_some() {
         for n in &runs[0].notes {
             println!("{:>8} ms  {}", n.time.0 / 1_000_000, n.fact);
@@ -477,6 +482,132 @@ fn partition_through_the_proxy_makes_a_split_brain() {
         "+convert-to-slave after the heal"
     );
     for observable in ["failovers", "promoted replica", "lost acknowledged writes"] {
+        agrees(&d, observable);
+    }
+}
+
+const KILL_FSYNC_NO: &str = r#"
+name = "diff-kill-fsync-no"
+duration = "12s"
+quiet = "3s"
+[servers.p1]
+save = ""
+appendonly = true
+appendfsync = "no"
+[workloads.app]
+clients = 2
+target = "p1"
+think = "20ms"
+keys = 50
+mix = { set = 80, incr = 20 }
+timeout = "1s"
+[[faults]]
+kind = "crash"
+targets = ["p1"]
+at = "4s"
+heal = "6s"
+"#;
+
+/// kill -9 of a primary with `appendfsync no`: Redis writes the AOF buffer before it replies
+/// (beforeSleep → flushAppendOnlyFile), so the page cache, which survives a process kill,
+/// holds every acknowledged write, and the restart replays them all. While it is dead, its port
+/// refuses connections: commands fail at once (they never ran).
+#[test]
+fn kill_with_appendfsync_no_loses_nothing() {
+    let Some((d, run)) = both("kill_fsync_no", KILL_FSYNC_NO) else {
+        return;
+    };
+    assert_eq!(
+        d.real[0].lost_acked_writes, 0,
+        "the page cache survives kill -9"
+    );
+    let refused: Vec<(u64, String)> = errors(&run)
+        .into_iter()
+        .filter(|(t, _)| (4_100..6_000).contains(t))
+        .collect();
+    assert!(
+        !refused.is_empty(),
+        "commands to the dead primary fail at once: {:?}",
+        errors(&run)
+    );
+    for observable in [
+        "lost acknowledged writes",
+        "failed operations",
+        "indeterminate operations",
+    ] {
+        agrees(&d, observable);
+    }
+}
+
+const PAUSED_PRIMARY: &str = r#"
+name = "diff-paused-primary"
+duration = "34s"
+quiet = "8s"
+[servers.defaults]
+save = ""
+repl-diskless-sync-delay = "0s"
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[servers.r2]
+replicaof = "p1"
+replica-priority = 10
+[sentinels.defaults]
+monitor = "p1"
+quorum = 2
+down-after-milliseconds = 2000
+failover-timeout = 10000
+[sentinels.s1]
+[sentinels.s2]
+[sentinels.s3]
+[workloads.app]
+clients = 2
+discovery = "sentinel"
+think = "20ms"
+keys = 50
+mix = { set = 100 }
+timeout = "500ms"
+[[faults]]
+kind = "pause"
+targets = ["p1"]
+at = "3s"
+heal = "10s"
+"#;
+
+/// A primary stopped (SIGSTOP) long enough for a failover, then continued: the sentinels
+/// promote r2 (the lowest `replica-priority`), and when p1 answers again they turn it into a
+/// replica of r2 (`+convert-to-slave`, sentinelRefreshInstanceInfo), after which it resyncs.
+#[test]
+fn an_old_primary_returning_after_a_pause_is_converted() {
+    let Some((d, run)) = both("paused_primary", PAUSED_PRIMARY) else {
+        return;
+    };
+    let real = &d.real[0];
+    assert_eq!(real.failovers, 1, "one failover");
+    assert_eq!(
+        real.promoted.as_deref(),
+        Some("r2"),
+        "the lowest priority wins"
+    );
+    let p1 = run.servers.iter().find(|s| s.name == "p1").unwrap();
+    assert_eq!(p1.master.as_deref(), Some("r2"), "p1 was converted");
+    // p1's resync is full in both: its offset passed the switch point (the hellos and pings
+    // it took before it stopped): "Requested offset for second ID was ..., but I can reply up
+    // to ...".
+    assert_eq!(
+        real.full_resync_reasons.last().map(String::as_str),
+        Some("second-id-offset-too-high"),
+        "{:?}",
+        real.full_resync_reasons
+    );
+    for observable in [
+        "failovers",
+        "promoted replica",
+        "lost acknowledged writes",
+        "full resyncs",
+        "partial resyncs",
+        "full-resync reasons",
+    ] {
         agrees(&d, observable);
     }
 }

@@ -462,11 +462,10 @@ impl Diff {
         serde_json::to_value(self).expect("a diff serialises")
     }
 
-    /// The comparison as a text table.
-    pub fn render_table(&self) -> String {
+    /// One row of cells per observable: observable, simulator, real, tolerance, verdict.
+    fn cells(&self) -> Vec<[String; 5]> {
         let list = |v: &[Value]| v.iter().map(Value::to_string).collect::<Vec<_>>().join(" ");
-        let cells: Vec<[String; 5]> = self
-            .rows
+        self.rows
             .iter()
             .map(|r| {
                 let verdict = match r.verdict {
@@ -481,7 +480,42 @@ impl Diff {
                     verdict.to_string(),
                 ]
             })
-            .collect();
+            .collect()
+    }
+
+    /// How many observables agree, of how many.
+    pub fn agreeing(&self) -> (usize, usize) {
+        let agree = self.rows.iter().filter(|r| r.verdict == Verdict::Agree);
+        (agree.count(), self.rows.len())
+    }
+
+    /// The comparison as a Markdown table, for documentation generated from diff runs.
+    pub fn render_markdown(&self) -> String {
+        let (agree, all) = self.agreeing();
+        let mut out = format!(
+            "**{}**: simulator seeds {:?} vs redis {} ({} run(s)); {agree} of {all} observables agree.\n\n\
+             | observable | simulator | real | tolerance | verdict |\n|---|---|---|---|---|\n",
+            self.scenario,
+            self.seeds,
+            self.redis_version,
+            self.real.len(),
+        );
+        for c in self.cells() {
+            let c = c.map(|x| {
+                if x.is_empty() {
+                    "-".to_string()
+                } else {
+                    x.replace('|', "/")
+                }
+            });
+            let _ = writeln!(out, "| {} |", c.join(" | "));
+        }
+        out
+    }
+
+    /// The comparison as a text table.
+    pub fn render_table(&self) -> String {
+        let cells = self.cells();
         let head = ["observable", "simulator", "real", "tolerance", "verdict"];
         let width: Vec<usize> = (0..5)
             .map(|i| {

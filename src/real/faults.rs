@@ -14,6 +14,7 @@ use crate::sim::ProcessId;
 
 use super::directory::Directory;
 use super::proxy::{LinkRule, Network};
+use super::resp::Reply;
 use super::supervisor::{RealError, Supervisor};
 use super::watch::Watcher;
 
@@ -175,6 +176,11 @@ impl FaultDriver {
                     }
                 }
             }
+            FaultKind::Command {
+                node,
+                command,
+                text,
+            } => operator_command(ctx, &name(node), command, text),
             FaultKind::Failover { target, others } => {
                 operator_replicaof(ctx, &name(target), None);
                 if spec.heal_ns.is_none() {
@@ -316,6 +322,63 @@ fn wipe_disk(dir: &std::path::Path) {
 /// `REPLICAOF` from the operator's console (the observer's address, outside every proxy), then
 /// `CONFIG REWRITE` so a restart keeps the role, as Sentinel does (sentinel.c:
 /// `sentinelSendSlaveOf`). A node that is down is skipped.
+/// An operator's command, sent on a connection of its own; the reply is noted as the model
+/// notes it (in redis-cli's notation).
+fn operator_command(
+    ctx: &mut FaultContext<'_>,
+    server: &str,
+    command: &crate::fault::AdminCommand,
+    text: &str,
+) {
+    use crate::fault::AdminCommand as A;
+    let target = match command {
+        A::ReplicaOf(Some(m)) => ctx.dir.proxy_of(m.index()),
+        _ => None,
+    };
+    let words: Vec<String> = match command {
+        A::ReplicaOf(Some(_)) => match target {
+            Some(a) => vec!["REPLICAOF".into(), a.ip().to_string(), a.port().to_string()],
+            None => return,
+        },
+        A::ReplicaOf(None) => vec!["REPLICAOF".into(), "NO".into(), "ONE".into()],
+        A::KillReplicas => vec![
+            "CLIENT".into(),
+            "KILL".into(),
+            "TYPE".into(),
+            "replica".into(),
+        ],
+        A::SetBacklogSize(b) => vec![
+            "CONFIG".into(),
+            "SET".into(),
+            "repl-backlog-size".into(),
+            b.to_string(),
+        ],
+    };
+    let reply = match ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) {
+        Err(_) => "Could not connect to Redis: Connection refused".to_string(),
+        Ok(mut c) => {
+            let w: Vec<&str> = words.iter().map(String::as_str).collect();
+            match c.cmd(&w) {
+                Ok(Reply::Simple(s)) => s,
+                Ok(Reply::Integer(n)) => format!("(integer) {n}"),
+                Ok(Reply::Error(e)) => format!("(error) {e}"),
+                Ok(other) => format!("{other:?}"),
+                Err(e) => format!("(error) {e}"),
+            }
+        }
+    };
+    let command = match command {
+        A::KillReplicas => "CLIENT KILL TYPE replica".to_string(),
+        A::SetBacklogSize(b) => format!("CONFIG SET repl-backlog-size {b}"),
+        A::ReplicaOf(_) => text.to_string(),
+    };
+    ctx.watch.note_world(Fact::OperatorReply {
+        server: server.to_string(),
+        command,
+        reply,
+    });
+}
+
 fn operator_replicaof(ctx: &mut FaultContext<'_>, server: &str, master: Option<&str>) {
     let Ok(mut c) = ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) else {
         return;
@@ -336,7 +399,10 @@ fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
         label: f.label.clone(),
         kind: f.kind.name().to_string(),
         targets: f.targets.clone(),
-        operator: matches!(f.kind, FaultKind::Failover { .. }),
+        operator: matches!(
+            f.kind,
+            FaultKind::Failover { .. } | FaultKind::Command { .. }
+        ),
     }
 }
 

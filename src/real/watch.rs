@@ -34,6 +34,9 @@ struct ServerWatch {
     psync_offset: Option<u64>,
     /// Refusals by ID logged by this primary, waiting for the replica they concern.
     refusals: VecDeque<FullResyncReason>,
+    /// Replicas whose full resync from this primary was logged before the refusal that caused
+    /// it (the two logs are read separately, and either can come first).
+    awaiting_reason: VecDeque<usize>,
     /// The primary its log last said it connects to ("Connecting to MASTER"): fresher than INFO.
     log_primary: Option<String>,
 }
@@ -89,6 +92,7 @@ impl Watcher {
                     pending_start: true,
                     psync_offset: None,
                     refusals: VecDeque::new(),
+                    awaiting_reason: VecDeque::new(),
                     log_primary: None,
                 })
                 .collect(),
@@ -287,9 +291,11 @@ impl Watcher {
             Observation::PartialResyncNotAccepted(
                 r @ (PsyncRefusal::ReplidMismatch { .. } | PsyncRefusal::SecondIdOffset { .. }),
             ) => {
-                self.servers[i]
-                    .refusals
-                    .push_back(translate::refusal_reason(r));
+                let reason = translate::refusal_reason(r);
+                match self.servers[i].awaiting_reason.pop_front() {
+                    Some(replica) => self.push_refusal(i, replica, reason),
+                    None => self.servers[i].refusals.push_back(reason),
+                }
                 return;
             }
             Observation::FullResyncFromMaster { .. } => self.refused_by_id(i),
@@ -313,14 +319,20 @@ impl Watcher {
         let Some(p) = self.servers.iter().position(|s| s.name == primary) else {
             return;
         };
-        if let Some(reason) = self.servers[p].refusals.pop_front() {
-            let fact = Fact::FullResyncNeeded {
-                server: primary,
-                replica: self.servers[replica].name.clone(),
-                reason,
-            };
-            self.push(p as u32, fact);
+        match self.servers[p].refusals.pop_front() {
+            Some(reason) => self.push_refusal(p, replica, reason),
+            None => self.servers[p].awaiting_reason.push_back(replica),
         }
+    }
+
+    /// Primary `p` refused `replica`'s partial resync for `reason`.
+    fn push_refusal(&mut self, p: usize, replica: usize, reason: FullResyncReason) {
+        let fact = Fact::FullResyncNeeded {
+            server: self.servers[p].name.clone(),
+            replica: self.servers[replica].name.clone(),
+            reason,
+        };
+        self.push(p as u32, fact);
     }
 
     fn sample(&mut self, reachable: &dyn Fn(&str) -> bool) {
@@ -356,6 +368,8 @@ impl Watcher {
 
     /// The facts and metrics, at the end of the run.
     pub fn finish(mut self) -> (Vec<FactNote>, Metrics) {
+        // What the servers logged since the last poll (a resync in the run's last moments).
+        self.poll_logs();
         self.notes.sort_by_key(|n| n.time);
         (self.notes, self.metrics)
     }

@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 use serde_json::Value;
 
-use crate::client::{KeyDistribution, OpKind, Target, WorkloadSpec};
+use crate::client::{Follow, KeyDistribution, OpKind, Target, WorkloadSpec};
 use crate::history::{EventType, HistoryEvent};
 use crate::sim::{RngStreams, SimRng};
 
 use super::directory::Directory;
-use super::resp::{Connection, Reply};
+use super::resp::{Connection, Reply, RespError};
 
 /// How long a client waits for a sentinel's answer before asking the next one.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -135,6 +135,17 @@ impl Client {
         let think = Duration::from_nanos(self.plan.spec.think_ns.max(1));
         // Spread client start times over one millisecond, as the simulated clients do.
         let mut next = start + Duration::from_micros(self.rng.random_range(0..1000u64));
+        if let (Target::Sentinels(sentinels), Follow::Push) =
+            (&self.plan.spec.target, self.plan.spec.follow)
+        {
+            let addrs: Vec<SocketAddr> = sentinels
+                .iter()
+                .filter_map(|s| self.env.dir.proxy_of(s.index()))
+                .collect();
+            for addr in addrs {
+                self.subscribe(addr);
+            }
+        }
         while next < stop {
             if let Some(wait) = next.checked_sub(self.now()) {
                 std::thread::sleep(wait);
@@ -192,10 +203,6 @@ impl Client {
             _ => None,
         };
         let target = reader.or_else(|| self.find_primary())?;
-        if !self.connect(target) {
-            self.lose_primary();
-            return None;
-        }
         let key_index = match final_read {
             Some(n) => n,
             None => self.pick_key_index(),
@@ -212,8 +219,20 @@ impl Client {
             None,
             None,
         );
-        let outcome = self.execute(kind, &key, value.as_deref());
         let server = Some(self.env.dir.name_of(&target.to_string()));
+        // A command whose connection cannot be opened is never sent: it fails (as a client
+        // library's call raises at once on ECONNREFUSED), and the simulated clients record the
+        // same when a killed server's port refuses them.
+        if let Err(e) = self.connect(target) {
+            self.lose_primary();
+            let why = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                _ => format!("cannot connect: {e}"),
+            };
+            self.record(EventType::Fail, kind, &key, Value::Null, server, Some(why));
+            return Some(EventType::Fail);
+        }
+        let outcome = self.execute(kind, &key, value.as_deref());
         let completed = outcome.kind;
         self.record(
             outcome.kind,
@@ -314,18 +333,29 @@ impl Client {
         }
     }
 
-    fn connect(&mut self, to: SocketAddr) -> bool {
+    fn connect(&mut self, to: SocketAddr) -> std::io::Result<()> {
         if self.conn.as_ref().is_some_and(|(a, _)| *a == to) {
-            return true;
+            return Ok(());
         }
+        self.conn = None;
         let timeout = Duration::from_nanos(self.plan.spec.timeout_ns.max(1_000_000));
         let from = SocketAddr::new(self.plan.from.into(), 0);
-        self.conn = Connection::connect(from, to, timeout).ok().map(|c| (to, c));
-        self.conn.is_some()
+        match Connection::connect(from, to, timeout) {
+            Ok(c) => {
+                self.conn = Some((to, c));
+                Ok(())
+            }
+            Err(RespError::Io(e)) => Err(e),
+            Err(RespError::Protocol(m)) => Err(std::io::Error::other(m)),
+        }
     }
 
+    /// Forgets the primary so that the next operation asks the sentinels, unless the client
+    /// follows only pushes (`follow = "push"`).
     fn lose_primary(&mut self) {
-        if matches!(self.plan.spec.target, Target::Sentinels(_)) {
+        if matches!(self.plan.spec.target, Target::Sentinels(_))
+            && self.plan.spec.follow != Follow::Push
+        {
             self.primary = None;
         }
     }
@@ -344,7 +374,11 @@ impl Client {
             let addr = self.env.dir.proxy_of(s.index())?;
             if let Some(p) = ask_sentinel(self.plan.from, addr, &self.plan.spec.master_name) {
                 self.primary = Some(p);
-                self.subscribe(addr);
+                // `both` hears the sentinels it asked; `push` subscribed to all of them at
+                // start; `reconnect` never subscribes.
+                if self.plan.spec.follow == Follow::Both {
+                    self.subscribe(addr);
+                }
                 return Some(p);
             }
             self.sentinel_turn += 1;

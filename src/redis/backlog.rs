@@ -120,6 +120,16 @@ impl Backlog {
         }
     }
 
+    /// A new `repl-backlog-size` (at least 16kb), trimming what no longer fits at once.
+    pub fn resize(&mut self, limit: u64, pinned_from: Option<u64>) {
+        assert!(
+            limit >= BACKLOG_MIN_SIZE,
+            "repl-backlog-size is at least 16kb"
+        );
+        self.limit = limit;
+        self.trim(pinned_from);
+    }
+
     /// Offset of the first byte held (`repl_backlog->offset`).
     pub fn first_offset(&self) -> u64 {
         self.offset

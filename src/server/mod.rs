@@ -3,6 +3,7 @@
 //! to a primary), and persistence (disk, AOF, RDB children). This module holds the state and the
 //! dispatch; each part's module operates on its part.
 
+mod admin;
 mod clients;
 mod cluster;
 mod cron;
@@ -334,6 +335,7 @@ impl Server {
                     self.kill_normal_clients(ctx);
                 }
             }
+            Msg::Admin(c) => self.on_admin(ctx, &c),
             Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
             Msg::Asking { id } => self.on_asking(ctx, from, id),
             Msg::Info { id } => {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::{Control, Node};
 use crate::fact::{Fact, FaultRef};
-use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
+use crate::fault::{AdminCommand, FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::net::Network;
 use crate::proto::Msg;
 use crate::redis::{Disk, Fsync};
@@ -152,6 +152,11 @@ impl Faults {
                     }
                 }
             }
+            FaultKind::Command {
+                node,
+                command,
+                text,
+            } => command_to(k, *node, command, text)?,
             FaultKind::Failover { target, others } => {
                 replicaof(k, *target, None)?;
                 if f.heal_ns.is_none() {
@@ -263,6 +268,8 @@ impl Faults {
                     replicaof(k, o, Some(*target))?;
                 }
             }
+            // Done when sent.
+            FaultKind::Command { .. } => {}
         }
         Ok(())
     }
@@ -297,6 +304,42 @@ fn replicaof(k: &mut K, server: ProcessId, master: Option<ProcessId>) -> Result<
     k.inject(now, server, server, Msg::ReplicaOf { master })
 }
 
+/// An operator's command typed at `server`'s console: it crosses no link. A server that is down
+/// does not answer (redis-cli reports the refused connection).
+fn command_to(
+    k: &mut K,
+    server: ProcessId,
+    command: &AdminCommand,
+    text: &str,
+) -> Result<(), KernelError> {
+    let Node::Server(s) = k.process(server) else {
+        return Ok(());
+    };
+    let name = s.name().to_string();
+    if k.state(server) == ProcessState::Crashed {
+        k.note(Fact::OperatorReply {
+            server: name,
+            command: text.to_string(),
+            reply: "Could not connect to Redis: Connection refused".into(),
+        });
+        return Ok(());
+    }
+    let now = k.now();
+    let msg = match command {
+        AdminCommand::ReplicaOf(master) => Msg::ReplicaOf { master: *master },
+        other => Msg::Admin(other.clone()),
+    };
+    if let AdminCommand::ReplicaOf(_) = command {
+        // REPLICAOF answers at once; the connection to the new primary follows.
+        k.note(Fact::OperatorReply {
+            server: name,
+            command: text.to_string(),
+            reply: "OK".into(),
+        });
+    }
+    k.inject(now, server, server, msg)
+}
+
 fn restart(k: &mut K, n: ProcessId, wipe_disk: bool) {
     if k.state(n) != ProcessState::Crashed {
         return;
@@ -329,6 +372,9 @@ fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
         label: f.label.clone(),
         kind: f.kind.name().to_string(),
         targets: f.targets.clone(),
-        operator: matches!(f.kind, FaultKind::Failover { .. }),
+        operator: matches!(
+            f.kind,
+            FaultKind::Failover { .. } | FaultKind::Command { .. }
+        ),
     }
 }

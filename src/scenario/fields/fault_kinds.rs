@@ -19,6 +19,7 @@ pub(super) enum Kind {
     Clock,
     DiskStall,
     Failover,
+    Command,
 }
 
 /// Every kind with its name, in the order the documentation lists them.
@@ -36,6 +37,7 @@ pub(super) const KINDS: &[(&str, Kind)] = &[
     ("clock", Kind::Clock),
     ("disk-stall", Kind::DiskStall),
     ("failover", Kind::Failover),
+    ("command", Kind::Command),
 ];
 
 /// What a kind's parser works on: the fault's table and where it is.
@@ -108,6 +110,7 @@ impl Kind {
             Kind::Clock => &["targets", "jump", "drift_ppm"],
             Kind::DiskStall => &["targets"],
             Kind::Failover => &["target"],
+            Kind::Command => &["target", "command"],
         }
     }
 
@@ -126,6 +129,7 @@ impl Kind {
             Kind::Loss => loss(cx, f),
             Kind::Latency => latency(cx, f),
             Kind::Failover => failover(cx, f),
+            Kind::Command => command(cx, f),
         }
     }
 }
@@ -299,4 +303,82 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
         .filter(|x| *x != target)
         .collect();
     Some((FaultKind::Failover { target, others }, labels))
+}
+
+/// The commands an operator can send, as the error's hint lists them.
+const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
+                        CONFIG SET repl-backlog-size <size>";
+
+fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let n = f.need(cx, "target")?;
+    let p = join(f.path, "target");
+    let (t, labels) = target_list(cx, n, &p, f.names)?;
+    let [node] = t[..] else {
+        cx.err(n.origin, &p, "name exactly one server".into(), None);
+        return None;
+    };
+    if node.index() >= f.names.servers.len() {
+        cx.err(n.origin, &p, "commands go to a server".into(), None);
+        return None;
+    }
+    let c = f.need(cx, "command")?;
+    let cp = join(f.path, "command");
+    let text = cx.string(c, &cp)?.to_string();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
+    let command = match upper[..] {
+        ["REPLICAOF" | "SLAVEOF", "NO", "ONE"] => Some(AdminCommand::ReplicaOf(None)),
+        ["REPLICAOF" | "SLAVEOF", _] => {
+            let name = words[1];
+            match f.names.servers.iter().position(|(s, _)| s == name) {
+                Some(i) if i == node.index() => {
+                    let msg = "a server cannot replicate from itself";
+                    cx.err(c.origin, &cp, msg.into(), None);
+                    return None;
+                }
+                Some(i) => Some(AdminCommand::ReplicaOf(Some(ProcessId(i as u32)))),
+                None => {
+                    let known: Vec<&str> =
+                        f.names.servers.iter().map(|(s, _)| s.as_str()).collect();
+                    let hint = format!("known servers: {}", known.join(", "));
+                    cx.err(
+                        c.origin,
+                        &cp,
+                        format!("unknown server \"{name}\""),
+                        Some(hint),
+                    );
+                    return None;
+                }
+            }
+        }
+        ["CLIENT", "KILL", "TYPE", "REPLICA" | "SLAVE"] => Some(AdminCommand::KillReplicas),
+        ["CONFIG", "SET", "REPL-BACKLOG-SIZE", _] => match parse_size(words[3]) {
+            Ok(b) => Some(AdminCommand::SetBacklogSize(b)),
+            Err(e) => {
+                let hint = "write a size such as 100, 16kb or 1mb";
+                cx.err(c.origin, &cp, e, Some(hint.into()));
+                return None;
+            }
+        },
+        _ => None,
+    };
+    let Some(command) = command else {
+        let hint = format!("one of: {COMMANDS}");
+        cx.err(
+            c.origin,
+            &cp,
+            format!("unknown command \"{text}\""),
+            Some(hint),
+        );
+        return None;
+    };
+    Some((
+        FaultKind::Command {
+            node,
+            command,
+            text,
+        },
+        labels,
+    ))
 }

@@ -144,7 +144,11 @@ pub(super) fn fault(
     let mut allowed = vec!["kind", "at", "heal", "for"];
     allowed.extend_from_slice(kind.keys());
     cx.check_keys(t, p, &allowed);
-    let timing = timing(cx, t, origin, p, run)?;
+    let mut timing = timing(cx, t, origin, p, run)?;
+    if kind == Kind::Command {
+        // Done when sent: its heal is its start.
+        timing.heal = Heal::After(Window::at(0));
+    }
     let input = FaultInput {
         t,
         origin,
@@ -152,6 +156,18 @@ pub(super) fn fault(
         names,
         kind: &name,
     };
+    if kind == Kind::Command
+        && let Some(h) = t.get("heal").or_else(|| t.get("for"))
+    {
+        let msg = "a command happens once and is not healed";
+        cx.err(
+            h.node.origin,
+            p,
+            msg.into(),
+            Some("leave out `heal` and `for`".into()),
+        );
+        return None;
+    }
     let (fk, labels) = kind.parse(cx, &input)?;
     let spec = FaultSpec {
         kind: fk,
