@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
@@ -21,7 +22,7 @@ struct KeyWrites<'a> {
 }
 
 impl<'a> KeyWrites<'a> {
-    fn new(writes: &[&'a Operation]) -> Self {
+    fn new(writes: &[&Operation<'a>]) -> Self {
         let mut by_complete: Vec<(u64, u64)> = writes
             .iter()
             .filter(|w| w.outcome == EventType::Ok)
@@ -41,7 +42,7 @@ impl<'a> KeyWrites<'a> {
             } else {
                 u64::MAX
             };
-            match w.f.as_str() {
+            match w.f {
                 "set" => {
                     if let Some(v) = w.input.as_str() {
                         value_done.insert(v, done);
@@ -65,8 +66,8 @@ impl<'a> KeyWrites<'a> {
     }
 
     /// How long before the read the overwriting write was acknowledged, if the read is stale.
-    fn stale(&self, read: &Operation) -> Option<u64> {
-        let done = match read.output.as_ref().and_then(|v| v.as_str()) {
+    fn stale(&self, read: &Operation<'_>) -> Option<u64> {
+        let done = match read.output.and_then(|v| v.as_str()) {
             Some(v) => *self.value_done.get(v)?,
             None => self.nil_done,
         };
@@ -75,14 +76,30 @@ impl<'a> KeyWrites<'a> {
     }
 }
 
-fn register_ops(history: &History) -> BTreeMap<(String, Option<u32>), Vec<Operation>> {
-    let mut out: BTreeMap<(String, Option<u32>), Vec<Operation>> = BTreeMap::new();
-    for op in history.operations() {
-        if matches!(op.f.as_str(), "set" | "get" | "del") && op.outcome != EventType::Fail {
-            out.entry((op.key.clone(), None)).or_default().push(op);
-        }
+/// The register operations (SET, GET, DEL) that did not fail, per key in key order: what both
+/// checks read, gathered once.
+pub struct Registers<'o, 'a> {
+    keys: Vec<(&'a str, Vec<&'o Operation<'a>>)>,
+}
+
+impl<'o, 'a> Registers<'o, 'a> {
+    /// Gathers the register operations of `ops`.
+    pub fn of(ops: &'o Operations<'a>) -> Self {
+        let keys = ops
+            .by_key()
+            .map(|(key, key_ops)| {
+                let registers: Vec<&'o Operation<'a>> = key_ops
+                    .iter()
+                    .filter(|op| {
+                        matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail
+                    })
+                    .collect();
+                (key, registers)
+            })
+            .filter(|(_, registers)| !registers.is_empty())
+            .collect();
+        Registers { keys }
     }
-    out
 }
 
 fn verdict(name: &str, stale: Vec<String>, reads: usize, what: &str) -> CheckResult {
@@ -106,12 +123,18 @@ fn verdict(name: &str, stale: Vec<String>, reads: usize, what: &str) -> CheckRes
 
 /// Reads that missed a write acknowledged (to anyone) before they began.
 pub fn stale_reads(history: &History) -> CheckResult {
+    stale_reads_in(&Registers::of(&Operations::of(history)))
+}
+
+/// [`stale_reads`] over the register operations, already gathered.
+pub fn stale_reads_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for ((key, _), ops) in register_ops(history) {
-        let writes: Vec<&Operation> = ops
+    for (key, ops) in &registers.keys {
+        let writes: Vec<&Operation<'_>> = ops
             .iter()
-            .filter(|o| !crate::history::is_read(&o.f))
+            .copied()
+            .filter(|o| !crate::history::is_read(o.f))
             .collect();
         let kw = KeyWrites::new(&writes);
         for r in ops
@@ -124,7 +147,7 @@ pub fn stale_reads(history: &History) -> CheckResult {
                     "GET {key} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
                     r.process,
                     r.invoke_ns / 1_000_000,
-                    r.server.as_deref().unwrap_or("?"),
+                    r.server.unwrap_or("?"),
                     age / 1_000_000
                 ));
             }
@@ -140,20 +163,26 @@ pub fn stale_reads(history: &History) -> CheckResult {
 
 /// Reads that missed the reading client's own acknowledged write.
 pub fn read_your_writes(history: &History) -> CheckResult {
+    read_your_writes_in(&Registers::of(&Operations::of(history)))
+}
+
+/// [`read_your_writes`] over the register operations, already gathered.
+pub fn read_your_writes_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for ((key, _), ops) in register_ops(history) {
-        let mut by_process: BTreeMap<u32, Vec<&Operation>> = BTreeMap::new();
-        for o in &ops {
+    for (key, ops) in &registers.keys {
+        let mut by_process: BTreeMap<u32, Vec<&Operation<'_>>> = BTreeMap::new();
+        for o in ops {
             by_process.entry(o.process).or_default().push(o);
         }
-        let all_writes: Vec<&Operation> = ops
+        let all_writes: Vec<&Operation<'_>> = ops
             .iter()
-            .filter(|o| !crate::history::is_read(&o.f))
+            .copied()
+            .filter(|o| !crate::history::is_read(o.f))
             .collect();
         let everyone = KeyWrites::new(&all_writes);
         for (p, mine) in by_process {
-            let my_writes: Vec<&Operation> =
+            let my_writes: Vec<&Operation<'_>> =
                 mine.iter().copied().filter(|o| o.f != "get").collect();
             let own = KeyWrites::new(&my_writes);
             for r in mine
@@ -161,7 +190,7 @@ pub fn read_your_writes(history: &History) -> CheckResult {
                 .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
             {
                 reads += 1;
-                let done = match r.output.as_ref().and_then(|v| v.as_str()) {
+                let done = match r.output.and_then(|v| v.as_str()) {
                     Some(v) => everyone.value_done.get(v).copied(),
                     None => Some(everyone.nil_done),
                 };
@@ -173,7 +202,7 @@ pub fn read_your_writes(history: &History) -> CheckResult {
                     stale.push(format!(
                         "GET {key} by process {p} at {} ms from {} did not see its own earlier write",
                         r.invoke_ns / 1_000_000,
-                        r.server.as_deref().unwrap_or("?")
+                        r.server.unwrap_or("?")
                     ));
                 }
             }

@@ -31,6 +31,7 @@ pub use redis_string::{KeyInput, KeyOutput, RedisStringModel, Text, parse_redis_
 pub use search::{Op, Verdict, check};
 pub use tally::Tally;
 
+use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History};
 
@@ -51,15 +52,19 @@ pub struct Report {
 /// Checks a simkv run's history key by key against the Redis string model, smallest keys
 /// first, stopping at the first non-linearizable key.
 pub fn check_history(history: &History) -> Report {
-    let ops = history.operations();
+    check_operations(&Operations::of(history))
+}
+
+/// [`check_history`] over the history's operations, already paired.
+pub fn check_operations(ops: &Operations<'_>) -> Report {
     let opts = CheckOptions::default();
     let mut tally = Tally::default();
-    let view = ops.iter().map(|o| {
+    let view = ops.all().iter().map(|o| {
         let op = keys::KeyOp {
             line: 0,
-            f: &o.f,
-            input: &o.input,
-            output: o.output.as_ref(),
+            f: o.f,
+            input: o.input,
+            output: o.output,
             outcome: o.outcome,
             error: None,
             call: o.invoke_ns,
@@ -69,7 +74,7 @@ pub fn check_history(history: &History) -> Report {
                 o.complete_ns
             },
         };
-        (o.key.as_str(), op)
+        (o.key, op)
     });
     let total = match jsonl::check_keys(view, &opts, &mut tally) {
         Ok(total) => total,
@@ -85,7 +90,7 @@ pub fn check_history(history: &History) -> Report {
             };
         }
     };
-    if total == 0 && ops.iter().any(|o| keys::is_set_command(&o.f)) {
+    if total == 0 && ops.all().iter().any(|o| keys::is_set_command(o.f)) {
         return Report {
             result: result(
                 Status::Skipped,
