@@ -33,7 +33,7 @@ pub use tally::Tally;
 
 use super::operations::Operations;
 use super::{CheckResult, Status};
-use crate::history::{EventType, History};
+use crate::history::{EventType, History, Operation};
 
 /// Search steps allowed per key before the checker gives up with "unknown".
 pub const DEFAULT_BUDGET: u64 = 50_000_000;
@@ -59,24 +59,20 @@ pub fn check_history(history: &History) -> Report {
 pub fn check_operations(ops: &Operations<'_>) -> Report {
     let opts = CheckOptions::default();
     let mut tally = Tally::default();
-    let view = ops.all().iter().map(|o| {
-        let op = keys::KeyOp {
-            line: 0,
-            f: o.f,
-            input: o.input,
-            output: o.output,
-            outcome: o.outcome,
-            error: None,
-            call: o.invoke_ns,
-            ret: if o.outcome == EventType::Info {
-                u64::MAX
-            } else {
-                o.complete_ns
-            },
-        };
-        (o.key, op)
-    });
-    let total = match jsonl::check_keys(view, &opts, &mut tally) {
+    // Sets are not registers: the set checker (`acked-adds-durable`) judges them.
+    let parts: Vec<(&str, Vec<keys::KeyOp>)> = ops
+        .by_key()
+        .map(|(key, key_ops)| {
+            let registers: Vec<keys::KeyOp> = key_ops
+                .iter()
+                .filter(|o| !keys::is_set_command(o.f))
+                .map(key_op)
+                .collect();
+            (key, registers)
+        })
+        .filter(|(_, registers)| !registers.is_empty())
+        .collect();
+    let total = match jsonl::check_partitions(parts, &opts, &mut tally) {
         Ok(total) => total,
         Err(e) => {
             return Report {
@@ -117,6 +113,24 @@ pub fn check_operations(ops: &Operations<'_>) -> Report {
         result: result(status, count, summary),
         keys: total,
         counterexample: (status == Status::Fail).then_some(detail),
+    }
+}
+
+/// The checker's view of a run's operation.
+fn key_op<'a>(o: &Operation<'a>) -> keys::KeyOp<'a> {
+    keys::KeyOp {
+        line: 0,
+        f: o.f,
+        input: o.input,
+        output: o.output,
+        outcome: o.outcome,
+        error: None,
+        call: o.invoke_ns,
+        ret: if o.outcome == EventType::Info {
+            u64::MAX
+        } else {
+            o.complete_ns
+        },
     }
 }
 

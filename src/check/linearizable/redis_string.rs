@@ -7,10 +7,10 @@
 //! made them.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::model::Model;
+use super::search::FastHash;
 
 /// A string value in canonical form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,15 +24,24 @@ pub enum Text {
 /// The integer a string holds, exactly as Redis parses it: no sign `+`, no leading zeros, no
 /// spaces, at most 20 characters, within 64 bits. (util.c: string2ll)
 pub fn parse_redis_integer(s: &str) -> Option<i64> {
-    let n: i64 = s.parse().ok()?;
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || s.len() >= 21 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     // Rejects "+1", "01", "-0": exactly the strings string2ll refuses beyond the range check.
-    (s.len() < 21 && n.to_string() == s).then_some(n)
+    if digits.starts_with('0') && (digits.len() > 1 || digits.len() < s.len()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
-/// Interns strings; a model and the reader that built its operations share one.
+/// Interns strings; a model and the reader that built its operations share one. The index is
+/// hashed (a history's values are many and alike in their first bytes); only lookups use it,
+/// numbers are handed out in the order strings first appear.
 #[derive(Debug, Default)]
+#[allow(clippy::disallowed_types)] // lookups only: iteration order is never observed
 pub struct Interner {
-    index: BTreeMap<Rc<str>, u32>,
+    index: std::collections::HashMap<Rc<str>, u32, FastHash>,
     strings: Vec<Rc<str>>,
 }
 
