@@ -1,25 +1,32 @@
 //! The operations every checker reads: the history paired once, borrowed from its events (no
 //! string or value is copied), with an index of each key's operations in history order.
 
-use std::collections::BTreeMap;
-
+use super::linearizable::FastHash;
 use crate::history::{History, Operation};
 
 /// A history's operations and the per-key index, built once per run and shared by the checkers.
 pub struct Operations<'a> {
     all: Vec<Operation<'a>>,
-    by_key: BTreeMap<&'a str, Vec<u32>>,
+    /// Each key with its operations' indices, in key order.
+    by_key: Vec<(&'a str, Vec<u32>)>,
 }
 
 impl<'a> Operations<'a> {
     /// Pairs `history`'s events and indexes the operations by key.
+    #[allow(clippy::disallowed_types)] // lookups only: the keys are sorted before use
     pub fn of(history: &'a History) -> Self {
         let all = history.operations();
-        let mut by_key: BTreeMap<&'a str, Vec<u32>> = BTreeMap::new();
+        let mut slot: std::collections::HashMap<&'a str, usize, FastHash> = Default::default();
+        let mut keys: Vec<(&'a str, Vec<u32>)> = Vec::new();
         for (i, op) in all.iter().enumerate() {
-            by_key.entry(op.key).or_default().push(i as u32);
+            let k = *slot.entry(op.key).or_insert_with(|| {
+                keys.push((op.key, Vec::new()));
+                keys.len() - 1
+            });
+            keys[k].1.push(i as u32);
         }
-        Operations { all, by_key }
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Operations { all, by_key: keys }
     }
 
     /// Every operation, in invoke order.

@@ -28,7 +28,7 @@ pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
 pub use porcupine::{LogError, parse_etcd, parse_kv};
 pub use redis_string::{KeyInput, KeyOutput, RedisStringModel, Text, parse_redis_integer};
-pub use search::{Op, Verdict, check};
+pub use search::{FastHash, Op, Verdict, check};
 pub use tally::Tally;
 
 use super::operations::Operations;

@@ -93,11 +93,19 @@ impl Bits {
     /// The set as a memo key: the finished prefix's length and the words after it that are
     /// not all zero, so a key costs the width of the open window, not the whole history.
     fn memo(&self) -> Memo {
-        let window = self.words[self.full..self.top]
+        let words = self.words[self.full..self.top]
             .iter()
-            .chain(&self.words[self.returned_words..])
-            .copied()
-            .collect();
+            .chain(&self.words[self.returned_words..]);
+        let len = (self.top - self.full) + (self.words.len() - self.returned_words);
+        let window = if len <= INLINE_WORDS {
+            let mut inline = [0; INLINE_WORDS];
+            for (w, x) in inline.iter_mut().zip(words) {
+                *w = *x;
+            }
+            Window::Inline(len as u8, inline)
+        } else {
+            Window::Heap(words.copied().collect())
+        };
         Memo {
             zobrist: self.zobrist,
             full: self.full as u32,
@@ -106,13 +114,23 @@ impl Bits {
     }
 }
 
+/// Windows of up to this many words are kept in the memo entry itself, not on the heap.
+const INLINE_WORDS: usize = 3;
+
+/// The words of a memo key's window: inline when few (the rest zero), else on the heap.
+#[derive(PartialEq, Eq)]
+enum Window {
+    Inline(u8, [u64; INLINE_WORDS]),
+    Heap(Box<[u64]>),
+}
+
 /// A set of linearized operations in the memo table. Two keys are equal exactly when their sets
 /// are: the finished prefix and the window determine every word.
 #[derive(PartialEq, Eq)]
 struct Memo {
     zobrist: u64,
     full: u32,
-    window: Box<[u64]>,
+    window: Window,
 }
 
 impl std::hash::Hash for Memo {
