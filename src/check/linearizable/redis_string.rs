@@ -61,6 +61,18 @@ impl Interner {
         Text::Str(i)
     }
 
+    /// The canonical form of `head` (`None`: absent) followed by `suffix`.
+    fn concat(&mut self, head: Option<Text>, suffix: Text) -> Text {
+        let mut joined = String::new();
+        for t in head.into_iter().chain([suffix]) {
+            match t {
+                Text::Int(n) => joined.push_str(&n.to_string()),
+                Text::Str(i) => joined.push_str(&self.strings[i as usize]),
+            }
+        }
+        self.text(&joined)
+    }
+
     /// The string a canonical value stands for.
     pub fn string(&self, t: Text) -> String {
         match t {
@@ -108,17 +120,22 @@ pub enum KeyOutput {
 
 /// The model: Redis's string commands on one key that starts absent.
 #[derive(Debug, Default)]
+#[allow(clippy::disallowed_types)] // lookups only: iteration order is never observed
 pub struct RedisStringModel {
     /// Shared with the reader, so APPEND's new strings get numbers too.
     pub interner: RefCell<Interner>,
+    /// APPEND's result for each (value, suffix) met so far: the search tries an APPEND in the
+    /// same state many times, and an append key's string grows with the history.
+    appended: RefCell<std::collections::HashMap<(Option<Text>, Text), Text, FastHash>>,
 }
 
 impl RedisStringModel {
     fn append(&self, s: Option<Text>, suffix: Text) -> Text {
-        let mut interner = self.interner.borrow_mut();
-        let head = s.map(|t| interner.string(t)).unwrap_or_default();
-        let joined = head + &interner.string(suffix);
-        interner.text(&joined)
+        *self
+            .appended
+            .borrow_mut()
+            .entry((s, suffix))
+            .or_insert_with(|| self.interner.borrow_mut().concat(s, suffix))
     }
 
     /// INCR's outcome on `s`. (t_string.c: incrDecrCommand)
