@@ -7,6 +7,7 @@
 mod edn;
 mod events;
 mod explain;
+mod interner;
 mod jepsen;
 mod jsonl;
 mod keys;
@@ -21,13 +22,14 @@ mod tally;
 pub use edn::{Edn, EdnError, read_all as read_edn};
 pub use events::InputError;
 pub use explain::{shortest_failing_prefix, timeline};
+pub use interner::{Text, parse_redis_integer};
 pub use model::{
     Model, RegisterInput, RegisterModel, RegisterOutput, StringInput, StringModel, StringOutput,
 };
 pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
 pub use porcupine::{LogError, parse_etcd, parse_kv};
-pub use redis_string::{KeyInput, KeyOutput, RedisStringModel, Text, parse_redis_integer};
+pub use redis_string::{KeyInput, KeyOutput, RedisStringModel};
 pub use search::{FastHash, Op, Verdict, check};
 pub use tally::Tally;
 

@@ -2,85 +2,14 @@
 //! integer when it is one. One key may mix families as Redis allows (`SET k 5`, then
 //! `INCR k` answers 6; `APPEND k x` makes it "6x", and INCR then fails).
 //!
-//! Strings are interned to numbers and a string that Redis would parse as an integer is kept
-//! as that integer, so a state is two words and equal strings compare equal whichever command
-//! made them.
+//! Strings are interned (see `interner`), so a state is two words and equal strings compare
+//! equal whichever command made them.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
+use super::interner::{Interner, Text};
 use super::model::Model;
 use super::search::FastHash;
-
-/// A string value in canonical form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Text {
-    /// A string that `string2ll` accepts.
-    Int(i64),
-    /// Any other string, by its interned number.
-    Str(u32),
-}
-
-/// The integer a string holds, exactly as Redis parses it: no sign `+`, no leading zeros, no
-/// spaces, at most 20 characters, within 64 bits. (util.c: string2ll)
-pub fn parse_redis_integer(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    if digits.is_empty() || s.len() >= 21 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Rejects "+1", "01", "-0": exactly the strings string2ll refuses beyond the range check.
-    if digits.starts_with('0') && (digits.len() > 1 || digits.len() < s.len()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Interns strings; a model and the reader that built its operations share one. The index is
-/// hashed (a history's values are many and alike in their first bytes); only lookups use it,
-/// numbers are handed out in the order strings first appear.
-#[derive(Debug, Default)]
-#[allow(clippy::disallowed_types)] // lookups only: iteration order is never observed
-pub struct Interner {
-    index: std::collections::HashMap<Rc<str>, u32, FastHash>,
-    strings: Vec<Rc<str>>,
-}
-
-impl Interner {
-    /// The canonical form of `s`, interning it if new.
-    pub fn text(&mut self, s: &str) -> Text {
-        if let Some(n) = parse_redis_integer(s) {
-            return Text::Int(n);
-        }
-        if let Some(&i) = self.index.get(s) {
-            return Text::Str(i);
-        }
-        let rc: Rc<str> = Rc::from(s);
-        let i = self.strings.len() as u32;
-        self.strings.push(rc.clone());
-        self.index.insert(rc, i);
-        Text::Str(i)
-    }
-
-    /// The canonical form of `head` (`None`: absent) followed by `suffix`.
-    fn concat(&mut self, head: Option<Text>, suffix: Text) -> Text {
-        let mut joined = String::new();
-        for t in head.into_iter().chain([suffix]) {
-            match t {
-                Text::Int(n) => joined.push_str(&n.to_string()),
-                Text::Str(i) => joined.push_str(&self.strings[i as usize]),
-            }
-        }
-        self.text(&joined)
-    }
-
-    /// The string a canonical value stands for.
-    pub fn string(&self, t: Text) -> String {
-        match t {
-            Text::Int(n) => n.to_string(),
-            Text::Str(i) => self.strings[i as usize].to_string(),
-        }
-    }
-}
 
 /// A command on one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,26 +139,6 @@ impl Model for RedisStringModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_parse_as_string2ll_does() {
-        assert_eq!(parse_redis_integer("5"), Some(5));
-        assert_eq!(parse_redis_integer("-12"), Some(-12));
-        assert_eq!(parse_redis_integer("9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            "",
-            "+1",
-            "01",
-            "-0",
-            " 1",
-            "1 ",
-            "9223372036854775808",
-            "1.0",
-            "x",
-        ] {
-            assert_eq!(parse_redis_integer(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn a_key_mixes_families_as_redis_allows() {

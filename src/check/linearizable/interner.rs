@@ -1,0 +1,249 @@
+//! Interned strings for the Redis string model. A string that Redis would parse as an integer
+//! is kept as that integer; any other string gets a number, equal strings the same one.
+//!
+//! An APPEND key's string grows with the history, so a long result of APPEND is not copied: it
+//! is kept as the pair it was joined from, with its length and a polynomial hash computed from
+//! the pair's. Strings are looked up by (length, hash) and compared in full only when those
+//! match, which for distinct strings almost never happens: joining costs the same whatever the
+//! length, and numbers stay exact.
+
+use std::rc::Rc;
+
+use super::search::FastHash;
+
+/// A string value in canonical form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Text {
+    /// A string that `string2ll` accepts.
+    Int(i64),
+    /// Any other string, by its interned number.
+    Str(u32),
+}
+
+/// The integer a string holds, exactly as Redis parses it: no sign `+`, no leading zeros, no
+/// spaces, at most 20 characters, within 64 bits. (util.c: string2ll)
+pub fn parse_redis_integer(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty()
+        || s.len() >= LONGEST_INTEGER
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // Rejects "+1", "01", "-0": exactly the strings string2ll refuses beyond the range check.
+    if digits.starts_with('0') && (digits.len() > 1 || digits.len() < s.len()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Strings this long or longer are never integers.
+const LONGEST_INTEGER: usize = 21;
+
+/// The polynomial hash's modulus (the Mersenne prime 2^61 - 1) and base.
+const MODULUS: u64 = (1 << 61) - 1;
+const BASE: u64 = 0x1f3d_5b79_a2c4_e681 % MODULUS;
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    let r = (p as u64 & MODULUS) + (p >> 61) as u64;
+    if r >= MODULUS { r - MODULUS } else { r }
+}
+
+fn add_mod(a: u64, b: u64) -> u64 {
+    let r = a + b;
+    if r >= MODULUS { r - MODULUS } else { r }
+}
+
+/// A string's length, polynomial hash and `BASE^length`, so joining two is O(1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Digest {
+    len: usize,
+    hash: u64,
+    power: u64,
+}
+
+impl Digest {
+    fn of(s: &str) -> Self {
+        let mut d = Digest {
+            len: s.len(),
+            hash: 0,
+            power: 1,
+        };
+        for b in s.bytes() {
+            d.hash = add_mod(mul_mod(d.hash, BASE), u64::from(b) + 1);
+            d.power = mul_mod(d.power, BASE);
+        }
+        d
+    }
+
+    fn join(self, tail: Digest) -> Digest {
+        Digest {
+            len: self.len + tail.len,
+            hash: add_mod(mul_mod(self.hash, tail.power), tail.hash),
+            power: mul_mod(self.power, tail.power),
+        }
+    }
+}
+
+/// How an interned string is held: its text, or the two values it was joined from.
+#[derive(Debug)]
+enum Body {
+    Literal(Rc<str>),
+    Joined(Text, Text),
+}
+
+/// Interns strings; a model and the reader that built its operations share one. The index is
+/// hashed; only lookups use it, numbers are handed out in the order strings first appear.
+#[derive(Debug, Default)]
+#[allow(clippy::disallowed_types)] // lookups only: iteration order is never observed
+pub struct Interner {
+    /// (length, hash) to the newest string with them; older ones follow `same_digest`.
+    index: std::collections::HashMap<(usize, u64), u32, FastHash>,
+    bodies: Vec<Body>,
+    digests: Vec<Digest>,
+    same_digest: Vec<Option<u32>>,
+}
+
+impl Interner {
+    /// The canonical form of `s`, interning it if new.
+    pub fn text(&mut self, s: &str) -> Text {
+        if let Some(n) = parse_redis_integer(s) {
+            return Text::Int(n);
+        }
+        let digest = Digest::of(s);
+        if let Some(i) = self.find(digest, s) {
+            return Text::Str(i);
+        }
+        self.insert(digest, Body::Literal(Rc::from(s)))
+    }
+
+    /// The canonical form of `head` (`None`: absent) followed by `tail`.
+    pub fn concat(&mut self, head: Option<Text>, tail: Text) -> Text {
+        let Some(head) = head else {
+            return tail;
+        };
+        let digest = self.digest(head).join(self.digest(tail));
+        if digest.len < LONGEST_INTEGER {
+            let joined = self.string(head) + &self.string(tail);
+            return self.text(&joined);
+        }
+        if self.index.contains_key(&(digest.len, digest.hash)) {
+            let joined = self.string(head) + &self.string(tail);
+            if let Some(i) = self.find(digest, &joined) {
+                return Text::Str(i);
+            }
+        }
+        self.insert(digest, Body::Joined(head, tail))
+    }
+
+    /// The string a canonical value stands for.
+    pub fn string(&self, t: Text) -> String {
+        let mut out = String::new();
+        self.write(t, &mut out);
+        out
+    }
+
+    /// Appends the string `t` stands for to `out`.
+    fn write(&self, t: Text, out: &mut String) {
+        // Joined strings nest as deep as a key has APPENDs: walk them without recursion.
+        let mut pending = vec![t];
+        while let Some(t) = pending.pop() {
+            match t {
+                Text::Int(n) => out.push_str(&n.to_string()),
+                Text::Str(i) => match &self.bodies[i as usize] {
+                    Body::Literal(s) => out.push_str(s),
+                    Body::Joined(head, tail) => {
+                        pending.push(*tail);
+                        pending.push(*head);
+                    }
+                },
+            }
+        }
+    }
+
+    fn digest(&self, t: Text) -> Digest {
+        match t {
+            Text::Int(n) => Digest::of(&n.to_string()),
+            Text::Str(i) => self.digests[i as usize],
+        }
+    }
+
+    /// The number of the interned string `s` (whose digest is `digest`), if any.
+    fn find(&self, digest: Digest, s: &str) -> Option<u32> {
+        let mut next = self.index.get(&(digest.len, digest.hash)).copied();
+        while let Some(i) = next {
+            let equal = match &self.bodies[i as usize] {
+                Body::Literal(l) => **l == *s,
+                Body::Joined(..) => self.string(Text::Str(i)) == s,
+            };
+            if equal {
+                return Some(i);
+            }
+            next = self.same_digest[i as usize];
+        }
+        None
+    }
+
+    fn insert(&mut self, digest: Digest, body: Body) -> Text {
+        let i = self.bodies.len() as u32;
+        let older = self.index.insert((digest.len, digest.hash), i);
+        self.bodies.push(body);
+        self.digests.push(digest);
+        self.same_digest.push(older);
+        Text::Str(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_as_string2ll_does() {
+        assert_eq!(parse_redis_integer("5"), Some(5));
+        assert_eq!(parse_redis_integer("-12"), Some(-12));
+        assert_eq!(parse_redis_integer("9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            "",
+            "+1",
+            "01",
+            "-0",
+            " 1",
+            "1 ",
+            "9223372036854775808",
+            "1.0",
+            "x",
+        ] {
+            assert_eq!(parse_redis_integer(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn joined_strings_equal_the_same_text_however_made() {
+        let mut i = Interner::default();
+        let long = "a".repeat(30);
+        let a = i.text(&long[..10]);
+        let b = i.text(&long[10..]);
+        let joined = i.concat(Some(a), b);
+        assert_eq!(i.text(&long), joined, "a read of the joined string");
+        let c = i.text(&long[..25]);
+        let d = i.text(&long[25..]);
+        assert_eq!(i.concat(Some(c), d), joined, "joined from other parts");
+        assert_eq!(i.string(joined), long);
+        assert_ne!(i.concat(Some(joined), a), joined);
+        let five = i.text("5");
+        let one = i.text("1");
+        assert_eq!(i.concat(Some(five), one), Text::Int(51));
+        assert_eq!(i.concat(None, one), one);
+    }
+
+    #[test]
+    fn digests_join_as_the_strings_do() {
+        let (a, b) = ("hello, ", "world");
+        assert_eq!(
+            Digest::of(a).join(Digest::of(b)),
+            Digest::of(&format!("{a}{b}"))
+        );
+    }
+}
