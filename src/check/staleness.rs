@@ -13,50 +13,24 @@ use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
-/// Per key: acknowledged writes sorted by completion, with the running maximum of their invoke
-/// times, and the completion time of the write of each value.
-struct KeyWrites<'a> {
+/// Acknowledged writes sorted by completion, with the running maximum of their invoke times.
+struct Acked {
     by_complete: Vec<(u64, u64)>,
-    value_done: BTreeMap<&'a str, u64>,
-    nil_done: u64,
 }
 
-impl<'a> KeyWrites<'a> {
-    fn new(writes: &[&Operation<'a>]) -> Self {
+impl Acked {
+    fn new<'o, 'a: 'o>(writes: impl Iterator<Item = &'o Operation<'a>>) -> Self {
         let mut by_complete: Vec<(u64, u64)> = writes
-            .iter()
             .filter(|w| w.outcome == EventType::Ok)
             .map(|w| (w.complete_ns, w.invoke_ns))
             .collect();
-        by_complete.sort();
+        by_complete.sort_unstable();
         let mut max_invoke = 0;
         for e in &mut by_complete {
             max_invoke = max_invoke.max(e.1);
             e.1 = max_invoke;
         }
-        let mut value_done = BTreeMap::new();
-        let mut nil_done = 0;
-        for w in writes {
-            let done = if w.outcome == EventType::Ok {
-                w.complete_ns
-            } else {
-                u64::MAX
-            };
-            match w.f {
-                "set" => {
-                    if let Some(v) = w.input.as_str() {
-                        value_done.insert(v, done);
-                    }
-                }
-                "del" => nil_done = nil_done.max(done),
-                _ => {}
-            }
-        }
-        KeyWrites {
-            by_complete,
-            value_done,
-            nil_done,
-        }
+        Acked { by_complete }
     }
 
     /// The latest invoke time among writes acknowledged before `t` (0 when none).
@@ -64,22 +38,81 @@ impl<'a> KeyWrites<'a> {
         let n = self.by_complete.partition_point(|(c, _)| *c < t);
         if n == 0 { 0 } else { self.by_complete[n - 1].1 }
     }
+}
+
+/// Per key: the acknowledged writes, and the completion time of the write of each value (of
+/// the last write of it, when a value was written twice).
+struct KeyWrites<'a> {
+    acked: Acked,
+    /// Sorted by value, one entry per value.
+    value_done: Vec<(&'a str, u64)>,
+    nil_done: u64,
+}
+
+impl<'a> KeyWrites<'a> {
+    fn new(writes: &[&Operation<'a>]) -> Self {
+        let acked = Acked::new(writes.iter().copied());
+        let done = |w: &Operation<'_>| {
+            if w.outcome == EventType::Ok {
+                w.complete_ns
+            } else {
+                u64::MAX
+            }
+        };
+        let mut value_done: Vec<(&'a str, u64)> = writes
+            .iter()
+            .filter(|w| w.f == "set")
+            .filter_map(|w| Some((w.input.as_str()?, done(w))))
+            .collect();
+        // A stable sort keeps each value's writes in history order: the last one counts.
+        value_done.sort_by(|a, b| a.0.cmp(b.0));
+        value_done.reverse();
+        value_done.dedup_by(|later, earlier| later.0 == earlier.0);
+        value_done.reverse();
+        let nil_done = writes
+            .iter()
+            .filter(|w| w.f == "del")
+            .map(|w| done(w))
+            .max()
+            .unwrap_or(0);
+        KeyWrites {
+            acked,
+            value_done,
+            nil_done,
+        }
+    }
+
+    /// When the write of `value` completed (`u64::MAX`: it never did), if anyone wrote it.
+    fn value_done(&self, value: &str) -> Option<u64> {
+        let i = self
+            .value_done
+            .binary_search_by(|(v, _)| (*v).cmp(value))
+            .ok()?;
+        Some(self.value_done[i].1)
+    }
 
     /// How long before the read the overwriting write was acknowledged, if the read is stale.
     fn stale(&self, read: &Operation<'_>) -> Option<u64> {
         let done = match read.output.and_then(|v| v.as_str()) {
-            Some(v) => *self.value_done.get(v)?,
+            Some(v) => self.value_done(v)?,
             None => self.nil_done,
         };
-        let latest = self.latest_invoke_before(read.invoke_ns);
+        let latest = self.acked.latest_invoke_before(read.invoke_ns);
         (latest > done && done != u64::MAX).then(|| read.invoke_ns.saturating_sub(latest))
     }
 }
 
-/// The register operations (SET, GET, DEL) that did not fail, per key in key order: what both
-/// checks read, gathered once.
+/// One key's register operations and its writes.
+struct RegisterKey<'o, 'a> {
+    key: &'a str,
+    ops: Vec<&'o Operation<'a>>,
+    writes: KeyWrites<'a>,
+}
+
+/// The register operations (SET, GET, DEL) that did not fail and their writes, per key in key
+/// order: what both checks read, gathered once.
 pub struct Registers<'o, 'a> {
-    keys: Vec<(&'a str, Vec<&'o Operation<'a>>)>,
+    keys: Vec<RegisterKey<'o, 'a>>,
 }
 
 impl<'o, 'a> Registers<'o, 'a> {
@@ -87,16 +120,24 @@ impl<'o, 'a> Registers<'o, 'a> {
     pub fn of(ops: &'o Operations<'a>) -> Self {
         let keys = ops
             .by_key()
-            .map(|(key, key_ops)| {
-                let registers: Vec<&'o Operation<'a>> = key_ops
+            .filter_map(|(key, key_ops)| {
+                let ops: Vec<&'o Operation<'a>> = key_ops
                     .iter()
                     .filter(|op| {
                         matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail
                     })
                     .collect();
-                (key, registers)
+                if ops.is_empty() {
+                    return None;
+                }
+                let writes: Vec<&'o Operation<'a>> = ops
+                    .iter()
+                    .copied()
+                    .filter(|o| !crate::history::is_read(o.f))
+                    .collect();
+                let writes = KeyWrites::new(&writes);
+                Some(RegisterKey { key, ops, writes })
             })
-            .filter(|(_, registers)| !registers.is_empty())
             .collect();
         Registers { keys }
     }
@@ -130,19 +171,13 @@ pub fn stale_reads(history: &History) -> CheckResult {
 pub fn stale_reads_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for (key, ops) in &registers.keys {
-        let writes: Vec<&Operation<'_>> = ops
-            .iter()
-            .copied()
-            .filter(|o| !crate::history::is_read(o.f))
-            .collect();
-        let kw = KeyWrites::new(&writes);
+    for RegisterKey { key, ops, writes } in &registers.keys {
         for r in ops
             .iter()
             .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
         {
             reads += 1;
-            if let Some(age) = kw.stale(r) {
+            if let Some(age) = writes.stale(r) {
                 stale.push(format!(
                     "GET {key} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
                     r.process,
@@ -170,28 +205,25 @@ pub fn read_your_writes(history: &History) -> CheckResult {
 pub fn read_your_writes_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for (key, ops) in &registers.keys {
+    for RegisterKey {
+        key,
+        ops,
+        writes: everyone,
+    } in &registers.keys
+    {
         let mut by_process: BTreeMap<u32, Vec<&Operation<'_>>> = BTreeMap::new();
         for o in ops {
             by_process.entry(o.process).or_default().push(o);
         }
-        let all_writes: Vec<&Operation<'_>> = ops
-            .iter()
-            .copied()
-            .filter(|o| !crate::history::is_read(o.f))
-            .collect();
-        let everyone = KeyWrites::new(&all_writes);
         for (p, mine) in by_process {
-            let my_writes: Vec<&Operation<'_>> =
-                mine.iter().copied().filter(|o| o.f != "get").collect();
-            let own = KeyWrites::new(&my_writes);
+            let own = Acked::new(mine.iter().copied().filter(|o| o.f != "get"));
             for r in mine
                 .iter()
                 .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
             {
                 reads += 1;
                 let done = match r.output.and_then(|v| v.as_str()) {
-                    Some(v) => everyone.value_done.get(v).copied(),
+                    Some(v) => everyone.value_done(v),
                     None => Some(everyone.nil_done),
                 };
                 let latest_own = own.latest_invoke_before(r.invoke_ns);
