@@ -7,8 +7,6 @@
 //! match, which for distinct strings almost never happens: joining costs the same whatever the
 //! length, and numbers stay exact.
 
-use std::rc::Rc;
-
 use super::search::FastHash;
 
 /// A string value in canonical form.
@@ -43,14 +41,17 @@ const LONGEST_INTEGER: usize = 21;
 /// The polynomial hash's modulus (the Mersenne prime 2^61 - 1) and base.
 const MODULUS: u64 = (1 << 61) - 1;
 const BASE: u64 = 0x1f3d_5b79_a2c4_e681 % MODULUS;
+const BASE2: u64 = mul_mod(BASE, BASE);
+const BASE3: u64 = mul_mod(BASE2, BASE);
+const BASE4: u64 = mul_mod(BASE3, BASE);
 
-fn mul_mod(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
+const fn mul_mod(a: u64, b: u64) -> u64 {
+    let p = a as u128 * b as u128;
     let r = (p as u64 & MODULUS) + (p >> 61) as u64;
     if r >= MODULUS { r - MODULUS } else { r }
 }
 
-fn add_mod(a: u64, b: u64) -> u64 {
+const fn add_mod(a: u64, b: u64) -> u64 {
     let r = a + b;
     if r >= MODULUS { r - MODULUS } else { r }
 }
@@ -65,12 +66,24 @@ struct Digest {
 
 impl Digest {
     fn of(s: &str) -> Self {
+        // Horner's rule four bytes at a time, so the multiplications within a block overlap.
+        let [b1, b2, b3] = [BASE, BASE2, BASE3];
+        let mut blocks = s.as_bytes().chunks_exact(4);
         let mut d = Digest {
             len: s.len(),
             hash: 0,
             power: 1,
         };
-        for b in s.bytes() {
+        for c in &mut blocks {
+            let digit = |i: usize| u64::from(c[i]) + 1;
+            let block = add_mod(
+                add_mod(mul_mod(digit(0), b3), mul_mod(digit(1), b2)),
+                add_mod(mul_mod(digit(2), b1), digit(3)),
+            );
+            d.hash = add_mod(mul_mod(d.hash, BASE4), block);
+            d.power = mul_mod(d.power, BASE4);
+        }
+        for &b in blocks.remainder() {
             d.hash = add_mod(mul_mod(d.hash, BASE), u64::from(b) + 1);
             d.power = mul_mod(d.power, BASE);
         }
@@ -86,10 +99,11 @@ impl Digest {
     }
 }
 
-/// How an interned string is held: its text, or the two values it was joined from.
+/// How an interned string is held: its text (a range of the interner's text), or the two
+/// values it was joined from.
 #[derive(Debug)]
 enum Body {
-    Literal(Rc<str>),
+    Literal(std::ops::Range<usize>),
     Joined(Text, Text),
 }
 
@@ -101,6 +115,8 @@ pub struct Interner {
     /// (length, hash) to the newest string with them; older ones follow `same_digest`.
     index: std::collections::HashMap<(usize, u64), u32, FastHash>,
     bodies: Vec<Body>,
+    /// The literals' text, one after the other.
+    literals: String,
     digests: Vec<Digest>,
     same_digest: Vec<Option<u32>>,
 }
@@ -115,7 +131,9 @@ impl Interner {
         if let Some(i) = self.find(digest, s) {
             return Text::Str(i);
         }
-        self.insert(digest, Body::Literal(Rc::from(s)))
+        let start = self.literals.len();
+        self.literals.push_str(s);
+        self.insert(digest, Body::Literal(start..self.literals.len()))
     }
 
     /// The canonical form of `head` (`None`: absent) followed by `tail`.
@@ -152,7 +170,7 @@ impl Interner {
             match t {
                 Text::Int(n) => out.push_str(&n.to_string()),
                 Text::Str(i) => match &self.bodies[i as usize] {
-                    Body::Literal(s) => out.push_str(s),
+                    Body::Literal(r) => out.push_str(&self.literals[r.clone()]),
                     Body::Joined(head, tail) => {
                         pending.push(*tail);
                         pending.push(*head);
@@ -174,7 +192,7 @@ impl Interner {
         let mut next = self.index.get(&(digest.len, digest.hash)).copied();
         while let Some(i) = next {
             let equal = match &self.bodies[i as usize] {
-                Body::Literal(l) => **l == *s,
+                Body::Literal(r) => self.literals[r.clone()] == *s,
                 Body::Joined(..) => self.string(Text::Str(i)) == s,
             };
             if equal {
