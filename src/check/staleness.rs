@@ -7,8 +7,6 @@
 //! overwritten). Writes whose outcome is unknown never make a read stale, and never count as
 //! having completed. Both checks only look at register keys (SET / GET / DEL).
 
-use std::collections::BTreeMap;
-
 use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
@@ -91,12 +89,9 @@ impl<'a> KeyWrites<'a> {
         Some(self.value_done[i].1)
     }
 
-    /// How long before the read the overwriting write was acknowledged, if the read is stale.
-    fn stale(&self, read: &Operation<'_>) -> Option<u64> {
-        let done = match read.output.and_then(|v| v.as_str()) {
-            Some(v) => self.value_done(v)?,
-            None => self.nil_done,
-        };
+    /// How long before the read the overwriting write was acknowledged, if the read (of a
+    /// value whose write completed at `done`) is stale.
+    fn stale(&self, read: &Operation<'_>, done: u64) -> Option<u64> {
         let latest = self.acked.latest_invoke_before(read.invoke_ns);
         (latest > done && done != u64::MAX).then(|| read.invoke_ns.saturating_sub(latest))
     }
@@ -107,6 +102,14 @@ struct RegisterKey<'o, 'a> {
     key: &'a str,
     ops: Vec<&'o Operation<'a>>,
     writes: KeyWrites<'a>,
+    /// For each operation that is a successful read: when the write of the value it read
+    /// completed (`None`: nobody wrote that value).
+    read_done: Vec<Option<u64>>,
+}
+
+/// Whether `op` is a read both checks judge.
+fn judged_read(op: &Operation<'_>) -> bool {
+    op.f == "get" && op.outcome == EventType::Ok
 }
 
 /// The register operations (SET, GET, DEL) that did not fail and their writes, per key in key
@@ -136,7 +139,24 @@ impl<'o, 'a> Registers<'o, 'a> {
                     .filter(|o| !crate::history::is_read(o.f))
                     .collect();
                 let writes = KeyWrites::new(&writes);
-                Some(RegisterKey { key, ops, writes })
+                let read_done = ops
+                    .iter()
+                    .map(|o| {
+                        if !judged_read(o) {
+                            return None;
+                        }
+                        match o.output.and_then(|v| v.as_str()) {
+                            Some(v) => writes.value_done(v),
+                            None => Some(writes.nil_done),
+                        }
+                    })
+                    .collect();
+                Some(RegisterKey {
+                    key,
+                    ops,
+                    writes,
+                    read_done,
+                })
             })
             .collect();
         Registers { keys }
@@ -171,15 +191,16 @@ pub fn stale_reads(history: &History) -> CheckResult {
 pub fn stale_reads_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for RegisterKey { key, ops, writes } in &registers.keys {
-        for r in ops
-            .iter()
-            .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
-        {
+    for k in &registers.keys {
+        for (r, done) in k.ops.iter().zip(&k.read_done) {
+            if !judged_read(r) {
+                continue;
+            }
             reads += 1;
-            if let Some(age) = writes.stale(r) {
+            if let Some(age) = done.and_then(|done| k.writes.stale(r, done)) {
                 stale.push(format!(
-                    "GET {key} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
+                    "GET {} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
+                    k.key,
                     r.process,
                     r.invoke_ns / 1_000_000,
                     r.server.unwrap_or("?"),
@@ -205,34 +226,27 @@ pub fn read_your_writes(history: &History) -> CheckResult {
 pub fn read_your_writes_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for RegisterKey {
-        key,
-        ops,
-        writes: everyone,
-    } in &registers.keys
-    {
-        let mut by_process: BTreeMap<u32, Vec<&Operation<'_>>> = BTreeMap::new();
-        for o in ops {
-            by_process.entry(o.process).or_default().push(o);
-        }
-        for (p, mine) in by_process {
-            let own = Acked::new(mine.iter().copied().filter(|o| o.f != "get"));
-            for r in mine
-                .iter()
-                .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
-            {
+    for k in &registers.keys {
+        // Each client's operations on the key, clients in process order.
+        let mut order: Vec<usize> = (0..k.ops.len()).collect();
+        order.sort_by_key(|&i| k.ops[i].process);
+        for mine in order.chunk_by(|&a, &b| k.ops[a].process == k.ops[b].process) {
+            let own = Acked::new(mine.iter().map(|&i| k.ops[i]).filter(|o| o.f != "get"));
+            for &i in mine {
+                let r = k.ops[i];
+                if !judged_read(r) {
+                    continue;
+                }
                 reads += 1;
-                let done = match r.output.and_then(|v| v.as_str()) {
-                    Some(v) => everyone.value_done(v),
-                    None => Some(everyone.nil_done),
-                };
                 let latest_own = own.latest_invoke_before(r.invoke_ns);
-                if let Some(d) = done
+                if let Some(d) = k.read_done[i]
                     && d != u64::MAX
                     && latest_own > d
                 {
                     stale.push(format!(
-                        "GET {key} by process {p} at {} ms from {} did not see its own earlier write",
+                        "GET {} by process {} at {} ms from {} did not see its own earlier write",
+                        k.key,
+                        r.process,
                         r.invoke_ns / 1_000_000,
                         r.server.unwrap_or("?")
                     ));
