@@ -107,18 +107,44 @@ enum Body {
     Joined(Text, Text),
 }
 
-/// Interns strings; a model and the reader that built its operations share one. The index is
-/// hashed; only lookups use it, numbers are handed out in the order strings first appear.
+/// A chained hash index: a key's newest entry, older entries with the same key following
+/// `older`.
 #[derive(Debug, Default)]
 #[allow(clippy::disallowed_types)] // lookups only: iteration order is never observed
+struct Chains<K> {
+    newest: std::collections::HashMap<K, u32, FastHash>,
+    older: std::collections::BTreeMap<u32, u32>,
+}
+
+impl<K: std::hash::Hash + Eq> Chains<K> {
+    fn insert(&mut self, key: K, i: u32) {
+        if let Some(previous) = self.newest.insert(key, i) {
+            self.older.insert(i, previous);
+        }
+    }
+
+    /// The entries under `key`, newest first.
+    fn get(&self, key: &K) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(self.newest.get(key).copied(), |i| {
+            self.older.get(i).copied()
+        })
+    }
+}
+
+/// Interns strings; a model and the reader that built its operations share one. The indexes
+/// are hashed; only lookups use them, numbers are handed out in the order strings first
+/// appear. Literal strings are found by their text's hash; once a long string is joined, long
+/// strings are also indexed by digest, so a joined string and a literal with the same text
+/// meet (keys without APPEND never compute a digest).
+#[derive(Debug, Default)]
 pub struct Interner {
-    /// (length, hash) to the newest string with them; older ones follow `same_digest`.
-    index: std::collections::HashMap<(usize, u64), u32, FastHash>,
     bodies: Vec<Body>,
     /// The literals' text, one after the other.
     literals: String,
-    digests: Vec<Digest>,
-    same_digest: Vec<Option<u32>>,
+    by_text: Chains<u64>,
+    /// Digests of joined strings and (once any long string was joined) of long literals.
+    digests: Vec<Option<Digest>>,
+    by_digest: Chains<(usize, u64)>,
 }
 
 impl Interner {
@@ -127,13 +153,28 @@ impl Interner {
         if let Some(n) = parse_redis_integer(s) {
             return Text::Int(n);
         }
-        let digest = Digest::of(s);
-        if let Some(i) = self.find(digest, s) {
+        let hash = std::hash::BuildHasher::hash_one(&FastHash, s);
+        if let Some(i) = self
+            .by_text
+            .get(&hash)
+            .find(|&i| self.literal(i) == Some(s))
+        {
+            return Text::Str(i);
+        }
+        let digest = (self.joining() && s.len() >= LONGEST_INTEGER).then(|| Digest::of(s));
+        if let Some(d) = digest
+            && let Some(i) = self.find_digest(d, s)
+        {
             return Text::Str(i);
         }
         let start = self.literals.len();
         self.literals.push_str(s);
-        self.insert(digest, Body::Literal(start..self.literals.len()))
+        let i = self.push(Body::Literal(start..self.literals.len()));
+        self.by_text.insert(hash, i);
+        if let Some(d) = digest {
+            self.index_digest(i, d);
+        }
+        Text::Str(i)
     }
 
     /// The canonical form of `head` (`None`: absent) followed by `tail`.
@@ -146,13 +187,31 @@ impl Interner {
             let joined = self.string(head) + &self.string(tail);
             return self.text(&joined);
         }
-        if self.index.contains_key(&(digest.len, digest.hash)) {
+        if !self.joining() {
+            // The first long join: from now on long literals are indexed by digest too.
+            for i in 0..self.bodies.len() as u32 {
+                if let Some(l) = self.literal(i)
+                    && l.len() >= LONGEST_INTEGER
+                {
+                    let d = Digest::of(l);
+                    self.index_digest(i, d);
+                }
+            }
+        }
+        if self
+            .by_digest
+            .get(&(digest.len, digest.hash))
+            .next()
+            .is_some()
+        {
             let joined = self.string(head) + &self.string(tail);
-            if let Some(i) = self.find(digest, &joined) {
+            if let Some(i) = self.find_digest(digest, &joined) {
                 return Text::Str(i);
             }
         }
-        self.insert(digest, Body::Joined(head, tail))
+        let i = self.push(Body::Joined(head, tail));
+        self.index_digest(i, digest);
+        Text::Str(i)
     }
 
     /// The string a canonical value stands for.
@@ -180,36 +239,48 @@ impl Interner {
         }
     }
 
+    /// The text of interned string `i`, when it is a literal.
+    fn literal(&self, i: u32) -> Option<&str> {
+        match &self.bodies[i as usize] {
+            Body::Literal(r) => Some(&self.literals[r.clone()]),
+            Body::Joined(..) => None,
+        }
+    }
+
+    /// Whether some long string was joined (long strings are then indexed by digest).
+    fn joining(&self) -> bool {
+        !self.by_digest.newest.is_empty()
+    }
+
     fn digest(&self, t: Text) -> Digest {
         match t {
             Text::Int(n) => Digest::of(&n.to_string()),
-            Text::Str(i) => self.digests[i as usize],
+            Text::Str(i) => match self.digests[i as usize] {
+                Some(d) => d,
+                None => Digest::of(self.literal(i).expect("joined strings have digests")),
+            },
         }
     }
 
-    /// The number of the interned string `s` (whose digest is `digest`), if any.
-    fn find(&self, digest: Digest, s: &str) -> Option<u32> {
-        let mut next = self.index.get(&(digest.len, digest.hash)).copied();
-        while let Some(i) = next {
-            let equal = match &self.bodies[i as usize] {
-                Body::Literal(r) => self.literals[r.clone()] == *s,
-                Body::Joined(..) => self.string(Text::Str(i)) == s,
-            };
-            if equal {
-                return Some(i);
-            }
-            next = self.same_digest[i as usize];
-        }
-        None
+    /// The number of the string `s` (whose digest is `digest`) among those indexed by digest.
+    fn find_digest(&self, digest: Digest, s: &str) -> Option<u32> {
+        self.by_digest
+            .get(&(digest.len, digest.hash))
+            .find(|&i| match self.literal(i) {
+                Some(l) => l == s,
+                None => self.string(Text::Str(i)) == s,
+            })
     }
 
-    fn insert(&mut self, digest: Digest, body: Body) -> Text {
-        let i = self.bodies.len() as u32;
-        let older = self.index.insert((digest.len, digest.hash), i);
+    fn push(&mut self, body: Body) -> u32 {
         self.bodies.push(body);
-        self.digests.push(digest);
-        self.same_digest.push(older);
-        Text::Str(i)
+        self.digests.push(None);
+        self.bodies.len() as u32 - 1
+    }
+
+    fn index_digest(&mut self, i: u32, digest: Digest) {
+        self.digests[i as usize] = Some(digest);
+        self.by_digest.insert((digest.len, digest.hash), i);
     }
 }
 
@@ -254,6 +325,17 @@ mod tests {
         let one = i.text("1");
         assert_eq!(i.concat(Some(five), one), Text::Int(51));
         assert_eq!(i.concat(None, one), one);
+    }
+
+    #[test]
+    fn a_join_finds_the_literal_read_before_it() {
+        let mut i = Interner::default();
+        let long = "xyz".repeat(10);
+        let read = i.text(&long);
+        let head = i.text(&long[..12]);
+        let tail = i.text(&long[12..]);
+        assert_eq!(i.concat(Some(head), tail), read);
+        assert_eq!(i.text(&long), read);
     }
 
     #[test]
