@@ -75,12 +75,13 @@ pub fn check_partitions(
 ) -> Result<usize, InputError> {
     let total = parts.len();
     parts.sort_by_key(|(k, v)| (v.len(), *k));
-    // Every key is converted first, so a malformed line is an error even after a violation.
+    // Every key is converted first, so a malformed line is an error even after a violation;
+    // each key's borrowed operations go once converted.
     let mut checked = Vec::with_capacity(parts.len());
-    for (key, part) in &parts {
+    for (key, part) in parts {
         let model = RedisStringModel::default();
-        let ops = keys::key_ops(&model, part)?;
-        checked.push((*key, model, ops));
+        let ops = keys::key_ops(&model, &part)?;
+        checked.push((key, model, ops));
     }
     // Each key's model (and the strings it interned) goes as soon as the key is judged.
     for (key, model, ops) in checked {
