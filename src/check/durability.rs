@@ -87,7 +87,7 @@ pub fn acked_writes_durable_in(
             .iter()
             .filter(|o| o.outcome == EventType::Ok)
             .chain(key_ops.iter())
-            .filter_map(|o| o.server.as_deref())
+            .filter_map(|o| o.server)
             .find_map(|s| e.finals.iter().position(|f| f.name == s))
             .map_or(0, |i| groups[i]);
         let Some(primary) = final_primary_in(e.finals, &groups, group) else {
