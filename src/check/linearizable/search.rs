@@ -133,9 +133,33 @@ struct Memo {
     window: Window,
 }
 
-impl std::hash::Hash for Memo {
+/// A memo table entry: a set of linearized operations and the state they led to, with their
+/// hash computed once (the table rehashes every entry as it grows, and a state may be a long
+/// string).
+struct Seen<S> {
+    hash: u64,
+    memo: Memo,
+    state: S,
+}
+
+impl<S: Hash> Seen<S> {
+    fn new(memo: Memo, state: S) -> Self {
+        let hash = std::hash::BuildHasher::hash_one(&FastHash, (memo.zobrist, &state));
+        Seen { hash, memo, state }
+    }
+}
+
+impl<S: Eq> PartialEq for Seen<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.memo == other.memo && self.state == other.state
+    }
+}
+
+impl<S: Eq> Eq for Seen<S> {}
+
+impl<S> Hash for Seen<S> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.zobrist);
+        state.write_u64(self.hash);
     }
 }
 
@@ -192,7 +216,9 @@ where
     let mut nodes = build_list(ops);
     let slots = slots(ops, &nodes);
     // Node 0 is a sentinel head.
-    let mut cache: std::collections::HashSet<(Memo, M::State), FastHash> = Default::default();
+    // Every operation is linearized at least once on the way to a verdict: size for that.
+    let mut cache: std::collections::HashSet<Seen<M::State>, FastHash> =
+        std::collections::HashSet::with_capacity_and_hasher(ops.len(), FastHash);
     let open = ops.iter().filter(|o| o.ret == u64::MAX).count();
     let mut linearized = Bits::new(ops.len() - open, open);
     let mut state = model.init();
@@ -209,7 +235,7 @@ where
             let op = &ops[n.op as usize];
             if let Some(next_state) = model.step(&state, &op.input, &op.output) {
                 linearized.toggle(slots[n.op as usize]);
-                if cache.insert((linearized.memo(), next_state.clone())) {
+                if cache.insert(Seen::new(linearized.memo(), next_state.clone())) {
                     stack.push((entry, state));
                     state = next_state;
                     lift(&mut nodes, entry);
