@@ -28,6 +28,9 @@ fn main() {
         finals: &finals,
     };
     let t = Instant::now();
+    let _ = check::run_all(&e);
+    println!("all checkers: {:?}", t.elapsed());
+    let t = Instant::now();
     let _ = check::acked_writes_durable(&e);
     println!("durable: {:?}", t.elapsed());
     let t = Instant::now();

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::check::LostWrite;
 use crate::check::figures::{ProcessTable, Role};
-use crate::history::{EventType, History};
+use crate::history::{EventType, History, Operation};
 use crate::runner::{Provenance, RunReport, run_from};
 use crate::scenario::Scenario;
 use crate::stats::{Spread, percentile};
@@ -100,6 +100,15 @@ pub fn workload_span(history: &History) -> Option<(u64, u64)> {
 /// is not unavailability. A region whose clients never wrote successfully is unavailable for
 /// the whole span.
 pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMap<String, u64> {
+    unavailability_ms_in(history, &history.operations(), processes)
+}
+
+/// [`unavailability_ms`] over the history's operations, already paired.
+fn unavailability_ms_in(
+    history: &History,
+    ops: &[Operation<'_>],
+    processes: &ProcessTable,
+) -> BTreeMap<String, u64> {
     let (start, end) = workload_span(history).unwrap_or((0, 0));
     let mut acks: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for p in processes
@@ -109,8 +118,8 @@ pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMa
     {
         acks.entry(p.region.clone()).or_default();
     }
-    for op in history.operations() {
-        if op.outcome != EventType::Ok || crate::history::is_read(&op.f) {
+    for op in ops {
+        if op.outcome != EventType::Ok || crate::history::is_read(op.f) {
             continue;
         }
         if let Some(p) = processes.processes().get(op.process as usize) {
@@ -138,11 +147,10 @@ pub fn unavailability_ms(history: &History, processes: &ProcessTable) -> BTreeMa
 pub fn seed_figures(report: &RunReport) -> SeedFigures {
     let s = &report.summary;
     let out = &report.output;
-    let mut write_latency_us: Vec<u64> = out
-        .history
-        .operations()
+    let ops = out.history.operations();
+    let mut write_latency_us: Vec<u64> = ops
         .iter()
-        .filter(|op| op.outcome == EventType::Ok && !crate::history::is_read(&op.f))
+        .filter(|op| op.outcome == EventType::Ok && !crate::history::is_read(op.f))
         .map(|op| (op.complete_ns - op.invoke_ns) / 1000)
         .collect();
     write_latency_us.sort_unstable();
@@ -150,7 +158,7 @@ pub fn seed_figures(report: &RunReport) -> SeedFigures {
         seed: s.seed,
         lost: report.lost.len() as u64,
         loss_window_ms: loss_window_ms(&report.lost),
-        unavailable_ms: unavailability_ms(&out.history, &s.processes),
+        unavailable_ms: unavailability_ms_in(&out.history, &ops, &s.processes),
         failovers: s
             .failovers
             .iter()

@@ -80,19 +80,19 @@ pub struct History {
     pub events: Vec<HistoryEvent>,
 }
 
-/// One operation: an invoke matched with its completion.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Operation {
+/// One operation: an invoke matched with its completion, borrowed from the history's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation<'a> {
     /// The client process.
     pub process: u32,
     /// The command name.
-    pub f: String,
+    pub f: &'a str,
     /// The key.
-    pub key: String,
+    pub key: &'a str,
     /// The invoke's value (what was written).
-    pub input: serde_json::Value,
+    pub input: &'a serde_json::Value,
     /// The completion's value (what was read), `None` when the operation never completed.
-    pub output: Option<serde_json::Value>,
+    pub output: Option<&'a serde_json::Value>,
     /// How it completed (`Info` when it never did).
     pub outcome: EventType,
     /// Invoke time.
@@ -100,9 +100,9 @@ pub struct Operation {
     /// Completion time (`u64::MAX` when the operation never completed).
     pub complete_ns: u64,
     /// The server that answered.
-    pub server: Option<String>,
+    pub server: Option<&'a str>,
     /// Where the write landed in the answering primary's replication history.
-    pub position: Option<Position>,
+    pub position: Option<&'a Position>,
 }
 
 impl History {
@@ -113,18 +113,18 @@ impl History {
     }
 
     /// Pairs each invoke with the next completion of the same process.
-    pub fn operations(&self) -> Vec<Operation> {
+    pub fn operations(&self) -> Vec<Operation<'_>> {
         let mut open: std::collections::BTreeMap<u32, usize> = Default::default();
-        let mut ops: Vec<Operation> = Vec::new();
+        let mut ops: Vec<Operation<'_>> = Vec::with_capacity(self.events.len() / 2 + 1);
         for e in &self.events {
             match e.kind {
                 EventType::Invoke => {
                     open.insert(e.process, ops.len());
                     ops.push(Operation {
                         process: e.process,
-                        f: e.f.clone(),
-                        key: e.key.clone(),
-                        input: e.value.clone(),
+                        f: &e.f,
+                        key: &e.key,
+                        input: &e.value,
                         output: None,
                         outcome: EventType::Info,
                         invoke_ns: e.time_ns,
@@ -137,14 +137,14 @@ impl History {
                     if let Some(i) = open.remove(&e.process) {
                         let op = &mut ops[i];
                         op.outcome = kind;
-                        op.output = Some(e.value.clone());
+                        op.output = Some(&e.value);
                         op.complete_ns = if kind == EventType::Info {
                             u64::MAX
                         } else {
                             e.time_ns
                         };
-                        op.server = e.server.clone();
-                        op.position = e.position.clone();
+                        op.server = e.server.as_deref();
+                        op.position = e.position.as_ref();
                     }
                 }
             }

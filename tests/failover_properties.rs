@@ -136,7 +136,7 @@ fn acks_by_non_primaries(out: &RunOutput) -> Vec<String> {
         if op.outcome != EventType::Ok || op.f == "get" {
             continue;
         }
-        let Some(server) = op.server.as_deref() else {
+        let Some(server) = op.server else {
             continue;
         };
         let primary = intervals.get(server).is_some_and(|iv| {

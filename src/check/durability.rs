@@ -7,12 +7,11 @@
 //! write the client could not have ordered before it superseded it. Each lost write is reported
 //! with the server that acknowledged it and the event that doomed it.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde_json::Value;
 
 use super::lineage::{Ancestry, Cut, Origin};
+use super::operations::Operations;
 use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
 use crate::fact::{Fact, FactNote};
 use crate::history::{EventType, Operation};
@@ -56,6 +55,14 @@ pub enum LossCause {
 
 /// Runs the checker and returns the lost writes as well.
 pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
+    acked_writes_durable_in(e, &Operations::of(e.history))
+}
+
+/// [`acked_writes_durable`] over the history's operations, already paired.
+pub fn acked_writes_durable_in(
+    e: &Evidence<'_>,
+    ops: &Operations<'_>,
+) -> (CheckResult, Vec<LostWrite>) {
     let name = "acked-writes-durable".to_string();
     let groups = groups(e.notes, e.finals);
     if final_primary(e.finals).is_none() {
@@ -68,15 +75,11 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
         return (r, Vec::new());
     }
     let ancestry = Ancestry::from_facts(e.notes);
-    let ops = e.history.operations();
-    let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
-    for op in &ops {
-        by_key.entry(op.key.as_str()).or_default().push(op);
-    }
     let mut lost = Vec::new();
     let mut acked = 0u64;
     let mut judged_by: Vec<&str> = Vec::new();
-    for (key, key_ops) in &by_key {
+    for (key, key_ops) in ops.by_key() {
+        let key_ops: Vec<&Operation<'_>> = key_ops.iter().collect();
         // The key lives in the replication group of the servers that answered for it, those
         // that executed it first (in a Redis Cluster, a node that only refused it with -MOVED
         // or -CLUSTERDOWN may belong to another shard).
@@ -84,7 +87,7 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
             .iter()
             .filter(|o| o.outcome == EventType::Ok)
             .chain(key_ops.iter())
-            .filter_map(|o| o.server.as_deref())
+            .filter_map(|o| o.server)
             .find_map(|s| e.finals.iter().position(|f| f.name == s))
             .map_or(0, |i| groups[i]);
         let Some(primary) = final_primary_in(e.finals, &groups, group) else {
@@ -93,10 +96,10 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
         if !judged_by.contains(&primary.name.as_str()) {
             judged_by.push(&primary.name);
         }
-        let final_value = primary.data.get(*key).map(String::as_str);
-        let final_written_until = final_writer_completion(key_ops, final_value);
+        let final_value = primary.data.get(key).map(String::as_str);
+        let final_written_until = final_writer_completion(&key_ops, final_value);
         for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
-            if !matches!(op.f.as_str(), "set" | "incr" | "append" | "sadd") {
+            if !matches!(op.f, "set" | "incr" | "append" | "sadd") {
                 continue;
             }
             acked += 1;
@@ -106,10 +109,10 @@ pub fn acked_writes_durable(e: &Evidence<'_>) -> (CheckResult, Vec<LostWrite>) {
                 }
                 continue;
             }
-            let verdict = match op.f.as_str() {
+            let verdict = match op.f {
                 "set" => register_lost(op, final_written_until, final_value),
                 "incr" => counter_lost(op, final_value),
-                "sadd" => member_lost(op, primary.sets.get(*key)),
+                "sadd" => member_lost(op, primary.sets.get(key)),
                 _ => append_lost(op, final_value),
             };
             if let Some(value) = verdict {
@@ -156,11 +159,11 @@ fn text(v: &Value) -> Option<&str> {
 /// was invoked (so the SET should have overwritten it), or the key is gone with no DEL that could
 /// come after the SET.
 fn register_lost(
-    op: &Operation,
+    op: &Operation<'_>,
     final_written_until: u64,
     final_value: Option<&str>,
 ) -> Option<String> {
-    let mine = text(&op.input)?;
+    let mine = text(op.input)?;
     if final_value == Some(mine) {
         return None;
     }
@@ -170,12 +173,12 @@ fn register_lost(
 
 /// The latest completion among the operations that could have written the key's final state
 /// (a SET of the final value, or a DEL when the key is gone); 0 when none could.
-fn final_writer_completion(key_ops: &[&Operation], final_value: Option<&str>) -> u64 {
+fn final_writer_completion(key_ops: &[&Operation<'_>], final_value: Option<&str>) -> u64 {
     key_ops
         .iter()
         .filter(|o| o.outcome != EventType::Fail)
-        .filter(|o| match o.f.as_str() {
-            "set" => final_value.is_some() && text(&o.input) == final_value,
+        .filter(|o| match o.f {
+            "set" => final_value.is_some() && text(o.input) == final_value,
             "del" => final_value.is_none(),
             _ => false,
         })
@@ -185,32 +188,32 @@ fn final_writer_completion(key_ops: &[&Operation], final_value: Option<&str>) ->
 }
 
 /// An INCR acknowledged with result r is lost when the final counter is below r.
-fn counter_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
-    let r = op.output.as_ref()?.as_i64()?;
+fn counter_lost(op: &Operation<'_>, final_value: Option<&str>) -> Option<String> {
+    let r = op.output?.as_i64()?;
     let n: i64 = final_value.and_then(|v| v.parse().ok()).unwrap_or(0);
     (n < r).then(|| r.to_string())
 }
 
 /// An APPEND is lost when its unique token is not in the final string.
-fn append_lost(op: &Operation, final_value: Option<&str>) -> Option<String> {
-    let token = text(&op.input)?;
+fn append_lost(op: &Operation<'_>, final_value: Option<&str>) -> Option<String> {
+    let token = text(op.input)?;
     (!final_value.unwrap_or("").contains(token)).then(|| token.to_string())
 }
 
 /// An SADD is lost when its unique member is not in the final set.
 fn member_lost(
-    op: &Operation,
+    op: &Operation<'_>,
     final_set: Option<&std::collections::BTreeSet<String>>,
 ) -> Option<String> {
-    let member = text(&op.input)?;
+    let member = text(op.input)?;
     (!final_set.is_some_and(|s| s.contains(member))).then(|| member.to_string())
 }
 
 /// What a lost write wrote: the value of a SET or APPEND, the counter an INCR acknowledged.
-fn written(op: &Operation) -> String {
-    let v = match op.f.as_str() {
-        "incr" => op.output.as_ref(),
-        _ => Some(&op.input),
+fn written(op: &Operation<'_>) -> String {
+    let v = match op.f {
+        "incr" => op.output,
+        _ => Some(op.input),
     };
     match v {
         Some(Value::String(s)) => s.clone(),
@@ -220,7 +223,7 @@ fn written(op: &Operation) -> String {
 }
 
 /// A write its history's lineage left behind, and the branch (or abandonment) that did it.
-fn lost_by_lineage(e: &Evidence<'_>, op: &Operation, cut: &Cut<'_>) -> LostWrite {
+fn lost_by_lineage(e: &Evidence<'_>, op: &Operation<'_>, cut: &Cut<'_>) -> LostWrite {
     let Cut::Branched(b) = cut else {
         return lost_write(e, op, written(op));
     };
@@ -255,8 +258,8 @@ fn lost_by_lineage(e: &Evidence<'_>, op: &Operation, cut: &Cut<'_>) -> LostWrite
     )
 }
 
-fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
-    let server = op.server.as_deref().unwrap_or_default();
+fn lost_write(e: &Evidence<'_>, op: &Operation<'_>, value: String) -> LostWrite {
+    let server = op.server.unwrap_or_default();
     let why = match doom(e.notes, server, op.complete_ns) {
         Some((n, cause)) => (n.fact.to_string(), Some(n.time.as_ms()), cause),
         None => (
@@ -269,15 +272,15 @@ fn lost_write(e: &Evidence<'_>, op: &Operation, value: String) -> LostWrite {
 }
 
 /// The lost write `op` wrote `value`, doomed by `(what, when in ms, cause)`.
-fn lost(op: &Operation, value: String, why: (String, Option<u64>, LossCause)) -> LostWrite {
+fn lost(op: &Operation<'_>, value: String, why: (String, Option<u64>, LossCause)) -> LostWrite {
     let (doomed_by, doomed_ms, cause) = why;
     LostWrite {
         process: op.process,
-        key: op.key.clone(),
-        f: op.f.clone(),
+        key: op.key.to_string(),
+        f: op.f.to_string(),
         value,
         ack_ms: op.complete_ns / 1_000_000,
-        server: op.server.clone().unwrap_or_default(),
+        server: op.server.unwrap_or_default().to_string(),
         doomed_by,
         doomed_ms,
         cause,

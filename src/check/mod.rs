@@ -9,6 +9,7 @@ pub mod failover;
 pub mod figures;
 pub mod lineage;
 pub mod linearizable;
+pub mod operations;
 mod set_adds;
 mod slots;
 mod split_brain;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use crate::fact::{Fact, FactNote, StartRole};
 use crate::history::History;
+use operations::Operations;
 
 pub use durability::{LossCause, LostWrite, acked_writes_durable};
 pub use set_adds::{LostAdd, acked_adds_durable};
@@ -260,27 +262,30 @@ impl Findings {
     }
 }
 
-/// Runs every checker.
+/// Runs every checker, over one pairing of the history's operations.
 pub fn run_all(e: &Evidence<'_>) -> Findings {
-    let (durable, lost) = acked_writes_durable(e);
+    let ops = Operations::of(e.history);
+    let (durable, lost) = durability::acked_writes_durable_in(e, &ops);
     let groups = groups(e.notes, e.finals);
     let mut out = vec![durable];
     // The set check only where a workload added to sets (as slots only in Redis Cluster runs):
     // it pairs the whole history, which a run without sets need not pay for.
     let mut lost_adds = Vec::new();
     if set_adds::any_adds(e.history) {
-        let (adds, lost) = acked_adds_durable(e.history);
+        let (adds, lost) = set_adds::acked_adds_durable_in(&ops);
         out.push(adds);
         lost_adds = lost;
     }
+    let registers = staleness::Registers::of(&ops);
     out.extend([
         converged_in_groups(e.finals, &groups),
         single_primary(e),
-        stale_reads(e.history),
-        read_your_writes(e.history),
+        staleness::stale_reads_in(&registers),
+        staleness::read_your_writes_in(&registers),
     ]);
+    drop(registers);
     out.extend(slots::single_slot_owner(e));
-    let lin = linearizable::check_history(e.history);
+    let lin = linearizable::check_operations(&ops);
     out.push(lin.result);
     Findings {
         checks: out,

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
@@ -36,8 +37,8 @@ pub struct LostAdd {
 
 /// What the final reads of one set showed.
 #[derive(Default)]
-struct SetVerdict<'h> {
-    acked: Vec<&'h Operation>,
+struct SetVerdict<'o, 'h> {
+    acked: Vec<&'o Operation<'h>>,
     attempted: BTreeSet<&'h str>,
     reads: Vec<BTreeSet<&'h str>>,
 }
@@ -49,12 +50,16 @@ pub fn any_adds(history: &History) -> bool {
 
 /// Runs the checker and returns the lost adds as well.
 pub fn acked_adds_durable(history: &History) -> (CheckResult, Vec<LostAdd>) {
-    let ops = history.operations();
-    let mut sets: BTreeMap<&str, SetVerdict<'_>> = BTreeMap::new();
-    for op in &ops {
-        match op.f.as_str() {
+    acked_adds_durable_in(&Operations::of(history))
+}
+
+/// [`acked_adds_durable`] over the history's operations, already paired.
+pub fn acked_adds_durable_in(ops: &Operations<'_>) -> (CheckResult, Vec<LostAdd>) {
+    let mut sets: BTreeMap<&str, SetVerdict<'_, '_>> = BTreeMap::new();
+    for op in ops.all() {
+        match op.f {
             "sadd" => {
-                let v = sets.entry(op.key.as_str()).or_default();
+                let v = sets.entry(op.key).or_default();
                 if let Some(m) = op.input.as_str() {
                     v.attempted.insert(m);
                 }
@@ -65,11 +70,10 @@ pub fn acked_adds_durable(history: &History) -> (CheckResult, Vec<LostAdd>) {
             "smembers" if op.outcome == EventType::Ok => {
                 let members = op
                     .output
-                    .as_ref()
                     .and_then(Value::as_array)
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                sets.entry(op.key.as_str()).or_default().reads.push(members);
+                sets.entry(op.key).or_default().reads.push(members);
             }
             _ => {}
         }
@@ -119,7 +123,7 @@ pub fn acked_adds_durable(history: &History) -> (CheckResult, Vec<LostAdd>) {
                     key: (*key).to_string(),
                     member: member.to_string(),
                     ack_ms: op.complete_ns / 1_000_000,
-                    server: op.server.clone().unwrap_or_default(),
+                    server: op.server.unwrap_or_default().to_string(),
                 });
             }
         }

@@ -7,55 +7,28 @@
 //! overwritten). Writes whose outcome is unknown never make a read stale, and never count as
 //! having completed. Both checks only look at register keys (SET / GET / DEL).
 
-use std::collections::BTreeMap;
-
+use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
-/// Per key: acknowledged writes sorted by completion, with the running maximum of their invoke
-/// times, and the completion time of the write of each value.
-struct KeyWrites<'a> {
+/// Acknowledged writes sorted by completion, with the running maximum of their invoke times.
+struct Acked {
     by_complete: Vec<(u64, u64)>,
-    value_done: BTreeMap<&'a str, u64>,
-    nil_done: u64,
 }
 
-impl<'a> KeyWrites<'a> {
-    fn new(writes: &[&'a Operation]) -> Self {
+impl Acked {
+    fn new<'o, 'a: 'o>(writes: impl Iterator<Item = &'o Operation<'a>>) -> Self {
         let mut by_complete: Vec<(u64, u64)> = writes
-            .iter()
             .filter(|w| w.outcome == EventType::Ok)
             .map(|w| (w.complete_ns, w.invoke_ns))
             .collect();
-        by_complete.sort();
+        by_complete.sort_unstable();
         let mut max_invoke = 0;
         for e in &mut by_complete {
             max_invoke = max_invoke.max(e.1);
             e.1 = max_invoke;
         }
-        let mut value_done = BTreeMap::new();
-        let mut nil_done = 0;
-        for w in writes {
-            let done = if w.outcome == EventType::Ok {
-                w.complete_ns
-            } else {
-                u64::MAX
-            };
-            match w.f.as_str() {
-                "set" => {
-                    if let Some(v) = w.input.as_str() {
-                        value_done.insert(v, done);
-                    }
-                }
-                "del" => nil_done = nil_done.max(done),
-                _ => {}
-            }
-        }
-        KeyWrites {
-            by_complete,
-            value_done,
-            nil_done,
-        }
+        Acked { by_complete }
     }
 
     /// The latest invoke time among writes acknowledged before `t` (0 when none).
@@ -63,26 +36,131 @@ impl<'a> KeyWrites<'a> {
         let n = self.by_complete.partition_point(|(c, _)| *c < t);
         if n == 0 { 0 } else { self.by_complete[n - 1].1 }
     }
+}
 
-    /// How long before the read the overwriting write was acknowledged, if the read is stale.
-    fn stale(&self, read: &Operation) -> Option<u64> {
-        let done = match read.output.as_ref().and_then(|v| v.as_str()) {
-            Some(v) => *self.value_done.get(v)?,
-            None => self.nil_done,
+/// Per key: the acknowledged writes, and the completion time of the write of each value (of
+/// the last write of it, when a value was written twice).
+struct KeyWrites<'a> {
+    acked: Acked,
+    /// Sorted by value, one entry per value.
+    value_done: Vec<(&'a str, u64)>,
+    nil_done: u64,
+}
+
+impl<'a> KeyWrites<'a> {
+    fn new(writes: &[&Operation<'a>]) -> Self {
+        let acked = Acked::new(writes.iter().copied());
+        let done = |w: &Operation<'_>| {
+            if w.outcome == EventType::Ok {
+                w.complete_ns
+            } else {
+                u64::MAX
+            }
         };
-        let latest = self.latest_invoke_before(read.invoke_ns);
+        let mut value_done: Vec<(&'a str, u64)> = writes
+            .iter()
+            .filter(|w| w.f == "set")
+            .filter_map(|w| Some((w.input.as_str()?, done(w))))
+            .collect();
+        // A stable sort keeps each value's writes in history order: the last one counts.
+        value_done.sort_by(|a, b| a.0.cmp(b.0));
+        value_done.reverse();
+        value_done.dedup_by(|later, earlier| later.0 == earlier.0);
+        value_done.reverse();
+        let nil_done = writes
+            .iter()
+            .filter(|w| w.f == "del")
+            .map(|w| done(w))
+            .max()
+            .unwrap_or(0);
+        KeyWrites {
+            acked,
+            value_done,
+            nil_done,
+        }
+    }
+
+    /// When the write of `value` completed (`u64::MAX`: it never did), if anyone wrote it.
+    fn value_done(&self, value: &str) -> Option<u64> {
+        let i = self
+            .value_done
+            .binary_search_by(|(v, _)| (*v).cmp(value))
+            .ok()?;
+        Some(self.value_done[i].1)
+    }
+
+    /// How long before the read the overwriting write was acknowledged, if the read (of a
+    /// value whose write completed at `done`) is stale.
+    fn stale(&self, read: &Operation<'_>, done: u64) -> Option<u64> {
+        let latest = self.acked.latest_invoke_before(read.invoke_ns);
         (latest > done && done != u64::MAX).then(|| read.invoke_ns.saturating_sub(latest))
     }
 }
 
-fn register_ops(history: &History) -> BTreeMap<(String, Option<u32>), Vec<Operation>> {
-    let mut out: BTreeMap<(String, Option<u32>), Vec<Operation>> = BTreeMap::new();
-    for op in history.operations() {
-        if matches!(op.f.as_str(), "set" | "get" | "del") && op.outcome != EventType::Fail {
-            out.entry((op.key.clone(), None)).or_default().push(op);
-        }
+/// One key's register operations and its writes.
+struct RegisterKey<'o, 'a> {
+    key: &'a str,
+    ops: Vec<&'o Operation<'a>>,
+    writes: KeyWrites<'a>,
+    /// For each operation that is a successful read: when the write of the value it read
+    /// completed (`None`: nobody wrote that value).
+    read_done: Vec<Option<u64>>,
+}
+
+/// Whether `op` is a read both checks judge.
+fn judged_read(op: &Operation<'_>) -> bool {
+    op.f == "get" && op.outcome == EventType::Ok
+}
+
+/// The register operations (SET, GET, DEL) that did not fail and their writes, per key in key
+/// order: what both checks read, gathered once.
+pub struct Registers<'o, 'a> {
+    keys: Vec<RegisterKey<'o, 'a>>,
+}
+
+impl<'o, 'a> Registers<'o, 'a> {
+    /// Gathers the register operations of `ops`.
+    pub fn of(ops: &'o Operations<'a>) -> Self {
+        let keys = ops
+            .by_key()
+            .filter_map(|(key, key_ops)| {
+                let ops: Vec<&'o Operation<'a>> = key_ops
+                    .iter()
+                    .filter(|op| {
+                        matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail
+                    })
+                    .collect();
+                if ops.is_empty() {
+                    return None;
+                }
+                let writes: Vec<&'o Operation<'a>> = ops
+                    .iter()
+                    .copied()
+                    .filter(|o| !crate::history::is_read(o.f))
+                    .collect();
+                let writes = KeyWrites::new(&writes);
+                let read_done = ops
+                    .iter()
+                    .map(|o| {
+                        if !judged_read(o) {
+                            return None;
+                        }
+                        match o.output.and_then(|v| v.as_str()) {
+                            Some(v) => writes.value_done(v),
+                            None => Some(writes.nil_done),
+                        }
+                    })
+                    .collect();
+                Some(RegisterKey {
+                    key,
+                    ops,
+                    writes,
+                    read_done,
+                })
+            })
+            .collect();
+        Registers { keys }
     }
-    out
 }
 
 fn verdict(name: &str, stale: Vec<String>, reads: usize, what: &str) -> CheckResult {
@@ -106,25 +184,26 @@ fn verdict(name: &str, stale: Vec<String>, reads: usize, what: &str) -> CheckRes
 
 /// Reads that missed a write acknowledged (to anyone) before they began.
 pub fn stale_reads(history: &History) -> CheckResult {
+    stale_reads_in(&Registers::of(&Operations::of(history)))
+}
+
+/// [`stale_reads`] over the register operations, already gathered.
+pub fn stale_reads_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for ((key, _), ops) in register_ops(history) {
-        let writes: Vec<&Operation> = ops
-            .iter()
-            .filter(|o| !crate::history::is_read(&o.f))
-            .collect();
-        let kw = KeyWrites::new(&writes);
-        for r in ops
-            .iter()
-            .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
-        {
+    for k in &registers.keys {
+        for (r, done) in k.ops.iter().zip(&k.read_done) {
+            if !judged_read(r) {
+                continue;
+            }
             reads += 1;
-            if let Some(age) = kw.stale(r) {
+            if let Some(age) = done.and_then(|done| k.writes.stale(r, done)) {
                 stale.push(format!(
-                    "GET {key} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
+                    "GET {} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
+                    k.key,
                     r.process,
                     r.invoke_ns / 1_000_000,
-                    r.server.as_deref().unwrap_or("?"),
+                    r.server.unwrap_or("?"),
                     age / 1_000_000
                 ));
             }
@@ -140,40 +219,36 @@ pub fn stale_reads(history: &History) -> CheckResult {
 
 /// Reads that missed the reading client's own acknowledged write.
 pub fn read_your_writes(history: &History) -> CheckResult {
+    read_your_writes_in(&Registers::of(&Operations::of(history)))
+}
+
+/// [`read_your_writes`] over the register operations, already gathered.
+pub fn read_your_writes_in(registers: &Registers<'_, '_>) -> CheckResult {
     let mut stale = Vec::new();
     let mut reads = 0;
-    for ((key, _), ops) in register_ops(history) {
-        let mut by_process: BTreeMap<u32, Vec<&Operation>> = BTreeMap::new();
-        for o in &ops {
-            by_process.entry(o.process).or_default().push(o);
-        }
-        let all_writes: Vec<&Operation> = ops
-            .iter()
-            .filter(|o| !crate::history::is_read(&o.f))
-            .collect();
-        let everyone = KeyWrites::new(&all_writes);
-        for (p, mine) in by_process {
-            let my_writes: Vec<&Operation> =
-                mine.iter().copied().filter(|o| o.f != "get").collect();
-            let own = KeyWrites::new(&my_writes);
-            for r in mine
-                .iter()
-                .filter(|o| o.f == "get" && o.outcome == EventType::Ok)
-            {
+    for k in &registers.keys {
+        // Each client's operations on the key, clients in process order.
+        let mut order: Vec<usize> = (0..k.ops.len()).collect();
+        order.sort_by_key(|&i| k.ops[i].process);
+        for mine in order.chunk_by(|&a, &b| k.ops[a].process == k.ops[b].process) {
+            let own = Acked::new(mine.iter().map(|&i| k.ops[i]).filter(|o| o.f != "get"));
+            for &i in mine {
+                let r = k.ops[i];
+                if !judged_read(r) {
+                    continue;
+                }
                 reads += 1;
-                let done = match r.output.as_ref().and_then(|v| v.as_str()) {
-                    Some(v) => everyone.value_done.get(v).copied(),
-                    None => Some(everyone.nil_done),
-                };
                 let latest_own = own.latest_invoke_before(r.invoke_ns);
-                if let Some(d) = done
+                if let Some(d) = k.read_done[i]
                     && d != u64::MAX
                     && latest_own > d
                 {
                     stale.push(format!(
-                        "GET {key} by process {p} at {} ms from {} did not see its own earlier write",
+                        "GET {} by process {} at {} ms from {} did not see its own earlier write",
+                        k.key,
+                        r.process,
                         r.invoke_ns / 1_000_000,
-                        r.server.as_deref().unwrap_or("?")
+                        r.server.unwrap_or("?")
                     ));
                 }
             }

@@ -63,18 +63,29 @@ pub fn check_keys<'a>(
     for (key, op) in ops.filter(|(_, op)| !keys::is_set_command(op.f)) {
         by_key.entry(key).or_default().push(op);
     }
-    let total = by_key.len();
-    let mut parts: Vec<(&str, Vec<KeyOp>)> = by_key.into_iter().collect();
+    check_partitions(by_key.into_iter().collect(), opts, tally)
+}
+
+/// Checks each key's operations (in key order, set operations left out), smallest keys first,
+/// stopping at the first violation. Returns the number of keys.
+pub fn check_partitions(
+    mut parts: Vec<(&str, Vec<KeyOp>)>,
+    opts: &CheckOptions,
+    tally: &mut Tally,
+) -> Result<usize, InputError> {
+    let total = parts.len();
     parts.sort_by_key(|(k, v)| (v.len(), *k));
-    // Every key is converted first, so a malformed line is an error even after a violation.
+    // Every key is converted first, so a malformed line is an error even after a violation;
+    // each key's borrowed operations go once converted.
     let mut checked = Vec::with_capacity(parts.len());
-    for (key, part) in &parts {
+    for (key, part) in parts {
         let model = RedisStringModel::default();
-        let ops = keys::key_ops(&model, part)?;
-        checked.push((*key, model, ops));
+        let ops = keys::key_ops(&model, &part)?;
+        checked.push((key, model, ops));
     }
-    for (key, model, ops) in &checked {
-        if !tally.add(key, model, ops, opts) {
+    // Each key's model (and the strings it interned) goes as soon as the key is judged.
+    for (key, model, ops) in checked {
+        if !tally.add(key, &model, &ops, opts) {
             break;
         }
     }

@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use super::events::InputError;
-use super::redis_string::{KeyInput, KeyOutput, RedisStringModel, Text};
+use super::interner::Text;
+use super::redis_string::{KeyInput, KeyOutput, RedisStringModel};
 use super::search::Op;
 use crate::history::EventType;
 

@@ -7,6 +7,7 @@
 mod edn;
 mod events;
 mod explain;
+mod interner;
 mod jepsen;
 mod jsonl;
 mod keys;
@@ -21,18 +22,20 @@ mod tally;
 pub use edn::{Edn, EdnError, read_all as read_edn};
 pub use events::InputError;
 pub use explain::{shortest_failing_prefix, timeline};
+pub use interner::{Text, parse_redis_integer};
 pub use model::{
     Model, RegisterInput, RegisterModel, RegisterOutput, StringInput, StringModel, StringOutput,
 };
 pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
 pub use porcupine::{LogError, parse_etcd, parse_kv};
-pub use redis_string::{KeyInput, KeyOutput, RedisStringModel, Text, parse_redis_integer};
-pub use search::{Op, Verdict, check};
+pub use redis_string::{KeyInput, KeyOutput, RedisStringModel};
+pub use search::{FastHash, Op, Verdict, check};
 pub use tally::Tally;
 
+use super::operations::Operations;
 use super::{CheckResult, Status};
-use crate::history::{EventType, History};
+use crate::history::{EventType, History, Operation};
 
 /// Search steps allowed per key before the checker gives up with "unknown".
 pub const DEFAULT_BUDGET: u64 = 50_000_000;
@@ -51,27 +54,27 @@ pub struct Report {
 /// Checks a simkv run's history key by key against the Redis string model, smallest keys
 /// first, stopping at the first non-linearizable key.
 pub fn check_history(history: &History) -> Report {
-    let ops = history.operations();
+    check_operations(&Operations::of(history))
+}
+
+/// [`check_history`] over the history's operations, already paired.
+pub fn check_operations(ops: &Operations<'_>) -> Report {
     let opts = CheckOptions::default();
     let mut tally = Tally::default();
-    let view = ops.iter().map(|o| {
-        let op = keys::KeyOp {
-            line: 0,
-            f: &o.f,
-            input: &o.input,
-            output: o.output.as_ref(),
-            outcome: o.outcome,
-            error: None,
-            call: o.invoke_ns,
-            ret: if o.outcome == EventType::Info {
-                u64::MAX
-            } else {
-                o.complete_ns
-            },
-        };
-        (o.key.as_str(), op)
-    });
-    let total = match jsonl::check_keys(view, &opts, &mut tally) {
+    // Sets are not registers: the set checker (`acked-adds-durable`) judges them.
+    let parts: Vec<(&str, Vec<keys::KeyOp>)> = ops
+        .by_key()
+        .map(|(key, key_ops)| {
+            let registers: Vec<keys::KeyOp> = key_ops
+                .iter()
+                .filter(|o| !keys::is_set_command(o.f))
+                .map(key_op)
+                .collect();
+            (key, registers)
+        })
+        .filter(|(_, registers)| !registers.is_empty())
+        .collect();
+    let total = match jsonl::check_partitions(parts, &opts, &mut tally) {
         Ok(total) => total,
         Err(e) => {
             return Report {
@@ -85,7 +88,7 @@ pub fn check_history(history: &History) -> Report {
             };
         }
     };
-    if total == 0 && ops.iter().any(|o| keys::is_set_command(&o.f)) {
+    if total == 0 && ops.all().iter().any(|o| keys::is_set_command(o.f)) {
         return Report {
             result: result(
                 Status::Skipped,
@@ -112,6 +115,24 @@ pub fn check_history(history: &History) -> Report {
         result: result(status, count, summary),
         keys: total,
         counterexample: (status == Status::Fail).then_some(detail),
+    }
+}
+
+/// The checker's view of a run's operation.
+fn key_op<'a>(o: &Operation<'a>) -> keys::KeyOp<'a> {
+    keys::KeyOp {
+        line: 0,
+        f: o.f,
+        input: o.input,
+        output: o.output,
+        outcome: o.outcome,
+        error: None,
+        call: o.invoke_ns,
+        ret: if o.outcome == EventType::Info {
+            u64::MAX
+        } else {
+            o.complete_ns
+        },
     }
 }
 

@@ -2,64 +2,14 @@
 //! integer when it is one. One key may mix families as Redis allows (`SET k 5`, then
 //! `INCR k` answers 6; `APPEND k x` makes it "6x", and INCR then fails).
 //!
-//! Strings are interned to numbers and a string that Redis would parse as an integer is kept
-//! as that integer, so a state is two words and equal strings compare equal whichever command
-//! made them.
+//! Strings are interned (see `interner`), so a state is two words and equal strings compare
+//! equal whichever command made them.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
 
+use super::interner::{Interner, Text};
 use super::model::Model;
-
-/// A string value in canonical form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Text {
-    /// A string that `string2ll` accepts.
-    Int(i64),
-    /// Any other string, by its interned number.
-    Str(u32),
-}
-
-/// The integer a string holds, exactly as Redis parses it: no sign `+`, no leading zeros, no
-/// spaces, at most 20 characters, within 64 bits. (util.c: string2ll)
-pub fn parse_redis_integer(s: &str) -> Option<i64> {
-    let n: i64 = s.parse().ok()?;
-    // Rejects "+1", "01", "-0": exactly the strings string2ll refuses beyond the range check.
-    (s.len() < 21 && n.to_string() == s).then_some(n)
-}
-
-/// Interns strings; a model and the reader that built its operations share one.
-#[derive(Debug, Default)]
-pub struct Interner {
-    index: BTreeMap<Rc<str>, u32>,
-    strings: Vec<Rc<str>>,
-}
-
-impl Interner {
-    /// The canonical form of `s`, interning it if new.
-    pub fn text(&mut self, s: &str) -> Text {
-        if let Some(n) = parse_redis_integer(s) {
-            return Text::Int(n);
-        }
-        if let Some(&i) = self.index.get(s) {
-            return Text::Str(i);
-        }
-        let rc: Rc<str> = Rc::from(s);
-        let i = self.strings.len() as u32;
-        self.strings.push(rc.clone());
-        self.index.insert(rc, i);
-        Text::Str(i)
-    }
-
-    /// The string a canonical value stands for.
-    pub fn string(&self, t: Text) -> String {
-        match t {
-            Text::Int(n) => n.to_string(),
-            Text::Str(i) => self.strings[i as usize].to_string(),
-        }
-    }
-}
+use super::search::FastHash;
 
 /// A command on one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,17 +49,22 @@ pub enum KeyOutput {
 
 /// The model: Redis's string commands on one key that starts absent.
 #[derive(Debug, Default)]
+#[allow(clippy::disallowed_types)] // lookups only: iteration order is never observed
 pub struct RedisStringModel {
     /// Shared with the reader, so APPEND's new strings get numbers too.
     pub interner: RefCell<Interner>,
+    /// APPEND's result for each (value, suffix) met so far: the search tries an APPEND in the
+    /// same state many times, and an append key's string grows with the history.
+    appended: RefCell<std::collections::HashMap<(Option<Text>, Text), Text, FastHash>>,
 }
 
 impl RedisStringModel {
     fn append(&self, s: Option<Text>, suffix: Text) -> Text {
-        let mut interner = self.interner.borrow_mut();
-        let head = s.map(|t| interner.string(t)).unwrap_or_default();
-        let joined = head + &interner.string(suffix);
-        interner.text(&joined)
+        *self
+            .appended
+            .borrow_mut()
+            .entry((s, suffix))
+            .or_insert_with(|| self.interner.borrow_mut().concat(s, suffix))
     }
 
     /// INCR's outcome on `s`. (t_string.c: incrDecrCommand)
@@ -184,26 +139,6 @@ impl Model for RedisStringModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_parse_as_string2ll_does() {
-        assert_eq!(parse_redis_integer("5"), Some(5));
-        assert_eq!(parse_redis_integer("-12"), Some(-12));
-        assert_eq!(parse_redis_integer("9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            "",
-            "+1",
-            "01",
-            "-0",
-            " 1",
-            "1 ",
-            "9223372036854775808",
-            "1.0",
-            "x",
-        ] {
-            assert_eq!(parse_redis_integer(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn a_key_mixes_families_as_redis_allows() {

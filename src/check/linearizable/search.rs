@@ -43,30 +43,123 @@ struct Node {
 
 const NIL: u32 = u32::MAX;
 
-/// A bitset of operation indices.
-/// A bitset with a Zobrist hash kept up to date on every change, so hashing it is O(1).
-#[derive(Clone, PartialEq, Eq)]
+/// The linearized operations as a bitset over slots: operations that returned take the first
+/// slots in call order, those that never returned (`info`) the slots after the next word
+/// boundary. A Zobrist hash is kept up to date on every change, and so are the bounds of the
+/// open window among the returned operations: the words before `full` are all ones (a finished
+/// prefix, which grows as the search advances), the words from `top` on are all zero.
 struct Bits {
     words: Vec<u64>,
     zobrist: u64,
-}
-
-impl std::hash::Hash for Bits {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.zobrist);
-    }
+    /// Words of the returned operations' slots.
+    returned_words: usize,
+    full: usize,
+    top: usize,
 }
 
 impl Bits {
-    fn new(n: usize) -> Self {
+    fn new(returned: usize, open: usize) -> Self {
+        let returned_words = returned.div_ceil(64);
         Bits {
-            words: vec![0; n.div_ceil(64)],
+            words: vec![0; returned_words + open.div_ceil(64)],
             zobrist: 0,
+            returned_words,
+            full: 0,
+            top: 0,
         }
     }
-    fn toggle(&mut self, i: u32) {
-        self.words[(i / 64) as usize] ^= 1 << (i % 64);
-        self.zobrist ^= crate::sim::splitmix64(u64::from(i) + 1);
+
+    fn toggle(&mut self, slot: u32) {
+        let w = (slot / 64) as usize;
+        let bit = 1u64 << (slot % 64);
+        self.words[w] ^= bit;
+        self.zobrist ^= crate::sim::splitmix64(u64::from(slot) + 1);
+        if w >= self.returned_words {
+            return;
+        }
+        if self.words[w] & bit != 0 {
+            self.top = self.top.max(w + 1);
+            while self.full < self.top && self.words[self.full] == u64::MAX {
+                self.full += 1;
+            }
+        } else {
+            self.full = self.full.min(w);
+            while self.top > self.full && self.words[self.top - 1] == 0 {
+                self.top -= 1;
+            }
+        }
+    }
+
+    /// The set as a memo key: the finished prefix's length and the words after it that are
+    /// not all zero, so a key costs the width of the open window, not the whole history.
+    fn memo(&self) -> Memo {
+        let words = self.words[self.full..self.top]
+            .iter()
+            .chain(&self.words[self.returned_words..]);
+        let len = (self.top - self.full) + (self.words.len() - self.returned_words);
+        let window = if len <= INLINE_WORDS {
+            let mut inline = [0; INLINE_WORDS];
+            for (w, x) in inline.iter_mut().zip(words) {
+                *w = *x;
+            }
+            Window::Inline(len as u8, inline)
+        } else {
+            Window::Heap(words.copied().collect())
+        };
+        Memo {
+            zobrist: self.zobrist,
+            full: self.full as u32,
+            window,
+        }
+    }
+}
+
+/// Windows of up to this many words are kept in the memo entry itself, not on the heap.
+const INLINE_WORDS: usize = 3;
+
+/// The words of a memo key's window: inline when few (the rest zero), else on the heap.
+#[derive(PartialEq, Eq)]
+enum Window {
+    Inline(u8, [u64; INLINE_WORDS]),
+    Heap(Box<[u64]>),
+}
+
+/// A set of linearized operations in the memo table. Two keys are equal exactly when their sets
+/// are: the finished prefix and the window determine every word.
+#[derive(PartialEq, Eq)]
+struct Memo {
+    zobrist: u64,
+    full: u32,
+    window: Window,
+}
+
+/// A memo table entry: a set of linearized operations and the state they led to, with their
+/// hash computed once (the table rehashes every entry as it grows, and a state may be a long
+/// string).
+struct Seen<S> {
+    hash: u64,
+    memo: Memo,
+    state: S,
+}
+
+impl<S: Hash> Seen<S> {
+    fn new(memo: Memo, state: S) -> Self {
+        let hash = std::hash::BuildHasher::hash_one(&FastHash, (memo.zobrist, &state));
+        Seen { hash, memo, state }
+    }
+}
+
+impl<S: Eq> PartialEq for Seen<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.memo == other.memo && self.state == other.state
+    }
+}
+
+impl<S: Eq> Eq for Seen<S> {}
+
+impl<S> Hash for Seen<S> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
     }
 }
 
@@ -121,9 +214,13 @@ where
         "a partition has fewer than 2^31 operations"
     );
     let mut nodes = build_list(ops);
+    let slots = slots(ops, &nodes);
     // Node 0 is a sentinel head.
-    let mut cache: std::collections::HashSet<(Bits, M::State), FastHash> = Default::default();
-    let mut linearized = Bits::new(ops.len());
+    // Every operation is linearized at least once on the way to a verdict: size for that.
+    let mut cache: std::collections::HashSet<Seen<M::State>, FastHash> =
+        std::collections::HashSet::with_capacity_and_hasher(ops.len(), FastHash);
+    let open = ops.iter().filter(|o| o.ret == u64::MAX).count();
+    let mut linearized = Bits::new(ops.len() - open, open);
     let mut state = model.init();
     let mut stack: Vec<(u32, M::State)> = Vec::new();
     let mut entry = nodes[0].next;
@@ -137,15 +234,15 @@ where
         if n.is_call {
             let op = &ops[n.op as usize];
             if let Some(next_state) = model.step(&state, &op.input, &op.output) {
-                linearized.toggle(n.op);
-                if cache.insert((linearized.clone(), next_state.clone())) {
+                linearized.toggle(slots[n.op as usize]);
+                if cache.insert(Seen::new(linearized.memo(), next_state.clone())) {
                     stack.push((entry, state));
                     state = next_state;
                     lift(&mut nodes, entry);
                     entry = nodes[0].next;
                     continue;
                 }
-                linearized.toggle(n.op);
+                linearized.toggle(slots[n.op as usize]);
             }
             entry = n.next;
         } else {
@@ -153,7 +250,7 @@ where
                 return Verdict::Illegal;
             };
             state = prev_state;
-            linearized.toggle(nodes[call as usize].op);
+            linearized.toggle(slots[nodes[call as usize].op as usize]);
             unlift(&mut nodes, call);
             entry = nodes[call as usize].next;
         }
@@ -200,6 +297,24 @@ fn build_list<I, O>(ops: &[Op<I, O>]) -> Vec<Node> {
         }
     }
     nodes
+}
+
+/// Each operation's slot in [`Bits`]: returned operations first, in the list's call order, then
+/// the operations that never returned (from the next word boundary on), in the same order.
+fn slots<I, O>(ops: &[Op<I, O>], nodes: &[Node]) -> Vec<u32> {
+    let returned = ops.iter().filter(|o| o.ret != u64::MAX).count();
+    let (mut next_returned, mut next_open) = (0u32, (returned.div_ceil(64) * 64) as u32);
+    let mut slots = vec![NIL; ops.len()];
+    for n in nodes.iter().skip(1).filter(|n| n.is_call) {
+        let next = if ops[n.op as usize].ret == u64::MAX {
+            &mut next_open
+        } else {
+            &mut next_returned
+        };
+        slots[n.op as usize] = *next;
+        *next += 1;
+    }
+    slots
 }
 
 fn unlink(nodes: &mut [Node], i: u32) {
