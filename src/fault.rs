@@ -112,6 +112,8 @@ pub enum AdminCommand {
     KillReplicas,
     /// `CONFIG SET repl-backlog-size <bytes>`.
     SetBacklogSize(u64),
+    /// `INFO replication`: the reply records the server's replication state at that moment.
+    InfoReplication,
 }
 
 /// A scheduled fault.

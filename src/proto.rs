@@ -424,6 +424,7 @@ impl Message for Msg {
                     }
                     crate::fault::AdminCommand::KillReplicas => 1,
                     crate::fault::AdminCommand::SetBacklogSize(b) => *b,
+                    crate::fault::AdminCommand::InfoReplication => 2,
                 },
             ),
             Msg::ClusterBus(m) => (

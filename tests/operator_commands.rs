@@ -195,3 +195,48 @@ fn commands_are_checked() {
     );
     assert!(e.contains("not healed"), "{e}");
 }
+
+/// INFO replication at given times records what Redis's own tests assert on: the role, the
+/// offsets and the backlog's extent.
+#[test]
+fn info_replication_records_offsets_and_the_backlog() {
+    let out = run(r#"
+[[faults]]
+kind = "command"
+target = "p1"
+command = "INFO replication"
+at = "10s"
+[[faults]]
+kind = "command"
+target = "r1"
+command = "info replication"
+at = "10s"
+"#);
+    let r = replies(&out);
+    assert_eq!(r.len(), 2);
+    let field = |reply: &str, key: &str| -> String {
+        reply
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{key}:")))
+            .unwrap_or_else(|| panic!("no {key} in {reply}"))
+            .to_string()
+    };
+    let p1 = &r[0].2;
+    assert_eq!(field(p1, "role"), "master");
+    assert_eq!(field(p1, "connected_slaves"), "2");
+    assert_eq!(field(p1, "repl_backlog_active"), "1");
+    assert_eq!(field(p1, "repl_backlog_first_byte_offset"), "1");
+    let offset: u64 = field(p1, "master_repl_offset").parse().unwrap();
+    let histlen: u64 = field(p1, "repl_backlog_histlen").parse().unwrap();
+    assert!(offset > 100_000, "ten seconds of writes: {offset}");
+    assert_eq!(
+        histlen, offset,
+        "the 1mb backlog still holds the whole stream"
+    );
+    let r1 = &r[1].2;
+    assert_eq!(field(r1, "role"), "slave");
+    assert_eq!(field(r1, "master_host"), "p1");
+    assert_eq!(field(r1, "master_link_status"), "up");
+    let replica_offset: u64 = field(r1, "slave_repl_offset").parse().unwrap();
+    assert!(replica_offset <= offset && offset - replica_offset < 10_000);
+}

@@ -353,6 +353,7 @@ fn operator_command(
             "repl-backlog-size".into(),
             b.to_string(),
         ],
+        A::InfoReplication => vec!["INFO".into(), "replication".into()],
     };
     let reply = match ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) {
         Err(_) => "Could not connect to Redis: Connection refused".to_string(),
@@ -360,6 +361,14 @@ fn operator_command(
             let w: Vec<&str> = words.iter().map(String::as_str).collect();
             match c.cmd(&w) {
                 Ok(Reply::Simple(s)) => s,
+                // INFO's lines, joined by spaces as the model writes them.
+                Ok(r @ Reply::Bulk(Some(_))) => r
+                    .as_text()
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(':'))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Ok(Reply::Integer(n)) => format!("(integer) {n}"),
                 Ok(Reply::Error(e)) => format!("(error) {e}"),
                 Ok(other) => format!("{other:?}"),
@@ -370,6 +379,7 @@ fn operator_command(
     let command = match command {
         A::KillReplicas => "CLIENT KILL TYPE replica".to_string(),
         A::SetBacklogSize(b) => format!("CONFIG SET repl-backlog-size {b}"),
+        A::InfoReplication => "INFO replication".to_string(),
         A::ReplicaOf(_) => text.to_string(),
     };
     ctx.watch.note_world(Fact::OperatorReply {

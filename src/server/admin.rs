@@ -7,6 +7,8 @@ use crate::proto::Msg;
 use crate::redis::BACKLOG_MIN_SIZE;
 use crate::sim::Ctx;
 
+use super::primary::ReplicaState;
+
 impl Server {
     pub(super) fn on_admin(&mut self, ctx: &mut Ctx<'_, Msg>, command: &AdminCommand) {
         let (text, reply) = match *command {
@@ -44,11 +46,72 @@ impl Server {
                     "OK".to_string(),
                 )
             }
+            AdminCommand::InfoReplication => {
+                ("INFO replication".to_string(), self.info_replication(ctx))
+            }
         };
         ctx.note(Fact::OperatorReply {
             server: self.name.clone(),
             command: text,
             reply,
         });
+    }
+
+    /// The `# Replication` section of INFO as server.c's genRedisInfoString writes it, one
+    /// `field:value` per line joined by spaces; peers by name instead of ip and port.
+    fn info_replication(&self, ctx: &Ctx<'_, Msg>) -> String {
+        let now = ctx.now();
+        let mut f: Vec<String> = Vec::new();
+        match self.replica.as_ref() {
+            None => f.push("role:master".into()),
+            Some(r) => {
+                f.push("role:slave".into());
+                f.push(format!("master_host:{}", self.peer(r.master)));
+                let up = if self.link_up() { "up" } else { "down" };
+                f.push(format!("master_link_status:{up}"));
+                f.push(format!("slave_repl_offset:{}", self.data.repl.offset));
+                f.push(format!("slave_priority:{}", self.cfg.replica_priority));
+            }
+        }
+        f.push(format!("connected_slaves:{}", self.primary.replicas.len()));
+        for (i, (&pid, r)) in self.primary.replicas.iter().enumerate() {
+            let state = match r.state {
+                ReplicaState::WaitBgsaveStart => "wait_bgsave",
+                ReplicaState::WaitBgsaveEnd => "wait_bgsave",
+                ReplicaState::Streaming => "send_bulk",
+                ReplicaState::Online => "online",
+            };
+            let lag = now.as_secs().saturating_sub(r.ack_time_secs);
+            f.push(format!(
+                "slave{i}:{},state={state},offset={},lag={lag}",
+                self.peer(pid),
+                r.ack_offset
+            ));
+        }
+        // No FAILOVER command is modelled: never in progress.
+        f.push("master_failover_state:no-failover".into());
+        let repl = &self.data.repl;
+        f.push(format!("master_replid:{}", repl.replid));
+        let replid2 = repl
+            .replid2
+            .map_or_else(|| "0".repeat(40), |r| r.to_string());
+        f.push(format!("master_replid2:{replid2}"));
+        f.push(format!("master_repl_offset:{}", repl.offset));
+        let second = repl
+            .replid2
+            .map_or(-1, |_| repl.second_replid_offset as i64);
+        f.push(format!("second_repl_offset:{second}"));
+        let b = self.data.backlog.as_ref();
+        f.push(format!("repl_backlog_active:{}", u8::from(b.is_some())));
+        f.push(format!("repl_backlog_size:{}", self.cfg.repl_backlog_size));
+        f.push(format!(
+            "repl_backlog_first_byte_offset:{}",
+            b.map_or(0, |b| b.first_offset())
+        ));
+        f.push(format!(
+            "repl_backlog_histlen:{}",
+            b.map_or(0, |b| b.histlen())
+        ));
+        f.join(" ")
     }
 }

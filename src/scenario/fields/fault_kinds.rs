@@ -307,7 +307,7 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 
 /// The commands an operator can send, as the error's hint lists them.
 const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
-                        CONFIG SET repl-backlog-size <size>";
+                        CONFIG SET repl-backlog-size <size>, INFO replication";
 
 fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let n = f.need(cx, "target")?;
@@ -353,6 +353,7 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
             }
         }
         ["CLIENT", "KILL", "TYPE", "REPLICA" | "SLAVE"] => Some(AdminCommand::KillReplicas),
+        ["INFO", "REPLICATION"] => Some(AdminCommand::InfoReplication),
         ["CONFIG", "SET", "REPL-BACKLOG-SIZE", _] => match parse_size(words[3]) {
             Ok(b) => Some(AdminCommand::SetBacklogSize(b)),
             Err(e) => {
