@@ -114,6 +114,14 @@ pub enum AdminCommand {
     SetBacklogSize(u64),
     /// `INFO replication`: the reply records the server's replication state at that moment.
     InfoReplication,
+    /// `CLIENT PAUSE <ms> WRITE|ALL`: clients' commands (only the writes, or all) wait until
+    /// the pause ends; replicas and the replication stream go on.
+    Pause {
+        /// The pause in nanoseconds.
+        ns: u64,
+        /// `WRITE` rather than `ALL`.
+        writes_only: bool,
+    },
 }
 
 /// A scheduled fault.

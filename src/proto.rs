@@ -425,6 +425,9 @@ impl Message for Msg {
                     crate::fault::AdminCommand::KillReplicas => 1,
                     crate::fault::AdminCommand::SetBacklogSize(b) => *b,
                     crate::fault::AdminCommand::InfoReplication => 2,
+                    crate::fault::AdminCommand::Pause { ns, writes_only } => {
+                        ns ^ u64::from(*writes_only) << 63
+                    }
                 },
             ),
             Msg::ClusterBus(m) => (

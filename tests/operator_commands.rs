@@ -240,3 +240,51 @@ at = "10s"
     let replica_offset: u64 = field(r1, "slave_repl_offset").parse().unwrap();
     assert!(replica_offset <= offset && offset - replica_offset < 10_000);
 }
+
+/// networking.c: CLIENT PAUSE ... WRITE holds clients' writes (they wait, they do not fail)
+/// and lets reads through; ALL holds every command. What waited runs when the pause ends.
+#[test]
+fn client_pause_holds_writes_or_everything_until_it_ends() {
+    let with = |mode: &str| {
+        // A 5 s client timeout outlasts the 2 s pause (with a shorter one the held writes
+        // time out in the clients, as they would against Redis).
+        let text = BASE.replace(
+            "mix = { set = 100 }",
+            "mix = { set = 50, get = 50 }\ntimeout = \"5s\"",
+        );
+        let text = format!(
+            "{text}[[faults]]\nkind = \"command\"\ntarget = \"p1\"\ncommand = \"CLIENT PAUSE 2000 {mode}\"\nat = \"10s\"\n"
+        );
+        let s = Scenario::parse("inline.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        World::new(&s, 1).run(&mut |_| {}).expect("runs")
+    };
+    let completions = |out: &RunOutput, f: &str| -> Vec<u64> {
+        out.history
+            .events
+            .iter()
+            .filter(|e| e.kind == simkv::history::EventType::Ok && e.f == f)
+            .map(|e| e.time_ns / 1_000_000)
+            .filter(|t| (10_001..12_000).contains(t))
+            .collect()
+    };
+    let write = with("WRITE");
+    assert_eq!(
+        replies(&write),
+        [(10_000, "CLIENT PAUSE 2000 WRITE".into(), "OK".into())]
+    );
+    assert!(
+        completions(&write, "set").is_empty(),
+        "no write completes during the pause"
+    );
+    assert!(!completions(&write, "get").is_empty(), "reads go on");
+    let failed = write.history.events.iter().any(|e| {
+        e.kind != simkv::history::EventType::Ok && e.kind != simkv::history::EventType::Invoke
+    });
+    assert!(!failed, "held writes wait, they do not fail");
+    let resumed = write.history.events.iter().any(|e| {
+        e.kind == simkv::history::EventType::Ok && e.f == "set" && e.time_ns / 1_000_000 == 12_000
+    });
+    assert!(resumed, "the held writes run when the pause ends");
+    let all = with("ALL");
+    assert!(completions(&all, "get").is_empty(), "ALL holds reads too");
+}

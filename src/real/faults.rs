@@ -354,6 +354,12 @@ fn operator_command(
             b.to_string(),
         ],
         A::InfoReplication => vec!["INFO".into(), "replication".into()],
+        A::Pause { ns, writes_only } => vec![
+            "CLIENT".into(),
+            "PAUSE".into(),
+            (ns / 1_000_000).to_string(),
+            if *writes_only { "WRITE" } else { "ALL" }.into(),
+        ],
     };
     let reply = match ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) {
         Err(_) => "Could not connect to Redis: Connection refused".to_string(),
@@ -380,6 +386,11 @@ fn operator_command(
         A::KillReplicas => "CLIENT KILL TYPE replica".to_string(),
         A::SetBacklogSize(b) => format!("CONFIG SET repl-backlog-size {b}"),
         A::InfoReplication => "INFO replication".to_string(),
+        A::Pause { ns, writes_only } => format!(
+            "CLIENT PAUSE {} {}",
+            ns / 1_000_000,
+            if *writes_only { "WRITE" } else { "ALL" }
+        ),
         A::ReplicaOf(_) => text.to_string(),
     };
     ctx.watch.note_world(Fact::OperatorReply {

@@ -5,9 +5,18 @@ use crate::fact::Fact;
 use crate::fault::AdminCommand;
 use crate::proto::Msg;
 use crate::redis::BACKLOG_MIN_SIZE;
-use crate::sim::Ctx;
+use crate::sim::{Ctx, SimTime};
 
 use super::primary::ReplicaState;
+
+/// An active `CLIENT PAUSE`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ClientPause {
+    /// When it ends.
+    pub(super) until: SimTime,
+    /// Only writes wait (`WRITE`), or every command (`ALL`).
+    pub(super) writes_only: bool,
+}
 
 impl Server {
     pub(super) fn on_admin(&mut self, ctx: &mut Ctx<'_, Msg>, command: &AdminCommand) {
@@ -46,6 +55,24 @@ impl Server {
                     "OK".to_string(),
                 )
             }
+            // networking.c: pauseClients keeps the later end and the stricter mode of
+            // overlapping pauses; unpauseClients runs what waited.
+            AdminCommand::Pause { ns, writes_only } => {
+                let until = ctx.now().plus(ns);
+                let p = self
+                    .paused
+                    .get_or_insert(ClientPause { until, writes_only });
+                if until > p.until {
+                    p.until = until;
+                }
+                p.writes_only &= writes_only;
+                ctx.set_timer(ns, super::TIMER_UNPAUSE);
+                let mode = if writes_only { "WRITE" } else { "ALL" };
+                (
+                    format!("CLIENT PAUSE {} {mode}", ns / 1_000_000),
+                    "OK".to_string(),
+                )
+            }
             AdminCommand::InfoReplication => {
                 ("INFO replication".to_string(), self.info_replication(ctx))
             }
@@ -55,6 +82,30 @@ impl Server {
             command: text,
             reply,
         });
+    }
+
+    /// Whether `CLIENT PAUSE` holds `msg` now: every client command, or only writes and
+    /// Sentinel's hellos (PUBLISH may replicate) with `WRITE`.
+    pub(super) fn holds_while_paused(&self, now: SimTime, msg: &Msg) -> bool {
+        let Some(p) = self.paused.as_ref().filter(|p| now < p.until) else {
+            return false;
+        };
+        match msg {
+            Msg::Request { cmd, .. } => !p.writes_only || cmd.is_write(),
+            Msg::Hello(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The pause's end (the latest timer set): what waited runs, in arrival order.
+    pub(super) fn on_unpause(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if self.paused.as_ref().is_some_and(|p| ctx.now() < p.until) {
+            return; // a later pause extended it
+        }
+        self.paused = None;
+        for (from, msg) in std::mem::take(&mut self.paused_messages) {
+            self.on_message(ctx, from, msg);
+        }
     }
 
     /// The `# Replication` section of INFO as server.c's genRedisInfoString writes it, one

@@ -38,6 +38,7 @@ const TIMER_LOAD_DONE: u64 = 3 << 56;
 const TIMER_WAIT_TIMEOUT: u64 = 4 << 56;
 const TIMER_TRANSFER_POLL: u64 = 5 << 56;
 const TIMER_CLUSTER: u64 = 6 << 56;
+const TIMER_UNPAUSE: u64 = 7 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -109,6 +110,10 @@ pub struct Server {
     clients: BTreeSet<ProcessId>,
     /// Messages that arrived while an RDB load blocked the server.
     deferred: Vec<(ProcessId, Msg)>,
+    /// `CLIENT PAUSE`: until when, and whether only writes wait.
+    paused: Option<admin::ClientPause>,
+    /// Client commands (and hellos, which PUBLISH) held by `CLIENT PAUSE`, in arrival order.
+    paused_messages: Vec<(ProcessId, Msg)>,
     /// Planted-bug bookkeeping: whether the server was ever a primary, and writes applied.
     was_primary: bool,
     writes_applied: u64,
@@ -134,6 +139,8 @@ impl Server {
             subscribers: BTreeSet::new(),
             clients: BTreeSet::new(),
             deferred: Vec::new(),
+            paused: None,
+            paused_messages: Vec::new(),
             was_primary: false,
             writes_applied: 0,
             cron_ticks: 0,
@@ -312,6 +319,9 @@ impl Server {
                 _ => {}
             }
         }
+        if self.holds_while_paused(ctx.now(), &msg) {
+            return self.paused_messages.push((from, msg));
+        }
         match msg {
             Msg::Request { id, cmd } => self.on_request(ctx, from, id, cmd),
             Msg::Psync { conn, from: req } => self.on_psync(ctx, from, conn, req),
@@ -421,6 +431,7 @@ impl Server {
             TIMER_WAIT_TIMEOUT => self.primary.on_wait_timeout(ctx, tag & !TIMER_KIND_MASK),
             TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
             TIMER_CLUSTER => self.cluster_tick(ctx),
+            TIMER_UNPAUSE => self.on_unpause(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.data.assert_invariants(self.cfg.bugs.any());

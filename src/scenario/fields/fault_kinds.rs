@@ -307,7 +307,8 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 
 /// The commands an operator can send, as the error's hint lists them.
 const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
-                        CONFIG SET repl-backlog-size <size>, INFO replication";
+                        CONFIG SET repl-backlog-size <size>, INFO replication, \
+                        CLIENT PAUSE <ms> [WRITE|ALL]";
 
 fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let n = f.need(cx, "target")?;
@@ -354,6 +355,19 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
         }
         ["CLIENT", "KILL", "TYPE", "REPLICA" | "SLAVE"] => Some(AdminCommand::KillReplicas),
         ["INFO", "REPLICATION"] => Some(AdminCommand::InfoReplication),
+        ["CLIENT", "PAUSE", _] | ["CLIENT", "PAUSE", _, "WRITE" | "ALL"] => {
+            let Some(ms) = words[2].parse::<u64>().ok().filter(|ms| *ms <= 3_600_000) else {
+                let hint = "CLIENT PAUSE takes milliseconds, e.g. CLIENT PAUSE 2000 WRITE";
+                let msg = format!("\"{}\" is not a timeout in milliseconds", words[2]);
+                cx.err(c.origin, &cp, msg, Some(hint.into()));
+                return None;
+            };
+            let writes_only = upper.get(3) == Some(&"WRITE");
+            Some(AdminCommand::Pause {
+                ns: ms * 1_000_000,
+                writes_only,
+            })
+        }
         ["CONFIG", "SET", "REPL-BACKLOG-SIZE", _] => match parse_size(words[3]) {
             Ok(b) => Some(AdminCommand::SetBacklogSize(b)),
             Err(e) => {
