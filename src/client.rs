@@ -233,6 +233,11 @@ pub struct Client {
     /// The strings this client's history repeats (command names, keys, error texts), held
     /// once: lookups only, by content.
     texts: BTreeSet<Text>,
+    /// Each key this client has used, by family and number: the command's copy and the
+    /// history's.
+    keys: BTreeMap<(&'static str, u32), (Rc<str>, Text)>,
+    /// The command names, by kind, held once.
+    names: [Option<Text>; 7],
     /// Replication IDs as the history's positions hold them, held once.
     replids: BTreeMap<crate::redis::ReplId, Text>,
     me: u32,
@@ -275,6 +280,8 @@ impl Client {
             events: Vec::new(),
             servers: Rc::new(servers.iter().map(Text::from).collect()),
             texts: BTreeSet::new(),
+            keys: BTreeMap::new(),
+            names: Default::default(),
             replids: BTreeMap::new(),
             me: 0,
             asking: None,
@@ -583,7 +590,7 @@ impl Client {
             Some(n) => (OpKind::Smembers, n),
             None => (self.pick_kind(ctx), self.pick_key_index(ctx)),
         };
-        let key: Rc<str> = Rc::from(format!("{}{}{n}", self.spec.key_prefix, kind.family()));
+        let (key, key_text) = self.key(kind.family(), n);
         self.next_id += 1;
         let id = self.next_id;
         let value: Option<Rc<str>> = match kind {
@@ -601,9 +608,8 @@ impl Client {
             OpKind::Sadd => Command::Sadd(key.clone(), value.clone().expect("sadd has a value")),
             OpKind::Smembers => Command::Smembers(key.clone()),
         };
-        let key_text = self.text(&key);
         let value_text = value.as_deref().map(Text::from);
-        let f = self.text(kind.name());
+        let f = self.name(kind);
         self.events.push(HistoryEvent {
             process: self.me,
             kind: EventType::Invoke,
@@ -656,6 +662,25 @@ impl Client {
         let t = Text::from(s);
         self.texts.insert(t.clone());
         t
+    }
+
+    /// The name of a kind of command, held once.
+    fn name(&mut self, kind: OpKind) -> Text {
+        self.names[kind as usize]
+            .get_or_insert_with(|| Text::from(kind.name()))
+            .clone()
+    }
+
+    /// The key numbered `n` of a family, held once.
+    fn key(&mut self, family: &'static str, n: u32) -> (Rc<str>, Text) {
+        let prefix = &self.spec.key_prefix;
+        self.keys
+            .entry((family, n))
+            .or_insert_with(|| {
+                let key = format!("{prefix}{family}{n}");
+                (Rc::from(key.as_str()), Text::from(key))
+            })
+            .clone()
     }
 
     /// A reply's mark as the history's position, its replication ID held once.
@@ -781,7 +806,7 @@ impl Client {
         let event = HistoryEvent {
             process: self.me,
             kind,
-            f: self.text(p.kind.name()),
+            f: self.name(p.kind),
             key: p.key_text.clone(),
             value,
             time_ns: ctx.global_now().0,
