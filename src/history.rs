@@ -324,52 +324,37 @@ impl History {
     /// Builds a history from event lists, merged in (time, process) order, events of equal
     /// time and process in list order then in the order within their list: exactly
     /// [`History::merge`] of the lists' concatenation. Lists already in that order (as a
-    /// client records its events) are merged without sorting and without a second copy of
-    /// the events: the concatenation is permuted in place.
-    pub fn merge_lists(lists: Vec<Vec<HistoryEvent>>) -> Self {
+    /// client records its events) are merged without sorting, from their ends: each step
+    /// moves the greatest remaining last event, and the lists give back their memory as they
+    /// empty, so the events are not held twice. Lists out of order take the sort.
+    pub fn merge_lists(mut lists: Vec<Vec<HistoryEvent>>) -> Self {
         let key = |e: &HistoryEvent| (e.time_ns, e.process);
         let ordered = lists
             .iter()
             .all(|l| l.windows(2).all(|w| key(&w[0]) <= key(&w[1])));
+        if !ordered {
+            return History::merge(lists.concat());
+        }
         let total: usize = lists.iter().map(Vec::len).sum();
-        let mut bounds = Vec::with_capacity(lists.len());
         let mut events = Vec::with_capacity(total);
-        for mut l in lists {
-            bounds.push((events.len(), events.len() + l.len()));
-            events.append(&mut l);
-        }
-        if !ordered || u32::try_from(total).is_err() {
-            return History::merge(events);
-        }
-        // The merged order as a permutation: `order[i]` is the index of the event that goes
-        // to position i.
-        let mut heads = std::collections::BinaryHeap::new();
-        for (list, &(start, end)) in bounds.iter().enumerate() {
-            if start < end {
-                heads.push(std::cmp::Reverse((key(&events[start]), list, start)));
+        // The last event of each list not yet moved, greatest first (ties: the later list).
+        let mut tails: std::collections::BinaryHeap<((u64, u32), usize)> = lists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| Some((key(l.last()?), i)))
+            .collect();
+        const GIVE_BACK_EVERY: usize = 1 << 16;
+        while let Some((_, i)) = tails.pop() {
+            let list = &mut lists[i];
+            events.push(list.pop().expect("a listed tail"));
+            if let Some(e) = list.last() {
+                tails.push((key(e), i));
+            }
+            if list.len() % GIVE_BACK_EVERY == 0 {
+                list.shrink_to_fit();
             }
         }
-        let mut order: Vec<u32> = Vec::with_capacity(total);
-        while let Some(std::cmp::Reverse((_, list, i))) = heads.pop() {
-            order.push(i as u32);
-            if i + 1 < bounds[list].1 {
-                heads.push(std::cmp::Reverse((key(&events[i + 1]), list, i + 1)));
-            }
-        }
-        // Applied cycle by cycle: the element at `i` is always the cycle's first one, and
-        // `order[i] == i` marks a position as done.
-        for start in 0..total {
-            let mut i = start;
-            loop {
-                let j = order[i] as usize;
-                order[i] = i as u32;
-                if j == start || j == i {
-                    break;
-                }
-                events.swap(i, j);
-                i = j;
-            }
-        }
+        events.reverse();
         History { events }
     }
 
