@@ -350,7 +350,7 @@ impl History {
             if let Some(e) = list.last() {
                 tails.push((key(e), i));
             }
-            if list.len() % GIVE_BACK_EVERY == 0 {
+            if list.len().is_multiple_of(GIVE_BACK_EVERY) {
                 list.shrink_to_fit();
             }
         }
