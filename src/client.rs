@@ -5,14 +5,13 @@
 //! Workloads that add to sets end as Jepsen's set workload does: every client reads every set
 //! once the faults have healed (the final reads), retrying until one read of each set succeeds.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use rand::RngExt;
-use serde_json::Value;
 
 use crate::cluster::slot::key_hash_slot;
-use crate::history::{EventType, HistoryEvent};
+use crate::history::{EventType, HistoryEvent, Position, Text, Value};
 use crate::proto::Msg;
 use crate::redis::{Command, Reply};
 use crate::sim::{Ctx, ProcessId, SimTime};
@@ -199,7 +198,9 @@ struct Pending {
     id: u64,
     kind: OpKind,
     key: Rc<str>,
-    value: Option<Rc<str>>,
+    /// The key and the written value as the history holds them (shared by both events).
+    key_text: Text,
+    value_text: Option<Text>,
     waiting_for_wait: bool,
     output: Value,
     /// Where the write landed, from its reply.
@@ -228,7 +229,17 @@ pub struct Client {
     arrivals: VecDeque<SimTime>,
     dropped_arrivals: u64,
     events: Vec<HistoryEvent>,
-    servers: Rc<Vec<String>>,
+    servers: Rc<Vec<Text>>,
+    /// The strings this client's history repeats (command names, keys, error texts), held
+    /// once: lookups only, by content.
+    texts: BTreeSet<Text>,
+    /// Each key this client has used, by family and number: the command's copy and the
+    /// history's.
+    keys: BTreeMap<(&'static str, u32), (Rc<str>, Text)>,
+    /// The command names, by kind, held once.
+    names: [Option<Text>; 7],
+    /// Replication IDs as the history's positions hold them, held once.
+    replids: BTreeMap<crate::redis::ReplId, Text>,
     me: u32,
     primary: Option<ProcessId>,
     asking: Option<u64>,
@@ -267,7 +278,11 @@ impl Client {
             arrivals: VecDeque::new(),
             dropped_arrivals: 0,
             events: Vec::new(),
-            servers,
+            servers: Rc::new(servers.iter().map(Text::from).collect()),
+            texts: BTreeSet::new(),
+            keys: BTreeMap::new(),
+            names: Default::default(),
+            replids: BTreeMap::new(),
             me: 0,
             asking: None,
             sentinel_index: 0,
@@ -575,7 +590,7 @@ impl Client {
             Some(n) => (OpKind::Smembers, n),
             None => (self.pick_kind(ctx), self.pick_key_index(ctx)),
         };
-        let key: Rc<str> = Rc::from(format!("{}{}{n}", self.spec.key_prefix, kind.family()));
+        let (key, key_text) = self.key(kind.family(), n);
         self.next_id += 1;
         let id = self.next_id;
         let value: Option<Rc<str>> = match kind {
@@ -593,14 +608,14 @@ impl Client {
             OpKind::Sadd => Command::Sadd(key.clone(), value.clone().expect("sadd has a value")),
             OpKind::Smembers => Command::Smembers(key.clone()),
         };
+        let value_text = value.as_deref().map(Text::from);
+        let f = self.name(kind);
         self.events.push(HistoryEvent {
             process: self.me,
             kind: EventType::Invoke,
-            f: kind.name().to_string(),
-            key: key.to_string(),
-            value: value
-                .as_ref()
-                .map_or(Value::Null, |v| Value::from(v.as_ref())),
+            f,
+            key: key_text.clone(),
+            value: value_text.clone().map_or(Value::Null, Value::Str),
             time_ns: ctx.global_now().0,
             server: None,
             error: None,
@@ -615,7 +630,8 @@ impl Client {
             id,
             kind,
             key: key.clone(),
-            value,
+            key_text,
+            value_text,
             waiting_for_wait: false,
             at: None,
             output: Value::Null,
@@ -636,6 +652,49 @@ impl Client {
         }
         ctx.send(to, Msg::Request { id, cmd });
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
+    }
+
+    /// `s` as the history holds it, shared with every other event of this client that names it.
+    fn text(&mut self, s: &str) -> Text {
+        if let Some(t) = self.texts.get(s) {
+            return t.clone();
+        }
+        let t = Text::from(s);
+        self.texts.insert(t.clone());
+        t
+    }
+
+    /// The name of a kind of command, held once.
+    fn name(&mut self, kind: OpKind) -> Text {
+        self.names[kind as usize]
+            .get_or_insert_with(|| Text::from(kind.name()))
+            .clone()
+    }
+
+    /// The key numbered `n` of a family, held once.
+    fn key(&mut self, family: &'static str, n: u32) -> (Rc<str>, Text) {
+        let prefix = &self.spec.key_prefix;
+        self.keys
+            .entry((family, n))
+            .or_insert_with(|| {
+                let key = format!("{prefix}{family}{n}");
+                (Rc::from(key.as_str()), Text::from(key))
+            })
+            .clone()
+    }
+
+    /// A reply's mark as the history's position, its replication ID held once.
+    fn position(&mut self, m: crate::redis::Mark) -> Position {
+        let replid = self
+            .replids
+            .entry(m.replid)
+            .or_insert_with(|| Text::from(m.replid.to_string()))
+            .clone();
+        Position {
+            replid,
+            offset: m.offset,
+            unstreamed: m.unstreamed,
+        }
     }
 
     /// A value unique to this client and operation, padded to the workload's value size. For
@@ -695,14 +754,16 @@ impl Client {
                 let is_write = p.kind.is_write();
                 let output = match (&reply, p.kind) {
                     (Reply::Bulk(v), _) => Value::from(v.as_ref()),
-                    (Reply::Array(items), _) => {
-                        Value::Array(items.iter().map(|i| Value::from(i.as_ref())).collect())
+                    (Reply::Array(items), _) => Value::Json(Box::new(serde_json::Value::Array(
+                        items
+                            .iter()
+                            .map(|i| serde_json::Value::from(i.as_ref()))
+                            .collect(),
+                    ))),
+                    (Reply::Int(n), OpKind::Incr) => Value::Int(*n),
+                    (_, OpKind::Set | OpKind::Append | OpKind::Sadd) => {
+                        p.value_text.clone().map_or(Value::Null, Value::Str)
                     }
-                    (Reply::Int(n), OpKind::Incr) => Value::from(*n),
-                    (_, OpKind::Set | OpKind::Append | OpKind::Sadd) => p
-                        .value
-                        .as_ref()
-                        .map_or(Value::Null, |v| Value::from(v.as_ref())),
                     _ => Value::Null,
                 };
                 if let (true, Some((n, timeout))) = (is_write, self.spec.wait) {
@@ -739,17 +800,21 @@ impl Client {
         error: Option<&str>,
     ) {
         let p = self.pending.take().expect("an operation is pending");
-        self.events.push(HistoryEvent {
+        let position =
+            p.at.filter(|_| kind == EventType::Ok)
+                .map(|m| self.position(m));
+        let event = HistoryEvent {
             process: self.me,
             kind,
-            f: p.kind.name().to_string(),
-            key: p.key.to_string(),
+            f: self.name(p.kind),
+            key: p.key_text.clone(),
             value,
             time_ns: ctx.global_now().0,
             server: server.map(|s| self.servers[s.index()].clone()),
-            error: error.map(str::to_string),
-            position: p.at.filter(|_| kind == EventType::Ok).map(|m| m.position()),
-        });
+            error: error.map(|e| self.text(e)),
+            position,
+        };
+        self.events.push(event);
         if let Some(n) = self.final_read_due() {
             // A final read moves on to the next set only once it succeeded.
             let done = p.kind == OpKind::Smembers && kind == EventType::Ok;

@@ -457,7 +457,7 @@ mod tests {
             kind,
             f: f.into(),
             key: "k".into(),
-            value: serde_json::Value::Null,
+            value: crate::history::Value::Null,
             time_ns: ms * 1_000_000,
             server: None,
             error: None,

@@ -1,7 +1,216 @@
 //! The history: every client operation as an invoke event and a completion (ok, fail or info),
 //! in the JSON Lines format of DESIGN.md.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A string of the history held once and shared by every event that names it (command names,
+/// keys, values, server names, error texts, replication IDs): cloning it copies a pointer. It
+/// reads and writes as a plain JSON string. One pointer wide (the string's length lives with
+/// it on the heap), so an event spends 8 bytes on each string it names.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Text(Arc<Box<str>>);
+
+impl Text {
+    /// The text as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(Arc::new(Box::from(s)))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text(Arc::new(s.into_boxed_str()))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Self {
+        Text::from(s.as_str())
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &**self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        &**self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        &**self.0 == other.as_str()
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self.0, f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
+/// An event's value: null, an integer and a string are held without JSON's boxing (the
+/// string shared with whoever else holds it); anything else (a set's members, a pair of a
+/// `cas`) stays JSON. It reads and writes exactly as the JSON it stands for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Value {
+    /// `null`.
+    #[default]
+    Null,
+    /// An integer that fits an `i64`.
+    Int(i64),
+    /// A string.
+    Str(Text),
+    /// Any other JSON.
+    Json(Box<serde_json::Value>),
+}
+
+impl Value {
+    /// The string, if the value is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(t) => Some(t),
+            _ => None,
+        }
+    }
+    /// The integer, if the value is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            Value::Json(v) => v.as_i64(),
+            _ => None,
+        }
+    }
+    /// The array, if the value is one.
+    pub fn as_array(&self) -> Option<&Vec<serde_json::Value>> {
+        match self {
+            Value::Json(v) => v.as_array(),
+            _ => None,
+        }
+    }
+    /// Whether the value is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Int(n) => serde_json::Value::from(*n),
+            Value::Str(t) => serde_json::Value::String(t.to_string()),
+            Value::Json(v) => (**v).clone(),
+        }
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::String(s) => Value::Str(Text::from(s)),
+            serde_json::Value::Number(n) if n.is_i64() => {
+                Value::Int(n.as_i64().expect("an i64 number"))
+            }
+            other => Value::Json(Box::new(other)),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(Text::from(s))
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(Text::from(s))
+    }
+}
+
+impl From<Text> for Value {
+    fn from(t: Text) -> Self {
+        Value::Str(t)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Int(n) => s.serialize_i64(*n),
+            Value::Str(t) => s.serialize_str(t),
+            Value::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(Value::from)
+    }
+}
 
 /// What kind of history event a line is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,7 +232,7 @@ pub enum EventType {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Position {
     /// The replication ID (40 hex digits).
-    pub replid: String,
+    pub replid: Text,
     /// The offset.
     pub offset: u64,
     /// Writes applied after `offset` that entered no stream: a primary without a backlog does
@@ -47,21 +256,21 @@ pub struct HistoryEvent {
     #[serde(rename = "type")]
     pub kind: EventType,
     /// The Redis command in lower case (`set`, `get`, `incr`, `append`, `del`).
-    pub f: String,
+    pub f: Text,
     /// The key.
-    pub key: String,
+    pub key: Text,
     /// Written value on invoke of a write; value read (or `null`) on a read's `ok`; the new
     /// counter value on an `incr`'s `ok`.
     #[serde(default)]
-    pub value: serde_json::Value,
+    pub value: Value,
     /// Simulated time in nanoseconds.
     pub time_ns: u64,
     /// The server that answered (completions only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
+    pub server: Option<Text>,
     /// The error text of a `fail`, or why an `info` is indeterminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<Text>,
     /// Where a write landed in the answering primary's replication history (completions of
     /// writes applied by a primary), for the lineage of acknowledged writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,9 +299,9 @@ pub struct Operation<'a> {
     /// The key.
     pub key: &'a str,
     /// The invoke's value (what was written).
-    pub input: &'a serde_json::Value,
+    pub input: &'a Value,
     /// The completion's value (what was read), `None` when the operation never completed.
-    pub output: Option<&'a serde_json::Value>,
+    pub output: Option<&'a Value>,
     /// How it completed (`Info` when it never did).
     pub outcome: EventType,
     /// Invoke time.
@@ -109,6 +318,43 @@ impl History {
     /// Builds a history from per-process event lists, merged in (time, process) order.
     pub fn merge(mut events: Vec<HistoryEvent>) -> Self {
         events.sort_by_key(|e| (e.time_ns, e.process));
+        History { events }
+    }
+
+    /// Builds a history from event lists, merged in (time, process) order, events of equal
+    /// time and process in list order then in the order within their list: exactly
+    /// [`History::merge`] of the lists' concatenation. Lists already in that order (as a
+    /// client records its events) are merged without sorting, from their ends: each step
+    /// moves the greatest remaining last event, and the lists give back their memory as they
+    /// empty, so the events are not held twice. Lists out of order take the sort.
+    pub fn merge_lists(mut lists: Vec<Vec<HistoryEvent>>) -> Self {
+        let key = |e: &HistoryEvent| (e.time_ns, e.process);
+        let ordered = lists
+            .iter()
+            .all(|l| l.windows(2).all(|w| key(&w[0]) <= key(&w[1])));
+        if !ordered {
+            return History::merge(lists.concat());
+        }
+        let total: usize = lists.iter().map(Vec::len).sum();
+        let mut events = Vec::with_capacity(total);
+        // The last event of each list not yet moved, greatest first (ties: the later list).
+        let mut tails: std::collections::BinaryHeap<((u64, u32), usize)> = lists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| Some((key(l.last()?), i)))
+            .collect();
+        const GIVE_BACK_EVERY: usize = 1 << 16;
+        while let Some((_, i)) = tails.pop() {
+            let list = &mut lists[i];
+            events.push(list.pop().expect("a listed tail"));
+            if let Some(e) = list.last() {
+                tails.push((key(e), i));
+            }
+            if list.len().is_multiple_of(GIVE_BACK_EVERY) {
+                list.shrink_to_fit();
+            }
+        }
+        events.reverse();
         History { events }
     }
 
@@ -167,7 +413,7 @@ impl History {
 mod tests {
     use super::*;
 
-    fn ev(process: u32, kind: EventType, t: u64, value: serde_json::Value) -> HistoryEvent {
+    fn ev(process: u32, kind: EventType, t: u64, value: Value) -> HistoryEvent {
         HistoryEvent {
             process,
             kind,
@@ -182,12 +428,49 @@ mod tests {
     }
 
     #[test]
+    fn events_stay_compact() {
+        // A run records millions of events: each string one pointer, the value two words.
+        assert_eq!(std::mem::size_of::<Text>(), 8);
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+        assert!(std::mem::size_of::<HistoryEvent>() <= 88);
+    }
+
+    #[test]
+    fn merge_lists_is_merge_of_the_concatenation() {
+        let mut rng = 7u64;
+        let mut next = move |n: u64| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) % n
+        };
+        for round in 0..200 {
+            let lists: Vec<Vec<HistoryEvent>> = (0..next(5))
+                .map(|l| {
+                    let mut t = 0;
+                    (0..next(30))
+                        .map(|k| {
+                            t += next(3);
+                            // Some lists share a process; an unordered list takes the sort.
+                            let p = if round % 3 == 0 { 1 } else { l as u32 };
+                            let t = if round % 17 == 0 { next(10) } else { t };
+                            ev(p, EventType::Invoke, t, Value::Int((l * 100 + k) as i64))
+                        })
+                        .collect()
+                })
+                .collect();
+            let sorted = History::merge(lists.concat());
+            assert_eq!(History::merge_lists(lists), sorted, "round {round}");
+        }
+    }
+
+    #[test]
     fn operations_pair_invokes_with_completions() {
         let h = History::merge(vec![
             ev(2, EventType::Ok, 5, "a".into()),
             ev(1, EventType::Invoke, 1, "b".into()),
             ev(2, EventType::Invoke, 2, "a".into()),
-            ev(1, EventType::Info, 9, serde_json::Value::Null),
+            ev(1, EventType::Info, 9, Value::Null),
         ]);
         let ops = h.operations();
         assert_eq!(ops.len(), 2);

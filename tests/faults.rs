@@ -166,7 +166,7 @@ fn nemesis_is_deterministic_and_leaves_the_workload_alone() {
             .events
             .iter()
             .filter(|e| e.kind == EventType::Invoke && e.time_ns < first_fault_ns / 2)
-            .map(|e| (e.process, e.key.clone(), e.value.to_string()))
+            .map(|e| (e.process, e.key.to_string(), e.value.to_string()))
             .collect()
     };
     let plain = run(&quiet, 9);

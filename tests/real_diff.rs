@@ -55,7 +55,7 @@ fn errors(run: &RealRun) -> Vec<(u64, String)> {
         .events
         .iter()
         .filter(|e| e.kind == EventType::Fail)
-        .filter_map(|e| Some((e.time_ns / 1_000_000, e.error.clone()?)))
+        .filter_map(|e| Some((e.time_ns / 1_000_000, e.error.as_deref()?.to_string())))
         .collect()
 }
 

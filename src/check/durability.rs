@@ -8,13 +8,12 @@
 //! with the server that acknowledged it and the event that doomed it.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::lineage::{Ancestry, Cut, Origin};
 use super::operations::Operations;
 use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
 use crate::fact::{Fact, FactNote};
-use crate::history::{EventType, Operation};
+use crate::history::{EventType, Operation, Value};
 
 /// A write that was acknowledged and is not in the final state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -216,7 +215,7 @@ fn written(op: &Operation<'_>) -> String {
         _ => Some(op.input),
     };
     match v {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::Str(s)) => s.to_string(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
@@ -325,7 +324,7 @@ mod tests {
             key: key.into(),
             value: v,
             time_ns: t,
-            server: (kind != EventType::Invoke).then(|| "p1".to_string()),
+            server: (kind != EventType::Invoke).then(|| "p1".into()),
             error: None,
             position: None,
         }

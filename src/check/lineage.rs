@@ -69,7 +69,7 @@ impl Ancestry {
                 } => (
                     replid,
                     Position {
-                        replid: old.clone(),
+                        replid: old.as_str().into(),
                         offset: *offset,
                         unstreamed: 0,
                     },
@@ -84,7 +84,7 @@ impl Ancestry {
                     replid,
                     data_from: Some(from),
                     ..
-                } if *replid != from.replid => (replid, from.clone(), Origin::Restart, server),
+                } if from.replid != *replid => (replid, from.clone(), Origin::Restart, server),
                 Fact::BacklogCreated {
                     server,
                     replid,
@@ -123,7 +123,7 @@ impl Ancestry {
         let mut via: Option<&Branch> = None;
         // A chain cannot be longer than the number of branches (IDs are random and never reused).
         for _ in 0..=self.parent.len() {
-            if replid == w.replid {
+            if w.replid == replid {
                 return if (w.offset, w.unstreamed) <= limit {
                     None
                 } else {

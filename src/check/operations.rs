@@ -74,7 +74,7 @@ mod tests {
             kind,
             f: "set".into(),
             key: key.into(),
-            value: serde_json::Value::Null,
+            value: crate::history::Value::Null,
             time_ns: t,
             server: None,
             error: None,

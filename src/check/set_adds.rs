@@ -70,7 +70,7 @@ pub fn acked_adds_durable_in(ops: &Operations<'_>) -> (CheckResult, Vec<LostAdd>
             "smembers" if op.outcome == EventType::Ok => {
                 let members = op
                     .output
-                    .and_then(Value::as_array)
+                    .and_then(crate::history::Value::as_array)
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
                 sets.entry(op.key).or_default().reads.push(members);
@@ -189,9 +189,9 @@ mod tests {
             kind,
             f: f.into(),
             key: "s0".into(),
-            value,
+            value: value.into(),
             time_ns: t * 1_000_000,
-            server: (kind != EventType::Invoke).then(|| "p1".to_string()),
+            server: (kind != EventType::Invoke).then(|| "p1".into()),
             error: None,
             position: None,
         }

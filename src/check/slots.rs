@@ -196,7 +196,7 @@ mod tests {
             kind: EventType::Ok,
             f: "set".into(),
             key: key.into(),
-            value: serde_json::Value::Null,
+            value: crate::history::Value::Null,
             time_ns: t,
             server: Some(server.into()),
             error: None,

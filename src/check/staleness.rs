@@ -274,7 +274,7 @@ mod tests {
             kind,
             f: f.into(),
             key: "k".into(),
-            value: v,
+            value: v.into(),
             time_ns: t,
             server: Some("r1".into()),
             error: None,

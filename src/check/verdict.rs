@@ -124,7 +124,7 @@ mod tests {
             kind,
             f: f.into(),
             key: "k".into(),
-            value: serde_json::Value::Null,
+            value: crate::history::Value::Null,
             time_ns: 0,
             server: None,
             error: None,

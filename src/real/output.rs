@@ -36,7 +36,7 @@ impl RealRun {
                 offset: s.offset,
                 replid: s.replid.clone(),
                 position: crate::history::Position {
-                    replid: s.replid.clone(),
+                    replid: s.replid.as_str().into(),
                     offset: s.offset,
                     unstreamed: 0,
                 },

@@ -118,7 +118,7 @@ impl RealRun {
                 up: s.up,
                 link_up: s.link_up,
                 position: (!s.replid.is_empty()).then(|| crate::history::Position {
-                    replid: s.replid.clone(),
+                    replid: s.replid.as_str().into(),
                     offset: s.offset,
                     unstreamed: 0,
                 }),

@@ -455,12 +455,12 @@ impl Client {
         self.events.push(HistoryEvent {
             process: self.plan.process,
             kind,
-            f: op.name().to_string(),
-            key: key.to_string(),
-            value,
+            f: op.name().into(),
+            key: key.into(),
+            value: value.into(),
             time_ns: self.now().as_nanos() as u64,
-            server,
-            error,
+            server: server.map(Into::into),
+            error: error.map(Into::into),
             // Real writes carry no replication position (the final-value judgement applies).
             position: None,
         });

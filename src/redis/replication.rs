@@ -73,7 +73,7 @@ impl Mark {
     /// The history format's position.
     pub fn position(&self) -> crate::history::Position {
         crate::history::Position {
-            replid: self.replid.to_string(),
+            replid: self.replid.to_string().into(),
             offset: self.offset,
             unstreamed: self.unstreamed,
         }

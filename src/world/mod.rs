@@ -424,7 +424,7 @@ impl<'s> World<'s> {
         let mut events = Vec::new();
         for i in 0..self.kernel.len() {
             if let Node::Client(c) = self.kernel.process_mut(ProcessId(i as u32)) {
-                events.append(&mut c.take_events());
+                events.push(c.take_events());
             }
         }
         RunOutput {
@@ -432,7 +432,7 @@ impl<'s> World<'s> {
             trace_hash: self.kernel.trace().hex(),
             sim_time: end,
             events: self.kernel.delivered(),
-            history: History::merge(events),
+            history: History::merge_lists(events),
             notes: self.kernel.notes().to_vec(),
             servers,
             faults: self.faults.into_records(),

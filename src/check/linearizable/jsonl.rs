@@ -3,14 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::events::{self, Clock, InputError, Paired, RawEvent};
 use super::keys::{self, KeyOp};
 use super::options::CheckOptions;
 use super::redis_string::RedisStringModel;
 use super::tally::Tally;
-use crate::history::HistoryEvent;
+use crate::history::{HistoryEvent, Value};
 
 /// Reads and pairs a JSON Lines history.
 pub fn read(text: &str) -> Result<Vec<Paired<Value>>, InputError> {
@@ -25,11 +23,11 @@ pub fn read(text: &str) -> Result<Vec<Paired<Value>>, InputError> {
             line: i + 1,
             process: e.process.to_string(),
             kind: e.kind,
-            f: e.f,
-            key: Some(e.key),
+            f: e.f.to_string(),
+            key: Some(e.key.to_string()),
             value: e.value,
             time: Some(e.time_ns),
-            error: e.error,
+            error: e.error.map(|t| t.to_string()),
         });
     }
     events::pair(events, Clock::Time, &|f| {

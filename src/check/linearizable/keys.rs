@@ -7,7 +7,7 @@ use super::events::InputError;
 use super::interner::Text;
 use super::redis_string::{KeyInput, KeyOutput, RedisStringModel};
 use super::search::Op;
-use crate::history::EventType;
+use crate::history::{EventType, Value as HistoryValue};
 
 /// The functions simkv histories may use.
 pub const FUNCTIONS: [&str; 6] = ["get", "set", "del", "incr", "append", "cas"];
@@ -20,9 +20,9 @@ pub struct KeyOp<'a> {
     /// The command.
     pub f: &'a str,
     /// The invoke's value.
-    pub input: &'a Value,
+    pub input: &'a HistoryValue,
     /// The completion's value.
-    pub output: Option<&'a Value>,
+    pub output: Option<&'a HistoryValue>,
     /// How it completed.
     pub outcome: EventType,
     /// The completion's error text.
@@ -52,6 +52,29 @@ fn present(m: &RedisStringModel, v: &Value, line: usize, what: &str) -> Result<T
     text(m, v, line)?.ok_or_else(|| InputError::new(line, format!("{what} needs a value")))
 }
 
+/// [`text`] of a history event's value.
+fn event_text(
+    m: &RedisStringModel,
+    v: &HistoryValue,
+    line: usize,
+) -> Result<Option<Text>, InputError> {
+    match v {
+        HistoryValue::Null => Ok(None),
+        HistoryValue::Str(s) => Ok(Some(m.interner.borrow_mut().text(s))),
+        HistoryValue::Int(n) => Ok(Some(m.interner.borrow_mut().text(&n.to_string()))),
+        HistoryValue::Json(j) => text(m, j, line),
+    }
+}
+
+fn event_present(
+    m: &RedisStringModel,
+    v: &HistoryValue,
+    line: usize,
+    what: &str,
+) -> Result<Text, InputError> {
+    event_text(m, v, line)?.ok_or_else(|| InputError::new(line, format!("{what} needs a value")))
+}
+
 /// Whether `f` is a set command, which the register model does not judge.
 pub fn is_set_command(f: &str) -> bool {
     matches!(f, "sadd" | "smembers")
@@ -64,8 +87,8 @@ fn input(m: &RedisStringModel, o: &KeyOp) -> Result<KeyInput, InputError> {
         "get" => KeyInput::Get,
         "del" => KeyInput::Del,
         "incr" => KeyInput::Incr,
-        "set" => KeyInput::Set(present(m, o.input, o.line, "set")?),
-        "append" => KeyInput::Append(present(m, o.input, o.line, "append")?),
+        "set" => KeyInput::Set(event_present(m, o.input, o.line, "set")?),
+        "append" => KeyInput::Append(event_present(m, o.input, o.line, "append")?),
         "cas" => match o.input.as_array().map(Vec::as_slice) {
             Some([expected, new]) => KeyInput::Cas(
                 text(m, expected, o.line)?,
@@ -96,10 +119,12 @@ fn output(m: &RedisStringModel, o: &KeyOp, i: &KeyInput) -> Result<Option<KeyOut
             KeyOutput::Overflow
         }
         (EventType::Fail, _) => return Ok(None),
-        (EventType::Ok, KeyInput::Get) => {
-            KeyOutput::Value(text(m, o.output.unwrap_or(&Value::Null), o.line)?)
-        }
-        (EventType::Ok, KeyInput::Incr) => match o.output.and_then(Value::as_i64) {
+        (EventType::Ok, KeyInput::Get) => KeyOutput::Value(event_text(
+            m,
+            o.output.unwrap_or(&HistoryValue::Null),
+            o.line,
+        )?),
+        (EventType::Ok, KeyInput::Incr) => match o.output.and_then(HistoryValue::as_i64) {
             Some(n) => KeyOutput::Int(n),
             None => {
                 return Err(InputError::new(
@@ -109,7 +134,7 @@ fn output(m: &RedisStringModel, o: &KeyOp, i: &KeyInput) -> Result<Option<KeyOut
             }
         },
         (EventType::Ok, KeyInput::Cas(..)) => match o.output {
-            Some(Value::Bool(false)) => KeyOutput::CasMismatch,
+            Some(HistoryValue::Json(j)) if **j == Value::Bool(false) => KeyOutput::CasMismatch,
             Some(v) if v.as_i64() == Some(0) => KeyOutput::CasMismatch,
             _ => KeyOutput::Done,
         },

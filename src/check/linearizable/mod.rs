@@ -358,7 +358,7 @@ mod tests {
             kind,
             f: f.into(),
             key: "k".into(),
-            value: v,
+            value: v.into(),
             time_ns: t,
             server: None,
             error: None,
