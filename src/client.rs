@@ -148,7 +148,7 @@ pub enum Follow {
 
 impl Follow {
     /// Whether the client asks the sentinels again when its connection fails.
-    fn asks_after_errors(self) -> bool {
+    pub fn asks_after_errors(self) -> bool {
         matches!(self, Follow::Reconnect | Follow::Both)
     }
 }

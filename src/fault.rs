@@ -124,6 +124,33 @@ pub enum AdminCommand {
     },
 }
 
+impl AdminCommand {
+    /// The command's words as Redis reads them, for both backends; `None` for `REPLICAOF
+    /// <server>`, whose host and port each backend supplies.
+    pub fn words(&self) -> Option<Vec<String>> {
+        let w: &[&str] = match self {
+            AdminCommand::ReplicaOf(Some(_)) => return None,
+            AdminCommand::ReplicaOf(None) => &["REPLICAOF", "NO", "ONE"],
+            AdminCommand::KillReplicas => &["CLIENT", "KILL", "TYPE", "replica"],
+            AdminCommand::InfoReplication => &["INFO", "replication"],
+            AdminCommand::SetBacklogSize(b) => {
+                let size = b.to_string();
+                return Some(
+                    ["CONFIG", "SET", "repl-backlog-size", &size]
+                        .map(String::from)
+                        .to_vec(),
+                );
+            }
+            AdminCommand::Pause { ns, writes_only } => {
+                let ms = (ns / 1_000_000).to_string();
+                let mode = if *writes_only { "WRITE" } else { "ALL" };
+                return Some(["CLIENT", "PAUSE", &ms, mode].map(String::from).to_vec());
+            }
+        };
+        Some(w.iter().map(|x| x.to_string()).collect())
+    }
+}
+
 /// A scheduled fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultSpec {

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::fact::{Fact, FaultRef};
-use crate::fault::{FaultKind, FaultRecord, FaultSpec, directed_links};
+use crate::fault::{AdminCommand, FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::sim::ProcessId;
 
 use super::directory::Directory;
@@ -319,47 +319,16 @@ fn wipe_disk(dir: &std::path::Path) {
     let _ = std::fs::remove_dir_all(dir.join("appendonlydir"));
 }
 
-/// `REPLICAOF` from the operator's console (the observer's address, outside every proxy), then
-/// `CONFIG REWRITE` so a restart keeps the role, as Sentinel does (sentinel.c:
-/// `sentinelSendSlaveOf`). A node that is down is skipped.
 /// An operator's command, sent on a connection of its own; the reply is noted as the model
 /// notes it (in redis-cli's notation).
-fn operator_command(
-    ctx: &mut FaultContext<'_>,
-    server: &str,
-    command: &crate::fault::AdminCommand,
-    text: &str,
-) {
-    use crate::fault::AdminCommand as A;
-    let target = match command {
-        A::ReplicaOf(Some(m)) => ctx.dir.proxy_of(m.index()),
-        _ => None,
-    };
-    let words: Vec<String> = match command {
-        A::ReplicaOf(Some(_)) => match target {
+fn operator_command(ctx: &mut FaultContext<'_>, server: &str, command: &AdminCommand, text: &str) {
+    let words = match (command.words(), command) {
+        (Some(w), _) => w,
+        (None, AdminCommand::ReplicaOf(Some(m))) => match ctx.dir.proxy_of(m.index()) {
             Some(a) => vec!["REPLICAOF".into(), a.ip().to_string(), a.port().to_string()],
             None => return,
         },
-        A::ReplicaOf(None) => vec!["REPLICAOF".into(), "NO".into(), "ONE".into()],
-        A::KillReplicas => vec![
-            "CLIENT".into(),
-            "KILL".into(),
-            "TYPE".into(),
-            "replica".into(),
-        ],
-        A::SetBacklogSize(b) => vec![
-            "CONFIG".into(),
-            "SET".into(),
-            "repl-backlog-size".into(),
-            b.to_string(),
-        ],
-        A::InfoReplication => vec!["INFO".into(), "replication".into()],
-        A::Pause { ns, writes_only } => vec![
-            "CLIENT".into(),
-            "PAUSE".into(),
-            (ns / 1_000_000).to_string(),
-            if *writes_only { "WRITE" } else { "ALL" }.into(),
-        ],
+        (None, _) => return,
     };
     let reply = match ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) {
         Err(_) => "Could not connect to Redis: Connection refused".to_string(),
@@ -382,16 +351,10 @@ fn operator_command(
             }
         }
     };
+    // REPLICAOF is noted as written (as the model notes it); the others as sent.
     let command = match command {
-        A::KillReplicas => "CLIENT KILL TYPE replica".to_string(),
-        A::SetBacklogSize(b) => format!("CONFIG SET repl-backlog-size {b}"),
-        A::InfoReplication => "INFO replication".to_string(),
-        A::Pause { ns, writes_only } => format!(
-            "CLIENT PAUSE {} {}",
-            ns / 1_000_000,
-            if *writes_only { "WRITE" } else { "ALL" }
-        ),
-        A::ReplicaOf(_) => text.to_string(),
+        AdminCommand::ReplicaOf(_) => text.to_string(),
+        _ => words.join(" "),
     };
     ctx.watch.note_world(Fact::OperatorReply {
         server: server.to_string(),
@@ -400,6 +363,9 @@ fn operator_command(
     });
 }
 
+/// `REPLICAOF` from the operator's console (the observer's address, outside every proxy), then
+/// `CONFIG REWRITE` so a restart keeps the role, as Sentinel does (sentinel.c:
+/// `sentinelSendSlaveOf`). A node that is down is skipped.
 fn operator_replicaof(ctx: &mut FaultContext<'_>, server: &str, master: Option<&str>) {
     let Ok(mut c) = ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) else {
         return;

@@ -354,7 +354,7 @@ impl Client {
     /// follows only pushes (`follow = "push"`).
     fn lose_primary(&mut self) {
         if matches!(self.plan.spec.target, Target::Sentinels(_))
-            && self.plan.spec.follow != Follow::Push
+            && self.plan.spec.follow.asks_after_errors()
         {
             self.primary = None;
         }

@@ -20,7 +20,7 @@ pub(super) struct ClientPause {
 
 impl Server {
     pub(super) fn on_admin(&mut self, ctx: &mut Ctx<'_, Msg>, command: &AdminCommand) {
-        let (text, reply) = match *command {
+        let reply = match *command {
             // The console sends REPLICAOF as `Msg::ReplicaOf`, as Sentinel does.
             AdminCommand::ReplicaOf(master) => {
                 self.on_replicaof(ctx, master);
@@ -32,10 +32,7 @@ impl Server {
                 let n = self.primary.replicas.len();
                 self.drop_all_replicas(ctx);
                 self.refresh_good_replicas(ctx.now());
-                (
-                    "CLIENT KILL TYPE replica".to_string(),
-                    format!("(integer) {n}"),
-                )
+                format!("(integer) {n}")
             }
             // config.c: repl-backlog-size applies through resizeReplicationBacklog, which
             // raises a size below CONFIG_REPL_BACKLOG_MIN_SIZE to it and trims the backlog to
@@ -50,10 +47,7 @@ impl Server {
                 if let Some(b) = self.data.backlog.as_mut() {
                     b.resize(size, pinned);
                 }
-                (
-                    format!("CONFIG SET repl-backlog-size {bytes}"),
-                    "OK".to_string(),
-                )
+                "OK".to_string()
             }
             // networking.c: pauseClients keeps the later end and the stricter mode of
             // overlapping pauses; unpauseClients runs what waited.
@@ -67,16 +61,14 @@ impl Server {
                 }
                 p.writes_only &= writes_only;
                 ctx.set_timer(ns, super::TIMER_UNPAUSE);
-                let mode = if writes_only { "WRITE" } else { "ALL" };
-                (
-                    format!("CLIENT PAUSE {} {mode}", ns / 1_000_000),
-                    "OK".to_string(),
-                )
+                "OK".to_string()
             }
-            AdminCommand::InfoReplication => {
-                ("INFO replication".to_string(), self.info_replication(ctx))
-            }
+            AdminCommand::InfoReplication => self.info_replication(ctx),
         };
+        let text = command
+            .words()
+            .expect("every command but REPLICAOF <server>")
+            .join(" ");
         ctx.note(Fact::OperatorReply {
             server: self.name.clone(),
             command: text,
