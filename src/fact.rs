@@ -763,6 +763,33 @@ pub enum Fact {
         /// Redis's reply, in redis-cli's notation (`OK`, `(integer) 2`).
         reply: String,
     },
+    /// SHUTDOWN began its last steps (server.c: finishShutdown logs "N of M replicas are in
+    /// sync when shutting down").
+    #[serde(rename = "server:shutdown")]
+    ShutdownStarted {
+        /// The server.
+        server: String,
+        /// Its replicas.
+        replicas: u32,
+        /// Those that had not acknowledged the whole stream.
+        lagging: u32,
+    },
+    /// The server process exited after SHUTDOWN (its sockets closed).
+    #[serde(rename = "server:exit")]
+    ServerExited {
+        /// The server.
+        server: String,
+    },
+    /// A coordinated FAILOVER (Redis 6.2+) changed state at its primary.
+    #[serde(rename = "operator:failover")]
+    CoordinatedFailover {
+        /// The primary the operator sent FAILOVER to.
+        server: String,
+        /// `waiting-for-sync`, `failover-in-progress`, `done` or `aborted`.
+        state: String,
+        /// The replica taking over, once known.
+        target: Option<String>,
+    },
     /// A Sentinel event.
     #[serde(rename = "sentinel")]
     Sentinel {
@@ -827,6 +854,9 @@ impl Fact {
             Fact::BgsaveDone { .. } => "bgsave:done",
             Fact::LinkClosed { .. } => "repl:link-closed",
             Fact::OperatorReply { .. } => "operator:reply",
+            Fact::ShutdownStarted { .. } => "server:shutdown",
+            Fact::ServerExited { .. } => "server:exit",
+            Fact::CoordinatedFailover { .. } => "operator:failover",
             Fact::Sentinel { event, .. } => event.as_str(),
             Fact::Cluster { event, .. } => event.kind(),
             Fact::FaultStarted { .. } => "fault:start",
@@ -861,6 +891,9 @@ impl Fact {
             | Fact::BgsaveDone { server, .. }
             | Fact::LinkClosed { server, .. }
             | Fact::OperatorReply { server, .. }
+            | Fact::ShutdownStarted { server, .. }
+            | Fact::ServerExited { server }
+            | Fact::CoordinatedFailover { server, .. }
             | Fact::Cluster { node: server, .. } => Some(server),
             Fact::Sentinel { .. }
             | Fact::FaultStarted { .. }
@@ -897,6 +930,9 @@ impl fmt::Display for Fact {
             | Fact::BgsaveDone { .. }
             | Fact::LinkClosed { .. }
             | Fact::OperatorReply { .. }
+            | Fact::ShutdownStarted { .. }
+            | Fact::ServerExited { .. }
+            | Fact::CoordinatedFailover { .. }
             | Fact::Sentinel { .. }
             | Fact::Cluster { .. }
             | Fact::FaultStarted { .. }
@@ -1078,6 +1114,24 @@ impl Fact {
                 command,
                 reply,
             } => write!(f, "{server}> {command}: {reply}"),
+            Fact::ShutdownStarted {
+                server,
+                replicas,
+                lagging,
+            } => write!(
+                f,
+                "{server} shuts down: {} of {replicas} replicas are in sync",
+                replicas - lagging
+            ),
+            Fact::ServerExited { server } => write!(f, "{server} exited"),
+            Fact::CoordinatedFailover {
+                server,
+                state,
+                target,
+            } => match target {
+                Some(t) => write!(f, "{server} FAILOVER to {t}: {state}"),
+                None => write!(f, "{server} FAILOVER: {state}"),
+            },
             Fact::Sentinel {
                 sentinel,
                 event,

@@ -122,11 +122,52 @@ pub enum AdminCommand {
         /// `WRITE` rather than `ALL`.
         writes_only: bool,
     },
+    /// A data command (`SET`, `GET`, `INCR`, `DEL`, `APPEND`, `SADD`, `SMEMBERS`) or `WAIT`, run
+    /// on the console's own connection like any client's (WAIT waits for the stream as it stood
+    /// after the console's previous command).
+    /// The words, checked by [`crate::redis::Command::from_words`] when the scenario is read.
+    Data(Vec<String>),
+    /// `BGSAVE`: an RDB child writes dump.rdb.
+    Bgsave,
+    /// `SAVE`: the server writes dump.rdb itself and answers nothing meanwhile.
+    Save,
+    /// `SHUTDOWN [NOSAVE|SAVE]`: the server lets its replicas catch up (up to `shutdown-timeout`),
+    /// saves when asked to or when `save` rules are set, and exits.
+    Shutdown(ShutdownSave),
+    /// `DEBUG SLEEP <seconds>`: the server's event loop sleeps (refused unless
+    /// `enable-debug-command` allows the console).
+    DebugSleep {
+        /// The sleep in nanoseconds.
+        ns: u64,
+    },
+    /// `FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>]` (Redis 6.2+), sent to a primary: it
+    /// pauses writes, waits for the target replica to catch up, then hands over its role.
+    Failover {
+        /// `TO`: the replica that takes over (any caught-up replica without it).
+        to: Option<ProcessId>,
+        /// `FORCE`: hand over at the timeout even if the target has not caught up.
+        force: bool,
+        /// `TIMEOUT` in milliseconds (0: none).
+        timeout_ms: u64,
+    },
+    /// `FAILOVER ABORT`.
+    FailoverAbort,
+}
+
+/// What `SHUTDOWN` does about an RDB save.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownSave {
+    /// No modifier: save when `save` rules are configured.
+    Default,
+    /// `NOSAVE`.
+    NoSave,
+    /// `SAVE`.
+    Save,
 }
 
 impl AdminCommand {
     /// The command's words as Redis reads them, for both backends; `None` for `REPLICAOF
-    /// <server>`, whose host and port each backend supplies.
+    /// <server>` and `FAILOVER TO <server>`, whose host and port each backend supplies.
     pub fn words(&self) -> Option<Vec<String>> {
         let w: &[&str] = match self {
             AdminCommand::ReplicaOf(Some(_)) => return None,
@@ -146,9 +187,43 @@ impl AdminCommand {
                 let mode = if *writes_only { "WRITE" } else { "ALL" };
                 return Some(["CLIENT", "PAUSE", &ms, mode].map(String::from).to_vec());
             }
+            AdminCommand::Data(words) => return Some(words.clone()),
+            AdminCommand::Bgsave => &["BGSAVE"],
+            AdminCommand::Save => &["SAVE"],
+            AdminCommand::Shutdown(ShutdownSave::Default) => &["SHUTDOWN"],
+            AdminCommand::Shutdown(ShutdownSave::NoSave) => &["SHUTDOWN", "NOSAVE"],
+            AdminCommand::Shutdown(ShutdownSave::Save) => &["SHUTDOWN", "SAVE"],
+            AdminCommand::DebugSleep { ns } => {
+                let secs = format_seconds(*ns);
+                return Some(["DEBUG", "SLEEP", &secs].map(String::from).to_vec());
+            }
+            AdminCommand::Failover { to: Some(_), .. } => return None,
+            AdminCommand::Failover {
+                to: None,
+                timeout_ms,
+                ..
+            } => {
+                let mut w = vec!["FAILOVER".to_string()];
+                if *timeout_ms > 0 {
+                    w.extend(["TIMEOUT".to_string(), timeout_ms.to_string()]);
+                }
+                return Some(w);
+            }
+            AdminCommand::FailoverAbort => &["FAILOVER", "ABORT"],
         };
         Some(w.iter().map(|x| x.to_string()).collect())
     }
+}
+
+/// Seconds as DEBUG SLEEP reads them (a decimal, e.g. `1.5`).
+fn format_seconds(ns: u64) -> String {
+    let whole = ns / 1_000_000_000;
+    let frac = ns % 1_000_000_000;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:09}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// A scheduled fault.

@@ -80,6 +80,8 @@ pub enum Msg {
         conn: u64,
         /// The cached primary's ID and the first offset the replica lacks.
         from: Option<(ReplId, u64)>,
+        /// `PSYNC ... FAILOVER`: a primary handing its role to this replica (FAILOVER command).
+        failover: bool,
     },
     /// Primary → replica: `+FULLRESYNC <replid> <offset>`.
     FullResync {
@@ -363,7 +365,14 @@ impl Message for Msg {
             Msg::ReplPong { conn } => (4, *conn),
             Msg::Replconf { conn } => (5, *conn),
             Msg::ReplconfOk { conn } => (6, *conn),
-            Msg::Psync { conn, from } => (7, conn ^ from.map_or(0, |(id, o)| id.word() ^ o)),
+            Msg::Psync {
+                conn,
+                from,
+                failover,
+            } => (
+                7,
+                conn ^ from.map_or(0, |(id, o)| id.word() ^ o) ^ u64::from(*failover) << 63,
+            ),
             Msg::FullResync {
                 conn,
                 replid,
@@ -428,6 +437,21 @@ impl Message for Msg {
                     crate::fault::AdminCommand::Pause { ns, writes_only } => {
                         ns ^ u64::from(*writes_only) << 63
                     }
+                    crate::fault::AdminCommand::Data(words) => 3 ^ (words.len() as u64) << 8,
+                    crate::fault::AdminCommand::Bgsave => 4,
+                    crate::fault::AdminCommand::Save => 5,
+                    crate::fault::AdminCommand::Shutdown(s) => 6 ^ (*s as u64) << 8,
+                    crate::fault::AdminCommand::DebugSleep { ns } => 7 ^ ns << 8,
+                    crate::fault::AdminCommand::Failover {
+                        to,
+                        force,
+                        timeout_ms,
+                    } => {
+                        8 ^ to.map_or(0, |t| u64::from(t.0) << 8)
+                            ^ u64::from(*force) << 40
+                            ^ timeout_ms << 41
+                    }
+                    crate::fault::AdminCommand::FailoverAbort => 9,
                 },
             ),
             Msg::ClusterBus(m) => (

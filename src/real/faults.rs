@@ -328,6 +328,27 @@ fn operator_command(ctx: &mut FaultContext<'_>, server: &str, command: &AdminCom
             Some(a) => vec!["REPLICAOF".into(), a.ip().to_string(), a.port().to_string()],
             None => return,
         },
+        (
+            None,
+            AdminCommand::Failover {
+                to: Some(t),
+                force,
+                timeout_ms,
+            },
+        ) => match ctx.dir.proxy_of(t.index()) {
+            Some(a) => {
+                let mut w = vec!["FAILOVER".into(), "TO".into(), a.ip().to_string()];
+                w.push(a.port().to_string());
+                if *force {
+                    w.push("FORCE".into());
+                }
+                if *timeout_ms > 0 {
+                    w.extend(["TIMEOUT".into(), timeout_ms.to_string()]);
+                }
+                w
+            }
+            None => return,
+        },
         (None, _) => return,
     };
     let reply = match ctx.sup.connect(server, ctx.observer, OPERATOR_TIMEOUT) {
@@ -337,16 +358,37 @@ fn operator_command(ctx: &mut FaultContext<'_>, server: &str, command: &AdminCom
             match c.cmd(&w) {
                 Ok(Reply::Simple(s)) => s,
                 // INFO's lines, joined by spaces as the model writes them.
-                Ok(r @ Reply::Bulk(Some(_))) => r
-                    .as_text()
-                    .unwrap_or_default()
-                    .lines()
-                    .filter(|l| l.contains(':'))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                Ok(r @ Reply::Bulk(Some(_)))
+                    if matches!(command, AdminCommand::InfoReplication) =>
+                {
+                    r.as_text()
+                        .unwrap_or_default()
+                        .lines()
+                        .filter(|l| l.contains(':'))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                Ok(Reply::Bulk(Some(b))) => format!("\"{}\"", String::from_utf8_lossy(&b)),
+                Ok(Reply::Bulk(None)) => "(nil)".to_string(),
                 Ok(Reply::Integer(n)) => format!("(integer) {n}"),
                 Ok(Reply::Error(e)) => format!("(error) {e}"),
+                Ok(Reply::Array(Some(items))) if items.is_empty() => "(empty array)".to_string(),
+                Ok(Reply::Array(Some(items))) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| match r {
+                        Reply::Bulk(Some(b)) => {
+                            format!("{}) \"{}\"", i + 1, String::from_utf8_lossy(b))
+                        }
+                        other => format!("{}) {other:?}", i + 1),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Ok(other) => format!("{other:?}"),
+                // SHUTDOWN answers nothing: the process exits and the connection closes.
+                Err(_) if matches!(command, AdminCommand::Shutdown(_)) => {
+                    "(server exited)".to_string()
+                }
                 Err(e) => format!("(error) {e}"),
             }
         }

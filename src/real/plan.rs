@@ -119,6 +119,11 @@ pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
             "client-output-buffer-limit",
             format!("replica {} {} {}", o.hard_bytes, o.soft_bytes, o.soft_secs),
         ),
+        (
+            "enable-debug-command",
+            c.enable_debug_command.name().to_string(),
+        ),
+        ("shutdown-timeout", c.shutdown_timeout_secs.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -80,6 +80,65 @@ impl Command {
     }
 }
 
+impl Command {
+    /// The command typed as words (`SET k v`, `wait 1 0`), as a console reads it; the error says
+    /// what is wrong.
+    pub fn from_words(words: &[&str]) -> Result<Command, String> {
+        let rc = |s: &str| Rc::<str>::from(s);
+        let upper = words
+            .first()
+            .map(|w| w.to_ascii_uppercase())
+            .unwrap_or_default();
+        let cmd = match (upper.as_str(), &words[1.min(words.len())..]) {
+            ("GET", [k]) => Command::Get(rc(k)),
+            ("SET", [k, v]) => Command::Set(rc(k), rc(v)),
+            ("INCR", [k]) => Command::Incr(rc(k)),
+            ("DEL", [k]) => Command::Del(rc(k)),
+            ("APPEND", [k, v]) => Command::Append(rc(k), rc(v)),
+            ("SADD", [k, m]) => Command::Sadd(rc(k), rc(m)),
+            ("SMEMBERS", [k]) => Command::Smembers(rc(k)),
+            ("WAIT", [n, t]) => {
+                let n = n
+                    .parse::<u32>()
+                    .map_err(|_| format!("WAIT's numreplicas \"{n}\" is not a count"))?;
+                let t = t
+                    .parse::<u64>()
+                    .map_err(|_| format!("WAIT's timeout \"{t}\" is not in milliseconds"))?;
+                Command::Wait(n, t)
+            }
+            ("GET" | "SET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT", _) => {
+                return Err(format!(
+                    "wrong number of arguments for '{}'",
+                    upper.to_lowercase()
+                ));
+            }
+            _ => return Err(format!("unknown command \"{}\"", words.join(" "))),
+        };
+        Ok(cmd)
+    }
+}
+
+impl Reply {
+    /// The reply as redis-cli prints it, on one line: `OK`, `"v"`, `(nil)`, `(integer) 3`,
+    /// `1) "a" 2) "b"`, `(empty array)`, `(error) ERR ...`.
+    pub fn cli_text(&self) -> String {
+        match self {
+            Reply::Ok => "OK".into(),
+            Reply::Bulk(v) => format!("\"{v}\""),
+            Reply::Nil => "(nil)".into(),
+            Reply::Int(n) => format!("(integer) {n}"),
+            Reply::Array(items) if items.is_empty() => "(empty array)".into(),
+            Reply::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{}) \"{v}\"", i + 1))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Reply::Error(e) => format!("(error) {e}"),
+        }
+    }
+}
+
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -77,8 +77,35 @@ pub struct ServerConfig {
     /// Model knob `tcp-send-buffer`: bytes the kernel socket buffer absorbs before Redis's
     /// output buffer for a replica starts to grow (default 512kb).
     pub tcp_send_buffer_bytes: u64,
+    /// `enable-debug-command` (default no): whether `DEBUG` runs (`local`: from the server's
+    /// own machine, as the operator's console is).
+    pub enable_debug_command: DebugCommand,
+    /// `shutdown-timeout` in seconds (default 10): how long SHUTDOWN waits for lagging replicas.
+    pub shutdown_timeout_secs: u64,
     /// Planted bugs (a testing and teaching aid; none by default).
     pub bugs: crate::bugs::Bugs,
+}
+
+/// `enable-debug-command` (server.c: `allowProtectedAction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DebugCommand {
+    /// `no` (the default since 7.0).
+    No,
+    /// `local`: only from a loopback or Unix-socket connection.
+    Local,
+    /// `yes`.
+    Yes,
+}
+
+impl DebugCommand {
+    /// The value as redis.conf spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DebugCommand::No => "no",
+            DebugCommand::Local => "local",
+            DebugCommand::Yes => "yes",
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -107,6 +134,8 @@ impl Default for ServerConfig {
             rdb_load_bytes_per_sec: 400 * 1024 * 1024,
             os_writeback_interval_ms: 30_000,
             tcp_send_buffer_bytes: 512 * 1024,
+            enable_debug_command: DebugCommand::No,
+            shutdown_timeout_secs: 10,
             bugs: crate::bugs::Bugs::default(),
         }
     }

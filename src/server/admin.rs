@@ -64,26 +64,57 @@ impl Server {
                 "OK".to_string()
             }
             AdminCommand::InfoReplication => self.info_replication(ctx),
+            AdminCommand::Data(_) => unreachable!("sent as a request on the console's connection"),
+            _ => match self.on_console_command(ctx, command, self.console_text(command)) {
+                Some(reply) => reply,
+                None => return,
+            },
         };
-        let text = command
-            .words()
-            .expect("every command but REPLICAOF <server>")
-            .join(" ");
         ctx.note(Fact::OperatorReply {
             server: self.name.clone(),
-            command: text,
+            command: self.console_text(command),
             reply,
         });
+    }
+
+    /// The command as the trace writes it: Redis's words, servers by name.
+    fn console_text(&self, command: &AdminCommand) -> String {
+        if let Some(words) = command.words() {
+            return words.join(" ");
+        }
+        match *command {
+            AdminCommand::ReplicaOf(Some(m)) => format!("REPLICAOF {}", self.peer(m)),
+            AdminCommand::Failover {
+                to: Some(t),
+                force,
+                timeout_ms,
+            } => {
+                let mut s = format!("FAILOVER TO {}", self.peer(t));
+                if force {
+                    s.push_str(" FORCE");
+                }
+                if timeout_ms > 0 {
+                    s.push_str(&format!(" TIMEOUT {timeout_ms}"));
+                }
+                s
+            }
+            _ => unreachable!("every other command has its words"),
+        }
     }
 
     /// Whether `CLIENT PAUSE` holds `msg` now: every client command, or only writes and
     /// Sentinel's hellos (PUBLISH may replicate) with `WRITE`.
     pub(super) fn holds_while_paused(&self, now: SimTime, msg: &Msg) -> bool {
-        let Some(p) = self.paused.as_ref().filter(|p| now < p.until) else {
-            return false;
+        // SHUTDOWN and FAILOVER pause writes until they end (PAUSE_DURING_SHUTDOWN,
+        // PAUSE_DURING_FAILOVER).
+        let writes = self.console.pauses_writes();
+        let all = match self.paused.as_ref().filter(|p| now < p.until) {
+            Some(p) => !p.writes_only,
+            None if writes => false,
+            None => return false,
         };
         match msg {
-            Msg::Request { cmd, .. } => !p.writes_only || cmd.is_write(),
+            Msg::Request { cmd, .. } => all || cmd.is_write(),
             Msg::Hello(_) => true,
             _ => false,
         }
@@ -95,8 +126,18 @@ impl Server {
             return; // a later pause extended it
         }
         self.paused = None;
+        self.release_paused(ctx);
+    }
+
+    /// unpauseClients: what waited runs, in arrival order, unless another pause still holds it.
+    pub(super) fn release_paused(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
         for (from, msg) in std::mem::take(&mut self.paused_messages) {
-            self.on_message(ctx, from, msg);
+            if self.holds_while_paused(now, &msg) {
+                self.paused_messages.push((from, msg));
+            } else {
+                self.on_message(ctx, from, msg);
+            }
         }
     }
 

@@ -17,7 +17,11 @@ impl Server {
         id: u64,
         cmd: Command,
     ) {
-        self.clients.insert(client);
+        if client == ctx.me() {
+            self.console_request(id, cmd.to_string());
+        } else {
+            self.clients.insert(client);
+        }
         if let Some(err) = self.cluster_refusal(client, &cmd) {
             let reply = Reply::Error(Rc::from(err));
             let msg = Msg::Reply {
@@ -44,7 +48,10 @@ impl Server {
             return;
         }
         if let Command::Wait(n, timeout_ms) = cmd {
+            let offset = self.data.repl.offset;
             self.on_wait(ctx, client, id, n, timeout_ms);
+            // The GETACK WAIT asks for goes out in beforeSleep, after `c->woff` is set.
+            self.note_last_offset(client, offset);
             return;
         }
         let applied = self.data.keyspace.apply(&cmd);
@@ -57,11 +64,7 @@ impl Server {
             if self.replica.is_none() && !dropped {
                 let before = self.data.repl.offset;
                 self.propagate(ctx, StreamItem::Command(cmd.clone()));
-                if self.data.repl.offset != before {
-                    let offset = self.data.repl.offset;
-                    self.primary.client_offsets.insert(client, offset);
-                    streamed = true;
-                }
+                streamed = self.data.repl.offset != before;
             }
             // A write has a place of its own in a replication history: its stream offset, or
             // (a primary without backlog or replicas does not advance its offset) its count
@@ -76,8 +79,18 @@ impl Server {
                 .record_write(&self.cfg, &cmd, mark, ctx.now());
             at = (!dropped && self.replica.is_none()).then_some(mark);
         }
+        self.note_last_offset(client, self.data.repl.offset);
         let reply = applied.reply;
         ctx.send(client, Msg::Reply { id, reply, at });
+    }
+
+    /// server.c: processCommand sets `c->woff = server.master_repl_offset` after every command
+    /// it runs (reads too, and WAIT itself): a client's WAIT waits for the stream as it stood
+    /// after its last command, other clients' writes included. A refused command leaves it.
+    fn note_last_offset(&mut self, client: ProcessId, offset: u64) {
+        if self.replica.is_none() {
+            self.primary.client_offsets.insert(client, offset);
+        }
     }
 
     /// sentinel.c: sentinelSendSlaveOf sends `MULTI`, `SLAVEOF`, `CONFIG REWRITE`, `CLIENT KILL
@@ -85,6 +98,8 @@ impl Server {
     /// server is disconnected, so clients reconnect and ask the sentinels where the primary is.
     pub(super) fn kill_normal_clients(&mut self, ctx: &mut Ctx<'_, Msg>) {
         for client in std::mem::take(&mut self.clients) {
+            // A new connection starts with `c->woff = 0` (createClient).
+            self.primary.client_offsets.remove(&client);
             ctx.send(client, Msg::Close { conn: 0 });
         }
     }

@@ -14,6 +14,8 @@ impl Server {
     pub(super) fn cron(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.cron_ticks += 1;
         let now = ctx.now();
+        // replicationCron starts with updateFailoverStatus.
+        self.update_failover_status(ctx);
         self.replica_cron(ctx, now);
         self.primary_cron(ctx, now);
         self.persistence.fsync_cron(&self.cfg, now);

@@ -6,6 +6,7 @@
 mod admin;
 mod clients;
 mod cluster;
+mod console;
 mod cron;
 mod data;
 mod persistence;
@@ -39,6 +40,8 @@ const TIMER_WAIT_TIMEOUT: u64 = 4 << 56;
 const TIMER_TRANSFER_POLL: u64 = 5 << 56;
 const TIMER_CLUSTER: u64 = 6 << 56;
 const TIMER_UNPAUSE: u64 = 7 << 56;
+const TIMER_CONSOLE: u64 = 8 << 56;
+const TIMER_SHUTDOWN: u64 = 9 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -122,6 +125,8 @@ pub struct Server {
     stats: ServerStats,
     /// `Some` when `cluster-enabled yes`.
     cluster: Option<cluster::ClusterPart>,
+    /// The operator's console connection, and the SHUTDOWN or FAILOVER it started.
+    console: console::Console,
 }
 
 impl Server {
@@ -147,6 +152,7 @@ impl Server {
             tokens: Tokens::default(),
             stats: ServerStats::default(),
             cluster: None,
+            console: console::Console::default(),
         }
     }
 
@@ -324,7 +330,11 @@ impl Server {
         }
         match msg {
             Msg::Request { id, cmd } => self.on_request(ctx, from, id, cmd),
-            Msg::Psync { conn, from: req } => self.on_psync(ctx, from, conn, req),
+            Msg::Psync {
+                conn,
+                from: req,
+                failover,
+            } => self.on_psync(ctx, from, conn, req, failover),
             Msg::Ack { conn, offset } => self.on_ack(ctx, from, conn, offset),
             Msg::Close { conn } => self.on_close(ctx, from, conn),
             Msg::ReplPing { .. }
@@ -364,6 +374,9 @@ impl Server {
                 if self.replica.is_none() && self.cluster.is_none() {
                     self.propagate(ctx, StreamItem::Publish(h));
                 }
+            }
+            Msg::Reply { id, reply, .. } if from == ctx.me() => {
+                self.on_console_reply(ctx, id, &reply);
             }
             Msg::Reply { .. }
             | Msg::InfoReply { .. }
@@ -432,6 +445,8 @@ impl Server {
             TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
             TIMER_CLUSTER => self.cluster_tick(ctx),
             TIMER_UNPAUSE => self.on_unpause(ctx),
+            TIMER_CONSOLE => self.on_console_timer(ctx),
+            TIMER_SHUTDOWN => self.on_shutdown_timer(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.data.assert_invariants(self.cfg.bugs.any());

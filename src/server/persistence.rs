@@ -116,6 +116,17 @@ impl Persistence {
         }
     }
 
+    /// finishShutdown: `flushAppendOnlyFile(1)` and `redis_fsync`: the whole AOF is on disk
+    /// (unless the disk stalls).
+    pub(crate) fn fsync_all(&mut self, cfg: &ServerConfig) {
+        if !self.fsync_works(cfg) {
+            return;
+        }
+        if let Some(aof) = self.disk.aof.as_mut() {
+            aof.fsynced = aof.commands.len();
+        }
+    }
+
     /// Whether a `save <seconds> <changes>` rule is due (`serverCron`), with no child running.
     pub(crate) fn save_due(&self, cfg: &ServerConfig, now: SimTime) -> bool {
         if self.child.is_some() {

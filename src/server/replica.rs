@@ -163,6 +163,13 @@ impl Server {
             return;
         };
         let psync_from = r.psync_request(&self.data.repl);
+        // replication.c: slaveTryPartialResynchronization adds FAILOVER while this server hands
+        // its role over (FAILOVER_IN_PROGRESS).
+        let failover = self
+            .console
+            .failover
+            .as_ref()
+            .is_some_and(|f| f.in_progress);
         let Some(link) = r.link_on(from, conn) else {
             return;
         };
@@ -181,6 +188,7 @@ impl Server {
                     Msg::Psync {
                         conn,
                         from: psync_from,
+                        failover,
                     },
                 );
                 ctx.note(Fact::PsyncSent {
@@ -206,6 +214,7 @@ impl Server {
                 error: text.to_string(),
             });
             self.drop_link(ctx);
+            self.failover_psync_answered(ctx, false);
         }
     }
 
@@ -228,6 +237,7 @@ impl Server {
             replid: replid.to_string(),
             offset,
         });
+        self.failover_psync_answered(ctx, true);
     }
 
     /// `readSyncBulkPayload` reading a part of the payload: the transfer is alive.
@@ -386,6 +396,7 @@ impl Server {
             primary: self.peer(from).to_string(),
             replid: replid.to_string(),
         });
+        self.failover_psync_answered(ctx, true);
     }
 
     pub(super) fn on_stream(

@@ -25,7 +25,18 @@ impl Server {
         replica: ProcessId,
         conn: u64,
         req: Option<(ReplId, u64)>,
+        failover: bool,
     ) {
+        if failover && let Some(text) = self.on_psync_failover(ctx, req.map(|(id, _)| id)) {
+            ctx.send(replica, Msg::SyncError { conn, text });
+            return;
+        }
+        // syncCommand: "Don't let replicas sync with us while we're failing over".
+        if self.console.failover.is_some() {
+            let text = "NOMASTERLINK Can't SYNC while failing over";
+            ctx.send(replica, Msg::SyncError { conn, text });
+            return;
+        }
         if matches!(self.role(), Role::Replica(_)) && !self.link_up() {
             let text = NOMASTERLINK;
             ctx.send(replica, Msg::SyncError { conn, text });

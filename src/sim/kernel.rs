@@ -135,7 +135,12 @@ pub struct Ctx<'a, M: Vocabulary> {
 enum Effect<M> {
     Send(ProcessId, M),
     Timer(u64, u64),
+    Block(u64),
+    Exit(Vec<(ProcessId, M)>),
 }
+
+/// The timer tag that ends a [`Ctx::block_for`] (never dispatched to the process).
+const TAG_BUSY_END: u64 = u64::MAX;
 
 impl<M: Vocabulary> Ctx<'_, M> {
     /// This process's local clock (the global clock shifted by its drift and jumps).
@@ -163,6 +168,16 @@ impl<M: Vocabulary> Ctx<'_, M> {
     pub fn set_timer(&mut self, after_ns: u64, tag: u64) {
         self.effects.push(Effect::Timer(after_ns, tag));
     }
+    /// The process's event loop is busy for `ns` of its local time (a blocking `SAVE`, `DEBUG
+    /// SLEEP`): messages and timers wait, as for a paused process, and run in arrival order after.
+    pub fn block_for(&mut self, ns: u64) {
+        self.effects.push(Effect::Block(ns));
+    }
+    /// The process exits once this event is handled (`SHUTDOWN`): as [`Kernel::kill`] with
+    /// `closes`, the FINs its OS sends.
+    pub fn exit(&mut self, closes: Vec<(ProcessId, M)>) {
+        self.effects.push(Effect::Exit(closes));
+    }
     /// Records an observed fact in the trace.
     pub fn note(&mut self, fact: M::Fact) {
         self.notes.push(Note {
@@ -186,6 +201,15 @@ struct Slot<P> {
     deferred: Vec<u32>,
     /// Killed while its machine is up: the OS answers messages to it with [`Message::refusal`].
     refuses: bool,
+    /// Inside a [`Ctx::block_for`]: events wait as for a paused process.
+    busy: bool,
+}
+
+impl<P> Slot<P> {
+    /// Whether events for it wait (SIGSTOP, or an event loop blocked in a command).
+    fn waits(&self) -> bool {
+        self.state == ProcessState::Paused || self.busy
+    }
 }
 
 enum Payload<M, C> {
@@ -283,6 +307,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             rng: self.streams.stream(label),
             deferred: Vec::new(),
             refuses: false,
+            busy: false,
         });
         id
     }
@@ -456,7 +481,19 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         if s.incarnation != incarnation || s.state == ProcessState::Crashed {
             return Ok(());
         }
-        if s.state == ProcessState::Paused {
+        if tag == TAG_BUSY_END {
+            self.trace.fold(self.now, to.0, KIND_TIMER, tag);
+            let slot = &mut self.slots[to.index()];
+            slot.busy = false;
+            if slot.state == ProcessState::Running {
+                let deferred = std::mem::take(&mut slot.deferred);
+                for i in deferred {
+                    self.enqueue(self.now.0, i);
+                }
+            }
+            return Ok(());
+        }
+        if s.waits() {
             let payload = Payload::Timer {
                 to,
                 tag,
@@ -490,7 +527,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
                 .insert(seq, (msg, size));
             return Ok(());
         }
-        if self.slots[to.index()].state == ProcessState::Paused {
+        if self.slots[to.index()].waits() {
             let payload = Payload::Deliver {
                 from,
                 to,
@@ -570,9 +607,23 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         let clock = slot.clock;
         let incarnation = slot.incarnation;
         let mut effects = std::mem::take(&mut self.effects);
+        let mut exit = None;
         for effect in effects.drain(..) {
             match effect {
                 Effect::Send(to, msg) => self.send(id, to, msg),
+                Effect::Block(ns) => {
+                    self.slots[id.index()].busy = true;
+                    let at = self.now.plus(clock.global_delay(ns));
+                    let payload = Payload::Timer {
+                        to: id,
+                        tag: TAG_BUSY_END,
+                        incarnation,
+                    };
+                    if self.push(at, payload).is_err() {
+                        self.overflowed = true;
+                    }
+                }
+                Effect::Exit(closes) => exit = Some(closes),
                 Effect::Timer(after, tag) => {
                     let at = self.now.plus(clock.global_delay(after));
                     let payload = Payload::Timer {
@@ -588,6 +639,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             }
         }
         self.effects = effects;
+        if let Some(closes) = exit {
+            self.kill(id, closes);
+        }
     }
 
     fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) {
@@ -732,8 +786,8 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         );
         for (id, s) in self.slots.iter().enumerate() {
             assert!(
-                s.deferred.is_empty() || s.state == ProcessState::Paused,
-                "only a paused process has deferred events"
+                s.deferred.is_empty() || s.waits(),
+                "only a paused or busy process has deferred events"
             );
             for &i in &s.deferred {
                 let to = match &self.slab[i as usize] {
@@ -761,6 +815,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
     pub fn crash(&mut self, id: ProcessId) {
         let slot = &mut self.slots[id.index()];
         slot.state = ProcessState::Crashed;
+        slot.busy = false;
         // Its machine is down: nothing answers for it.
         slot.refuses = false;
         slot.incarnation += 1;
@@ -865,6 +920,9 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
             return Ok(());
         }
         slot.state = ProcessState::Running;
+        if slot.busy {
+            return Ok(()); // what waited runs when the blocking command ends
+        }
         let deferred = std::mem::take(&mut slot.deferred);
         for i in deferred {
             self.enqueue(self.now.0, i);

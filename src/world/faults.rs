@@ -156,7 +156,7 @@ impl Faults {
                 node,
                 command,
                 text,
-            } => command_to(k, *node, command, text)?,
+            } => command_to(k, *node, command, text, i as u64)?,
             FaultKind::Failover { target, others } => {
                 replicaof(k, *target, None)?;
                 if f.heal_ns.is_none() {
@@ -311,6 +311,7 @@ fn command_to(
     server: ProcessId,
     command: &AdminCommand,
     text: &str,
+    console_id: u64,
 ) -> Result<(), KernelError> {
     let Node::Server(s) = k.process(server) else {
         return Ok(());
@@ -327,6 +328,15 @@ fn command_to(
     let now = k.now();
     let msg = match command {
         AdminCommand::ReplicaOf(master) => Msg::ReplicaOf { master: *master },
+        // A data command goes on the console's own connection, as a client's request.
+        AdminCommand::Data(words) => {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let cmd = crate::redis::Command::from_words(&words).expect("checked when read");
+            Msg::Request {
+                id: console_id,
+                cmd,
+            }
+        }
         other => Msg::Admin(other.clone()),
     };
     if let AdminCommand::ReplicaOf(_) = command {

@@ -2,6 +2,8 @@
 //! selects the keys it accepts and the function that reads them.
 
 use super::*;
+use crate::fault::ShutdownSave;
+use crate::redis::Command;
 
 /// A fault kind as written in a scenario file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,7 +310,65 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 /// The commands an operator can send, as the error's hint lists them.
 const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
                         CONFIG SET repl-backlog-size <size>, INFO replication, \
-                        CLIENT PAUSE <ms> [WRITE|ALL]";
+                        CLIENT PAUSE <ms> [WRITE|ALL], SET/GET/INCR/DEL/APPEND/SADD/SMEMBERS \
+                        <key> [value], WAIT <replicas> <ms>, SAVE, BGSAVE, \
+                        SHUTDOWN [NOSAVE|SAVE], DEBUG SLEEP <seconds>, \
+                        FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>], FAILOVER ABORT";
+
+/// Whether `key` is one a workload writes (`<key_prefix><family><n>`): the checkers judge the
+/// workloads' keys from their histories, which hold no console command.
+fn workload_key(key: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| {
+        key.strip_prefix(p.as_str()).is_some_and(|rest| {
+            let mut chars = rest.chars();
+            matches!(chars.next(), Some('k' | 'c' | 'l' | 's'))
+                && !chars.as_str().is_empty()
+                && chars.all(|c| c.is_ascii_digit())
+        })
+    })
+}
+
+/// `FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>]` or `FAILOVER ABORT`; the error says what
+/// is wrong.
+fn failover_command(words: &[&str], servers: &[(String, usize)]) -> Result<AdminCommand, String> {
+    let mut to = None;
+    let mut force = false;
+    let mut timeout_ms = 0;
+    let mut i = 1;
+    if words.len() == 2 && words[1].eq_ignore_ascii_case("ABORT") {
+        return Ok(AdminCommand::FailoverAbort);
+    }
+    while i < words.len() {
+        let w = words[i].to_ascii_uppercase();
+        match w.as_str() {
+            "TO" if to.is_none() && i + 1 < words.len() => {
+                let name = words[i + 1];
+                let Some(p) = servers.iter().position(|(s, _)| s == name) else {
+                    return Err(format!("unknown server \"{name}\""));
+                };
+                to = Some(ProcessId(p as u32));
+                i += 2;
+            }
+            "TIMEOUT" if timeout_ms == 0 && i + 1 < words.len() => {
+                timeout_ms = match words[i + 1].parse::<u64>() {
+                    Ok(ms) if ms > 0 => ms,
+                    _ => return Err("FAILOVER timeout must be greater than 0".into()),
+                };
+                i += 2;
+            }
+            "FORCE" if !force => {
+                force = true;
+                i += 1;
+            }
+            _ => return Err(format!("syntax error at \"{}\"", words[i])),
+        }
+    }
+    Ok(AdminCommand::Failover {
+        to,
+        force,
+        timeout_ms,
+    })
+}
 
 fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let n = f.need(cx, "target")?;
@@ -368,6 +428,61 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
                 writes_only,
             })
         }
+        ["BGSAVE"] => Some(AdminCommand::Bgsave),
+        ["SAVE"] => Some(AdminCommand::Save),
+        ["SHUTDOWN"] => Some(AdminCommand::Shutdown(ShutdownSave::Default)),
+        ["SHUTDOWN", "NOSAVE"] => Some(AdminCommand::Shutdown(ShutdownSave::NoSave)),
+        ["SHUTDOWN", "SAVE"] => Some(AdminCommand::Shutdown(ShutdownSave::Save)),
+        ["DEBUG", "SLEEP", _] => match words[2].parse::<f64>() {
+            // debug.c: DEBUG SLEEP takes seconds as a decimal.
+            Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => {
+                Some(AdminCommand::DebugSleep {
+                    ns: (s * 1e9).round() as u64,
+                })
+            }
+            _ => {
+                let hint = "DEBUG SLEEP takes seconds, e.g. DEBUG SLEEP 1.5 (at most 3600)";
+                let msg = format!("\"{}\" is not a number of seconds", words[2]);
+                cx.err(c.origin, &cp, msg, Some(hint.into()));
+                return None;
+            }
+        },
+        ["FAILOVER", ..] => match failover_command(&words, &f.names.servers) {
+            Ok(AdminCommand::Failover { to: Some(t), .. }) if t == node => {
+                let msg = "FAILOVER TO names the server it is sent to";
+                let hint = "send FAILOVER to the primary and name one of its replicas";
+                cx.err(c.origin, &cp, msg.into(), Some(hint.into()));
+                return None;
+            }
+            Ok(cmd) => Some(cmd),
+            Err(e) => {
+                let hint = "FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>], or FAILOVER ABORT";
+                cx.err(c.origin, &cp, e, Some(hint.into()));
+                return None;
+            }
+        },
+        [
+            "SET" | "GET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT",
+            ..,
+        ] => match Command::from_words(&words) {
+            Ok(cmd) => {
+                if let Some(key) = cmd.key().filter(|k| workload_key(k, &f.names.key_prefixes)) {
+                    let msg = format!("\"{key}\" is a key a workload writes");
+                    let hint = "the checkers judge those keys from the workloads' \
+                                    histories; use a key of the console's own, e.g. \"console:x\"";
+                    cx.err(c.origin, &cp, msg, Some(hint.into()));
+                    return None;
+                }
+                Some(AdminCommand::Data(
+                    words.iter().map(|w| w.to_string()).collect(),
+                ))
+            }
+            Err(e) => {
+                let hint = format!("one of: {COMMANDS}");
+                cx.err(c.origin, &cp, e, Some(hint));
+                return None;
+            }
+        },
         ["CONFIG", "SET", "REPL-BACKLOG-SIZE", _] => match parse_size(words[3]) {
             Ok(b) => Some(AdminCommand::SetBacklogSize(b)),
             Err(e) => {

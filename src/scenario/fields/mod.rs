@@ -75,6 +75,8 @@ pub const SERVER_KNOBS: &[&str] = &[
     "rdb-load-rate",
     "os-writeback-interval",
     "tcp-send-buffer",
+    "enable-debug-command",
+    "shutdown-timeout",
 ];
 
 const WORKLOAD_KEYS: &[&str] = &[
@@ -334,6 +336,8 @@ struct Names {
     servers: Vec<(String, usize)>,
     sentinels: Vec<String>,
     workloads: Vec<(String, usize, u32, usize)>,
+    /// Each workload's `key_prefix`, by workload.
+    key_prefixes: Vec<String>,
     process_regions: Vec<usize>,
 }
 
@@ -513,6 +517,10 @@ fn names(
         servers: servers.iter().map(|s| (s.name.clone(), s.region)).collect(),
         sentinels: sentinels.iter().map(|s| s.name.clone()).collect(),
         workloads: workload_names,
+        key_prefixes: workloads
+            .iter()
+            .map(|w| w.spec.key_prefix.clone())
+            .collect(),
         process_regions,
     }
 }

@@ -1,6 +1,7 @@
 //! Servers: their regions, `replicaof` (no self-replication, no cycles) and redis.conf knobs.
 
 use super::*;
+use crate::redis::DebugCommand;
 
 pub(super) fn parse_servers(
     cx: &mut Cx,
@@ -175,7 +176,29 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
                 cx.duration(n, &p, 1_000_000).map(|v| v / 1_000_000),
             ),
             "tcp-send-buffer" => set(&mut c.tcp_send_buffer_bytes, cx.size(n, &p)),
+            "enable-debug-command" => set(&mut c.enable_debug_command, debug_command(cx, n, &p)),
+            "shutdown-timeout" => set(
+                &mut c.shutdown_timeout_secs,
+                cx.duration(n, &p, SEC).map(|v| v / SEC),
+            ),
             _ => {}
+        }
+    }
+}
+
+fn debug_command(cx: &mut Cx, n: &Node, p: &str) -> Option<DebugCommand> {
+    match cx.string(n, p)? {
+        "no" => Some(DebugCommand::No),
+        "local" => Some(DebugCommand::Local),
+        "yes" => Some(DebugCommand::Yes),
+        other => {
+            cx.err(
+                n.origin,
+                p,
+                format!("unknown value \"{other}\""),
+                Some("use no, local or yes".into()),
+            );
+            None
         }
     }
 }
