@@ -125,7 +125,7 @@ pub enum AdminCommand {
     /// A data command (`SET`, `GET`, `INCR`, `DEL`, `APPEND`, `SADD`, `SMEMBERS`) or `WAIT`, run
     /// on the console's own connection like any client's (WAIT waits for the stream as it stood
     /// after the console's previous command).
-    /// The words, checked by [`crate::redis::Command::from_words`] when the scenario is read.
+    /// The words, checked when the scenario is read.
     Data(Vec<String>),
     /// `BGSAVE`: an RDB child writes dump.rdb.
     Bgsave,

@@ -16,6 +16,12 @@ pub struct ServerSample {
     pub link_up: bool,
     /// Number of keys.
     pub keys: u64,
+    /// INFO's `mem_total_replication_buffers`: the replication buffer's blocks (0 without a
+    /// backlog); `None` where the backend does not observe it.
+    pub repl_buffer_bytes: Option<u64>,
+    /// As a replica: the output buffer its primary holds for it (`omem` of its replica client,
+    /// the stream it still references); 0 otherwise; `None` where not observed.
+    pub output_buffer_bytes: Option<u64>,
 }
 
 /// The sampled series.
@@ -29,7 +35,38 @@ pub struct Metrics {
     pub samples: Vec<Vec<ServerSample>>,
 }
 
+/// A CSV cell: empty when the figure was not observed.
+fn cell(v: Option<u64>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
 impl Metrics {
+    /// The samples as CSV (`replication.csv`): one row per server per second.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from(
+            "time_s,server,up,role,master_repl_offset,lag_bytes,link_up,keys,\
+             repl_buffer_bytes,output_buffer_bytes\n",
+        );
+        for (t, at) in self.times.iter().enumerate() {
+            for (i, x) in self.samples[t].iter().enumerate() {
+                let role = if x.is_master { "master" } else { "slave" };
+                s.push_str(&format!(
+                    "{},{},{},{role},{},{},{},{},{},{}\n",
+                    at.as_secs(),
+                    self.servers[i],
+                    u8::from(x.up),
+                    x.offset,
+                    self.lag_bytes(t, i),
+                    u8::from(x.link_up),
+                    x.keys,
+                    cell(x.repl_buffer_bytes),
+                    cell(x.output_buffer_bytes),
+                ));
+            }
+        }
+        s
+    }
+
     /// Empty series for these servers.
     pub fn new(servers: Vec<String>) -> Self {
         Metrics {

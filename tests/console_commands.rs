@@ -383,3 +383,29 @@ fn console_commands_are_checked_when_read() {
     assert!(bad("FAILOVER TIMEOUT 0").contains("greater than 0"));
     assert!(bad("WAIT x 1").contains("not a count"));
 }
+
+/// replicationFeedSlaves writes nothing on a replica: a replica's SHUTDOWN sends its own
+/// sub-replicas no GETACK (it would put bytes in a stream that is its primary's).
+#[test]
+fn a_replica_with_a_sub_replica_shuts_down_without_writing_to_their_stream() {
+    let text = format!("{BASE}{}", command("r1", "SHUTDOWN", "10s")).replace(
+        "[servers.r2]\nreplicaof = \"p1\"",
+        "[servers.r2]\nreplicaof = \"r1\"",
+    );
+    let r = run_text(&text);
+    let exit = kinds(&r, "server:exit");
+    assert_eq!(exit.len(), 1, "r1 exits");
+    assert!(exit[0].1.starts_with("r1"));
+    // p1's writes keep r1's offset moving, so r2's once-a-second ACK is always a little behind
+    // it (isReadyToShutdown compares with master_repl_offset): SHUTDOWN waits its whole
+    // shutdown-timeout, as on Redis.
+    assert!(
+        (20_000..20_200).contains(&exit[0].0),
+        "after the 10 s shutdown-timeout: {exit:?}"
+    );
+    let shut = kinds(&r, "server:shutdown");
+    assert!(
+        shut[0].1.contains("0 of 1 replicas are in sync"),
+        "{shut:?}"
+    );
+}

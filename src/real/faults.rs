@@ -393,9 +393,18 @@ fn operator_command(ctx: &mut FaultContext<'_>, server: &str, command: &AdminCom
             }
         }
     };
-    // REPLICAOF is noted as written (as the model notes it); the others as sent.
+    // REPLICAOF is noted as written and FAILOVER TO with the server's name (as the model notes
+    // them); the others as sent.
     let command = match command {
         AdminCommand::ReplicaOf(_) => text.to_string(),
+        AdminCommand::Failover { to: Some(_), .. } => {
+            let mut w = words.clone();
+            w.splice(
+                2..4,
+                [text.split_whitespace().nth(2).unwrap_or("?").to_string()],
+            );
+            w.join(" ")
+        }
         _ => words.join(" "),
     };
     ctx.watch.note_world(Fact::OperatorReply {

@@ -349,6 +349,9 @@ impl Watcher {
                         .and_then(|i| i.replica.as_ref())
                         .is_some_and(|r| r.master_link_up),
                     keys: s.keys,
+                    // Not polled from the real servers (INFO memory, CLIENT LIST).
+                    repl_buffer_bytes: None,
+                    output_buffer_bytes: None,
                 }
             })
             .collect();

@@ -196,6 +196,7 @@ fn contents(f: &RunFiles) -> io::Result<Vec<(&'static str, String)>> {
         ("history.jsonl", out.history.to_jsonl()),
         ("trace.jsonl", jsonl(&out.notes)),
         ("lost_writes.jsonl", jsonl(f.lost)),
+        ("replication.csv", out.metrics.to_csv()),
         ("report.md", md),
         ("report.html", super::html::report_html(f)),
     ];

@@ -307,6 +307,8 @@ mod tests {
                 offset: 100 * t,
                 link_up: true,
                 keys: 1,
+                repl_buffer_bytes: Some(20_504),
+                output_buffer_bytes: None,
             };
             m.push(SimTime::from_secs(t), vec![s(true), s(false)]);
         }

@@ -217,8 +217,11 @@ impl Server {
                 save,
                 deadline,
             });
-            // sendGetackToReplicas, and pauseClients(PAUSE_DURING_SHUTDOWN, WRITE).
-            self.propagate(ctx, StreamItem::Getack);
+            // sendGetackToReplicas (replicationFeedSlaves writes nothing on a replica: its
+            // stream is its primary's), and pauseClients(PAUSE_DURING_SHUTDOWN, WRITE).
+            if self.replica.is_none() {
+                self.propagate(ctx, StreamItem::Getack);
+            }
             ctx.set_timer(SERVER_CRON_NS, TIMER_SHUTDOWN);
             return None;
         }

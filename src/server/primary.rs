@@ -66,7 +66,12 @@ impl ReplicaConn {
     /// still references (buffered while its RDB is made, or queued beyond the socket's
     /// buffer), never the RDB itself. The queue is FIFO, so its newest bytes are the stream.
     pub(crate) fn output_buffer(&self, ctx: &Ctx<'_, Msg>, pid: ProcessId, tcp: u64) -> u64 {
-        let beyond_socket = ctx.unsent_bytes(pid).saturating_sub(tcp);
+        self.output_buffer_given(ctx.unsent_bytes(pid), tcp)
+    }
+
+    /// [`ReplicaConn::output_buffer`] given the bytes the link has not delivered.
+    pub(crate) fn output_buffer_given(&self, unsent: u64, tcp: u64) -> u64 {
+        let beyond_socket = unsent.saturating_sub(tcp);
         self.pending_bytes + beyond_socket.min(self.stream_sent)
     }
 

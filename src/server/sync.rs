@@ -362,6 +362,25 @@ impl Server {
     /// What the OS sends when this server is killed while its machine stays up: a FIN on every
     /// connection it has open (its replicas', its link to its primary, its clients'), so each
     /// peer sees the connection close at once, as `freeClient` on the other side of a reset.
+    /// The output buffer this server holds for each replica (`getClientOutputBufferMemoryUsage`),
+    /// given the bytes its links have not delivered to each.
+    pub fn replica_output_buffers(
+        &self,
+        unsent: &dyn Fn(ProcessId) -> u64,
+    ) -> Vec<(ProcessId, u64)> {
+        let tcp = self.cfg.tcp_send_buffer_bytes;
+        self.primary
+            .replicas
+            .iter()
+            .map(|(&pid, r)| (pid, r.output_buffer_given(unsent(pid), tcp)))
+            .collect()
+    }
+
+    /// INFO's `mem_total_replication_buffers`.
+    pub fn replication_buffer_memory(&self) -> u64 {
+        self.data.backlog.as_ref().map_or(0, |b| b.buffer_memory())
+    }
+
     pub fn sockets_closed_by_kill(&self) -> Vec<(ProcessId, Msg)> {
         let replicas = self.primary.replicas.iter().map(|(&r, c)| (r, c.conn));
         let link = self.replica.as_ref().and_then(|r| r.link.as_ref());

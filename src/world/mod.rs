@@ -20,7 +20,8 @@ use crate::server::{Role, Server, ServerStats};
 
 mod faults;
 use crate::sim::{
-    Ctx, Kernel, KernelError, KernelLimits, Process, ProcessId, ProcessState, SimTime, Step,
+    Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Process, ProcessId, ProcessState, SimTime,
+    Step,
 };
 use faults::Faults;
 
@@ -383,6 +384,14 @@ impl<'s> World<'s> {
         let now = self.kernel.now();
         self.checkpoints.push((now, self.kernel.trace().value()));
         let mut samples = Vec::with_capacity(self.server_ids.len());
+        let mut obuf = std::collections::BTreeMap::new();
+        for &id in &self.server_ids {
+            if let Node::Server(s) = self.kernel.process(id) {
+                let links = self.kernel.links();
+                let unsent = |to| links.queued_bytes(id, to);
+                obuf.extend(s.replica_output_buffers(&unsent));
+            }
+        }
         for &id in &self.server_ids {
             let state = self.kernel.state(id);
             let Node::Server(s) = self.kernel.process(id) else {
@@ -394,6 +403,12 @@ impl<'s> World<'s> {
                 offset: s.repl().offset,
                 link_up: s.link_up(),
                 keys: s.keyspace().len() as u64,
+                repl_buffer_bytes: Some(s.replication_buffer_memory()),
+                output_buffer_bytes: Some(if s.role() == Role::Master {
+                    0
+                } else {
+                    obuf.get(&id).copied().unwrap_or(0)
+                }),
             });
         }
         self.metrics.push(now, samples);
