@@ -182,6 +182,8 @@ pub struct WorkloadSpec {
     pub value_size: usize,
     /// `WAIT numreplicas timeout_ms` after every acknowledged write.
     pub wait: Option<(u32, u64)>,
+    /// `WAITAOF numlocal numreplicas timeout_ms` after every acknowledged write (Redis 7.2).
+    pub waitaof: Option<(u32, u32, u64)>,
     /// Time after which an unanswered operation is recorded as `info`.
     pub timeout_ns: u64,
     /// When clients start.
@@ -722,19 +724,22 @@ impl Client {
             p.at = at;
         }
         if p.waiting_for_wait {
-            let acked =
-                matches!(reply, Reply::Int(n) if n >= i64::from(self.spec.wait.map_or(0, |w| w.0)));
             let value = p.output.clone();
-            if acked {
-                self.complete(ctx, EventType::Ok, value, Some(from), None);
-            } else {
-                self.complete(
-                    ctx,
-                    EventType::Info,
-                    value,
-                    Some(from),
-                    Some("WAIT returned fewer replicas than asked"),
-                );
+            let short = match (&reply, self.spec.waitaof) {
+                // An unknown command (7.0), or `appendonly no` with numlocal.
+                (Reply::Error(e), Some(_)) => Some(e.to_string()),
+                (Reply::Ints(v), Some((local, replicas, _))) => {
+                    let enough = v.first().is_some_and(|l| *l >= i64::from(local))
+                        && v.get(1).is_some_and(|r| *r >= i64::from(replicas));
+                    (!enough).then(|| "WAITAOF returned fewer fsyncs than asked".to_string())
+                }
+                (Reply::Int(n), None) if *n >= i64::from(self.spec.wait.map_or(0, |w| w.0)) => None,
+                _ => Some("WAIT returned fewer replicas than asked".to_string()),
+            };
+            match short {
+                None => self.complete(ctx, EventType::Ok, value, Some(from), None),
+                // The write ran; whether it is as safe as asked is not known.
+                Some(why) => self.complete(ctx, EventType::Info, value, Some(from), Some(&why)),
             }
             return;
         }
@@ -766,18 +771,17 @@ impl Client {
                     }
                     _ => Value::Null,
                 };
-                if let (true, Some((n, timeout))) = (is_write, self.spec.wait) {
+                let ack = match (self.spec.wait, self.spec.waitaof) {
+                    (Some((n, t)), _) => Some((Command::Wait(n, t), t)),
+                    (None, Some((l, n, t))) => Some((Command::WaitAof(l, n, t), t)),
+                    (None, None) => None,
+                };
+                if let (true, Some((cmd, timeout))) = (is_write, ack) {
                     p.waiting_for_wait = true;
                     self.next_id += 1;
                     let wait_id = self.next_id;
                     p.id = wait_id;
-                    ctx.send(
-                        from,
-                        Msg::Request {
-                            id: wait_id,
-                            cmd: Command::Wait(n, timeout),
-                        },
-                    );
+                    ctx.send(from, Msg::Request { id: wait_id, cmd });
                     ctx.set_timer(
                         self.spec.timeout_ns + timeout * SimTime::NANOS_PER_MS,
                         TIMER_TIMEOUT | wait_id,

@@ -138,6 +138,9 @@ pub enum Msg {
         conn: u64,
         /// Replication offset processed.
         offset: u64,
+        /// 7.2's `FACK`: the offset the replica's AOF has fsynced (`None`: not sent, as by
+        /// 7.0 or a replica without AOF).
+        aof: Option<u64>,
     },
     /// The OS of a killed process to a client: the command with this request id reached a
     /// closed port (ECONNREFUSED on a new connection, a reset on an old one): it never ran.
@@ -386,7 +389,10 @@ impl Message for Msg {
                 12,
                 conn ^ entries.first().map_or(0, |e| e.offset) ^ (entries.len() as u64) << 40,
             ),
-            Msg::Ack { conn, offset } => (13, conn ^ offset.rotate_left(20)),
+            Msg::Ack { conn, offset, aof } => (
+                13,
+                conn ^ offset.rotate_left(20) ^ aof.map_or(0, |a| a.rotate_left(40) ^ 1 << 63),
+            ),
             Msg::Close { conn } => (14, *conn),
             Msg::Refused { id } => (30, *id),
             Msg::ReplicaOf { master } => (15, master.map_or(u64::MAX, |m| u64::from(m.0))),
@@ -477,5 +483,6 @@ fn reply_word(r: &Reply) -> u64 {
         Reply::Array(items) => items
             .iter()
             .fold(6, |h, i| h.rotate_left(5) ^ crate::sim::fnv1a(i.as_bytes())),
+        Reply::Ints(v) => v.iter().fold(7, |h, n| h.rotate_left(5) ^ *n as u64),
     }
 }

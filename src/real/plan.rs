@@ -140,6 +140,22 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
     if s.servers.len() + s.sentinels.len() > MAX_NODES {
         out.push(format!("more than {MAX_NODES} servers and sentinels"));
     }
+    if s.servers
+        .iter()
+        .any(|v| v.config.version > crate::redis::RedisVersion::V7_0)
+    {
+        out.push(
+            "[redis] version 7.2: the real backend runs Redis 7.0 (redis-server 7.0.15)".into(),
+        );
+    }
+    for w in &s.workloads {
+        if w.spec.waitaof.is_some() {
+            out.push(format!(
+                "workload {}: WAITAOF needs Redis 7.2; the real backend runs 7.0",
+                w.spec.name
+            ));
+        }
+    }
     let clients: u32 = s.workloads.iter().map(|w| w.clients).sum();
     if clients as usize > MAX_NODES {
         out.push(format!("more than {MAX_NODES} clients"));

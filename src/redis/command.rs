@@ -23,6 +23,8 @@ pub enum Command {
     Smembers(Rc<str>),
     /// `WAIT numreplicas timeout_ms`.
     Wait(u32, u64),
+    /// `WAITAOF numlocal numreplicas timeout_ms` (Redis 7.2).
+    WaitAof(u32, u32, u64),
 }
 
 impl Command {
@@ -37,6 +39,7 @@ impl Command {
             Command::Sadd(..) => "sadd",
             Command::Smembers(_) => "smembers",
             Command::Wait(..) => "wait",
+            Command::WaitAof(..) => "waitaof",
         }
     }
     /// Whether the command may change the dataset (Redis's `write` flag).
@@ -60,7 +63,7 @@ impl Command {
             | Command::Append(k, _)
             | Command::Sadd(k, _)
             | Command::Smembers(k) => Some(k),
-            Command::Wait(..) => None,
+            Command::Wait(..) | Command::WaitAof(..) => None,
         }
     }
     /// The length of the command's RESP encoding (as propagated to replicas).
@@ -76,6 +79,12 @@ impl Command {
             Command::Wait(n, t) => {
                 resp_array_len(&[b"WAIT", n.to_string().as_bytes(), t.to_string().as_bytes()])
             }
+            Command::WaitAof(l, n, t) => resp_array_len(&[
+                b"WAITAOF",
+                l.to_string().as_bytes(),
+                n.to_string().as_bytes(),
+                t.to_string().as_bytes(),
+            ]),
         }
     }
 }
@@ -106,7 +115,21 @@ impl Command {
                     .map_err(|_| format!("WAIT's timeout \"{t}\" is not in milliseconds"))?;
                 Command::Wait(n, t)
             }
-            ("GET" | "SET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT", _) => {
+            ("WAITAOF", [l, n, t]) => {
+                let count = |s: &str| {
+                    s.parse::<u32>()
+                        .map_err(|_| format!("\"{s}\" is not a count"))
+                };
+                let t = t
+                    .parse::<u64>()
+                    .map_err(|_| format!("WAITAOF's timeout \"{t}\" is not in milliseconds"))?;
+                Command::WaitAof(count(l)?, count(n)?, t)
+            }
+            (
+                "GET" | "SET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT"
+                | "WAITAOF",
+                _,
+            ) => {
                 return Err(format!(
                     "wrong number of arguments for '{}'",
                     upper.to_lowercase()
@@ -134,6 +157,12 @@ impl Reply {
                 .map(|(i, v)| format!("{}) \"{v}\"", i + 1))
                 .collect::<Vec<_>>()
                 .join(" "),
+            Reply::Ints(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{}) (integer) {n}", i + 1))
+                .collect::<Vec<_>>()
+                .join(" "),
             Reply::Error(e) => format!("(error) {e}"),
         }
     }
@@ -150,6 +179,7 @@ impl fmt::Display for Command {
             Command::Sadd(k, m) => write!(f, "SADD {k} {m}"),
             Command::Smembers(k) => write!(f, "SMEMBERS {k}"),
             Command::Wait(n, t) => write!(f, "WAIT {n} {t}"),
+            Command::WaitAof(l, n, t) => write!(f, "WAITAOF {l} {n} {t}"),
         }
     }
 }
@@ -196,6 +226,8 @@ pub enum Reply {
     Int(i64),
     /// An array of bulk strings (`SMEMBERS`, in simkv in sorted order).
     Array(Rc<[Rc<str>]>),
+    /// An array of integers (`WAITAOF`: local and replicas).
+    Ints(Rc<[i64]>),
     /// An error reply: the full text after `-`, e.g. `READONLY You can't write against a read only replica.`
     Error(Rc<str>),
 }
@@ -224,6 +256,11 @@ pub mod errors {
     pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
     /// A command on a key holding another type (server.h: shared.wrongtypeerr).
     pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    /// WAITAOF sent to a replica (7.2: waitaofCommand).
+    pub const WAITAOF_ON_REPLICA: &str = "ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated.";
+    /// WAITAOF asking for the local fsync with `appendonly no`.
+    pub const WAITAOF_WITHOUT_AOF: &str =
+        "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.";
     /// WAIT sent to a replica.
     pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 }

@@ -82,8 +82,30 @@ pub struct ServerConfig {
     pub enable_debug_command: DebugCommand,
     /// `shutdown-timeout` in seconds (default 10): how long SHUTDOWN waits for lagging replicas.
     pub shutdown_timeout_secs: u64,
+    /// The Redis version modelled (`[redis] version`, default 7.0): 7.2 adds WAITAOF and the
+    /// replicas' `REPLCONF ACK ... FACK`.
+    pub version: RedisVersion,
     /// Planted bugs (a testing and teaching aid; none by default).
     pub bugs: crate::bugs::Bugs,
+}
+
+/// The Redis version a scenario models: where versions differ, the model follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RedisVersion {
+    /// 7.0 (7.0.15, the default and the real backend's version).
+    V7_0,
+    /// 7.2: WAITAOF, and replicas report their fsynced offset (`FACK`).
+    V7_2,
+}
+
+impl RedisVersion {
+    /// As the scenario spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RedisVersion::V7_0 => "7.0",
+            RedisVersion::V7_2 => "7.2",
+        }
+    }
 }
 
 /// `enable-debug-command` (server.c: `allowProtectedAction`).
@@ -136,6 +158,7 @@ impl Default for ServerConfig {
             tcp_send_buffer_bytes: 512 * 1024,
             enable_debug_command: DebugCommand::No,
             shutdown_timeout_secs: 10,
+            version: RedisVersion::V7_0,
             bugs: crate::bugs::Bugs::default(),
         }
     }

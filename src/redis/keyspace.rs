@@ -171,7 +171,9 @@ impl Keyspace {
                 },
                 Some(Value::Str(_)) => Self::wrong_type(),
             },
-            Command::Wait(..) => unreachable!("WAIT is handled by the server, not the keyspace"),
+            Command::Wait(..) | Command::WaitAof(..) => {
+                unreachable!("WAIT and WAITAOF are handled by the server, not the keyspace")
+            }
         }
     }
 

@@ -12,7 +12,7 @@ mod replication;
 
 pub use backlog::{BACKLOG_MIN_SIZE, BLOCK_MIN_BYTES, Backlog, StreamEntry, StreamItem};
 pub use command::{Command, Reply, errors, ping_len, resp_array_len, select_len};
-pub use config::{DebugCommand, Fsync, OutputBufferLimit, ServerConfig};
+pub use config::{DebugCommand, Fsync, OutputBufferLimit, RedisVersion, ServerConfig};
 pub use keyspace::{Applied, Keyspace, Value};
 pub use persistence::{AofFile, Disk, RdbFile};
 pub use pubsub::{HELLO_CHANNEL, Hello};

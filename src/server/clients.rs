@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::primary::BlockedWait;
 use super::{Role, Server, TIMER_WAIT_TIMEOUT};
 use crate::proto::Msg;
-use crate::redis::{Command, Reply, StreamItem, errors};
+use crate::redis::{Command, RedisVersion, Reply, StreamItem, errors};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 impl Server {
@@ -21,6 +21,22 @@ impl Server {
             self.console_request(id, cmd.to_string());
         } else {
             self.clients.insert(client);
+        }
+        // server.c: processCommand looks the command up first; 7.0 has no WAITAOF.
+        if let (Command::WaitAof(l, n, t), true) = (&cmd, self.cfg.version < RedisVersion::V7_2) {
+            let err = format!(
+                "ERR unknown command 'WAITAOF', with args beginning with: '{l}' '{n}' '{t}' "
+            );
+            let reply = Reply::Error(Rc::from(err));
+            ctx.send(
+                client,
+                Msg::Reply {
+                    id,
+                    reply,
+                    at: None,
+                },
+            );
+            return;
         }
         if let Some(err) = self.cluster_refusal(client, &cmd) {
             let reply = Reply::Error(Rc::from(err));
@@ -47,9 +63,9 @@ impl Server {
             );
             return;
         }
-        if let Command::Wait(n, timeout_ms) = cmd {
+        if let Command::Wait(..) | Command::WaitAof(..) = cmd {
             let offset = self.data.repl.offset;
-            self.on_wait(ctx, client, id, n, timeout_ms);
+            self.on_wait(ctx, client, id, &cmd);
             // The GETACK WAIT asks for goes out in beforeSleep, after `c->woff` is set.
             self.note_last_offset(client, offset);
             return;
@@ -75,8 +91,9 @@ impl Server {
             } else {
                 self.data.unstreamed_write()
             };
+            let offset = self.data.repl.offset;
             self.persistence
-                .record_write(&self.cfg, &cmd, mark, ctx.now());
+                .record_write(&self.cfg, &cmd, mark, ctx.now(), offset);
             at = (!dropped && self.replica.is_none()).then_some(mark);
         }
         self.note_last_offset(client, self.data.repl.offset);
@@ -128,21 +145,45 @@ impl Server {
         if matches!(cmd, Command::Wait(..)) && is_replica {
             return Some(errors::WAIT_ON_REPLICA);
         }
+        if let Command::WaitAof(numlocal, ..) = *cmd {
+            if is_replica {
+                return Some(errors::WAITAOF_ON_REPLICA);
+            }
+            if numlocal > 0 && !self.cfg.appendonly {
+                return Some(errors::WAITAOF_WITHOUT_AOF);
+            }
+        }
         None
     }
 
-    /// `waitCommand`: answer at once when enough replicas acknowledged the client's last
-    /// write, otherwise block and ask every replica for an ACK.
-    fn on_wait(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64, n: u32, ms: u64) {
+    /// `waitCommand` (and 7.2's `waitaofCommand`): answer at once when enough replicas (and,
+    /// for WAITAOF, the local AOF) acknowledged the client's last command, otherwise block and
+    /// ask every replica for an ACK.
+    fn on_wait(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64, cmd: &Command) {
+        let (numlocal, n, ms) = match *cmd {
+            Command::Wait(n, ms) => (None, n, ms),
+            Command::WaitAof(l, n, ms) => (Some(l), n, ms),
+            _ => unreachable!("WAIT or WAITAOF"),
+        };
         let target = self
             .primary
             .client_offsets
             .get(&client)
             .copied()
             .unwrap_or(0);
-        let count = self.primary.acked_count(target);
-        if count >= n {
-            let reply = Reply::Int(i64::from(count));
+        let token = self.tokens.timer();
+        let blocked = BlockedWait {
+            client,
+            request: id,
+            numreplicas: n,
+            target,
+            token,
+            numlocal,
+        };
+        // First try without blocking at all.
+        let fsynced = self.persistence.fsynced_reploff(&self.cfg);
+        let (done, reply) = blocked.answer(&self.primary, fsynced);
+        if done {
             ctx.send(
                 client,
                 Msg::Reply {
@@ -153,14 +194,7 @@ impl Server {
             );
             return;
         }
-        let token = self.tokens.timer();
-        self.primary.blocked.push(BlockedWait {
-            client,
-            request: id,
-            numreplicas: n,
-            target,
-            token,
-        });
+        self.primary.blocked.push(blocked);
         if ms > 0 {
             ctx.set_timer(ms * SimTime::NANOS_PER_MS, TIMER_WAIT_TIMEOUT | token);
         }

@@ -263,7 +263,7 @@ impl Server {
             lagging: lagging as u32,
         });
         self.persistence.child = None;
-        self.persistence.fsync_all(&self.cfg);
+        self.persistence.fsync_all(&self.cfg, self.data.repl.offset);
         let saves = match save {
             ShutdownSave::Save => true,
             ShutdownSave::NoSave => false,

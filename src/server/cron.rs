@@ -18,7 +18,13 @@ impl Server {
         self.update_failover_status(ctx);
         self.replica_cron(ctx, now);
         self.primary_cron(ctx, now);
-        self.persistence.fsync_cron(&self.cfg, now);
+        self.persistence
+            .fsync_cron(&self.cfg, now, self.data.repl.offset);
+        // A fsync can satisfy a blocked WAITAOF's local part.
+        if !self.primary.blocked.is_empty() {
+            let fsynced = self.persistence.fsynced_reploff(&self.cfg);
+            self.primary.unblock_waits(ctx, fsynced);
+        }
         if self.persistence.save_due(&self.cfg, now) {
             self.fork_child(ctx, false);
         }
@@ -40,7 +46,8 @@ impl Server {
             }
             Phase::Connected => {
                 let (master, conn, offset) = (link.master, link.conn, self.data.repl.offset);
-                ctx.send(master, Msg::Ack { conn, offset });
+                let aof = self.fack();
+                ctx.send(master, Msg::Ack { conn, offset, aof });
             }
             // rdbLoadProgressCallback: replicationSendNewlineToMaster, so that the primary
             // does not time the loading replica out.

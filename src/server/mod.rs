@@ -335,7 +335,7 @@ impl Server {
                 from: req,
                 failover,
             } => self.on_psync(ctx, from, conn, req, failover),
-            Msg::Ack { conn, offset } => self.on_ack(ctx, from, conn, offset),
+            Msg::Ack { conn, offset, aof } => self.on_ack(ctx, from, conn, offset, aof),
             Msg::Close { conn } => self.on_close(ctx, from, conn),
             Msg::ReplPing { .. }
             | Msg::Replconf { .. }
@@ -441,7 +441,11 @@ impl Server {
             }
             TIMER_CHILD_DONE => self.on_child_done(ctx, tag & !TIMER_KIND_MASK),
             TIMER_LOAD_DONE => self.on_load_done(ctx, tag & !TIMER_KIND_MASK),
-            TIMER_WAIT_TIMEOUT => self.primary.on_wait_timeout(ctx, tag & !TIMER_KIND_MASK),
+            TIMER_WAIT_TIMEOUT => {
+                let fsynced = self.persistence.fsynced_reploff(&self.cfg);
+                self.primary
+                    .on_wait_timeout(ctx, tag & !TIMER_KIND_MASK, fsynced);
+            }
             TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
             TIMER_CLUSTER => self.cluster_tick(ctx),
             TIMER_UNPAUSE => self.on_unpause(ctx),

@@ -30,6 +30,9 @@ pub(crate) struct Persistence {
     pub(crate) last_save: SimTime,
     /// The second (of the server's clock) of the last `everysec` fsync (`server.aof_last_fsync`).
     last_fsync_second: u64,
+    /// 7.2's `server.fsynced_reploff`: the replication offset the server's own last fsync
+    /// covered (the OS writeback of `appendfsync no` does not move it).
+    fsynced_reploff: u64,
 }
 
 impl Persistence {
@@ -41,7 +44,13 @@ impl Persistence {
             dirty_since_save: 0,
             last_save: SimTime::ZERO,
             last_fsync_second: 0,
+            fsynced_reploff: 0,
         }
+    }
+
+    /// `fsynced_reploff` as WAITAOF and `FACK` read it: `None` with `appendonly no` (-1).
+    pub(crate) fn fsynced_reploff(&self, cfg: &ServerConfig) -> Option<u64> {
+        cfg.appendonly.then_some(self.fsynced_reploff)
     }
 
     fn fsync_works(&self, cfg: &ServerConfig) -> bool {
@@ -57,6 +66,7 @@ impl Persistence {
         cmd: &Command,
         position: Mark,
         now: SimTime,
+        repl_offset: u64,
     ) {
         self.dirty_since_save += 1;
         if !cfg.appendonly {
@@ -69,9 +79,10 @@ impl Persistence {
         aof.push(cmd.clone(), position);
         if fsync_now {
             aof.fsynced = aof.commands.len();
+            self.fsynced_reploff = repl_offset;
         }
         if cfg.appendfsync == Fsync::Everysec {
-            self.everysec_fsync(cfg, now);
+            self.everysec_fsync(cfg, now, repl_offset);
         }
     }
 
@@ -79,7 +90,7 @@ impl Persistence {
     /// followed by a background fsync only when the clock's second has moved on since the last
     /// one (`server.unixtime > server.aof_last_fsync`), so a power loss takes up to a second of
     /// acknowledged writes. The model fsyncs at the first write (or cron tick) of each second.
-    fn everysec_fsync(&mut self, cfg: &ServerConfig, now: SimTime) {
+    fn everysec_fsync(&mut self, cfg: &ServerConfig, now: SimTime, repl_offset: u64) {
         let second = now.0 / SimTime::NANOS_PER_SEC;
         if second <= self.last_fsync_second || !self.fsync_works(cfg) {
             return;
@@ -87,16 +98,17 @@ impl Persistence {
         if let Some(aof) = self.disk.aof.as_mut() {
             aof.fsynced = aof.commands.len();
         }
+        self.fsynced_reploff = repl_offset;
         self.last_fsync_second = second;
     }
 
     /// The once-a-second fsync of `appendfsync everysec` (and the OS writeback for `no`).
-    pub(crate) fn fsync_cron(&mut self, cfg: &ServerConfig, now: SimTime) {
+    pub(crate) fn fsync_cron(&mut self, cfg: &ServerConfig, now: SimTime, repl_offset: u64) {
         if !self.fsync_works(cfg) {
             return;
         }
         match cfg.appendfsync {
-            Fsync::Everysec => self.everysec_fsync(cfg, now),
+            Fsync::Everysec => self.everysec_fsync(cfg, now, repl_offset),
             Fsync::No => {
                 let Some(aof) = self.disk.aof.as_mut() else {
                     return;
@@ -112,19 +124,21 @@ impl Persistence {
                 if let Some(aof) = self.disk.aof.as_mut() {
                     aof.fsynced = aof.commands.len();
                 }
+                self.fsynced_reploff = repl_offset;
             }
         }
     }
 
     /// finishShutdown: `flushAppendOnlyFile(1)` and `redis_fsync`: the whole AOF is on disk
     /// (unless the disk stalls).
-    pub(crate) fn fsync_all(&mut self, cfg: &ServerConfig) {
+    pub(crate) fn fsync_all(&mut self, cfg: &ServerConfig, repl_offset: u64) {
         if !self.fsync_works(cfg) {
             return;
         }
         if let Some(aof) = self.disk.aof.as_mut() {
             aof.fsynced = aof.commands.len();
         }
+        self.fsynced_reploff = repl_offset;
     }
 
     /// Whether a `save <seconds> <changes>` rule is due (`serverCron`), with no child running.

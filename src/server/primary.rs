@@ -30,6 +30,8 @@ pub(crate) struct ReplicaConn {
     pub(crate) conn: u64,
     pub(crate) state: ReplicaState,
     pub(crate) ack_offset: u64,
+    /// 7.2: the offset its AOF has fsynced (`REPLCONF ACK ... FACK`, `repl_aof_off`).
+    pub(crate) aof_ack_offset: u64,
     pub(crate) ack_time_secs: u64,
     pub(crate) pending: Vec<Rc<StreamEntry>>,
     pub(crate) pending_bytes: u64,
@@ -51,6 +53,7 @@ impl ReplicaConn {
             conn,
             state,
             ack_offset,
+            aof_ack_offset: 0,
             ack_time_secs: now.as_secs(),
             pending: Vec::new(),
             pending_bytes: 0,
@@ -117,6 +120,29 @@ pub(crate) struct BlockedWait {
     pub(crate) numreplicas: u32,
     pub(crate) target: u64,
     pub(crate) token: u64,
+    /// WAITAOF's `numlocal` (`None` for WAIT).
+    pub(crate) numlocal: Option<u32>,
+}
+
+impl BlockedWait {
+    /// What the blocked command would answer now: (whether it is satisfied, the reply).
+    pub(crate) fn answer(&self, side: &PrimarySide, fsynced: Option<u64>) -> (bool, Reply) {
+        match self.numlocal {
+            None => {
+                let n = side.acked_count(self.target);
+                (n >= self.numreplicas, Reply::Int(i64::from(n)))
+            }
+            Some(numlocal) => {
+                let n = side.aof_acked_count(self.target);
+                let local = u32::from(fsynced.is_some_and(|f| f >= self.target));
+                let done = n >= self.numreplicas && local >= numlocal;
+                (
+                    done,
+                    Reply::Ints(Rc::from([i64::from(local), i64::from(n)])),
+                )
+            }
+        }
+    }
 }
 
 /// The primary part of a server (an intermediate replica has one too, for its sub-replicas).
@@ -218,22 +244,37 @@ impl PrimarySide {
             .count() as u32
     }
 
-    pub(crate) fn on_wait_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, token: u64) {
+    /// ONLINE replicas whose AOF holds `target` fsynced (7.2: `replicationCountAOFAcksByOffset`).
+    pub(crate) fn aof_acked_count(&self, target: u64) -> u32 {
+        self.replicas
+            .values()
+            .filter(|r| r.state == ReplicaState::Online && r.aof_ack_offset >= target)
+            .count() as u32
+    }
+
+    /// The timeout of a blocked WAIT or WAITAOF: it answers with what it has. `fsynced` is this
+    /// server's `fsynced_reploff` (`None` without an AOF).
+    pub(crate) fn on_wait_timeout(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        token: u64,
+        fsynced: Option<u64>,
+    ) {
         if let Some(i) = self.blocked.iter().position(|b| b.token == token) {
             let b = self.blocked.remove(i);
-            let count = self.acked_count(b.target);
-            reply_count(ctx, &b, count);
+            let (_, reply) = b.answer(self, fsynced);
+            send_reply(ctx, &b, reply);
         }
     }
 
     /// `processClientsWaitingReplicas`.
-    pub(crate) fn unblock_waits(&mut self, ctx: &mut Ctx<'_, Msg>) {
+    pub(crate) fn unblock_waits(&mut self, ctx: &mut Ctx<'_, Msg>, fsynced: Option<u64>) {
         let mut i = 0;
         while i < self.blocked.len() {
-            let count = self.acked_count(self.blocked[i].target);
-            if count >= self.blocked[i].numreplicas {
+            let (done, reply) = self.blocked[i].answer(self, fsynced);
+            if done {
                 let b = self.blocked.remove(i);
-                reply_count(ctx, &b, count);
+                send_reply(ctx, &b, reply);
             } else {
                 i += 1;
             }
@@ -241,8 +282,7 @@ impl PrimarySide {
     }
 }
 
-fn reply_count(ctx: &mut Ctx<'_, Msg>, b: &BlockedWait, count: u32) {
-    let reply = Reply::Int(i64::from(count));
+fn send_reply(ctx: &mut Ctx<'_, Msg>, b: &BlockedWait, reply: Reply) {
     ctx.send(
         b.client,
         Msg::Reply {

@@ -6,7 +6,9 @@ use std::rc::Rc;
 use super::{Server, TIMER_LOAD_DONE};
 use crate::fact::Fact;
 use crate::proto::{Msg, RdbTransfer};
-use crate::redis::{Backlog, Keyspace, Mark, ReplId, ReplIdentity, StreamEntry, StreamItem};
+use crate::redis::{
+    Backlog, Keyspace, Mark, RedisVersion, ReplId, ReplIdentity, StreamEntry, StreamItem,
+};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 /// Where the link to the primary stands (`server.repl_state`).
@@ -358,7 +360,8 @@ impl Server {
             self.apply_entry(ctx, e);
         }
         let offset = self.data.repl.offset;
-        ctx.send(master, Msg::Ack { conn, offset });
+        let aof = self.fack();
+        ctx.send(master, Msg::Ack { conn, offset, aof });
         // What arrived while Redis was blocked loading is handled now.
         for (from, msg) in std::mem::take(&mut self.deferred) {
             self.on_message(ctx, from, msg);
@@ -422,6 +425,14 @@ impl Server {
         }
     }
 
+    /// 7.2's replicationSendAck adds `FACK <fsynced_reploff>` when the replica has an AOF.
+    pub(super) fn fack(&self) -> Option<u64> {
+        if self.cfg.version < RedisVersion::V7_2 {
+            return None;
+        }
+        self.persistence.fsynced_reploff(&self.cfg)
+    }
+
     /// Applies one entry of the primary's stream and proxies it to this server's own replicas.
     fn apply_entry(&mut self, ctx: &mut Ctx<'_, Msg>, entry: Rc<StreamEntry>) {
         if entry.end() <= self.data.repl.offset {
@@ -432,14 +443,14 @@ impl Server {
                 if self.data.keyspace.apply(cmd).dirty {
                     let position = Mark::streamed(self.data.repl.replid, entry.end());
                     self.persistence
-                        .record_write(&self.cfg, cmd, position, ctx.now());
+                        .record_write(&self.cfg, cmd, position, ctx.now(), entry.end());
                 }
             }
             StreamItem::Getack => {
                 let link = self.replica.as_ref().and_then(|r| r.link.as_ref());
                 if let Some(link) = link {
-                    let (conn, offset) = (link.conn, self.data.repl.offset);
-                    ctx.send(link.master, Msg::Ack { conn, offset });
+                    let (conn, offset, aof) = (link.conn, self.data.repl.offset, self.fack());
+                    ctx.send(link.master, Msg::Ack { conn, offset, aof });
                 }
             }
             // The replica runs the primary's PUBLISH: its own subscribers hear the hello.

@@ -330,6 +330,7 @@ impl Server {
         replica: ProcessId,
         conn: u64,
         offset: u64,
+        aof: Option<u64>,
     ) {
         let now_s = ctx.now().as_secs();
         let mine = self.data.repl.offset;
@@ -349,13 +350,17 @@ impl Server {
             "a replica acknowledged {offset}, beyond the {mine} bytes it was sent"
         );
         r.ack_offset = r.ack_offset.max(offset);
+        if let Some(aof) = aof {
+            r.aof_ack_offset = r.aof_ack_offset.max(aof);
+        }
         r.ack_time_secs = now_s;
         if r.state == ReplicaState::Streaming {
             r.state = ReplicaState::Online;
             self.refresh_good_replicas(ctx.now());
         }
         if !self.primary.blocked.is_empty() {
-            self.primary.unblock_waits(ctx);
+            let fsynced = self.persistence.fsynced_reploff(&self.cfg);
+            self.primary.unblock_waits(ctx, fsynced);
         }
     }
 

@@ -311,7 +311,8 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
                         CONFIG SET repl-backlog-size <size>, INFO replication, \
                         CLIENT PAUSE <ms> [WRITE|ALL], SET/GET/INCR/DEL/APPEND/SADD/SMEMBERS \
-                        <key> [value], WAIT <replicas> <ms>, SAVE, BGSAVE, \
+                        <key> [value], WAIT <replicas> <ms>, WAITAOF <local> <replicas> <ms>, \
+                        SAVE, BGSAVE, \
                         SHUTDOWN [NOSAVE|SAVE], DEBUG SLEEP <seconds>, \
                         FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>], FAILOVER ABORT";
 
@@ -462,7 +463,7 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
             }
         },
         [
-            "SET" | "GET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT",
+            "SET" | "GET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT" | "WAITAOF",
             ..,
         ] => match Command::from_words(&words) {
             Ok(cmd) => {

@@ -52,6 +52,7 @@ const TOP_KEYS: &[&str] = &[
     "nemesis",
     "expect",
     "bugs",
+    "redis",
 ];
 
 /// redis.conf knobs a server accepts, plus simkv's model knobs.
@@ -98,6 +99,7 @@ const WORKLOAD_KEYS: &[&str] = &[
     "mix",
     "value_size",
     "wait",
+    "waitaof",
     "timeout",
     "start",
     "stop",
@@ -559,8 +561,10 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
     let bugs = bugs(&mut cx, root);
     let (mut servers, server_entries, defaults) = parse_servers(&mut cx, root, &regions);
     let cluster = parse_cluster(&mut cx, root, &regions, &defaults, &mut servers);
+    let version = redis_version(&mut cx, root);
     for s in &mut servers {
         s.config.bugs = bugs;
+        s.config.version = version;
     }
     let load_end = h.duration_ns.saturating_sub(h.quiet_ns);
     let sentinels = parse_sentinels(&mut cx, root, &regions, &servers, bugs);
@@ -617,6 +621,32 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
         },
         cx.warnings,
     ))
+}
+
+/// `[redis] version = "7.0" | "7.2"`: the Redis version the servers model.
+fn redis_version(cx: &mut Cx, root: &Table) -> crate::redis::RedisVersion {
+    use crate::redis::RedisVersion;
+    let Some(e) = root.get("redis") else {
+        return RedisVersion::V7_0;
+    };
+    let Some(t) = cx.table(e, "redis") else {
+        return RedisVersion::V7_0;
+    };
+    cx.check_keys(t, "redis", &["version"]);
+    let Some(v) = t.get("version") else {
+        return RedisVersion::V7_0;
+    };
+    match cx.string(&v.node, "redis.version") {
+        Some("7.0") => RedisVersion::V7_0,
+        Some("7.2") => RedisVersion::V7_2,
+        Some(other) => {
+            let msg = format!("unknown Redis version \"{other}\"");
+            let hint = "use \"7.0\" (7.0.15, the default) or \"7.2\"";
+            cx.err(v.node.origin, "redis.version", msg, Some(hint.into()));
+            RedisVersion::V7_0
+        }
+        None => RedisVersion::V7_0,
+    }
 }
 
 /// The run's times that faults and the nemesis are checked against.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::client::SlotMap;
+use crate::redis::RedisVersion;
 
 /// What a workload needs to find its primary through sentinels.
 pub(super) struct SentinelDiscovery {
@@ -145,6 +146,16 @@ fn workload_spec(
         None => None,
         Some(n) => Some(wait(cx, n, &w.at("wait"), env, target_server)?),
     };
+    let waitaof = match w.get("waitaof") {
+        None => None,
+        Some(n) => Some(waitaof(cx, n, &w.at("waitaof"), env, target_server)?),
+    };
+    if let (Some(_), Some(n)) = (wait, w.get("waitaof")) {
+        let hint = "keep one of `wait` and `waitaof`";
+        let msg = "a write is followed by WAIT or by WAITAOF, not both";
+        cx.err(n.origin, &w.at("waitaof"), msg.into(), Some(hint.into()));
+        return None;
+    }
     let (timeout_ns, start_ns, stop_ns) = schedule(cx, w, env)?;
     let sentinel_aware = matches!(target, Target::Sentinels(_));
     let follow = follow(cx, w, sentinel_aware)?;
@@ -187,6 +198,7 @@ fn workload_spec(
         mix,
         value_size,
         wait,
+        waitaof,
         timeout_ns,
         start_ns,
         stop_ns,
@@ -482,6 +494,80 @@ fn group_replicas(servers: &[ServerSpec], i: usize) -> Vec<&str> {
         .filter(|(k, _)| *k != top && root(*k) == top)
         .map(|(_, s)| s.name.as_str())
         .collect()
+}
+
+/// `waitaof = { local = 1, replicas = 1, timeout = "1s" }`: WAITAOF after every write.
+pub(super) fn waitaof(
+    cx: &mut Cx,
+    n: &Node,
+    p: &str,
+    env: &WorkloadEnv,
+    target: usize,
+) -> Option<(u32, u32, u64)> {
+    let Val::Table(t) = &n.val else {
+        let hint = "e.g. waitaof = { local = 1, replicas = 1, timeout = \"1s\" }";
+        cx.err(n.origin, p, "expected a table".into(), Some(hint.into()));
+        return None;
+    };
+    cx.check_keys(t, p, &["local", "replicas", "timeout"]);
+    let local = t
+        .get("local")
+        .map_or(Some(1), |e| cx.int(&e.node, &join(p, "local"), 0, 1))? as u32;
+    let replicas =
+        t.get("replicas")
+            .map_or(Some(0), |e| cx.int(&e.node, &join(p, "replicas"), 0, 1000))? as u32;
+    let timeout = t.get("timeout").map_or(Some(0), |e| {
+        cx.duration(&e.node, &join(p, "timeout"), 1_000_000)
+    })?;
+    let Some(primary) = env.servers.get(target) else {
+        return Some((local, replicas, timeout / 1_000_000));
+    };
+    let group = group_replicas(env.servers, target);
+    if replicas as usize > group.len() {
+        cx.err(
+            t.get("replicas").map_or(n.origin, |e| e.node.origin),
+            &join(p, "replicas"),
+            format!(
+                "WAITAOF {local} {replicas} can never be satisfied: the replication group of \
+                 \"{}\" has {} replica(s)",
+                primary.name,
+                group.len()
+            ),
+            Some(format!("lower `replicas` to at most {}", group.len())),
+        );
+        return None;
+    }
+    if primary.config.version < RedisVersion::V7_2 {
+        let hint = "set `[redis] version = \"7.2\"`, or use `wait`";
+        let msg = "Redis 7.0 has no WAITAOF: each one is answered `-ERR unknown command` and its \
+                   write recorded as indeterminate";
+        cx.warn(n.origin, p, msg.into(), Some(hint.into()));
+    } else if local > 0 && !primary.config.appendonly {
+        let hint = "set `appendonly = true` on the primary, or `local = 0`";
+        let msg = format!(
+            "\"{}\" has appendonly no: every WAITAOF with local = 1 is refused",
+            primary.name
+        );
+        cx.warn(n.origin, p, msg, Some(hint.into()));
+    } else if replicas > 0 {
+        let no_aof: Vec<&str> = env
+            .servers
+            .iter()
+            .filter(|s| group.contains(&s.name.as_str()) && !s.config.appendonly)
+            .map(|s| s.name.as_str())
+            .collect();
+        if group.len() - no_aof.len() < replicas as usize {
+            let hint = "set `appendonly = true` on the replicas";
+            let msg = format!(
+                "{} ha(s) appendonly no and report no fsynced offset: WAITAOF can count at most \
+                 {} replica(s)",
+                no_aof.join(", "),
+                group.len() - no_aof.len()
+            );
+            cx.warn(n.origin, p, msg, Some(hint.into()));
+        }
+    }
+    Some((local, replicas, timeout / 1_000_000))
 }
 
 pub(super) fn wait(
