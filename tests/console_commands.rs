@@ -409,3 +409,29 @@ fn a_replica_with_a_sub_replica_shuts_down_without_writing_to_their_stream() {
         "{shut:?}"
     );
 }
+
+/// REPLICAOF to an address no server has: the server becomes a replica, keeps its data, and
+/// tries to connect every second (replicationCron); nothing is sent anywhere.
+#[test]
+fn replicaof_an_address_no_server_has_keeps_trying() {
+    let r = run(&command("r1", "REPLICAOF 10.0.0.9 6379", "10s"));
+    let tries: Vec<u64> = r
+        .output
+        .notes
+        .iter()
+        .filter(|n| n.fact.kind() == "repl:connect" && n.fact.server() == Some("r1"))
+        .map(|n| n.time.as_ms())
+        .filter(|t| *t >= 10_000)
+        .collect();
+    assert!(tries.len() >= 25, "once a second until the end: {tries:?}");
+    assert!(tries.windows(2).all(|w| w[1] - w[0] <= 1_000));
+    let r1 = r
+        .output
+        .servers
+        .iter()
+        .find(|s| s.name == "r1")
+        .expect("r1");
+    assert!(!r1.is_master && !r1.link_up);
+    assert_eq!(r1.master.as_deref(), Some("(an address no server has)"));
+    assert!(!r1.keyspace.is_empty(), "it keeps the data it had");
+}

@@ -229,6 +229,14 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
         FaultKind::Crash { nodes: ps, .. } | FaultKind::Pause { nodes: ps } if clients_only(ps) => {
             Some("only servers and sentinels can be crashed or paused".into())
         }
+        FaultKind::Command {
+            command: crate::fault::AdminCommand::ReplicaOf(Some(m)),
+            ..
+        } if m.0 >= nodes => Some(
+            "REPLICAOF to an address outside the scenario: the real backend sends nothing \
+             beyond the run's own loopback addresses"
+                .into(),
+        ),
         _ => None,
     }
 }

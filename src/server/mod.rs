@@ -32,6 +32,10 @@ use persistence::Persistence;
 use primary::PrimarySide;
 use replica::{Phase, ReplicaSide};
 
+/// A primary address no process of the run listens on (`REPLICAOF <host> <port>` to an address
+/// outside the scenario): every connection attempt fails, and is retried every second.
+pub const NOWHERE: ProcessId = ProcessId(u32::MAX);
+
 /// Timer tags: the kind lives in the top byte, a generation or id in the rest.
 const TIMER_CRON: u64 = 1 << 56;
 const TIMER_CHILD_DONE: u64 = 2 << 56;
@@ -227,6 +231,9 @@ impl Server {
 
     /// The scenario name of a process, for notes.
     fn peer(&self, p: ProcessId) -> &str {
+        if p == NOWHERE {
+            return "(an address no server has)";
+        }
         self.peers.get(p.index()).map_or("?", String::as_str)
     }
 
@@ -348,6 +355,9 @@ impl Server {
             | Msg::RdbChunk { .. }
             | Msg::Stream { .. }
             | Msg::KeepAlive { .. } => self.on_replication(ctx, from, msg),
+            // replication.c: replicaofCommand refuses "REPLICAOF not allowed while failing
+            // over." (Sentinel's MULTI/EXEC then fails as a whole).
+            Msg::ReplicaOf { .. } if self.console.failover.is_some() => {}
             Msg::ReplicaOf { master } => {
                 self.on_replicaof(ctx, master);
                 // An operator's REPLICAOF (injected by the server itself) keeps its clients.

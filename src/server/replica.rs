@@ -102,6 +102,15 @@ impl Server {
 
     /// `connectWithMaster`: a new connection, starting the handshake with PING.
     pub(super) fn connect(&mut self, ctx: &mut Ctx<'_, Msg>, master: ProcessId) {
+        if master == super::NOWHERE {
+            // connectWithMaster fails at once ("Unable to connect to MASTER"); replicationCron
+            // tries again in a second.
+            ctx.note(Fact::Connecting {
+                server: self.name.clone(),
+                primary: self.peer(master).to_string(),
+            });
+            return;
+        }
         let conn = self.tokens.conn();
         let now = ctx.now();
         let r = self.replica_mut();

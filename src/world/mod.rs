@@ -424,7 +424,12 @@ impl<'s> World<'s> {
                 name: s.name().to_string(),
                 is_master: s.role() == Role::Master,
                 master: match s.role() {
-                    Role::Replica(m) => Some(self.names[m.index()].clone()),
+                    Role::Replica(m) => Some(
+                        self.names
+                            .get(m.index())
+                            .cloned()
+                            .unwrap_or_else(|| "(an address no server has)".into()),
+                    ),
                     Role::Master => None,
                 },
                 up: self.kernel.state(id) == ProcessState::Running,

@@ -391,6 +391,11 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
     let command = match upper[..] {
         ["REPLICAOF" | "SLAVEOF", "NO", "ONE"] => Some(AdminCommand::ReplicaOf(None)),
+        // A host and port: an address no server of the scenario has (nothing is ever sent to
+        // it; every connection attempt fails).
+        ["REPLICAOF" | "SLAVEOF", _, port] if port.parse::<u16>().is_ok() => {
+            Some(AdminCommand::ReplicaOf(Some(crate::server::NOWHERE)))
+        }
         ["REPLICAOF" | "SLAVEOF", _] => {
             let name = words[1];
             match f.names.servers.iter().position(|(s, _)| s == name) {
