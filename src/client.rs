@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use rand::RngExt;
 
+use crate::cluster::redirect::RedirectText;
 use crate::cluster::slot::key_hash_slot;
 use crate::history::{EventType, HistoryEvent, Position, Text, Value};
 use crate::proto::Msg;
@@ -252,6 +253,9 @@ pub struct Client {
     probe: usize,
     /// The final reads: the index of the next set to read, once they have begun.
     final_read: Option<u32>,
+    /// Cluster redirections followed, by pattern (`MOVED <slot> c2r1`): an observation for
+    /// `simkv diff`, not part of the history.
+    redirects: BTreeMap<String, u64>,
 }
 
 impl Client {
@@ -289,7 +293,13 @@ impl Client {
             asking: None,
             sentinel_index: 0,
             final_read: None,
+            redirects: BTreeMap::new(),
         }
+    }
+
+    /// The cluster redirections this client followed, by pattern (`MOVED <slot> c2r1`).
+    pub fn redirects(&self) -> &BTreeMap<String, u64> {
+        &self.redirects
     }
 
     /// The history events this client recorded.
@@ -526,15 +536,11 @@ impl Client {
         let Some(map) = self.slots.as_mut() else {
             return false;
         };
-        let mut parts = text.split(' ');
-        let (kind, slot, endpoint) = (parts.next(), parts.next(), parts.next());
-        let (Some(kind @ ("MOVED" | "ASK")), Some(slot), Some(endpoint)) = (kind, slot, endpoint)
-        else {
+        let Some(redirect) = RedirectText::parse(text) else {
             return false;
         };
-        let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
-        let node = map.nodes.iter().find(|(n, _)| n == host).map(|(_, p)| *p);
-        let (Ok(slot), Some(node)) = (slot.parse::<usize>(), node) else {
+        let (kind, slot, host) = (redirect.kind, usize::from(redirect.slot), redirect.host());
+        let Some(node) = map.nodes.iter().find(|(n, _)| n == host).map(|(_, p)| *p) else {
             return false;
         };
         if slot >= map.owners.len()
@@ -545,6 +551,7 @@ impl Client {
         {
             return false;
         }
+        *self.redirects.entry(redirect.pattern(host)).or_default() += 1;
         if kind == "MOVED" {
             std::sync::Arc::make_mut(map).owners[slot] = Some(node);
         } else {

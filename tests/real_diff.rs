@@ -611,3 +611,186 @@ fn an_old_primary_returning_after_a_pause_is_converted() {
         agrees(&d, observable);
     }
 }
+
+/// `scenarios/cluster-shard-failover.toml` made short: three shards with one replica each,
+/// `cluster-node-timeout` 3 s, the machine of c2p powered off at 8 s (no persistence, so a kill
+/// plus silence on its links: nothing answers, nothing is refused), back at the quiet phase.
+const CLUSTER_SHARD_FAILOVER: &str = r#"
+name = "diff-cluster-shard-failover"
+duration = "26s"
+quiet = "6s"
+regions = ["local"]
+[servers.defaults]
+save = ""
+repl-diskless-sync-delay = "0s"
+[cluster]
+shards = 3
+replicas = 1
+cluster-node-timeout = 3000
+[workloads.app]
+clients = 4
+discovery = "cluster"
+think = "20ms"
+keys = 200
+timeout = "1s"
+start = "3s"
+mix = { set = 60, get = 20, incr = 20 }
+[[faults]]
+kind = "machine-crash"
+targets = ["c2p"]
+at = "8s"
+"#;
+
+/// The shard's replica wins the election, as in the simulator and at the same times: PFAIL
+/// once c2p has not answered for node-timeout (3 s) plus up to half of it, FAIL once a majority
+/// of primaries reported it, the election 500–1000 ms later (rank 0), and the clients that
+/// followed `-MOVED` to c2r1.
+#[test]
+fn cluster_shard_failover_after_a_machine_crash() {
+    let Some((d, run)) = both("cluster_shard_failover", CLUSTER_SHARD_FAILOVER) else {
+        return;
+    };
+    let real = &d.real[0];
+    assert_eq!(real.failovers, 1, "c2r1 replaced c2p once");
+    assert_eq!(real.promoted.as_deref(), Some("c2r1"));
+    let c = real.cluster.as_ref().expect("cluster figures");
+    let detected = real.detected_ms.expect("a PFAIL of c2p");
+    assert!(
+        (3000..5000).contains(&detected),
+        "PFAIL after node-timeout: {detected} ms"
+    );
+    let fail = c.fail_ms.expect("a FAIL of c2p");
+    let election = c.election_ms.expect("an election");
+    assert!(
+        fail >= detected && fail < detected + 2000,
+        "FAIL at {fail} ms"
+    );
+    assert!(
+        (fail + 400..fail + 1600).contains(&election),
+        "500 ms + up to 500 ms after FAIL (+ one poll): {election} ms"
+    );
+    assert_eq!(
+        c.minority_refuses_ms, None,
+        "a dead primary logs no state change"
+    );
+    // Every replica's first sync: cluster nodes are born primaries, and CLUSTER REPLICATE makes
+    // a primary that caches itself (replicationCacheMasterUsingMyself), so the first PSYNC names
+    // its own ID: refused by ID (the model starts its replicas as replicas: docs/fidelity.md).
+    assert_eq!(
+        real.full_resync_reasons[..3],
+        ["id-mismatch", "id-mismatch", "id-mismatch"]
+    );
+    let c2p = run.servers.iter().find(|s| s.name == "c2p").unwrap();
+    assert_eq!(
+        c2p.master.as_deref(),
+        Some("c2r1"),
+        "back at the quiet phase, c2p follows the newer configEpoch"
+    );
+    for observable in [
+        "failovers",
+        "promoted replica",
+        "failover detected (ms)",
+        "failover completed (ms)",
+        "lost acknowledged writes",
+        "cluster: FAIL (ms)",
+        "cluster: election started (ms)",
+        "cluster: replaced primary refuses (ms)",
+        "cluster: redirects followed",
+        "cluster: error texts",
+    ] {
+        agrees(&d, observable);
+    }
+}
+
+/// `scenarios/cluster-minority-partition.toml` made short: zone `a` (c1p, c3r1 and the
+/// `minority` clients) cut off from `b` and `c` 8–24 s, `cluster-node-timeout` 3 s.
+const CLUSTER_MINORITY: &str = r#"
+name = "diff-cluster-minority-partition"
+duration = "40s"
+quiet = "10s"
+regions = ["a", "b", "c"]
+[servers.defaults]
+save = ""
+repl-diskless-sync-delay = "0s"
+[cluster]
+shards = 3
+replicas = 1
+regions = ["a", "b", "c"]
+cluster-node-timeout = 3000
+[workloads.minority]
+region = "a"
+clients = 2
+discovery = "cluster"
+think = "20ms"
+keys = 200
+key_prefix = "min:"
+timeout = "1s"
+start = "3s"
+mix = { set = 80, incr = 20 }
+[workloads.majority]
+region = "b"
+clients = 2
+discovery = "cluster"
+think = "20ms"
+keys = 200
+key_prefix = "maj:"
+timeout = "1s"
+start = "3s"
+mix = { set = 80, incr = 20 }
+[[faults]]
+kind = "partition"
+between = [["a"], ["b", "c"]]
+at = "8s"
+heal = "24s"
+"#;
+
+/// The cut-off primary c1p keeps acknowledging writes until it has seen the other primaries
+/// PFAIL (node-timeout and a bit), then answers `-CLUSTERDOWN The cluster is down`; the
+/// majority promotes c1r1, and after the heal c1p becomes its replica.
+#[test]
+fn cluster_minority_primary_writes_until_node_timeout() {
+    let Some((d, run)) = both("cluster_minority_partition", CLUSTER_MINORITY) else {
+        return;
+    };
+    let real = &d.real[0];
+    assert_eq!(real.failovers, 1);
+    assert_eq!(real.promoted.as_deref(), Some("c1r1"));
+    let c = real.cluster.as_ref().expect("cluster figures");
+    let refuses = c.minority_refuses_ms.expect("c1p's state turned fail");
+    assert!(
+        (3000..5000).contains(&refuses),
+        "c1p refuses node-timeout (3 s) and a bit after the cut: {refuses} ms"
+    );
+    let last_ack = c
+        .minority_last_ack_ms
+        .expect("c1p acknowledged writes in the cut");
+    assert!(
+        last_ack > 1000 && last_ack <= refuses + 200,
+        "c1p acknowledged writes until it refused: last at {last_ack} ms, refusing at {refuses} ms"
+    );
+    let refusals = errors(&run)
+        .into_iter()
+        .filter(|(t, e)| (8000..24_000).contains(t) && e == "CLUSTERDOWN The cluster is down")
+        .count();
+    assert!(refusals > 0, "the minority side answers CLUSTERDOWN");
+    let c1p = run.servers.iter().find(|s| s.name == "c1p").unwrap();
+    assert_eq!(
+        c1p.master.as_deref(),
+        Some("c1r1"),
+        "c1p rejoins as a replica"
+    );
+    for observable in [
+        "failovers",
+        "promoted replica",
+        "failover detected (ms)",
+        "failover completed (ms)",
+        "cluster: FAIL (ms)",
+        "cluster: election started (ms)",
+        "cluster: replaced primary refuses (ms)",
+        "cluster: replaced primary's last ack (ms)",
+        "cluster: redirects followed",
+        "cluster: error texts",
+    ] {
+        agrees(&d, observable);
+    }
+}

@@ -64,6 +64,20 @@ fn every_reason_is_given_at_once() {
     );
 }
 
+/// The library's Redis Cluster scenarios run on the real backend: `[cluster]` is formed with
+/// CLUSTER commands, and a machine crash of a server that persists nothing (`save = ""`) is a
+/// kill plus silence on its links.
+#[test]
+fn cluster_scenarios_are_not_refused() {
+    for name in ["cluster-shard-failover", "cluster-minority-partition"] {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let s = Scenario::load(&path, &[]).unwrap();
+        let faults = plan::schedule(&s, 1);
+        assert_eq!(plan::refusals(&s, &faults), Vec::<String>::new(), "{name}");
+    }
+}
+
 #[test]
 fn a_time_scale_must_be_positive() {
     let s = Scenario::parse("refusals.toml", BASE, &[]).unwrap();

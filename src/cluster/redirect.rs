@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::slot::key_hash_slot;
+use super::slot::{CLUSTER_SLOTS, key_hash_slot};
 use super::state::ClusterState;
 use super::topology::{Endpoint, NodeId, Topology};
 
@@ -74,6 +74,55 @@ impl Redirect {
             }
             Redirect::Unbound => "CLUSTERDOWN Hash slot not served".into(),
         }
+    }
+}
+
+/// A `-MOVED` or `-ASK` error as a client reads it: kind, slot and the endpoint it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectText<'a> {
+    /// `MOVED` or `ASK`.
+    pub kind: &'a str,
+    /// The slot.
+    pub slot: u16,
+    /// `host:port` as printed (the host may be empty).
+    pub endpoint: &'a str,
+}
+
+impl<'a> RedirectText<'a> {
+    /// Reads `MOVED <slot> <host>:<port>` or `ASK ...` (without the leading `-`).
+    pub fn parse(text: &'a str) -> Option<RedirectText<'a>> {
+        let mut parts = text.split(' ');
+        let kind = parts.next().filter(|k| matches!(*k, "MOVED" | "ASK"))?;
+        let slot = parts.next()?.parse().ok().filter(|s| *s < CLUSTER_SLOTS)?;
+        let endpoint = parts.next().filter(|e| e.contains(':'))?;
+        parts.next().is_none().then_some(RedirectText {
+            kind,
+            slot,
+            endpoint,
+        })
+    }
+
+    /// The host part of the endpoint (the simulator's endpoints are node names).
+    pub fn host(&self) -> &'a str {
+        self.endpoint
+            .rsplit_once(':')
+            .map_or(self.endpoint, |(h, _)| h)
+    }
+
+    /// The redirection with its slot left out and its endpoint named by `node` (e.g.
+    /// `MOVED <slot> c2r1`), so the texts of two runs that drew different keys, or of two
+    /// backends whose nodes listen at different addresses, can be compared.
+    pub fn pattern(&self, node: &str) -> String {
+        format!("{} <slot> {node}", self.kind)
+    }
+}
+
+/// An error text with the slot and endpoint of a `MOVED`/`ASK` replaced by placeholders
+/// (`MOVED <slot> <endpoint>`); any other text as it is.
+pub fn error_pattern(text: &str) -> String {
+    match RedirectText::parse(text) {
+        Some(r) => format!("{} <slot> <endpoint>", r.kind),
+        None => text.to_string(),
     }
 }
 
@@ -164,6 +213,24 @@ pub fn route(query: &Query<'_>, view: &RouteView<'_>) -> Result<Local, Redirect>
 mod tests {
     use super::*;
     use crate::cluster::topology::Shard;
+
+    #[test]
+    fn redirect_texts_are_read_and_reduced_to_patterns() {
+        let r = RedirectText::parse("MOVED 3999 127.100.1.5:40123").unwrap();
+        assert_eq!((r.kind, r.slot, r.host()), ("MOVED", 3999, "127.100.1.5"));
+        assert_eq!(r.pattern("c2r1"), "MOVED <slot> c2r1");
+        assert_eq!(RedirectText::parse("ASK 7 :6380").unwrap().host(), "");
+        assert_eq!(RedirectText::parse("MOVED 16384 a:1"), None);
+        assert_eq!(RedirectText::parse("CLUSTERDOWN The cluster is down"), None);
+        assert_eq!(
+            error_pattern("MOVED 12 c2p:6379"),
+            "MOVED <slot> <endpoint>"
+        );
+        assert_eq!(
+            error_pattern("CLUSTERDOWN Hash slot not served"),
+            "CLUSTERDOWN Hash slot not served"
+        );
+    }
 
     fn endpoint(port: u16) -> Endpoint {
         Endpoint {

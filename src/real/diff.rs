@@ -5,6 +5,14 @@
 //! timings agree when the two ranges overlap once widened by the margin; operation counts, which
 //! depend on how fast each backend serves requests, agree within a relative band; lost writes and
 //! NOREPLICAS refusals must agree on whether there were any.
+//!
+//! A Redis Cluster scenario adds rows: the shard failover's timing after the fault (FAIL, the
+//! election, the first operation the promoted replica answered; the first PFAIL is the failover's
+//! detection above), the minority side's write window (when the replaced primary turned its
+//! cluster state to fail, and its last acknowledged write while the fault lasted), the number of
+//! lost acknowledged writes, and the texts clients got: the redirections they followed
+//! (`MOVED <slot> c2r1`) and the errors operations failed with (slots and endpoints replaced by
+//! placeholders, since the two backends draw different keys and listen at different addresses).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -12,8 +20,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::check::Status;
-use crate::fact::Fact;
+use crate::check::failover::Failover;
+use crate::cluster::redirect::error_pattern;
+use crate::fact::{ClusterFact, Fact, FactNote};
 use crate::history::EventType;
+use crate::history::HistoryEvent;
 use crate::runner::{RunReport, run_scenario};
 use crate::scenario::Scenario;
 
@@ -39,6 +50,8 @@ pub enum Tolerance {
     },
     /// Both sides agree on whether the count is zero.
     ZeroOrNot,
+    /// Every text the real run shows is one the simulator showed in some seed.
+    Texts,
 }
 
 impl std::fmt::Display for Tolerance {
@@ -48,6 +61,7 @@ impl std::fmt::Display for Tolerance {
             Tolerance::TimingMs { margin_ms } => write!(f, "overlap ±{margin_ms} ms"),
             Tolerance::Relative { percent } => write!(f, "within {percent}%"),
             Tolerance::ZeroOrNot => write!(f, "zero or not"),
+            Tolerance::Texts => write!(f, "real texts among the simulator's"),
         }
     }
 }
@@ -60,6 +74,8 @@ pub enum Value {
     Number(u64),
     /// A name or a list of kinds.
     Text(String),
+    /// A set of texts (redirections, error texts).
+    Texts(Vec<String>),
     /// Nothing to observe (no failover, so no failover time).
     Missing,
 }
@@ -69,6 +85,8 @@ impl std::fmt::Display for Value {
         match self {
             Value::Number(n) => write!(f, "{n}"),
             Value::Text(t) => write!(f, "{t}"),
+            Value::Texts(t) if t.is_empty() => write!(f, "-"),
+            Value::Texts(t) => write!(f, "{}", t.join("; ")),
             Value::Missing => write!(f, "-"),
         }
     }
@@ -113,6 +131,29 @@ pub struct Figures {
     pub full_resync_reasons: Vec<String>,
     /// Writes refused with NOREPLICAS.
     pub noreplicas_refusals: u64,
+    /// A Redis Cluster run's own observables (`None` outside a cluster).
+    pub cluster: Option<ClusterFigures>,
+}
+
+/// The observables of a Redis Cluster run, times in ms after the fault that preceded the first
+/// shard failover (`None` when there was none).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterFigures {
+    /// The first node's FAIL of the failed primary.
+    pub fail_ms: Option<u64>,
+    /// The first election started.
+    pub election_ms: Option<u64>,
+    /// The first operation the promoted replica answered.
+    pub clients_reach_new_primary_ms: Option<u64>,
+    /// The replaced primary turned its cluster state to fail while the fault lasted (it refuses
+    /// every key from then).
+    pub minority_refuses_ms: Option<u64>,
+    /// The replaced primary's last acknowledged write while the fault lasted.
+    pub minority_last_ack_ms: Option<u64>,
+    /// Redirections clients followed, by pattern (`MOVED <slot> c2r1`), in order.
+    pub redirects: Vec<String>,
+    /// The error texts of failed operations, slots and endpoints as placeholders, in order.
+    pub error_texts: Vec<String>,
 }
 
 impl Figures {
@@ -142,6 +183,12 @@ impl Figures {
             })
             .collect();
         let first = s.failovers.first();
+        let cluster = r
+            .output
+            .notes
+            .iter()
+            .any(|n| matches!(n.fact, Fact::Cluster { .. }))
+            .then(|| cluster_figures(r, first));
         Figures {
             ops: s.ops.invoked,
             failed: s.ops.failed,
@@ -156,8 +203,77 @@ impl Figures {
             partial_resyncs: s.replication.partial_resyncs,
             full_resync_reasons: reasons,
             noreplicas_refusals: s.replication.noreplicas_refusals,
+            cluster,
         }
     }
+}
+
+/// The writes simkv's workloads issue.
+const WRITES: [&str; 5] = ["set", "incr", "append", "del", "sadd"];
+
+/// A cluster run's observables around its first failover.
+fn cluster_figures(r: &RunReport, failover: Option<&Failover>) -> ClusterFigures {
+    let notes = &r.output.notes;
+    let events = &r.output.history.events;
+    let mut out = ClusterFigures {
+        redirects: r.output.redirects.keys().cloned().collect(),
+        error_texts: events
+            .iter()
+            .filter(|e| e.kind == EventType::Fail)
+            .filter_map(|e| e.error.as_deref().map(error_pattern))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        ..ClusterFigures::default()
+    };
+    let Some(f) = failover else {
+        return out;
+    };
+    let Some((fault_ms, fault_id)) = fault_before(notes, f.at_ms) else {
+        return out;
+    };
+    let heal_ms = heal_of(notes, fault_id).unwrap_or(u64::MAX);
+    let after = |ns: u64| (ns / 1_000_000).checked_sub(fault_ms);
+    let first = |pick: &dyn Fn(&ClusterFact, &str) -> bool| {
+        notes
+            .iter()
+            .filter(|n| n.time.as_nanos() / 1_000_000 >= fault_ms)
+            .find(|n| matches!(&n.fact, Fact::Cluster { node, event } if pick(event, node)))
+            .and_then(|n| after(n.time.as_nanos()))
+    };
+    out.fail_ms = first(&|e, _| matches!(e, ClusterFact::Fail { about, .. } if *about == f.from));
+    out.election_ms = first(&|e, _| matches!(e, ClusterFact::ElectionStarted { .. }));
+    out.minority_refuses_ms =
+        first(&|e, node| node == f.from && matches!(e, ClusterFact::State { ok: false }))
+            .filter(|ms| fault_ms + ms <= heal_ms);
+    let served_by =
+        |e: &&HistoryEvent, who: &str| e.kind == EventType::Ok && e.server.as_deref() == Some(who);
+    out.clients_reach_new_primary_ms = events
+        .iter()
+        .filter(|e| e.time_ns / 1_000_000 >= fault_ms)
+        .find(|e| served_by(e, &f.to))
+        .and_then(|e| after(e.time_ns));
+    out.minority_last_ack_ms = events
+        .iter()
+        .filter(|e| (fault_ms..=heal_ms).contains(&(e.time_ns / 1_000_000)))
+        .rfind(|e| served_by(e, &f.from) && WRITES.contains(&e.f.as_str()))
+        .and_then(|e| after(e.time_ns));
+    out
+}
+
+/// The start (ms) and id of the last fault, not an operator's, that began by `at_ms` (the one
+/// a failover at `at_ms` answers, as `check::failover` counts it).
+fn fault_before(notes: &[FactNote], at_ms: u64) -> Option<(u64, u32)> {
+    notes
+        .iter()
+        .take_while(|n| n.time.as_nanos() / 1_000_000 <= at_ms)
+        .filter_map(|n| match &n.fact {
+            Fact::FaultStarted { fault } if !fault.operator => {
+                Some((n.time.as_nanos() / 1_000_000, fault.id))
+            }
+            _ => None,
+        })
+        .last()
 }
 
 fn reason_kind(r: &crate::fact::FullResyncReason) -> String {
@@ -165,6 +281,14 @@ fn reason_kind(r: &crate::fact::FullResyncReason) -> String {
         .ok()
         .and_then(|v| v.get("reason").and_then(|k| k.as_str()).map(str::to_string))
         .unwrap_or_default()
+}
+
+/// When fault `id` healed (ms).
+fn heal_of(notes: &[FactNote], id: u32) -> Option<u64> {
+    notes.iter().find_map(|n| match &n.fact {
+        Fact::FaultHealed { fault } if fault.id == id => Some(n.time.as_nanos() / 1_000_000),
+        _ => None,
+    })
 }
 
 /// One row of the table.
@@ -377,10 +501,68 @@ fn observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Getter, Tole
     ]
 }
 
-/// The rows for these figures.
+/// The rows a Redis Cluster run adds (see the module's header).
+fn cluster_observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Getter, Tolerance); 8] {
+    let timing = Tolerance::TimingMs { margin_ms };
+    fn ms(f: &Figures, get: fn(&ClusterFigures) -> Option<u64>) -> Value {
+        f.cluster
+            .as_ref()
+            .and_then(get)
+            .map_or(Value::Missing, Value::Number)
+    }
+    fn texts(f: &Figures, get: fn(&ClusterFigures) -> &Vec<String>) -> Value {
+        Value::Texts(f.cluster.as_ref().map(get).cloned().unwrap_or_default())
+    }
+    [
+        ("cluster: FAIL (ms)", |f| ms(f, |c| c.fail_ms), timing),
+        (
+            "cluster: election started (ms)",
+            |f| ms(f, |c| c.election_ms),
+            timing,
+        ),
+        (
+            "cluster: clients reach new primary (ms)",
+            |f| ms(f, |c| c.clients_reach_new_primary_ms),
+            timing,
+        ),
+        (
+            "cluster: replaced primary refuses (ms)",
+            |f| ms(f, |c| c.minority_refuses_ms),
+            timing,
+        ),
+        (
+            "cluster: replaced primary's last ack (ms)",
+            |f| ms(f, |c| c.minority_last_ack_ms),
+            timing,
+        ),
+        (
+            "cluster: lost acknowledged writes",
+            |f| Value::Number(f.lost_acked_writes),
+            Tolerance::Relative {
+                percent: ops_percent,
+            },
+        ),
+        (
+            "cluster: redirects followed",
+            |f| texts(f, |c| &c.redirects),
+            Tolerance::Texts,
+        ),
+        (
+            "cluster: error texts",
+            |f| texts(f, |c| &c.error_texts),
+            Tolerance::Texts,
+        ),
+    ]
+}
+
+/// The rows for these figures; a Redis Cluster's rows follow when either side is one.
 pub fn compare(sim: &[Figures], real: &[Figures], margin_ms: u64, ops_percent: u64) -> Vec<Row> {
-    observables(margin_ms, ops_percent)
-        .into_iter()
+    let cluster = sim.iter().chain(real).any(|f| f.cluster.is_some());
+    let mut all = observables(margin_ms, ops_percent).to_vec();
+    if cluster {
+        all.extend(cluster_observables(margin_ms, ops_percent));
+    }
+    all.into_iter()
         .map(|(name, get, tolerance)| {
             let s: Vec<Value> = sim.iter().map(get).collect();
             let r: Vec<Value> = real.iter().map(get).collect();
@@ -425,6 +607,15 @@ pub fn judge(sim: &[Value], real: &[Value], tol: Tolerance) -> Verdict {
         Tolerance::Relative { percent } => overlap(sim, real, |lo, hi| {
             (lo - lo * percent.min(100) / 100, hi + hi * percent / 100)
         }),
+        Tolerance::Texts => {
+            let texts = |v: &Value| match v {
+                Value::Texts(t) => t.clone(),
+                Value::Text(t) => vec![t.clone()],
+                _ => Vec::new(),
+            };
+            let s: BTreeSet<String> = sim.iter().flat_map(texts).collect();
+            real.iter().flat_map(texts).all(|t| s.contains(&t))
+        }
     };
     if ok {
         Verdict::Agree
@@ -599,6 +790,28 @@ mod tests {
     }
 
     #[test]
+    fn texts_agree_when_every_real_one_is_among_the_simulators() {
+        let t = |v: &[&str]| Value::Texts(v.iter().map(|s| s.to_string()).collect());
+        let sim = [
+            t(&["MOVED <slot> c2r1"]),
+            t(&["CLUSTERDOWN The cluster is down"]),
+        ];
+        assert_eq!(
+            judge(
+                &sim,
+                &[t(&["CLUSTERDOWN The cluster is down"])],
+                Tolerance::Texts
+            ),
+            Verdict::Agree
+        );
+        assert_eq!(
+            judge(&sim, &[t(&["MOVED <slot> c2p"])], Tolerance::Texts),
+            Verdict::Disagree
+        );
+        assert_eq!(judge(&sim, &[t(&[])], Tolerance::Texts), Verdict::Agree);
+    }
+
+    #[test]
     fn table_has_one_line_per_observable() {
         let f = Figures {
             ops: 10,
@@ -614,6 +827,7 @@ mod tests {
             partial_resyncs: 1,
             full_resync_reasons: vec!["no-cached-master".into()],
             noreplicas_refusals: 0,
+            cluster: None,
         };
         let mut other = f.clone();
         other.promoted = Some("r2".into());

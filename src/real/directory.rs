@@ -1,6 +1,7 @@
 //! The names of a real run: which node answers at which `ip:port` (its own address and its
-//! proxy's), and which sentinel has which run ID, so observations that name addresses and run IDs
-//! become facts that name nodes, exactly as the simulator's facts do.
+//! proxy's), which sentinel has which run ID, and which Redis Cluster node has which node ID
+//! (40 hex characters), so observations that name addresses and IDs become facts that name
+//! nodes, exactly as the simulator's facts do.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ pub struct Directory {
     pub sentinels: usize,
     by_addr: BTreeMap<String, String>,
     by_run_id: BTreeMap<String, String>,
+    by_node_id: BTreeMap<String, String>,
     proxies: BTreeMap<String, SocketAddr>,
 }
 
@@ -44,6 +46,27 @@ impl Directory {
     /// Records a sentinel's run ID (`INFO server`'s `run_id`).
     pub fn add_run_id(&mut self, name: &str, run_id: &str) {
         self.by_run_id.insert(run_id.to_string(), name.to_string());
+    }
+
+    /// Records a Redis Cluster node's ID (`CLUSTER MYID`).
+    pub fn add_node_id(&mut self, name: &str, id: &str) {
+        self.by_node_id.insert(id.to_string(), name.to_string());
+    }
+
+    /// The cluster node with this ID, or the ID itself.
+    pub fn cluster_node_named(&self, id: &str) -> String {
+        self.by_node_id
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// The ID of cluster node `name`.
+    pub fn node_id(&self, name: &str) -> Option<&str> {
+        self.by_node_id
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| id.as_str())
     }
 
     /// The proxy address of node `name`.
@@ -93,11 +116,20 @@ mod tests {
         d.add_proxy("p1", "127.9.1.1:4000".parse().unwrap());
         d.add_addr("p1", "127.9.0.1:5000".parse().unwrap());
         d.add_run_id("s1", "abc");
+        d.add_node_id("p1", "07c37dfeb235213a872192d90877d0cd55635b91");
         assert_eq!(d.name_at("127.9.1.1", 4000), "p1");
         assert_eq!(d.name_of("127.9.0.1:5000"), "p1");
         assert_eq!(d.name_of("127.9.0.9:1"), "127.9.0.9:1");
         assert_eq!(d.sentinel_named("abc"), "s1");
         assert_eq!(d.proxy_of(0), Some("127.9.1.1:4000".parse().unwrap()));
         assert_eq!(d.index("s1"), Some(1));
+        assert_eq!(
+            d.cluster_node_named("07c37dfeb235213a872192d90877d0cd55635b91"),
+            "p1"
+        );
+        assert_eq!(
+            d.node_id("p1"),
+            Some("07c37dfeb235213a872192d90877d0cd55635b91")
+        );
     }
 }

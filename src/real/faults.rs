@@ -40,6 +40,8 @@ struct Holds {
     paused: BTreeMap<String, u32>,
     down: BTreeMap<String, u32>,
     wipe: BTreeSet<String>,
+    /// Nodes whose machine is off (a machine crash): silent until they restart.
+    silent: BTreeSet<String>,
 }
 
 /// Applies the schedule.
@@ -163,14 +165,25 @@ impl FaultDriver {
                 }
             }
             FaultKind::Crash {
-                nodes, wipe_disk, ..
+                nodes,
+                wipe_disk,
+                machine,
             } => {
                 for n in nodes.iter().map(name) {
                     if *wipe_disk {
                         self.holds.wipe.insert(n.clone());
                     }
+                    // A machine that loses power answers nothing, not even a refusal: its
+                    // links go silent before the process dies, so no FIN or RST escapes.
+                    if *machine && self.holds.silent.insert(n.clone()) {
+                        ctx.net.set_silent(&n, true);
+                        // A process killed earlier no longer refuses either.
+                        ctx.net.set_down(&n, false);
+                    }
                     if hold(&mut self.holds.down, &n) {
-                        ctx.net.set_down(&n, true);
+                        if !self.holds.silent.contains(&n) {
+                            ctx.net.set_down(&n, true);
+                        }
                         ctx.sup.kill(&n)?;
                         ctx.watch.went_down(&n);
                     }
@@ -252,6 +265,9 @@ impl FaultDriver {
         }
         ctx.sup.restart(n)?;
         ctx.net.set_down(n, false);
+        if self.holds.silent.remove(n) {
+            ctx.net.set_silent(n, false);
+        }
         ctx.watch.restarted(n);
         if self.holds.paused.contains_key(n) {
             ctx.sup.pause(n)?;

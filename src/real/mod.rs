@@ -9,11 +9,13 @@
 //! - [`run`]: a whole scenario against real processes (`--backend real`), built from [`plan`]
 //!   (addresses, knobs, refusals), [`workload`] (RESP clients), [`faults`] (the wall-clock
 //!   schedule), [`watch`] and [`translate`] (INFO and logs into facts), [`directory`] (names).
+//! - [`cluster`]: a Redis Cluster's nodes joined into the scenario's layout before the run.
 //! - [`diff`]: the simulator and the real backend side by side, with tolerances and verdicts.
 //!
 //! **Architecture Invariant:** nothing here is used by simulated code; this is the only module
 //! allowed to read the wall clock, and it only ever talks to 127.0.0.0/8.
 
+pub mod cluster;
 pub mod diff;
 pub mod directory;
 pub mod faults;

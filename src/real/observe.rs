@@ -2,7 +2,7 @@
 //! a log's new lines incrementally.
 //!
 //! Every text matched here is copied from Redis 7.0.15's `serverLog` calls (replication.c,
-//! networking.c) and from `sentinelEvent` (sentinel.c), whose lines read
+//! networking.c, cluster.c) and from `sentinelEvent` (sentinel.c), whose lines read
 //! `<type> <instance-type> <name> <ip> <port>[ @ <master-name> <master-ip> <master-port>][ extra]`.
 //! A log line is `pid:R dd Mon yyyy hh:mm:ss.mmm L message` (server.c: `serverLogRaw`), where R is
 //! the role (`X` sentinel, `C` child, `S` replica, `M` master) and L the level (`.`, `-`, `*`, `#`).
@@ -182,6 +182,157 @@ impl Observation {
             parse_replication(&line.message)
         }
     }
+}
+
+/// A Redis Cluster node's log line (cluster.c of 7.0.15, every one logged at `notice` or
+/// `warning`), nodes named by their 40-character IDs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterLine {
+    /// "Marking node %.40s as failing (quorum reached)." (`markNodeAsFailingIfNeeded`).
+    MarkedFailing {
+        /// The node flagged FAIL.
+        node: String,
+    },
+    /// "FAIL message received from %.40s about %.40s" (`clusterProcessPacket`).
+    FailMessage {
+        /// The node flagged FAIL.
+        about: String,
+    },
+    /// "Clear FAIL state for node %.40s: ..." (`clearNodeFailureIfNeeded`).
+    FailCleared {
+        /// The node.
+        node: String,
+    },
+    /// "Cluster state changed: ok" / "... fail" (`clusterUpdateState`).
+    StateChanged {
+        /// `ok` rather than `fail`.
+        ok: bool,
+    },
+    /// "Start of election delayed for %lld milliseconds (rank #%d, offset %lld)."
+    /// (`clusterHandleSlaveFailover`).
+    ElectionDelayed {
+        /// The delay.
+        delay_ms: u64,
+        /// The replica's rank.
+        rank: u32,
+    },
+    /// "Starting a failover election for epoch %llu."
+    ElectionStarted {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// "Currently unable to failover: %s" (`clusterLogCantFailover`).
+    CantFailover {
+        /// The reason's first sentence, without its full stop.
+        reason: String,
+    },
+    /// "Failover auth granted to %.40s for epoch %llu" (`clusterSendFailoverAuthIfNeeded`).
+    VoteGranted {
+        /// The replica.
+        to: String,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// "Failover auth denied to %.40s: %s".
+    VoteDenied {
+        /// The replica.
+        to: String,
+        /// The reason as logged.
+        reason: String,
+    },
+    /// "Failover election won: I'm the new master."
+    ElectionWon,
+    /// "Configuration change detected. Reconfiguring myself as a replica of %.40s"
+    /// (`clusterUpdateSlotsConfigWith`), or "I'm a sub-replica! Reconfiguring myself as a
+    /// replica of grandmaster %.40s".
+    ReplicaOf {
+        /// The new primary.
+        primary: String,
+    },
+    /// "WARNING: configEpoch collision with node %.40s. configEpoch set to %llu"
+    /// (`clusterHandleConfigEpochCollision`).
+    EpochCollision {
+        /// The new configEpoch.
+        epoch: u64,
+    },
+}
+
+impl ClusterLine {
+    /// The line, if it is one of these.
+    pub fn parse(m: &str) -> Option<ClusterLine> {
+        use ClusterLine::*;
+        let id = |s: &str| s.to_string();
+        if let Some(n) = between(m, "Marking node ", " as failing (quorum reached).") {
+            return Some(MarkedFailing { node: id(n) });
+        }
+        if let Some(r) = m.strip_prefix("FAIL message received from ") {
+            let (_, about) = r.split_once(" about ")?;
+            return Some(FailMessage { about: id(about) });
+        }
+        if let Some(r) = m.strip_prefix("Clear FAIL state for node ") {
+            let (node, _) = r.split_once(':')?;
+            return Some(FailCleared { node: id(node) });
+        }
+        match m {
+            "Cluster state changed: ok" => return Some(StateChanged { ok: true }),
+            "Cluster state changed: fail" => return Some(StateChanged { ok: false }),
+            "Failover election won: I'm the new master." => return Some(ElectionWon),
+            _ => {}
+        }
+        if let Some(r) = m.strip_prefix("Start of election delayed for ") {
+            let (delay, r) = r.split_once(" milliseconds (rank #")?;
+            let (rank, _) = r.split_once(", offset ")?;
+            return Some(ElectionDelayed {
+                delay_ms: delay.parse::<i64>().ok()?.max(0) as u64,
+                rank: rank.parse().ok()?,
+            });
+        }
+        if let Some(e) = between(m, "Starting a failover election for epoch ", ".") {
+            return Some(ElectionStarted {
+                epoch: e.parse().ok()?,
+            });
+        }
+        if let Some(r) = m.strip_prefix("Currently unable to failover: ") {
+            let first = r.split(". ").next().unwrap_or(r);
+            return Some(CantFailover {
+                reason: first.trim_end_matches('.').to_string(),
+            });
+        }
+        parse_cluster_votes(m)
+    }
+}
+
+fn parse_cluster_votes(m: &str) -> Option<ClusterLine> {
+    use ClusterLine::*;
+    if let Some(r) = m.strip_prefix("Failover auth granted to ") {
+        let (to, epoch) = r.split_once(" for epoch ")?;
+        return Some(VoteGranted {
+            to: to.to_string(),
+            epoch: epoch.parse().ok()?,
+        });
+    }
+    if let Some(r) = m.strip_prefix("Failover auth denied to ") {
+        let (to, reason) = r.split_once(": ")?;
+        return Some(VoteDenied {
+            to: to.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+    let replica_of = m
+        .strip_prefix("Configuration change detected. Reconfiguring myself as a replica of ")
+        .or_else(|| {
+            m.strip_prefix("I'm a sub-replica! Reconfiguring myself as a replica of grandmaster ")
+        });
+    if let Some(p) = replica_of {
+        return Some(ReplicaOf {
+            primary: p.to_string(),
+        });
+    }
+    let r = m.strip_prefix("WARNING: configEpoch collision with node ")?;
+    let (_, epoch) = r.split_once(". configEpoch set to ")?;
+    Some(EpochCollision {
+        epoch: epoch.parse().ok()?,
+    })
 }
 
 fn between<'a>(s: &'a str, before: &str, after: &str) -> Option<&'a str> {
@@ -552,6 +703,79 @@ mod tests {
             event("25985:X 01 Dec 2026 14:43:37.929 * +failover-state-wait-promotion slave 127.0.0.32:7202 127.0.0.32 7202 @ mymaster 127.0.0.31 7201").kind,
             "+failover-state-wait-promotion"
         );
+    }
+
+    #[test]
+    fn cluster_lines() {
+        let a = "07c37dfeb235213a872192d90877d0cd55635b91";
+        let b = "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca";
+        let cases = [
+            (
+                format!("Marking node {a} as failing (quorum reached)."),
+                ClusterLine::MarkedFailing { node: a.into() },
+            ),
+            (
+                format!("FAIL message received from {b} about {a}"),
+                ClusterLine::FailMessage { about: a.into() },
+            ),
+            (
+                format!("Clear FAIL state for node {a}: replica is reachable again."),
+                ClusterLine::FailCleared { node: a.into() },
+            ),
+            (
+                "Cluster state changed: fail".into(),
+                ClusterLine::StateChanged { ok: false },
+            ),
+            (
+                "Start of election delayed for 682 milliseconds (rank #0, offset 84256).".into(),
+                ClusterLine::ElectionDelayed {
+                    delay_ms: 682,
+                    rank: 0,
+                },
+            ),
+            (
+                "Starting a failover election for epoch 4.".into(),
+                ClusterLine::ElectionStarted { epoch: 4 },
+            ),
+            (
+                "Currently unable to failover: Disconnected from master for longer than allowed. \
+                 Please check the 'cluster-replica-validity-factor' configuration option."
+                    .into(),
+                ClusterLine::CantFailover {
+                    reason: "Disconnected from master for longer than allowed".into(),
+                },
+            ),
+            (
+                format!("Failover auth granted to {a} for epoch 4"),
+                ClusterLine::VoteGranted {
+                    to: a.into(),
+                    epoch: 4,
+                },
+            ),
+            (
+                format!("Failover auth denied to {a}: its master is up"),
+                ClusterLine::VoteDenied {
+                    to: a.into(),
+                    reason: "its master is up".into(),
+                },
+            ),
+            (
+                "Failover election won: I'm the new master.".into(),
+                ClusterLine::ElectionWon,
+            ),
+            (
+                format!("Configuration change detected. Reconfiguring myself as a replica of {b}"),
+                ClusterLine::ReplicaOf { primary: b.into() },
+            ),
+            (
+                format!("WARNING: configEpoch collision with node {b}. configEpoch set to 7"),
+                ClusterLine::EpochCollision { epoch: 7 },
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(ClusterLine::parse(&line), Some(expected), "{line}");
+        }
+        assert_eq!(ClusterLine::parse("Cluster state changed: maybe"), None);
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl RealRun {
             quiet_from: SimTime(self.quiet_from_ns),
             network_bytes: 0,
             checkpoints: Vec::new(),
+            redirects: self.redirects.clone(),
         }
     }
 

@@ -4,12 +4,14 @@
 //!
 //! Processes are numbered as in the simulator: servers first (scenario order), then sentinels,
 //! then every workload's clients. Node `i` (a server or sentinel) listens on `127.S.0.(i+1)` and
-//! is reached only through its proxy on `127.S.1.(i+1)`; client `j` connects from
-//! `127.S.2.(j+1)`; the run's own observer (INFO polls, final reads) uses `127.S.3.1` and talks to
-//! nodes directly, so faults never hide what happened.
+//! is reached only through its proxy on `127.S.1.(i+1)` (a Redis Cluster node's bus too, on a
+//! second port of each address); client `j` connects from `127.S.2.(j+1)`; the run's own
+//! observer (INFO polls, final reads) uses `127.S.3.1` and talks to nodes directly, so faults
+//! never hide what happened.
 
 use std::net::Ipv4Addr;
 
+use crate::cluster::node::ClusterConfig;
 use crate::fault::FaultKind;
 use crate::redis::ServerConfig;
 use crate::scenario::Scenario;
@@ -130,13 +132,50 @@ pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The `cluster-*` knobs of a Redis Cluster node, spelled as in redis.conf, all written out
+/// (`cluster-enabled`, `cluster-port` and `cluster-config-file` come from the supervisor, the
+/// `cluster-announce-*` addresses from the run).
+pub fn cluster_knobs(c: &ClusterConfig) -> Vec<(String, String)> {
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+    [
+        ("cluster-node-timeout", c.node_timeout_ms.to_string()),
+        (
+            "cluster-replica-validity-factor",
+            c.replica_validity_factor.to_string(),
+        ),
+        (
+            "cluster-require-full-coverage",
+            yes(c.require_full_coverage),
+        ),
+        (
+            "cluster-allow-reads-when-down",
+            yes(c.allow_reads_when_down),
+        ),
+        ("cluster-replica-no-failover", yes(c.replica_no_failover)),
+        (
+            "cluster-allow-replica-migration",
+            yes(c.allow_replica_migration),
+        ),
+        // Redis's default; the model has no replica migration (docs/fidelity.md).
+        ("cluster-migration-barrier", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Whether a server keeps nothing on disk that a power loss could take and a kill leaves:
+/// no `save` rules and no AOF. What it may still write (`nodes.conf`, a replica's RDB from a full
+/// sync) Redis fsyncs before relying on it (cluster.c `clusterSaveConfig`, replication.c
+/// `readSyncBulkPayload`).
+pub fn persists_nothing(c: &ServerConfig) -> bool {
+    c.save.is_empty() && !c.appendonly
+}
+
 /// What real processes cannot do that the scenario asks for; empty when the run can go ahead.
 /// `faults` is the whole schedule (the scenario's and the nemesis's).
 pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String> {
     let mut out = Vec::new();
-    if s.cluster.is_some() {
-        out.push("Redis Cluster ([cluster]) is not yet supported by the real backend".to_string());
-    }
     if s.servers.len() + s.sentinels.len() > MAX_NODES {
         out.push(format!("more than {MAX_NODES} servers and sentinels"));
     }
@@ -178,7 +217,9 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
     }
     let servers = s.servers.len() as u32;
     for f in faults {
-        if let Some(why) = fault_refusal(&f.kind, servers + s.sentinels.len() as u32) {
+        let why = fault_refusal(&f.kind, servers + s.sentinels.len() as u32)
+            .or_else(|| machine_crash_refusal(s, &f.kind));
+        if let Some(why) = why {
             out.push(format!(
                 "fault {} at {} ms: {why}",
                 f.label,
@@ -214,18 +255,43 @@ pub fn warnings(s: &Scenario) -> Vec<String> {
     out
 }
 
+/// A machine crash is a kill plus silence on the node's links (`proxy::Network::set_silent`):
+/// faithful only for servers that persist nothing, since the page cache survives a kill.
+fn machine_crash_refusal(s: &Scenario, kind: &FaultKind) -> Option<String> {
+    let FaultKind::Crash {
+        nodes,
+        machine: true,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let refused: Vec<&str> = nodes
+        .iter()
+        .filter_map(|p| match s.servers.get(p.index()) {
+            Some(v) if persists_nothing(&v.config) => None,
+            Some(v) => Some(v.name.as_str()),
+            None => Some("sentinels"),
+        })
+        .collect();
+    (!refused.is_empty()).then(|| {
+        format!(
+            "a machine crash (power loss) of {} cannot be done for real: the page cache survives a \
+             kill (it can for servers that persist nothing: save \"\" and appendonly no)",
+            refused.join(", ")
+        )
+    })
+}
+
 /// Why a fault cannot be done with real processes, if it cannot. `nodes` counts servers and
-/// sentinels (processes beyond are clients).
+/// sentinels (processes beyond are clients). A machine crash is judged by `refusals`, which
+/// knows what the crashed servers persist.
 pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
     let clients_only = |ps: &[crate::sim::ProcessId]| ps.iter().any(|p| p.0 >= nodes);
     match kind {
         FaultKind::Loss { .. } => Some("packet loss cannot be reproduced on loopback".into()),
         FaultKind::Clock { .. } => Some("clocks of real processes cannot be shifted".into()),
         FaultKind::DiskStall { .. } => Some("a disk stall needs a fault-injecting disk".into()),
-        FaultKind::Crash { machine: true, .. } => Some(
-            "a machine crash (power loss) cannot be done for real: the page cache survives a kill"
-                .into(),
-        ),
         FaultKind::Crash { nodes: ps, .. } | FaultKind::Pause { nodes: ps } if clients_only(ps) => {
             Some("only servers and sentinels can be crashed or paused".into())
         }
@@ -271,6 +337,43 @@ mod tests {
     }
 
     #[test]
+    fn a_machine_crash_is_refused_only_for_servers_that_persist() {
+        let text = |save: &str| {
+            format!(
+                "name = \"m\"\nduration = \"10s\"\n[servers.p1]\nsave = {save}\n\
+                 [workloads.app]\nclients = 1\ntarget = \"p1\"\n\
+                 [[faults]]\nkind = \"machine-crash\"\ntargets = [\"p1\"]\nat = \"2s\"\n"
+            )
+        };
+        let refused = |save: &str| {
+            let s = Scenario::parse("m.toml", &text(save), &[]).unwrap();
+            refusals(&s, &s.faults)
+        };
+        assert!(refused("\"\"").is_empty(), "nothing on disk to lose");
+        let why = refused("\"60 1\"");
+        assert!(
+            why.len() == 1 && why[0].contains("(power loss) of p1"),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn cluster_knobs_spell_redis_conf() {
+        let c = ClusterConfig {
+            node_timeout_ms: 5000,
+            replica_no_failover: true,
+            ..ClusterConfig::default()
+        };
+        let k = cluster_knobs(&c);
+        let line = |name: &str| k.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(line("cluster-node-timeout"), "5000");
+        assert_eq!(line("cluster-replica-no-failover"), "yes");
+        assert_eq!(line("cluster-replica-validity-factor"), "10");
+        assert_eq!(line("cluster-require-full-coverage"), "yes");
+        assert_eq!(line("cluster-allow-reads-when-down"), "no");
+    }
+
+    #[test]
     fn impossible_faults_are_refused_with_a_reason() {
         use crate::sim::ProcessId;
         let crash = |machine| FaultKind::Crash {
@@ -280,9 +383,8 @@ mod tests {
         };
         assert!(fault_refusal(&crash(false), 3).is_none());
         assert!(
-            fault_refusal(&crash(true), 3)
-                .unwrap()
-                .contains("power loss")
+            fault_refusal(&crash(true), 3).is_none(),
+            "judged by what the servers persist"
         );
         let pause_client = FaultKind::Pause {
             nodes: vec![ProcessId(5)],

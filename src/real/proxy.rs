@@ -6,7 +6,17 @@
 //! destination node) and apply to the bytes flowing that way:
 //! - a cut holds the bytes (nobody is told, as in the simulator: peers notice through their own
 //!   timeouts) and a heal delivers what was held, in order;
-//! - a one-way latency delays every chunk by that much from the moment it was read.
+//! - a one-way latency delays every chunk by that much from the moment it was read;
+//! - a node that is *silent* (its machine lost power) answers nothing: every link to or from it
+//!   holds its bytes, its proxies accept connections and never forward them, and the end of its
+//!   killed process's connections is not passed on until it comes back (then they close, as a
+//!   rebooted machine resets connections it no longer knows).
+//!
+//! A closed connection crosses a link as its last bytes do: a cut or silent link holds the close
+//! too, so nobody learns of a partition by a connection closing on the far side.
+//!
+//! A node can have a second proxy for a second service (a Redis Cluster node's bus port): the
+//! same rules apply to it, since they name nodes, not ports.
 //!
 //! Every connection has a reader and a writer thread per direction, joined by a bounded queue, so a
 //! cut link that holds too much stops reading and TCP's own flow control pushes back.
@@ -28,6 +38,8 @@ const QUEUE_CHUNKS: usize = 1024;
 const POLL: Duration = Duration::from_millis(5);
 /// How long a proxy waits to connect to its node.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections a silent node's proxy holds before it closes new ones at once.
+const MAX_PARKED: usize = 4096;
 
 /// What happens to bytes flowing from one node to another.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,10 +57,12 @@ struct Shared {
     nodes: Mutex<BTreeMap<Ipv4Addr, String>>,
     /// (from, to) to the rule.
     rules: Mutex<BTreeMap<(String, String), LinkRule>>,
-    /// Node name to the address its proxy forwards to.
-    targets: Mutex<BTreeMap<String, SocketAddr>>,
+    /// (node name, service) to the address its proxy forwards to.
+    targets: Mutex<BTreeMap<(String, Service), SocketAddr>>,
     /// Nodes that are down: their proxies refuse connections.
     down: Mutex<std::collections::BTreeSet<String>>,
+    /// Nodes that are silent (their machine is off): nothing to or from them is delivered.
+    silent: Mutex<std::collections::BTreeSet<String>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -57,9 +71,19 @@ impl Shared {
         let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         rules.get(link).copied().unwrap_or_default()
     }
-    fn target(&self, node: &str) -> Option<SocketAddr> {
+    /// The rule as delivery sees it: a link to or from a silent node is cut.
+    fn effective_rule(&self, link: &(String, String)) -> LinkRule {
+        let mut rule = self.rule(link);
+        rule.cut |= self.is_silent(&link.0) || self.is_silent(&link.1);
+        rule
+    }
+    fn target(&self, node: &str, service: Service) -> Option<SocketAddr> {
         let targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        targets.get(node).copied()
+        targets.get(&(node.to_string(), service)).copied()
+    }
+    fn is_silent(&self, node: &str) -> bool {
+        let silent = self.silent.lock().unwrap_or_else(|e| e.into_inner());
+        silent.contains(node)
     }
     fn is_down(&self, node: &str) -> bool {
         let down = self.down.lock().unwrap_or_else(|e| e.into_inner());
@@ -83,6 +107,16 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .push(handle);
     }
+}
+
+/// What a node's proxy fronts: its client port (commands, replication, sentinels) or, for a
+/// Redis Cluster node, its cluster bus port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    /// The port clients, replicas and sentinels dial.
+    Client,
+    /// The cluster bus (`cluster-port`).
+    Bus,
 }
 
 /// The proxies of one run and their rules.
@@ -123,10 +157,15 @@ impl Network {
         self.listen(name, listen_ip)
     }
 
-    /// Starts the proxy of node `name` on a free port of `listen_ip` before the node itself runs
-    /// (so the node can be configured to announce the proxy's address); connections are refused
-    /// until [`Network::route`] names the target. Returns the address peers must dial.
-    pub fn listen(&self, name: &str, listen_ip: Ipv4Addr) -> io::Result<SocketAddr> {
+    /// Starts a second proxy of node `name`, for `service`, on a free port of `listen_ip`; like
+    /// [`Network::listen`], it refuses connections until [`Network::route_service`] names its
+    /// target. The node's rules, down and silent states apply to it as to its first proxy.
+    pub fn listen_service(
+        &self,
+        name: &str,
+        listen_ip: Ipv4Addr,
+        service: Service,
+    ) -> io::Result<SocketAddr> {
         if !listen_ip.is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -139,12 +178,29 @@ impl Network {
         let shared = self.shared.clone();
         let name = name.to_string();
         self.shared
-            .spawn(move || accept_loop(shared, listener, name));
+            .spawn(move || accept_loop(shared, listener, name, service));
         Ok(addr)
+    }
+
+    /// Starts the proxy of node `name` on a free port of `listen_ip` before the node itself runs
+    /// (so the node can be configured to announce the proxy's address); connections are refused
+    /// until [`Network::route`] names the target. Returns the address peers must dial.
+    pub fn listen(&self, name: &str, listen_ip: Ipv4Addr) -> io::Result<SocketAddr> {
+        self.listen_service(name, listen_ip, Service::Client)
     }
 
     /// Makes node `name`'s proxy forward to `target` (its node's own address).
     pub fn route(&self, name: &str, target: SocketAddr) -> io::Result<()> {
+        self.route_service(name, Service::Client, target)
+    }
+
+    /// Makes node `name`'s proxy for `service` forward to `target`.
+    pub fn route_service(
+        &self,
+        name: &str,
+        service: Service,
+        target: SocketAddr,
+    ) -> io::Result<()> {
         if !target.ip().is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -156,8 +212,19 @@ impl Network {
             .targets
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        targets.insert(name.to_string(), target);
+        targets.insert((name.to_string(), service), target);
         Ok(())
+    }
+
+    /// Makes node `name` silent, as a machine that lost power (see the module's header), or
+    /// brings it back: then the connections it held end, and new ones are forwarded again.
+    pub fn set_silent(&self, name: &str, silent: bool) {
+        let mut set = self.shared.silent.lock().unwrap_or_else(|e| e.into_inner());
+        if silent {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
     }
 
     /// Marks node `name` down (its proxy refuses connections, as a dead server's port does) or
@@ -228,12 +295,18 @@ impl Drop for Network {
     }
 }
 
-fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String) {
+fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, service: Service) {
     let Ok(addr) = listener.local_addr() else {
         return;
     };
     let mut listener = Some(listener);
+    // Connections accepted while the node is silent: held, never answered, closed when it
+    // comes back (a rebooted machine knows none of them).
+    let mut parked: Vec<TcpStream> = Vec::new();
     while !shared.stopped() {
+        if !parked.is_empty() && !shared.is_silent(&node) {
+            parked.clear();
+        }
         // A node that is down refuses connections, as a dead server's port does: the proxy
         // closes its listening socket until the node is up again, then listens on the same port.
         if shared.is_down(&node) {
@@ -252,10 +325,16 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String) {
         };
         match l.accept() {
             Ok((client, peer)) => {
+                if shared.is_silent(&node) {
+                    if parked.len() < MAX_PARKED {
+                        parked.push(client);
+                    }
+                    continue;
+                }
                 let source = shared.node_of(peer);
                 let from = SocketAddr::new(addr.ip(), 0);
                 // A node that cannot be reached just closes the client.
-                let Some(target) = shared.target(&node) else {
+                let Some(target) = shared.target(&node, service) else {
                     continue;
                 };
                 if let Ok(server) = connect_from(from, target, CONNECT_TIMEOUT) {
@@ -330,7 +409,10 @@ fn write_side(shared: &Shared, mut to: TcpStream, rx: Receiver<Chunk>, link: &(S
             Err(RecvTimeoutError::Disconnected) => None,
         };
         let Some((read_at, bytes)) = chunk else {
-            let _ = to.shutdown(Shutdown::Write);
+            // The close crosses the link as bytes do: not while it is cut.
+            if hold_until_deliverable(shared, link, Instant::now()) {
+                let _ = to.shutdown(Shutdown::Write);
+            }
             return;
         };
         if !hold_until_deliverable(shared, link, read_at) || to.write_all(&bytes).is_err() {
@@ -347,7 +429,7 @@ fn hold_until_deliverable(shared: &Shared, link: &(String, String), read_at: Ins
         if shared.stopped() {
             return false;
         }
-        let rule = shared.rule(link);
+        let rule = shared.effective_rule(link);
         let due = read_at + rule.latency;
         let now = Instant::now();
         if !rule.cut && now >= due {
@@ -440,6 +522,77 @@ mod tests {
         net.set_down("b", false);
         std::thread::sleep(POLL * 4);
         round_trip(&mut client(a, proxy), 2);
+    }
+
+    #[test]
+    fn a_silent_node_answers_nothing_and_hides_its_end() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 77), Ipv4Addr::new(127, 0, 0, 78));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let l = TcpListener::bind((b, 0)).unwrap();
+        let target = l.local_addr().unwrap();
+        let proxy = net
+            .expose("b", Ipv4Addr::new(127, 0, 1, 78), target)
+            .unwrap();
+        let mut old = client(a, proxy);
+        let (server_side, _) = l.accept().unwrap();
+        net.set_silent("b", true);
+        // The node's end closes (its process was killed): the client is not told.
+        drop(server_side);
+        old.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        let e = old.read(&mut buf).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "no end-of-file crosses: {e:?}"
+        );
+        // A new connection is accepted (the kernel of the proxy answers) but never answered.
+        let mut new = client(a, proxy);
+        new.write_all(b"PING\r\n").unwrap();
+        new.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        assert!(new.read(&mut buf).is_err(), "nothing answers");
+        // Back: the held connections end, as a rebooted machine resets them.
+        net.set_silent("b", false);
+        old.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        assert_eq!(
+            old.read(&mut buf).unwrap_or(0),
+            0,
+            "the old connection ends"
+        );
+    }
+
+    #[test]
+    fn a_cut_holds_a_close_until_it_heals() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 79), Ipv4Addr::new(127, 0, 0, 80));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let l = TcpListener::bind((b, 0)).unwrap();
+        let target = l.local_addr().unwrap();
+        let proxy = net
+            .expose("b", Ipv4Addr::new(127, 0, 1, 80), target)
+            .unwrap();
+        let mut s = client(a, proxy);
+        let (server_side, _) = l.accept().unwrap();
+        net.cut("b", "a");
+        drop(server_side);
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        assert!(s.read(&mut buf).is_err(), "the close is held by the cut");
+        net.heal("b", "a");
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        assert_eq!(
+            s.read(&mut buf).unwrap(),
+            0,
+            "the close arrives at the heal"
+        );
     }
 
     #[test]

@@ -16,10 +16,11 @@ use crate::history::History;
 use crate::metrics::Metrics;
 use crate::scenario::Scenario;
 
+use super::cluster;
 use super::directory::Directory;
 use super::faults::{FaultContext, FaultDriver};
 use super::plan::{self, Addresses};
-use super::proxy::Network;
+use super::proxy::{Network, Service};
 use super::resp::{Connection, Reply};
 use super::supervisor::{
     Binaries, Monitor, RealError, RedisVersion, SentinelSpec, ServerSpec, Supervisor,
@@ -104,6 +105,8 @@ pub struct RealRun {
     pub time_scale: f64,
     /// What the run reproduced only in part (see `plan::warnings`).
     pub warnings: Vec<String>,
+    /// Redis Cluster redirections the clients followed, by pattern (`MOVED <slot> c2r1`).
+    pub redirects: BTreeMap<String, u64>,
 }
 
 impl RealRun {
@@ -195,20 +198,40 @@ fn start_nodes(
         let what = what.to_string();
         move |e| RealError::Io(what, e)
     };
+    let members = s.cluster.as_ref().map(cluster::members).unwrap_or_default();
+    let mut bus_proxies = BTreeMap::new();
     for (i, name) in names.iter().enumerate() {
         if i < nodes {
             net.add_node(name, addrs.node(i));
             let proxy = net.listen(name, addrs.proxy(i)).map_err(io("a proxy"))?;
             dir.add_proxy(name, proxy);
+            if members.contains(&i) {
+                let bus = net
+                    .listen_service(name, addrs.proxy(i), Service::Bus)
+                    .map_err(io("a bus proxy"))?;
+                bus_proxies.insert(i, bus);
+            }
         } else {
             net.add_node(name, addrs.client(i - nodes));
         }
     }
     for (i, v) in s.servers.iter().enumerate() {
-        let spec = server_spec(v, addrs.node(i), &dir);
+        let mut spec = server_spec(v, addrs.node(i), &dir);
+        if let (Some(c), Some(bus)) = (&s.cluster, bus_proxies.get(&i)) {
+            cluster_spec(&mut spec, &c.config, &dir, *bus);
+        }
         let at = sup.start_server(&spec)?;
         net.route(&v.name, at).map_err(io("a proxy route"))?;
+        if let Some(bus) = sup.bus_addr(&v.name)? {
+            net.route_service(&v.name, Service::Bus, bus)
+                .map_err(io("a bus proxy route"))?;
+        }
         dir.add_addr(&v.name, at);
+    }
+    set_base_latency(s, net, &names);
+    if let Some(c) = &s.cluster {
+        let first = bus_proxies[&c.shards[0].primary];
+        cluster::form(s, sup, &mut dir, addrs.observer(), first)?;
     }
     for (j, v) in s.sentinels.iter().enumerate() {
         let i = s.servers.len() + j;
@@ -224,8 +247,31 @@ fn start_nodes(
             dir.add_run_id(&v.name, &id);
         }
     }
-    set_base_latency(s, net, &names);
     Ok(dir)
+}
+
+/// A Redis Cluster node: the cluster knobs, no `replicaof` (refused in cluster mode: replicas
+/// follow `CLUSTER REPLICATE`), and its proxies announced as its address and bus port
+/// (`cluster-announce-ip`, `-port`, `-bus-port`), so peers and clients (MOVED, CLUSTER SLOTS)
+/// reach it only through them.
+fn cluster_spec(
+    spec: &mut ServerSpec,
+    config: &crate::cluster::node::ClusterConfig,
+    dir: &Directory,
+    bus_proxy: SocketAddr,
+) {
+    let me = dir.proxy(&spec.name).expect("every node has a proxy");
+    spec.replicaof = None;
+    spec.cluster_bus = true;
+    spec.extra.extend(plan::cluster_knobs(config));
+    spec.extra.extend([
+        ("cluster-announce-ip".to_string(), me.ip().to_string()),
+        ("cluster-announce-port".to_string(), me.port().to_string()),
+        (
+            "cluster-announce-bus-port".to_string(),
+            bus_proxy.port().to_string(),
+        ),
+    ]);
 }
 
 fn server_spec(
@@ -319,7 +365,7 @@ struct Running<'s> {
     dir: Directory,
     watch: Watcher,
     driver: FaultDriver,
-    clients: Vec<std::thread::JoinHandle<Vec<crate::history::HistoryEvent>>>,
+    clients: Vec<std::thread::JoinHandle<workload::ClientOutput>>,
     start: Instant,
 }
 
@@ -343,7 +389,14 @@ impl<'s> Running<'s> {
         for v in &s.sentinels {
             sentinels.push((v.name.clone(), sup.node(&v.name)?.log_path()));
         }
-        let watch = Watcher::new(dir.clone(), start, addrs.observer(), servers, sentinels);
+        let mut watch = Watcher::new(dir.clone(), start, addrs.observer(), servers, sentinels);
+        if let Some(c) = &s.cluster {
+            let members: Vec<String> = cluster::members(c)
+                .into_iter()
+                .map(|i| s.servers[i].name.clone())
+                .collect();
+            watch.watch_cluster(&members);
+        }
         let base = base_latency(s, &dir.names);
         let driver = FaultDriver::new(faults, opts.time_scale, base, addrs.observer());
         let env = ClientEnv {
@@ -404,14 +457,22 @@ impl<'s> Running<'s> {
 
     fn finish(self, sup: &mut Supervisor) -> Result<RealRun, RealError> {
         let mut events = Vec::new();
+        let mut redirects = BTreeMap::new();
         for c in self.clients {
-            events.extend(c.join().unwrap_or_default());
+            let out = c.join().unwrap_or_default();
+            events.extend(out.events);
+            for (pattern, n) in out.redirects {
+                *redirects.entry(pattern).or_default() += n;
+            }
         }
         let duration_ns = self.start.elapsed().as_nanos() as u64;
         let mut servers = Vec::new();
         for v in &self.scenario.servers {
             let up = self.driver.reachable(&v.name);
-            servers.push(final_state(sup, &self.dir, &v.name, up, self.addrs)?);
+            let cluster = self.scenario.cluster.is_some();
+            servers.push(final_state(
+                sup, &self.dir, &v.name, up, self.addrs, cluster,
+            )?);
         }
         let faults = self.driver.records();
         let (notes, metrics) = self.watch.finish();
@@ -437,6 +498,7 @@ impl<'s> Running<'s> {
             .as_nanos() as u64,
             time_scale: self.scale,
             warnings: plan::warnings(self.scenario),
+            redirects,
         })
     }
 }
@@ -445,7 +507,7 @@ fn spawn_clients(
     s: &Scenario,
     addrs: Addresses,
     env: &ClientEnv,
-) -> Vec<std::thread::JoinHandle<Vec<crate::history::HistoryEvent>>> {
+) -> Vec<std::thread::JoinHandle<workload::ClientOutput>> {
     let first = s.servers.len() + s.sentinels.len();
     let mut j = 0;
     let mut out = Vec::new();
@@ -471,6 +533,7 @@ fn final_state(
     name: &str,
     up: bool,
     addrs: Addresses,
+    cluster: bool,
 ) -> Result<RealServerFinal, RealError> {
     let mut out = RealServerFinal {
         name: name.to_string(),
@@ -505,14 +568,37 @@ fn final_state(
         out.master = Some(dir.name_at(&r.master_host, r.master_port));
         out.link_up = r.master_link_up && !r.sync_in_progress;
     }
-    (out.data, out.sets) = dataset(&mut c);
+    if cluster {
+        // A cluster replica answers reads of its primary's slots only after READONLY (else
+        // -MOVED); a primary ignores it.
+        let _ = c.cmd(&["READONLY"]);
+    }
+    (out.data, out.sets) = dataset(&mut c, cluster);
     Ok(out)
+}
+
+/// The keys of one SCAN batch as MGETs: all at once, or per slot in a Redis Cluster.
+fn key_groups(keys: Vec<String>, cluster: bool) -> Vec<Vec<String>> {
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    if !cluster {
+        return vec![keys];
+    }
+    let mut by_slot: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    for k in keys {
+        let slot = crate::cluster::slot::key_hash_slot(k.as_bytes());
+        by_slot.entry(slot).or_default().push(k);
+    }
+    by_slot.into_values().collect()
 }
 
 /// Every string key and value by `SCAN` and `MGET`, and every set by `SMEMBERS` (other types are skipped).
 type Dataset = (BTreeMap<String, String>, BTreeMap<String, BTreeSet<String>>);
 
-fn dataset(c: &mut Connection) -> Dataset {
+/// In a Redis Cluster, keys are read one slot at a time (an MGET across slots is refused with
+/// -CROSSSLOT); a key of a slot the node does not serve (answered -MOVED) is left out.
+fn dataset(c: &mut Connection, cluster: bool) -> Dataset {
     let mut data = BTreeMap::new();
     let mut sets = BTreeMap::new();
     let mut cursor = "0".to_string();
@@ -525,11 +611,11 @@ fn dataset(c: &mut Connection) -> Dataset {
             break;
         };
         let keys: Vec<String> = keys.iter().filter_map(Reply::as_text).collect();
-        if !keys.is_empty() {
+        for group in key_groups(keys, cluster) {
             let mut args: Vec<&str> = vec!["MGET"];
-            args.extend(keys.iter().map(String::as_str));
+            args.extend(group.iter().map(String::as_str));
             if let Ok(Reply::Array(Some(values))) = c.cmd(&args) {
-                for (k, v) in keys.iter().zip(values) {
+                for (k, v) in group.iter().zip(values) {
                     if let Some(v) = v.as_text() {
                         data.insert(k.clone(), v);
                     } else if let Ok(Reply::Array(Some(members))) = c.cmd(&["SMEMBERS", k]) {

@@ -184,6 +184,9 @@ pub struct ServerSpec {
     pub replica_announce_ip: Option<Ipv4Addr>,
     /// `replica-announce-port`.
     pub replica_announce_port: Option<u16>,
+    /// `cluster-enabled yes`: the supervisor also picks a free port of `ip` for the cluster bus
+    /// and writes it as `cluster-port` (the bus then listens there, not on port + 10000).
+    pub cluster_bus: bool,
     /// Any other redis.conf lines, as `(knob, value)`.
     pub extra: Vec<(String, String)>,
 }
@@ -203,6 +206,7 @@ impl ServerSpec {
             replicaof: None,
             replica_announce_ip: None,
             replica_announce_port: None,
+            cluster_bus: false,
             extra: Vec::new(),
         }
     }
@@ -341,7 +345,9 @@ pub struct Node {
     pub kind: NodeKind,
     /// Where it listens.
     pub addr: SocketAddr,
-    /// Its own directory (config, log, RDB, AOF).
+    /// Where its cluster bus listens (`cluster-port`), for a Redis Cluster node.
+    pub bus_addr: Option<SocketAddr>,
+    /// Its own directory (config, log, RDB, AOF; `nodes.conf` for a cluster node).
     pub dir: PathBuf,
     child: Option<Child>,
 }
@@ -459,12 +465,29 @@ impl Supervisor {
 
     /// Starts a `redis-server` on a free port of `spec.ip` and waits until it answers PING.
     pub fn start_server(&mut self, spec: &ServerSpec) -> Result<SocketAddr, RealError> {
-        self.start(&spec.name, spec.ip, NodeKind::Server, &spec.knobs())
+        self.start(
+            &spec.name,
+            spec.ip,
+            NodeKind::Server,
+            &spec.knobs(),
+            spec.cluster_bus,
+        )
     }
 
     /// Starts a `redis-sentinel` on a free port of `spec.ip` and waits until it answers PING.
     pub fn start_sentinel(&mut self, spec: &SentinelSpec) -> Result<SocketAddr, RealError> {
-        self.start(&spec.name, spec.ip, NodeKind::Sentinel, &spec.knobs())
+        self.start(
+            &spec.name,
+            spec.ip,
+            NodeKind::Sentinel,
+            &spec.knobs(),
+            false,
+        )
+    }
+
+    /// The address node `name`'s cluster bus listens on, for a Redis Cluster node.
+    pub fn bus_addr(&self, name: &str) -> Result<Option<SocketAddr>, RealError> {
+        Ok(self.node(name)?.bus_addr)
     }
 
     fn start(
@@ -473,6 +496,7 @@ impl Supervisor {
         ip: Ipv4Addr,
         kind: NodeKind,
         knobs: &[(String, String)],
+        cluster_bus: bool,
     ) -> Result<SocketAddr, RealError> {
         if self.nodes.contains_key(name) {
             return Err(RealError::DuplicateNode(name.to_string()));
@@ -482,10 +506,16 @@ impl Supervisor {
         let mut last = None;
         for _ in 0..START_ATTEMPTS {
             let addr = free_port(ip)?;
+            let bus_addr = if cluster_bus {
+                Some(free_port_besides(ip, addr)?)
+            } else {
+                None
+            };
             let mut node = Node {
                 name: name.to_string(),
                 kind,
                 addr,
+                bus_addr,
                 dir: dir.clone(),
                 child: None,
             };
@@ -670,6 +700,20 @@ fn free_port(ip: Ipv4Addr) -> Result<SocketAddr, RealError> {
         .map_err(io_err(format!("finding a free port on {ip}")))
 }
 
+/// A free port of `ip` other than `taken`'s (the client port just picked, not yet bound).
+fn free_port_besides(ip: Ipv4Addr, taken: SocketAddr) -> Result<SocketAddr, RealError> {
+    for _ in 0..START_ATTEMPTS {
+        let addr = free_port(ip)?;
+        if addr != taken {
+            return Ok(addr);
+        }
+    }
+    Err(RealError::Io(
+        format!("finding a second free port on {ip}"),
+        io::Error::from(io::ErrorKind::AddrInUse),
+    ))
+}
+
 fn render_config(node: &Node, knobs: &[(String, String)]) -> String {
     let ip = node.addr.ip();
     let mut lines = vec![
@@ -685,6 +729,15 @@ fn render_config(node: &Node, knobs: &[(String, String)]) -> String {
     // so a link proxy can tell who is talking. Sentinel honours it too (sentinel.c:
     // instanceLinkConnection uses redisAsyncConnectBind with server.bind_source_addr).
     lines.push(format!("bind-source-addr {ip}"));
+    if let Some(bus) = node.bus_addr {
+        // cluster.c: clusterInit listens on cluster_port when it is set, else port + 10000.
+        lines.push("cluster-enabled yes".to_string());
+        lines.push(format!("cluster-port {}", bus.port()));
+        lines.push(format!(
+            "cluster-config-file {}",
+            node.dir.join("nodes.conf").display()
+        ));
+    }
     lines.extend(knobs.iter().map(|(k, v)| format!("{k} {v}")));
     lines.join("\n") + "\n"
 }
@@ -761,6 +814,7 @@ mod tests {
             name: "r1".into(),
             kind: NodeKind::Server,
             addr: "127.0.0.3:7002".parse().unwrap(),
+            bus_addr: None,
             dir: PathBuf::from("/tmp/x/r1"),
             child: None,
         };

@@ -3,11 +3,13 @@
 //! replica's current primary, its last PSYNC request, the primary's backlog bounds), which the
 //! caller passes in as a [`ServerContext`].
 
-use crate::fact::{EventSubject, Fact, FullResyncReason, ReplTimeout, SentinelEventKind};
+use crate::fact::{
+    ClusterFact, EventSubject, Fact, FullResyncReason, ReplTimeout, SentinelEventKind,
+};
 
 use super::directory::Directory;
 use super::info::ReplicationInfo;
-use super::observe::{Observation, PsyncRefusal, SentinelEvent};
+use super::observe::{ClusterLine, Observation, PsyncRefusal, SentinelEvent};
 
 /// Lines simkv reads that `observe` does not type (replication.c, 7.0.15).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +174,79 @@ pub fn extra_fact(dir: &Directory, cx: &ServerContext<'_>, line: &ExtraLine) -> 
 
 /// "for lack of backlog" covers both a missing backlog and an offset outside it
 /// (replication.c: `masterTryPartialResynchronization`); the primary's INFO tells which.
+/// What a cluster node's log line needs besides itself.
+pub struct ClusterContext<'a> {
+    /// The node's primary before the line, if it was a replica (for an election won).
+    pub primary: Option<&'a str>,
+    /// The epoch of the node's latest election (an election won takes it as its configEpoch:
+    /// cluster.c `clusterHandleSlaveFailover`).
+    pub election_epoch: u64,
+}
+
+/// The cluster fact a log line stands for, nodes named; `None` for lines without one (PFAIL has
+/// no line at notice level: the watcher reads it from `CLUSTER NODES`).
+pub fn cluster_fact(
+    dir: &Directory,
+    cx: &ClusterContext<'_>,
+    l: &ClusterLine,
+) -> Option<ClusterFact> {
+    let name = |id: &str| dir.cluster_node_named(id);
+    Some(match l {
+        ClusterLine::MarkedFailing { node } => ClusterFact::Fail {
+            about: name(node),
+            by_quorum: true,
+        },
+        ClusterLine::FailMessage { about } => ClusterFact::Fail {
+            about: name(about),
+            by_quorum: false,
+        },
+        ClusterLine::FailCleared { node } => ClusterFact::FailCleared { about: name(node) },
+        ClusterLine::StateChanged { ok } => ClusterFact::State { ok: *ok },
+        ClusterLine::ElectionDelayed { delay_ms, rank } => ClusterFact::ElectionScheduled {
+            delay_ms: *delay_ms,
+            rank: *rank,
+        },
+        ClusterLine::ElectionStarted { epoch } => ClusterFact::ElectionStarted { epoch: *epoch },
+        ClusterLine::CantFailover { reason } => ClusterFact::FailoverBlocked {
+            reason: reason.clone(),
+        },
+        ClusterLine::VoteGranted { to, epoch } => ClusterFact::VoteGranted {
+            to: name(to),
+            epoch: *epoch,
+        },
+        ClusterLine::VoteDenied { to, reason } => ClusterFact::VoteRefused {
+            to: name(to),
+            reason: vote_refusal(reason),
+        },
+        ClusterLine::ElectionWon => ClusterFact::Promoted {
+            replaced: cx.primary?.to_string(),
+            epoch: cx.election_epoch,
+        },
+        ClusterLine::ReplicaOf { primary } => ClusterFact::BecameReplica { of: name(primary) },
+        ClusterLine::EpochCollision { epoch } => ClusterFact::ConfigEpochBumped { epoch: *epoch },
+    })
+}
+
+/// A vote refusal's reason as the model words it (cluster/election.rs: `VoteRefusal::text`),
+/// from the warning `clusterSendFailoverAuthIfNeeded` logs.
+fn vote_refusal(logged: &str) -> String {
+    if logged.starts_with("reqEpoch (") {
+        return "reqEpoch is older than my currentEpoch".into();
+    }
+    if logged.starts_with("already voted for epoch ") {
+        return "already voted in this epoch".into();
+    }
+    if logged.starts_with("can't vote about this master before ") {
+        return "can't vote for any slave of this master before node timeout * 2".into();
+    }
+    if let Some(r) = logged.strip_prefix("slot ")
+        && let Some((slot, _)) = r.split_once(" epoch (")
+    {
+        return format!("slot {slot} epoch is greater than its configEpoch");
+    }
+    logged.to_string()
+}
+
 fn backlog_reason(info: Option<&ReplicationInfo>, requested: i64) -> FullResyncReason {
     match info {
         Some(i) if i.repl_backlog_active => FullResyncReason::OutOfBacklog {

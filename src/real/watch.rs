@@ -2,20 +2,27 @@
 //! every 100 ms, directly, never through a proxy) for roles and offsets, tails every server and
 //! sentinel log, and turns both into the facts the simulator emits, stamped with wall-clock
 //! nanoseconds since the run started. It also samples the metrics once a second.
+//!
+//! A Redis Cluster node is also asked `CLUSTER NODES` at each poll: PFAIL has no log line at
+//! the default log level (cluster.c logs "possibly failing" at debug), so a node's PFAIL of a
+//! peer is the `fail?` flag appearing in its view; everything else (FAIL, elections, votes,
+//! promotions, state changes) comes from its log.
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::fact::{Fact, FactNote, FullResyncReason, StartRole};
+use std::collections::BTreeMap;
+
+use crate::fact::{ClusterFact, Fact, FactNote, FullResyncReason, StartRole};
 use crate::metrics::{Metrics, ServerSample};
 use crate::sim::{Note, SimTime};
 
 use super::directory::Directory;
 use super::info::{InfoRole, ReplicationInfo};
-use super::observe::{LogLine, LogTailer, Observation, PsyncRefusal};
+use super::observe::{ClusterLine, LogLine, LogTailer, Observation, PsyncRefusal};
 use super::resp::{Connection, Reply};
-use super::translate::{self, ExtraLine, ServerContext};
+use super::translate::{self, ClusterContext, ExtraLine, ServerContext};
 
 /// How long the observer waits for one INFO reply.
 const INFO_TIMEOUT: Duration = Duration::from_millis(300);
@@ -39,6 +46,26 @@ struct ServerWatch {
     awaiting_reason: VecDeque<usize>,
     /// The primary its log last said it connects to ("Connecting to MASTER"): fresher than INFO.
     log_primary: Option<String>,
+    /// For a Redis Cluster node: what it was seen to think of its peers.
+    cluster: Option<ClusterWatch>,
+}
+
+/// What one cluster node was seen to think of its peers, and of itself.
+#[derive(Default)]
+struct ClusterWatch {
+    /// Per peer (by name): whether its PFAIL was noted (and not yet cleared), and whether it is
+    /// FAIL by the log.
+    peers: BTreeMap<String, PeerWatch>,
+    /// Its primary as its own `CLUSTER NODES` line names it (a replica's).
+    primary: Option<String>,
+    /// The epoch of its latest election.
+    election_epoch: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct PeerWatch {
+    pfail_noted: bool,
+    failed: bool,
 }
 
 struct SentinelWatch {
@@ -94,6 +121,7 @@ impl Watcher {
                     refusals: VecDeque::new(),
                     awaiting_reason: VecDeque::new(),
                     log_primary: None,
+                    cluster: None,
                 })
                 .collect(),
             sentinels: sentinels
@@ -129,12 +157,26 @@ impl Watcher {
         });
     }
 
+    /// Watches these servers as Redis Cluster nodes too (`CLUSTER NODES`, cluster log lines).
+    pub fn watch_cluster(&mut self, names: &[String]) {
+        for s in &mut self.servers {
+            if names.contains(&s.name) {
+                s.cluster = Some(ClusterWatch::default());
+            }
+        }
+    }
+
     /// Server `name` was restarted: its next INFO is reported as a start.
     pub fn restarted(&mut self, name: &str) {
         if let Some(s) = self.servers.iter_mut().find(|s| s.name == name) {
             s.pending_start = true;
             s.conn = None;
             s.info = None;
+            if s.cluster.is_some() {
+                // A restarted node reloads its view from nodes.conf (cluster.c:
+                // clusterLoadConfig): what it shows from now on is noted afresh.
+                s.cluster = Some(ClusterWatch::default());
+            }
         }
     }
 
@@ -197,6 +239,58 @@ impl Watcher {
         self.servers[i].keys = keys;
         for f in facts {
             self.push(i as u32, f);
+        }
+        if self.servers[i].cluster.is_some() {
+            self.poll_cluster_view(i);
+        }
+    }
+
+    /// `CLUSTER NODES` of cluster node `i`: PFAIL noted and cleared, and its own primary.
+    fn poll_cluster_view(&mut self, i: usize) {
+        let view = match self.servers[i]
+            .conn
+            .as_mut()
+            .map(|c| c.cmd(&["CLUSTER", "NODES"]))
+        {
+            Some(Ok(r)) => r.as_text(),
+            _ => None,
+        };
+        let Some(view) = view else {
+            return;
+        };
+        let mut facts = Vec::new();
+        let dir = &self.dir;
+        let watch = self.servers[i].cluster.as_mut().expect("a cluster node");
+        for line in view.lines() {
+            let w: Vec<&str> = line.split(' ').collect();
+            let (Some(id), Some(flags), Some(master)) = (w.first(), w.get(2), w.get(3)) else {
+                continue;
+            };
+            let flags: Vec<&str> = flags.split(',').collect();
+            if flags.contains(&"myself") {
+                watch.primary = (*master != "-").then(|| dir.cluster_node_named(master));
+                continue;
+            }
+            let about = dir.cluster_node_named(id);
+            let peer = watch.peers.entry(about.clone()).or_default();
+            let (pfail, fail) = (flags.contains(&"fail?"), flags.contains(&"fail"));
+            if pfail && !peer.pfail_noted {
+                peer.pfail_noted = true;
+                facts.push(ClusterFact::Pfail { about });
+            } else if !pfail && !fail && peer.pfail_noted && !peer.failed {
+                peer.pfail_noted = false;
+                facts.push(ClusterFact::PfailCleared { about });
+            }
+        }
+        let node = self.servers[i].name.clone();
+        for event in facts {
+            self.push(
+                i as u32,
+                Fact::Cluster {
+                    node: node.clone(),
+                    event,
+                },
+            );
         }
     }
 
@@ -265,6 +359,12 @@ impl Watcher {
         if line.role == 'X' || line.role == 'C' {
             return;
         }
+        if self.servers[i].cluster.is_some()
+            && let Some(l) = ClusterLine::parse(&line.message)
+        {
+            self.cluster_line(i, &l);
+            return;
+        }
         if let Some(extra) = ExtraLine::parse(&line.message) {
             if let ExtraLine::PsyncRequest { offset, .. } = &extra {
                 self.servers[i].psync_offset = Some(*offset);
@@ -304,6 +404,64 @@ impl Watcher {
         let fact = translate::replication_fact(&self.dir, &self.context(i), &o);
         if let Some(f) = fact {
             self.push(i as u32, f);
+        }
+    }
+
+    /// A cluster node's log line: its fact, with the bookkeeping PFAIL and promotions need.
+    fn cluster_line(&mut self, i: usize, l: &ClusterLine) {
+        let primary = {
+            let s = &self.servers[i];
+            let w = s.cluster.as_ref().expect("a cluster node");
+            w.primary.clone().or_else(|| self.context(i).primary)
+        };
+        let epoch = self.servers[i]
+            .cluster
+            .as_ref()
+            .map_or(0, |w| w.election_epoch);
+        let cx = ClusterContext {
+            primary: primary.as_deref(),
+            election_epoch: epoch,
+        };
+        let Some(fact) = translate::cluster_fact(&self.dir, &cx, l) else {
+            return;
+        };
+        let node = self.servers[i].name.clone();
+        let watch = self.servers[i].cluster.as_mut().expect("a cluster node");
+        let mut facts = Vec::new();
+        match &fact {
+            ClusterFact::Fail { about, by_quorum } => {
+                let peer = watch.peers.entry(about.clone()).or_default();
+                // Counting a quorum needs the node's own PFAIL first (markNodeAsFailingIfNeeded):
+                // noted here when no poll caught the `fail?` flag in between.
+                if *by_quorum && !peer.pfail_noted {
+                    peer.pfail_noted = true;
+                    facts.push(ClusterFact::Pfail {
+                        about: about.clone(),
+                    });
+                }
+                peer.failed = true;
+            }
+            ClusterFact::FailCleared { about } => {
+                watch.peers.insert(about.clone(), PeerWatch::default());
+            }
+            ClusterFact::ElectionStarted { epoch } => watch.election_epoch = *epoch,
+            ClusterFact::Promoted { .. } => {
+                // clusterFailoverReplaceYourMaster: replicationUnsetMaster logs no "MASTER MODE".
+                watch.primary = None;
+                self.servers[i].log_primary = None;
+            }
+            ClusterFact::BecameReplica { of } => watch.primary = Some(of.clone()),
+            _ => {}
+        }
+        facts.push(fact);
+        for event in facts {
+            self.push(
+                i as u32,
+                Fact::Cluster {
+                    node: node.clone(),
+                    event,
+                },
+            );
         }
     }
 

@@ -9,7 +9,16 @@
 //! subscriber thread per sentinel, through that sentinel's proxy) and asks again after an error
 //! or a timeout. Difference: arrivals of an open-loop workload are evenly spaced at the rate (not
 //! Poisson).
+//!
+//! A Redis Cluster client (`discovery = "cluster"`) works as the simulated one (client.rs): it
+//! reads the slot map with `CLUSTER SLOTS` at start, sends each key to its slot's owner, follows
+//! `-MOVED` (updating its map) and `-ASK` (`ASKING` first) at most `MAX_REDIRECTS` times, forgets
+//! a slot's owner after a timeout or a broken connection (the next command on it goes to the next
+//! node in turn, which answers `-MOVED`), and records any other error as a failure with Redis's
+//! text. Difference: it keeps one connection per node, as cluster client libraries do (the
+//! simulated client holds one at a time).
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +27,11 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 use serde_json::Value;
 
-use crate::client::{Follow, KeyDistribution, OpKind, Target, WorkloadSpec};
+use crate::client::{
+    Follow, KeyDistribution, MAX_REDIRECTS, OpKind, SlotMap, Target, WorkloadSpec,
+};
+use crate::cluster::redirect::RedirectText;
+use crate::cluster::slot::key_hash_slot;
 use crate::history::{EventType, HistoryEvent};
 use crate::sim::{RngStreams, SimRng};
 
@@ -62,8 +75,18 @@ pub fn scaled(ns: u64, scale: f64) -> Duration {
     Duration::from_nanos((ns as f64 * scale) as u64)
 }
 
-/// Starts the client on its own thread; the thread returns the client's history events.
-pub fn spawn(plan: ClientPlan, env: ClientEnv) -> std::thread::JoinHandle<Vec<HistoryEvent>> {
+/// What a client thread hands back: its history events, and the cluster redirections it
+/// followed by pattern (`MOVED <slot> c2r1`).
+#[derive(Debug, Default)]
+pub struct ClientOutput {
+    /// The history events.
+    pub events: Vec<HistoryEvent>,
+    /// Redirections followed, by pattern.
+    pub redirects: BTreeMap<String, u64>,
+}
+
+/// Starts the client on its own thread; the thread returns the client's output.
+pub fn spawn(plan: ClientPlan, env: ClientEnv) -> std::thread::JoinHandle<ClientOutput> {
     std::thread::spawn(move || Client::new(plan, env).run())
 }
 
@@ -81,8 +104,18 @@ struct Client {
     stop: Arc<AtomicBool>,
     subscribers: Vec<std::thread::JoinHandle<()>>,
     conn: Option<(SocketAddr, Connection)>,
+    /// A cluster client's other connections, one per node it talked to.
+    idle: BTreeMap<SocketAddr, Connection>,
     sentinel_turn: usize,
     events: Vec<HistoryEvent>,
+    /// A cluster client's slot map (owners by process index).
+    slots: Option<SlotMap>,
+    /// The next node to ask about a slot whose owner is unknown.
+    probe: usize,
+    /// The slot of the operation in progress (a cluster client forgets its owner on a timeout).
+    slot: Option<u16>,
+    /// Redirections followed, by pattern.
+    redirects: BTreeMap<String, u64>,
 }
 
 /// How an operation ended.
@@ -99,8 +132,11 @@ impl Client {
         let zipf = zipf_cdf(plan.spec.keys);
         let primary = match plan.spec.target {
             Target::Server(p) => env.dir.proxy_of(p.index()),
-            // Cluster scenarios are refused before a real run starts (`plan::refusals`).
             Target::Sentinels(_) | Target::Cluster(_) => None,
+        };
+        let slots = match &plan.spec.target {
+            Target::Cluster(map) => Some((**map).clone()),
+            _ => None,
         };
         Client {
             plan,
@@ -110,6 +146,11 @@ impl Client {
             next_id: 0,
             primary,
             conn: None,
+            idle: BTreeMap::new(),
+            slots,
+            probe: 0,
+            slot: None,
+            redirects: BTreeMap::new(),
             sentinel_turn: 0,
             pushed: Arc::new(Mutex::new(None)),
             subscribed: Vec::new(),
@@ -123,7 +164,7 @@ impl Client {
         self.env.start.elapsed()
     }
 
-    fn run(mut self) -> Vec<HistoryEvent> {
+    fn run(mut self) -> ClientOutput {
         let s = self.env.time_scale;
         let start = scaled(self.plan.spec.start_ns, s);
         let stop = scaled(self.plan.spec.stop_ns, s);
@@ -135,6 +176,9 @@ impl Client {
         let think = Duration::from_nanos(self.plan.spec.think_ns.max(1));
         // Spread client start times over one millisecond, as the simulated clients do.
         let mut next = start + Duration::from_micros(self.rng.random_range(0..1000u64));
+        if self.slots.is_some() {
+            self.read_slot_map();
+        }
         if let (Target::Sentinels(sentinels), Follow::Push) =
             (&self.plan.spec.target, self.plan.spec.follow)
         {
@@ -167,7 +211,10 @@ impl Client {
         for t in self.subscribers.drain(..) {
             let _ = t.join();
         }
-        self.events
+        ClientOutput {
+            events: self.events,
+            redirects: self.redirects,
+        }
     }
 
     /// The final reads of a set workload, as the simulated clients do them: `SMEMBERS` of every
@@ -198,16 +245,12 @@ impl Client {
             Some(_) => OpKind::Smembers,
             None => self.pick_kind(),
         };
-        let reader = match (kind, self.plan.spec.read_from) {
-            (OpKind::Get, Some(p)) => self.env.dir.proxy_of(p.index()),
-            _ => None,
-        };
-        let target = reader.or_else(|| self.find_primary())?;
         let key_index = match final_read {
             Some(n) => n,
             None => self.pick_key_index(),
         };
         let key = format!("{}{}{key_index}", self.plan.spec.key_prefix, kind.family());
+        let target = self.target(kind, &key)?;
         self.next_id += 1;
         let value = matches!(kind, OpKind::Set | OpKind::Append | OpKind::Sadd)
             .then(|| self.unique_value());
@@ -219,30 +262,116 @@ impl Client {
             None,
             None,
         );
-        let server = Some(self.env.dir.name_of(&target.to_string()));
-        // A command whose connection cannot be opened is never sent: it fails (as a client
-        // library's call raises at once on ECONNREFUSED), and the simulated clients record the
-        // same when a killed server's port refuses them.
-        if let Err(e) = self.connect(target) {
-            self.lose_primary();
-            let why = match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                _ => format!("cannot connect: {e}"),
+        let (mut to, mut asking, mut redirects) = (target, false, 0);
+        loop {
+            let server = Some(self.env.dir.name_of(&to.to_string()));
+            // A command whose connection cannot be opened is never sent: it fails (as a client
+            // library's call raises at once on ECONNREFUSED), and the simulated clients record
+            // the same when a killed server's port refuses them.
+            if let Err(e) = self.connect(to) {
+                self.lose_primary();
+                let why = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                    _ => format!("cannot connect: {e}"),
+                };
+                self.record(EventType::Fail, kind, &key, Value::Null, server, Some(why));
+                return Some(EventType::Fail);
+            }
+            let outcome = match asking {
+                true => match self.call(&["ASKING"]) {
+                    Ok(_) => self.execute(kind, &key, value.as_deref()),
+                    Err(o) => o,
+                },
+                false => self.execute(kind, &key, value.as_deref()),
             };
-            self.record(EventType::Fail, kind, &key, Value::Null, server, Some(why));
-            return Some(EventType::Fail);
+            if outcome.kind == EventType::Fail
+                && redirects < MAX_REDIRECTS
+                && let Some(next) = outcome.error.as_deref().and_then(|e| self.follow(e))
+            {
+                (to, asking) = next;
+                redirects += 1;
+                continue;
+            }
+            let completed = outcome.kind;
+            self.record(
+                outcome.kind,
+                kind,
+                &key,
+                outcome.value,
+                server,
+                outcome.error,
+            );
+            return Some(completed);
         }
-        let outcome = self.execute(kind, &key, value.as_deref());
-        let completed = outcome.kind;
-        self.record(
-            outcome.kind,
-            kind,
-            &key,
-            outcome.value,
-            server,
-            outcome.error,
-        );
-        Some(completed)
+    }
+
+    /// Where an operation on `key` goes: its slot's owner for a cluster client, a replica for
+    /// the reads of a workload that reads from one, else the primary.
+    fn target(&mut self, kind: OpKind, key: &str) -> Option<SocketAddr> {
+        if self.slots.is_some() {
+            return self.cluster_node(key);
+        }
+        let reader = match (kind, self.plan.spec.read_from) {
+            (OpKind::Get, Some(p)) => self.env.dir.proxy_of(p.index()),
+            _ => None,
+        };
+        reader.or_else(|| self.find_primary())
+    }
+
+    /// The owner of `key`'s slot in the map, or the next node in turn when it is unknown.
+    fn cluster_node(&mut self, key: &str) -> Option<SocketAddr> {
+        let slot = key_hash_slot(key.as_bytes());
+        self.slot = Some(slot);
+        let map = self.slots.as_ref()?;
+        let node = match map.owners[usize::from(slot)] {
+            Some(owner) => owner,
+            None => {
+                let n = map.nodes.get(self.probe % map.nodes.len().max(1))?.1;
+                self.probe += 1;
+                n
+            }
+        };
+        self.env.dir.proxy_of(node.index())
+    }
+
+    /// Follows `-MOVED <slot> <ip>:<port>` (the map learns the new owner) or `-ASK ...` (the
+    /// retry is preceded by `ASKING`): the node to retry on and whether to ask first, or `None`
+    /// when `text` is neither or names a node the client does not know.
+    fn follow(&mut self, text: &str) -> Option<(SocketAddr, bool)> {
+        let r = RedirectText::parse(text)?;
+        let map = self.slots.as_mut()?;
+        let name = self.env.dir.name_of(r.endpoint);
+        let node = map.nodes.iter().find(|(n, _)| *n == name)?.1;
+        let addr = self.env.dir.proxy_of(node.index())?;
+        if r.kind == "MOVED" {
+            map.owners[usize::from(r.slot)] = Some(node);
+        }
+        *self.redirects.entry(r.pattern(&name)).or_default() += 1;
+        Some((addr, r.kind == "ASK"))
+    }
+
+    /// `CLUSTER SLOTS` from the first node that answers (through its proxy): the owner of every
+    /// slot, as the simulated client's map starts. The scenario's map stays when none answers.
+    fn read_slot_map(&mut self) {
+        let Some(map) = self.slots.as_ref() else {
+            return;
+        };
+        let from = SocketAddr::new(self.plan.from.into(), 0);
+        for (_, p) in map.nodes.clone() {
+            let Some(addr) = self.env.dir.proxy_of(p.index()) else {
+                continue;
+            };
+            let Ok(mut c) = Connection::connect(from, addr, DISCOVERY_TIMEOUT) else {
+                continue;
+            };
+            let Ok(reply) = c.cmd(&["CLUSTER", "SLOTS"]) else {
+                continue;
+            };
+            if let Some(owners) = slot_owners(&reply, &self.env.dir, map) {
+                self.slots.as_mut().expect("checked").owners = owners;
+                return;
+            }
+        }
     }
 
     fn execute(&mut self, kind: OpKind, key: &str, value: Option<&str>) -> Outcome {
@@ -337,7 +466,15 @@ impl Client {
         if self.conn.as_ref().is_some_and(|(a, _)| *a == to) {
             return Ok(());
         }
-        self.conn = None;
+        if let Some((at, c)) = self.conn.take()
+            && self.slots.is_some()
+        {
+            self.idle.insert(at, c);
+        }
+        if let Some(c) = self.idle.remove(&to) {
+            self.conn = Some((to, c));
+            return Ok(());
+        }
         let timeout = Duration::from_nanos(self.plan.spec.timeout_ns.max(1_000_000));
         let from = SocketAddr::new(self.plan.from.into(), 0);
         match Connection::connect(from, to, timeout) {
@@ -351,12 +488,16 @@ impl Client {
     }
 
     /// Forgets the primary so that the next operation asks the sentinels, unless the client
-    /// follows only pushes (`follow = "push"`).
+    /// follows only pushes (`follow = "push"`); a cluster client forgets the owner of the
+    /// operation's slot instead.
     fn lose_primary(&mut self) {
         if matches!(self.plan.spec.target, Target::Sentinels(_))
             && self.plan.spec.follow.asks_after_errors()
         {
             self.primary = None;
+        }
+        if let (Some(map), Some(slot)) = (self.slots.as_mut(), self.slot) {
+            map.owners[usize::from(slot)] = None;
         }
     }
 
@@ -469,6 +610,44 @@ impl Client {
 
 fn outcome(kind: EventType, value: Value, error: Option<String>) -> Outcome {
     Outcome { kind, value, error }
+}
+
+/// The owner of every slot in a `CLUSTER SLOTS` reply (`[[start, end, [ip, port, id], ...
+/// replicas], ...]`), nodes named through the directory; `None` for a reply of another shape.
+fn slot_owners(
+    reply: &Reply,
+    dir: &Directory,
+    map: &SlotMap,
+) -> Option<Vec<Option<crate::sim::ProcessId>>> {
+    let Reply::Array(Some(ranges)) = reply else {
+        return None;
+    };
+    let mut owners = vec![None; map.owners.len()];
+    for range in ranges {
+        let Reply::Array(Some(parts)) = range else {
+            return None;
+        };
+        let (
+            Some(Reply::Integer(first)),
+            Some(Reply::Integer(last)),
+            Some(Reply::Array(Some(owner))),
+        ) = (parts.first(), parts.get(1), parts.get(2))
+        else {
+            return None;
+        };
+        let (Some(ip), Some(Reply::Integer(port))) =
+            (owner.first().and_then(Reply::as_text), owner.get(1))
+        else {
+            return None;
+        };
+        let name = dir.name_at(&ip, u16::try_from(*port).ok()?);
+        let node = map.nodes.iter().find(|(n, _)| *n == name)?.1;
+        let (first, last) = (usize::try_from(*first).ok()?, usize::try_from(*last).ok()?);
+        for slot in owners.get_mut(first..=last)? {
+            *slot = Some(node);
+        }
+    }
+    Some(owners)
 }
 
 /// `SENTINEL get-master-addr-by-name`: the primary's address as the sentinel knows it.

@@ -50,10 +50,17 @@ impl Server {
         self.cluster.as_ref().map(|c| c.node.restarted())
     }
 
-    /// Starts the 100 ms cluster cron.
+    /// Starts the 100 ms cluster cron at a phase of its own. Redis runs `clusterCron` from
+    /// `serverCron`, every 100 ms counted from the process's start (server.c: `initServer`
+    /// registers `serverCron` 1 ms after it), so the crons of nodes started at different moments
+    /// tick at different instants; the simulator starts every node at once, and without a phase
+    /// drawn per node every node's cron (and its once-a-second random PING) would tick on the
+    /// same instants, including the instant of any fault scheduled at a whole second.
     pub(super) fn cluster_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         if self.cluster.is_some() {
-            ctx.set_timer(CRON_PERIOD_MS * SimTime::NANOS_PER_MS, TIMER_CLUSTER);
+            let period = CRON_PERIOD_MS * SimTime::NANOS_PER_MS;
+            let phase = rand::RngExt::random_range(ctx.rng(), 0..period);
+            ctx.set_timer(period + phase, TIMER_CLUSTER);
         }
     }
 

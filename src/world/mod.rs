@@ -123,6 +123,9 @@ pub struct RunOutput {
     /// The trace hash at every metrics sample (once per simulated second), to find where two
     /// runs that should be identical first diverge.
     pub checkpoints: Vec<(SimTime, u64)>,
+    /// Redis Cluster redirections the clients followed, by pattern (`MOVED <slot> c2r1`), for
+    /// `simkv diff`; empty outside a cluster.
+    pub redirects: std::collections::BTreeMap<String, u64>,
 }
 
 /// Where two runs that should be identical first diverge: `(after, by)`, the last checkpoint at
@@ -442,9 +445,13 @@ impl<'s> World<'s> {
             });
         }
         let mut events = Vec::new();
+        let mut redirects = std::collections::BTreeMap::new();
         for i in 0..self.kernel.len() {
             if let Node::Client(c) = self.kernel.process_mut(ProcessId(i as u32)) {
                 events.push(c.take_events());
+                for (pattern, n) in c.redirects() {
+                    *redirects.entry(pattern.clone()).or_default() += n;
+                }
             }
         }
         RunOutput {
@@ -460,6 +467,7 @@ impl<'s> World<'s> {
             quiet_from,
             network_bytes: self.kernel.links().bytes_sent(),
             checkpoints: self.checkpoints,
+            redirects,
         }
     }
 }
