@@ -354,8 +354,14 @@ fn failover_is_refused_or_aborted_as_redis_does() {
         "[[faults]]\nkind = \"pause\"\ntargets = [\"r2\"]\nat = \"9s\"\nheal = \"20s\"\n"
             .to_string(),
         command("p1", "FAILOVER TO r2 TIMEOUT 2000", "10s"),
+        command("p1", "INFO replication", "11s"),
     ]
     .concat());
+    let info = replies(&r);
+    assert!(
+        info[1].2.contains("master_failover_state:waiting-for-sync"),
+        "{info:?}"
+    );
     let states: Vec<(u64, String)> = kinds(&r, "operator:failover");
     assert_eq!(states.len(), 2, "{states:?}");
     assert!(states[1].1.ends_with("aborted"));

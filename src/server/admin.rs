@@ -172,8 +172,13 @@ impl Server {
                 r.ack_offset
             ));
         }
-        // No FAILOVER command is modelled: never in progress.
-        f.push("master_failover_state:no-failover".into());
+        // replication.c: getFailoverStateString.
+        let failover = match self.console.failover.as_ref() {
+            None => "no-failover",
+            Some(f) if f.in_progress => "failover-in-progress",
+            Some(_) => "waiting-for-sync",
+        };
+        f.push(format!("master_failover_state:{failover}"));
         let repl = &self.data.repl;
         f.push(format!("master_replid:{}", repl.replid));
         let replid2 = repl
