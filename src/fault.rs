@@ -152,6 +152,9 @@ pub enum AdminCommand {
     },
     /// `FAILOVER ABORT`.
     FailoverAbort,
+    /// `SENTINEL FAILOVER <master-name>`, sent to a sentinel: a failover now, with no agreement
+    /// that the primary is down and no election.
+    SentinelFailover(String),
 }
 
 /// What `SHUTDOWN` does about an RDB save.
@@ -210,6 +213,9 @@ impl AdminCommand {
                 return Some(w);
             }
             AdminCommand::FailoverAbort => &["FAILOVER", "ABORT"],
+            AdminCommand::SentinelFailover(name) => {
+                return Some(["SENTINEL", "FAILOVER", name].map(String::from).to_vec());
+            }
         };
         Some(w.iter().map(|x| x.to_string()).collect())
     }

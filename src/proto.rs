@@ -458,6 +458,9 @@ impl Message for Msg {
                             ^ timeout_ms << 41
                     }
                     crate::fault::AdminCommand::FailoverAbort => 9,
+                    crate::fault::AdminCommand::SentinelFailover(name) => {
+                        10 ^ crate::sim::fnv1a(name.as_bytes()) << 8
+                    }
                 },
             ),
             Msg::ClusterBus(m) => (

@@ -441,3 +441,87 @@ fn replicaof_an_address_no_server_has_keeps_trying() {
     assert_eq!(r1.master.as_deref(), Some("(an address no server has)"));
     assert!(!r1.keyspace.is_empty(), "it keeps the data it had");
 }
+
+const SENTINELS: &str = r#"
+name = "sentinel-console"
+duration = "40s"
+quiet = "5s"
+[servers.defaults]
+save = ""
+repl-diskless-sync-delay = "0s"
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[servers.r2]
+replicaof = "p1"
+replica-priority = 10
+[sentinels.defaults]
+monitor = "p1"
+name = "mymaster"
+quorum = 2
+down-after-milliseconds = 5000
+failover-timeout = 20000
+[sentinels.s1]
+[sentinels.s2]
+[sentinels.s3]
+[workloads.w]
+clients = 2
+discovery = "sentinel"
+think = "10ms"
+keys = 100
+mix = { set = 100 }
+timeout = "1s"
+"#;
+
+/// sentinel.c: sentinelCommand "failover" starts a failover with no ODOWN and no election
+/// (SRI_FORCE_FAILOVER): the healthy primary is replaced by the best replica at once.
+#[test]
+fn sentinel_failover_replaces_a_healthy_primary_without_an_election() {
+    let text = format!(
+        "{SENTINELS}{}{}{}",
+        command("s1", "SENTINEL FAILOVER mymaster", "10s"),
+        command("s2", "SENTINEL FAILOVER nosuch", "10s"),
+        command("s1", "SENTINEL FAILOVER mymaster", "10050ms"),
+    );
+    let r = run_text(&text);
+    let got: Vec<String> = replies(&r).into_iter().map(|x| x.2).collect();
+    assert_eq!(
+        got,
+        [
+            "OK",
+            "(error) ERR No such master with that name",
+            "(error) INPROG Failover already in progress"
+        ]
+    );
+    let events = |kind: &str| kinds(&r, kind);
+    assert!(events("+odown").is_empty(), "nobody thinks p1 is down");
+    let elected = events("+elected-leader");
+    assert!(
+        elected.len() == 1 && elected[0].1.starts_with("s1") && elected[0].0 < 11_000,
+        "s1 leads without votes: {elected:?}"
+    );
+    let switch = events("+switch-master");
+    assert!(
+        switch
+            .iter()
+            .any(|(_, t)| t.contains("p1") && t.contains("r2")),
+        "r2 (priority 10) replaces p1: {switch:?}"
+    );
+    let to: Vec<&str> = r.summary.failovers.iter().map(|f| f.to.as_str()).collect();
+    assert_eq!(to, ["r2"]);
+}
+
+#[test]
+fn sentinel_failover_needs_a_good_replica() {
+    let pause =
+        "[[faults]]\nkind = \"pause\"\ntargets = [\"r1\", \"r2\"]\nat = \"5s\"\nheal = \"20s\"\n";
+    let text = format!(
+        "{SENTINELS}{pause}{}",
+        command("s1", "SENTINEL FAILOVER mymaster", "12s")
+    );
+    let got = replies(&run_text(&text));
+    assert_eq!(
+        got[0].2,
+        "(error) NOGOODSLAVE No suitable replica to promote"
+    );
+}

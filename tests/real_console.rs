@@ -96,3 +96,82 @@ fn console_replies_agree_with_real_redis() {
         "p1 hands over at {s_ms} ms in the model, {r_ms} ms on real Redis"
     );
 }
+
+const SENTINELS: &str = r#"
+name = "sentinel-console"
+duration = "16s"
+quiet = "3s"
+[servers.defaults]
+save = ""
+repl-diskless-sync-delay = "0s"
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[servers.r2]
+replicaof = "p1"
+replica-priority = 10
+[sentinels.defaults]
+monitor = "p1"
+name = "mymaster"
+quorum = 2
+down-after-milliseconds = 5000
+failover-timeout = 20000
+[sentinels.s1]
+[sentinels.s2]
+[sentinels.s3]
+[workloads.w]
+clients = 2
+discovery = "sentinel"
+think = "10ms"
+keys = 100
+mix = { set = 100 }
+timeout = "1s"
+[[faults]]
+kind = "command"
+target = "s1"
+command = "SENTINEL FAILOVER mymaster"
+at = "6s"
+[[faults]]
+kind = "command"
+target = "s2"
+command = "SENTINEL FAILOVER nosuch"
+at = "6s"
+[[faults]]
+kind = "command"
+target = "s1"
+command = "SENTINEL FAILOVER mymaster"
+at = "6050ms"
+"#;
+
+fn promoted_ms(notes: &[simkv::fact::FactNote], server: &str) -> u64 {
+    notes
+        .iter()
+        .find(|n| matches!(&n.fact, Fact::Promoted { server: s, .. } if s == server))
+        .map(|n| n.time.0 / 1_000_000)
+        .unwrap_or_else(|| panic!("{server} is promoted"))
+}
+
+/// `SENTINEL FAILOVER`: the same replies, and the best replica promoted within a second of the
+/// command on both sides.
+#[test]
+fn sentinel_failover_agrees_with_real_redis() {
+    let Some(binaries) = real_support::binaries("sentinel_failover_agrees_with_real_redis") else {
+        return;
+    };
+    let s = Scenario::parse("sentinel-console.toml", SENTINELS, &[]).expect("valid");
+    let sim = World::new(&s, 1).run(&mut |_| {}).expect("runs");
+    let opts = RealOptions {
+        binaries: Some(binaries),
+        ..RealOptions::default()
+    };
+    let real = run_real(&s, 1, &opts).expect("the real run completes");
+    assert_eq!(replies(&sim.notes), replies(&real.notes));
+    assert!(replies(&sim.notes).iter().any(|r| r.2 == "OK"));
+    for (side, notes) in [("model", &sim.notes), ("real", &real.notes)] {
+        let at = promoted_ms(notes, "r2");
+        assert!(
+            (6_000..7_000).contains(&at),
+            "{side}: r2 promoted at {at} ms"
+        );
+    }
+}

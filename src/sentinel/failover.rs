@@ -52,6 +52,8 @@ pub(super) struct Failover {
     state_change: SimTime,
     promoted: Option<ProcessId>,
     reconf: BTreeMap<ProcessId, Reconf>,
+    /// `SRI_FORCE_FAILOVER`: started by `SENTINEL FAILOVER`, it needs no election.
+    forced: bool,
 }
 
 impl Failover {
@@ -78,6 +80,7 @@ impl Failover {
         self.state = FailoverState::None;
         self.promoted = None;
         self.reconf.clear();
+        self.forced = false;
     }
 
     // sentinel.c: sentinelResetMaster
@@ -122,6 +125,12 @@ impl Sentinel {
         if now.0 < f.start.0 + 2 * self.cfg.failover_timeout_ns && f.start != SimTime::ZERO {
             return false;
         }
+        self.start_failover(ctx, now);
+        true
+    }
+
+    // sentinel.c: sentinelStartFailover
+    fn start_failover(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
         let epoch = self.election.next_epoch();
         self.failover.epoch = epoch;
         self.event(ctx, K::NewEpoch, S::NewEpoch { epoch });
@@ -130,7 +139,21 @@ impl Sentinel {
         let desync = ctx.rng().random_range(0..MAX_DESYNC);
         self.failover.start = now.plus(desync);
         self.failover.enter(FailoverState::WaitStart, now);
-        true
+    }
+
+    // sentinel.c: sentinelCommand "failover"
+    /// `SENTINEL FAILOVER <name>`: a failover now, without ODOWN and without an election
+    /// (`SRI_FORCE_FAILOVER`); the reply as redis-cli prints it.
+    pub(super) fn manual_failover(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) -> String {
+        if self.failover.in_progress() {
+            return "(error) INPROG Failover already in progress".into();
+        }
+        if self.select_slave(now).is_none() {
+            return "(error) NOGOODSLAVE No suitable replica to promote".into();
+        }
+        self.start_failover(ctx, now);
+        self.failover.forced = true;
+        "OK".into()
     }
 
     pub(super) fn abort(&mut self, ctx: &mut Ctx<'_, Msg>, why: K) {
@@ -174,7 +197,9 @@ impl Sentinel {
     // sentinel.c: sentinelFailoverWaitStart
     fn failover_wait_start(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
         let epoch = self.failover.epoch;
-        if self.get_leader(ctx, epoch) != Some(self.me) {
+        // "If I'm not the leader, and it is not a forced failover via SENTINEL FAILOVER, then
+        // I can't continue with the failover."
+        if self.get_leader(ctx, epoch) != Some(self.me) && !self.failover.forced {
             let timeout = ELECTION_TIMEOUT.min(self.cfg.failover_timeout_ns);
             if now.0 > self.failover.start.0 + timeout {
                 self.abort(ctx, K::FailoverAbortNotElected);

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use rand::RngExt;
 
 use super::{SLOT_SHIFT, Sentinel, SentinelConfig};
+use crate::fault::AdminCommand;
 use crate::proto::Msg;
 use crate::sim::{Ctx, ProcessId, SimTime};
 
@@ -15,6 +16,7 @@ use crate::sim::{Ctx, ProcessId, SimTime};
 pub struct SentinelProcess {
     monitors: Vec<Sentinel>,
     current_epoch: u64,
+    label: String,
 }
 
 impl SentinelProcess {
@@ -32,6 +34,7 @@ impl SentinelProcess {
         SentinelProcess {
             monitors,
             current_epoch: 0,
+            label: label.to_string(),
         }
     }
 
@@ -41,6 +44,11 @@ impl SentinelProcess {
         m.election.sync_epoch(self.current_epoch);
         f(m);
         self.current_epoch = m.election.current_epoch();
+    }
+
+    /// The sentinel's name.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// The monitors, one per watched primary.
@@ -90,6 +98,27 @@ impl SentinelProcess {
             Msg::Hello(h) => self.by_name(&h.name),
             Msg::IsMasterDown { name, .. } => self.by_name(name),
             Msg::Subscribe { name } => self.by_name(name),
+            // An operator's `SENTINEL FAILOVER <name>` at this sentinel's console.
+            Msg::Admin(AdminCommand::SentinelFailover(name)) => {
+                let command = format!("SENTINEL FAILOVER {name}");
+                let now = ctx.now();
+                let reply = match self.by_name(name) {
+                    // sentinelGetMasterByNameOrReplyError.
+                    None => "(error) ERR No such master with that name".to_string(),
+                    Some(i) => {
+                        let mut reply = String::new();
+                        self.with_epoch(i, |m| reply = m.manual_failover(ctx, now));
+                        reply
+                    }
+                };
+                let sentinel = self.label.clone();
+                ctx.note(crate::fact::Fact::OperatorReply {
+                    server: sentinel,
+                    command,
+                    reply,
+                });
+                return;
+            }
             Msg::GetMasterAddr { id, name, .. } => {
                 let found = self.by_name(name);
                 if found.is_none() {

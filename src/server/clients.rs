@@ -171,13 +171,12 @@ impl Server {
             .get(&client)
             .copied()
             .unwrap_or(0);
-        let token = self.tokens.timer();
-        let blocked = BlockedWait {
+        let mut blocked = BlockedWait {
             client,
             request: id,
             numreplicas: n,
             target,
-            token,
+            token: 0,
             numlocal,
         };
         // First try without blocking at all.
@@ -194,6 +193,10 @@ impl Server {
             );
             return;
         }
+        // A timer token only for a command that blocks (the server's tokens also number its
+        // connections).
+        let token = self.tokens.timer();
+        blocked.token = token;
         self.primary.blocked.push(blocked);
         if ms > 0 {
             ctx.set_timer(ms * SimTime::NANOS_PER_MS, TIMER_WAIT_TIMEOUT | token);

@@ -313,10 +313,11 @@ fn command_to(
     text: &str,
     console_id: u64,
 ) -> Result<(), KernelError> {
-    let Node::Server(s) = k.process(server) else {
-        return Ok(());
+    let name = match k.process(server) {
+        Node::Server(s) => s.name().to_string(),
+        Node::Sentinel(s) => s.label().to_string(),
+        Node::Client(_) => return Ok(()),
     };
-    let name = s.name().to_string();
     if k.state(server) == ProcessState::Crashed {
         k.note(Fact::OperatorReply {
             server: name,

@@ -379,8 +379,15 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
         cx.err(n.origin, &p, "name exactly one server".into(), None);
         return None;
     };
-    if node.index() >= f.names.servers.len() {
-        cx.err(n.origin, &p, "commands go to a server".into(), None);
+    let servers = f.names.servers.len();
+    let is_sentinel = (servers..servers + f.names.sentinels.len()).contains(&node.index());
+    if node.index() >= servers && !is_sentinel {
+        cx.err(
+            n.origin,
+            &p,
+            "commands go to a server or a sentinel".into(),
+            None,
+        );
         return None;
     }
     let c = f.need(cx, "command")?;
@@ -389,6 +396,37 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
+    // A sentinel's console takes SENTINEL FAILOVER <master-name>; a server's, the rest.
+    match (upper.as_slice(), is_sentinel) {
+        (["SENTINEL", "FAILOVER", _], true) => {
+            let command = AdminCommand::SentinelFailover(words[2].to_string());
+            return Some((
+                FaultKind::Command {
+                    node,
+                    command,
+                    text,
+                },
+                labels,
+            ));
+        }
+        (["SENTINEL", ..], false) => {
+            let msg = "SENTINEL commands go to a sentinel";
+            cx.err(
+                n.origin,
+                &p,
+                msg.into(),
+                Some("name a sentinel as `target`".into()),
+            );
+            return None;
+        }
+        (_, true) => {
+            let hint = "a sentinel takes SENTINEL FAILOVER <master-name>";
+            let msg = format!("unknown sentinel command \"{text}\"");
+            cx.err(c.origin, &cp, msg, Some(hint.into()));
+            return None;
+        }
+        _ => {}
+    }
     let command = match upper[..] {
         ["REPLICAOF" | "SLAVEOF", "NO", "ONE"] => Some(AdminCommand::ReplicaOf(None)),
         // A host and port: an address no server of the scenario has (nothing is ever sent to
