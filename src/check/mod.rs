@@ -24,6 +24,7 @@ use crate::fact::{Fact, FactNote, StartRole};
 use crate::history::History;
 use operations::Operations;
 
+pub use crate::cluster::slot::SlotRange;
 pub use durability::{LossCause, LostWrite, acked_writes_durable};
 pub use set_adds::{LostAdd, acked_adds_durable};
 pub use split_brain::single_primary;
@@ -50,6 +51,9 @@ pub struct FinalState {
     pub data: BTreeMap<String, String>,
     /// The dataset's sets.
     pub sets: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// In a Redis Cluster, who serves each slot in this node's own view at the end
+    /// (`None` outside a cluster, or when unknown).
+    pub slot_owners: Option<Vec<SlotRange>>,
 }
 
 /// The verdict of one checker.
@@ -285,6 +289,7 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
     ]);
     drop(registers);
     out.extend(slots::single_slot_owner(e));
+    out.extend(slots::slot_owners_at_end(e.finals));
     let lin = linearizable::check_operations(&ops);
     out.push(lin.result);
     Findings {
@@ -312,6 +317,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             sets: BTreeMap::new(),
+            slot_owners: None,
         }
     }
 

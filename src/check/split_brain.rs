@@ -177,6 +177,7 @@ mod tests {
                 position: None,
                 data: Default::default(),
                 sets: Default::default(),
+                slot_owners: None,
             })
             .collect()
     }

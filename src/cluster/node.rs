@@ -33,6 +33,8 @@ pub struct ClusterConfig {
     pub allow_replica_migration: bool,
     /// `repl-ping-replica-period`, seconds (default 10), part of the data-age limit.
     pub repl_ping_replica_period_s: u64,
+    /// Planted bug `cluster_keeps_stale_slots` (see `crate::bugs::Bugs`).
+    pub bug_keeps_stale_slots: bool,
 }
 
 impl Default for ClusterConfig {
@@ -45,6 +47,7 @@ impl Default for ClusterConfig {
             replica_no_failover: false,
             allow_replica_migration: true,
             repl_ping_replica_period_s: 10,
+            bug_keeps_stale_slots: false,
         }
     }
 }

@@ -272,6 +272,19 @@ impl Topology {
             self.node_mut(old).slots.remove(slot);
         }
     }
+    /// The slots in runs of one owner, in slot order (`None`: unassigned), as
+    /// `CLUSTER SLOTS` groups them.
+    pub fn owner_ranges(&self) -> Vec<(u16, u16, Option<NodeId>)> {
+        let mut out: Vec<(u16, u16, Option<NodeId>)> = Vec::new();
+        for (slot, owner) in self.owners.iter().enumerate() {
+            let slot = slot as u16;
+            match out.last_mut() {
+                Some(last) if last.2 == *owner && last.1 + 1 == slot => last.1 = slot,
+                _ => out.push((slot, slot, *owner)),
+            }
+        }
+        out
+    }
     /// How many slots `node` serves (`numslots`).
     pub fn num_slots(&self, node: NodeId) -> u32 {
         self.nodes.get(&node).map_or(0, |n| n.slots.count())
