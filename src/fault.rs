@@ -122,6 +122,13 @@ pub enum AdminCommand {
         /// `WRITE` rather than `ALL`.
         writes_only: bool,
     },
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]`, sent to a Redis Cluster replica.
+    ClusterFailover {
+        /// `FORCE` (or `TAKEOVER`): no handshake with the primary.
+        force: bool,
+        /// `TAKEOVER`: no election either.
+        takeover: bool,
+    },
 }
 
 impl AdminCommand {
@@ -146,6 +153,11 @@ impl AdminCommand {
                 let mode = if *writes_only { "WRITE" } else { "ALL" };
                 return Some(["CLIENT", "PAUSE", &ms, mode].map(String::from).to_vec());
             }
+            AdminCommand::ClusterFailover { takeover: true, .. } => {
+                &["CLUSTER", "FAILOVER", "TAKEOVER"]
+            }
+            AdminCommand::ClusterFailover { force: true, .. } => &["CLUSTER", "FAILOVER", "FORCE"],
+            AdminCommand::ClusterFailover { .. } => &["CLUSTER", "FAILOVER"],
         };
         Some(w.iter().map(|x| x.to_string()).collect())
     }

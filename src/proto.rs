@@ -428,6 +428,9 @@ impl Message for Msg {
                     crate::fault::AdminCommand::Pause { ns, writes_only } => {
                         ns ^ u64::from(*writes_only) << 63
                     }
+                    crate::fault::AdminCommand::ClusterFailover { force, takeover } => {
+                        3 ^ u64::from(*force) << 8 ^ u64::from(*takeover) << 9
+                    }
                 },
             ),
             Msg::ClusterBus(m) => (

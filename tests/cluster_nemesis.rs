@@ -133,10 +133,7 @@ fn after_the_quiet_phase_every_slot_has_one_primary_and_every_shard_converged() 
         "latency",
     ] {
         let label = format!("nemesis {kind}");
-        let n = seen
-            .iter()
-            .filter(|x| x.kinds.contains(&label))
-            .count();
+        let n = seen.iter().filter(|x| x.kinds.contains(&label)).count();
         assert!(n >= 20, "{kind} drawn in only {n} seeds");
     }
     // Overlaps during the faults are Redis's behaviour, and rare.

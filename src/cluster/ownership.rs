@@ -103,6 +103,7 @@ impl ClusterNode {
         self.out
             .events
             .push(ClusterEvent::BecameReplica { of: primary });
+        self.reset_manual_failover();
     }
 
     /// `cluster.c: clusterHandleConfigEpochCollision`: two primaries with one configEpoch; the

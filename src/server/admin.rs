@@ -8,6 +8,7 @@ use crate::redis::BACKLOG_MIN_SIZE;
 use crate::sim::{Ctx, SimTime};
 
 use super::primary::ReplicaState;
+use crate::cluster::manual::ManualMode;
 
 /// An active `CLIENT PAUSE`.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +65,17 @@ impl Server {
                 "OK".to_string()
             }
             AdminCommand::InfoReplication => self.info_replication(ctx),
+            AdminCommand::ClusterFailover { force, takeover } => {
+                let mode = match (force, takeover) {
+                    (_, true) => ManualMode::Takeover,
+                    (true, false) => ManualMode::Force,
+                    (false, false) => ManualMode::Default,
+                };
+                match self.cluster_failover(ctx, mode) {
+                    Ok(()) => "OK".to_string(),
+                    Err(e) => format!("(error) {e}"),
+                }
+            }
         };
         let text = command
             .words()
@@ -78,23 +90,33 @@ impl Server {
 
     /// Whether `CLIENT PAUSE` holds `msg` now: every client command, or only writes and
     /// Sentinel's hellos (PUBLISH may replicate) with `WRITE`.
+    /// A Redis Cluster primary's pause for a replica's manual failover
+    /// (`PAUSE_DURING_FAILOVER`, `CLIENT_PAUSE_WRITE`) holds writes as well.
     pub(super) fn holds_while_paused(&self, now: SimTime, msg: &Msg) -> bool {
-        let Some(p) = self.paused.as_ref().filter(|p| now < p.until) else {
-            return false;
+        let failover = self.failover_pause.is_some_and(|until| now < until);
+        let client = self.paused.as_ref().filter(|p| now < p.until);
+        let writes_only = match (client, failover) {
+            (None, false) => return false,
+            (Some(p), _) => p.writes_only,
+            (None, true) => true,
         };
         match msg {
-            Msg::Request { cmd, .. } => !p.writes_only || cmd.is_write(),
+            Msg::Request { cmd, .. } => !writes_only || cmd.is_write(),
             Msg::Hello(_) => true,
             _ => false,
         }
     }
 
-    /// The pause's end (the latest timer set): what waited runs, in arrival order.
+    /// A pause's end (the latest timer set, or a manual failover that ended): what waited runs,
+    /// in arrival order; what another pause still holds waits again, in the same order.
     pub(super) fn on_unpause(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        if self.paused.as_ref().is_some_and(|p| ctx.now() < p.until) {
-            return; // a later pause extended it
+        let now = ctx.now();
+        if self.paused.as_ref().is_some_and(|p| now >= p.until) {
+            self.paused = None;
         }
-        self.paused = None;
+        if self.failover_pause.is_some_and(|until| now >= until) {
+            self.failover_pause = None;
+        }
         for (from, msg) in std::mem::take(&mut self.paused_messages) {
             self.on_message(ctx, from, msg);
         }

@@ -112,6 +112,8 @@ pub struct Server {
     deferred: Vec<(ProcessId, Msg)>,
     /// `CLIENT PAUSE`: until when, and whether only writes wait.
     paused: Option<admin::ClientPause>,
+    /// Until when a Redis Cluster primary pauses writes for a replica's manual failover.
+    failover_pause: Option<SimTime>,
     /// Client commands (and hellos, which PUBLISH) held by `CLIENT PAUSE`, in arrival order.
     paused_messages: Vec<(ProcessId, Msg)>,
     /// Planted-bug bookkeeping: whether the server was ever a primary, and writes applied.
@@ -140,6 +142,7 @@ impl Server {
             clients: BTreeSet::new(),
             deferred: Vec::new(),
             paused: None,
+            failover_pause: None,
             paused_messages: Vec::new(),
             was_primary: false,
             writes_applied: 0,
@@ -376,6 +379,7 @@ impl Server {
             | Msg::Refused { .. }
             | Msg::Subscribe { .. } => {}
         }
+        self.cluster_before_sleep(ctx);
         self.data.assert_invariants(self.cfg.bugs.any());
     }
 
@@ -434,6 +438,7 @@ impl Server {
             TIMER_UNPAUSE => self.on_unpause(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
+        self.cluster_before_sleep(ctx);
         self.data.assert_invariants(self.cfg.bugs.any());
     }
 }

@@ -308,7 +308,7 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 /// The commands an operator can send, as the error's hint lists them.
 const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
                         CONFIG SET repl-backlog-size <size>, INFO replication, \
-                        CLIENT PAUSE <ms> [WRITE|ALL]";
+                        CLIENT PAUSE <ms> [WRITE|ALL], CLUSTER FAILOVER [FORCE|TAKEOVER]";
 
 fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let n = f.need(cx, "target")?;
@@ -354,6 +354,18 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
             }
         }
         ["CLIENT", "KILL", "TYPE", "REPLICA" | "SLAVE"] => Some(AdminCommand::KillReplicas),
+        ["CLUSTER", "FAILOVER"] => Some(AdminCommand::ClusterFailover {
+            force: false,
+            takeover: false,
+        }),
+        ["CLUSTER", "FAILOVER", "FORCE"] => Some(AdminCommand::ClusterFailover {
+            force: true,
+            takeover: false,
+        }),
+        ["CLUSTER", "FAILOVER", "TAKEOVER"] => Some(AdminCommand::ClusterFailover {
+            force: true,
+            takeover: true,
+        }),
         ["INFO", "REPLICATION"] => Some(AdminCommand::InfoReplication),
         ["CLIENT", "PAUSE", _] | ["CLIENT", "PAUSE", _, "WRITE" | "ALL"] => {
             let Some(ms) = words[2].parse::<u64>().ok().filter(|ms| *ms <= 3_600_000) else {
