@@ -483,6 +483,11 @@ pub enum ClusterFact {
         /// The new configEpoch.
         epoch: u64,
     },
+    /// This replica migrates to the orphaned primary `to` (`clusterHandleSlaveMigration`).
+    ReplicaMigration {
+        /// The orphaned primary.
+        to: String,
+    },
 }
 
 impl ClusterFact {
@@ -511,6 +516,7 @@ impl ClusterFact {
             ClusterFact::ConfigEpochWithoutConsensus { .. } => {
                 "cluster:config-epoch-without-consensus"
             }
+            ClusterFact::ReplicaMigration { .. } => "cluster:replica-migration",
         }
     }
 }
@@ -578,6 +584,7 @@ impl fmt::Display for ClusterFact {
             ClusterFact::ConfigEpochWithoutConsensus { epoch } => {
                 write!(f, "new configEpoch set to {epoch} (without consensus)")
             }
+            ClusterFact::ReplicaMigration { to } => write!(f, "migrating to orphaned master {to}"),
         }
     }
 }

@@ -130,6 +130,30 @@ pub fn groups(notes: &[FactNote], finals: &[FinalState]) -> Vec<usize> {
         .collect()
 }
 
+/// Replication groups as the end of the run leaves them: each server with the root of the
+/// `replicaof` chain it follows then. In a Redis Cluster a replica can migrate to another shard,
+/// so the groups it started in say nothing about who it should equal; two primaries serving one
+/// slot are `slot-owners-at-end`'s concern.
+pub fn final_groups(finals: &[FinalState]) -> Vec<usize> {
+    let index = |name: &str| finals.iter().position(|f| f.name == name);
+    (0..finals.len())
+        .map(|mut i| {
+            for _ in 0..finals.len() {
+                match finals[i].master.as_deref().and_then(index) {
+                    Some(p) if p != i => i = p,
+                    _ => break,
+                }
+            }
+            i
+        })
+        .collect()
+}
+
+/// Whether the final states come from a Redis Cluster (they carry slot maps).
+pub fn is_cluster(finals: &[FinalState]) -> bool {
+    finals.iter().any(|f| f.slot_owners.is_some())
+}
+
 /// The authoritative primary at the end: the one running primary, or (after a split brain that
 /// did not heal) the running primary most replicas follow.
 pub fn final_primary(finals: &[FinalState]) -> Option<&FinalState> {
@@ -270,7 +294,11 @@ impl Findings {
 pub fn run_all(e: &Evidence<'_>) -> Findings {
     let ops = Operations::of(e.history);
     let (durable, lost) = durability::acked_writes_durable_in(e, &ops);
-    let groups = groups(e.notes, e.finals);
+    let groups = if is_cluster(e.finals) {
+        final_groups(e.finals)
+    } else {
+        groups(e.notes, e.finals)
+    };
     let mut out = vec![durable];
     // The set check only where a workload added to sets (as slots only in Redis Cluster runs):
     // it pairs the whole history, which a run without sets need not pay for.

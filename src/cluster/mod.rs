@@ -16,6 +16,7 @@
 //! - [`failure`]: failure reports, PFAIL → FAIL, clearing FAIL.
 //! - [`election`]: replica elections and votes.
 //! - [`manual`]: `CLUSTER FAILOVER [FORCE|TAKEOVER]`.
+//! - [`migration`]: replica migration to orphaned primaries.
 //! - [`ownership`]: slot claims, UPDATE, demotion, configEpoch collisions.
 //! - [`harness`]: a small deterministic driver (fixed latency, kill, partition) for tests.
 
@@ -25,6 +26,7 @@ pub mod failure;
 pub mod gossip;
 pub mod harness;
 pub mod manual;
+pub mod migration;
 pub mod node;
 pub mod ownership;
 pub mod redirect;

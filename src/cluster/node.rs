@@ -32,6 +32,9 @@ pub struct ClusterConfig {
     pub replica_no_failover: bool,
     /// `cluster-allow-replica-migration` (default yes).
     pub allow_replica_migration: bool,
+    /// `cluster-migration-barrier` (default 1): a replica migrates only if its primary keeps
+    /// more working replicas than this.
+    pub migration_barrier: u64,
     /// `repl-ping-replica-period`, seconds (default 10), part of the data-age limit.
     pub repl_ping_replica_period_s: u64,
     /// Planted bug `cluster_keeps_stale_slots` (see `crate::bugs::Bugs`).
@@ -47,6 +50,7 @@ impl Default for ClusterConfig {
             allow_reads_when_down: false,
             replica_no_failover: false,
             allow_replica_migration: true,
+            migration_barrier: 1,
             repl_ping_replica_period_s: 10,
             bug_keeps_stale_slots: false,
         }
@@ -108,6 +112,8 @@ pub enum ClusterEvent {
     FailoverPauseEnded,
     /// A takeover gave this node configEpoch `epoch` without a vote.
     ConfigEpochWithoutConsensus { epoch: u64 },
+    /// This replica migrates to the orphaned primary `to` (followed by `BecameReplica`).
+    ReplicaMigration { to: NodeId },
 }
 
 impl ClusterEvent {
@@ -137,6 +143,7 @@ impl ClusterEvent {
             ClusterEvent::ConfigEpochWithoutConsensus { .. } => {
                 "cluster:config-epoch-without-consensus"
             }
+            ClusterEvent::ReplicaMigration { .. } => "cluster:replica-migration",
         }
     }
 }
@@ -198,6 +205,8 @@ pub struct ClusterNode {
     pub(super) todo_manual_failover: bool,
     /// `CLUSTER_TODO_HANDLE_FAILOVER` for the next `before_sleep`.
     pub(super) todo_handle_failover: bool,
+    /// Since when each primary has been seen orphaned (`orphaned_time`).
+    pub(super) orphaned_since_ms: BTreeMap<NodeId, u64>,
 }
 
 impl ClusterNode {
@@ -228,6 +237,7 @@ impl ClusterNode {
             mf: ManualFailover::default(),
             todo_manual_failover: false,
             todo_handle_failover: false,
+            orphaned_since_ms: BTreeMap::new(),
         }
     }
 
@@ -303,6 +313,9 @@ impl ClusterNode {
         if !self.is_primary() {
             self.handle_manual_failover();
             self.handle_replica_failover(rng);
+            if !self.is_primary() {
+                self.maybe_migrate();
+            }
         }
         if self.todo_update_state || self.state() == ClusterState::Fail {
             self.update_state();

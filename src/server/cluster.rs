@@ -279,6 +279,7 @@ impl Server {
             ClusterEvent::ConfigEpochWithoutConsensus { epoch } => {
                 ClusterFact::ConfigEpochWithoutConsensus { epoch: *epoch }
             }
+            ClusterEvent::ReplicaMigration { to } => ClusterFact::ReplicaMigration { to: name(to) },
         }
     }
 }
