@@ -249,6 +249,20 @@ pub enum Msg {
         /// Request id echoed in the reply.
         id: u64,
     },
+    /// Client → cluster node: `CLUSTER SLOTS`, the slot map as this node sees it
+    /// (`cluster.c: clusterReplyMultiBulkSlots`).
+    ClusterSlots {
+        /// Request id echoed in the reply.
+        id: u64,
+    },
+    /// Cluster node → client: its slot map, as runs of slots with the process serving them
+    /// (`None`: unassigned, left out of Redis's reply).
+    SlotsReply {
+        /// The request id.
+        id: u64,
+        /// First slot, last slot, owner.
+        ranges: Rc<Vec<(u16, u16, Option<ProcessId>)>>,
+    },
 }
 
 /// Bytes per part of an RDB payload: small enough that a part crosses even a slow link well
@@ -316,7 +330,9 @@ impl Message for Msg {
     /// answered (`sentinelCheckSubjectivelyDown`, `clusterCron`), not by its connection.
     fn refusal(&self) -> Option<Msg> {
         let conn = match self {
-            Msg::Request { id, .. } | Msg::Asking { id } => return Some(Msg::Refused { id: *id }),
+            Msg::Request { id, .. } | Msg::Asking { id } | Msg::ClusterSlots { id } => {
+                return Some(Msg::Refused { id: *id });
+            }
             Msg::ReplPing { conn }
             | Msg::ReplPong { conn }
             | Msg::Replconf { conn }
@@ -351,6 +367,8 @@ impl Message for Msg {
             Msg::Stream { entries, .. } => entries.iter().map(|e| e.len).sum(),
             Msg::InfoReply { info, .. } => 400 + 40 * info.replicas.len() as u64,
             Msg::ClusterBus(m) => m.size_bytes() as u64,
+            // Per range: start, end, and the primary's ip, port and 40-character id.
+            Msg::SlotsReply { ranges, .. } => 16 + 90 * ranges.len() as u64,
             _ => 60,
         }
     }
@@ -441,6 +459,8 @@ impl Message for Msg {
                     ^ m.header.offset.rotate_left(40),
             ),
             Msg::Asking { id } => (29, *id),
+            Msg::ClusterSlots { id } => (33, *id),
+            Msg::SlotsReply { id, ranges } => (34, id ^ (ranges.len() as u64) << 40),
         };
         (tag << 56) ^ word
     }

@@ -146,6 +146,28 @@ impl Server {
         );
     }
 
+    /// `CLUSTER SLOTS`: this node's slot map (node `i` is process `i`). Outside cluster mode
+    /// Redis answers an error; the simulated clients only ask cluster nodes.
+    pub(super) fn on_cluster_slots(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64) {
+        let Some(part) = self.cluster.as_ref() else {
+            return;
+        };
+        let ranges = part
+            .node
+            .view()
+            .owner_ranges()
+            .into_iter()
+            .map(|(a, b, owner)| (a, b, owner.map(process_of)))
+            .collect();
+        ctx.send(
+            client,
+            Msg::SlotsReply {
+                id,
+                ranges: Rc::new(ranges),
+            },
+        );
+    }
+
     /// The redirection or CLUSTERDOWN error a command gets before it runs, as
     /// `processCommand` asks `getNodeByQuery` (keyless commands always run).
     pub(super) fn cluster_refusal(&mut self, client: ProcessId, cmd: &Command) -> Option<String> {

@@ -351,6 +351,7 @@ impl Server {
             Msg::Admin(c) => self.on_admin(ctx, &c),
             Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
             Msg::Asking { id } => self.on_asking(ctx, from, id),
+            Msg::ClusterSlots { id } => self.on_cluster_slots(ctx, from, id),
             Msg::Info { id } => {
                 let info = Box::new(self.info(ctx.now()));
                 ctx.send(from, Msg::InfoReply { id, info });
@@ -377,6 +378,7 @@ impl Server {
             | Msg::MasterAddr { .. }
             | Msg::SwitchMaster { .. }
             | Msg::Refused { .. }
+            | Msg::SlotsReply { .. }
             | Msg::Subscribe { .. } => {}
         }
         self.cluster_before_sleep(ctx);
