@@ -17,6 +17,10 @@ pub struct Bugs {
     pub demoted_primary_accepts_writes: bool,
     /// The primary acknowledges every 50th write without propagating it to its replicas.
     pub drop_propagation: bool,
+    /// A Redis Cluster node never gives up a slot it serves to a claim at a higher configEpoch
+    /// (`clusterUpdateSlotsConfigWith` skips its own slots), so a primary that was failed over
+    /// keeps serving its old slots when it returns.
+    pub cluster_keeps_stale_slots: bool,
 }
 
 impl Bugs {
@@ -27,6 +31,7 @@ impl Bugs {
         "skip_fsync",
         "demoted_primary_accepts_writes",
         "drop_propagation",
+        "cluster_keeps_stale_slots",
     ];
 
     /// Plants the bug called `name`; false if there is no such bug.
@@ -37,6 +42,7 @@ impl Bugs {
             "skip_fsync" => &mut self.skip_fsync,
             "demoted_primary_accepts_writes" => &mut self.demoted_primary_accepts_writes,
             "drop_propagation" => &mut self.drop_propagation,
+            "cluster_keeps_stale_slots" => &mut self.cluster_keeps_stale_slots,
             _ => return false,
         };
         *slot = on;

@@ -251,6 +251,8 @@ pub struct Client {
     slots: Option<std::sync::Arc<SlotMap>>,
     /// Cluster discovery: the next node to ask about a slot whose owner is unknown.
     probe: usize,
+    /// Cluster discovery: the `CLUSTER SLOTS` refresh in flight (request id, when sent).
+    refresh: Option<(u64, SimTime)>,
     /// The final reads: the index of the next set to read, once they have begun.
     final_read: Option<u32>,
     /// Cluster redirections followed, by pattern (`MOVED <slot> c2r1`): an observation for
@@ -273,6 +275,7 @@ impl Client {
         Client {
             slots,
             probe: 0,
+            refresh: None,
             primary,
             spec,
             index,
@@ -370,6 +373,17 @@ impl Client {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match msg {
             Msg::Reply { id, reply, at } => self.on_reply(ctx, from, id, reply, at),
+            Msg::SlotsReply { id, ranges } if self.refresh.is_some_and(|(r, _)| r == id) => {
+                self.refresh = None;
+                if let Some(map) = self.slots.as_mut() {
+                    let owners = &mut std::sync::Arc::make_mut(map).owners;
+                    for &(first, last, owner) in ranges.iter() {
+                        for slot in first..=last {
+                            owners[usize::from(slot)] = owner;
+                        }
+                    }
+                }
+            }
             Msg::MasterAddr { id, master } if self.asking == Some(id) => {
                 self.asking = None;
                 self.primary = master;
@@ -530,9 +544,26 @@ impl Client {
         Some(node)
     }
 
+    /// After a `-MOVED`, asks the node that sent it for its whole slot map (`CLUSTER SLOTS`), as
+    /// Jedis renews its slot cache from that connection; one refresh at a time, a new one once
+    /// the last has gone unanswered for the operation timeout.
+    fn refresh_slots(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId) {
+        let now = ctx.now();
+        if self
+            .refresh
+            .is_some_and(|(_, sent)| now.since(sent) < self.spec.timeout_ns)
+        {
+            return;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        self.refresh = Some((id, now));
+        ctx.send(from, Msg::ClusterSlots { id });
+    }
+
     /// Follows `-MOVED <slot> <host>:<port>` or `-ASK ...` (`cluster.c: clusterRedirectClient`):
     /// returns false when `text` is neither or the redirection limit is reached.
-    fn follow_redirect(&mut self, ctx: &mut Ctx<'_, Msg>, text: &str) -> bool {
+    fn follow_redirect(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, text: &str) -> bool {
         let Some(map) = self.slots.as_mut() else {
             return false;
         };
@@ -554,6 +585,7 @@ impl Client {
         *self.redirects.entry(redirect.pattern(host)).or_default() += 1;
         if kind == "MOVED" {
             std::sync::Arc::make_mut(map).owners[slot] = Some(node);
+            self.refresh_slots(ctx, from);
         } else {
             self.next_id += 1;
             ctx.send(node, Msg::Asking { id: self.next_id });
@@ -754,7 +786,7 @@ impl Client {
             Reply::Error(e) => {
                 // Every error simkv models is raised before the command runs: it did not happen.
                 let text = e.to_string();
-                if self.follow_redirect(ctx, &text) {
+                if self.follow_redirect(ctx, from, &text) {
                     return;
                 }
                 if text.starts_with("READONLY") || text.starts_with("MASTERDOWN") {

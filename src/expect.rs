@@ -105,6 +105,16 @@ pub const FIGURES: &[FigureSpec] = &[
         "no two primaries accepted writes at once",
     ),
     figure(
+        "single_slot_owner",
+        FigureKind::Bool,
+        "Redis Cluster: no slot had two primaries acknowledging writes at once",
+    ),
+    figure(
+        "slot_owners_at_end",
+        FigureKind::Bool,
+        "Redis Cluster: at the end every slot has exactly one running primary and every node agrees",
+    ),
+    figure(
         "linearizable",
         FigureKind::Bool,
         "every key's history is linearizable",

@@ -454,6 +454,40 @@ pub enum ClusterFact {
         /// The new configEpoch.
         epoch: u64,
     },
+    /// This replica accepted `CLUSTER FAILOVER` with `mode` (`default`, `force`, `takeover`).
+    ManualFailover {
+        /// The option.
+        mode: String,
+    },
+    /// This primary's replica `by` asked for a manual failover (MFSTART): client writes pause
+    /// for `pause_ms` at most.
+    ManualFailoverRequested {
+        /// The replica.
+        by: String,
+        /// The longest pause, ms.
+        pause_ms: u64,
+    },
+    /// This replica heard its paused primary's final replication offset.
+    ManualFailoverOffset {
+        /// The offset.
+        offset: u64,
+    },
+    /// This replica reached that offset: its election may start.
+    ManualFailoverCanStart,
+    /// The manual failover was abandoned after 5 s (`CLUSTER_MF_TIMEOUT`).
+    ManualFailoverTimedOut,
+    /// This primary's write pause for a manual failover ended.
+    FailoverPauseEnded,
+    /// A takeover gave this node configEpoch `epoch` without any vote.
+    ConfigEpochWithoutConsensus {
+        /// The new configEpoch.
+        epoch: u64,
+    },
+    /// This replica migrates to the orphaned primary `to` (`clusterHandleSlaveMigration`).
+    ReplicaMigration {
+        /// The orphaned primary.
+        to: String,
+    },
 }
 
 impl ClusterFact {
@@ -473,6 +507,16 @@ impl ClusterFact {
             ClusterFact::Promoted { .. } => "cluster:promoted",
             ClusterFact::BecameReplica { .. } => "cluster:became-replica",
             ClusterFact::ConfigEpochBumped { .. } => "cluster:config-epoch-bumped",
+            ClusterFact::ManualFailover { .. } => "cluster:manual-failover",
+            ClusterFact::ManualFailoverRequested { .. } => "cluster:manual-failover-requested",
+            ClusterFact::ManualFailoverOffset { .. } => "cluster:manual-failover-offset",
+            ClusterFact::ManualFailoverCanStart => "cluster:manual-failover-can-start",
+            ClusterFact::ManualFailoverTimedOut => "cluster:manual-failover-timed-out",
+            ClusterFact::FailoverPauseEnded => "cluster:failover-pause-ended",
+            ClusterFact::ConfigEpochWithoutConsensus { .. } => {
+                "cluster:config-epoch-without-consensus"
+            }
+            ClusterFact::ReplicaMigration { .. } => "cluster:replica-migration",
         }
     }
 }
@@ -516,6 +560,31 @@ impl fmt::Display for ClusterFact {
             ClusterFact::ConfigEpochBumped { epoch } => {
                 write!(f, "configEpoch collision: moved to configEpoch {epoch}")
             }
+            ClusterFact::ManualFailover { mode } => match mode.as_str() {
+                "force" => write!(f, "forced failover user request accepted"),
+                "takeover" => write!(f, "taking over the master (user request)"),
+                _ => write!(f, "manual failover user request accepted"),
+            },
+            ClusterFact::ManualFailoverRequested { by, pause_ms } => write!(
+                f,
+                "manual failover requested by replica {by} (writes paused for up to {pause_ms} ms)"
+            ),
+            ClusterFact::ManualFailoverOffset { offset } => write!(
+                f,
+                "received replication offset for paused master manual failover: {offset}"
+            ),
+            ClusterFact::ManualFailoverCanStart => write!(
+                f,
+                "all master replication stream processed, manual failover can start"
+            ),
+            ClusterFact::ManualFailoverTimedOut => write!(f, "manual failover timed out"),
+            ClusterFact::FailoverPauseEnded => {
+                write!(f, "manual failover over: clients' writes unpaused")
+            }
+            ClusterFact::ConfigEpochWithoutConsensus { epoch } => {
+                write!(f, "new configEpoch set to {epoch} (without consensus)")
+            }
+            ClusterFact::ReplicaMigration { to } => write!(f, "migrating to orphaned master {to}"),
         }
     }
 }

@@ -155,6 +155,13 @@ pub enum AdminCommand {
     /// `SENTINEL FAILOVER <master-name>`, sent to a sentinel: a failover now, with no agreement
     /// that the primary is down and no election.
     SentinelFailover(String),
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]`, sent to a Redis Cluster replica.
+    ClusterFailover {
+        /// `FORCE` (or `TAKEOVER`): no handshake with the primary.
+        force: bool,
+        /// `TAKEOVER`: no election either.
+        takeover: bool,
+    },
 }
 
 /// What `SHUTDOWN` does about an RDB save.
@@ -216,6 +223,11 @@ impl AdminCommand {
             AdminCommand::SentinelFailover(name) => {
                 return Some(["SENTINEL", "FAILOVER", name].map(String::from).to_vec());
             }
+            AdminCommand::ClusterFailover { takeover: true, .. } => {
+                &["CLUSTER", "FAILOVER", "TAKEOVER"]
+            }
+            AdminCommand::ClusterFailover { force: true, .. } => &["CLUSTER", "FAILOVER", "FORCE"],
+            AdminCommand::ClusterFailover { .. } => &["CLUSTER", "FAILOVER"],
         };
         Some(w.iter().map(|x| x.to_string()).collect())
     }

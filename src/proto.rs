@@ -254,6 +254,20 @@ pub enum Msg {
         /// Request id echoed in the reply.
         id: u64,
     },
+    /// Client → cluster node: `CLUSTER SLOTS`, the slot map as this node sees it
+    /// (`cluster.c: clusterReplyMultiBulkSlots`).
+    ClusterSlots {
+        /// Request id echoed in the reply.
+        id: u64,
+    },
+    /// Cluster node → client: its slot map, as runs of slots with the process serving them
+    /// (`None`: unassigned, left out of Redis's reply).
+    SlotsReply {
+        /// The request id.
+        id: u64,
+        /// First slot, last slot, owner.
+        ranges: Rc<Vec<(u16, u16, Option<ProcessId>)>>,
+    },
 }
 
 /// Bytes per part of an RDB payload: small enough that a part crosses even a slow link well
@@ -321,7 +335,9 @@ impl Message for Msg {
     /// answered (`sentinelCheckSubjectivelyDown`, `clusterCron`), not by its connection.
     fn refusal(&self) -> Option<Msg> {
         let conn = match self {
-            Msg::Request { id, .. } | Msg::Asking { id } => return Some(Msg::Refused { id: *id }),
+            Msg::Request { id, .. } | Msg::Asking { id } | Msg::ClusterSlots { id } => {
+                return Some(Msg::Refused { id: *id });
+            }
             Msg::ReplPing { conn }
             | Msg::ReplPong { conn }
             | Msg::Replconf { conn }
@@ -356,6 +372,8 @@ impl Message for Msg {
             Msg::Stream { entries, .. } => entries.iter().map(|e| e.len).sum(),
             Msg::InfoReply { info, .. } => 400 + 40 * info.replicas.len() as u64,
             Msg::ClusterBus(m) => m.size_bytes() as u64,
+            // Per range: start, end, and the primary's ip, port and 40-character id.
+            Msg::SlotsReply { ranges, .. } => 16 + 90 * ranges.len() as u64,
             _ => 60,
         }
     }
@@ -443,7 +461,7 @@ impl Message for Msg {
                     crate::fault::AdminCommand::Pause { ns, writes_only } => {
                         ns ^ u64::from(*writes_only) << 63
                     }
-                    crate::fault::AdminCommand::Data(words) => 3 ^ (words.len() as u64) << 8,
+                    crate::fault::AdminCommand::Data(words) => 12 ^ (words.len() as u64) << 8,
                     crate::fault::AdminCommand::Bgsave => 4,
                     crate::fault::AdminCommand::Save => 5,
                     crate::fault::AdminCommand::Shutdown(s) => 6 ^ (*s as u64) << 8,
@@ -461,6 +479,9 @@ impl Message for Msg {
                     crate::fault::AdminCommand::SentinelFailover(name) => {
                         10 ^ crate::sim::fnv1a(name.as_bytes()) << 8
                     }
+                    crate::fault::AdminCommand::ClusterFailover { force, takeover } => {
+                        3 ^ u64::from(*force) << 8 ^ u64::from(*takeover) << 9
+                    }
                 },
             ),
             Msg::ClusterBus(m) => (
@@ -471,6 +492,8 @@ impl Message for Msg {
                     ^ m.header.offset.rotate_left(40),
             ),
             Msg::Asking { id } => (29, *id),
+            Msg::ClusterSlots { id } => (33, *id),
+            Msg::SlotsReply { id, ranges } => (34, id ^ (ranges.len() as u64) << 40),
         };
         (tag << 56) ^ word
     }

@@ -105,6 +105,7 @@ pub fn final_states(out: &RunOutput) -> Vec<FinalState> {
                     Some((k.to_string(), members))
                 })
                 .collect(),
+            slot_owners: s.slot_owners.clone(),
         })
         .collect()
 }

@@ -117,6 +117,12 @@ fn every_planted_bug_is_caught() {
             &[],
             "converged",
         ),
+        (
+            "cluster_keeps_stale_slots",
+            Source::File("cluster-shard-failover.toml"),
+            &[],
+            "slot-owners-at-end",
+        ),
     ];
     assert_eq!(
         table.len(),
@@ -182,6 +188,12 @@ fn the_shipped_suite_catches_every_planted_bug() {
         ("skip_fsync", "fsync-policies.toml", "lost_acked_writes"),
         // Writes the replicas never received.
         ("drop_propagation", "basic.toml", "converged"),
+        // The old primary returns still serving the slots its replica took over.
+        (
+            "cluster_keeps_stale_slots",
+            "cluster-shard-failover.toml",
+            "slot_owners_at_end",
+        ),
     ];
     for bug in simkv::bugs::Bugs::NAMES {
         assert!(

@@ -343,6 +343,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             sets: Default::default(),
+            slot_owners: None,
         }]
     }
 

@@ -225,6 +225,8 @@ impl Figures<'_> {
             "failovers" => Figure::Number(self.failovers.len() as i64),
             "converged" => self.status("converged"),
             "single_primary" => self.status("single-primary"),
+            "single_slot_owner" => self.status("single-slot-owner"),
+            "slot_owners_at_end" => self.status("slot-owners-at-end"),
             "linearizable" => self.status("linearizable"),
             "split_brain_ms" => self.count("single-primary"),
             "stale_reads" => self.count("stale-reads"),

@@ -24,6 +24,7 @@ use crate::fact::{Fact, FactNote, StartRole};
 use crate::history::History;
 use operations::Operations;
 
+pub use crate::cluster::slot::SlotRange;
 pub use durability::{LossCause, LostWrite, acked_writes_durable};
 pub use set_adds::{LostAdd, acked_adds_durable};
 pub use split_brain::single_primary;
@@ -50,6 +51,9 @@ pub struct FinalState {
     pub data: BTreeMap<String, String>,
     /// The dataset's sets.
     pub sets: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// In a Redis Cluster, who serves each slot in this node's own view at the end
+    /// (`None` outside a cluster, or when unknown).
+    pub slot_owners: Option<Vec<SlotRange>>,
 }
 
 /// The verdict of one checker.
@@ -124,6 +128,30 @@ pub fn groups(notes: &[FactNote], finals: &[FinalState]) -> Vec<usize> {
             i
         })
         .collect()
+}
+
+/// Replication groups as the end of the run leaves them: each server with the root of the
+/// `replicaof` chain it follows then. In a Redis Cluster a replica can migrate to another shard,
+/// so the groups it started in say nothing about who it should equal; two primaries serving one
+/// slot are `slot-owners-at-end`'s concern.
+pub fn final_groups(finals: &[FinalState]) -> Vec<usize> {
+    let index = |name: &str| finals.iter().position(|f| f.name == name);
+    (0..finals.len())
+        .map(|mut i| {
+            for _ in 0..finals.len() {
+                match finals[i].master.as_deref().and_then(index) {
+                    Some(p) if p != i => i = p,
+                    _ => break,
+                }
+            }
+            i
+        })
+        .collect()
+}
+
+/// Whether the final states come from a Redis Cluster (they carry slot maps).
+pub fn is_cluster(finals: &[FinalState]) -> bool {
+    finals.iter().any(|f| f.slot_owners.is_some())
 }
 
 /// The authoritative primary at the end: the one running primary, or (after a split brain that
@@ -266,7 +294,11 @@ impl Findings {
 pub fn run_all(e: &Evidence<'_>) -> Findings {
     let ops = Operations::of(e.history);
     let (durable, lost) = durability::acked_writes_durable_in(e, &ops);
-    let groups = groups(e.notes, e.finals);
+    let groups = if is_cluster(e.finals) {
+        final_groups(e.finals)
+    } else {
+        groups(e.notes, e.finals)
+    };
     let mut out = vec![durable];
     // The set check only where a workload added to sets (as slots only in Redis Cluster runs):
     // it pairs the whole history, which a run without sets need not pay for.
@@ -285,6 +317,7 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
     ]);
     drop(registers);
     out.extend(slots::single_slot_owner(e));
+    out.extend(slots::slot_owners_at_end(e.finals));
     let lin = linearizable::check_operations(&ops);
     out.push(lin.result);
     Findings {
@@ -312,6 +345,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             sets: BTreeMap::new(),
+            slot_owners: None,
         }
     }
 

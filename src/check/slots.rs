@@ -1,10 +1,16 @@
 //! `single-slot-owner`: in a Redis Cluster, no hash slot may be served by two primaries that both
 //! acknowledged writes for keys of that slot at the same time. A primary's time as primary comes
 //! from the role facts in the trace; its acknowledgements from the history (who answered).
+//!
+//! `slot-owners-at-end`: once the run is over (after the quiet phase), every slot is served by
+//! exactly one running primary, and every running node's view agrees on who that is (the final
+//! states' slot maps). The first can fail during faults in a correct Redis Cluster (a paused or
+//! restarted primary serves a few writes before it learns it was replaced); the second may not.
 
 use std::collections::BTreeMap;
 
-use super::{CheckResult, Evidence, Status};
+use super::{CheckResult, Evidence, FinalState, SlotRange, Status};
+use crate::cluster::slot::CLUSTER_SLOTS;
 use crate::cluster::slot::key_hash_slot;
 use crate::fact::Fact;
 use crate::history::EventType;
@@ -86,6 +92,106 @@ pub fn single_slot_owner(e: &Evidence<'_>) -> Option<CheckResult> {
     cluster.then(|| judge_slots(e))
 }
 
+/// Consecutive slots as `a-b` (or `a`).
+fn slot_span(first: u16, last: u16) -> String {
+    if first == last {
+        first.to_string()
+    } else {
+        format!("{first}-{last}")
+    }
+}
+
+/// What is wrong with the slot maps at the end: slots two running primaries serve (each in
+/// its own view), slots no running primary serves, and running nodes whose views disagree.
+/// Empty when no final state carries a slot map.
+pub(super) fn judge_end(finals: &[FinalState]) -> Vec<String> {
+    let views: Vec<(&str, &Vec<SlotRange>)> = finals
+        .iter()
+        .filter(|f| f.up)
+        .filter_map(|f| Some((f.name.as_str(), f.slot_owners.as_ref()?)))
+        .collect();
+    if views.is_empty() {
+        return Vec::new();
+    }
+    let mut servers: Vec<Vec<&str>> = vec![Vec::new(); usize::from(CLUSTER_SLOTS)];
+    for f in finals.iter().filter(|f| f.up && f.is_master) {
+        let Some(ranges) = &f.slot_owners else {
+            continue;
+        };
+        for r in ranges
+            .iter()
+            .filter(|r| r.owner.as_deref() == Some(&f.name))
+        {
+            for slot in r.first..=r.last {
+                servers[usize::from(slot)].push(f.name.as_str());
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let mut slot = 0usize;
+    while slot < servers.len() {
+        let mut last = slot;
+        while last + 1 < servers.len() && servers[last + 1] == servers[slot] {
+            last += 1;
+        }
+        let span = slot_span(slot as u16, last as u16);
+        match servers[slot].as_slice() {
+            [_] => {}
+            [] => problems.push(format!("at the end no running primary serves slots {span}")),
+            many => problems.push(format!(
+                "at the end slots {span} are served by {} primaries: {}",
+                many.len(),
+                many.join(", ")
+            )),
+        }
+        slot = last + 1;
+    }
+    // The map most running nodes hold is the reference; each node holding another is named once.
+    let mut maps: Vec<(&Vec<SlotRange>, Vec<&str>)> = Vec::new();
+    for (name, view) in &views {
+        match maps.iter_mut().find(|(v, _)| v == view) {
+            Some((_, names)) => names.push(name),
+            None => maps.push((view, vec![name])),
+        }
+    }
+    let reference = maps
+        .iter()
+        .max_by_key(|(_, names)| names.len())
+        .map(|(v, _)| *v)
+        .expect("at least one view");
+    for (view, names) in &maps {
+        if *view == reference {
+            continue;
+        }
+        if let Some((slot, theirs, ours)) = first_difference(view, reference) {
+            let who = |o: Option<&str>| o.unwrap_or("nobody").to_string();
+            problems.push(format!(
+                "at the end {} {} slot {slot} to {} where the other nodes give it to {}",
+                names.join(", "),
+                if names.len() == 1 { "gives" } else { "give" },
+                who(theirs),
+                who(ours)
+            ));
+        }
+    }
+    problems
+}
+
+/// The first slot two views give to different owners, with both owners.
+fn first_difference<'a>(
+    a: &'a [SlotRange],
+    b: &'a [SlotRange],
+) -> Option<(u16, Option<&'a str>, Option<&'a str>)> {
+    let owner = |v: &'a [SlotRange], slot: u16| {
+        v.iter()
+            .find(|r| r.first <= slot && slot <= r.last)
+            .and_then(|r| r.owner.as_deref())
+    };
+    (0..CLUSTER_SLOTS)
+        .map(|slot| (slot, owner(a, slot), owner(b, slot)))
+        .find(|(_, x, y)| x != y)
+}
+
 fn judge_slots(e: &Evidence<'_>) -> CheckResult {
     let name = "single-slot-owner".to_string();
     let end_ns = e
@@ -142,6 +248,31 @@ fn judge_slots(e: &Evidence<'_>) -> CheckResult {
         count: bad.len() as u64,
         detail,
     }
+}
+
+/// Runs `slot-owners-at-end`: `None` when no final state carries a slot map (outside a Redis
+/// Cluster, or a backend that does not report them).
+pub fn slot_owners_at_end(finals: &[FinalState]) -> Option<CheckResult> {
+    if !finals.iter().any(|f| f.up && f.slot_owners.is_some()) {
+        return None;
+    }
+    let problems = judge_end(finals);
+    let (status, detail) = if problems.is_empty() {
+        (
+            Status::Pass,
+            "every slot is served by exactly one running primary, and every running node's slot \
+             map agrees"
+                .to_string(),
+        )
+    } else {
+        (Status::Fail, problems.join("; "))
+    };
+    Some(CheckResult {
+        name: "slot-owners-at-end".into(),
+        status,
+        count: problems.len() as u64,
+        detail,
+    })
 }
 
 #[cfg(test)]
@@ -270,5 +401,74 @@ mod tests {
             finals: &[],
         });
         assert_eq!(plain, None, "no cluster facts: not judged");
+    }
+
+    fn final_state(name: &str, primary: bool, owners: &[(u16, u16, &str)]) -> FinalState {
+        FinalState {
+            name: name.into(),
+            is_master: primary,
+            master: (!primary).then(|| "a".into()),
+            up: true,
+            link_up: true,
+            position: None,
+            data: Default::default(),
+            sets: Default::default(),
+            slot_owners: Some(
+                owners
+                    .iter()
+                    .map(|&(first, last, owner)| SlotRange {
+                        first,
+                        last,
+                        owner: Some(owner.into()),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn at_the_end_each_slot_has_one_primary_and_one_map() {
+        let map = [(0, 8191, "a"), (8192, 16383, "b")];
+        let finals = [
+            final_state("a", true, &map),
+            final_state("b", true, &map),
+            final_state("r", false, &map),
+        ];
+        let r = slot_owners_at_end(&finals).expect("slot maps");
+        assert_eq!(r.status, Status::Pass, "{}", r.detail);
+        // The old primary `c` came back still claiming a's slots; `a` and `b` know better.
+        let stale = [(0, 8191, "c"), (8192, 16383, "b")];
+        let mut two = finals.to_vec();
+        two.push(final_state("c", true, &stale));
+        let r = slot_owners_at_end(&two).expect("slot maps");
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.detail
+                .contains("at the end slots 0-8191 are served by 2 primaries: a, c"),
+            "{}",
+            r.detail
+        );
+        assert!(
+            r.detail
+                .contains("at the end c gives slot 0 to c where the other nodes give it to a"),
+            "{}",
+            r.detail
+        );
+        // Nobody serves b's slots: b is down.
+        let mut gone = finals.to_vec();
+        gone[1].up = false;
+        let r = slot_owners_at_end(&gone).expect("slot maps");
+        assert!(
+            r.detail
+                .contains("no running primary serves slots 8192-16383"),
+            "{}",
+            r.detail
+        );
+        // Outside a cluster: not judged.
+        let mut plain = finals.to_vec();
+        for f in &mut plain {
+            f.slot_owners = None;
+        }
+        assert_eq!(slot_owners_at_end(&plain), None);
     }
 }

@@ -39,8 +39,17 @@ fn primary_intervals(e: &Evidence<'_>, end_ns: u64) -> Vec<Vec<(u64, u64)>> {
     out
 }
 
-/// Runs the checker.
+/// Runs the checker. In a Redis Cluster every shard has its primary and replicas migrate
+/// between shards: `single-slot-owner` judges there, slot by slot, and this one is skipped.
 pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
+    if super::is_cluster(e.finals) {
+        return CheckResult {
+            name: "single-primary".into(),
+            status: Status::Skipped,
+            count: 0,
+            detail: "a Redis Cluster: see single-slot-owner".into(),
+        };
+    }
     let end_ns = e
         .history
         .events
@@ -177,6 +186,7 @@ mod tests {
                 position: None,
                 data: Default::default(),
                 sets: Default::default(),
+                slot_owners: None,
             })
             .collect()
     }

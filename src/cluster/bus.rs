@@ -46,6 +46,9 @@ pub struct Header {
     pub state_ok: bool,
     /// Manual failover: vote even though the primary is up (`CLUSTERMSG_FLAG0_FORCEACK`).
     pub force_ack: bool,
+    /// A primary whose clients are paused for a manual failover: `offset` is final
+    /// (`CLUSTERMSG_FLAG0_PAUSED`).
+    pub paused: bool,
 }
 
 /// One gossip entry about a third node (`clusterMsgDataGossip`).
@@ -86,6 +89,8 @@ pub enum Body {
         config_epoch: u64,
         slots: SlotSet,
     },
+    /// `MFSTART` (8): a replica asks its primary to pause clients for a manual failover.
+    MfStart,
 }
 
 /// A cluster bus message.
@@ -108,6 +113,7 @@ impl BusMessage {
             Body::AuthRequest => 5,
             Body::AuthAck => 6,
             Body::Update { .. } => 7,
+            Body::MfStart => 8,
         }
     }
 
@@ -121,6 +127,7 @@ impl BusMessage {
             Body::AuthRequest => "auth-req",
             Body::AuthAck => "auth-ack",
             Body::Update { .. } => "update",
+            Body::MfStart => "mfstart",
         }
     }
 
@@ -141,7 +148,7 @@ impl BusMessage {
                     gossip.len() * GOSSIP_ENTRY_BYTES
                 }
                 Body::Fail { .. } => FAIL_BODY_BYTES,
-                Body::AuthRequest | Body::AuthAck => 0,
+                Body::AuthRequest | Body::AuthAck | Body::MfStart => 0,
                 Body::Update { .. } => UPDATE_BODY_BYTES,
             }
     }
@@ -165,6 +172,7 @@ mod tests {
             },
             state_ok: true,
             force_ack: false,
+            paused: false,
         }
     }
 

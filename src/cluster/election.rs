@@ -112,15 +112,25 @@ impl ClusterNode {
 
     /// The preconditions of `clusterHandleSlaveFailover`: a replica of a FAIL primary that
     /// serves slots, and `cluster-replica-no-failover no`.
+    /// A manual failover (`CLUSTER FAILOVER`) needs neither a FAIL primary nor
+    /// `cluster-replica-no-failover no`.
     fn failover_wanted(&self) -> Option<NodeId> {
         let primary = self.view.node(self.me).primary()?;
         let info = self.view.node(primary);
-        let wanted = info.failed() && !self.config.replica_no_failover && info.slots.count() > 0;
+        let manual = self.manual_failover_can_start();
+        let automatic = info.failed() && !self.config.replica_no_failover;
+        let wanted = (manual || automatic) && info.slots.count() > 0;
         wanted.then_some(primary)
+    }
+
+    /// `manual_failover` of `clusterHandleSlaveFailover`: `mf_end` set and `mf_can_start`.
+    fn manual_failover_can_start(&self) -> bool {
+        self.mf.end_ms.is_some() && self.mf.can_start
     }
 
     /// `cluster.c: clusterHandleSlaveFailover`, run from cron and after each vote.
     pub(super) fn handle_replica_failover<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        self.todo_handle_failover = false;
         let mut last_block = self.cant_failover_reason.take();
         self.replica_failover_step(rng, &mut last_block);
         self.cant_failover_reason = last_block;
@@ -142,13 +152,13 @@ impl ClusterNode {
             *last_block = None;
             return;
         }
-        if self.data_too_old() {
+        if self.data_too_old() && !self.manual_failover_can_start() {
             return self.block(FailoverBlock::DataAge, last_block);
         }
         if auth_age > auth_retry_time {
             return self.schedule_election(rng);
         }
-        if !self.election.auth_sent {
+        if !self.election.auth_sent && self.mf.end_ms.is_none() {
             let rank = self.replica_rank();
             if rank > self.election.auth_rank {
                 let added = u64::from(rank - self.election.auth_rank) * ELECTION_RANK_DELAY_MS;
@@ -172,13 +182,17 @@ impl ClusterNode {
         }
     }
 
-    /// Schedules the election: 500 ms + random 0-499 ms + 1000 ms × rank, then tells sibling
-    /// replicas our offset.
+    /// Schedules the election: 500 ms + random 0-499 ms + 1000 ms × rank (at once, rank 0,
+    /// in a manual failover), then tells sibling replicas our offset.
     fn schedule_election<R: Rng + ?Sized>(&mut self, rng: &mut R) {
-        let rank = self.replica_rank();
-        let delay = ELECTION_FIXED_DELAY_MS
+        let mut rank = self.replica_rank();
+        let mut delay = ELECTION_FIXED_DELAY_MS
             + rng.random_range(0..ELECTION_RANDOM_DELAY_MS)
             + u64::from(rank) * ELECTION_RANK_DELAY_MS;
+        if self.mf.end_ms.is_some() {
+            (delay, rank) = (0, 0);
+            self.todo_handle_failover = true;
+        }
         self.election = Election {
             auth_time_ms: Some(self.now_ms + delay),
             auth_count: 0,
@@ -202,7 +216,18 @@ impl ClusterNode {
         self.out
             .events
             .push(ClusterEvent::ElectionStarted { epoch });
-        self.broadcast(Body::AuthRequest);
+        // A manual failover's requests carry FORCEACK (`clusterRequestFailoverAuth`).
+        let force_ack = self.mf.end_ms.is_some();
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let mut header = self.header();
+            header.force_ack = force_ack;
+            let msg = super::bus::BusMessage {
+                header,
+                body: Body::AuthRequest,
+            };
+            self.out.sends.push((id, msg));
+        }
         self.todo_update_state = true;
     }
 
@@ -216,8 +241,8 @@ impl ClusterNode {
     }
 
     /// `cluster.c: clusterFailoverReplaceYourMaster`: become a primary, take every slot of the
-    /// old primary, update the state, PONG everyone.
-    fn replace_primary<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+    /// old primary, update the state, PONG everyone, end any manual failover.
+    pub(super) fn replace_primary<R: Rng + ?Sized>(&mut self, rng: &mut R) {
         let Some(old) = self.view.node(self.me).primary() else {
             return;
         };
@@ -233,6 +258,7 @@ impl ClusterNode {
             epoch,
         });
         self.broadcast_pong(false, rng);
+        self.reset_manual_failover();
     }
 
     /// FAILOVER_AUTH_ACK: counted when it comes from a primary with slots in this election's

@@ -15,6 +15,8 @@
 //! - [`gossip`]: PING/PONG gossip sections, sent and received.
 //! - [`failure`]: failure reports, PFAIL → FAIL, clearing FAIL.
 //! - [`election`]: replica elections and votes.
+//! - [`manual`]: `CLUSTER FAILOVER [FORCE|TAKEOVER]`.
+//! - [`migration`]: replica migration to orphaned primaries.
 //! - [`ownership`]: slot claims, UPDATE, demotion, configEpoch collisions.
 //! - [`harness`]: a small deterministic driver (fixed latency, kill, partition) for tests.
 
@@ -23,6 +25,8 @@ pub mod election;
 pub mod failure;
 pub mod gossip;
 pub mod harness;
+pub mod manual;
+pub mod migration;
 pub mod node;
 pub mod ownership;
 pub mod redirect;

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::bus::{Body, BusMessage, Header, WireFlags};
 use super::election::{Election, FailoverBlock, VoteRefusal};
+use super::manual::{ManualFailover, ManualMode};
 use super::redirect::RouteView;
 use super::state::{ClusterState, StateTracker};
 use super::topology::{NodeId, Role, Topology};
@@ -31,8 +32,13 @@ pub struct ClusterConfig {
     pub replica_no_failover: bool,
     /// `cluster-allow-replica-migration` (default yes).
     pub allow_replica_migration: bool,
+    /// `cluster-migration-barrier` (default 1): a replica migrates only if its primary keeps
+    /// more working replicas than this.
+    pub migration_barrier: u64,
     /// `repl-ping-replica-period`, seconds (default 10), part of the data-age limit.
     pub repl_ping_replica_period_s: u64,
+    /// Planted bug `cluster_keeps_stale_slots` (see `crate::bugs::Bugs`).
+    pub bug_keeps_stale_slots: bool,
 }
 
 impl Default for ClusterConfig {
@@ -44,7 +50,9 @@ impl Default for ClusterConfig {
             allow_reads_when_down: false,
             replica_no_failover: false,
             allow_replica_migration: true,
+            migration_barrier: 1,
             repl_ping_replica_period_s: 10,
+            bug_keeps_stale_slots: false,
         }
     }
 }
@@ -82,12 +90,30 @@ pub enum ClusterEvent {
     VoteGranted { to: NodeId, epoch: u64 },
     /// This primary refused its vote to `to`.
     VoteRefused { to: NodeId, reason: VoteRefusal },
-    /// This replica won: it now serves `replaced`'s slots at configEpoch `epoch`.
+    /// This replica won its election (or took over): it now serves `replaced`'s slots at
+    /// configEpoch `epoch`.
     Promoted { replaced: NodeId, epoch: u64 },
     /// This node now replicates `of` (a demoted primary, or a replica following a new primary).
     BecameReplica { of: NodeId },
     /// Two primaries had the same configEpoch; this one moved to `epoch`.
     ConfigEpochBumped { epoch: u64 },
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` accepted by this replica.
+    ManualFailoverAccepted { mode: ManualMode },
+    /// This primary's replica `by` asked for a manual failover: client writes pause for
+    /// `pause_ms` (or until the failover ends).
+    ManualFailoverRequested { by: NodeId, pause_ms: u64 },
+    /// This replica heard its paused primary's final offset.
+    ManualFailoverOffset { offset: u64 },
+    /// This replica processed the stream up to that offset: the election may start.
+    ManualFailoverCanStart,
+    /// The manual failover was abandoned after `CLUSTER_MF_TIMEOUT`.
+    ManualFailoverTimedOut,
+    /// This primary's write pause for a manual failover ended (`resetManualFailover`).
+    FailoverPauseEnded,
+    /// A takeover gave this node configEpoch `epoch` without a vote.
+    ConfigEpochWithoutConsensus { epoch: u64 },
+    /// This replica migrates to the orphaned primary `to` (followed by `BecameReplica`).
+    ReplicaMigration { to: NodeId },
 }
 
 impl ClusterEvent {
@@ -108,6 +134,16 @@ impl ClusterEvent {
             ClusterEvent::Promoted { .. } => "cluster:promoted",
             ClusterEvent::BecameReplica { .. } => "cluster:became-replica",
             ClusterEvent::ConfigEpochBumped { .. } => "cluster:config-epoch-bumped",
+            ClusterEvent::ManualFailoverAccepted { .. } => "cluster:manual-failover",
+            ClusterEvent::ManualFailoverRequested { .. } => "cluster:manual-failover-requested",
+            ClusterEvent::ManualFailoverOffset { .. } => "cluster:manual-failover-offset",
+            ClusterEvent::ManualFailoverCanStart => "cluster:manual-failover-can-start",
+            ClusterEvent::ManualFailoverTimedOut => "cluster:manual-failover-timed-out",
+            ClusterEvent::FailoverPauseEnded => "cluster:failover-pause-ended",
+            ClusterEvent::ConfigEpochWithoutConsensus { .. } => {
+                "cluster:config-epoch-without-consensus"
+            }
+            ClusterEvent::ReplicaMigration { .. } => "cluster:replica-migration",
         }
     }
 }
@@ -163,6 +199,14 @@ pub struct ClusterNode {
     pub(super) todo_update_state: bool,
     pub(super) now_ms: u64,
     pub(super) out: Output,
+    /// The manual failover in progress (`mf_*`).
+    pub(super) mf: ManualFailover,
+    /// `CLUSTER_TODO_HANDLE_MANUALFAILOVER` for the next `before_sleep`.
+    pub(super) todo_manual_failover: bool,
+    /// `CLUSTER_TODO_HANDLE_FAILOVER` for the next `before_sleep`.
+    pub(super) todo_handle_failover: bool,
+    /// Since when each primary has been seen orphaned (`orphaned_time`).
+    pub(super) orphaned_since_ms: BTreeMap<NodeId, u64>,
 }
 
 impl ClusterNode {
@@ -190,6 +234,10 @@ impl ClusterNode {
             todo_update_state: false,
             now_ms: 0,
             out: Output::default(),
+            mf: ManualFailover::default(),
+            todo_manual_failover: false,
+            todo_handle_failover: false,
+            orphaned_since_ms: BTreeMap::new(),
         }
     }
 
@@ -261,8 +309,13 @@ impl ClusterNode {
         for id in ids {
             self.check_peer(id, rng);
         }
+        self.manual_failover_check_timeout();
         if !self.is_primary() {
+            self.handle_manual_failover();
             self.handle_replica_failover(rng);
+            if !self.is_primary() {
+                self.maybe_migrate();
+            }
         }
         if self.todo_update_state || self.state() == ClusterState::Fail {
             self.update_state();
@@ -302,10 +355,18 @@ impl ClusterNode {
         let pong_age = peer
             .pong_received_ms
             .map_or(u64::MAX, |t| now.saturating_sub(t));
+        if peer.ping_sent_ms.is_none() && pong_age > half_timeout {
+            self.send_ping(id, rng);
+            return;
+        }
+        // A primary in a manual failover pings the replica that asked every cron.
+        let manual_ping = self.mf.end_ms.is_some() && self.mf.replica == Some(id);
+        if manual_ping && self.is_primary() && !self.peers[&id].link_down {
+            self.send_ping(id, rng);
+            return;
+        }
+        let peer = &self.peers[&id];
         let Some(ping_sent) = peer.ping_sent_ms else {
-            if pong_age > half_timeout {
-                self.send_ping(id, rng);
-            }
             return;
         };
         let ping_delay = now.saturating_sub(ping_sent);
@@ -370,6 +431,7 @@ impl ClusterNode {
                 config_epoch,
                 slots,
             } => self.process_update(*about, *config_epoch, slots),
+            Body::MfStart => self.process_mf_start(sender, rng),
         }
         if self.todo_update_state {
             self.update_state();
@@ -392,6 +454,7 @@ impl ClusterNode {
             info.config_epoch = header.config_epoch;
         }
         info.repl_offset = header.offset;
+        self.note_paused_offset(header);
     }
 
     /// PING, PONG and MEET: pong bookkeeping, role, slots, collisions, gossip.
@@ -497,6 +560,7 @@ impl ClusterNode {
             },
             state_ok: self.state() == ClusterState::Ok,
             force_ack: false,
+            paused: me.is_primary() && self.mf.end_ms.is_some(),
         }
     }
 

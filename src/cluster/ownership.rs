@@ -73,6 +73,9 @@ impl ClusterNode {
             if owner == Some(sender) || self.view.importing_from.contains_key(&slot) {
                 continue;
             }
+            if self.config.bug_keeps_stale_slots && owner == Some(self.me) {
+                continue;
+            }
             if owner.is_none_or(|o| self.view.node(o).config_epoch < epoch) {
                 if owner == Some(shard_primary) {
                     migrated_ours += 1;
@@ -100,6 +103,7 @@ impl ClusterNode {
         self.out
             .events
             .push(ClusterEvent::BecameReplica { of: primary });
+        self.reset_manual_failover();
     }
 
     /// `cluster.c: clusterHandleConfigEpochCollision`: two primaries with one configEpoch; the

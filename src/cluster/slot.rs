@@ -53,6 +53,18 @@ pub fn format_keyslot_lines<K: AsRef<[u8]>>(keys: &[K]) -> String {
     out
 }
 
+/// A run of consecutive slots and the node a cluster node's view gives them to (`None`:
+/// unassigned), as `CLUSTER SLOTS` lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotRange {
+    /// The first slot.
+    pub first: u16,
+    /// The last slot (inclusive).
+    pub last: u16,
+    /// The server that serves them, by name.
+    pub owner: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -614,3 +614,83 @@ fn event_kinds_are_distinct() {
     kinds.dedup();
     assert_eq!(kinds.len(), events.len());
 }
+
+/// `clusterHandleManualFailover`: the replica waits until its own offset equals the offset its
+/// paused primary announced, then starts its election at once with FORCEACK.
+#[test]
+fn a_manual_failover_starts_only_at_the_paused_primarys_offset() {
+    use super::manual::ManualMode;
+    let mut rng = rng();
+    let mut replica = node(100);
+    let mut primary = node(0);
+    replica.set_replication(ReplicationStatus {
+        offset: 900,
+        primary_last_seen_ms: 10_000,
+    });
+    let (reply, out) = replica.cluster_failover(at(10_000), ManualMode::Default, &mut rng);
+    assert_eq!(reply, Ok(()));
+    let mfstart = out
+        .sends
+        .iter()
+        .find(|(to, m)| *to == n(0) && m.body == Body::MfStart)
+        .expect("MFSTART to the primary")
+        .1
+        .clone();
+    primary.set_replication(ReplicationStatus {
+        offset: 1000,
+        primary_last_seen_ms: 10_000,
+    });
+    let out = primary.on_message(at(10_001), &mfstart, &mut rng);
+    assert!(out.events.contains(&ClusterEvent::ManualFailoverRequested {
+        by: n(100),
+        pause_ms: 10_000
+    }));
+    let (_, ping) = out
+        .sends
+        .iter()
+        .find(|(to, _)| *to == n(100))
+        .expect("a PING to the replica")
+        .clone();
+    assert!(ping.header.paused && ping.header.offset == 1000);
+    let out = replica.on_message(at(10_002), &ping, &mut rng);
+    assert!(
+        out.events
+            .contains(&ClusterEvent::ManualFailoverOffset { offset: 1000 })
+    );
+    // Behind the primary: nothing starts, before_sleep keeps checking.
+    let out = replica.before_sleep(at(10_002), &mut rng);
+    assert!(out.events.is_empty(), "{:?}", out.events);
+    assert!(replica.has_todo());
+    // Caught up: the election starts at once, rank 0, votes asked with FORCEACK.
+    replica.set_replication(ReplicationStatus {
+        offset: 1000,
+        primary_last_seen_ms: 10_003,
+    });
+    let out = replica.before_sleep(at(10_003), &mut rng);
+    assert_eq!(
+        out.events[..3],
+        [
+            ClusterEvent::ManualFailoverCanStart,
+            ClusterEvent::ElectionScheduled {
+                delay_ms: 0,
+                rank: 0
+            },
+            ClusterEvent::ElectionStarted { epoch: 4 },
+        ]
+    );
+    let request = out
+        .sends
+        .iter()
+        .find(|(to, m)| *to == n(1) && m.body == Body::AuthRequest)
+        .expect("a vote request")
+        .1
+        .clone();
+    assert!(request.header.force_ack);
+    // A primary votes although the requester's primary is up (FORCEACK).
+    let mut voter = node(1);
+    let out = voter.on_message(at(10_004), &request, &mut rng);
+    assert!(out.events.contains(&ClusterEvent::VoteGranted {
+        to: n(100),
+        epoch: 4
+    }));
+}

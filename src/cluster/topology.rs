@@ -78,6 +78,10 @@ impl SlotSet {
     pub fn contains(&self, slot: u16) -> bool {
         self.words[usize::from(slot / 64)] & (1u64 << (slot % 64)) != 0
     }
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
     /// How many slots are in the set.
     pub fn count(&self) -> u32 {
         self.words.iter().map(|w| w.count_ones()).sum()
@@ -114,6 +118,9 @@ pub struct Flags {
     pub fail: bool,
     /// `cluster-replica-no-failover yes` on that node (`CLUSTER_NODE_NOFAILOVER`).
     pub no_failover: bool,
+    /// A primary that has (or had) replicas, or took over from one that had: a valid target of
+    /// replica migration (`CLUSTER_NODE_MIGRATE_TO`).
+    pub migrate_to: bool,
 }
 
 /// What one node knows about another (`cluster.h: clusterNode`, minus the link state).
@@ -260,17 +267,42 @@ impl Topology {
     pub fn owner(&self, slot: u16) -> Option<NodeId> {
         self.owners[usize::from(slot)]
     }
-    /// Gives `slot` to `node` (`cluster.c: clusterDelSlot` then `clusterAddSlot`).
+    /// Gives `slot` to `node` (`cluster.c: clusterDelSlot` then `clusterAddSlot`). A primary
+    /// getting its first slot becomes a migration target if any primary has replicas
+    /// (`clusterNodeSetSlotBit`).
     pub fn assign_slot(&mut self, slot: u16, node: NodeId) {
         self.unassign_slot(slot);
+        let first = self.node(node).slots.is_empty();
         self.node_mut(node).slots.insert(slot);
         self.owners[usize::from(slot)] = Some(node);
+        if first && self.primaries_have_replicas() {
+            self.node_mut(node).flags.migrate_to = true;
+        }
+    }
+    /// Whether any primary has a replica (`clusterMastersHaveSlaves`).
+    fn primaries_have_replicas(&self) -> bool {
+        self.nodes
+            .values()
+            .any(|n| n.primary().is_some_and(|p| self.node(p).is_primary()))
     }
     /// Leaves `slot` unassigned (`cluster.c: clusterDelSlot`).
     pub fn unassign_slot(&mut self, slot: u16) {
         if let Some(old) = self.owners[usize::from(slot)].take() {
             self.node_mut(old).slots.remove(slot);
         }
+    }
+    /// The slots in runs of one owner, in slot order (`None`: unassigned), as
+    /// `CLUSTER SLOTS` groups them.
+    pub fn owner_ranges(&self) -> Vec<(u16, u16, Option<NodeId>)> {
+        let mut out: Vec<(u16, u16, Option<NodeId>)> = Vec::new();
+        for (slot, owner) in self.owners.iter().enumerate() {
+            let slot = slot as u16;
+            match out.last_mut() {
+                Some(last) if last.2 == *owner && last.1 + 1 == slot => last.1 = slot,
+                _ => out.push((slot, slot, *owner)),
+            }
+        }
+        out
     }
     /// How many slots `node` serves (`numslots`).
     pub fn num_slots(&self, node: NodeId) -> u32 {
@@ -296,18 +328,39 @@ impl Topology {
             .map(|n| n.id)
             .collect()
     }
-    /// Makes `node` a primary (`cluster.c: clusterSetNodeAsMaster`).
+    /// Makes `node` a primary (`cluster.c: clusterSetNodeAsMaster`): a replica that takes
+    /// over becomes a migration target.
     pub fn set_primary(&mut self, node: NodeId) {
+        let Some(old) = self.node(node).primary() else {
+            self.node_mut(node).role = Role::Primary;
+            return;
+        };
         self.node_mut(node).role = Role::Primary;
+        self.node_mut(node).flags.migrate_to = true;
+        self.forget_replica(old);
     }
     /// Makes `node` a replica of `primary`, dropping the slots it served
-    /// (`cluster.c: clusterProcessPacket`, role change, `clusterDelNodeSlots`).
+    /// (`cluster.c: clusterProcessPacket`, role change, `clusterDelNodeSlots`,
+    /// `clusterNodeAddSlave`, `clusterNodeRemoveSlave`).
     pub fn set_replica_of(&mut self, node: NodeId, primary: NodeId) {
         let slots: Vec<u16> = self.node(node).slots.iter().collect();
         for slot in slots {
             self.unassign_slot(slot);
         }
-        self.node_mut(node).role = Role::Replica { of: Some(primary) };
+        let old = self.node(node).primary();
+        let info = self.node_mut(node);
+        info.role = Role::Replica { of: Some(primary) };
+        info.flags.migrate_to = false;
+        if let Some(old) = old.filter(|&o| o != primary) {
+            self.forget_replica(old);
+        }
+        self.node_mut(primary).flags.migrate_to = true;
+    }
+    /// `clusterNodeRemoveSlave`: a primary left without replicas is no migration target.
+    fn forget_replica(&mut self, primary: NodeId) {
+        if self.nodes.contains_key(&primary) && self.replicas_of(primary).is_empty() {
+            self.node_mut(primary).flags.migrate_to = false;
+        }
     }
 }
 
@@ -374,5 +427,24 @@ mod tests {
         t.unassign_slot(7);
         assert_eq!(t.owner(7), None);
         assert_eq!(t.num_slots(NodeId(10)), 5460);
+    }
+
+    #[test]
+    fn migration_targets_follow_cluster_node_add_and_remove_slave() {
+        let mut t = three_shards();
+        // Every primary got a replica: every primary is a migration target.
+        assert!((0..3).all(|i| t.node(NodeId(i)).flags.migrate_to));
+        // node10 takes over node0: it becomes a target, node0 (no replica left) does not.
+        t.set_primary(NodeId(10));
+        assert!(t.node(NodeId(10)).flags.migrate_to);
+        assert!(!t.node(NodeId(0)).flags.migrate_to);
+        // node0 rejoins as node10's replica: node0 is no target, node10 still is.
+        t.set_replica_of(NodeId(0), NodeId(10));
+        assert!(!t.node(NodeId(0)).flags.migrate_to);
+        assert!(t.node(NodeId(10)).flags.migrate_to);
+        // node11 migrates from node1 to node10: node1 has none left.
+        t.set_replica_of(NodeId(11), NodeId(10));
+        assert!(!t.node(NodeId(1)).flags.migrate_to);
+        assert_eq!(t.replicas_of(NodeId(10)), vec![NodeId(0), NodeId(11)]);
     }
 }

@@ -42,6 +42,7 @@ impl RealRun {
                 },
                 keyspace: keyspace(&s.data, &s.sets),
                 stats: self.stats(&s.name),
+                slot_owners: None,
             })
             .collect();
         RunOutput {

@@ -127,6 +127,7 @@ impl RealRun {
                 }),
                 data: s.data.clone(),
                 sets: s.sets.clone(),
+                slot_owners: None,
             })
             .collect()
     }

@@ -8,6 +8,7 @@ use crate::redis::BACKLOG_MIN_SIZE;
 use crate::sim::{Ctx, SimTime};
 
 use super::primary::ReplicaState;
+use crate::cluster::manual::ManualMode;
 
 /// An active `CLIENT PAUSE`.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +65,17 @@ impl Server {
                 "OK".to_string()
             }
             AdminCommand::InfoReplication => self.info_replication(ctx),
+            AdminCommand::ClusterFailover { force, takeover } => {
+                let mode = match (force, takeover) {
+                    (_, true) => ManualMode::Takeover,
+                    (true, false) => ManualMode::Force,
+                    (false, false) => ManualMode::Default,
+                };
+                match self.cluster_failover(ctx, mode) {
+                    Ok(()) => "OK".to_string(),
+                    Err(e) => format!("(error) {e}"),
+                }
+            }
             AdminCommand::Data(_) => unreachable!("sent as a request on the console's connection"),
             _ => match self.on_console_command(ctx, command, self.console_text(command)) {
                 Some(reply) => reply,
@@ -104,10 +116,13 @@ impl Server {
 
     /// Whether `CLIENT PAUSE` holds `msg` now: every client command, or only writes and
     /// Sentinel's hellos (PUBLISH may replicate) with `WRITE`.
+    /// A Redis Cluster primary's pause for a replica's manual failover
+    /// (`PAUSE_DURING_FAILOVER`, `CLIENT_PAUSE_WRITE`) holds writes as well.
     pub(super) fn holds_while_paused(&self, now: SimTime, msg: &Msg) -> bool {
         // SHUTDOWN and FAILOVER pause writes until they end (PAUSE_DURING_SHUTDOWN,
-        // PAUSE_DURING_FAILOVER).
-        let writes = self.console.pauses_writes();
+        // PAUSE_DURING_FAILOVER), as does a Cluster manual failover's pause.
+        let writes = self.console.pauses_writes()
+            || self.failover_pause.is_some_and(|until| now < until);
         let all = match self.paused.as_ref().filter(|p| now < p.until) {
             Some(p) => !p.writes_only,
             None if writes => false,
@@ -120,12 +135,16 @@ impl Server {
         }
     }
 
-    /// The pause's end (the latest timer set): what waited runs, in arrival order.
+    /// A pause's end (the latest timer set, or a manual failover that ended): what waited runs,
+    /// in arrival order; what another pause still holds waits again, in the same order.
     pub(super) fn on_unpause(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        if self.paused.as_ref().is_some_and(|p| ctx.now() < p.until) {
-            return; // a later pause extended it
+        let now = ctx.now();
+        if self.paused.as_ref().is_some_and(|p| now >= p.until) {
+            self.paused = None;
         }
-        self.paused = None;
+        if self.failover_pause.is_some_and(|until| now >= until) {
+            self.failover_pause = None;
+        }
         self.release_paused(ctx);
     }
 

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use super::{Server, TIMER_CLUSTER};
 use crate::cluster::bus::BusMessage;
+use crate::cluster::manual::ManualMode;
 use crate::cluster::node::{CRON_PERIOD_MS, ClusterEvent, ClusterNode, Output, ReplicationStatus};
 use crate::cluster::redirect::{Query, route};
 use crate::cluster::state::ClusterState;
@@ -91,6 +92,48 @@ impl Server {
         self.apply_cluster_output(ctx, out);
     }
 
+    /// `clusterBeforeSleep`, after each message this server handled: only when the node left
+    /// work for it (a manual failover waiting for the offset, an election to re-check).
+    pub(super) fn cluster_before_sleep(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if !self.cluster.as_ref().is_some_and(|c| c.node.has_todo()) || self.is_loading() {
+            return;
+        }
+        let status = self.replication_status(ctx.now());
+        let Some(part) = self.cluster.as_mut() else {
+            return;
+        };
+        part.node.set_replication(status);
+        let out = part.node.before_sleep(ctx.now(), ctx.rng());
+        self.apply_cluster_output(ctx, out);
+    }
+
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` at this server's console: Redis's error text when
+    /// refused.
+    pub(super) fn cluster_failover(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        mode: ManualMode,
+    ) -> Result<(), String> {
+        let status = self.replication_status(ctx.now());
+        let Some(part) = self.cluster.as_mut() else {
+            return Err("ERR This instance has cluster support disabled".into());
+        };
+        part.node.set_replication(status);
+        let (reply, out) = part.node.cluster_failover(ctx.now(), mode, ctx.rng());
+        self.apply_cluster_output(ctx, out);
+        reply.map_err(String::from)
+    }
+
+    /// Whether this primary holds writes for a replica's manual failover now: its
+    /// replication cron sends no PING then (`replicationCron`), which would move the offset
+    /// the replica waits for.
+    pub(super) fn pausing_for_manual_failover(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| c.node.manual_failover().end_ms.is_some())
+            && self.failover_pause.is_some()
+    }
+
     /// `askingCommand`: the client's next command may run on an importing slot.
     pub(super) fn on_asking(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64) {
         let reply = match self.cluster.as_mut() {
@@ -106,6 +149,28 @@ impl Server {
                 id,
                 reply,
                 at: None,
+            },
+        );
+    }
+
+    /// `CLUSTER SLOTS`: this node's slot map (node `i` is process `i`). Outside cluster mode
+    /// Redis answers an error; the simulated clients only ask cluster nodes.
+    pub(super) fn on_cluster_slots(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64) {
+        let Some(part) = self.cluster.as_ref() else {
+            return;
+        };
+        let ranges = part
+            .node
+            .view()
+            .owner_ranges()
+            .into_iter()
+            .map(|(a, b, owner)| (a, b, owner.map(process_of)))
+            .collect();
+        ctx.send(
+            client,
+            Msg::SlotsReply {
+                id,
+                ranges: Rc::new(ranges),
             },
         );
     }
@@ -162,6 +227,19 @@ impl Server {
                 ClusterEvent::Promoted { .. } => self.on_replicaof(ctx, None),
                 // clusterSetMaster: replicationSetMaster.
                 ClusterEvent::BecameReplica { of } => self.on_replicaof(ctx, Some(process_of(of))),
+                // MFSTART: pauseClients(PAUSE_DURING_FAILOVER, now + 2 × CLUSTER_MF_TIMEOUT,
+                // CLIENT_PAUSE_WRITE).
+                ClusterEvent::ManualFailoverRequested { pause_ms, .. } => {
+                    let ns = pause_ms * SimTime::NANOS_PER_MS;
+                    let until = ctx.now().plus(ns);
+                    self.failover_pause = Some(self.failover_pause.map_or(until, |u| u.max(until)));
+                    ctx.set_timer(ns, super::TIMER_UNPAUSE);
+                }
+                // resetManualFailover: unpauseClients(PAUSE_DURING_FAILOVER).
+                ClusterEvent::FailoverPauseEnded => {
+                    self.failover_pause = None;
+                    self.on_unpause(ctx);
+                }
                 _ => {}
             }
         }
@@ -207,6 +285,30 @@ impl Server {
             ClusterEvent::ConfigEpochBumped { epoch } => {
                 ClusterFact::ConfigEpochBumped { epoch: *epoch }
             }
+            ClusterEvent::ManualFailoverAccepted { mode } => ClusterFact::ManualFailover {
+                mode: match mode {
+                    ManualMode::Default => "default",
+                    ManualMode::Force => "force",
+                    ManualMode::Takeover => "takeover",
+                }
+                .into(),
+            },
+            ClusterEvent::ManualFailoverRequested { by, pause_ms } => {
+                ClusterFact::ManualFailoverRequested {
+                    by: name(by),
+                    pause_ms: *pause_ms,
+                }
+            }
+            ClusterEvent::ManualFailoverOffset { offset } => {
+                ClusterFact::ManualFailoverOffset { offset: *offset }
+            }
+            ClusterEvent::ManualFailoverCanStart => ClusterFact::ManualFailoverCanStart,
+            ClusterEvent::ManualFailoverTimedOut => ClusterFact::ManualFailoverTimedOut,
+            ClusterEvent::FailoverPauseEnded => ClusterFact::FailoverPauseEnded,
+            ClusterEvent::ConfigEpochWithoutConsensus { epoch } => {
+                ClusterFact::ConfigEpochWithoutConsensus { epoch: *epoch }
+            }
+            ClusterEvent::ReplicaMigration { to } => ClusterFact::ReplicaMigration { to: name(to) },
         }
     }
 }

@@ -81,6 +81,7 @@ impl Server {
             && self
                 .cron_ticks
                 .is_multiple_of(self.cfg.repl_ping_replica_period_secs.max(1))
+            && !self.pausing_for_manual_failover()
         {
             self.propagate(ctx, StreamItem::Ping);
         }

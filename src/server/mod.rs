@@ -119,6 +119,8 @@ pub struct Server {
     deferred: Vec<(ProcessId, Msg)>,
     /// `CLIENT PAUSE`: until when, and whether only writes wait.
     paused: Option<admin::ClientPause>,
+    /// Until when a Redis Cluster primary pauses writes for a replica's manual failover.
+    failover_pause: Option<SimTime>,
     /// Client commands (and hellos, which PUBLISH) held by `CLIENT PAUSE`, in arrival order.
     paused_messages: Vec<(ProcessId, Msg)>,
     /// Planted-bug bookkeeping: whether the server was ever a primary, and writes applied.
@@ -149,6 +151,7 @@ impl Server {
             clients: BTreeSet::new(),
             deferred: Vec::new(),
             paused: None,
+            failover_pause: None,
             paused_messages: Vec::new(),
             was_primary: false,
             writes_applied: 0,
@@ -368,6 +371,7 @@ impl Server {
             Msg::Admin(c) => self.on_admin(ctx, &c),
             Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
             Msg::Asking { id } => self.on_asking(ctx, from, id),
+            Msg::ClusterSlots { id } => self.on_cluster_slots(ctx, from, id),
             Msg::Info { id } => {
                 let info = Box::new(self.info(ctx.now()));
                 ctx.send(from, Msg::InfoReply { id, info });
@@ -397,8 +401,10 @@ impl Server {
             | Msg::MasterAddr { .. }
             | Msg::SwitchMaster { .. }
             | Msg::Refused { .. }
+            | Msg::SlotsReply { .. }
             | Msg::Subscribe { .. } => {}
         }
+        self.cluster_before_sleep(ctx);
         self.data.assert_invariants(self.cfg.bugs.any());
     }
 
@@ -463,6 +469,7 @@ impl Server {
             TIMER_SHUTDOWN => self.on_shutdown_timer(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
+        self.cluster_before_sleep(ctx);
         self.data.assert_invariants(self.cfg.bugs.any());
     }
 }

@@ -93,6 +93,8 @@ pub struct ServerFinal {
     pub keyspace: crate::redis::Keyspace,
     /// Counters.
     pub stats: ServerStats,
+    /// In a Redis Cluster, who serves each slot in this node's view.
+    pub slot_owners: Option<Vec<crate::cluster::slot::SlotRange>>,
 }
 
 /// Everything a run produced.
@@ -195,6 +197,19 @@ fn cluster_nodes(scenario: &Scenario) -> Vec<Option<ClusterNode>> {
         }
     }
     nodes
+}
+
+/// A cluster node's view of the slots as ranges with their owners' server names (node `i` is
+/// server `i`).
+fn slot_ranges(view: &Topology, names: &[String]) -> Vec<crate::cluster::slot::SlotRange> {
+    view.owner_ranges()
+        .into_iter()
+        .map(|(first, last, owner)| crate::cluster::slot::SlotRange {
+            first,
+            last,
+            owner: owner.map(|n| names[n.0 as usize].clone()),
+        })
+        .collect()
 }
 
 /// A world ready to run.
@@ -442,6 +457,7 @@ impl<'s> World<'s> {
                 position: s.position(),
                 keyspace: s.keyspace().clone(),
                 stats: s.stats().clone(),
+                slot_owners: s.cluster().map(|c| slot_ranges(c.view(), &self.names)),
             });
         }
         let mut events = Vec::new();

@@ -17,6 +17,8 @@ const CLUSTER_KEYS: &[&str] = &[
     "cluster-require-full-coverage",
     "cluster-allow-reads-when-down",
     "cluster-replica-no-failover",
+    "cluster-migration-barrier",
+    "cluster-allow-replica-migration",
 ];
 
 /// The most shards a scenario may ask for.
@@ -205,6 +207,13 @@ fn cluster_config(cx: &mut Cx, t: &Table, defaults: &ServerConfig) -> ClusterCon
             "cluster-require-full-coverage" => set(&mut c.require_full_coverage, cx.boolean(n, &p)),
             "cluster-allow-reads-when-down" => set(&mut c.allow_reads_when_down, cx.boolean(n, &p)),
             "cluster-replica-no-failover" => set(&mut c.replica_no_failover, cx.boolean(n, &p)),
+            "cluster-migration-barrier" => set(
+                &mut c.migration_barrier,
+                cx.int(n, &p, 0, 1_000_000).map(|v| v as u64),
+            ),
+            "cluster-allow-replica-migration" => {
+                set(&mut c.allow_replica_migration, cx.boolean(n, &p))
+            }
             _ => {}
         }
     }

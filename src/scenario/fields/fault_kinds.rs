@@ -314,7 +314,8 @@ const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE r
                         <key> [value], WAIT <replicas> <ms>, WAITAOF <local> <replicas> <ms>, \
                         SAVE, BGSAVE, \
                         SHUTDOWN [NOSAVE|SAVE], DEBUG SLEEP <seconds>, \
-                        FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>], FAILOVER ABORT";
+                        FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>], FAILOVER ABORT, \
+                        CLUSTER FAILOVER [FORCE|TAKEOVER]";
 
 /// Whether `key` is one a workload writes (`<key_prefix><family><n>`): the checkers judge the
 /// workloads' keys from their histories, which hold no console command.
@@ -458,6 +459,18 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
             }
         }
         ["CLIENT", "KILL", "TYPE", "REPLICA" | "SLAVE"] => Some(AdminCommand::KillReplicas),
+        ["CLUSTER", "FAILOVER"] => Some(AdminCommand::ClusterFailover {
+            force: false,
+            takeover: false,
+        }),
+        ["CLUSTER", "FAILOVER", "FORCE"] => Some(AdminCommand::ClusterFailover {
+            force: true,
+            takeover: false,
+        }),
+        ["CLUSTER", "FAILOVER", "TAKEOVER"] => Some(AdminCommand::ClusterFailover {
+            force: true,
+            takeover: true,
+        }),
         ["INFO", "REPLICATION"] => Some(AdminCommand::InfoReplication),
         ["CLIENT", "PAUSE", _] | ["CLIENT", "PAUSE", _, "WRITE" | "ALL"] => {
             let Some(ms) = words[2].parse::<u64>().ok().filter(|ms| *ms <= 3_600_000) else {

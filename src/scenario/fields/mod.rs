@@ -560,7 +560,10 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
     let topology = network(&mut cx, root, &regions);
     let bugs = bugs(&mut cx, root);
     let (mut servers, server_entries, defaults) = parse_servers(&mut cx, root, &regions);
-    let cluster = parse_cluster(&mut cx, root, &regions, &defaults, &mut servers);
+    let mut cluster = parse_cluster(&mut cx, root, &regions, &defaults, &mut servers);
+    if let Some(c) = cluster.as_mut() {
+        c.config.bug_keeps_stale_slots = bugs.cluster_keeps_stale_slots;
+    }
     let version = redis_version(&mut cx, root);
     for s in &mut servers {
         s.config.bugs = bugs;
