@@ -205,17 +205,27 @@ fn force_needs_no_primary_but_an_election_and_takeover_needs_nobody() {
     // c1p's machine dies at 20 s; at 21 s, long before node-timeout flags it FAIL, an operator
     // fails over by hand.
     let crash = "[[faults]]\nkind = \"machine-crash\"\ntargets = [\"c1p\"]\nat = \"20s\"\n";
-    let refused = run(
-        &format!("{crash}{}", command("c1r1", "CLUSTER FAILOVER", "23s")),
-        1,
+    // Once c1p is flagged FAIL (node-timeout 5 s, then the majority's reports), the default mode
+    // is refused: nobody would answer its handshake. (Replicas here never fail over by
+    // themselves, so c1r1 is still a replica at 30 s.)
+    let no_auto = BASE.replace(
+        "cluster-node-timeout = 5000",
+        "cluster-node-timeout = 5000\ncluster-replica-no-failover = true",
     );
+    let text = format!(
+        "{no_auto}{crash}{}",
+        command("c1r1", "CLUSTER FAILOVER", "30s")
+    );
+    let s = Scenario::parse("inline.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let refused = run_scenario(&s, 1, &mut |_| {}, &mut |_| {}, &mut || 0).expect("runs");
     let r = replies(&refused);
     assert_eq!(
         r[0].3,
         "(error) ERR Master is down or failed, please use CLUSTER FAILOVER FORCE"
     );
-    // Refused: c1r1 waits for FAIL, then wins the ordinary election (delay 500-1000 ms).
-    let auto = promoted_at(&refused, "c1r1").unwrap();
+    assert!(promoted_at(&refused, "c1r1").is_none());
+    // Without the command, c1r1 waits for FAIL, then wins the ordinary election.
+    let auto = promoted_at(&run(crash, 1), "c1r1").unwrap();
     assert!(auto > 25_000, "promoted at {auto} ms");
 
     let forced = run(

@@ -100,15 +100,34 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
                     let stop = wa[wa.len() - 1].min(wb[wb.len() - 1]);
                     let len = stop.saturating_sub(start);
                     total_ns += len;
-                    episodes.push(format!(
-                        "{} and {} both acknowledged writes between {} ms and {} ms ({} and {} writes)",
-                        e.finals[a].name,
-                        e.finals[b].name,
-                        start / 1_000_000,
-                        stop / 1_000_000,
-                        wa.len(),
-                        wb.len()
-                    ));
+                    let (na, nb) = (&e.finals[a].name, &e.finals[b].name);
+                    let ms = |t: u64| t / 1_000_000;
+                    episodes.push(if stop >= start {
+                        format!(
+                            "{na} and {nb} both acknowledged writes between {} ms and {} ms \
+                             ({} and {} writes)",
+                            ms(start),
+                            ms(stop),
+                            wa.len(),
+                            wb.len()
+                        )
+                    } else {
+                        // Both were primaries, but their acknowledgements did not interleave:
+                        // one stopped before the other began.
+                        let (first, fa, second, sb) = if wa[wa.len() - 1] < wb[0] {
+                            (na, &wa, nb, &wb)
+                        } else {
+                            (nb, &wb, na, &wa)
+                        };
+                        format!(
+                            "{first} and {second} were primaries at once: {first} acknowledged \
+                             {} writes until {} ms, {second} {} writes from {} ms",
+                            fa.len(),
+                            ms(fa[fa.len() - 1]),
+                            sb.len(),
+                            ms(sb[0])
+                        )
+                    });
                 }
             }
         }
@@ -244,5 +263,26 @@ mod tests {
             finals: &f,
         });
         assert_eq!(r.status, Status::Pass, "{}", r.detail);
+        // Both primaries at once, but one stopped acknowledging before the other began: the
+        // episode says so instead of a window that ends before it starts.
+        let apart = History::merge(vec![ok_write("a", 200_000_000), ok_write("b", 300_000_000)]);
+        let r = single_primary(&Evidence {
+            history: &apart,
+            notes: &notes
+                .iter()
+                .map(|n| FactNote {
+                    time: SimTime(n.time.0 * 1_000_000),
+                    ..n.clone()
+                })
+                .collect::<Vec<_>>(),
+            finals: &f,
+        });
+        assert_eq!(r.status, Status::Fail, "{}", r.detail);
+        assert!(
+            r.detail
+                .contains("a acknowledged 1 writes until 200 ms, b 1 writes from 300 ms"),
+            "{}",
+            r.detail
+        );
     }
 }

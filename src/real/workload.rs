@@ -347,7 +347,29 @@ impl Client {
             map.owners[usize::from(r.slot)] = Some(node);
         }
         *self.redirects.entry(r.pattern(&name)).or_default() += 1;
+        if r.kind == "MOVED" {
+            // As the simulated client (and Jedis's renewSlotCache): one MOVED renews the whole
+            // map, from the node it names.
+            self.read_slot_map_from(addr);
+        }
         Some((addr, r.kind == "ASK"))
+    }
+
+    /// `CLUSTER SLOTS` from the node at `addr`; the map stays as it is when it does not answer.
+    fn read_slot_map_from(&mut self, addr: SocketAddr) {
+        let Some(map) = self.slots.as_ref() else {
+            return;
+        };
+        let from = SocketAddr::new(self.plan.from.into(), 0);
+        let Ok(mut c) = Connection::connect(from, addr, DISCOVERY_TIMEOUT) else {
+            return;
+        };
+        let Ok(reply) = c.cmd(&["CLUSTER", "SLOTS"]) else {
+            return;
+        };
+        if let Some(owners) = slot_owners(&reply, &self.env.dir, map) {
+            self.slots.as_mut().expect("checked").owners = owners;
+        }
     }
 
     /// `CLUSTER SLOTS` from the first node that answers (through its proxy): the owner of every

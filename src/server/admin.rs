@@ -121,8 +121,8 @@ impl Server {
     pub(super) fn holds_while_paused(&self, now: SimTime, msg: &Msg) -> bool {
         // SHUTDOWN and FAILOVER pause writes until they end (PAUSE_DURING_SHUTDOWN,
         // PAUSE_DURING_FAILOVER), as does a Cluster manual failover's pause.
-        let writes = self.console.pauses_writes()
-            || self.failover_pause.is_some_and(|until| now < until);
+        let writes =
+            self.console.pauses_writes() || self.failover_pause.is_some_and(|until| now < until);
         let all = match self.paused.as_ref().filter(|p| now < p.until) {
             Some(p) => !p.writes_only,
             None if writes => false,
