@@ -205,6 +205,12 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
             "a machine crash (power loss) cannot be done for real: the page cache survives a kill"
                 .into(),
         ),
+        FaultKind::Reshard { .. }
+        | FaultKind::Command {
+            command:
+                crate::fault::AdminCommand::SetSlot { .. } | crate::fault::AdminCommand::Migrate { .. },
+            ..
+        } => Some("resharding is not reproduced on the real backend yet".into()),
         FaultKind::Crash { nodes: ps, .. } | FaultKind::Pause { nodes: ps } if clients_only(ps) => {
             Some("only servers and sentinels can be crashed or paused".into())
         }

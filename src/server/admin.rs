@@ -65,6 +65,18 @@ impl Server {
                 "OK".to_string()
             }
             AdminCommand::InfoReplication => self.info_replication(ctx),
+            AdminCommand::SetSlot { slot, action } => self.admin_set_slot(ctx, slot, action),
+            AdminCommand::Migrate {
+                to,
+                ref keys,
+                timeout_ms,
+            } => {
+                let text = self.admin_text(command);
+                match self.admin_migrate(ctx, to, keys, timeout_ms, text) {
+                    Some(reply) => reply,
+                    None => return, // noted when the target answers or the timeout passes
+                }
+            }
             AdminCommand::ClusterFailover { force, takeover } => {
                 let mode = match (force, takeover) {
                     (_, true) => ManualMode::Takeover,
@@ -77,10 +89,7 @@ impl Server {
                 }
             }
         };
-        let text = command
-            .words()
-            .expect("every command but REPLICAOF <server>")
-            .join(" ");
+        let text = self.admin_text(command);
         ctx.note(Fact::OperatorReply {
             server: self.name.clone(),
             command: text,
