@@ -21,6 +21,8 @@ pub struct Bugs {
     /// (`clusterUpdateSlotsConfigWith` skips its own slots), so a primary that was failed over
     /// keeps serving its old slots when it returns.
     pub cluster_keeps_stale_slots: bool,
+    /// The target of a `MIGRATE` answers OK without restoring the keys: resharding drops them.
+    pub migrate_without_restore: bool,
 }
 
 impl Bugs {
@@ -32,6 +34,7 @@ impl Bugs {
         "demoted_primary_accepts_writes",
         "drop_propagation",
         "cluster_keeps_stale_slots",
+        "migrate_without_restore",
     ];
 
     /// Plants the bug called `name`; false if there is no such bug.
@@ -43,6 +46,7 @@ impl Bugs {
             "demoted_primary_accepts_writes" => &mut self.demoted_primary_accepts_writes,
             "drop_propagation" => &mut self.drop_propagation,
             "cluster_keeps_stale_slots" => &mut self.cluster_keeps_stale_slots,
+            "migrate_without_restore" => &mut self.migrate_without_restore,
             _ => return false,
         };
         *slot = on;

@@ -488,6 +488,24 @@ pub enum ClusterFact {
         /// The orphaned primary.
         to: String,
     },
+    /// `CLUSTER SETSLOT <slot> <action> [<node>]` took effect on this primary.
+    #[serde(rename = "setslot")]
+    SetSlot {
+        /// The slot.
+        slot: u16,
+        /// `migrating`, `importing`, `stable` or `node`.
+        action: String,
+        /// The server named (the target, the source, or the new owner).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
+    /// A newer claim took slots this primary still served: it deletes its keys of them.
+    DirtySlots {
+        /// How many slots.
+        count: usize,
+        /// The first of them.
+        first: u16,
+    },
 }
 
 impl ClusterFact {
@@ -517,6 +535,8 @@ impl ClusterFact {
                 "cluster:config-epoch-without-consensus"
             }
             ClusterFact::ReplicaMigration { .. } => "cluster:replica-migration",
+            ClusterFact::SetSlot { .. } => "cluster:setslot",
+            ClusterFact::DirtySlots { .. } => "cluster:dirty-slots",
         }
     }
 }
@@ -585,6 +605,18 @@ impl fmt::Display for ClusterFact {
                 write!(f, "new configEpoch set to {epoch} (without consensus)")
             }
             ClusterFact::ReplicaMigration { to } => write!(f, "migrating to orphaned master {to}"),
+            ClusterFact::SetSlot {
+                slot,
+                action,
+                server,
+            } => match server {
+                Some(n) => write!(f, "CLUSTER SETSLOT {slot} {} {n}", action.to_uppercase()),
+                None => write!(f, "CLUSTER SETSLOT {slot} {}", action.to_uppercase()),
+            },
+            ClusterFact::DirtySlots { count, first } => write!(
+                f,
+                "lost {count} slots it still served (first {first}) to a newer claim: deletes their keys"
+            ),
         }
     }
 }

@@ -72,6 +72,26 @@ pub enum FaultKind {
         /// The command as written, for the trace.
         text: String,
     },
+    /// `redis-cli --cluster reshard`: move the slots `first..=last` from the primary `from` to
+    /// the primary `to`, slot by slot (`CLUSTER SETSLOT ... IMPORTING` on `to`, `MIGRATING` on
+    /// `from`, `MIGRATE` of `batch` keys at a time, `interval_ns` apart, then `SETSLOT ... NODE`
+    /// on every primary). A failed `MIGRATE` is retried at the next step.
+    Reshard {
+        /// The primary the slots leave.
+        from: ProcessId,
+        /// The primary they go to.
+        to: ProcessId,
+        /// The first slot.
+        first: u16,
+        /// The last slot (inclusive).
+        last: u16,
+        /// Keys per `MIGRATE` (`--cluster-pipeline`, 10).
+        batch: u32,
+        /// Time between two steps.
+        interval_ns: u64,
+        /// `MIGRATE`'s timeout in ms (`--cluster-timeout`, 60000).
+        timeout_ms: u64,
+    },
     /// Shift processes' local clocks and set their drift (Redis and Sentinel time out on local
     /// clocks). The heal removes the drift but keeps the jump (clocks do not jump back).
     Clock {
@@ -99,6 +119,7 @@ impl FaultKind {
             FaultKind::Failover { .. } => "failover",
             FaultKind::Command { .. } => "command",
             FaultKind::DiskStall { .. } => "disk-stall",
+            FaultKind::Reshard { .. } => "reshard",
         }
     }
 }
@@ -155,6 +176,23 @@ pub enum AdminCommand {
     /// `SENTINEL FAILOVER <master-name>`, sent to a sentinel: a failover now, with no agreement
     /// that the primary is down and no election.
     SentinelFailover(String),
+    /// `CLUSTER SETSLOT <slot> MIGRATING|IMPORTING|NODE <server>` or `STABLE`.
+    SetSlot {
+        /// The slot.
+        slot: u16,
+        /// What to do.
+        action: SlotAction,
+    },
+    /// `MIGRATE <host> <port> "" 0 <timeout> REPLACE KEYS <key>...`: the server sends the keys
+    /// to `to` and deletes them once `to` has them, blocked until it answers or `timeout_ms`.
+    Migrate {
+        /// The receiving server.
+        to: ProcessId,
+        /// The keys.
+        keys: Vec<String>,
+        /// The I/O timeout, ms.
+        timeout_ms: u64,
+    },
     /// `CLUSTER FAILOVER [FORCE|TAKEOVER]`, sent to a Redis Cluster replica.
     ClusterFailover {
         /// `FORCE` (or `TAKEOVER`): no handshake with the primary.
@@ -177,7 +215,8 @@ pub enum ShutdownSave {
 
 impl AdminCommand {
     /// The command's words as Redis reads them, for both backends; `None` for `REPLICAOF
-    /// <server>` and `FAILOVER TO <server>`, whose host and port each backend supplies.
+    /// <server>`, `FAILOVER TO <server>`, `CLUSTER SETSLOT ... <server>` and `MIGRATE`, whose
+    /// addresses and node IDs each backend supplies.
     pub fn words(&self) -> Option<Vec<String>> {
         let w: &[&str] = match self {
             AdminCommand::ReplicaOf(Some(_)) => return None,
@@ -228,6 +267,19 @@ impl AdminCommand {
             }
             AdminCommand::ClusterFailover { force: true, .. } => &["CLUSTER", "FAILOVER", "FORCE"],
             AdminCommand::ClusterFailover { .. } => &["CLUSTER", "FAILOVER"],
+            AdminCommand::SetSlot {
+                slot,
+                action: SlotAction::Stable,
+            } => {
+                let slot = slot.to_string();
+                return Some(
+                    ["CLUSTER", "SETSLOT", &slot, "STABLE"]
+                        .map(String::from)
+                        .to_vec(),
+                );
+            }
+            // Node IDs and addresses are each backend's.
+            AdminCommand::SetSlot { .. } | AdminCommand::Migrate { .. } => return None,
         };
         Some(w.iter().map(|x| x.to_string()).collect())
     }
@@ -242,6 +294,19 @@ fn format_seconds(ns: u64) -> String {
     }
     let digits = format!("{frac:09}");
     format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// The action of `CLUSTER SETSLOT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotAction {
+    /// `MIGRATING <server>`.
+    Migrating(ProcessId),
+    /// `IMPORTING <server>`.
+    Importing(ProcessId),
+    /// `NODE <server>`.
+    Node(ProcessId),
+    /// `STABLE`.
+    Stable,
 }
 
 /// A scheduled fault.

@@ -254,6 +254,22 @@ pub enum Msg {
         /// Request id echoed in the reply.
         id: u64,
     },
+    /// Cluster node → cluster node: the keys of a `MIGRATE`, one `RESTORE-ASKING ... REPLACE`
+    /// each (`cluster.c: migrateCommand`).
+    MigrateKeys {
+        /// The MIGRATE's id, echoed in the reply.
+        id: u64,
+        /// Each key with its value (`DUMP` payload).
+        keys: Rc<Vec<(Rc<str>, crate::redis::Value)>>,
+    },
+    /// Cluster node → cluster node: the target's answer to a `MIGRATE`: `Ok`, or the error of
+    /// the first key it refused.
+    MigrateReply {
+        /// The MIGRATE's id.
+        id: u64,
+        /// `None` when every key was restored.
+        error: Option<Rc<str>>,
+    },
     /// Client → cluster node: `CLUSTER SLOTS`, the slot map as this node sees it
     /// (`cluster.c: clusterReplyMultiBulkSlots`).
     ClusterSlots {
@@ -374,6 +390,11 @@ impl Message for Msg {
             Msg::ClusterBus(m) => m.size_bytes() as u64,
             // Per range: start, end, and the primary's ip, port and 40-character id.
             Msg::SlotsReply { ranges, .. } => 16 + 90 * ranges.len() as u64,
+            // RESTORE-ASKING key ttl payload REPLACE, per key.
+            Msg::MigrateKeys { keys, .. } => keys
+                .iter()
+                .map(|(k, v)| 60 + k.len() as u64 + v.size_bytes())
+                .sum(),
             _ => 60,
         }
     }
@@ -482,6 +503,19 @@ impl Message for Msg {
                     crate::fault::AdminCommand::ClusterFailover { force, takeover } => {
                         3 ^ u64::from(*force) << 8 ^ u64::from(*takeover) << 9
                     }
+                    crate::fault::AdminCommand::SetSlot { slot, action } => {
+                        use crate::fault::SlotAction;
+                        let (a, n) = match action {
+                            SlotAction::Migrating(p) => (1, p.0),
+                            SlotAction::Importing(p) => (2, p.0),
+                            SlotAction::Node(p) => (3, p.0),
+                            SlotAction::Stable => (4, 0),
+                        };
+                        4 ^ u64::from(*slot) << 8 ^ a << 24 ^ u64::from(n) << 32
+                    }
+                    crate::fault::AdminCommand::Migrate { to, keys, .. } => {
+                        5 ^ u64::from(to.0) << 8 ^ (keys.len() as u64) << 32
+                    }
                 },
             ),
             Msg::ClusterBus(m) => (
@@ -493,6 +527,8 @@ impl Message for Msg {
             ),
             Msg::Asking { id } => (29, *id),
             Msg::ClusterSlots { id } => (33, *id),
+            Msg::MigrateKeys { id, keys } => (35, id ^ (keys.len() as u64) << 40),
+            Msg::MigrateReply { id, error } => (36, id ^ u64::from(error.is_some()) << 40),
             Msg::SlotsReply { id, ranges } => (34, id ^ (ranges.len() as u64) << 40),
         };
         (tag << 56) ^ word

@@ -123,6 +123,12 @@ fn every_planted_bug_is_caught() {
             &[],
             "slot-owners-at-end",
         ),
+        (
+            "migrate_without_restore",
+            Source::File("cluster-resharding-under-partition.toml"),
+            &[],
+            "acked-writes-durable",
+        ),
     ];
     assert_eq!(
         table.len(),
@@ -193,6 +199,12 @@ fn the_shipped_suite_catches_every_planted_bug() {
             "cluster_keeps_stale_slots",
             "cluster-shard-failover.toml",
             "slot_owners_at_end",
+        ),
+        // Keys moved by resharding vanish: their acknowledged writes are lost.
+        (
+            "migrate_without_restore",
+            "cluster-resharding-under-partition.toml",
+            "lost_acked_writes",
         ),
     ];
     for bug in simkv::bugs::Bugs::NAMES {

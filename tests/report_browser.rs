@@ -56,8 +56,12 @@ fn run_with_limit(cmd: &mut Command, limit: Duration) -> String {
 }
 
 fn simkv_run(dir: &Path, extra: &[&str]) {
+    simkv_run_of("scenarios/region-outage.toml", dir, extra);
+}
+
+fn simkv_run_of(scenario: &str, dir: &Path, extra: &[&str]) {
     let status = Command::new(env!("CARGO_BIN_EXE_simkv"))
-        .args(["run", "scenarios/region-outage.toml", "--out"])
+        .args(["run", scenario, "--out"])
         .arg(dir)
         .args(extra)
         .stdout(Stdio::null())
@@ -150,6 +154,40 @@ fn region_outage_report_renders_in_chromium() {
         png.starts_with(b"\x89PNG") && png.len() > 20_000,
         "{}",
         png.len()
+    );
+}
+
+#[test]
+fn a_cluster_report_shows_its_shards_and_elections() {
+    let Some(chromium) = chromium() else { return };
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-browser-cluster");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = tmp.join("run");
+    simkv_run_of("scenarios/cluster-minority-partition.toml", &out, &[]);
+    let page = out.join("report.html");
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    let dom = run_with_limit(
+        browser(&chromium, &tmp.join("profile"))
+            .arg("--dump-dom")
+            .arg(&url),
+        Duration::from_secs(30),
+    );
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the script did not finish"
+    );
+    assert!(!dom.contains("data-error="), "script error: {dom}");
+    assert_eq!(count(&dom, "class=\"shard-label\""), 3);
+    assert!(dom.contains("data-tip=\"shard of c1p: slots 0-5460\""));
+    assert!(dom.contains("data-tip=\"shard of c3p: slots 10923-16383\""));
+    assert_eq!(count(&dom, "class=\"election election-won\""), 1);
+    assert!(dom.contains("election for epoch 4 by c1r1: won with 2 votes"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Shards and elections"), "{md}");
+    assert!(
+        md.contains("c1r1 asks for votes in epoch 4, gets 2, wins"),
+        "{md}"
     );
 }
 

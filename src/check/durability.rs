@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::lineage::{Ancestry, Cut, Origin};
 use super::operations::Operations;
 use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
+use crate::cluster::slot::key_hash_slot;
 use crate::fact::{Fact, FactNote};
 use crate::history::{EventType, Operation, Value};
 
@@ -74,6 +75,7 @@ pub fn acked_writes_durable_in(
         return (r, Vec::new());
     }
     let ancestry = Ancestry::from_facts(e.notes);
+    let owners = final_slot_owners(e.finals);
     let mut lost = Vec::new();
     let mut acked = 0u64;
     let mut judged_by: Vec<&str> = Vec::new();
@@ -82,6 +84,11 @@ pub fn acked_writes_durable_in(
         // The key lives in the replication group of the servers that answered for it, those
         // that executed it first (in a Redis Cluster, a node that only refused it with -MOVED
         // or -CLUSTERDOWN may belong to another shard).
+        // In a Redis Cluster the key's final state is on the running primary serving its slot
+        // at the end (resharding and replica migration move keys and servers between shards).
+        let owner = owners
+            .as_ref()
+            .and_then(|o| o[usize::from(key_hash_slot(key.as_bytes()))]);
         let group = key_ops
             .iter()
             .filter(|o| o.outcome == EventType::Ok)
@@ -89,9 +96,14 @@ pub fn acked_writes_durable_in(
             .filter_map(|o| o.server)
             .find_map(|s| e.finals.iter().position(|f| f.name == s))
             .map_or(0, |i| groups[i]);
-        let Some(primary) = final_primary_in(e.finals, &groups, group) else {
-            continue;
+        let primary = match owner {
+            Some(i) => &e.finals[i],
+            None => match final_primary_in(e.finals, &groups, group) {
+                Some(p) => p,
+                None => continue,
+            },
         };
+        let primary_group = owner.map_or(group, |i| groups[i]);
         if !judged_by.contains(&primary.name.as_str()) {
             judged_by.push(&primary.name);
         }
@@ -102,7 +114,13 @@ pub fn acked_writes_durable_in(
                 continue;
             }
             acked += 1;
-            if let (Some(at), Some(tip)) = (&op.position, &primary.position) {
+            // A write acknowledged in another replication group (before its slot was resharded
+            // away) has no place in the final primary's history: judged by the final value.
+            let elsewhere = op
+                .server
+                .and_then(|s| e.finals.iter().position(|f| f.name == s))
+                .is_some_and(|i| groups[i] != primary_group);
+            if let (Some(at), Some(tip), false) = (&op.position, &primary.position, elsewhere) {
                 if let Some(cut) = ancestry.cut(tip, at) {
                     lost.push(lost_by_lineage(e, op, &cut));
                 }
@@ -148,6 +166,29 @@ pub fn acked_writes_durable_in(
         detail,
     };
     (r, lost)
+}
+
+/// In a Redis Cluster (final states with slot maps), the running primary that serves each slot
+/// in its own view at the end, by index into `finals`.
+fn final_slot_owners(finals: &[super::FinalState]) -> Option<Vec<Option<usize>>> {
+    if !super::is_cluster(finals) {
+        return None;
+    }
+    let mut owners = vec![None; usize::from(crate::cluster::slot::CLUSTER_SLOTS)];
+    for (i, f) in finals
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.up && f.is_master)
+    {
+        for r in f.slot_owners.iter().flatten() {
+            if r.owner.as_deref() == Some(f.name.as_str()) {
+                for slot in r.first..=r.last {
+                    owners[usize::from(slot)].get_or_insert(i);
+                }
+            }
+        }
+    }
+    Some(owners)
 }
 
 fn text(v: &Value) -> Option<&str> {

@@ -121,7 +121,7 @@ impl ClusterNode {
 
     /// `cluster.c: clusterBumpConfigEpochWithoutConsensus`: a new configEpoch unless this
     /// node already has the greatest one.
-    fn bump_config_epoch_without_consensus(&mut self) {
+    pub(super) fn bump_config_epoch_without_consensus(&mut self) {
         let max_epoch = self
             .view
             .nodes

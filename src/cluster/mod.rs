@@ -17,6 +17,7 @@
 //! - [`election`]: replica elections and votes.
 //! - [`manual`]: `CLUSTER FAILOVER [FORCE|TAKEOVER]`.
 //! - [`migration`]: replica migration to orphaned primaries.
+//! - [`reshard`]: `CLUSTER SETSLOT` (resharding).
 //! - [`ownership`]: slot claims, UPDATE, demotion, configEpoch collisions.
 //! - [`harness`]: a small deterministic driver (fixed latency, kill, partition) for tests.
 
@@ -30,6 +31,7 @@ pub mod migration;
 pub mod node;
 pub mod ownership;
 pub mod redirect;
+pub mod reshard;
 pub mod slot;
 pub mod state;
 pub mod topology;

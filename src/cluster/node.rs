@@ -114,6 +114,17 @@ pub enum ClusterEvent {
     ConfigEpochWithoutConsensus { epoch: u64 },
     /// This replica migrates to the orphaned primary `to` (followed by `BecameReplica`).
     ReplicaMigration { to: NodeId },
+    /// `CLUSTER SETSLOT <slot> MIGRATING <to>` on this owner.
+    SlotMigrating { slot: u16, to: NodeId },
+    /// `CLUSTER SETSLOT <slot> IMPORTING <from>` on this primary.
+    SlotImporting { slot: u16, from: NodeId },
+    /// `CLUSTER SETSLOT <slot> STABLE`.
+    SlotStable { slot: u16 },
+    /// `CLUSTER SETSLOT <slot> NODE <to>`: this node's view gives `slot` to `to`.
+    SlotAssigned { slot: u16, to: NodeId },
+    /// A newer claim took slots this primary still served (and may hold keys of): the server
+    /// deletes those keys (`clusterUpdateSlotsConfigWith`, `delKeysInSlot`).
+    DirtySlots { slots: Vec<u16> },
 }
 
 impl ClusterEvent {
@@ -144,6 +155,11 @@ impl ClusterEvent {
                 "cluster:config-epoch-without-consensus"
             }
             ClusterEvent::ReplicaMigration { .. } => "cluster:replica-migration",
+            ClusterEvent::SlotMigrating { .. }
+            | ClusterEvent::SlotImporting { .. }
+            | ClusterEvent::SlotStable { .. }
+            | ClusterEvent::SlotAssigned { .. } => "cluster:setslot",
+            ClusterEvent::DirtySlots { .. } => "cluster:dirty-slots",
         }
     }
 }

@@ -67,6 +67,7 @@ impl ClusterNode {
         let me = self.view.node(self.me);
         let shard_primary = me.primary().unwrap_or(self.me);
         let (mut sender_slots, mut migrated_ours) = (0u32, 0u32);
+        let mut dirty: Vec<u16> = Vec::new();
         for slot in slots.iter() {
             sender_slots += 1;
             let owner = self.view.owner(slot);
@@ -77,6 +78,9 @@ impl ClusterNode {
                 continue;
             }
             if owner.is_none_or(|o| self.view.node(o).config_epoch < epoch) {
+                if owner == Some(self.me) {
+                    dirty.push(slot);
+                }
                 if owner == Some(shard_primary) {
                     migrated_ours += 1;
                 }
@@ -88,6 +92,11 @@ impl ClusterNode {
         let may_follow = self.config.allow_replica_migration || sender_slots == migrated_ours;
         if migrated_ours > 0 && lost_all && may_follow {
             self.follow_primary(sender);
+        } else if !dirty.is_empty() {
+            // The server deletes what it still holds of the slots it lost (`delKeysInSlot`).
+            self.out
+                .events
+                .push(ClusterEvent::DirtySlots { slots: dirty });
         }
     }
 

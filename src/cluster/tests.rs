@@ -694,3 +694,52 @@ fn a_manual_failover_starts_only_at_the_paused_primarys_offset() {
         epoch: 4
     }));
 }
+
+/// `CLUSTER SETSLOT`: the importing target closes the slot with a configEpoch of its own and
+/// PONGs everyone; the source, told by that PONG before its own `SETSLOT NODE`, gives the slot
+/// up and deletes what it still holds of it (`clusterUpdateSlotsConfigWith`'s dirty slots).
+#[test]
+fn closing_an_imported_slot_bumps_the_epoch_and_dirties_the_source() {
+    use super::reshard::SetSlot;
+    let mut rng = rng();
+    let mut target = node(1);
+    let (r, _) = target.set_slot(at(1_000), 7, SetSlot::Importing(n(0)), 0, &mut rng);
+    assert_eq!(r, Ok(()));
+    assert_eq!(target.view().importing_from.get(&7), Some(&n(0)));
+    let (r, _) = target.set_slot(at(1_000), 7, SetSlot::Migrating(n(2)), 0, &mut rng);
+    assert_eq!(r, Err("ERR I'm not the owner of hash slot 7".into()));
+    let (r, out) = target.set_slot(at(1_100), 7, SetSlot::Node(n(1)), 0, &mut rng);
+    assert_eq!(r, Ok(()));
+    assert_eq!(target.view().owner(7), Some(n(1)));
+    assert!(target.view().importing_from.is_empty());
+    assert!(
+        out.events
+            .contains(&ClusterEvent::ConfigEpochWithoutConsensus { epoch: 4 })
+    );
+    let pong = out
+        .sends
+        .iter()
+        .find(|(to, m)| *to == n(0) && matches!(m.body, Body::Pong { .. }))
+        .expect("a PONG to the source")
+        .1
+        .clone();
+    assert!(pong.header.slots.contains(7) && pong.header.config_epoch == 4);
+    let mut source = node(0);
+    let out = source.on_message(at(1_101), &pong, &mut rng);
+    assert_eq!(source.view().owner(7), Some(n(1)));
+    assert!(
+        out.events
+            .contains(&ClusterEvent::DirtySlots { slots: vec![7] })
+    );
+    assert!(source.is_primary(), "it still serves its other slots");
+    // SETSLOT NODE elsewhere while keys remain is refused.
+    let mut other = node(0);
+    let (r, _) = other.set_slot(at(1_000), 8, SetSlot::Node(n(1)), 3, &mut rng);
+    assert_eq!(
+        r,
+        Err(
+            "ERR Can't assign hashslot 8 to a different node while I still hold keys for this hash slot."
+                .into()
+        )
+    );
+}

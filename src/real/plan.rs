@@ -292,6 +292,12 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
         FaultKind::Loss { .. } => Some("packet loss cannot be reproduced on loopback".into()),
         FaultKind::Clock { .. } => Some("clocks of real processes cannot be shifted".into()),
         FaultKind::DiskStall { .. } => Some("a disk stall needs a fault-injecting disk".into()),
+        FaultKind::Reshard { .. }
+        | FaultKind::Command {
+            command:
+                crate::fault::AdminCommand::SetSlot { .. } | crate::fault::AdminCommand::Migrate { .. },
+            ..
+        } => Some("resharding is not reproduced on the real backend yet".into()),
         FaultKind::Crash { nodes: ps, .. } | FaultKind::Pause { nodes: ps } if clients_only(ps) => {
             Some("only servers and sentinels can be crashed or paused".into())
         }

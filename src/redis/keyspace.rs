@@ -48,6 +48,20 @@ impl Value {
             Value::Str(_) => None,
         }
     }
+    /// Bytes of payload as a `DUMP` carries it (about what an RDB entry takes).
+    pub fn size_bytes(&self) -> u64 {
+        self.payload_bytes() + RDB_ENTRY_OVERHEAD_BYTES
+    }
+    /// The commands that recreate this value under `key` on a replica (what `RESTORE` amounts
+    /// to): a SET for a string, a DEL then one SADD per member for a set.
+    pub fn restore_commands(&self, key: &Rc<str>) -> Vec<Command> {
+        match self {
+            Value::Str(v) => vec![Command::Set(key.clone(), v.clone())],
+            Value::Set(m) => std::iter::once(Command::Del(key.clone()))
+                .chain(m.iter().map(|x| Command::Sadd(key.clone(), x.clone())))
+                .collect(),
+        }
+    }
     /// Bytes of payload (string bytes, or members' bytes plus their overhead).
     fn payload_bytes(&self) -> u64 {
         match self {

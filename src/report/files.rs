@@ -184,12 +184,20 @@ fn contents(f: &RunFiles) -> io::Result<Vec<(&'static str, String)>> {
         ),
     ];
     let summary = serde_json::to_string_pretty(f.summary).expect("the summary serialises");
+    let names: Vec<String> = out.servers.iter().map(|s| s.name.clone()).collect();
+    let slot_maps: Vec<_> = out.servers.iter().map(|s| s.slot_owners.clone()).collect();
+    let cluster = super::narrative::ClusterStory {
+        servers: &names,
+        shards: &super::timeline_data::shard_rows(&names, &out.notes, &slot_maps),
+        elections: &super::timeline_data::elections(&names, &out.notes, end_s),
+    };
     let md = super::markdown(
         f.summary,
         f.description,
         &out.notes,
         f.lost,
         f.counterexample,
+        &cluster,
     );
     let mut files = vec![
         ("summary.json", summary),

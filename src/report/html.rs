@@ -179,11 +179,13 @@ fn data_json(f: &RunFiles) -> String {
     let out = f.output;
     let end_s = out.sim_time.as_nanos() as f64 / 1e9;
     let quiet_s = out.quiet_from.as_nanos() as f64 / 1e9;
+    let slot_maps: Vec<_> = out.servers.iter().map(|s| s.slot_owners.clone()).collect();
     let data = timeline_data(
         &out.metrics,
         &out.notes,
         &out.history,
         f.lost,
+        &slot_maps,
         (end_s, quiet_s),
     );
     serde_json::to_string(&data)

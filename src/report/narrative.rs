@@ -34,6 +34,13 @@ const TOLD: &[(&str, usize)] = &[
     ("repl:obuf-limit", 8),
     ("+tilt", 6),
     ("-tilt", 6),
+    ("cluster:fail", 12),
+    ("cluster:election-started", 10),
+    ("cluster:promoted", 10),
+    ("cluster:became-replica", 10),
+    ("cluster:manual-failover", 6),
+    ("cluster:replica-migration", 6),
+    ("cluster:config-epoch-without-consensus", 6),
 ];
 
 fn seconds(ms: u64) -> String {
@@ -96,6 +103,16 @@ pub(super) fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
     out.into_iter().map(|(_, t)| t).collect()
 }
 
+/// A Redis Cluster run's shards and elections (both empty outside a cluster).
+pub struct ClusterStory<'a> {
+    /// Server names, by row.
+    pub servers: &'a [String],
+    /// The shards with the slots they serve at the end.
+    pub shards: &'a [super::timeline_data::ShardRows],
+    /// Every replica election.
+    pub elections: &'a [super::timeline_data::ElectionSpan],
+}
+
 /// Renders `report.md`.
 pub fn markdown(
     summary: &Summary,
@@ -103,6 +120,7 @@ pub fn markdown(
     notes: &[FactNote],
     lost: &[LostWrite],
     counterexample: Option<&str>,
+    cluster: &ClusterStory<'_>,
 ) -> String {
     let mut s = format!("# {} (seed {})\n\n", summary.scenario, summary.seed);
     if !description.is_empty() {
@@ -127,6 +145,7 @@ pub fn markdown(
         s.push_str(&format!("**Warning:** {}.\n\n", w.message));
     }
     what_happened(&mut s, summary, notes);
+    shards_and_elections(&mut s, cluster);
     lost_writes(&mut s, summary, lost);
     checks(&mut s, summary, counterexample);
     s.push_str(
@@ -159,6 +178,52 @@ fn what_happened(s: &mut String, summary: &Summary, notes: &[FactNote]) {
         ));
     }
 }
+
+/// The shards (servers and the slots they serve at the end) and every replica election.
+fn shards_and_elections(s: &mut String, c: &ClusterStory<'_>) {
+    if c.shards.is_empty() {
+        return;
+    }
+    s.push_str("\n## Shards and elections\n\n");
+    for shard in c.shards {
+        let members: Vec<&str> = shard.rows.iter().map(|&r| c.servers[r].as_str()).collect();
+        s.push_str(&format!(
+            "- {} at the end (its servers at the start: {})\n",
+            shard.label,
+            members.join(", ")
+        ));
+    }
+    let won = c.elections.iter().filter(|e| e.won).count();
+    s.push_str(&format!(
+        "\n{} replica election{} ({won} won){}\n",
+        c.elections.len(),
+        if c.elections.len() == 1 { "" } else { "s" },
+        if c.elections.is_empty() { "." } else { ":" }
+    ));
+    for e in c.elections.iter().take(ELECTIONS_SHOWN) {
+        s.push_str(&format!(
+            "- {:.3} s: {} asks for votes in epoch {}, gets {}, {}\n",
+            e.start,
+            c.servers[e.row],
+            e.epoch,
+            e.votes,
+            if e.won {
+                format!("wins {:.0} ms later", (e.end - e.start) * 1000.0)
+            } else {
+                "does not win".to_string()
+            }
+        ));
+    }
+    if c.elections.len() > ELECTIONS_SHOWN {
+        s.push_str(&format!(
+            "- … ({} more in trace.jsonl)\n",
+            c.elections.len() - ELECTIONS_SHOWN
+        ));
+    }
+}
+
+/// Elections listed in `report.md` at most.
+const ELECTIONS_SHOWN: usize = 20;
 
 /// Lost writes per workload, and each group of them explained.
 fn lost_writes(s: &mut String, summary: &Summary, lost: &[LostWrite]) {

@@ -1,5 +1,6 @@
-// report.html's timeline: draws roles, faults, split brain, failovers and lost writes into SVG,
-// redrawn for the visible range (wheel or buttons zoom, drag pans, hover shows details).
+// report.html's timeline: draws roles, faults, split brain, failovers and lost writes into SVG
+// (in a Redis Cluster also its shards and replica elections), redrawn for the visible range
+// (wheel or buttons zoom, drag pans, hover shows details).
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -81,8 +82,17 @@
       });
       y += ROW;
       var rowY = [];
+      var shardOf = {};
+      (D.shards || []).forEach(function (s, k) { s.rows.forEach(function (r) { shardOf[r] = k; }); });
       D.servers.forEach(function (name, si) {
         rowY.push(y);
+        var sh = D.shards && D.shards[shardOf[si]];
+        if (sh && sh.rows[0] === si) {
+          el(svg, "line", { x1: 4, x2: W - RIGHT, y1: y - 4, y2: y - 4, "class": "shard-separator" }, sh.label);
+          // "shard of c1p" in the names' column; the slots in its tip.
+          var lbl = text(svg, 8, y - 6, sh.label.split(":")[0], "shard-label");
+          lbl.setAttribute("data-tip", sh.label);
+        }
         text(svg, 8, y + 17, name, "row-label");
         D.roles[si].forEach(function (r) {
           if (!visible(r[0], r[1])) return;
@@ -91,6 +101,13 @@
         y += ROW;
       });
       drawLost(svg, rowY);
+      (D.elections || []).forEach(function (e) {
+        if (!visible(e.start, e.end)) return;
+        var who = D.servers[e.row];
+        var tip = "election for epoch " + e.epoch + " by " + who + ": " + (e.won ? "won" : "not won") + " with " + e.votes + " vote" + (e.votes === 1 ? "" : "s") + "\n" + fmt(e.start) + " to " + fmt(e.end);
+        var x0 = clampX(e.start), x1 = clampX(e.end);
+        el(svg, "rect", { x: x0 - 3, y: rowY[e.row] + 24, width: Math.max(6, x1 - x0 + 3), height: 6, "class": "election " + (e.won ? "election-won" : "election-lost") }, tip);
+      });
       if (D.quiet_s > 0 && visible(D.quiet_s, D.quiet_s)) {
         el(svg, "line", { x1: x(D.quiet_s), x2: x(D.quiet_s), y1: TOP, y2: y, stroke: "#888", "stroke-dasharray": "2 4", "class": "quiet-marker" }, "quiet phase from " + fmt(D.quiet_s) + ": every fault healed, no new ones");
         text(svg, x(D.quiet_s) + 4, TOP - 6, "quiet");
@@ -173,7 +190,9 @@
     });
     var legend = document.getElementById("legend");
     STATES.forEach(function (s, i) { legend.insertAdjacentHTML("beforeend", '<span><i style="background:' + COLORS[i] + '"></i>' + s + "</span>"); });
-    [["fault", "#dc3c3c"], ["split brain", "#8e44ad"], ["lost write (acknowledged)", "#e0115f"], ["failover (promotion)", "#111"]].forEach(function (p) {
+    var keys = [["fault", "#dc3c3c"], ["split brain", "#8e44ad"], ["lost write (acknowledged)", "#e0115f"], ["failover (promotion)", "#111"]];
+    if ((D.elections || []).length) keys.push(["election won", "#1a7f37"], ["election not won", "#c0392b"]);
+    keys.forEach(function (p) {
       legend.insertAdjacentHTML("beforeend", '<span><i style="background:' + p[1] + '"></i>' + p[0] + "</span>");
     });
     draw();

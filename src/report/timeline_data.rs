@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::check::LostWrite;
-use crate::fact::{Fact, FactNote, StartRole};
+use crate::cluster::slot::SlotRange;
+use crate::fact::{ClusterFact, Fact, FactNote, StartRole};
 use crate::history::{EventType, History};
 use crate::metrics::{Metrics, ServerSample};
 
@@ -58,6 +59,39 @@ pub struct TimelineData {
     pub lost: Vec<(f64, i64)>,
     /// Completions per second: ok, fail, info.
     pub throughput: [Vec<u64>; 3],
+    /// Redis Cluster: the shards (rows of the servers that started in each), with the slots
+    /// they serve at the end.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRows>,
+    /// Redis Cluster: every replica election, on its candidate's row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub elections: Vec<ElectionSpan>,
+}
+
+/// One shard of a Redis Cluster in the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShardRows {
+    /// `shard of c1p: slots 0-5460`.
+    pub label: String,
+    /// The rows of the servers that started in it.
+    pub rows: Vec<usize>,
+}
+
+/// One replica election: from the vote requests to the promotion, or to the next attempt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ElectionSpan {
+    /// Votes requested (s).
+    pub start: f64,
+    /// Won, or given up (s).
+    pub end: f64,
+    /// The candidate's row.
+    pub row: usize,
+    /// The epoch it ran in.
+    pub epoch: u64,
+    /// Votes it was granted.
+    pub votes: usize,
+    /// Whether it won.
+    pub won: bool,
 }
 
 fn secs(ns: u64) -> f64 {
@@ -198,6 +232,129 @@ pub fn split_brain(
     out
 }
 
+/// Slots as `0-5460, 5461` (at most `MAX_RANGES_SHOWN` runs, then `…`).
+fn slot_list(slots: &[u16]) -> String {
+    const MAX_RANGES_SHOWN: usize = 4;
+    let mut runs: Vec<(u16, u16)> = Vec::new();
+    for &s in slots {
+        match runs.last_mut() {
+            Some(r) if r.1 + 1 == s => r.1 = s,
+            _ => runs.push((s, s)),
+        }
+    }
+    let mut parts: Vec<String> = runs
+        .iter()
+        .take(MAX_RANGES_SHOWN)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    if runs.len() > MAX_RANGES_SHOWN {
+        parts.push("…".into());
+    }
+    if parts.is_empty() {
+        "no slots".into()
+    } else {
+        format!("slots {}", parts.join(", "))
+    }
+}
+
+/// The shards of a cluster run: servers grouped by the replication group they started in, each
+/// labelled with the slots its running primary serves at the end (its own slot map).
+pub fn shard_rows(
+    servers: &[String],
+    notes: &[FactNote],
+    slot_maps: &[Option<Vec<SlotRange>>],
+) -> Vec<ShardRows> {
+    if slot_maps.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let group = groups(servers, notes);
+    let mut roots: Vec<usize> = group.clone();
+    roots.sort();
+    roots.dedup();
+    roots
+        .into_iter()
+        .map(|root| {
+            let rows: Vec<usize> = (0..servers.len()).filter(|&i| group[i] == root).collect();
+            let mut slots: Vec<u16> = Vec::new();
+            for &i in &rows {
+                let Some(map) = slot_maps.get(i).and_then(Option::as_ref) else {
+                    continue;
+                };
+                for r in map
+                    .iter()
+                    .filter(|r| r.owner.as_deref() == Some(&servers[i]))
+                {
+                    slots.extend(r.first..=r.last);
+                }
+            }
+            slots.sort();
+            slots.dedup();
+            ShardRows {
+                label: format!("shard of {}: {}", servers[root], slot_list(&slots)),
+                rows,
+            }
+        })
+        .collect()
+}
+
+/// Every replica election from the cluster facts: it starts with the vote requests and ends
+/// with the candidate's promotion, its next attempt, or the end of the run.
+pub fn elections(servers: &[String], notes: &[FactNote], end_s: f64) -> Vec<ElectionSpan> {
+    let mut out: Vec<ElectionSpan> = Vec::new();
+    let mut open: std::collections::BTreeMap<&str, usize> = Default::default();
+    for n in notes {
+        let Fact::Cluster { node, event } = &n.fact else {
+            continue;
+        };
+        let t = secs(n.time.as_nanos());
+        match event {
+            ClusterFact::ElectionStarted { epoch } => {
+                if let Some(i) = open.remove(node.as_str()) {
+                    out[i].end = t;
+                }
+                let Some(row) = servers.iter().position(|s| s == node) else {
+                    continue;
+                };
+                open.insert(node, out.len());
+                out.push(ElectionSpan {
+                    start: t,
+                    end: end_s,
+                    row,
+                    epoch: *epoch,
+                    votes: 0,
+                    won: false,
+                });
+            }
+            ClusterFact::VoteGranted { to, epoch } => {
+                if let Some(&i) = open.get(to.as_str())
+                    && out[i].epoch == *epoch
+                {
+                    out[i].votes += 1;
+                }
+            }
+            ClusterFact::Promoted { .. } => {
+                if let Some(i) = open.remove(node.as_str()) {
+                    out[i].end = t;
+                    out[i].won = true;
+                }
+            }
+            ClusterFact::BecameReplica { .. } => {
+                if let Some(i) = open.remove(node.as_str()) {
+                    out[i].end = t;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Completions per simulated second, by outcome (ok, fail, info).
 pub fn throughput(history: &History, end_s: f64) -> [Vec<u64>; 3] {
     let n = end_s.ceil().max(1.0) as usize;
@@ -221,6 +378,7 @@ pub fn timeline_data(
     notes: &[FactNote],
     history: &History,
     lost: &[LostWrite],
+    slot_maps: &[Option<Vec<SlotRange>>],
     (end_s, quiet_s): (f64, f64),
 ) -> TimelineData {
     let servers = metrics.servers.clone();
@@ -248,6 +406,8 @@ pub fn timeline_data(
             .map(|l| (l.ack_ms as f64 / 1e3, row(&l.server)))
             .collect(),
         throughput: throughput(history, end_s),
+        shards: shard_rows(&servers, notes, slot_maps),
+        elections: elections(&servers, notes, end_s),
         servers,
     }
 }

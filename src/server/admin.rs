@@ -65,6 +65,18 @@ impl Server {
                 "OK".to_string()
             }
             AdminCommand::InfoReplication => self.info_replication(ctx),
+            AdminCommand::SetSlot { slot, action } => self.admin_set_slot(ctx, slot, action),
+            AdminCommand::Migrate {
+                to,
+                ref keys,
+                timeout_ms,
+            } => {
+                let text = self.admin_text(command);
+                match self.admin_migrate(ctx, to, keys, timeout_ms, text) {
+                    Some(reply) => reply,
+                    None => return, // noted when the target answers or the timeout passes
+                }
+            }
             AdminCommand::ClusterFailover { force, takeover } => {
                 let mode = match (force, takeover) {
                     (_, true) => ManualMode::Takeover,
@@ -110,6 +122,7 @@ impl Server {
                 }
                 s
             }
+            AdminCommand::SetSlot { .. } | AdminCommand::Migrate { .. } => self.admin_text(command),
             _ => unreachable!("every other command has its words"),
         }
     }

@@ -212,7 +212,7 @@ impl Server {
     }
 
     /// Sends the node's messages, records its events and carries out role changes.
-    fn apply_cluster_output(&mut self, ctx: &mut Ctx<'_, Msg>, out: Output) {
+    pub(super) fn apply_cluster_output(&mut self, ctx: &mut Ctx<'_, Msg>, out: Output) {
         for (to, msg) in out.sends {
             ctx.send(process_of(to), Msg::ClusterBus(Rc::new(msg)));
         }
@@ -240,6 +240,8 @@ impl Server {
                     self.failover_pause = None;
                     self.on_unpause(ctx);
                 }
+                // clusterUpdateSlotsConfigWith: delKeysInSlot for each dirty slot.
+                ClusterEvent::DirtySlots { ref slots } => self.delete_keys_in_slots(ctx, slots),
                 _ => {}
             }
         }
@@ -309,6 +311,30 @@ impl Server {
                 ClusterFact::ConfigEpochWithoutConsensus { epoch: *epoch }
             }
             ClusterEvent::ReplicaMigration { to } => ClusterFact::ReplicaMigration { to: name(to) },
+            ClusterEvent::SlotMigrating { slot, to } => ClusterFact::SetSlot {
+                slot: *slot,
+                action: "migrating".into(),
+                server: Some(name(to)),
+            },
+            ClusterEvent::SlotImporting { slot, from } => ClusterFact::SetSlot {
+                slot: *slot,
+                action: "importing".into(),
+                server: Some(name(from)),
+            },
+            ClusterEvent::SlotStable { slot } => ClusterFact::SetSlot {
+                slot: *slot,
+                action: "stable".into(),
+                server: None,
+            },
+            ClusterEvent::SlotAssigned { slot, to } => ClusterFact::SetSlot {
+                slot: *slot,
+                action: "node".into(),
+                server: Some(name(to)),
+            },
+            ClusterEvent::DirtySlots { slots } => ClusterFact::DirtySlots {
+                count: slots.len(),
+                first: slots.first().copied().unwrap_or(0),
+            },
         }
     }
 }

@@ -12,6 +12,7 @@ mod data;
 mod persistence;
 mod primary;
 mod replica;
+mod reshard;
 mod role;
 mod sync;
 #[cfg(test)]
@@ -46,6 +47,7 @@ const TIMER_CLUSTER: u64 = 6 << 56;
 const TIMER_UNPAUSE: u64 = 7 << 56;
 const TIMER_CONSOLE: u64 = 8 << 56;
 const TIMER_SHUTDOWN: u64 = 9 << 56;
+const TIMER_MIGRATE: u64 = 10 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -133,6 +135,12 @@ pub struct Server {
     cluster: Option<cluster::ClusterPart>,
     /// The operator's console connection, and the SHUTDOWN or FAILOVER it started.
     console: console::Console,
+    /// The `MIGRATE` this server is blocked on, if any.
+    migrate: Option<reshard::MigrateCall>,
+    /// Messages that arrived while a `MIGRATE` blocked the server, in order.
+    blocked_messages: Vec<(ProcessId, Msg)>,
+    /// Timers that fired while a `MIGRATE` blocked the server, in order.
+    blocked_timers: Vec<u64>,
 }
 
 impl Server {
@@ -160,6 +168,9 @@ impl Server {
             stats: ServerStats::default(),
             cluster: None,
             console: console::Console::default(),
+            migrate: None,
+            blocked_messages: Vec::new(),
+            blocked_timers: Vec::new(),
         }
     }
 
@@ -214,6 +225,10 @@ impl Server {
     /// Counters.
     pub fn stats(&self) -> &ServerStats {
         &self.stats
+    }
+    /// Whether a `MIGRATE` blocks this server now.
+    pub fn migrating(&self) -> bool {
+        self.migrate.is_some()
     }
     /// Whether this replica's link to its primary is in sync.
     pub fn link_up(&self) -> bool {
@@ -326,6 +341,10 @@ impl Server {
 
     /// Handles one message.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
+        // migrateCommand waits on its socket: the event loop runs nothing else meanwhile.
+        if self.blocked_by_migrate(from, &msg) {
+            return self.blocked_messages.push((from, msg));
+        }
         // Loading an RDB blocks Redis: connection closes wait until it is done. Commands get
         // -LOADING, REPLICAOF too (it has no CMD_LOADING flag: processCommand refuses it).
         if self.is_loading() {
@@ -372,6 +391,8 @@ impl Server {
             Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
             Msg::Asking { id } => self.on_asking(ctx, from, id),
             Msg::ClusterSlots { id } => self.on_cluster_slots(ctx, from, id),
+            Msg::MigrateKeys { id, keys } => self.on_migrate_keys(ctx, from, id, &keys),
+            Msg::MigrateReply { id, error } => self.on_migrate_reply(ctx, id, error),
             Msg::Info { id } => {
                 let info = Box::new(self.info(ctx.now()));
                 ctx.send(from, Msg::InfoReply { id, info });
@@ -450,6 +471,9 @@ impl Server {
 
     /// Handles one timer.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
+        if self.migrate.is_some() && tag & TIMER_KIND_MASK != TIMER_MIGRATE {
+            return self.blocked_timers.push(tag);
+        }
         match tag & TIMER_KIND_MASK {
             TIMER_CRON => {
                 self.cron(ctx);
@@ -467,6 +491,7 @@ impl Server {
             TIMER_UNPAUSE => self.on_unpause(ctx),
             TIMER_CONSOLE => self.on_console_timer(ctx),
             TIMER_SHUTDOWN => self.on_shutdown_timer(ctx),
+            TIMER_MIGRATE => self.on_migrate_timeout(ctx, tag),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.cluster_before_sleep(ctx);

@@ -157,6 +157,8 @@ impl Faults {
                 command,
                 text,
             } => command_to(k, *node, command, text, i as u64)?,
+            // The world runs it step by step (world/reshard.rs).
+            FaultKind::Reshard { .. } => {}
             FaultKind::Failover { target, others } => {
                 replicaof(k, *target, None)?;
                 if f.heal_ns.is_none() {
@@ -269,7 +271,7 @@ impl Faults {
                 }
             }
             // Done when sent.
-            FaultKind::Command { .. } => {}
+            FaultKind::Command { .. } | FaultKind::Reshard { .. } => {}
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use crate::sentinel::SentinelProcess;
 use crate::server::{Role, Server, ServerStats};
 
 mod faults;
+mod reshard;
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Process, ProcessId, ProcessState, SimTime,
     Step,
@@ -67,6 +68,8 @@ enum Control {
     FaultHeal(usize),
     FinalHeal,
     Sample,
+    /// The next step of the resharding started by fault `i`.
+    ReshardStep(usize),
 }
 
 /// A server's state at the end of the run, for the checkers.
@@ -222,6 +225,8 @@ pub struct World<'s> {
     metrics: Metrics,
     checkpoints: Vec<(SimTime, u64)>,
     seed: u64,
+    /// Reshardings in progress, by the fault that started them.
+    reshards: std::collections::BTreeMap<usize, reshard::Resharder>,
 }
 
 /// Interval between metric samples.
@@ -310,6 +315,7 @@ impl<'s> World<'s> {
             metrics: Metrics::new(scenario.servers.iter().map(|s| s.name.clone()).collect()),
             checkpoints: Vec::new(),
             seed,
+            reshards: std::collections::BTreeMap::new(),
         }
     }
 
@@ -381,7 +387,46 @@ impl<'s> World<'s> {
 
     fn control(&mut self, c: Control) -> Result<(), KernelError> {
         match c {
-            Control::FaultStart(i) => self.faults.start(&mut self.kernel, i)?,
+            Control::FaultStart(i) => {
+                self.faults.start(&mut self.kernel, i)?;
+                if let crate::fault::FaultKind::Reshard {
+                    from,
+                    to,
+                    first,
+                    last,
+                    batch,
+                    interval_ns,
+                    timeout_ms,
+                } = self.faults.specs()[i].kind
+                {
+                    let r = reshard::Resharder {
+                        from,
+                        to,
+                        next: first,
+                        last,
+                        batch,
+                        interval_ns,
+                        timeout_ms,
+                    };
+                    self.reshards.insert(i, r);
+                    let now = self.kernel.now();
+                    self.kernel.schedule_control(now, Control::ReshardStep(i))?;
+                }
+            }
+            Control::ReshardStep(i) => {
+                let next = match self.reshards.get_mut(&i) {
+                    Some(r) => r.step(&mut self.kernel)?,
+                    None => None,
+                };
+                match next {
+                    Some(at) if at.0 <= self.scenario.duration_ns => {
+                        self.kernel.schedule_control(at, Control::ReshardStep(i))?
+                    }
+                    _ => {
+                        self.reshards.remove(&i);
+                    }
+                }
+            }
             Control::FaultHeal(i) => self.faults.heal(&mut self.kernel, i)?,
             Control::FinalHeal => {
                 self.faults.heal_all(&mut self.kernel)?;

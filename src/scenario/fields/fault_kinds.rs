@@ -22,6 +22,7 @@ pub(super) enum Kind {
     DiskStall,
     Failover,
     Command,
+    Reshard,
 }
 
 /// Every kind with its name, in the order the documentation lists them.
@@ -40,6 +41,7 @@ pub(super) const KINDS: &[(&str, Kind)] = &[
     ("disk-stall", Kind::DiskStall),
     ("failover", Kind::Failover),
     ("command", Kind::Command),
+    ("reshard", Kind::Reshard),
 ];
 
 /// What a kind's parser works on: the fault's table and where it is.
@@ -113,6 +115,7 @@ impl Kind {
             Kind::DiskStall => &["targets"],
             Kind::Failover => &["target"],
             Kind::Command => &["target", "command"],
+            Kind::Reshard => &["from", "to", "slots", "batch", "interval", "timeout"],
         }
     }
 
@@ -132,6 +135,7 @@ impl Kind {
             Kind::Latency => latency(cx, f),
             Kind::Failover => failover(cx, f),
             Kind::Command => command(cx, f),
+            Kind::Reshard => reshard(cx, f),
         }
     }
 }
@@ -307,6 +311,88 @@ fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     Some((FaultKind::Failover { target, others }, labels))
 }
 
+/// One server named by the required key `key`.
+fn one_server(cx: &mut Cx, f: &FaultInput, key: &str) -> Option<(ProcessId, String)> {
+    let n = f.need(cx, key)?;
+    let p = join(f.path, key);
+    let (t, labels) = target_list(cx, n, &p, f.names)?;
+    match t[..] {
+        [s] if s.index() < f.names.servers.len() => Some((s, labels[0].clone())),
+        _ => {
+            cx.err(n.origin, &p, "name exactly one server".into(), None);
+            None
+        }
+    }
+}
+
+/// `redis-cli --cluster reshard`: `from`, `to`, `slots` (a slot or `[first, last]`), and
+/// optionally `batch` (keys per MIGRATE), `interval` (between steps) and `timeout` (MIGRATE's).
+fn reshard(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (from, from_name) = one_server(cx, f, "from")?;
+    let (to, to_name) = one_server(cx, f, "to")?;
+    if from == to {
+        let n = f.need(cx, "to")?;
+        cx.err(
+            n.origin,
+            &join(f.path, "to"),
+            "slots move between two different servers".into(),
+            None,
+        );
+        return None;
+    }
+    let n = f.need(cx, "slots")?;
+    let sp = join(f.path, "slots");
+    let max = i64::from(crate::cluster::slot::CLUSTER_SLOTS) - 1;
+    let (first, last) = match &n.val {
+        Val::Array(items) if items.len() == 2 => (
+            cx.int(&items[0], &format!("{sp}[0]"), 0, max)?,
+            cx.int(&items[1], &format!("{sp}[1]"), 0, max)?,
+        ),
+        Val::Int(_) => {
+            let s = cx.int(n, &sp, 0, max)?;
+            (s, s)
+        }
+        _ => {
+            let hint = "a slot, or the first and last: slots = [0, 99]";
+            cx.err(
+                n.origin,
+                &sp,
+                "expected a slot or [first, last]".into(),
+                Some(hint.into()),
+            );
+            return None;
+        }
+    };
+    if first > last {
+        cx.err(n.origin, &sp, format!("{first} comes after {last}"), None);
+        return None;
+    }
+    let batch = match f.t.get("batch") {
+        Some(e) => cx.int(&e.node, &join(f.path, "batch"), 1, 10_000)? as u32,
+        None => 10,
+    };
+    let interval_ns = match f.t.get("interval") {
+        Some(e) => cx
+            .duration(&e.node, &join(f.path, "interval"), 1_000_000)?
+            .max(1_000_000),
+        None => 1_000_000,
+    };
+    let timeout_ms = match f.t.get("timeout") {
+        Some(e) => (cx.duration(&e.node, &join(f.path, "timeout"), 1_000_000)? / 1_000_000).max(1),
+        None => 60_000,
+    };
+    let fk = FaultKind::Reshard {
+        from,
+        to,
+        first: first as u16,
+        last: last as u16,
+        batch,
+        interval_ns,
+        timeout_ms,
+    };
+    Some((fk, vec![from_name, "->".into(), to_name]))
+}
+
 /// The commands an operator can send, as the error's hint lists them.
 const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE replica, \
                         CONFIG SET repl-backlog-size <size>, INFO replication, \
@@ -315,7 +401,9 @@ const COMMANDS: &str = "REPLICAOF <server>, REPLICAOF NO ONE, CLIENT KILL TYPE r
                         SAVE, BGSAVE, \
                         SHUTDOWN [NOSAVE|SAVE], DEBUG SLEEP <seconds>, \
                         FAILOVER [TO <server> [FORCE]] [TIMEOUT <ms>], FAILOVER ABORT, \
-                        CLUSTER FAILOVER [FORCE|TAKEOVER]";
+                        CLUSTER FAILOVER [FORCE|TAKEOVER], \
+                        CLUSTER SETSLOT <slot> MIGRATING|IMPORTING|NODE <server>, \
+                        CLUSTER SETSLOT <slot> STABLE";
 
 /// Whether `key` is one a workload writes (`<key_prefix><family><n>`): the checkers judge the
 /// workloads' keys from their histories, which hold no console command.
@@ -459,6 +547,9 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
             }
         }
         ["CLIENT", "KILL", "TYPE", "REPLICA" | "SLAVE"] => Some(AdminCommand::KillReplicas),
+        ["CLUSTER", "SETSLOT", _, ..] => {
+            return setslot(cx, c, &cp, &words, &upper, f, node, text.clone(), labels);
+        }
         ["CLUSTER", "FAILOVER"] => Some(AdminCommand::ClusterFailover {
             force: false,
             takeover: false,
@@ -560,6 +651,61 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
         );
         return None;
     };
+    Some((
+        FaultKind::Command {
+            node,
+            command,
+            text,
+        },
+        labels,
+    ))
+}
+
+/// `CLUSTER SETSLOT <slot> MIGRATING|IMPORTING|NODE <server>` or `STABLE`.
+#[allow(clippy::too_many_arguments)]
+fn setslot(
+    cx: &mut Cx,
+    c: &Node,
+    cp: &str,
+    words: &[&str],
+    upper: &[&str],
+    f: &FaultInput,
+    node: ProcessId,
+    text: String,
+    labels: Vec<String>,
+) -> Option<Parsed> {
+    let max = crate::cluster::slot::CLUSTER_SLOTS;
+    let Some(slot) = words[2].parse::<u16>().ok().filter(|s| *s < max) else {
+        let msg = format!("\"{}\" is not a slot (0 to {})", words[2], max - 1);
+        cx.err(c.origin, cp, msg, None);
+        return None;
+    };
+    let server = |cx: &mut Cx, name: &str| -> Option<ProcessId> {
+        match f.names.servers.iter().position(|(s, _)| s == name) {
+            Some(i) => Some(ProcessId(i as u32)),
+            None => {
+                cx.err(c.origin, cp, format!("unknown server \"{name}\""), None);
+                None
+            }
+        }
+    };
+    let action = match upper[3..] {
+        ["MIGRATING", _] => SlotAction::Migrating(server(cx, words[4])?),
+        ["IMPORTING", _] => SlotAction::Importing(server(cx, words[4])?),
+        ["NODE", _] => SlotAction::Node(server(cx, words[4])?),
+        ["STABLE"] => SlotAction::Stable,
+        _ => {
+            let hint = "CLUSTER SETSLOT <slot> MIGRATING|IMPORTING|NODE <server>, or STABLE";
+            cx.err(
+                c.origin,
+                cp,
+                format!("unknown command \"{text}\""),
+                Some(hint.into()),
+            );
+            return None;
+        }
+    };
+    let command = AdminCommand::SetSlot { slot, action };
     Some((
         FaultKind::Command {
             node,

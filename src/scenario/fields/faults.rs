@@ -145,8 +145,8 @@ pub(super) fn fault(
     allowed.extend_from_slice(kind.keys());
     cx.check_keys(t, p, &allowed);
     let mut timing = timing(cx, t, origin, p, run)?;
-    if kind == Kind::Command {
-        // Done when sent: its heal is its start.
+    if kind == Kind::Command || kind == Kind::Reshard {
+        // Done when sent (a reshard then runs on its own): its heal is its start.
         timing.heal = Heal::After(Window::at(0));
     }
     let input = FaultInput {
@@ -156,10 +156,14 @@ pub(super) fn fault(
         names,
         kind: &name,
     };
-    if kind == Kind::Command
+    if (kind == Kind::Command || kind == Kind::Reshard)
         && let Some(h) = t.get("heal").or_else(|| t.get("for"))
     {
-        let msg = "a command happens once and is not healed";
+        let msg = if kind == Kind::Command {
+            "a command happens once and is not healed"
+        } else {
+            "a reshard runs until every slot has moved and is not healed"
+        };
         cx.err(
             h.node.origin,
             p,

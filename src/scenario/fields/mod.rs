@@ -25,7 +25,7 @@ use crate::expect::{
     Constraint, Expectation, FIGURES, FigureKind, PER_WORKLOAD_LOST, PER_WORKLOAD_LOST_ADDS,
     figure_kind,
 };
-use crate::fault::{AdminCommand, FaultKind, FaultSpec};
+use crate::fault::{AdminCommand, FaultKind, FaultSpec, SlotAction};
 use crate::net::{PathSpec, Topology};
 use crate::redis::{BACKLOG_MIN_SIZE, Fsync, ServerConfig};
 use crate::scenario::diag::{Diagnostic, Origin, did_you_mean};
