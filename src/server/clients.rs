@@ -27,41 +27,16 @@ impl Server {
             let err = format!(
                 "ERR unknown command 'WAITAOF', with args beginning with: '{l}' '{n}' '{t}' "
             );
-            let reply = Reply::Error(Rc::from(err));
-            ctx.send(
-                client,
-                Msg::Reply {
-                    id,
-                    reply,
-                    at: None,
-                },
-            );
-            return;
+            return refuse(ctx, client, id, &err);
         }
         if let Some(err) = self.cluster_refusal(client, &cmd) {
-            let reply = Reply::Error(Rc::from(err));
-            let msg = Msg::Reply {
-                id,
-                reply,
-                at: None,
-            };
-            ctx.send(client, msg);
-            return;
+            return refuse(ctx, client, id, &err);
         }
         if let Some(err) = self.refusal(&cmd) {
             if err == errors::NOREPLICAS {
                 self.stats.noreplicas_refusals += 1;
             }
-            let reply = Reply::Error(Rc::from(err));
-            ctx.send(
-                client,
-                Msg::Reply {
-                    id,
-                    reply,
-                    at: None,
-                },
-            );
-            return;
+            return refuse(ctx, client, id, err);
         }
         if let Command::Wait(..) | Command::WaitAof(..) = cmd {
             let offset = self.data.repl.offset;
@@ -204,4 +179,17 @@ impl Server {
         // replicationRequestAckFromSlaves: REPLCONF GETACK * goes into the stream in beforeSleep.
         self.propagate(ctx, StreamItem::Getack);
     }
+}
+
+/// An error reply to a command that did not run.
+fn refuse(ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64, err: &str) {
+    let reply = Reply::Error(Rc::from(err));
+    ctx.send(
+        client,
+        Msg::Reply {
+            id,
+            reply,
+            at: None,
+        },
+    );
 }
