@@ -661,9 +661,13 @@ fn cluster_shard_failover_after_a_machine_crash() {
     );
     let fail = c.fail_ms.expect("a FAIL of c2p");
     let election = c.election_ms.expect("an election");
+    // FAIL needs PFAIL reports from a majority of primaries, which travel in gossip sections
+    // of the pings (each node pings a random node every second, and every node whose PONG is
+    // older than node-timeout/2): up to about node-timeout after the first PFAIL (one run on
+    // real Redis 7.0.15 took 2,033 ms: PFAIL at 3,345, FAIL at 5,378).
     assert!(
-        fail >= detected && fail < detected + 2000,
-        "FAIL at {fail} ms"
+        fail >= detected && fail < detected + 3000,
+        "FAIL at {fail} ms, PFAIL at {detected} ms"
     );
     assert!(
         (fail + 400..fail + 1600).contains(&election),
