@@ -356,20 +356,23 @@ impl Client {
     }
 
     /// `CLUSTER SLOTS` from the node at `addr`; the map stays as it is when it does not answer.
-    fn read_slot_map_from(&mut self, addr: SocketAddr) {
+    /// Whether the node answered with a map.
+    fn read_slot_map_from(&mut self, addr: SocketAddr) -> bool {
         let Some(map) = self.slots.as_ref() else {
-            return;
+            return false;
         };
         let from = SocketAddr::new(self.plan.from.into(), 0);
         let Ok(mut c) = Connection::connect(from, addr, DISCOVERY_TIMEOUT) else {
-            return;
+            return false;
         };
         let Ok(reply) = c.cmd(&["CLUSTER", "SLOTS"]) else {
-            return;
+            return false;
         };
-        if let Some(owners) = slot_owners(&reply, &self.env.dir, map) {
-            self.slots.as_mut().expect("checked").owners = owners;
-        }
+        let Some(owners) = slot_owners(&reply, &self.env.dir, map) else {
+            return false;
+        };
+        self.slots.as_mut().expect("checked").owners = owners;
+        true
     }
 
     /// `CLUSTER SLOTS` from the first node that answers (through its proxy): the owner of every
@@ -378,19 +381,11 @@ impl Client {
         let Some(map) = self.slots.as_ref() else {
             return;
         };
-        let from = SocketAddr::new(self.plan.from.into(), 0);
         for (_, p) in map.nodes.clone() {
             let Some(addr) = self.env.dir.proxy_of(p.index()) else {
                 continue;
             };
-            let Ok(mut c) = Connection::connect(from, addr, DISCOVERY_TIMEOUT) else {
-                continue;
-            };
-            let Ok(reply) = c.cmd(&["CLUSTER", "SLOTS"]) else {
-                continue;
-            };
-            if let Some(owners) = slot_owners(&reply, &self.env.dir, map) {
-                self.slots.as_mut().expect("checked").owners = owners;
+            if self.read_slot_map_from(addr) {
                 return;
             }
         }

@@ -147,8 +147,8 @@ impl Server {
         }
     }
 
-    /// How long rdbSave takes for the dataset now.
-    fn rdb_save_ns(&self) -> u64 {
+    /// How long rdbSave (or a disk-based BGSAVE child) takes for the dataset now.
+    pub(super) fn rdb_save_ns(&self) -> u64 {
         let size = self.data.keyspace.rdb_size_bytes();
         (u128::from(size) * u128::from(SimTime::NANOS_PER_SEC)
             / u128::from(self.cfg.rdb_save_bytes_per_sec.max(1))) as u64

@@ -204,12 +204,7 @@ impl Server {
                 );
             }
         }
-        let duration_ns = if diskless {
-            0
-        } else {
-            (u128::from(size) * u128::from(SimTime::NANOS_PER_SEC)
-                / u128::from(self.cfg.rdb_save_bytes_per_sec.max(1))) as u64
-        };
+        let duration_ns = if diskless { 0 } else { self.rdb_save_ns() };
         self.persistence.child = Some(child);
         ctx.set_timer(duration_ns, TIMER_CHILD_DONE | generation);
     }
