@@ -783,6 +783,31 @@ fn cluster_minority_primary_writes_until_node_timeout() {
         Some("c1r1"),
         "c1p rejoins as a replica"
     );
+    // After the heal, c1p learns from c1r1 that it lost its slots and turns replica; a node that
+    // hears c1p's next ping (it claims to be a replica now) before c1r1's (which claims the slots
+    // at the higher epoch) unbinds c1p's slots for that moment (`clusterProcessPacket`: "Master
+    // turned into a slave", `clusterDelNodeSlots`), and `getNodeByQuery` answers a key of them
+    // with `-CLUSTERDOWN Hash slot not served`. Both backends do it; whether a client asks that
+    // node in that window (about 100 ms on real Redis, 30 ms in the model) is a race that real
+    // runs lose now and then. So the text may appear, but only then.
+    let heal_ms = 24_000;
+    for (t, e) in errors(&run) {
+        match e.as_str() {
+            "CLUSTERDOWN The cluster is down" => {}
+            "CLUSTERDOWN Hash slot not served" => assert!(
+                (heal_ms..heal_ms + 1000).contains(&t),
+                "a slot is unbound only while the heal's news spreads: {e} at {t} ms"
+            ),
+            _ => panic!("unexpected error text {e:?} at {t} ms"),
+        }
+    }
+    assert!(d.sim.iter().all(|s| {
+        s.cluster.as_ref().is_some_and(|c| {
+            c.error_texts
+                .iter()
+                .any(|t| t == "CLUSTERDOWN The cluster is down")
+        })
+    }));
     for observable in [
         "failovers",
         "promoted replica",
@@ -793,7 +818,6 @@ fn cluster_minority_primary_writes_until_node_timeout() {
         "cluster: replaced primary refuses (ms)",
         "cluster: replaced primary's last ack (ms)",
         "cluster: redirects followed",
-        "cluster: error texts",
     ] {
         agrees(&d, observable);
     }
