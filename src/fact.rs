@@ -374,6 +374,100 @@ impl fmt::Display for EventSubject {
     }
 }
 
+/// What a server's disk did to it (`aof.c: flushAppendOnlyFile`, `rdb.c`, `server.c:
+/// processCommand`): the log lines Redis writes for each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum DiskFact {
+    /// A write to the AOF failed: writes (and PING) are refused with `-MISCONF` until one works.
+    AofWriteError {
+        /// `strerror(errno)`.
+        error: String,
+    },
+    /// A write to the AOF worked again after errors.
+    AofWriteRecovered,
+    /// An AOF write failed with `appendfsync always`: the server exits.
+    AofWriteFatal {
+        /// `strerror(errno)`.
+        error: String,
+    },
+    /// With `appendfsync everysec`, the background fsync kept the AOF write waiting for 2 s:
+    /// the write goes ahead and blocks the event loop until the fsync completes.
+    FsyncTooSlow,
+    /// A BGSAVE (or SAVE) could not write its RDB file.
+    BgsaveError {
+        /// `strerror(errno)`.
+        error: String,
+    },
+    /// A BGSAVE succeeded after a failed one: writes are accepted again.
+    BgsaveRecovered,
+    /// A replica that cannot write its disk got a write from its primary:
+    /// `serverPanic("Replica was unable to write command to disk.")`.
+    ReplicaPanic,
+    /// A replica could not write the RDB of a full sync to disk: the sync is cancelled.
+    SyncWriteError {
+        /// `strerror(errno)`.
+        error: String,
+    },
+}
+
+impl DiskFact {
+    /// The trace kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DiskFact::AofWriteError { .. } => "disk:aof-write-error",
+            DiskFact::AofWriteRecovered => "disk:aof-write-recovered",
+            DiskFact::AofWriteFatal { .. } => "disk:aof-write-fatal",
+            DiskFact::FsyncTooSlow => "disk:fsync-too-slow",
+            DiskFact::BgsaveError { .. } => "disk:bgsave-error",
+            DiskFact::BgsaveRecovered => "disk:bgsave-recovered",
+            DiskFact::ReplicaPanic => "disk:replica-panic",
+            DiskFact::SyncWriteError { .. } => "disk:sync-write-error",
+        }
+    }
+}
+
+impl fmt::Display for DiskFact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiskFact::AofWriteError { error } => write!(
+                f,
+                "Error writing to the AOF file: {error} (writes are refused with -MISCONF)"
+            ),
+            DiskFact::AofWriteRecovered => {
+                write!(f, "AOF write error looks solved, Redis can write again.")
+            }
+            DiskFact::AofWriteFatal { error } => write!(
+                f,
+                "Error writing to the AOF file: {error}. Can't recover from AOF write error \
+                 when the AOF fsync policy is 'always'. Exiting..."
+            ),
+            DiskFact::FsyncTooSlow => write!(
+                f,
+                "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF \
+                 buffer without waiting for fsync to complete, this may slow down Redis."
+            ),
+            DiskFact::BgsaveError { error } => write!(
+                f,
+                "Background saving error: {error} (with stop-writes-on-bgsave-error, writes \
+                 are refused with -MISCONF)"
+            ),
+            DiskFact::BgsaveRecovered => {
+                write!(f, "Background saving terminated with success")
+            }
+            DiskFact::ReplicaPanic => write!(
+                f,
+                "Replica was unable to write command to disk. (serverPanic: the process dies)"
+            ),
+            DiskFact::SyncWriteError { error } => write!(
+                f,
+                "Write error writing to the DB dump file needed for MASTER <-> REPLICA \
+                 synchronization: {error}"
+            ),
+        }
+    }
+}
+
 /// What a Redis Cluster node observed about the cluster (`cluster.c`: its log lines and the
 /// flags `CLUSTER NODES` shows). Nodes are named by their server names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -902,6 +996,15 @@ pub enum Fact {
         #[serde(flatten)]
         subject: EventSubject,
     },
+    /// What a server's disk did (`kind` is the event's `disk:<what>`).
+    #[serde(rename = "disk")]
+    Disk {
+        /// The server.
+        server: String,
+        /// What happened.
+        #[serde(flatten)]
+        event: DiskFact,
+    },
     /// A Redis Cluster node's observation (`kind` is the event's `cluster:<what>`).
     #[serde(rename = "cluster")]
     Cluster {
@@ -960,6 +1063,7 @@ impl Fact {
             Fact::CoordinatedFailover { .. } => "operator:failover",
             Fact::Sentinel { event, .. } => event.as_str(),
             Fact::Cluster { event, .. } => event.kind(),
+            Fact::Disk { event, .. } => event.kind(),
             Fact::FaultStarted { .. } => "fault:start",
             Fact::FaultHealed { .. } => "fault:heal",
             Fact::QuietPhase => "phase",
@@ -995,7 +1099,8 @@ impl Fact {
             | Fact::ShutdownStarted { server, .. }
             | Fact::ServerExited { server }
             | Fact::CoordinatedFailover { server, .. }
-            | Fact::Cluster { node: server, .. } => Some(server),
+            | Fact::Cluster { node: server, .. }
+            | Fact::Disk { server, .. } => Some(server),
             Fact::Sentinel { .. }
             | Fact::FaultStarted { .. }
             | Fact::FaultHealed { .. }
@@ -1036,6 +1141,7 @@ impl fmt::Display for Fact {
             | Fact::CoordinatedFailover { .. }
             | Fact::Sentinel { .. }
             | Fact::Cluster { .. }
+            | Fact::Disk { .. }
             | Fact::FaultStarted { .. }
             | Fact::FaultHealed { .. }
             | Fact::QuietPhase => self.fmt_roles_and_world(f),
@@ -1239,6 +1345,7 @@ impl Fact {
                 subject,
             } => write!(f, "{sentinel} {} {subject}", event.as_str()),
             Fact::Cluster { node, event } => write!(f, "{node} {event}"),
+            Fact::Disk { server, event } => write!(f, "{server}: {event}"),
             Fact::FaultStarted { fault } => write!(f, "{fault} begins"),
             Fact::FaultHealed { fault } => write!(f, "{fault} heals"),
             Fact::QuietPhase => write!(f, "quiet phase: every fault healed, no new faults"),

@@ -54,6 +54,21 @@ pub enum FaultKind {
         /// The affected servers.
         nodes: Vec<ProcessId>,
     },
+    /// The disk refuses writes (`ENOSPC` or `EIO`): the AOF's writes and BGSAVE fail until the
+    /// heal.
+    DiskError {
+        /// The affected servers.
+        nodes: Vec<ProcessId>,
+        /// How writes fail.
+        error: crate::redis::DiskError,
+    },
+    /// Each fsync takes `fsync_ns` longer until the heal.
+    SlowDisk {
+        /// The affected servers.
+        nodes: Vec<ProcessId>,
+        /// Extra time per fsync, in nanoseconds.
+        fsync_ns: u64,
+    },
     /// An operator's failover: `REPLICAOF NO ONE` on `target` at the start, and
     /// `REPLICAOF target` on every other server at the heal (immediately when the fault has no
     /// heal). A server that is down gets its config file rewritten instead.
@@ -119,6 +134,8 @@ impl FaultKind {
             FaultKind::Failover { .. } => "failover",
             FaultKind::Command { .. } => "command",
             FaultKind::DiskStall { .. } => "disk-stall",
+            FaultKind::DiskError { .. } => "disk-error",
+            FaultKind::SlowDisk { .. } => "slow-disk",
             FaultKind::Reshard { .. } => "reshard",
         }
     }

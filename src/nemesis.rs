@@ -30,6 +30,10 @@ pub enum NemesisKind {
     Clock,
     /// A random server's disk stops completing fsyncs.
     DiskStall,
+    /// A random server's disk refuses writes (full).
+    DiskError,
+    /// A random server's fsyncs take `slow_fsync` each.
+    SlowDisk,
 }
 
 impl NemesisKind {
@@ -44,6 +48,22 @@ impl NemesisKind {
         ("latency", NemesisKind::Latency),
         ("clock", NemesisKind::Clock),
         ("disk-stall", NemesisKind::DiskStall),
+        ("disk-error", NemesisKind::DiskError),
+        ("slow-disk", NemesisKind::SlowDisk),
+    ];
+
+    /// The kinds a nemesis draws from when the scenario names none (the disk's errors and
+    /// slow fsyncs are drawn only when named, so schedules stay as they were before them).
+    pub const DEFAULT: &'static [NemesisKind] = &[
+        NemesisKind::Partition,
+        NemesisKind::Isolate,
+        NemesisKind::Crash,
+        NemesisKind::MachineCrash,
+        NemesisKind::Pause,
+        NemesisKind::Loss,
+        NemesisKind::Latency,
+        NemesisKind::Clock,
+        NemesisKind::DiskStall,
     ];
 
     /// The kind's scenario name.
@@ -80,6 +100,8 @@ pub struct NemesisSpec {
     pub extra_latency_ns: u64,
     /// Clock jump for `clock` faults.
     pub clock_jump_ns: i64,
+    /// Extra time per fsync for `slow-disk` faults.
+    pub slow_fsync_ns: u64,
 }
 
 /// Draws the schedule. `servers` are the candidate targets (with names), `everyone` all
@@ -210,6 +232,20 @@ fn fault_for(
             FaultKind::DiskStall { nodes: vec![v.id] },
             vec![v.name.clone()],
         ),
+        NemesisKind::DiskError => (
+            FaultKind::DiskError {
+                nodes: vec![v.id],
+                error: crate::redis::DiskError::Full,
+            },
+            vec![v.name.clone()],
+        ),
+        NemesisKind::SlowDisk => (
+            FaultKind::SlowDisk {
+                nodes: vec![v.id],
+                fsync_ns: spec.slow_fsync_ns,
+            },
+            vec![v.name.clone()],
+        ),
     }
 }
 
@@ -251,7 +287,7 @@ mod tests {
 
     fn spec() -> NemesisSpec {
         NemesisSpec {
-            kinds: NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
+            kinds: NemesisKind::DEFAULT.to_vec(),
             swarm: false,
             mean_interval_ns: 5_000_000_000,
             min_duration_ns: 1_000_000_000,

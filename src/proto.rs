@@ -185,10 +185,13 @@ pub enum Msg {
         /// Request id echoed in the reply.
         id: u64,
     },
-    /// Any reply to a [`Msg::Ping`] (`+PONG`, `-LOADING`, `-MASTERDOWN` all count as alive).
+    /// A reply to a [`Msg::Ping`]: `+PONG` (`-LOADING` and `-MASTERDOWN` count as alive too), or
+    /// an error that does not (`-MISCONF` from a server whose disk fails).
     Pong {
         /// The request id.
         id: u64,
+        /// The reply was an error Sentinel does not count as available.
+        refused: bool,
     },
     /// A Sentinel hello (`PUBLISH __sentinel__:hello ...`): sent to a monitored server, which
     /// relays it to every sentinel subscribed to it.
@@ -439,7 +442,7 @@ impl Message for Msg {
             Msg::InfoReply { id, info } => (17, id ^ info.offset.rotate_left(16)),
             Msg::KeepAlive { conn } => (18, *conn),
             Msg::Ping { id } => (19, *id),
-            Msg::Pong { id } => (20, *id),
+            Msg::Pong { id, .. } => (20, *id),
             Msg::Hello(h) => (
                 21,
                 u64::from(h.sentinel.0)

@@ -126,6 +126,14 @@ pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
             c.enable_debug_command.name().to_string(),
         ),
         ("shutdown-timeout", c.shutdown_timeout_secs.to_string()),
+        (
+            "stop-writes-on-bgsave-error",
+            yes(c.stop_writes_on_bgsave_error),
+        ),
+        (
+            "replica-ignore-disk-write-errors",
+            yes(c.replica_ignore_disk_write_errors),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -291,7 +299,9 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
     match kind {
         FaultKind::Loss { .. } => Some("packet loss cannot be reproduced on loopback".into()),
         FaultKind::Clock { .. } => Some("clocks of real processes cannot be shifted".into()),
-        FaultKind::DiskStall { .. } => Some("a disk stall needs a fault-injecting disk".into()),
+        FaultKind::DiskStall { .. } | FaultKind::DiskError { .. } | FaultKind::SlowDisk { .. } => {
+            Some("disk faults need a fault-injecting disk".into())
+        }
         FaultKind::Reshard { .. }
         | FaultKind::Command {
             command:

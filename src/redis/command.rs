@@ -263,6 +263,15 @@ pub mod errors {
         "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.";
     /// WAIT sent to a replica.
     pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+    /// A write (or PING) after a failed BGSAVE with `stop-writes-on-bgsave-error yes`
+    /// (server.c: `shared.bgsaveerr`).
+    pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+    /// A write (or PING) after a failed AOF write, the OS's text appended
+    /// (server.c: writeCommandsGetDiskErrorMessage).
+    pub const MISCONF_AOF_FULL: &str =
+        "MISCONF Errors writing to the AOF file: No space left on device";
+    /// The same for an I/O error.
+    pub const MISCONF_AOF_IO: &str = "MISCONF Errors writing to the AOF file: Input/output error";
 }
 
 #[cfg(test)]

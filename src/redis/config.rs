@@ -82,6 +82,16 @@ pub struct ServerConfig {
     pub enable_debug_command: DebugCommand,
     /// `shutdown-timeout` in seconds (default 10): how long SHUTDOWN waits for lagging replicas.
     pub shutdown_timeout_secs: u64,
+    /// `stop-writes-on-bgsave-error` (default yes): a failed BGSAVE makes a server with `save`
+    /// rules refuse writes (and PING) with `-MISCONF` until a BGSAVE succeeds.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `replica-ignore-disk-write-errors` (default no): a replica that cannot write its disk
+    /// applies its primary's writes anyway instead of panicking.
+    pub replica_ignore_disk_write_errors: bool,
+    /// Model knob `disk-fsync-latency` in nanoseconds: how long one fsync takes (default 0:
+    /// instantaneous). With `appendfsync always` the event loop waits for it before replying;
+    /// with `everysec` the background fsync takes this long.
+    pub disk_fsync_latency_ns: u64,
     /// The Redis version modelled (`[redis] version`, default 7.0): 7.2 adds WAITAOF and the
     /// replicas' `REPLCONF ACK ... FACK`.
     pub version: RedisVersion,
@@ -158,6 +168,9 @@ impl Default for ServerConfig {
             tcp_send_buffer_bytes: 512 * 1024,
             enable_debug_command: DebugCommand::No,
             shutdown_timeout_secs: 10,
+            stop_writes_on_bgsave_error: true,
+            replica_ignore_disk_write_errors: false,
+            disk_fsync_latency_ns: 0,
             version: RedisVersion::V7_0,
             bugs: crate::bugs::Bugs::default(),
         }

@@ -247,8 +247,13 @@ impl Sentinel {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         let now = ctx.now();
         match msg {
-            Msg::Pong { id } if self.requests.is_from(id, from) => {
+            Msg::Pong { id, refused } if self.requests.is_from(id, from) => {
                 self.requests.close(id);
+                // sentinel.c: sentinelPingReplyCallback: only PONG, LOADING and MASTERDOWN
+                // make an instance available; any other error (a -MISCONF) leaves it pending.
+                if refused {
+                    return;
+                }
                 if self.peers.knows(from) {
                     self.peers.on_pong(from);
                 } else {

@@ -89,10 +89,13 @@ impl SentinelProcess {
         let target = match &msg {
             // Another sentinel's PING.
             Msg::Ping { id } => {
-                ctx.send(from, Msg::Pong { id: *id });
+                let (id, refused) = (*id, false);
+                ctx.send(from, Msg::Pong { id, refused });
                 return;
             }
-            Msg::Pong { id } | Msg::InfoReply { id, .. } | Msg::IsMasterDownReply { id, .. } => {
+            Msg::Pong { id, .. }
+            | Msg::InfoReply { id, .. }
+            | Msg::IsMasterDownReply { id, .. } => {
                 Some(slot(*id)).filter(|i| *i < self.monitors.len())
             }
             Msg::Hello(h) => self.by_name(&h.name),

@@ -67,13 +67,17 @@ impl Server {
                 self.data.unstreamed_write()
             };
             let offset = self.data.repl.offset;
-            self.persistence
+            let flushed = self
+                .persistence
                 .record_write(&self.cfg, &cmd, mark, ctx.now(), offset);
+            if !self.after_flush(ctx, flushed) {
+                return;
+            }
             at = (!dropped && self.replica.is_none()).then_some(mark);
         }
         self.note_last_offset(client, self.data.repl.offset);
         let reply = applied.reply;
-        ctx.send(client, Msg::Reply { id, reply, at });
+        self.reply(ctx, client, Msg::Reply { id, reply, at });
     }
 
     /// server.c: processCommand sets `c->woff = server.master_repl_offset` after every command
@@ -98,6 +102,12 @@ impl Server {
 
     /// The error a command gets before it runs, in `processCommand`'s order.
     fn refusal(&self, cmd: &Command) -> Option<&'static str> {
+        // server.c: processCommand refuses writes while the disk fails, before min-replicas.
+        if cmd.is_write()
+            && let Some(err) = self.persistence.write_denied(&self.cfg)
+        {
+            return Some(err);
+        }
         if cmd.is_write()
             && self.role() == Role::Master
             && self.cfg.min_replicas_to_write > 0

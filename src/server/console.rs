@@ -37,13 +37,22 @@ pub(super) struct Console {
 }
 
 #[derive(Clone, Debug)]
-enum AfterBlock {
+pub(super) enum AfterBlock {
     /// SAVE: dump.rdb is in place (rdbSave renames the file at its end), then `OK`.
     Saved { command: String },
     /// DEBUG SLEEP: `OK`.
     Reply { command: String, reply: String },
     /// SHUTDOWN's final save is done: the process exits.
     Exit { command: String },
+    /// `appendfsync always` on a slow disk: the event loop's fsync of the first `len` AOF
+    /// commands (up to replication offset `offset`) completed; the replies held for it go out.
+    AofFsynced {
+        len: usize,
+        offset: u64,
+        replies: Vec<(ProcessId, Msg)>,
+    },
+    /// A write blocked behind a stalled fsync looks at the disk again.
+    StalledWrite,
 }
 
 #[derive(Clone, Debug)]
@@ -156,7 +165,7 @@ impl Server {
 
     /// Blocks the event loop for `ns`, then runs `after` (the timer waits with every other
     /// event until the block ends).
-    fn block_then(&mut self, ctx: &mut Ctx<'_, Msg>, ns: u64, after: AfterBlock) {
+    pub(super) fn block_then(&mut self, ctx: &mut Ctx<'_, Msg>, ns: u64, after: AfterBlock) {
         ctx.block_for(ns);
         self.console.after_block.push(after);
         ctx.set_timer(0, TIMER_CONSOLE);
@@ -168,15 +177,31 @@ impl Server {
             return;
         }
         match self.console.after_block.remove(0) {
+            // rdb.c: saveCommand answers `shared.err` when rdbSave cannot write the file.
+            AfterBlock::Saved { command } if self.persistence.disk_error.is_some() => {
+                self.operator_reply(ctx, command, "(error) ERR".into());
+            }
             AfterBlock::Saved { command } => {
                 self.write_rdb_now(ctx);
                 self.operator_reply(ctx, command, "OK".into());
             }
             AfterBlock::Reply { command, reply } => self.operator_reply(ctx, command, reply),
+            // server.c: prepareForShutdown: "Error trying to save the DB, can't exit."
+            AfterBlock::Exit { command } if self.persistence.disk_error.is_some() => {
+                self.console.shutdown = None;
+                let reply = "(error) ERR Errors trying to SHUTDOWN. Check logs.";
+                self.operator_reply(ctx, command, reply.into());
+            }
             AfterBlock::Exit { command } => {
                 self.write_rdb_now(ctx);
                 self.exit(ctx, command);
             }
+            AfterBlock::AofFsynced {
+                len,
+                offset,
+                replies,
+            } => self.aof_fsynced(ctx, len, offset, replies),
+            AfterBlock::StalledWrite => self.stalled_write_recheck(ctx),
         }
     }
 
@@ -263,7 +288,8 @@ impl Server {
             lagging: lagging as u32,
         });
         self.persistence.child = None;
-        self.persistence.fsync_all(&self.cfg, self.data.repl.offset);
+        self.persistence
+            .fsync_all(&self.cfg, ctx.now(), self.data.repl.offset);
         let saves = match save {
             ShutdownSave::Save => true,
             ShutdownSave::NoSave => false,

@@ -18,8 +18,12 @@ impl Server {
         self.update_failover_status(ctx);
         self.replica_cron(ctx, now);
         self.primary_cron(ctx, now);
-        self.persistence
+        let flushed = self
+            .persistence
             .fsync_cron(&self.cfg, now, self.data.repl.offset);
+        if !self.after_flush(ctx, flushed) {
+            return;
+        }
         // A fsync can satisfy a blocked WAITAOF's local part.
         if !self.primary.blocked.is_empty() {
             let fsynced = self.persistence.fsynced_reploff(&self.cfg);

@@ -4,11 +4,13 @@
 //! dispatch; each part's module operates on its part.
 
 mod admin;
+mod aof_flush;
 mod clients;
 mod cluster;
 mod console;
 mod cron;
 mod data;
+mod disk;
 mod persistence;
 mod primary;
 mod replica;
@@ -48,6 +50,7 @@ const TIMER_UNPAUSE: u64 = 7 << 56;
 const TIMER_CONSOLE: u64 = 8 << 56;
 const TIMER_SHUTDOWN: u64 = 9 << 56;
 const TIMER_MIGRATE: u64 = 10 << 56;
+const TIMER_AOF_FSYNC: u64 = 11 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -141,6 +144,8 @@ pub struct Server {
     blocked_messages: Vec<(ProcessId, Msg)>,
     /// Timers that fired while a `MIGRATE` blocked the server, in order.
     blocked_timers: Vec<u64>,
+    /// What the disk does to the server: replies held for an fsync, an exit it caused.
+    disk: disk::DiskEffects,
 }
 
 impl Server {
@@ -171,6 +176,7 @@ impl Server {
             migrate: None,
             blocked_messages: Vec::new(),
             blocked_timers: Vec::new(),
+            disk: disk::DiskEffects::default(),
         }
     }
 
@@ -210,7 +216,7 @@ impl Server {
     }
     /// Stalls or releases the disk: while stalled, fsyncs do not complete.
     pub fn set_disk_stalled(&mut self, stalled: bool) {
-        self.persistence.disk_stalled = stalled;
+        self.persistence.set_stalled(stalled);
     }
     /// A machine crash: what was not fsynced is gone from the disk.
     pub fn power_loss(&mut self) {
@@ -399,7 +405,9 @@ impl Server {
             }
             Msg::Ping { id } => {
                 self.subscribers.insert(from);
-                ctx.send(from, Msg::Pong { id });
+                // server.c: processCommand refuses PING too while the disk fails.
+                let refused = self.persistence.write_denied(&self.cfg).is_some();
+                ctx.send(from, Msg::Pong { id, refused });
             }
             Msg::Hello(h) => {
                 self.subscribers.insert(from);
@@ -433,7 +441,12 @@ impl Server {
     /// message a replica gets from its primary.
     fn on_replication(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match msg {
-            Msg::ReplPing { conn } => ctx.send(from, Msg::ReplPong { conn }),
+            // syncWithMaster treats an error reply to its PING (a -MISCONF) as a failed
+            // handshake and tries again from replicationCron.
+            Msg::ReplPing { conn } => match self.persistence.write_denied(&self.cfg) {
+                Some(text) => ctx.send(from, Msg::SyncError { conn, text }),
+                None => ctx.send(from, Msg::ReplPong { conn }),
+            },
             Msg::Replconf { conn } => ctx.send(from, Msg::ReplconfOk { conn }),
             Msg::ReplPong { conn } => self.on_handshake_reply(ctx, from, conn, Phase::AwaitPong),
             Msg::ReplconfOk { conn } => {
@@ -492,6 +505,7 @@ impl Server {
             TIMER_CONSOLE => self.on_console_timer(ctx),
             TIMER_SHUTDOWN => self.on_shutdown_timer(ctx),
             TIMER_MIGRATE => self.on_migrate_timeout(ctx, tag),
+            TIMER_AOF_FSYNC => self.on_aof_fsync_timer(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.cluster_before_sleep(ctx);

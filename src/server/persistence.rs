@@ -3,10 +3,14 @@
 
 use std::rc::Rc;
 
+use super::aof_flush::AofFlush;
 use crate::fact::Fact;
 use crate::proto::Msg;
-use crate::redis::{AofFile, Command, Disk, Fsync, Keyspace, Mark, RdbFile, ReplId, ServerConfig};
+use crate::redis::{AofFile, Disk, DiskError, Keyspace, Mark, RdbFile, ReplId, ServerConfig};
 use crate::sim::{Ctx, SimTime};
+
+/// server.h: CONFIG_BGSAVE_RETRY_DELAY: seconds before a failed BGSAVE is tried again.
+const BGSAVE_RETRY_DELAY_SECS: u64 = 5;
 
 /// A forked RDB child.
 #[derive(Clone, Debug)]
@@ -28,11 +32,20 @@ pub(crate) struct Persistence {
     pub(crate) child: Option<Child>,
     pub(crate) dirty_since_save: u64,
     pub(crate) last_save: SimTime,
-    /// The second (of the server's clock) of the last `everysec` fsync (`server.aof_last_fsync`).
-    last_fsync_second: u64,
     /// 7.2's `server.fsynced_reploff`: the replication offset the server's own last fsync
     /// covered (the OS writeback of `appendfsync no` does not move it).
-    fsynced_reploff: u64,
+    pub(crate) fsynced_reploff: u64,
+    /// A `disk-error` fault: writes to the disk fail with this error.
+    pub(crate) disk_error: Option<DiskError>,
+    /// A `slow-disk` fault: extra time each fsync takes.
+    pub(crate) slow_fsync_ns: u64,
+    /// The AOF write path (`server.aof_buf`, the background fsync, postponed flushes and
+    /// write errors).
+    pub(crate) aof: AofFlush,
+    /// `server.lastbgsave_status == C_ERR`: the last BGSAVE failed.
+    pub(crate) bgsave_failed: Option<DiskError>,
+    /// `server.lastbgsave_try`: when the last BGSAVE was forked.
+    pub(crate) last_bgsave_try: SimTime,
 }
 
 impl Persistence {
@@ -43,8 +56,12 @@ impl Persistence {
             child: None,
             dirty_since_save: 0,
             last_save: SimTime::ZERO,
-            last_fsync_second: 0,
             fsynced_reploff: 0,
+            disk_error: None,
+            slow_fsync_ns: 0,
+            aof: AofFlush::default(),
+            bgsave_failed: None,
+            last_bgsave_try: SimTime::ZERO,
         }
     }
 
@@ -53,92 +70,8 @@ impl Persistence {
         cfg.appendonly.then_some(self.fsynced_reploff)
     }
 
-    fn fsync_works(&self, cfg: &ServerConfig) -> bool {
+    pub(crate) fn fsync_works(&self, cfg: &ServerConfig) -> bool {
         !self.disk_stalled && !cfg.bugs.skip_fsync
-    }
-
-    /// Counts a write and appends it to the AOF (`feedAppendOnlyFile`).
-    /// Records an applied write; `position` is where it landed in the replication history
-    /// (replid, offset after it), kept beside the AOF so a restart knows what its files reach.
-    pub(crate) fn record_write(
-        &mut self,
-        cfg: &ServerConfig,
-        cmd: &Command,
-        position: Mark,
-        now: SimTime,
-        repl_offset: u64,
-    ) {
-        self.dirty_since_save += 1;
-        if !cfg.appendonly {
-            return;
-        }
-        let fsync_now = cfg.appendfsync == Fsync::Always && self.fsync_works(cfg);
-        let aof = self.disk.aof.get_or_insert_with(AofFile::default);
-        // Redis writes the AOF buffer in beforeSleep, before replies go out: the command is in the
-        // page cache by the time the client sees the reply.
-        aof.push(cmd.clone(), position);
-        if fsync_now {
-            aof.fsynced = aof.commands.len();
-            self.fsynced_reploff = repl_offset;
-        }
-        if cfg.appendfsync == Fsync::Everysec {
-            self.everysec_fsync(cfg, now, repl_offset);
-        }
-    }
-
-    /// aof.c: flushAppendOnlyFile, run in every `beforeSleep`: with `everysec`, the write is
-    /// followed by a background fsync only when the clock's second has moved on since the last
-    /// one (`server.unixtime > server.aof_last_fsync`), so a power loss takes up to a second of
-    /// acknowledged writes. The model fsyncs at the first write (or cron tick) of each second.
-    fn everysec_fsync(&mut self, cfg: &ServerConfig, now: SimTime, repl_offset: u64) {
-        let second = now.0 / SimTime::NANOS_PER_SEC;
-        if second <= self.last_fsync_second || !self.fsync_works(cfg) {
-            return;
-        }
-        if let Some(aof) = self.disk.aof.as_mut() {
-            aof.fsynced = aof.commands.len();
-        }
-        self.fsynced_reploff = repl_offset;
-        self.last_fsync_second = second;
-    }
-
-    /// The once-a-second fsync of `appendfsync everysec` (and the OS writeback for `no`).
-    pub(crate) fn fsync_cron(&mut self, cfg: &ServerConfig, now: SimTime, repl_offset: u64) {
-        if !self.fsync_works(cfg) {
-            return;
-        }
-        match cfg.appendfsync {
-            Fsync::Everysec => self.everysec_fsync(cfg, now, repl_offset),
-            Fsync::No => {
-                let Some(aof) = self.disk.aof.as_mut() else {
-                    return;
-                };
-                let last = SimTime(self.disk.last_writeback_ns.unwrap_or(now.0));
-                if now.since(last) >= cfg.os_writeback_interval_ms * SimTime::NANOS_PER_MS {
-                    aof.fsynced = aof.commands.len();
-                    self.disk.last_writeback_ns = Some(now.0);
-                }
-            }
-            // A stall that ended lets the pending fsync of the last write complete.
-            Fsync::Always => {
-                if let Some(aof) = self.disk.aof.as_mut() {
-                    aof.fsynced = aof.commands.len();
-                }
-                self.fsynced_reploff = repl_offset;
-            }
-        }
-    }
-
-    /// finishShutdown: `flushAppendOnlyFile(1)` and `redis_fsync`: the whole AOF is on disk
-    /// (unless the disk stalls).
-    pub(crate) fn fsync_all(&mut self, cfg: &ServerConfig, repl_offset: u64) {
-        if !self.fsync_works(cfg) {
-            return;
-        }
-        if let Some(aof) = self.disk.aof.as_mut() {
-            aof.fsynced = aof.commands.len();
-        }
-        self.fsynced_reploff = repl_offset;
     }
 
     /// Whether a `save <seconds> <changes>` rule is due (`serverCron`), with no child running.
@@ -147,6 +80,11 @@ impl Persistence {
             return false;
         }
         let elapsed_s = now.since(self.last_save) / SimTime::NANOS_PER_SEC;
+        // serverCron: after a failed BGSAVE, retry only CONFIG_BGSAVE_RETRY_DELAY (5 s) later.
+        let retry_s = now.since(self.last_bgsave_try) / SimTime::NANOS_PER_SEC;
+        if self.bgsave_failed.is_some() && retry_s <= BGSAVE_RETRY_DELAY_SECS {
+            return false;
+        }
         cfg.save
             .iter()
             .any(|&(secs, changes)| self.dirty_since_save >= changes && elapsed_s >= secs)

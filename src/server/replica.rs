@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use super::{Server, TIMER_LOAD_DONE};
-use crate::fact::Fact;
+use crate::fact::{DiskFact, Fact};
 use crate::proto::{Msg, RdbTransfer};
 use crate::redis::{
     Backlog, Keyspace, Mark, RedisVersion, ReplId, ReplIdentity, StreamEntry, StreamItem,
@@ -293,6 +293,7 @@ impl Server {
         transfer: &RdbTransfer,
     ) {
         let now = ctx.now();
+        let disk_error = self.persistence.disk_error;
         let Some(link) = self.link_on(from, conn) else {
             return;
         };
@@ -304,6 +305,18 @@ impl Server {
             return;
         };
         link.last_io = now;
+        // readSyncBulkPayload writes the payload to a temp file first (disk-based load): a
+        // failing disk cancels the sync (cancelReplicationHandshake(1)) and it starts over. The
+        // model finds out when the payload is in, not at its first bytes.
+        if let Some(err) = disk_error {
+            ctx.note(Fact::Disk {
+                server: self.name.clone(),
+                event: DiskFact::SyncWriteError {
+                    error: err.strerror().to_string(),
+                },
+            });
+            return self.reconnect(ctx);
+        }
         link.phase = Phase::Loading {
             replid,
             offset,
@@ -366,6 +379,9 @@ impl Server {
             primary: self.peer(master).to_string(),
         });
         for e in buffered {
+            if self.disk.dead {
+                return;
+            }
             self.apply_entry(ctx, e);
         }
         let offset = self.data.repl.offset;
@@ -427,6 +443,9 @@ impl Server {
             Phase::Loading { buffered, .. } => buffered.extend(entries),
             Phase::Connected => {
                 for e in entries {
+                    if self.disk.dead {
+                        break;
+                    }
                     self.apply_entry(ctx, e);
                 }
             }
@@ -449,10 +468,21 @@ impl Server {
         }
         match &entry.item {
             StreamItem::Command(cmd) => {
+                if cmd.is_write() && self.panics_on_primary_write(ctx) {
+                    return;
+                }
                 if self.data.keyspace.apply(cmd).dirty {
                     let position = Mark::streamed(self.data.repl.replid, entry.end());
-                    self.persistence
-                        .record_write(&self.cfg, cmd, position, ctx.now(), entry.end());
+                    let flushed = self.persistence.record_write(
+                        &self.cfg,
+                        cmd,
+                        position,
+                        ctx.now(),
+                        entry.end(),
+                    );
+                    if !self.after_flush(ctx, flushed) {
+                        return;
+                    }
                 }
             }
             StreamItem::Getack => {

@@ -283,7 +283,9 @@ impl Server {
             self.data.unstreamed_write()
         };
         let offset = self.data.repl.offset;
-        self.persistence
+        let flushed = self
+            .persistence
             .record_write(&self.cfg, &cmd, mark, ctx.now(), offset);
+        self.after_flush(ctx, flushed);
     }
 }

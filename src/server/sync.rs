@@ -205,6 +205,7 @@ impl Server {
             }
         }
         let duration_ns = if diskless { 0 } else { self.rdb_save_ns() };
+        self.persistence.last_bgsave_try = ctx.now();
         self.persistence.child = Some(child);
         ctx.set_timer(duration_ns, TIMER_CHILD_DONE | generation);
     }
@@ -221,7 +222,17 @@ impl Server {
         };
         let diskless = child.for_replication && self.cfg.repl_diskless_sync;
         if !diskless {
+            if let Some(err) = self.persistence.disk_error {
+                // backgroundSaveDoneHandlerDisk: "Background saving error"; the replicas that
+                // waited for this RDB are dropped (updateSlavesWaitingBgsave(C_ERR)).
+                self.bgsave_failed(ctx, err);
+                for pid in self.primary.replicas_in(ReplicaState::WaitBgsaveEnd) {
+                    self.drop_replica(ctx, pid);
+                }
+                return;
+            }
             self.persistence.rdb_written(ctx, &self.name, &child);
+            self.bgsave_succeeded(ctx);
         }
         self.send_rdb_to_waiting(ctx, &child);
         if !self

@@ -11,7 +11,7 @@ use crate::fact::{Fact, FaultRef};
 use crate::fault::{AdminCommand, FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, Fsync};
+use crate::redis::{Disk, DiskError, Fsync};
 use crate::server::Server;
 use crate::sim::{Kernel, KernelError, ProcessId, ProcessState};
 
@@ -23,6 +23,7 @@ enum Effect {
     Crash,
     Pause,
     DiskStall,
+    DiskError,
 }
 
 /// The faults of one run and what they are doing now.
@@ -38,6 +39,10 @@ pub(super) struct Faults {
     wipe: BTreeMap<ProcessId, bool>,
     /// Active clock faults per process, in start order: (fault, drift in ppm).
     clocks: BTreeMap<ProcessId, Vec<(usize, i64)>>,
+    /// The error of the latest active `disk-error` fault per server.
+    disk_errors: BTreeMap<ProcessId, DiskError>,
+    /// The extra fsync time of every active `slow-disk` fault per server, summed.
+    slow_fsync: BTreeMap<ProcessId, u64>,
 }
 
 impl Faults {
@@ -50,6 +55,8 @@ impl Faults {
             depth: BTreeMap::new(),
             wipe: BTreeMap::new(),
             clocks: BTreeMap::new(),
+            disk_errors: BTreeMap::new(),
+            slow_fsync: BTreeMap::new(),
         }
     }
 
@@ -152,6 +159,19 @@ impl Faults {
                     }
                 }
             }
+            FaultKind::DiskError { nodes, error } => {
+                for &n in nodes {
+                    self.hold(n, Effect::DiskError);
+                    self.disk_errors.insert(n, *error);
+                    self.apply_disk(k, n);
+                }
+            }
+            FaultKind::SlowDisk { nodes, fsync_ns } => {
+                for &n in nodes {
+                    *self.slow_fsync.entry(n).or_default() += fsync_ns;
+                    self.apply_disk(k, n);
+                }
+            }
             FaultKind::Command {
                 node,
                 command,
@@ -246,7 +266,7 @@ impl Faults {
                 for &n in nodes {
                     if self.release(n, Effect::Crash) {
                         let wipe = self.wipe.remove(&n).unwrap_or(false);
-                        restart(k, n, wipe);
+                        self.restart(k, n, wipe);
                     }
                 }
             }
@@ -265,6 +285,29 @@ impl Faults {
                     }
                 }
             }
+            FaultKind::DiskError { nodes, .. } => {
+                for &n in nodes {
+                    if self.release(n, Effect::DiskError) {
+                        self.disk_errors.remove(&n);
+                        self.apply_disk(k, n);
+                        // A server the disk made exit or panic is started again once the disk
+                        // works (an operator or supervisor does it), unless a crash holds it.
+                        if self.depth.get(&(n, Effect::Crash)).copied().unwrap_or(0) == 0 {
+                            self.restart(k, n, false);
+                        }
+                    }
+                }
+            }
+            FaultKind::SlowDisk { nodes, fsync_ns } => {
+                for &n in nodes {
+                    let extra = self.slow_fsync.entry(n).or_default();
+                    *extra -= fsync_ns;
+                    if *extra == 0 {
+                        self.slow_fsync.remove(&n);
+                    }
+                    self.apply_disk(k, n);
+                }
+            }
             FaultKind::Failover { target, others } => {
                 for &o in others {
                     replicaof(k, o, Some(*target))?;
@@ -274,6 +317,29 @@ impl Faults {
             FaultKind::Command { .. } | FaultKind::Reshard { .. } => {}
         }
         Ok(())
+    }
+
+    /// Tells server `n` what its disk does now: errors and slow fsyncs of the active faults.
+    fn apply_disk(&self, k: &mut K, n: ProcessId) {
+        if let Node::Server(s) = k.process_mut(n) {
+            s.set_disk_error(self.disk_errors.get(&n).copied());
+            s.set_slow_fsync(self.slow_fsync.get(&n).copied().unwrap_or(0));
+        }
+    }
+
+    /// Restarts a server that is down, on the disk conditions of the faults still active.
+    fn restart(&mut self, k: &mut K, n: ProcessId, wipe_disk: bool) {
+        restart(k, n, wipe_disk);
+        self.apply_disk(k, n);
+        let stalled = self
+            .depth
+            .get(&(n, Effect::DiskStall))
+            .copied()
+            .unwrap_or(0)
+            > 0;
+        if let Node::Server(s) = k.process_mut(n) {
+            s.set_disk_stalled(stalled);
+        }
     }
 
     /// The heal removes this fault's drift (the jump stays: clocks do not jump back); the drift

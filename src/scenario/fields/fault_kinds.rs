@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::fault::ShutdownSave;
-use crate::redis::Command;
+use crate::redis::{Command, DiskError};
 
 /// A fault kind as written in a scenario file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub(super) enum Kind {
     Latency,
     Clock,
     DiskStall,
+    DiskError,
+    SlowDisk,
     Failover,
     Command,
     Reshard,
@@ -39,6 +41,8 @@ pub(super) const KINDS: &[(&str, Kind)] = &[
     ("latency", Kind::Latency),
     ("clock", Kind::Clock),
     ("disk-stall", Kind::DiskStall),
+    ("disk-error", Kind::DiskError),
+    ("slow-disk", Kind::SlowDisk),
     ("failover", Kind::Failover),
     ("command", Kind::Command),
     ("reshard", Kind::Reshard),
@@ -113,6 +117,8 @@ impl Kind {
             Kind::Latency => &["between", "targets", "extra"],
             Kind::Clock => &["targets", "jump", "drift_ppm"],
             Kind::DiskStall => &["targets"],
+            Kind::DiskError => &["targets", "error"],
+            Kind::SlowDisk => &["targets", "fsync"],
             Kind::Failover => &["target"],
             Kind::Command => &["target", "command"],
             Kind::Reshard => &["from", "to", "slots", "batch", "interval", "timeout"],
@@ -130,6 +136,8 @@ impl Kind {
             Kind::Crash | Kind::MachineCrash => crash(cx, f, self == Kind::MachineCrash),
             Kind::Pause => pause(cx, f),
             Kind::DiskStall => disk_stall(cx, f),
+            Kind::DiskError => disk_error(cx, f),
+            Kind::SlowDisk => slow_disk(cx, f),
             Kind::Clock => clock(cx, f),
             Kind::Loss => loss(cx, f),
             Kind::Latency => latency(cx, f),
@@ -237,6 +245,49 @@ fn pause(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
 fn disk_stall(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let (nodes, labels) = daemons(cx, f)?;
     Some((FaultKind::DiskStall { nodes }, labels))
+}
+
+/// The targets of a fault only a server can take.
+fn servers(cx: &mut Cx, f: &FaultInput) -> Option<(Vec<ProcessId>, Vec<String>)> {
+    let (nodes, labels) = f.targets(cx, "targets")?;
+    if nodes.iter().any(|n| n.index() >= f.names.servers.len()) {
+        cx.err(
+            f.origin,
+            &join(f.path, "targets"),
+            format!("only servers can take a {} fault", f.kind),
+            Some("name servers (sentinels keep no AOF or RDB)".into()),
+        );
+        return None;
+    }
+    Some((nodes, labels))
+}
+
+fn disk_error(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (nodes, labels) = servers(cx, f)?;
+    let error = match f.t.get("error") {
+        None => DiskError::Full,
+        Some(e) => {
+            let p = join(f.path, "error");
+            match cx.string(&e.node, &p)? {
+                "full" => DiskError::Full,
+                "io" => DiskError::Io,
+                other => {
+                    let msg = format!("unknown disk error `{other}`");
+                    let hint = "\"full\" (ENOSPC, the default) or \"io\" (EIO)";
+                    cx.err(e.node.origin, &p, msg, Some(hint.into()));
+                    return None;
+                }
+            }
+        }
+    };
+    Some((FaultKind::DiskError { nodes, error }, labels))
+}
+
+fn slow_disk(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (nodes, labels) = servers(cx, f)?;
+    let n = f.need(cx, "fsync")?;
+    let fsync_ns = cx.duration(n, &join(f.path, "fsync"), 1_000_000)?;
+    Some((FaultKind::SlowDisk { nodes, fsync_ns }, labels))
 }
 
 fn clock(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {

@@ -78,6 +78,9 @@ pub const SERVER_KNOBS: &[&str] = &[
     "tcp-send-buffer",
     "enable-debug-command",
     "shutdown-timeout",
+    "stop-writes-on-bgsave-error",
+    "replica-ignore-disk-write-errors",
+    "disk-fsync-latency",
 ];
 
 const WORKLOAD_KEYS: &[&str] = &[

@@ -13,6 +13,7 @@ const NEMESIS_KEYS: &[&str] = &[
     "loss_rate",
     "extra_latency",
     "clock_jump",
+    "slow_fsync",
     "swarm",
 ];
 
@@ -34,6 +35,7 @@ pub(super) fn nemesis(cx: &mut Cx, root: &Table, run: &RunTimes) -> Option<Nemes
     let start_ns = d(cx, "start", 0)?;
     let extra_latency_ns = d(cx, "extra_latency", 200_000_000)?;
     let clock_jump_ns = d(cx, "clock_jump", 5_000_000_000)? as i64;
+    let slow_fsync_ns = d(cx, "slow_fsync", 3_000_000_000)?;
     let interval_origin = t.get("interval").map_or(e.node.origin, |x| x.node.origin);
     if mean_interval_ns < MIN_NEMESIS_INTERVAL_NS {
         let message = if mean_interval_ns == 0 {
@@ -83,14 +85,15 @@ pub(super) fn nemesis(cx: &mut Cx, root: &Table, run: &RunTimes) -> Option<Nemes
         loss_ppm,
         extra_latency_ns,
         clock_jump_ns,
+        slow_fsync_ns,
     })
 }
 
-/// `kinds`: a list of kind names (default: every kind).
+/// `kinds`: a list of kind names (default: every kind but the disk's errors and slow fsyncs).
 fn nemesis_kinds(cx: &mut Cx, t: &Table) -> Vec<NemesisKind> {
     let names: Vec<&str> = NemesisKind::NAMES.iter().map(|(n, _)| *n).collect();
     let items = match t.get("kinds").map(|k| &k.node) {
-        None => return NemesisKind::NAMES.iter().map(|(_, k)| *k).collect(),
+        None => return NemesisKind::DEFAULT.to_vec(),
         Some(Node {
             val: Val::Array(items),
             ..

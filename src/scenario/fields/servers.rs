@@ -181,6 +181,15 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
                 &mut c.shutdown_timeout_secs,
                 cx.duration(n, &p, SEC).map(|v| v / SEC),
             ),
+            "stop-writes-on-bgsave-error" => {
+                set(&mut c.stop_writes_on_bgsave_error, cx.boolean(n, &p));
+            }
+            "replica-ignore-disk-write-errors" => {
+                set(&mut c.replica_ignore_disk_write_errors, cx.boolean(n, &p));
+            }
+            "disk-fsync-latency" => {
+                set(&mut c.disk_fsync_latency_ns, cx.duration(n, &p, 1_000_000));
+            }
             _ => {}
         }
     }
