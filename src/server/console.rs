@@ -51,8 +51,6 @@ pub(super) enum AfterBlock {
         offset: u64,
         replies: Vec<(ProcessId, Msg)>,
     },
-    /// A write blocked behind a stalled fsync looks at the disk again.
-    StalledWrite,
 }
 
 #[derive(Clone, Debug)]
@@ -201,7 +199,6 @@ impl Server {
                 offset,
                 replies,
             } => self.aof_fsynced(ctx, len, offset, replies),
-            AfterBlock::StalledWrite => self.stalled_write_recheck(ctx),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::aof_flush::Flushed;
 use super::console::AfterBlock;
-use super::{Server, TIMER_AOF_FSYNC};
+use super::{Server, TIMER_AOF_FSYNC, TIMER_AOF_STALL};
 use crate::fact::{DiskFact, Fact};
 use crate::proto::Msg;
 use crate::redis::DiskError;
@@ -21,6 +21,8 @@ pub(super) struct DiskEffects {
     held: Vec<(ProcessId, Msg)>,
     /// The disk made the process exit or panic: nothing more happens in it.
     pub(super) dead: bool,
+    /// A write blocks behind a stalled fsync: the event loop runs nothing until the disk is back.
+    pub(super) stalled_write: bool,
 }
 
 impl Server {
@@ -78,15 +80,22 @@ impl Server {
         match wait {
             Some(ns) if ns > 0 => ctx.block_for(ns),
             Some(_) => {}
-            None => self.block_then(ctx, STALL_RECHECK_NS, AfterBlock::StalledWrite),
+            None => {
+                self.disk.stalled_write = true;
+                ctx.set_timer(STALL_RECHECK_NS, TIMER_AOF_STALL);
+            }
         }
     }
 
-    /// A blocked write looks at the disk again.
-    pub(super) fn stalled_write_recheck(&mut self, ctx: &mut Ctx<'_, Msg>) {
+    /// A write blocked behind a stalled fsync looks at the disk again; once it works, the
+    /// fsync completes, the write returns and the event loop catches up.
+    pub(super) fn on_stalled_write_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
         if self.persistence.disk_stalled {
-            self.block_then(ctx, STALL_RECHECK_NS, AfterBlock::StalledWrite);
+            ctx.set_timer(STALL_RECHECK_NS, TIMER_AOF_STALL);
+            return;
         }
+        self.disk.stalled_write = false;
+        self.release_blocked(ctx);
     }
 
     /// A reply to a client: it waits for the event loop's pending fsync, if there is one.

@@ -51,6 +51,7 @@ const TIMER_CONSOLE: u64 = 8 << 56;
 const TIMER_SHUTDOWN: u64 = 9 << 56;
 const TIMER_MIGRATE: u64 = 10 << 56;
 const TIMER_AOF_FSYNC: u64 = 11 << 56;
+const TIMER_AOF_STALL: u64 = 12 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -348,7 +349,7 @@ impl Server {
     /// Handles one message.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         // migrateCommand waits on its socket: the event loop runs nothing else meanwhile.
-        if self.blocked_by_migrate(from, &msg) {
+        if self.blocked_by_migrate(from, &msg) || self.disk.stalled_write {
             return self.blocked_messages.push((from, msg));
         }
         // Loading an RDB blocks Redis: connection closes wait until it is done. Commands get
@@ -482,9 +483,30 @@ impl Server {
         }
     }
 
+    /// The event loop runs again after a blocking call (`MIGRATE`, a write behind a stalled
+    /// fsync): the timers that fired meanwhile (a periodic one once, as a late cron), then the
+    /// messages, in arrival order.
+    fn release_blocked(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let mut timers: Vec<u64> = Vec::new();
+        for tag in std::mem::take(&mut self.blocked_timers) {
+            if !timers.contains(&tag) {
+                timers.push(tag);
+            }
+        }
+        for tag in timers {
+            self.on_timer(ctx, tag);
+        }
+        for (from, msg) in std::mem::take(&mut self.blocked_messages) {
+            self.on_message(ctx, from, msg);
+        }
+    }
+
     /// Handles one timer.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, tag: u64) {
-        if self.migrate.is_some() && tag & TIMER_KIND_MASK != TIMER_MIGRATE {
+        let kind = tag & TIMER_KIND_MASK;
+        if (self.migrate.is_some() && kind != TIMER_MIGRATE)
+            || (self.disk.stalled_write && kind != TIMER_AOF_STALL)
+        {
             return self.blocked_timers.push(tag);
         }
         match tag & TIMER_KIND_MASK {
@@ -506,6 +528,7 @@ impl Server {
             TIMER_SHUTDOWN => self.on_shutdown_timer(ctx),
             TIMER_MIGRATE => self.on_migrate_timeout(ctx, tag),
             TIMER_AOF_FSYNC => self.on_aof_fsync_timer(ctx),
+            TIMER_AOF_STALL => self.on_stalled_write_timer(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.cluster_before_sleep(ctx);

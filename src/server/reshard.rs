@@ -236,19 +236,7 @@ impl Server {
             command: text,
             reply,
         });
-        // A periodic timer that fired several times while blocked runs once, as a late cron.
-        let mut timers: Vec<u64> = Vec::new();
-        for tag in std::mem::take(&mut self.blocked_timers) {
-            if !timers.contains(&tag) {
-                timers.push(tag);
-            }
-        }
-        for tag in timers {
-            self.on_timer(ctx, tag);
-        }
-        for (from, msg) in std::mem::take(&mut self.blocked_messages) {
-            self.on_message(ctx, from, msg);
-        }
+        self.release_blocked(ctx);
     }
 
     /// `delKeysInSlot` for the slots a newer claim took from this primary.
