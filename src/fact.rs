@@ -155,6 +155,8 @@ pub enum SentinelEventKind {
     ConvertToSlave,
     FixSlaveConfig,
     Reboot,
+    /// `SENTINEL RESET`: the primary's replicas and sentinels are forgotten and rediscovered.
+    ResetMaster,
 }
 
 impl SentinelEventKind {
@@ -196,11 +198,12 @@ impl SentinelEventKind {
             ConvertToSlave => "+convert-to-slave",
             FixSlaveConfig => "+fix-slave-config",
             Reboot => "+reboot",
+            ResetMaster => "+reset-master",
         }
     }
 
     /// Every kind, for parsers of real Sentinel logs.
-    pub const ALL: [SentinelEventKind; 34] = {
+    pub const ALL: [SentinelEventKind; 35] = {
         use SentinelEventKind::*;
         [
             Monitor,
@@ -237,6 +240,7 @@ impl SentinelEventKind {
             ConvertToSlave,
             FixSlaveConfig,
             Reboot,
+            ResetMaster,
         ]
     };
 
@@ -975,6 +979,24 @@ pub enum Fact {
         /// The server.
         server: String,
     },
+    /// An operator added a server: it starts with an empty disk as a replica of `primary`.
+    #[serde(rename = "operator:add-server")]
+    ServerAdded {
+        /// The server.
+        server: String,
+        /// Its primary.
+        primary: String,
+        /// Why, when the `[operator]` policy did it.
+        reason: Option<String>,
+    },
+    /// An operator took a server out: its process stopped.
+    #[serde(rename = "operator:remove-server")]
+    ServerRemoved {
+        /// The server.
+        server: String,
+        /// Why, when the `[operator]` policy did it.
+        reason: Option<String>,
+    },
     /// A coordinated FAILOVER (Redis 6.2+) changed state at its primary.
     #[serde(rename = "operator:failover")]
     CoordinatedFailover {
@@ -1061,6 +1083,8 @@ impl Fact {
             Fact::ShutdownStarted { .. } => "server:shutdown",
             Fact::ServerExited { .. } => "server:exit",
             Fact::CoordinatedFailover { .. } => "operator:failover",
+            Fact::ServerAdded { .. } => "operator:add-server",
+            Fact::ServerRemoved { .. } => "operator:remove-server",
             Fact::Sentinel { event, .. } => event.as_str(),
             Fact::Cluster { event, .. } => event.kind(),
             Fact::Disk { event, .. } => event.kind(),
@@ -1099,6 +1123,8 @@ impl Fact {
             | Fact::ShutdownStarted { server, .. }
             | Fact::ServerExited { server }
             | Fact::CoordinatedFailover { server, .. }
+            | Fact::ServerAdded { server, .. }
+            | Fact::ServerRemoved { server, .. }
             | Fact::Cluster { node: server, .. }
             | Fact::Disk { server, .. } => Some(server),
             Fact::Sentinel { .. }
@@ -1139,6 +1165,8 @@ impl fmt::Display for Fact {
             | Fact::ShutdownStarted { .. }
             | Fact::ServerExited { .. }
             | Fact::CoordinatedFailover { .. }
+            | Fact::ServerAdded { .. }
+            | Fact::ServerRemoved { .. }
             | Fact::Sentinel { .. }
             | Fact::Cluster { .. }
             | Fact::Disk { .. }
@@ -1331,6 +1359,27 @@ impl Fact {
                 replicas - lagging
             ),
             Fact::ServerExited { server } => write!(f, "{server} exited"),
+            Fact::ServerAdded {
+                server,
+                primary,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "operator adds {server} as a replica of {primary} (empty disk)"
+                )?;
+                match reason {
+                    Some(r) => write!(f, ": {r}"),
+                    None => Ok(()),
+                }
+            }
+            Fact::ServerRemoved { server, reason } => {
+                write!(f, "operator removes {server} (its process stops)")?;
+                match reason {
+                    Some(r) => write!(f, ": {r}"),
+                    None => Ok(()),
+                }
+            }
             Fact::CoordinatedFailover {
                 server,
                 state,

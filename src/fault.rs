@@ -69,6 +69,21 @@ pub enum FaultKind {
         /// Extra time per fsync, in nanoseconds.
         fsync_ns: u64,
     },
+    /// An operator adds a server: a standby machine (or one removed earlier) starts with an
+    /// empty disk as a replica of `primary`, or of the primary the sentinels name at that
+    /// moment (`SENTINEL get-master-addr-by-name`).
+    AddServer {
+        /// The server.
+        node: ProcessId,
+        /// Its primary, when the scenario names it.
+        primary: Option<ProcessId>,
+    },
+    /// An operator takes a server out: its process stops (its sockets close) and it stays down
+    /// until added again.
+    RemoveServer {
+        /// The server.
+        node: ProcessId,
+    },
     /// An operator's failover: `REPLICAOF NO ONE` on `target` at the start, and
     /// `REPLICAOF target` on every other server at the heal (immediately when the fault has no
     /// heal). A server that is down gets its config file rewritten instead.
@@ -136,6 +151,8 @@ impl FaultKind {
             FaultKind::DiskStall { .. } => "disk-stall",
             FaultKind::DiskError { .. } => "disk-error",
             FaultKind::SlowDisk { .. } => "slow-disk",
+            FaultKind::AddServer { .. } => "add-server",
+            FaultKind::RemoveServer { .. } => "remove-server",
             FaultKind::Reshard { .. } => "reshard",
         }
     }
@@ -193,6 +210,9 @@ pub enum AdminCommand {
     /// `SENTINEL FAILOVER <master-name>`, sent to a sentinel: a failover now, with no agreement
     /// that the primary is down and no election.
     SentinelFailover(String),
+    /// `SENTINEL RESET <pattern>` at a sentinel: every primary whose name matches the glob
+    /// forgets its replicas and the other sentinels, and rediscovers them.
+    SentinelReset(String),
     /// `CLUSTER SETSLOT <slot> MIGRATING|IMPORTING|NODE <server>` or `STABLE`.
     SetSlot {
         /// The slot.
@@ -278,6 +298,9 @@ impl AdminCommand {
             AdminCommand::FailoverAbort => &["FAILOVER", "ABORT"],
             AdminCommand::SentinelFailover(name) => {
                 return Some(["SENTINEL", "FAILOVER", name].map(String::from).to_vec());
+            }
+            AdminCommand::SentinelReset(pattern) => {
+                return Some(["SENTINEL", "RESET", pattern].map(String::from).to_vec());
             }
             AdminCommand::ClusterFailover { takeover: true, .. } => {
                 &["CLUSTER", "FAILOVER", "TAKEOVER"]

@@ -297,6 +297,7 @@ mod tests {
             loss_ppm: 100_000,
             extra_latency_ns: 100_000_000,
             clock_jump_ns: 5_000_000_000,
+            slow_fsync_ns: 3_000_000_000,
         }
     }
 

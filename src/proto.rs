@@ -503,6 +503,9 @@ impl Message for Msg {
                     crate::fault::AdminCommand::SentinelFailover(name) => {
                         10 ^ crate::sim::fnv1a(name.as_bytes()) << 8
                     }
+                    crate::fault::AdminCommand::SentinelReset(pattern) => {
+                        11 ^ crate::sim::fnv1a(pattern.as_bytes()) << 8
+                    }
                     crate::fault::AdminCommand::ClusterFailover { force, takeover } => {
                         3 ^ u64::from(*force) << 8 ^ u64::from(*takeover) << 9
                     }

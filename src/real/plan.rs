@@ -302,6 +302,9 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
         FaultKind::DiskStall { .. } | FaultKind::DiskError { .. } | FaultKind::SlowDisk { .. } => {
             Some("disk faults need a fault-injecting disk".into())
         }
+        FaultKind::AddServer { .. } | FaultKind::RemoveServer { .. } => {
+            Some("adding and removing servers is not reproduced on the real backend yet".into())
+        }
         FaultKind::Reshard { .. }
         | FaultKind::Command {
             command:

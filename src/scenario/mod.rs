@@ -64,6 +64,8 @@ pub struct ServerSpec {
     pub replicaof: Option<usize>,
     /// redis.conf knobs.
     pub config: ServerConfig,
+    /// A machine kept in reserve: it does not run until an operator adds it (`add-server`).
+    pub standby: bool,
 }
 
 /// One sentinel of a scenario.

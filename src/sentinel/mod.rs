@@ -339,6 +339,21 @@ impl Sentinel {
         })
     }
 
+    // sentinel.c: sentinelResetMaster(ri, SENTINEL_GENERATE_EVENT), as `SENTINEL RESET` runs it
+    /// (the ASAP reset after a switch is `switch_master`): the replicas and the other sentinels
+    /// are forgotten (INFO and hellos find them again), the failover state goes, and the primary
+    /// counts as just heard from.
+    pub(super) fn reset_master(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
+        let subject = self.master_subject(self.monitor.master);
+        self.failover.reset();
+        self.election.forget_leader();
+        let watched = self.monitor.ids();
+        self.requests.forget(&watched);
+        self.monitor.reset(now);
+        self.peers = Peers::default();
+        self.event(ctx, K::ResetMaster, subject);
+    }
+
     // sentinel.c: sentinelResetMasterAndChangeAddress
     /// The new primary, and every other known server (the old primary included) as its
     /// replicas.

@@ -169,6 +169,14 @@ impl Monitor {
         replicas
     }
 
+    // sentinel.c: sentinelResetMaster
+    /// Forgets every replica; the primary is created afresh.
+    pub fn reset(&mut self, now: SimTime) {
+        self.odown_since = None;
+        self.instances.clear();
+        self.add(self.master, now);
+    }
+
     // sentinel.c: sentinelSendPeriodicCommands
     /// INFO goes `info_period` after the last *reply* (1 s for a replica while the primary is
     /// ODOWN or failing over, or while it reports its link down). An unanswered INFO is sent

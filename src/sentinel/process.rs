@@ -122,6 +122,24 @@ impl SentinelProcess {
                 });
                 return;
             }
+            // sentinel.c: sentinelCommand "reset": sentinelResetMastersByPattern.
+            Msg::Admin(AdminCommand::SentinelReset(pattern)) => {
+                let command = format!("SENTINEL RESET {pattern}");
+                let now = ctx.now();
+                let mut reset = 0;
+                for i in 0..self.monitors.len() {
+                    if glob_match(pattern, &self.monitors[i].cfg.name) {
+                        self.with_epoch(i, |m| m.reset_master(ctx, now));
+                        reset += 1;
+                    }
+                }
+                ctx.note(crate::fact::Fact::OperatorReply {
+                    server: self.label.clone(),
+                    command,
+                    reply: format!("(integer) {reset}"),
+                });
+                return;
+            }
             Msg::GetMasterAddr { id, name, .. } => {
                 let found = self.by_name(name);
                 if found.is_none() {
@@ -141,5 +159,33 @@ impl SentinelProcess {
         if let Some(i) = target {
             self.with_epoch(i, |m| m.on_message(ctx, from, msg));
         }
+    }
+}
+
+/// util.c: stringmatchlen for the patterns operators type: `*`, `?` and literal characters.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some((b'?', rest)) => !s.is_empty() && go(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn patterns_match_as_redis_does() {
+        assert!(glob_match("*", "mymaster"));
+        assert!(glob_match("mymaster", "mymaster"));
+        assert!(glob_match("my*", "mymaster"));
+        assert!(glob_match("m?master", "mymaster"));
+        assert!(!glob_match("other", "mymaster"));
+        assert!(!glob_match("my?", "mymaster"));
     }
 }

@@ -312,9 +312,13 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
         id
     }
 
-    /// Calls `on_start` of every process in id order.
+    /// Calls `on_start` of every process in id order, except those crashed before the start
+    /// (machines that are off until a [`Kernel::restart`]).
     pub fn start(&mut self) {
         for i in 0..self.slots.len() {
+            if self.slots[i].state == ProcessState::Crashed {
+                continue;
+            }
             self.dispatch(ProcessId(i as u32), |p, ctx| p.on_start(ctx));
         }
     }

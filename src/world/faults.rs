@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Control, Node};
+use super::{Control, Node, operator};
 use crate::fact::{Fact, FaultRef};
 use crate::fault::{AdminCommand, FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::net::Network;
@@ -43,10 +43,18 @@ pub(super) struct Faults {
     disk_errors: BTreeMap<ProcessId, DiskError>,
     /// The extra fsync time of every active `slow-disk` fault per server, summed.
     slow_fsync: BTreeMap<ProcessId, u64>,
+    /// The servers of the run, in scenario order.
+    servers: Vec<ProcessId>,
+    /// Servers an operator took out (or standby machines not added yet): no heal restarts them.
+    removed: std::collections::BTreeSet<ProcessId>,
 }
 
 impl Faults {
-    pub(super) fn new(specs: Vec<FaultSpec>) -> Self {
+    pub(super) fn new(
+        specs: Vec<FaultSpec>,
+        servers: Vec<ProcessId>,
+        standby: std::collections::BTreeSet<ProcessId>,
+    ) -> Self {
         Faults {
             active: vec![false; specs.len()],
             record_of: vec![None; specs.len()],
@@ -57,6 +65,8 @@ impl Faults {
             clocks: BTreeMap::new(),
             disk_errors: BTreeMap::new(),
             slow_fsync: BTreeMap::new(),
+            servers,
+            removed: standby,
         }
     }
 
@@ -172,6 +182,8 @@ impl Faults {
                     self.apply_disk(k, n);
                 }
             }
+            FaultKind::AddServer { node, primary } => self.add_server(k, *node, *primary, None),
+            FaultKind::RemoveServer { node } => self.remove_server(k, *node, None),
             FaultKind::Command {
                 node,
                 command,
@@ -314,7 +326,10 @@ impl Faults {
                 }
             }
             // Done when sent.
-            FaultKind::Command { .. } | FaultKind::Reshard { .. } => {}
+            FaultKind::Command { .. }
+            | FaultKind::Reshard { .. }
+            | FaultKind::AddServer { .. }
+            | FaultKind::RemoveServer { .. } => {}
         }
         Ok(())
     }
@@ -327,8 +342,44 @@ impl Faults {
         }
     }
 
-    /// Restarts a server that is down, on the disk conditions of the faults still active.
+    /// An operator adds server `n` as a replica of `primary` (or of the current primary).
+    pub(super) fn add_server(
+        &mut self,
+        k: &mut K,
+        n: ProcessId,
+        primary: Option<ProcessId>,
+        reason: Option<String>,
+    ) {
+        let Some(primary) = primary.or_else(|| operator::current_primary(k, &self.servers)) else {
+            return;
+        };
+        if operator::add_server(k, n, primary, reason) {
+            self.removed.remove(&n);
+            self.apply_disk(k, n);
+            let stalled = self
+                .depth
+                .get(&(n, Effect::DiskStall))
+                .copied()
+                .unwrap_or(0)
+                > 0;
+            if let Node::Server(s) = k.process_mut(n) {
+                s.set_disk_stalled(stalled);
+            }
+        }
+    }
+
+    /// An operator takes server `n` out.
+    pub(super) fn remove_server(&mut self, k: &mut K, n: ProcessId, reason: Option<String>) {
+        self.removed.insert(n);
+        operator::remove_server(k, n, reason);
+    }
+
+    /// Restarts a server that is down, on the disk conditions of the faults still active; one
+    /// an operator took out stays down.
     fn restart(&mut self, k: &mut K, n: ProcessId, wipe_disk: bool) {
+        if self.removed.contains(&n) {
+            return;
+        }
         restart(k, n, wipe_disk);
         self.apply_disk(k, n);
         let stalled = self
@@ -453,7 +504,10 @@ fn fault_ref(i: usize, f: &FaultSpec) -> FaultRef {
         targets: f.targets.clone(),
         operator: matches!(
             f.kind,
-            FaultKind::Failover { .. } | FaultKind::Command { .. }
+            FaultKind::Failover { .. }
+                | FaultKind::Command { .. }
+                | FaultKind::AddServer { .. }
+                | FaultKind::RemoveServer { .. }
         ),
     }
 }

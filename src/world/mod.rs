@@ -19,6 +19,7 @@ use crate::sentinel::SentinelProcess;
 use crate::server::{Role, Server, ServerStats};
 
 mod faults;
+mod operator;
 mod reshard;
 use crate::sim::{
     Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Process, ProcessId, ProcessState, SimTime,
@@ -305,8 +306,19 @@ impl<'s> World<'s> {
                 &everyone,
             ));
         }
+        let standby: std::collections::BTreeSet<ProcessId> = scenario
+            .servers
+            .iter()
+            .zip(&server_ids)
+            .filter(|(s, _)| s.standby)
+            .map(|(_, &p)| p)
+            .collect();
+        // A standby machine is off until an operator adds it.
+        for &p in &standby {
+            kernel.crash(p);
+        }
         World {
-            faults: Faults::new(faults),
+            faults: Faults::new(faults, server_ids.clone(), standby),
             scenario,
             kernel,
             server_ids,

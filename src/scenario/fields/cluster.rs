@@ -116,6 +116,7 @@ fn push_server(
         region,
         replicaof,
         config: defaults.clone(),
+        standby: false,
     });
     Some(servers.len() - 1)
 }

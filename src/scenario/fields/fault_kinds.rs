@@ -25,6 +25,8 @@ pub(super) enum Kind {
     Failover,
     Command,
     Reshard,
+    AddServer,
+    RemoveServer,
 }
 
 /// Every kind with its name, in the order the documentation lists them.
@@ -46,6 +48,8 @@ pub(super) const KINDS: &[(&str, Kind)] = &[
     ("failover", Kind::Failover),
     ("command", Kind::Command),
     ("reshard", Kind::Reshard),
+    ("add-server", Kind::AddServer),
+    ("remove-server", Kind::RemoveServer),
 ];
 
 /// What a kind's parser works on: the fault's table and where it is.
@@ -122,6 +126,8 @@ impl Kind {
             Kind::Failover => &["target"],
             Kind::Command => &["target", "command"],
             Kind::Reshard => &["from", "to", "slots", "batch", "interval", "timeout"],
+            Kind::AddServer => &["target", "replicaof"],
+            Kind::RemoveServer => &["target"],
         }
     }
 
@@ -144,6 +150,8 @@ impl Kind {
             Kind::Failover => failover(cx, f),
             Kind::Command => command(cx, f),
             Kind::Reshard => reshard(cx, f),
+            Kind::AddServer => add_server(cx, f),
+            Kind::RemoveServer => remove_server(cx, f),
         }
     }
 }
@@ -340,6 +348,30 @@ fn latency(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let n = f.need(cx, "extra")?;
     let extra_ns = cx.duration(n, &join(f.path, "extra"), 1_000_000)?;
     Some((FaultKind::Latency { a, b, extra_ns }, labels))
+}
+
+fn add_server(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (node, label) = one_server(cx, f, "target")?;
+    let primary = match f.t.get("replicaof") {
+        Some(_) => Some(one_server(cx, f, "replicaof")?.0),
+        None => None,
+    };
+    if primary == Some(node) {
+        let p = join(f.path, "replicaof");
+        cx.err(
+            f.origin,
+            &p,
+            "a server cannot replicate itself".into(),
+            None,
+        );
+        return None;
+    }
+    Some((FaultKind::AddServer { node, primary }, vec![label]))
+}
+
+fn remove_server(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
+    let (node, label) = one_server(cx, f, "target")?;
+    Some((FaultKind::RemoveServer { node }, vec![label]))
 }
 
 fn failover(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
@@ -549,6 +581,17 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
                 labels,
             ));
         }
+        (["SENTINEL", "RESET", _], true) => {
+            let command = AdminCommand::SentinelReset(words[2].to_string());
+            return Some((
+                FaultKind::Command {
+                    node,
+                    command,
+                    text,
+                },
+                labels,
+            ));
+        }
         (["SENTINEL", ..], false) => {
             let msg = "SENTINEL commands go to a sentinel";
             cx.err(
@@ -560,7 +603,8 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
             return None;
         }
         (_, true) => {
-            let hint = "a sentinel takes SENTINEL FAILOVER <master-name>";
+            let hint =
+                "a sentinel takes SENTINEL FAILOVER <master-name> or SENTINEL RESET <pattern>";
             let msg = format!("unknown sentinel command \"{text}\"");
             cx.err(c.origin, &cp, msg, Some(hint.into()));
             return None;

@@ -145,7 +145,11 @@ pub(super) fn fault(
     allowed.extend_from_slice(kind.keys());
     cx.check_keys(t, p, &allowed);
     let mut timing = timing(cx, t, origin, p, run)?;
-    if kind == Kind::Command || kind == Kind::Reshard {
+    let once = matches!(
+        kind,
+        Kind::Command | Kind::Reshard | Kind::AddServer | Kind::RemoveServer
+    );
+    if once {
         // Done when sent (a reshard then runs on its own): its heal is its start.
         timing.heal = Heal::After(Window::at(0));
     }
@@ -156,13 +160,13 @@ pub(super) fn fault(
         names,
         kind: &name,
     };
-    if (kind == Kind::Command || kind == Kind::Reshard)
-        && let Some(h) = t.get("heal").or_else(|| t.get("for"))
-    {
-        let msg = if kind == Kind::Command {
-            "a command happens once and is not healed"
-        } else {
-            "a reshard runs until every slot has moved and is not healed"
+    if once && let Some(h) = t.get("heal").or_else(|| t.get("for")) {
+        let msg = match kind {
+            Kind::Reshard => "a reshard runs until every slot has moved and is not healed",
+            Kind::AddServer | Kind::RemoveServer => {
+                "an operator's action happens once and is not healed"
+            }
+            _ => "a command happens once and is not healed",
         };
         cx.err(
             h.node.origin,

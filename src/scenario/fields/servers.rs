@@ -31,7 +31,7 @@ pub(super) fn parse_servers(
             continue;
         };
         cx.check_name(e.key_origin, &path, &e.key);
-        let mut allowed = vec!["region", "replicaof"];
+        let mut allowed = vec!["region", "replicaof", "standby"];
         allowed.extend_from_slice(SERVER_KNOBS);
         cx.check_keys(st, &path, &allowed);
         let region = member_region(cx, st, e.key_origin, &path, regions);
@@ -39,11 +39,18 @@ pub(super) fn parse_servers(
         knobs(cx, st, &path, &mut config);
         let rof = replicaof(cx, st, &path, &names);
         replicaof_raw.push(rof);
+        let standby = match st.get("standby") {
+            Some(s) => cx
+                .boolean(&s.node, &join(&path, "standby"))
+                .unwrap_or(false),
+            None => false,
+        };
         out.push(ServerSpec {
             name: e.key.clone(),
             region,
             replicaof: None,
             config,
+            standby,
         });
     }
     if out.len() != named.len() {
