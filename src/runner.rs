@@ -192,6 +192,7 @@ pub fn summarize(
         replication,
         failovers,
         faults: out.faults.clone(),
+        operator_actions: crate::report::operator_actions(&out.notes),
         checks: findings.checks.clone(),
         lost_writes: findings
             .lost

@@ -16,7 +16,7 @@ pub use narrative::markdown;
 pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 
 pub use files::{MANIFEST, OutDir, RunFiles, write_dir};
-pub use summary::{LOST_WRITES_SHOWN, Summary};
+pub use summary::{LOST_WRITES_SHOWN, OperatorAction, Summary, operator_actions};
 pub use words::{human_duration, per_workload, plural, replay_command, shell_quote};
 
 pub use crate::check::failover::Failover;

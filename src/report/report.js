@@ -108,6 +108,12 @@
         var x0 = clampX(e.start), x1 = clampX(e.end);
         el(svg, "rect", { x: x0 - 3, y: rowY[e.row] + 24, width: Math.max(6, x1 - x0 + 3), height: 6, "class": "election " + (e.won ? "election-won" : "election-lost") }, tip);
       });
+      // The operator's actions (never Sentinel's): a blue diamond on the server's row.
+      (D.operator || []).forEach(function (o) {
+        if (o[1] < 0 || !visible(o[0], o[0])) return;
+        var cx = x(o[0]), cy = rowY[o[1]] + 12;
+        el(svg, "polygon", { points: [cx, cy - 8, cx + 7, cy, cx, cy + 8, cx - 7, cy].join(" "), "class": "operator-mark" }, "operator at " + fmt(o[0]) + ": " + o[2]);
+      });
       if (D.quiet_s > 0 && visible(D.quiet_s, D.quiet_s)) {
         el(svg, "line", { x1: x(D.quiet_s), x2: x(D.quiet_s), y1: TOP, y2: y, stroke: "#888", "stroke-dasharray": "2 4", "class": "quiet-marker" }, "quiet phase from " + fmt(D.quiet_s) + ": every fault healed, no new ones");
         text(svg, x(D.quiet_s) + 4, TOP - 6, "quiet");
@@ -192,6 +198,7 @@
     STATES.forEach(function (s, i) { legend.insertAdjacentHTML("beforeend", '<span><i style="background:' + COLORS[i] + '"></i>' + s + "</span>"); });
     var keys = [["fault", "#dc3c3c"], ["split brain", "#8e44ad"], ["lost write (acknowledged)", "#e0115f"], ["failover (promotion)", "#111"]];
     if ((D.elections || []).length) keys.push(["election won", "#1a7f37"], ["election not won", "#c0392b"]);
+    if ((D.operator || []).length) keys.push(["operator action", "#1f6feb"]);
     keys.forEach(function (p) {
       legend.insertAdjacentHTML("beforeend", '<span><i style="background:' + p[1] + '"></i>' + p[0] + "</span>");
     });

@@ -41,6 +41,10 @@ pub struct Summary {
     pub failovers: Vec<Failover>,
     /// Faults as they happened.
     pub faults: Vec<FaultRecord>,
+    /// Servers an operator added or took out (scheduled, or by the `[operator]` policy); absent
+    /// when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_actions: Vec<OperatorAction>,
     /// Checker results.
     pub checks: Vec<CheckResult>,
     /// The first [`LOST_WRITES_SHOWN`] acknowledged writes that were lost, with why (`--out`
@@ -68,6 +72,49 @@ pub struct Summary {
     pub backend: String,
     /// Every process: id, role, name, region, workload.
     pub processes: ProcessTable,
+}
+
+/// An operator's action on a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OperatorAction {
+    /// When (simulated ms).
+    pub at_ms: u64,
+    /// `add-server` or `remove-server`.
+    pub action: String,
+    /// The server.
+    pub server: String,
+    /// The primary an added server replicates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// Why the `[operator]` policy acted (absent for scheduled actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Every operator action of a run, in time order.
+pub fn operator_actions(notes: &[crate::fact::FactNote]) -> Vec<OperatorAction> {
+    use crate::fact::Fact;
+    notes
+        .iter()
+        .filter_map(|n| {
+            let (server, primary, reason) = match &n.fact {
+                Fact::ServerAdded {
+                    server,
+                    primary,
+                    reason,
+                } => (server, Some(primary.clone()), reason),
+                Fact::ServerRemoved { server, reason } => (server, None, reason),
+                _ => return None,
+            };
+            Some(OperatorAction {
+                at_ms: n.time.as_ms(),
+                action: n.fact.kind().trim_start_matches("operator:").to_string(),
+                server: server.clone(),
+                primary,
+                reason: reason.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The `--set` that makes a failing check count, for checks that have a figure.
@@ -151,6 +198,22 @@ impl Summary {
                 f.targets.join(" "),
                 f.at_ms as f64 / 1000.0,
                 healed
+            ));
+        }
+        for a in &self.operator_actions {
+            let why = a
+                .reason
+                .as_ref()
+                .map_or(String::new(), |r| format!(": {r}"));
+            let of = a
+                .primary
+                .as_ref()
+                .map_or(String::new(), |p| format!(" (replica of {p})"));
+            s.push_str(&format!(
+                "operator: {} {}{of} at {:.1}s{why}\n",
+                a.action,
+                a.server,
+                a.at_ms as f64 / 1000.0,
             ));
         }
         for f in &self.failovers {

@@ -66,6 +66,9 @@ pub struct TimelineData {
     /// Redis Cluster: every replica election, on its candidate's row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub elections: Vec<ElectionSpan>,
+    /// `[time_s, server row, what]` of every operator action on a server (added, removed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operator: Vec<(f64, i64, String)>,
 }
 
 /// One shard of a Redis Cluster in the timeline.
@@ -408,6 +411,15 @@ pub fn timeline_data(
         throughput: throughput(history, end_s),
         shards: shard_rows(&servers, notes, slot_maps),
         elections: elections(&servers, notes, end_s),
+        operator: notes
+            .iter()
+            .filter_map(|n| match &n.fact {
+                Fact::ServerAdded { server, .. } | Fact::ServerRemoved { server, .. } => {
+                    Some((secs(n.time.as_nanos()), row(server), n.fact.to_string()))
+                }
+                _ => None,
+            })
+            .collect(),
         servers,
     }
 }

@@ -68,6 +68,26 @@ pub struct ServerSpec {
     pub standby: bool,
 }
 
+/// `[operator]`: automation around Sentinel that replaces sick replicas with spares (Sentinel
+/// itself only ever fails over primaries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorSpec {
+    /// Standby servers (indices), in the order they are brought in.
+    pub spares: Vec<usize>,
+    /// How often the operator looks.
+    pub interval_ns: u64,
+    /// Replace a replica whose process has been down this long.
+    pub down_ns: Option<u64>,
+    /// Replace a replica this many bytes behind its primary...
+    pub lag_bytes: Option<u64>,
+    /// ...for this long.
+    pub lag_for_ns: u64,
+    /// Replace a replica whose disk reported an error.
+    pub disk_errors: bool,
+    /// Send `SENTINEL RESET <name>` to every sentinel after taking a replica out.
+    pub sentinel_reset: bool,
+}
+
 /// One sentinel of a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentinelSpec {
@@ -140,6 +160,8 @@ pub struct Scenario {
     pub fault_timings: Vec<FaultTiming>,
     /// The random nemesis, if enabled.
     pub nemesis: Option<crate::nemesis::NemesisSpec>,
+    /// The `[operator]` policy that replaces sick replicas, if any.
+    pub operator: Option<OperatorSpec>,
     /// `[expect]` assertions.
     pub expect: Vec<Expectation>,
     /// Legal but useless settings, in the order found.

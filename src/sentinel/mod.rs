@@ -147,6 +147,10 @@ impl Sentinel {
     pub fn master(&self) -> ProcessId {
         self.monitor.master
     }
+    /// The name the primary is watched under (`sentinel monitor <name> ...`).
+    pub fn master_name(&self) -> &str {
+        &self.cfg.name
+    }
     /// The current epoch.
     pub fn current_epoch(&self) -> u64 {
         self.election.current_epoch()

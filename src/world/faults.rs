@@ -368,6 +368,16 @@ impl Faults {
         }
     }
 
+    /// The servers of the run.
+    pub(super) fn servers(&self) -> &[ProcessId] {
+        &self.servers
+    }
+
+    /// Whether server `n` is out of service (taken out, or a standby not added yet).
+    pub(super) fn is_out(&self, n: ProcessId) -> bool {
+        self.removed.contains(&n)
+    }
+
     /// An operator takes server `n` out.
     pub(super) fn remove_server(&mut self, k: &mut K, n: ProcessId, reason: Option<String>) {
         self.removed.insert(n);
@@ -425,7 +435,7 @@ fn replicaof(k: &mut K, server: ProcessId, master: Option<ProcessId>) -> Result<
 
 /// An operator's command typed at `server`'s console: it crosses no link. A server that is down
 /// does not answer (redis-cli reports the refused connection).
-fn command_to(
+pub(super) fn command_to(
     k: &mut K,
     server: ProcessId,
     command: &AdminCommand,

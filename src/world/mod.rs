@@ -71,6 +71,8 @@ enum Control {
     Sample,
     /// The next step of the resharding started by fault `i`.
     ReshardStep(usize),
+    /// The `[operator]` policy looks at the replicas.
+    OperatorCheck,
 }
 
 /// A server's state at the end of the run, for the checkers.
@@ -228,6 +230,8 @@ pub struct World<'s> {
     seed: u64,
     /// Reshardings in progress, by the fault that started them.
     reshards: std::collections::BTreeMap<usize, reshard::Resharder>,
+    /// The `[operator]` policy, if the scenario has one.
+    operator: Option<operator::Policy>,
 }
 
 /// Interval between metric samples.
@@ -328,6 +332,7 @@ impl<'s> World<'s> {
             checkpoints: Vec::new(),
             seed,
             reshards: std::collections::BTreeMap::new(),
+            operator: scenario.operator.as_ref().map(operator::Policy::new),
         }
     }
 
@@ -367,6 +372,11 @@ impl<'s> World<'s> {
         self.kernel
             .schedule_control(SimTime::ZERO, Control::Sample)
             .map_err(|e| RunError::from((seed, e)))?;
+        if let Some(p) = &self.operator {
+            self.kernel
+                .schedule_control(SimTime(p.interval_ns()), Control::OperatorCheck)
+                .map_err(|e| RunError::from((seed, e)))?;
+        }
         self.kernel.start();
         let end = SimTime(sc.duration_ns);
         let mut last_progress = 0u64;
@@ -440,6 +450,16 @@ impl<'s> World<'s> {
                 }
             }
             Control::FaultHeal(i) => self.faults.heal(&mut self.kernel, i)?,
+            Control::OperatorCheck => {
+                let Some(p) = self.operator.as_mut() else {
+                    return Ok(());
+                };
+                p.check(&mut self.kernel, &mut self.faults)?;
+                let next = self.kernel.now().plus(p.interval_ns());
+                if next.0 <= self.scenario.duration_ns {
+                    self.kernel.schedule_control(next, Control::OperatorCheck)?;
+                }
+            }
             Control::FinalHeal => {
                 self.faults.heal_all(&mut self.kernel)?;
                 self.kernel.note(Fact::QuietPhase);

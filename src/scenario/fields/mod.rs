@@ -6,6 +6,7 @@ mod cluster;
 mod fault_kinds;
 mod faults;
 mod nemesis;
+mod operator;
 mod sentinels;
 mod servers;
 mod topology;
@@ -15,6 +16,7 @@ use checks::*;
 use cluster::*;
 use faults::*;
 use nemesis::*;
+use operator::*;
 use sentinels::*;
 use servers::*;
 use topology::*;
@@ -50,6 +52,7 @@ const TOP_KEYS: &[&str] = &[
     "workloads",
     "faults",
     "nemesis",
+    "operator",
     "expect",
     "bugs",
     "redis",
@@ -592,6 +595,7 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
     };
     let (faults, fault_timings) = parse_faults(&mut cx, root, &names, &run);
     let nemesis = nemesis(&mut cx, root, &run);
+    let operator = operator(&mut cx, root, &servers);
     let expect = expectations(&mut cx, root, &names);
     if servers.is_empty() && server_entries == 0 && root.get("cluster").is_none() {
         cx.err(
@@ -622,6 +626,7 @@ pub fn build(root: &Table) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic
             faults,
             fault_timings,
             nemesis,
+            operator,
             expect,
             warnings: Vec::new(),
         },
