@@ -60,7 +60,7 @@ pub enum FaultKind {
         /// The affected servers.
         nodes: Vec<ProcessId>,
         /// How writes fail.
-        error: crate::redis::DiskError,
+        error: DiskError,
     },
     /// Each fsync takes `fsync_ns` longer until the heal.
     SlowDisk {
@@ -154,6 +154,32 @@ impl FaultKind {
             FaultKind::AddServer { .. } => "add-server",
             FaultKind::RemoveServer { .. } => "remove-server",
             FaultKind::Reshard { .. } => "reshard",
+        }
+    }
+}
+
+/// How a failing disk refuses a write (the `errno` Redis reports with `strerror`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskError {
+    /// `ENOSPC`: the disk is full.
+    Full,
+    /// `EIO`: the device fails.
+    Io,
+}
+
+impl DiskError {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskError::Full => "full",
+            DiskError::Io => "io",
+        }
+    }
+    /// `strerror(errno)`.
+    pub fn strerror(self) -> &'static str {
+        match self {
+            DiskError::Full => "No space left on device",
+            DiskError::Io => "Input/output error",
         }
     }
 }

@@ -235,7 +235,7 @@ fn fault_for(
         NemesisKind::DiskError => (
             FaultKind::DiskError {
                 nodes: vec![v.id],
-                error: crate::redis::DiskError::Full,
+                error: crate::fault::DiskError::Full,
             },
             vec![v.name.clone()],
         ),

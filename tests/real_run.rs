@@ -42,6 +42,13 @@ fn impossible_faults_are_refused_with_their_reasons() {
         ),
         ("clock", "targets = [\"p1\"]\njump = \"5s\"", "clocks"),
         ("disk-stall", "targets = [\"p1\"]", "disk stall"),
+        ("disk-error", "targets = [\"p1\"]", "disk error"),
+        (
+            "slow-disk",
+            "targets = [\"p1\"]\nfsync = \"1s\"",
+            "slow disk",
+        ),
+        ("remove-server", "target = \"r1\"", "removing servers"),
     ];
     for (kind, keys, reason) in cases {
         let why = refusal(&format!(

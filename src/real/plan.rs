@@ -207,7 +207,24 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
     if clients as usize > MAX_NODES {
         out.push(format!("more than {MAX_NODES} clients"));
     }
+    if s.operator.is_some() {
+        out.push(
+            "[operator]: the operator's policy is not reproduced on the real backend yet".into(),
+        );
+    }
     for v in &s.servers {
+        if v.standby {
+            out.push(format!(
+                "server {}: standby servers are not reproduced on the real backend yet",
+                v.name
+            ));
+        }
+        if v.config.disk_fsync_latency_ns > 0 {
+            out.push(format!(
+                "server {}: disk-fsync-latency needs a fault-injecting disk",
+                v.name
+            ));
+        }
         if v.config.bugs != crate::bugs::Bugs::default() {
             out.push(format!(
                 "server {}: planted bugs exist only in the model",
@@ -299,9 +316,9 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
     match kind {
         FaultKind::Loss { .. } => Some("packet loss cannot be reproduced on loopback".into()),
         FaultKind::Clock { .. } => Some("clocks of real processes cannot be shifted".into()),
-        FaultKind::DiskStall { .. } | FaultKind::DiskError { .. } | FaultKind::SlowDisk { .. } => {
-            Some("disk faults need a fault-injecting disk".into())
-        }
+        FaultKind::DiskStall { .. } => Some("a disk stall needs a fault-injecting disk".into()),
+        FaultKind::DiskError { .. } => Some("a disk error needs a fault-injecting disk".into()),
+        FaultKind::SlowDisk { .. } => Some("a slow disk needs a fault-injecting disk".into()),
         FaultKind::AddServer { .. } | FaultKind::RemoveServer { .. } => {
             Some("adding and removing servers is not reproduced on the real backend yet".into())
         }

@@ -272,6 +272,14 @@ pub mod errors {
         "MISCONF Errors writing to the AOF file: No space left on device";
     /// The same for an I/O error.
     pub const MISCONF_AOF_IO: &str = "MISCONF Errors writing to the AOF file: Input/output error";
+
+    /// The `-MISCONF` a write gets after an AOF write failed with `error`.
+    pub fn misconf_aof(error: crate::fault::DiskError) -> &'static str {
+        match error {
+            crate::fault::DiskError::Full => MISCONF_AOF_FULL,
+            crate::fault::DiskError::Io => MISCONF_AOF_IO,
+        }
+    }
 }
 
 #[cfg(test)]

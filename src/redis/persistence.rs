@@ -47,39 +47,6 @@ pub struct AofFile {
     pub base_fsynced: bool,
 }
 
-/// How a failing disk refuses a write (the `errno` Redis reports with `strerror`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DiskError {
-    /// `ENOSPC`: the disk is full.
-    Full,
-    /// `EIO`: the device fails.
-    Io,
-}
-
-impl DiskError {
-    /// The name in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            DiskError::Full => "full",
-            DiskError::Io => "io",
-        }
-    }
-    /// `strerror(errno)`.
-    pub fn strerror(self) -> &'static str {
-        match self {
-            DiskError::Full => "No space left on device",
-            DiskError::Io => "Input/output error",
-        }
-    }
-    /// The `-MISCONF` a write gets after an AOF write failed with this error.
-    pub fn misconf(self) -> &'static str {
-        match self {
-            DiskError::Full => crate::redis::errors::MISCONF_AOF_FULL,
-            DiskError::Io => crate::redis::errors::MISCONF_AOF_IO,
-        }
-    }
-}
-
 /// The disk of one server.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {

@@ -4,7 +4,8 @@
 //! moment it runs, as before these faults existed.
 
 use super::persistence::Persistence;
-use crate::redis::{AofFile, Command, DiskError, Fsync, Mark, ServerConfig};
+use crate::fault::DiskError;
+use crate::redis::{AofFile, Command, Fsync, Mark, ServerConfig, errors};
 use crate::sim::SimTime;
 
 /// A background fsync in flight (`appendfsync everysec`: bio's `aof_background_fsync`).
@@ -259,7 +260,7 @@ impl Persistence {
             return Some(crate::redis::errors::MISCONF_RDB);
         }
         if cfg.appendonly {
-            return self.aof.write_error.map(DiskError::misconf);
+            return self.aof.write_error.map(errors::misconf_aof);
         }
         None
     }

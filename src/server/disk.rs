@@ -7,8 +7,8 @@ use super::aof_flush::Flushed;
 use super::console::AfterBlock;
 use super::{Server, TIMER_AOF_FSYNC, TIMER_AOF_STALL};
 use crate::fact::{DiskFact, Fact};
+use crate::fault::DiskError;
 use crate::proto::Msg;
-use crate::redis::DiskError;
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 /// How long a write blocked behind a stalled fsync waits before looking at the disk again.

@@ -5,8 +5,9 @@ use std::rc::Rc;
 
 use super::aof_flush::AofFlush;
 use crate::fact::Fact;
+use crate::fault::DiskError;
 use crate::proto::Msg;
-use crate::redis::{AofFile, Disk, DiskError, Keyspace, Mark, RdbFile, ReplId, ServerConfig};
+use crate::redis::{AofFile, Disk, Keyspace, Mark, RdbFile, ReplId, ServerConfig};
 use crate::sim::{Ctx, SimTime};
 
 /// server.h: CONFIG_BGSAVE_RETRY_DELAY: seconds before a failed BGSAVE is tried again.

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use super::{Control, Node, operator};
 use crate::fact::{Fact, FaultRef};
+use crate::fault::DiskError;
 use crate::fault::{AdminCommand, FaultKind, FaultRecord, FaultSpec, directed_links};
 use crate::net::Network;
 use crate::proto::Msg;
-use crate::redis::{Disk, DiskError, Fsync};
+use crate::redis::{Disk, Fsync};
 use crate::server::Server;
 use crate::sim::{Kernel, KernelError, ProcessId, ProcessState};
 

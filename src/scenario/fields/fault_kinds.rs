@@ -2,8 +2,9 @@
 //! selects the keys it accepts and the function that reads them.
 
 use super::*;
+use crate::fault::DiskError;
 use crate::fault::ShutdownSave;
-use crate::redis::{Command, DiskError};
+use crate::redis::Command;
 
 /// A fault kind as written in a scenario file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
