@@ -126,6 +126,11 @@ pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
             c.enable_debug_command.name().to_string(),
         ),
         ("shutdown-timeout", c.shutdown_timeout_secs.to_string()),
+        (
+            "slowlog-log-slower-than",
+            c.slowlog_log_slower_than_us.to_string(),
+        ),
+        ("slowlog-max-len", c.slowlog_max_len.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

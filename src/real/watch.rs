@@ -510,6 +510,7 @@ impl Watcher {
                     // Not polled from the real servers (INFO memory, CLIENT LIST).
                     repl_buffer_bytes: None,
                     output_buffer_bytes: None,
+                    vitals: Default::default(),
                 }
             })
             .collect();

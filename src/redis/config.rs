@@ -82,6 +82,11 @@ pub struct ServerConfig {
     pub enable_debug_command: DebugCommand,
     /// `shutdown-timeout` in seconds (default 10): how long SHUTDOWN waits for lagging replicas.
     pub shutdown_timeout_secs: u64,
+    /// `slowlog-log-slower-than` in microseconds (default 10000; negative disables the slow log,
+    /// 0 logs every command).
+    pub slowlog_log_slower_than_us: i64,
+    /// `slowlog-max-len` (default 128): the slow log keeps this many newest entries.
+    pub slowlog_max_len: u64,
     /// The Redis version modelled (`[redis] version`, default 7.0): 7.2 adds WAITAOF and the
     /// replicas' `REPLCONF ACK ... FACK`.
     pub version: RedisVersion,
@@ -158,6 +163,8 @@ impl Default for ServerConfig {
             tcp_send_buffer_bytes: 512 * 1024,
             enable_debug_command: DebugCommand::No,
             shutdown_timeout_secs: 10,
+            slowlog_log_slower_than_us: 10_000,
+            slowlog_max_len: 128,
             version: RedisVersion::V7_0,
             bugs: crate::bugs::Bugs::default(),
         }

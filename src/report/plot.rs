@@ -309,6 +309,7 @@ mod tests {
                 keys: 1,
                 repl_buffer_bytes: Some(20_504),
                 output_buffer_bytes: None,
+                vitals: Default::default(),
             };
             m.push(SimTime::from_secs(t), vec![s(true), s(false)]);
         }

@@ -38,6 +38,7 @@ impl Server {
             }
             return refuse(ctx, client, id, err);
         }
+        self.vitals.count(&cmd, self.read_found(&cmd));
         if let Command::Wait(..) | Command::WaitAof(..) = cmd {
             let offset = self.data.repl.offset;
             self.on_wait(ctx, client, id, &cmd);
@@ -72,8 +73,18 @@ impl Server {
             at = (!dropped && self.replica.is_none()).then_some(mark);
         }
         self.note_last_offset(client, self.data.repl.offset);
+        self.vitals.finish(&cmd, ctx.now(), ctx.now());
         let reply = applied.reply;
         ctx.send(client, Msg::Reply { id, reply, at });
+    }
+
+    /// Whether a read command finds its key (db.c: `lookupKeyRead` counts a hit or a miss; writes
+    /// look keys up with `lookupKeyWrite`, which counts neither). `None` for other commands.
+    fn read_found(&self, cmd: &Command) -> Option<bool> {
+        match cmd {
+            Command::Get(k) | Command::Smembers(k) => Some(self.data.keyspace.get(k).is_some()),
+            _ => None,
+        }
     }
 
     /// server.c: processCommand sets `c->woff = server.master_repl_offset` after every command
@@ -148,6 +159,8 @@ impl Server {
             .unwrap_or(0);
         let mut blocked = BlockedWait {
             client,
+            since: ctx.now(),
+            cmd: cmd.clone(),
             request: id,
             numreplicas: n,
             target,
@@ -158,6 +171,7 @@ impl Server {
         let fsynced = self.persistence.fsynced_reploff(&self.cfg);
         let (done, reply) = blocked.answer(&self.primary, fsynced);
         if done {
+            self.vitals.finish(cmd, ctx.now(), ctx.now());
             ctx.send(
                 client,
                 Msg::Reply {

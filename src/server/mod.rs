@@ -17,6 +17,7 @@ mod role;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod vitals;
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -32,6 +33,7 @@ use data::Data;
 use persistence::Persistence;
 use primary::PrimarySide;
 use replica::{Phase, ReplicaSide};
+pub use vitals::{CommandLatency, CommandVitals, KEY_OVERHEAD_BYTES, VitalsAtEnd};
 
 /// A primary address no process of the run listens on (`REPLICAOF <host> <port>` to an address
 /// outside the scenario): every connection attempt fails, and is retried every second.
@@ -141,6 +143,8 @@ pub struct Server {
     blocked_messages: Vec<(ProcessId, Msg)>,
     /// Timers that fired while a `MIGRATE` blocked the server, in order.
     blocked_timers: Vec<u64>,
+    /// Commands counted, their latencies and the slow log, over the whole run.
+    vitals: CommandVitals,
 }
 
 impl Server {
@@ -149,6 +153,7 @@ impl Server {
         Server {
             name: name.to_string(),
             replica: disk.replicaof.map(|m| ReplicaSide::new(m, false)),
+            vitals: CommandVitals::new(&cfg),
             cfg,
             peers,
             run_id: ReplId([0; 20]),
@@ -483,8 +488,12 @@ impl Server {
             TIMER_LOAD_DONE => self.on_load_done(ctx, tag & !TIMER_KIND_MASK),
             TIMER_WAIT_TIMEOUT => {
                 let fsynced = self.persistence.fsynced_reploff(&self.cfg);
-                self.primary
-                    .on_wait_timeout(ctx, tag & !TIMER_KIND_MASK, fsynced);
+                self.primary.on_wait_timeout(
+                    ctx,
+                    tag & !TIMER_KIND_MASK,
+                    fsynced,
+                    &mut self.vitals,
+                );
             }
             TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
             TIMER_CLUSTER => self.cluster_tick(ctx),

@@ -449,6 +449,7 @@ impl Server {
         }
         match &entry.item {
             StreamItem::Command(cmd) => {
+                self.vitals.replicated += 1;
                 if self.data.keyspace.apply(cmd).dirty {
                     let position = Mark::streamed(self.data.repl.replid, entry.end());
                     self.persistence

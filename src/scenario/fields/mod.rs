@@ -78,6 +78,8 @@ pub const SERVER_KNOBS: &[&str] = &[
     "tcp-send-buffer",
     "enable-debug-command",
     "shutdown-timeout",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
 ];
 
 const WORKLOAD_KEYS: &[&str] = &[
