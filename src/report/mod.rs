@@ -10,6 +10,7 @@ mod plot;
 mod summary;
 mod timeline_data;
 mod vitals;
+mod vitals_report;
 mod words;
 
 pub use bars::bar_chart_svg;

@@ -173,6 +173,8 @@ pub fn human_usec(us: f64) -> String {
         format!("{:.2} s", us / 1e6)
     } else if us >= 1_000.0 {
         format!("{:.1} ms", us / 1e3)
+    } else if us.fract() == 0.0 {
+        format!("{us:.0} µs")
     } else {
         format!("{us:.3} µs")
     }
@@ -189,5 +191,6 @@ mod tests {
         assert_eq!(human_usec(0.001), "0.001 µs");
         assert_eq!(human_usec(1_002_438.655), "1.00 s");
         assert_eq!(human_usec(2_500.0), "2.5 ms");
+        assert_eq!(human_usec(550.0), "550 µs");
     }
 }
