@@ -20,4 +20,4 @@ pub use latency::{LatencyHistogram, Percentiles};
 pub use persistence::{AofFile, Disk, RdbFile};
 pub use pubsub::{HELLO_CHANNEL, Hello};
 pub use replication::{FullResyncReason, Mark, PsyncDecision, ReplId, ReplIdentity, decide_psync};
-pub use slowlog::{Slowlog, SlowlogEntry};
+pub use slowlog::{Slowlog, SlowlogEntry, argv as slowlog_argv, words as slowlog_words};

@@ -33,8 +33,12 @@ pub struct Slowlog {
 
 /// The words of a command as its `argv` holds them, long ones cut as `slowlogCreateEntry` cuts
 /// them (`... (N more bytes)`).
-fn argv(cmd: &Command) -> Vec<String> {
-    let text = cmd.to_string();
+pub fn argv(cmd: &Command) -> Vec<String> {
+    words(&cmd.to_string())
+}
+
+/// The words of a command typed as text (the operator's console), cut as [`argv`] cuts them.
+pub fn words(text: &str) -> Vec<String> {
     text.split(' ')
         .map(|w| {
             if w.len() > ENTRY_MAX_STRING {
@@ -52,12 +56,13 @@ fn argv(cmd: &Command) -> Vec<String> {
 
 impl Slowlog {
     /// slowlog.c: `slowlogPushEntryIfNeeded`: logs the command when `slower_than_us` is not
-    /// negative and the duration reaches it, then trims the oldest entries beyond `max_len`.
+    /// negative and the duration reaches it (`argv` gives the command's words, asked only for
+    /// an entry that is kept), then trims the oldest entries beyond `max_len`.
     pub fn push_if_needed(
         &mut self,
         slower_than_us: i64,
         max_len: u64,
-        cmd: &Command,
+        argv: impl FnOnce() -> Vec<String>,
         time_ms: u64,
         duration_us: u64,
     ) {
@@ -69,7 +74,7 @@ impl Slowlog {
                 id: self.next_id,
                 time_ms,
                 duration_us,
-                command: argv(cmd),
+                command: argv(),
             });
             self.next_id += 1;
         }
@@ -94,18 +99,19 @@ mod tests {
     use super::*;
     use std::rc::Rc;
 
-    fn get(k: &str) -> Command {
-        Command::Get(Rc::from(k))
+    fn get(k: &str) -> impl FnOnce() -> Vec<String> {
+        let cmd = Command::Get(Rc::from(k));
+        move || argv(&cmd)
     }
 
     #[test]
     fn logs_at_the_threshold_keeps_the_newest_and_disables_when_negative() {
         let mut log = Slowlog::default();
-        log.push_if_needed(10_000, 2, &get("a"), 1, 9_999);
-        log.push_if_needed(10_000, 2, &get("b"), 2, 10_000);
-        log.push_if_needed(10_000, 2, &get("c"), 3, 20_000);
-        log.push_if_needed(10_000, 2, &get("d"), 4, 30_000);
-        log.push_if_needed(-1, 2, &get("e"), 5, 90_000);
+        log.push_if_needed(10_000, 2, get("a"), 1, 9_999);
+        log.push_if_needed(10_000, 2, get("b"), 2, 10_000);
+        log.push_if_needed(10_000, 2, get("c"), 3, 20_000);
+        log.push_if_needed(10_000, 2, get("d"), 4, 30_000);
+        log.push_if_needed(-1, 2, get("e"), 5, 90_000);
         let kept: Vec<(u64, &str)> = log
             .entries()
             .map(|e| (e.id, e.command[1].as_str()))
@@ -113,7 +119,7 @@ mod tests {
         assert_eq!(kept, vec![(2, "d"), (1, "c")]);
         assert_eq!(log.logged(), 3);
         let mut all = Slowlog::default();
-        all.push_if_needed(0, 128, &get("z"), 0, 0);
+        all.push_if_needed(0, 128, get("z"), 0, 0);
         assert_eq!(all.entries().next().unwrap().command, vec!["GET", "z"]);
     }
 

@@ -23,7 +23,7 @@ impl Server {
         // A fsync can satisfy a blocked WAITAOF's local part.
         if !self.primary.blocked.is_empty() {
             let fsynced = self.persistence.fsynced_reploff(&self.cfg);
-            self.primary.unblock_waits(ctx, fsynced, &mut self.vitals);
+            self.primary.unblock_waits(ctx, fsynced);
         }
         if self.persistence.save_due(&self.cfg, now) {
             self.fork_child(ctx, false);

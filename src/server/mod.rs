@@ -488,12 +488,8 @@ impl Server {
             TIMER_LOAD_DONE => self.on_load_done(ctx, tag & !TIMER_KIND_MASK),
             TIMER_WAIT_TIMEOUT => {
                 let fsynced = self.persistence.fsynced_reploff(&self.cfg);
-                self.primary.on_wait_timeout(
-                    ctx,
-                    tag & !TIMER_KIND_MASK,
-                    fsynced,
-                    &mut self.vitals,
-                );
+                self.primary
+                    .on_wait_timeout(ctx, tag & !TIMER_KIND_MASK, fsynced);
             }
             TIMER_TRANSFER_POLL => self.poll_transfers(ctx),
             TIMER_CLUSTER => self.cluster_tick(ctx),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{CommandVitals, Server};
+use super::Server;
 use crate::fact::Fact;
 use crate::proto::Msg;
 use crate::proto::RdbTransfer;
@@ -116,10 +116,6 @@ impl ReplicaConn {
 #[derive(Clone, Debug)]
 pub(crate) struct BlockedWait {
     pub(crate) client: ProcessId,
-    /// When the command started (its duration, for `INFO latencystats` and the slow log,
-    /// includes the time blocked).
-    pub(crate) since: SimTime,
-    pub(crate) cmd: crate::redis::Command,
     pub(crate) request: u64,
     pub(crate) numreplicas: u32,
     pub(crate) target: u64,
@@ -263,28 +259,22 @@ impl PrimarySide {
         ctx: &mut Ctx<'_, Msg>,
         token: u64,
         fsynced: Option<u64>,
-        vitals: &mut CommandVitals,
     ) {
         if let Some(i) = self.blocked.iter().position(|b| b.token == token) {
             let b = self.blocked.remove(i);
             let (_, reply) = b.answer(self, fsynced);
-            send_reply(ctx, &b, reply, vitals);
+            send_reply(ctx, &b, reply);
         }
     }
 
     /// `processClientsWaitingReplicas`.
-    pub(crate) fn unblock_waits(
-        &mut self,
-        ctx: &mut Ctx<'_, Msg>,
-        fsynced: Option<u64>,
-        vitals: &mut CommandVitals,
-    ) {
+    pub(crate) fn unblock_waits(&mut self, ctx: &mut Ctx<'_, Msg>, fsynced: Option<u64>) {
         let mut i = 0;
         while i < self.blocked.len() {
             let (done, reply) = self.blocked[i].answer(self, fsynced);
             if done {
                 let b = self.blocked.remove(i);
-                send_reply(ctx, &b, reply, vitals);
+                send_reply(ctx, &b, reply);
             } else {
                 i += 1;
             }
@@ -292,10 +282,7 @@ impl PrimarySide {
     }
 }
 
-/// Answers a blocked command; blocked.c: `updateStatsOnUnblock` counts its duration, the time
-/// blocked included.
-fn send_reply(ctx: &mut Ctx<'_, Msg>, b: &BlockedWait, reply: Reply, vitals: &mut CommandVitals) {
-    vitals.finish(&b.cmd, b.since, ctx.now());
+fn send_reply(ctx: &mut Ctx<'_, Msg>, b: &BlockedWait, reply: Reply) {
     ctx.send(
         b.client,
         Msg::Reply {

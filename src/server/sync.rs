@@ -355,7 +355,7 @@ impl Server {
         }
         if !self.primary.blocked.is_empty() {
             let fsynced = self.persistence.fsynced_reploff(&self.cfg);
-            self.primary.unblock_waits(ctx, fsynced, &mut self.vitals);
+            self.primary.unblock_waits(ctx, fsynced);
         }
     }
 

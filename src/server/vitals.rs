@@ -1,13 +1,14 @@
 //! What a server counts about the commands it runs, as `INFO` reports it: commands by kind
 //! (`stat_numcommands` split by the `readonly` and `write` flags), keyspace hits and misses,
 //! per-command latency histograms (`INFO latencystats`) and the slow log. The model spends no
-//! time executing a command, so a command's duration is the time it was blocked (WAIT,
-//! WAITAOF), 0 otherwise.
+//! time executing a data command, so its duration is 0; an operator's SAVE or DEBUG SLEEP
+//! blocks the server and lasts that long. A WAIT that blocks is counted but, as in Redis 7.0,
+//! never recorded in the histogram or the slow log.
 
 use std::collections::BTreeMap;
 
 use super::Server;
-use crate::redis::{Command, LatencyHistogram, ServerConfig, Slowlog};
+use crate::redis::{Command, LatencyHistogram, ServerConfig, Slowlog, slowlog_words};
 use crate::sim::SimTime;
 
 /// A server's command counters, histograms and slow log.
@@ -63,15 +64,26 @@ impl CommandVitals {
 
     /// server.c: `call()` records a command's duration in its latency histogram
     /// (`updateCommandLatencyHistogram`, in ns) and offers it to the slow log
-    /// (`slowlogPushCurrentCommand`, in µs); for a command that blocked, blocked.c:
-    /// `updateStatsOnUnblock` does the same with the blocked time included.
-    pub(crate) fn finish(&mut self, cmd: &Command, started: SimTime, now: SimTime) {
+    /// (`slowlogPushCurrentCommand`, in µs); `argv` gives its words when the slow log keeps it.
+    pub(crate) fn finish(
+        &mut self,
+        name: &'static str,
+        argv: impl FnOnce() -> Vec<String>,
+        started: SimTime,
+        now: SimTime,
+    ) {
         let ns = now.since(started);
-        self.latency.entry(cmd.name()).or_default().record(ns);
-        let us = ns / 1_000;
+        self.latency.entry(name).or_default().record(ns);
         let (slower, max) = (self.slower_than_us, self.max_len);
         self.slowlog
-            .push_if_needed(slower, max, cmd, now.as_ms(), us);
+            .push_if_needed(slower, max, argv, now.as_ms(), ns / 1_000);
+    }
+
+    /// An operator's command that blocks the event loop for `ns` from `now` (SAVE, DEBUG
+    /// SLEEP): `call()` counts it and measures it when it returns, the block included.
+    pub(crate) fn blocking(&mut self, name: &'static str, text: &str, now: SimTime, ns: u64) {
+        self.other += 1;
+        self.finish(name, || slowlog_words(text), now, now.plus(ns));
     }
 }
 
