@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::figures::ProcessTable;
-use crate::history::{EventType, History, Operation, is_read};
+use crate::history::{EventType, Operation, is_read};
 
 /// How many hottest keys the statistics name.
 pub const HOTTEST_KEYS: usize = 5;
@@ -68,13 +68,11 @@ struct KeyLife {
     ops: u64,
 }
 
-/// The key statistics of `history`.
-pub fn key_stats(history: &History) -> KeyStats {
+/// The key statistics of a history's operations (`History::operations`, in invoke order).
+pub fn key_stats(ops: &[Operation<'_>]) -> KeyStats {
     let mut keys: BTreeMap<&str, KeyLife> = BTreeMap::new();
-    // Operations are in invoke order; a write counts as read when a read was invoked after it
-    // completed.
-    let ops = history.operations();
-    for op in &ops {
+    // A write counts as read when a read was invoked after it completed.
+    for op in ops {
         let k = keys.entry(op.key).or_default();
         k.ops += 1;
         if read_ok(op) {
@@ -153,11 +151,10 @@ fn nearest_rank(sorted: &[u64], per_mille: u64) -> u64 {
 /// Client-observed latency of successful operations per workload and command (a write a
 /// workload follows with WAIT includes the WAIT).
 pub fn client_latency(
-    history: &History,
+    ops: &[Operation<'_>],
     processes: &ProcessTable,
 ) -> BTreeMap<String, BTreeMap<String, ClientLatency>> {
     let mut samples: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
-    let ops = history.operations();
     for op in ops.iter().filter(|o| o.outcome == EventType::Ok) {
         let Some(w) = processes.workload_of(op.process) else {
             continue;
@@ -184,7 +181,7 @@ pub fn client_latency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{HistoryEvent, Text, Value};
+    use crate::history::{History, HistoryEvent, Text, Value};
 
     fn ev(process: u32, kind: EventType, f: &str, key: &str, ms: u64) -> HistoryEvent {
         HistoryEvent {
@@ -215,7 +212,8 @@ mod tests {
         op(&mut h, "get", "a", 10, EventType::Ok);
         op(&mut h, "set", "a", 12, EventType::Ok); // unread after the read
         op(&mut h, "set", "d", 14, EventType::Fail); // not acknowledged
-        let s = key_stats(&History::merge(h));
+        let h = History::merge(h);
+        let s = key_stats(&h.operations());
         assert_eq!(s.written, 3);
         assert_eq!(s.never_read_keys, vec!["b".to_string(), "c".to_string()]);
         let oldest = s.oldest_unread_write.expect("b is unread");

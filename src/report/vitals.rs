@@ -94,12 +94,13 @@ fn round1(x: f64) -> f64 {
 
 /// The vitals of a finished run.
 pub fn vitals_summary(out: &RunOutput, processes: &ProcessTable) -> VitalsSummary {
+    let ops = out.history.operations();
     VitalsSummary {
         servers: (0..out.servers.len())
             .map(|s| server_vitals(out, s))
             .collect(),
-        client_latency_us: client_latency(&out.history, processes),
-        keys: key_stats(&out.history),
+        client_latency_us: client_latency(&ops, processes),
+        keys: key_stats(&ops),
     }
 }
 
