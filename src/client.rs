@@ -695,6 +695,11 @@ impl Client {
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);
     }
 
+    /// The server this client's connection is open to, if any (`connected_clients` there).
+    pub fn connection(&self) -> Option<ProcessId> {
+        self.connected_to.filter(|_| !self.connection_closed)
+    }
+
     /// `s` as the history holds it, shared with every other event of this client that names it.
     fn text(&mut self, s: &str) -> Text {
         if let Some(t) = self.texts.get(s) {

@@ -177,6 +177,7 @@ pub fn summarize(
         })
         .collect();
     warnings.extend(run_warnings(&ops, &out.history));
+    let vitals = crate::report::vitals_summary(out, &processes);
     let (expectations, verdict) = decide(&scenario.expect, &figures);
     let verdict = verdict.denying(&warnings, source.deny_warnings);
     Summary {
@@ -208,6 +209,7 @@ pub fn summarize(
         overrides: source.overrides.clone(),
         scenario_hash: scenario_hash(scenario),
         processes,
+        vitals,
         backend: "sim".to_string(),
     }
 }

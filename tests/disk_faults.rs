@@ -385,7 +385,10 @@ mix = {{ set = 100 }}
     let fast = run(&text(false));
     assert_eq!(fast.lost.len(), 0, "kill -9 keeps the page cache");
     let slow = run(&text(true));
-    assert!(slow.lost.len() > 0, "postponed writes were only in memory");
+    assert!(
+        !slow.lost.is_empty(),
+        "postponed writes were only in memory"
+    );
 }
 
 /// `appendfsync always` with `disk-fsync-latency`: every reply waits for the fsync the event

@@ -7,6 +7,7 @@
 mod durability;
 pub mod failover;
 pub mod figures;
+pub mod key_stats;
 pub mod lineage;
 pub mod linearizable;
 pub mod operations;

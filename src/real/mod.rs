@@ -9,6 +9,8 @@
 //! - [`run`]: a whole scenario against real processes (`--backend real`), built from [`plan`]
 //!   (addresses, knobs, refusals), [`workload`] (RESP clients), [`faults`] (the wall-clock
 //!   schedule), [`watch`] and [`translate`] (INFO and logs into facts), [`directory`] (names).
+//! - [`vitals`]: commands, keyspace hits, clients, memory, latency percentiles and the slow
+//!   log from `INFO` and `SLOWLOG GET`.
 //! - [`cluster`]: a Redis Cluster's nodes joined into the scenario's layout before the run.
 //! - [`diff`]: the simulator and the real backend side by side, with tolerances and verdicts.
 //!
@@ -28,5 +30,6 @@ pub mod resp;
 pub mod run;
 pub mod supervisor;
 pub mod translate;
+pub mod vitals;
 pub mod watch;
 pub mod workload;

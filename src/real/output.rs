@@ -42,6 +42,7 @@ impl RealRun {
                 },
                 keyspace: keyspace(&s.data, &s.sets),
                 stats: self.stats(&s.name),
+                vitals: s.vitals.clone().unwrap_or_default(),
                 slot_owners: None,
             })
             .collect();

@@ -134,6 +134,11 @@ pub fn server_knobs(c: &ServerConfig) -> Vec<(String, String)> {
             "replica-ignore-disk-write-errors",
             yes(c.replica_ignore_disk_write_errors),
         ),
+        (
+            "slowlog-log-slower-than",
+            c.slowlog_log_slower_than_us.to_string(),
+        ),
+        ("slowlog-max-len", c.slowlog_max_len.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

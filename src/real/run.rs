@@ -58,7 +58,7 @@ impl Default for RealOptions {
 }
 
 /// One server at the end of a real run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RealServerFinal {
     /// Its name.
     pub name: String,
@@ -78,6 +78,9 @@ pub struct RealServerFinal {
     pub data: BTreeMap<String, String>,
     /// Every set key and its members (`SMEMBERS`).
     pub sets: BTreeMap<String, BTreeSet<String>>,
+    /// Commands, keyspace hits, latency percentiles and the slow log, from `INFO` and
+    /// `SLOWLOG GET` (`None` when the server did not answer).
+    pub vitals: Option<crate::server::VitalsAtEnd>,
 }
 
 /// Everything a real run produced.
@@ -471,9 +474,12 @@ impl<'s> Running<'s> {
         for v in &self.scenario.servers {
             let up = self.driver.reachable(&v.name);
             let cluster = self.scenario.cluster.is_some();
-            servers.push(final_state(
-                sup, &self.dir, &v.name, up, self.addrs, cluster,
-            )?);
+            let mut f = final_state(sup, &self.dir, &v.name, up, self.addrs, cluster)?;
+            if f.up {
+                let elapsed = self.start.elapsed();
+                f.vitals = final_vitals(sup, &v.name, self.addrs, !f.is_master, elapsed);
+            }
+            servers.push(f);
         }
         let faults = self.driver.records();
         let (notes, metrics) = self.watch.finish();
@@ -546,6 +552,7 @@ fn final_state(
         replid: String::new(),
         data: BTreeMap::new(),
         sets: BTreeMap::new(),
+        vitals: None,
     };
     if !up {
         return Ok(out);
@@ -576,6 +583,33 @@ fn final_state(
     }
     (out.data, out.sets) = dataset(&mut c, cluster);
     Ok(out)
+}
+
+/// A server's vitals at the end of a run: `INFO` (stats, commandstats, latencystats) and the
+/// whole slow log (`SLOWLOG GET -1`), whose Unix-second stamps are made relative to the run's
+/// start by the server's own `TIME`, `elapsed` after that start.
+fn final_vitals(
+    sup: &Supervisor,
+    name: &str,
+    addrs: Addresses,
+    is_replica: bool,
+    elapsed: Duration,
+) -> Option<crate::server::VitalsAtEnd> {
+    let mut c = sup.connect(name, addrs.observer(), FINAL_TIMEOUT).ok()?;
+    let now_unix_s = match c.cmd(&["TIME"]).ok()? {
+        super::resp::Reply::Array(Some(t)) => t.first()?.as_text()?.parse::<u64>().ok()?,
+        _ => return None,
+    };
+    let start_unix_s = now_unix_s.saturating_sub(elapsed.as_secs());
+    let mut args = vec!["INFO"];
+    args.extend(super::vitals::SECTIONS);
+    let text = c.cmd(&args).ok()?.as_text()?;
+    let info = super::vitals::InfoVitals::parse(&text);
+    let slowlog = c
+        .cmd(&["SLOWLOG", "GET", "-1"])
+        .map(|r| super::vitals::slowlog_entries(&r, start_unix_s))
+        .unwrap_or_default();
+    Some(info.at_end(is_replica, slowlog))
 }
 
 /// The keys of one SCAN batch as MGETs: all at once, or per slot in a Redis Cluster.

@@ -35,6 +35,8 @@ struct ServerWatch {
     conn: Option<Connection>,
     info: Option<ReplicationInfo>,
     keys: u64,
+    /// The vitals its last INFO reported.
+    vitals: super::vitals::InfoVitals,
     /// A start (or restart) not yet reported: the next INFO reports it.
     pending_start: bool,
     /// The offset of the last PSYNC this server sent as a replica.
@@ -116,6 +118,7 @@ impl Watcher {
                     conn: None,
                     info: None,
                     keys: 0,
+                    vitals: Default::default(),
                     pending_start: true,
                     psync_offset: None,
                     refusals: VecDeque::new(),
@@ -208,7 +211,9 @@ impl Watcher {
             let from = SocketAddr::new(self.observer.into(), 0);
             s.conn = Connection::connect(from, s.addr, INFO_TIMEOUT).ok();
         }
-        let reply = s.conn.as_mut()?.cmd(&["INFO", "replication", "keyspace"]);
+        let mut args = vec!["INFO", "replication", "keyspace"];
+        args.extend(super::vitals::SECTIONS);
+        let reply = s.conn.as_mut()?.cmd(&args);
         let text = match reply {
             Ok(r) => r.as_text(),
             Err(_) => None,
@@ -218,6 +223,7 @@ impl Watcher {
             return None;
         };
         let info = ReplicationInfo::parse(&text).ok()?;
+        s.vitals = super::vitals::InfoVitals::parse(&text);
         Some((info, keys_in(&text)))
     }
 
@@ -494,11 +500,19 @@ impl Watcher {
     }
 
     fn sample(&mut self, reachable: &dyn Fn(&str) -> bool) {
+        let primaries: Vec<Option<usize>> = (0..self.servers.len())
+            .map(|i| {
+                let p = self.context(i).primary?;
+                self.servers.iter().position(|s| s.name == p)
+            })
+            .collect();
         let row = self
             .servers
             .iter()
-            .map(|s| {
+            .zip(primaries)
+            .map(|(s, primary)| {
                 let info = s.info.as_ref();
+                let is_replica = info.is_some_and(|i| i.role != InfoRole::Master);
                 ServerSample {
                     up: reachable(&s.name),
                     is_master: info.is_some_and(|i| i.role == InfoRole::Master),
@@ -510,6 +524,7 @@ impl Watcher {
                     // Not polled from the real servers (INFO memory, CLIENT LIST).
                     repl_buffer_bytes: None,
                     output_buffer_bytes: None,
+                    vitals: s.vitals.sampled(primary.filter(|_| is_replica), is_replica),
                 }
             })
             .collect();

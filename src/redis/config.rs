@@ -92,6 +92,11 @@ pub struct ServerConfig {
     /// instantaneous). With `appendfsync always` the event loop waits for it before replying;
     /// with `everysec` the background fsync takes this long.
     pub disk_fsync_latency_ns: u64,
+    /// `slowlog-log-slower-than` in microseconds (default 10000; negative disables the slow log,
+    /// 0 logs every command).
+    pub slowlog_log_slower_than_us: i64,
+    /// `slowlog-max-len` (default 128): the slow log keeps this many newest entries.
+    pub slowlog_max_len: u64,
     /// The Redis version modelled (`[redis] version`, default 7.0): 7.2 adds WAITAOF and the
     /// replicas' `REPLCONF ACK ... FACK`.
     pub version: RedisVersion,
@@ -171,6 +176,8 @@ impl Default for ServerConfig {
             stop_writes_on_bgsave_error: true,
             replica_ignore_disk_write_errors: false,
             disk_fsync_latency_ns: 0,
+            slowlog_log_slower_than_us: 10_000,
+            slowlog_max_len: 128,
             version: RedisVersion::V7_0,
             bugs: crate::bugs::Bugs::default(),
         }

@@ -105,6 +105,10 @@ impl Keyspace {
         self.map.clear();
         self.payload_bytes = 0;
     }
+    /// The bytes of every key and value (set members included), without overheads.
+    pub fn data_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
     /// The estimated size of an RDB snapshot of this keyspace, in bytes.
     pub fn rdb_size_bytes(&self) -> u64 {
         RDB_FIXED_BYTES + self.payload_bytes + RDB_ENTRY_OVERHEAD_BYTES * self.map.len() as u64

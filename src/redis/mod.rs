@@ -6,14 +6,18 @@ mod backlog;
 mod command;
 mod config;
 mod keyspace;
+mod latency;
 mod persistence;
 mod pubsub;
 mod replication;
+mod slowlog;
 
 pub use backlog::{BACKLOG_MIN_SIZE, BLOCK_MIN_BYTES, Backlog, StreamEntry, StreamItem};
 pub use command::{Command, Reply, errors, ping_len, resp_array_len, select_len};
 pub use config::{DebugCommand, Fsync, OutputBufferLimit, RedisVersion, ServerConfig};
 pub use keyspace::{Applied, Keyspace, Value};
+pub use latency::{LatencyHistogram, Percentiles};
 pub use persistence::{AofFile, Disk, RdbFile};
 pub use pubsub::{HELLO_CHANNEL, Hello};
 pub use replication::{FullResyncReason, Mark, PsyncDecision, ReplId, ReplIdentity, decide_psync};
+pub use slowlog::{Slowlog, SlowlogEntry, argv as slowlog_argv, words as slowlog_words};

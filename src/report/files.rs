@@ -191,7 +191,7 @@ fn contents(f: &RunFiles) -> io::Result<Vec<(&'static str, String)>> {
         shards: &super::timeline_data::shard_rows(&names, &out.notes, &slot_maps),
         elections: &super::timeline_data::elections(&names, &out.notes, end_s),
     };
-    let md = super::markdown(
+    let mut md = super::markdown(
         f.summary,
         f.description,
         &out.notes,
@@ -199,16 +199,23 @@ fn contents(f: &RunFiles) -> io::Result<Vec<(&'static str, String)>> {
         f.counterexample,
         &cluster,
     );
+    md.push_str(&super::vitals_report::vitals_markdown(
+        &f.summary.vitals,
+        &out.servers,
+    ));
     let mut files = vec![
         ("summary.json", summary),
         ("history.jsonl", out.history.to_jsonl()),
         ("trace.jsonl", jsonl(&out.notes)),
         ("lost_writes.jsonl", jsonl(f.lost)),
         ("replication.csv", out.metrics.to_csv()),
+        ("vitals.csv", out.metrics.vitals_csv()),
         ("report.md", md),
         ("report.html", super::html::report_html(f)),
     ];
-    for (name, svg) in plots {
+    let vitals_plots = super::vitals_report::vitals_svgs(&out.metrics, end_s);
+    let vitals_plots = vitals_plots.into_iter().map(|(name, _, svg)| (name, svg));
+    for (name, svg) in plots.into_iter().chain(vitals_plots) {
         files.push((name, with_run(svg.map_err(io::Error::other)?, &run)));
     }
     Ok(files)

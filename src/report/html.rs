@@ -213,6 +213,15 @@ pub fn report_html(f: &RunFiles) -> String {
     );
     lost_section(&mut s, f);
     sentinel_log(&mut s, f);
+    let out = f.output;
+    let end_s = out.sim_time.as_nanos() as f64 / 1e9;
+    let vitals = &f.summary.vitals;
+    s.push_str(&super::vitals_report::vitals_html(
+        vitals,
+        &out.servers,
+        &out.metrics,
+        end_s,
+    ));
     checks_section(&mut s, f);
     let _ = writeln!(
         s,

@@ -9,6 +9,8 @@ mod narrative;
 mod plot;
 mod summary;
 mod timeline_data;
+mod vitals;
+mod vitals_report;
 mod words;
 
 pub use bars::bar_chart_svg;
@@ -17,6 +19,7 @@ pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 
 pub use files::{MANIFEST, OutDir, RunFiles, write_dir};
 pub use summary::{LOST_WRITES_SHOWN, OperatorAction, Summary, operator_actions};
+pub use vitals::{ServerVitals, VitalsSummary, human_bytes, human_usec, vitals_summary};
 pub use words::{human_duration, per_workload, plural, replay_command, shell_quote};
 
 pub use crate::check::failover::Failover;

@@ -152,10 +152,10 @@ pub fn timeline_svg(metrics: &Metrics, notes: &[FactNote], end_s: f64) -> Result
 }
 
 /// One line of a line chart: its legend label, points, colour and stroke width.
-type Line = (String, Vec<(f64, f64)>, RGBAColor, u32);
+pub(super) type Line = (String, Vec<(f64, f64)>, RGBAColor, u32);
 
 /// A line chart over simulated seconds with a legend.
-fn line_chart(title: &str, end_s: f64, lines: Vec<Line>) -> Result<String, String> {
+pub(super) fn line_chart(title: &str, end_s: f64, lines: Vec<Line>) -> Result<String, String> {
     let top = lines
         .iter()
         .flat_map(|l| l.1.iter().map(|p| p.1))
@@ -309,6 +309,7 @@ mod tests {
                 keys: 1,
                 repl_buffer_bytes: Some(20_504),
                 output_buffer_bytes: None,
+                vitals: Default::default(),
             };
             m.push(SimTime::from_secs(t), vec![s(true), s(false)]);
         }

@@ -72,6 +72,9 @@ pub struct Summary {
     pub backend: String,
     /// Every process: id, role, name, region, workload.
     pub processes: ProcessTable,
+    /// Per server what `INFO` and `SLOWLOG GET` would have shown over the run, the latency
+    /// clients observed, and the history's key statistics.
+    pub vitals: super::VitalsSummary,
 }
 
 /// An operator's action on a server.
@@ -153,6 +156,10 @@ impl Summary {
     /// The short human summary printed without `--json`.
     pub fn human(&self) -> String {
         let mut s = self.header();
+        for v in &self.vitals.servers {
+            s.push_str(&v.human_line());
+            s.push('\n');
+        }
         self.faults_and_failovers(&mut s);
         self.checks_and_expectations(&mut s);
         for w in &self.warnings {

@@ -58,6 +58,13 @@ pub(crate) struct Flushed {
     pub(crate) write_blocks: Option<Option<u64>>,
 }
 
+impl AofFlush {
+    /// Bytes in `aof_buf`: commands not written to the AOF yet (postponed or failed).
+    pub(crate) fn buffered_bytes(&self) -> u64 {
+        self.buf.iter().map(|(c, _)| c.resp_len()).sum()
+    }
+}
+
 impl Persistence {
     /// How long one fsync takes now.
     pub(crate) fn fsync_ns(&self, cfg: &ServerConfig) -> u64 {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::primary::BlockedWait;
 use super::{Role, Server, TIMER_WAIT_TIMEOUT};
 use crate::proto::Msg;
-use crate::redis::{Command, RedisVersion, Reply, StreamItem, errors};
+use crate::redis::{Command, RedisVersion, Reply, StreamItem, errors, slowlog_argv as argv};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
 impl Server {
@@ -38,6 +38,7 @@ impl Server {
             }
             return refuse(ctx, client, id, err);
         }
+        self.vitals.count(&cmd, self.read_found(&cmd));
         if let Command::Wait(..) | Command::WaitAof(..) = cmd {
             let offset = self.data.repl.offset;
             self.on_wait(ctx, client, id, &cmd);
@@ -76,8 +77,19 @@ impl Server {
             at = (!dropped && self.replica.is_none()).then_some(mark);
         }
         self.note_last_offset(client, self.data.repl.offset);
+        self.vitals
+            .finish(cmd.name(), || argv(&cmd), ctx.now(), ctx.now());
         let reply = applied.reply;
         self.reply(ctx, client, Msg::Reply { id, reply, at });
+    }
+
+    /// Whether a read command finds its key (db.c: `lookupKeyRead` counts a hit or a miss; writes
+    /// look keys up with `lookupKeyWrite`, which counts neither). `None` for other commands.
+    fn read_found(&self, cmd: &Command) -> Option<bool> {
+        match cmd {
+            Command::Get(k) | Command::Smembers(k) => Some(self.data.keyspace.get(k).is_some()),
+            _ => None,
+        }
     }
 
     /// server.c: processCommand sets `c->woff = server.master_repl_offset` after every command
@@ -168,6 +180,11 @@ impl Server {
         let fsynced = self.persistence.fsynced_reploff(&self.cfg);
         let (done, reply) = blocked.answer(&self.primary, fsynced);
         if done {
+            // server.c: call() records a WAIT that answers at once; one that blocks is counted
+            // in commandstats but never reaches the latency histogram or the slow log (7.0.15's
+            // call() skips a CLIENT_BLOCKED command, and no unblock path records a WAIT).
+            self.vitals
+                .finish(cmd.name(), || argv(cmd), ctx.now(), ctx.now());
             ctx.send(
                 client,
                 Msg::Reply {

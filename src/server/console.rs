@@ -121,7 +121,9 @@ impl Server {
                 if self.persistence.child.is_some() {
                     return Some("(error) ERR Background save already in progress".into());
                 }
-                self.block_then(ctx, self.rdb_save_ns(), AfterBlock::Saved { command: text });
+                let ns = self.rdb_save_ns();
+                self.vitals.blocking("save", &text, ctx.now(), ns);
+                self.block_then(ctx, ns, AfterBlock::Saved { command: text });
                 None
             }
             // server.c: processCommand refuses a protected command unless
@@ -130,6 +132,7 @@ impl Server {
                 if self.cfg.enable_debug_command == DebugCommand::No {
                     return Some(DEBUG_NOT_ALLOWED.into());
                 }
+                self.vitals.blocking("debug", &text, ctx.now(), ns);
                 let after = AfterBlock::Reply {
                     command: text,
                     reply: "OK".into(),

@@ -19,6 +19,7 @@ mod role;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod vitals;
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -34,6 +35,7 @@ use data::Data;
 use persistence::Persistence;
 use primary::PrimarySide;
 use replica::{Phase, ReplicaSide};
+pub use vitals::{CommandLatency, CommandVitals, KEY_OVERHEAD_BYTES, VitalsAtEnd};
 
 /// A primary address no process of the run listens on (`REPLICAOF <host> <port>` to an address
 /// outside the scenario): every connection attempt fails, and is retried every second.
@@ -147,6 +149,8 @@ pub struct Server {
     blocked_timers: Vec<u64>,
     /// What the disk does to the server: replies held for an fsync, an exit it caused.
     disk: disk::DiskEffects,
+    /// Commands counted, their latencies and the slow log, over the whole run.
+    vitals: CommandVitals,
 }
 
 impl Server {
@@ -155,6 +159,7 @@ impl Server {
         Server {
             name: name.to_string(),
             replica: disk.replicaof.map(|m| ReplicaSide::new(m, false)),
+            vitals: CommandVitals::new(&cfg),
             cfg,
             peers,
             run_id: ReplId([0; 20]),

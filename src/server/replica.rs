@@ -471,6 +471,7 @@ impl Server {
                 if cmd.is_write() && self.panics_on_primary_write(ctx) {
                     return;
                 }
+                self.vitals.replicated += 1;
                 if self.data.keyspace.apply(cmd).dirty {
                     let position = Mark::streamed(self.data.repl.replid, entry.end());
                     let flushed = self.persistence.record_write(

@@ -354,3 +354,25 @@ fn a_sentinels_replicaof_disconnects_the_clients() {
     b.run_until(500);
     assert_eq!(closes(&b), 1, "no client connected since: nothing to close");
 }
+
+/// Fsync lag with `appendfsync everysec`: the AOF bytes written since the last fsync, back to 0
+/// once the next second's fsync runs (aof.c: flushAppendOnlyFile); `None` without an AOF.
+#[test]
+fn fsync_lag_counts_the_unfsynced_aof_bytes_until_the_next_second() {
+    let aof = ServerConfig {
+        appendonly: true,
+        ..cfg()
+    };
+    let mut b = Bench::new(&[("p1", None, aof), ("p2", None, cfg())]);
+    b.kernel.start();
+    b.run_until(1_200);
+    assert_eq!(b.server(0).fsync_lag_bytes(), Some(0));
+    assert_eq!(b.server(1).fsync_lag_bytes(), None);
+    b.set(0, "a", 10);
+    b.set(0, "b", 10);
+    b.run_until(1_300);
+    let one = Command::Set(Rc::from("a"), Rc::from("v".repeat(10))).resp_len();
+    assert_eq!(b.server(0).fsync_lag_bytes(), Some(2 * one));
+    b.run_until(2_100);
+    assert_eq!(b.server(0).fsync_lag_bytes(), Some(0));
+}

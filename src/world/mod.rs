@@ -10,7 +10,7 @@ use crate::cluster::topology::{Endpoint, NodeId, Shard, Topology};
 use crate::fact::{Fact, FactNote};
 use crate::fault::FaultRecord;
 use crate::history::History;
-use crate::metrics::{Metrics, ServerSample};
+use crate::metrics::{Metrics, SampledVitals, ServerSample};
 use crate::net::Network;
 use crate::proto::Msg;
 use crate::redis::Disk;
@@ -99,6 +99,8 @@ pub struct ServerFinal {
     pub keyspace: crate::redis::Keyspace,
     /// Counters.
     pub stats: ServerStats,
+    /// Commands counted, their latency percentiles and the slow log.
+    pub vitals: crate::server::VitalsAtEnd,
     /// In a Redis Cluster, who serves each slot in this node's view.
     pub slot_owners: Option<Vec<crate::cluster::slot::SlotRange>>,
 }
@@ -487,7 +489,8 @@ impl<'s> World<'s> {
                 obuf.extend(s.replica_output_buffers(&unsent));
             }
         }
-        for &id in &self.server_ids {
+        let clients = self.clients_per_server();
+        for (i, &id) in self.server_ids.iter().enumerate() {
             let state = self.kernel.state(id);
             let Node::Server(s) = self.kernel.process(id) else {
                 unreachable!("server ids hold servers")
@@ -504,9 +507,24 @@ impl<'s> World<'s> {
                 } else {
                     obuf.get(&id).copied().unwrap_or(0)
                 }),
+                vitals: sampled_vitals(s, &self.server_ids, clients[i]),
             });
         }
         self.metrics.push(now, samples);
+    }
+
+    /// How many workload clients have their connection open to each server (in server order).
+    fn clients_per_server(&self) -> Vec<u64> {
+        let mut n = vec![0; self.server_ids.len()];
+        for i in 0..self.kernel.len() {
+            if let Node::Client(c) = self.kernel.process(ProcessId(i as u32))
+                && let Some(to) = c.connection()
+                && let Some(s) = self.server_ids.iter().position(|&id| id == to)
+            {
+                n[s] += 1;
+            }
+        }
+        n
     }
 
     fn finish(mut self, quiet_from: SimTime, end: SimTime) -> RunOutput {
@@ -534,6 +552,7 @@ impl<'s> World<'s> {
                 position: s.position(),
                 keyspace: s.keyspace().clone(),
                 stats: s.stats().clone(),
+                vitals: s.vitals().at_end(),
                 slot_owners: s.cluster().map(|c| slot_ranges(c.view(), &self.names)),
             });
         }
@@ -562,5 +581,25 @@ impl<'s> World<'s> {
             checkpoints: self.checkpoints,
             redirects,
         }
+    }
+}
+
+/// A server's vitals as `INFO` would show them now (read only: sampling schedules nothing).
+fn sampled_vitals(s: &Server, server_ids: &[ProcessId], clients: u64) -> SampledVitals {
+    let v = s.vitals();
+    let primary = match s.role() {
+        Role::Replica(m) => server_ids.iter().position(|&id| id == m),
+        Role::Master => None,
+    };
+    SampledVitals {
+        primary,
+        reads: Some(v.reads),
+        writes: Some(v.writes),
+        replicated: Some(v.replicated),
+        keyspace_hits: Some(v.keyspace_hits),
+        keyspace_misses: Some(v.keyspace_misses),
+        connected_clients: Some(clients),
+        used_memory_bytes: Some(s.used_memory_estimate()),
+        fsync_lag_bytes: s.fsync_lag_bytes(),
     }
 }

@@ -84,6 +84,8 @@ pub const SERVER_KNOBS: &[&str] = &[
     "stop-writes-on-bgsave-error",
     "replica-ignore-disk-write-errors",
     "disk-fsync-latency",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
 ];
 
 const WORKLOAD_KEYS: &[&str] = &[

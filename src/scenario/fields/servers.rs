@@ -184,6 +184,16 @@ pub(super) fn knobs(cx: &mut Cx, t: &Table, path: &str, c: &mut ServerConfig) {
             ),
             "tcp-send-buffer" => set(&mut c.tcp_send_buffer_bytes, cx.size(n, &p)),
             "enable-debug-command" => set(&mut c.enable_debug_command, debug_command(cx, n, &p)),
+            // config.c: slowlog-log-slower-than is a LONG_MIN..LONG_MAX knob, slowlog-max-len
+            // a 0..LONG_MAX one.
+            "slowlog-log-slower-than" => set(
+                &mut c.slowlog_log_slower_than_us,
+                cx.int(n, &p, i64::MIN, i64::MAX),
+            ),
+            "slowlog-max-len" => set(
+                &mut c.slowlog_max_len,
+                cx.int(n, &p, 0, i64::MAX).map(|v| v as u64),
+            ),
             "shutdown-timeout" => set(
                 &mut c.shutdown_timeout_secs,
                 cx.duration(n, &p, SEC).map(|v| v / SEC),

@@ -1,7 +1,10 @@
 //! Time series sampled once per simulated second: per-server role, offset, link state and
-//! dataset size, for plots and narratives.
+//! dataset size, for plots and narratives, and each server's vitals (`vitals`).
+
+mod vitals;
 
 use crate::sim::SimTime;
+pub use vitals::SampledVitals;
 
 /// One server at one sample time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub struct ServerSample {
     /// As a replica: the output buffer its primary holds for it (`omem` of its replica client,
     /// the stream it still references); 0 otherwise; `None` where not observed.
     pub output_buffer_bytes: Option<u64>,
+    /// Commands, clients, memory and fsync lag.
+    pub vitals: SampledVitals,
 }
 
 /// The sampled series.

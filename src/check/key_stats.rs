@@ -1,0 +1,238 @@
+//! Statistics read from a history alone (no verdict): keys written but never read, the oldest
+//! write no read came after, the hottest keys, and the latency clients observed per workload and
+//! command.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::figures::ProcessTable;
+use crate::history::{EventType, Operation, is_read};
+
+/// How many hottest keys the statistics name.
+pub const HOTTEST_KEYS: usize = 5;
+
+/// A key and a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyAt {
+    /// The key.
+    pub key: String,
+    /// Simulated (or, for a real run, wall-clock) milliseconds since the start.
+    pub time_ms: u64,
+}
+
+/// A key and how many operations clients invoked on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HotKey {
+    /// The key.
+    pub key: String,
+    /// Operations invoked on it (any outcome).
+    pub ops: u64,
+}
+
+/// What the history says about keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KeyStats {
+    /// Keys with at least one acknowledged write.
+    pub written: u64,
+    /// Keys acknowledged-written that no successful read was invoked on after their first
+    /// acknowledged write completed.
+    pub written_never_read: u64,
+    /// Those keys, in key order (`--out` and the report list them; the summary counts them).
+    #[serde(skip)]
+    pub never_read_keys: Vec<String>,
+    /// The oldest acknowledged write no successful read of its key was invoked after: its key
+    /// and when it completed.
+    pub oldest_unread_write: Option<KeyAt>,
+    /// The [`HOTTEST_KEYS`] keys with the most operations (ties in key order).
+    pub hottest: Vec<HotKey>,
+}
+
+/// A read that returned (`ok`): it observed its key.
+fn read_ok(op: &Operation<'_>) -> bool {
+    is_read(op.f) && op.outcome == EventType::Ok
+}
+
+/// A write the server acknowledged.
+fn write_ok(op: &Operation<'_>) -> bool {
+    !is_read(op.f) && op.outcome == EventType::Ok
+}
+
+/// Per key: (first acknowledged write's completion, last successful read's invoke, the
+/// completion of the first acknowledged write after that read, operations).
+#[derive(Default)]
+struct KeyLife {
+    first_write_ns: Option<u64>,
+    last_read_ns: Option<u64>,
+    unread_since_ns: Option<u64>,
+    ops: u64,
+}
+
+/// The key statistics of a history's operations (`History::operations`, in invoke order).
+pub fn key_stats(ops: &[Operation<'_>]) -> KeyStats {
+    let mut keys: BTreeMap<&str, KeyLife> = BTreeMap::new();
+    // A write counts as read when a read was invoked after it completed.
+    for op in ops {
+        let k = keys.entry(op.key).or_default();
+        k.ops += 1;
+        if read_ok(op) {
+            k.last_read_ns = Some(op.invoke_ns);
+        }
+    }
+    for op in ops.iter().filter(|o| write_ok(o)) {
+        let k = keys.get_mut(op.key).expect("every key was counted");
+        k.first_write_ns = Some(
+            k.first_write_ns
+                .map_or(op.complete_ns, |f| f.min(op.complete_ns)),
+        );
+        let read_after = k.last_read_ns.is_some_and(|r| r >= op.complete_ns);
+        if !read_after {
+            k.unread_since_ns = Some(
+                k.unread_since_ns
+                    .map_or(op.complete_ns, |u| u.min(op.complete_ns)),
+            );
+        }
+    }
+    let mut stats = KeyStats::default();
+    for (key, k) in &keys {
+        let Some(first) = k.first_write_ns else {
+            continue;
+        };
+        stats.written += 1;
+        if k.last_read_ns.is_none_or(|r| r < first) {
+            stats.never_read_keys.push(key.to_string());
+        }
+        if let Some(at) = k.unread_since_ns
+            && stats
+                .oldest_unread_write
+                .as_ref()
+                .is_none_or(|o| at / 1_000_000 < o.time_ms)
+        {
+            stats.oldest_unread_write = Some(KeyAt {
+                key: key.to_string(),
+                time_ms: at / 1_000_000,
+            });
+        }
+    }
+    stats.written_never_read = stats.never_read_keys.len() as u64;
+    let mut hot: Vec<(&str, u64)> = keys.iter().map(|(k, l)| (*k, l.ops)).collect();
+    hot.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    stats.hottest = hot
+        .into_iter()
+        .take(HOTTEST_KEYS)
+        .map(|(key, ops)| HotKey {
+            key: key.to_string(),
+            ops,
+        })
+        .collect();
+    stats
+}
+
+/// Latency clients observed for one command: invoke to `ok`, in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientLatency {
+    /// Successful operations measured.
+    pub count: u64,
+    /// Nearest-rank percentiles.
+    pub p50: u64,
+    /// 99th.
+    pub p99: u64,
+    /// 99.9th.
+    #[serde(rename = "p99.9")]
+    pub p999: u64,
+}
+
+/// The nearest-rank percentile `per_mille`/1000 of sorted values.
+fn nearest_rank(sorted: &[u64], per_mille: u64) -> u64 {
+    let rank = (per_mille * sorted.len() as u64).div_ceil(1000).max(1) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Client-observed latency of successful operations per workload and command (a write a
+/// workload follows with WAIT includes the WAIT).
+pub fn client_latency(
+    ops: &[Operation<'_>],
+    processes: &ProcessTable,
+) -> BTreeMap<String, BTreeMap<String, ClientLatency>> {
+    let mut samples: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+    for op in ops.iter().filter(|o| o.outcome == EventType::Ok) {
+        let Some(w) = processes.workload_of(op.process) else {
+            continue;
+        };
+        let us = op.complete_ns.saturating_sub(op.invoke_ns) / 1_000;
+        samples.entry((w, op.f)).or_default().push(us);
+    }
+    let mut out: BTreeMap<String, BTreeMap<String, ClientLatency>> = BTreeMap::new();
+    for ((w, f), mut v) in samples {
+        v.sort_unstable();
+        let l = ClientLatency {
+            count: v.len() as u64,
+            p50: nearest_rank(&v, 500),
+            p99: nearest_rank(&v, 990),
+            p999: nearest_rank(&v, 999),
+        };
+        out.entry(w.to_string())
+            .or_default()
+            .insert(f.to_string(), l);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{History, HistoryEvent, Text, Value};
+
+    fn ev(process: u32, kind: EventType, f: &str, key: &str, ms: u64) -> HistoryEvent {
+        HistoryEvent {
+            process,
+            kind,
+            f: Text::from(f),
+            key: Text::from(key),
+            value: Value::Null,
+            time_ns: ms * 1_000_000,
+            server: None,
+            error: None,
+            position: None,
+        }
+    }
+
+    fn op(h: &mut Vec<HistoryEvent>, f: &str, key: &str, at: u64, outcome: EventType) {
+        h.push(ev(0, EventType::Invoke, f, key, at));
+        h.push(ev(0, outcome, f, key, at + 1));
+    }
+
+    #[test]
+    fn a_write_is_unread_until_a_read_is_invoked_after_it() {
+        let mut h = Vec::new();
+        op(&mut h, "set", "a", 0, EventType::Ok); // read at 10: read
+        op(&mut h, "set", "b", 2, EventType::Ok); // never read
+        op(&mut h, "get", "c", 4, EventType::Ok); // read before its write
+        op(&mut h, "set", "c", 6, EventType::Ok);
+        op(&mut h, "get", "a", 10, EventType::Ok);
+        op(&mut h, "set", "a", 12, EventType::Ok); // unread after the read
+        op(&mut h, "set", "d", 14, EventType::Fail); // not acknowledged
+        let h = History::merge(h);
+        let s = key_stats(&h.operations());
+        assert_eq!(s.written, 3);
+        assert_eq!(s.never_read_keys, vec!["b".to_string(), "c".to_string()]);
+        let oldest = s.oldest_unread_write.expect("b is unread");
+        assert_eq!((oldest.key.as_str(), oldest.time_ms), ("b", 3));
+        assert_eq!(
+            s.hottest[0],
+            HotKey {
+                key: "a".into(),
+                ops: 3
+            }
+        );
+        assert_eq!(s.hottest.len(), 4);
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=1000).collect();
+        assert_eq!(nearest_rank(&v, 500), 500);
+        assert_eq!(nearest_rank(&v, 999), 999);
+        assert_eq!(nearest_rank(&[7], 990), 7);
+    }
+}
