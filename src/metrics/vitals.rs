@@ -59,9 +59,13 @@ impl Metrics {
 
     /// Replication lag of server `s` at sample `t` in bytes, against its own primary: the
     /// primary's `master_repl_offset` minus the replica's (0 for a primary; `None` when the
-    /// primary is unknown).
+    /// server is down or its primary is unknown).
     pub fn own_lag_bytes(&self, t: usize, s: usize) -> Option<u64> {
         let x = &self.samples[t][s];
+        // A server that is down (or a standby machine not added yet) lags nothing: it is out.
+        if !x.up {
+            return None;
+        }
         if x.is_master {
             return Some(0);
         }
@@ -72,10 +76,13 @@ impl Metrics {
     /// Replication lag of server `s` at sample `t` in seconds: how long ago its primary's
     /// offset was where the replica's offset is now. The primary's offset is read from the
     /// sampled series and interpolated linearly between two samples; 0 when the replica has
-    /// all the primary has, `None` for an unknown primary or when the primary was already past
-    /// the replica at the first sample.
+    /// all the primary has, `None` for a server that is down, an unknown primary, or when the
+    /// primary was already past the replica at the first sample.
     pub fn lag_seconds(&self, t: usize, s: usize) -> Option<f64> {
         let x = &self.samples[t][s];
+        if !x.up {
+            return None;
+        }
         if x.is_master {
             return Some(0.0);
         }

@@ -158,8 +158,8 @@ impl ServerVitals {
             "replica"
         };
         format!(
-            "{}  {role}  reads {:.0}/s writes {:.0}/s  {hits}  clients {}  mem {mem}  \
-             lag {lag_b}/{lag_s}  fsync lag {fsync}{p99}",
+            "{}  {role}  reads {:.0}/s writes {:.0}/s (mean)  {hits}  clients {} (max)  \
+             mem {mem} (peak)  lag {lag_b}/{lag_s} (max)  fsync lag {fsync} (max){p99}",
             self.server,
             self.reads_per_s_mean,
             self.writes_per_s_mean,
