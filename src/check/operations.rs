@@ -57,7 +57,7 @@ pub struct KeyOperations<'o, 'a> {
 
 impl<'o, 'a> KeyOperations<'o, 'a> {
     /// The operations.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &'o Operation<'a>> + 'o {
+    pub fn iter(self) -> impl DoubleEndedIterator<Item = &'o Operation<'a>> + 'o {
         let all = self.all;
         self.indices.iter().map(move |&i| &all[i as usize])
     }

@@ -61,30 +61,31 @@ pub fn check_keys<'a>(
     for (key, op) in ops.filter(|(_, op)| !keys::is_set_command(op.f)) {
         by_key.entry(key).or_default().push(op);
     }
-    check_partitions(by_key.into_iter().collect(), opts, tally)
+    let parts = by_key.into_iter().map(|(k, v)| (k, v.len(), v)).collect();
+    check_partitions(parts, |part| part, opts, tally)
 }
 
 /// Checks each key's operations (in key order, set operations left out), smallest keys first,
 /// stopping at the first violation. Returns the number of keys.
-pub fn check_partitions(
-    mut parts: Vec<(&str, Vec<KeyOp>)>,
+///
+/// A part is a key, its number of operations, and what `key_ops` makes its operations from:
+/// each key's operations are made when its turn comes and go once it is judged, with the
+/// strings its model interned, so only one key's are held at a time. Every key is converted,
+/// even after a violation, so a malformed line is an error whatever the verdict.
+pub fn check_partitions<'a, P>(
+    mut parts: Vec<(&'a str, usize, P)>,
+    key_ops: impl Fn(P) -> Vec<KeyOp<'a>>,
     opts: &CheckOptions,
     tally: &mut Tally,
 ) -> Result<usize, InputError> {
     let total = parts.len();
-    parts.sort_by_key(|(k, v)| (v.len(), *k));
-    // Every key is converted first, so a malformed line is an error even after a violation;
-    // each key's borrowed operations go once converted.
-    let mut checked = Vec::with_capacity(parts.len());
-    for (key, part) in parts {
+    parts.sort_by_key(|(k, n, _)| (*n, *k));
+    let mut judging = true;
+    for (key, _, part) in parts {
         let model = RedisStringModel::default();
-        let ops = keys::key_ops(&model, &part)?;
-        checked.push((key, model, ops));
-    }
-    // Each key's model (and the strings it interned) goes as soon as the key is judged.
-    for (key, model, ops) in checked {
-        if !tally.add(key, &model, &ops, opts) {
-            break;
+        let ops = keys::key_ops(&model, &key_ops(part))?;
+        if judging {
+            judging = tally.add(key, &model, &ops, opts);
         }
     }
     Ok(total)
