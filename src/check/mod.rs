@@ -331,12 +331,7 @@ pub fn run_all_observed(e: &Evidence<'_>, step_done: &mut dyn FnMut(&'static str
     step_done(STEPS[2]);
     out.extend([converged_in_groups(e.finals, &groups), single_primary(e)]);
     step_done(STEPS[3]);
-    let registers = staleness::Registers::of(&ops);
-    out.extend([
-        staleness::stale_reads_in(&registers),
-        staleness::read_your_writes_in(&registers),
-    ]);
-    drop(registers);
+    out.extend(staleness::staleness_in(&ops));
     step_done(STEPS[4]);
     out.extend(slots::single_slot_owner(e));
     out.extend(slots::slot_owners_at_end(e.finals));
