@@ -316,6 +316,38 @@ mod tests {
     }
 
     #[test]
+    fn stale_reads_are_counted_over_every_key_and_the_first_in_key_order_named() {
+        // Each key with its own clients (process + 10 * n), so their operations do not overlap.
+        let on = |key: &str, n: u32, h: History| -> Vec<HistoryEvent> {
+            let key: crate::history::Text = key.into();
+            h.events
+                .into_iter()
+                .map(|e| HistoryEvent {
+                    key: key.clone(),
+                    process: e.process + 10 * n,
+                    ..e
+                })
+                .collect()
+        };
+        let mut events = on("k2", 0, history(2, "a".into()));
+        events.extend(on("k1", 1, history(3, Value::Null)));
+        events.extend(on("k3", 2, history(2, "b".into())));
+        let [stale, own] = staleness_in(&Operations::of(&History::merge(events)));
+        assert_eq!((stale.status, stale.count), (Status::Fail, 2));
+        assert!(
+            stale.detail.starts_with("2 of 3 reads returned")
+                && stale.detail.contains("first: GET k1 by process 13"),
+            "{}",
+            stale.detail
+        );
+        assert_eq!((own.status, own.count), (Status::Pass, 0));
+        assert_eq!(
+            own.detail,
+            "none of 3 reads returned an older value than the client's own write"
+        );
+    }
+
+    #[test]
     fn read_your_writes_only_counts_own_writes() {
         assert_eq!(
             read_your_writes(&history(2, "a".into())).status,

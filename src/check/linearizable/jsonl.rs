@@ -90,3 +90,63 @@ pub fn check_partitions<'a, P>(
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::EventType;
+
+    fn op<'a>(f: &'a str, input: &'a Value, output: &'a Value, t: u64) -> KeyOp<'a> {
+        KeyOp {
+            line: t as usize,
+            f,
+            input,
+            output: Some(output),
+            outcome: EventType::Ok,
+            error: None,
+            call: t,
+            ret: t + 1,
+        }
+    }
+
+    /// Hands each part's operations on, noting how many there were.
+    fn counting<'a, 'm>(
+        made: &'m std::cell::RefCell<Vec<usize>>,
+    ) -> impl Fn(Vec<KeyOp<'a>>) -> Vec<KeyOp<'a>> + 'm {
+        move |part| {
+            made.borrow_mut().push(part.len());
+            part
+        }
+    }
+
+    #[test]
+    fn keys_are_made_one_at_a_time_smallest_first_and_all_are_read() {
+        let (a, null, bad) = (Value::from("a"), Value::Null, Value::from(7i64));
+        // k1 cannot be linearized (it reads a value never written); k3 has an unknown command.
+        let k1 = vec![op("get", &null, &a, 1)];
+        let k2 = vec![op("set", &a, &null, 1), op("get", &null, &a, 3)];
+        let k3 = vec![
+            op("set", &a, &null, 1),
+            op("get", &null, &a, 3),
+            op("mget", &bad, &null, 5),
+        ];
+        let made = std::cell::RefCell::new(Vec::new());
+        let parts = vec![
+            ("k3", 3, k3.clone()),
+            ("k2", 2, k2.clone()),
+            ("k1", 1, k1.clone()),
+        ];
+        let key_ops = counting(&made);
+        let mut tally = Tally::default();
+        let e = check_partitions(parts, key_ops, &CheckOptions::default(), &mut tally);
+        // The violation on k1 comes first, but k3's bad line is still read and is the answer.
+        assert_eq!(e.unwrap_err().line, 5);
+        assert_eq!(*made.borrow(), vec![1, 2, 3]);
+        assert_eq!(tally.checked, 1, "no key is judged after the violation");
+        let parts = vec![("k2", 2, k2), ("k1", 1, k1)];
+        let mut tally = Tally::default();
+        let total = check_partitions(parts, |p| p, &CheckOptions::default(), &mut tally);
+        assert_eq!(total.unwrap(), 2);
+        assert_eq!(tally.verdict(), super::super::Verdict::Illegal);
+    }
+}
