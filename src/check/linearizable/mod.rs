@@ -68,7 +68,7 @@ pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
         .map(|(key, key_ops)| (key, registers(key_ops).count(), key_ops))
         .filter(|(_, n, _)| *n > 0)
         .collect();
-    let key_ops = |part| registers(part).map(key_op).collect();
+    let key_ops = |part| registers(part).map(|o| key_op(&o)).collect();
     let total = match jsonl::check_partitions(parts, key_ops, &opts, &mut tally) {
         Ok(total) => total,
         Err(e) => {
@@ -83,7 +83,7 @@ pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
             };
         }
     };
-    if total == 0 && ops.all().iter().any(|o| keys::is_set_command(o.f)) {
+    if total == 0 && ops.all().any(|o| keys::is_set_command(o.f)) {
         return Report {
             result: result(
                 Status::Skipped,
@@ -114,9 +114,9 @@ pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
 }
 
 /// A key's operations that the register model judges (set commands left out).
-fn registers<'o, 'a>(
+fn registers<'o, 'a: 'o>(
     key_ops: KeyOperations<'o, 'a>,
-) -> impl Iterator<Item = &'o Operation<'a>> + 'o {
+) -> impl Iterator<Item = Operation<'a>> + 'o {
     key_ops.iter().filter(|o| !keys::is_set_command(o.f))
 }
 
