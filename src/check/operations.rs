@@ -16,13 +16,7 @@ pub struct Operations<'a> {
     pairs: Vec<(u32, u32)>,
     /// Each key with its operations' indices, in key order.
     by_key: Vec<(&'a str, Vec<u32>)>,
-    /// Each operation's key, as its position in `by_key`.
-    key_of: Vec<u32>,
 }
-
-/// Operations gathered per pass over the history in [`Operations::for_each_key`]: the views
-/// of one batch of keys are held together (96 bytes each), so this bounds that memory.
-pub const BATCH_OPERATIONS: usize = 1 << 19;
 
 impl<'a> Operations<'a> {
     /// Pairs `history`'s events as [`History::operations`] does (each invoke with the next
@@ -53,103 +47,12 @@ impl<'a> Operations<'a> {
             keys[k].1.push(pairs.len() as u32);
             pairs.push((i as u32, OPEN));
         }
-        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| keys[a as usize].0.cmp(keys[b as usize].0));
-        let mut rank = vec![0u32; keys.len()];
-        for (r, &k) in order.iter().enumerate() {
-            rank[k as usize] = r as u32;
-        }
-        let mut key_of = vec![0u32; pairs.len()];
-        for (k, (_, indices)) in keys.iter().enumerate() {
-            for &i in indices {
-                key_of[i as usize] = rank[k];
-            }
-        }
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Operations {
             events,
             pairs,
             by_key: keys,
-            key_of,
         }
-    }
-
-    /// How many keys there are.
-    pub fn keys(&self) -> usize {
-        self.by_key.len()
-    }
-
-    /// For each key (in key order), how many of its operations `counted` accepts, reading the
-    /// operations in history order.
-    pub fn count_by_key(&self, counted: impl Fn(&Operation<'a>) -> bool) -> Vec<usize> {
-        let mut counts = vec![0; self.by_key.len()];
-        for (op, &k) in self.all().zip(&self.key_of) {
-            if counted(&op) {
-                counts[k as usize] += 1;
-            }
-        }
-        counts
-    }
-
-    /// Calls `each` with the keys numbered in `order` (positions in key order), in that order,
-    /// each with its name and operations (in invoke order), until `each` fails.
-    ///
-    /// A key's operations are spread over the whole history, so reading them key by key
-    /// visits a long history at random, one cache miss (or worse) per operation. Instead the
-    /// keys are taken in batches of about [`BATCH_OPERATIONS`] operations, and each batch is
-    /// gathered in one pass over the history in order.
-    pub fn for_each_key<E>(
-        &self,
-        order: &[u32],
-        each: impl FnMut(&'a str, Vec<Operation<'a>>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.for_each_key_in_batches(order, BATCH_OPERATIONS, each)
-    }
-
-    /// [`Operations::for_each_key`] with batches of about `batch` operations.
-    fn for_each_key_in_batches<E>(
-        &self,
-        order: &[u32],
-        batch: usize,
-        mut each: impl FnMut(&'a str, Vec<Operation<'a>>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        const OUT: u32 = u32::MAX;
-        let mut slot = vec![OUT; self.by_key.len()];
-        let mut rest = order;
-        while !rest.is_empty() {
-            let (mut n, mut ops) = (0, 0);
-            while n < rest.len() && (n == 0 || ops + self.count(rest[n]) <= batch) {
-                ops += self.count(rest[n]);
-                n += 1;
-            }
-            let (batch, later) = rest.split_at(n);
-            let mut gathered: Vec<Vec<Operation<'a>>> = batch
-                .iter()
-                .enumerate()
-                .map(|(s, &k)| {
-                    assert_eq!(slot[k as usize], OUT, "a key is named once");
-                    slot[k as usize] = s as u32;
-                    Vec::with_capacity(self.count(k))
-                })
-                .collect();
-            for (&pair, &k) in self.pairs.iter().zip(&self.key_of) {
-                let s = slot[k as usize];
-                if s != OUT {
-                    gathered[s as usize].push(operation(self.events, pair));
-                }
-            }
-            for (&k, ops) in batch.iter().zip(gathered) {
-                slot[k as usize] = OUT;
-                each(self.by_key[k as usize].0, ops)?;
-            }
-            rest = later;
-        }
-        Ok(())
-    }
-
-    /// How many operations key `k` (a position in key order) has.
-    fn count(&self, k: u32) -> usize {
-        self.by_key[k as usize].1.len()
     }
 
     /// How many operations there are.
@@ -303,39 +206,6 @@ mod tests {
                     expected.iter().filter(|o| o.key == key).copied().collect();
                 assert_eq!(key_ops.iter().collect::<Vec<_>>(), mine, "round {round}");
             }
-            // Any order of the keys, in batches of any size, gives each key its operations.
-            let mut order: Vec<u32> = (0..ops.keys() as u32).rev().collect();
-            let turn = next(order.len() as u64 + 1) as usize % order.len().max(1);
-            order.rotate_left(turn);
-            for batch in [1, 3, 1000] {
-                let mut seen = Vec::new();
-                let done = ops.for_each_key_in_batches(&order, batch, |key, key_ops| {
-                    let mine: Vec<Operation<'_>> =
-                        expected.iter().filter(|o| o.key == key).copied().collect();
-                    assert_eq!(key_ops, mine, "round {round}, batch {batch}");
-                    seen.push(key);
-                    if key == "c" && batch == 3 {
-                        Err(key)
-                    } else {
-                        Ok(())
-                    }
-                });
-                let names: Vec<&str> = ops.by_key().map(|(k, _)| k).collect();
-                let wanted: Vec<&str> = order.iter().map(|&k| names[k as usize]).collect();
-                match done {
-                    Err(stop) => assert_eq!(
-                        seen,
-                        wanted[..=wanted.iter().position(|k| *k == stop).unwrap()]
-                    ),
-                    Ok(()) => assert_eq!(seen, wanted, "round {round}, batch {batch}"),
-                }
-            }
-            let counts = ops.count_by_key(|o| o.outcome == EventType::Ok);
-            let wanted: Vec<usize> = ops
-                .by_key()
-                .map(|(_, o)| o.iter().filter(|o| o.outcome == EventType::Ok).count())
-                .collect();
-            assert_eq!(counts, wanted, "round {round}");
         }
     }
 }

@@ -7,7 +7,7 @@
 //! overwritten). Writes whose outcome is unknown never make a read stale, and never count as
 //! having completed. Both checks only look at register keys (SET / GET / DEL).
 
-use super::operations::Operations;
+use super::operations::{KeyOperations, Operations};
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
@@ -115,9 +115,9 @@ fn judged_read(op: &Operation<'_>) -> bool {
 impl<'a> RegisterKey<'a> {
     /// The register operations (SET, GET, DEL) of one key that did not fail, and its writes:
     /// what both checks read, gathered once per key; `None` when the key has none.
-    fn of(key: &'a str, key_ops: Vec<Operation<'a>>) -> Option<Self> {
+    fn of(key: &'a str, key_ops: KeyOperations<'_, 'a>) -> Option<Self> {
         let ops: Vec<Operation<'a>> = key_ops
-            .into_iter()
+            .iter()
             .filter(|op| matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail)
             .collect();
         if ops.is_empty() {
@@ -210,15 +210,12 @@ pub fn read_your_writes(history: &History) -> CheckResult {
 /// before the next key's.
 pub fn staleness_in(ops: &Operations<'_>) -> [CheckResult; 2] {
     let (mut stale, mut own) = (Found::default(), Found::default());
-    let in_key_order: Vec<u32> = (0..ops.keys() as u32).collect();
-    let judged = ops.for_each_key(&in_key_order, |key, key_ops| {
+    for (key, key_ops) in ops.by_key() {
         if let Some(k) = RegisterKey::of(key, key_ops) {
             stale_reads_of(&k, &mut stale);
             read_your_writes_of(&k, &mut own);
         }
-        Ok::<(), std::convert::Infallible>(())
-    });
-    let Ok(()) = judged;
+    }
     [
         stale.verdict(STALE_READS.0, STALE_READS.1),
         own.verdict(READ_YOUR_WRITES.0, READ_YOUR_WRITES.1),

@@ -80,43 +80,15 @@ pub fn check_partitions<'a, P>(
 ) -> Result<usize, InputError> {
     let total = parts.len();
     parts.sort_by_key(|(k, n, _)| (*n, *k));
-    let mut judge = Judge::new(opts, tally);
+    let mut judging = true;
     for (key, _, part) in parts {
-        judge.key(key, &key_ops(part))?;
+        let model = RedisStringModel::default();
+        let ops = keys::key_ops(&model, &key_ops(part))?;
+        if judging {
+            judging = tally.add(key, &model, &ops, opts);
+        }
     }
     Ok(total)
-}
-
-/// Judges keys one at a time, in the order they come (smallest first, for
-/// [`check_partitions`]): each key's operations are converted to the model's, then searched
-/// until a key is found not linearizable; later keys are still converted, so a malformed line
-/// is an error whatever the verdict.
-pub struct Judge<'t> {
-    opts: &'t CheckOptions,
-    tally: &'t mut Tally,
-    judging: bool,
-}
-
-impl<'t> Judge<'t> {
-    /// A judge that adds its verdicts to `tally`.
-    pub fn new(opts: &'t CheckOptions, tally: &'t mut Tally) -> Self {
-        Judge {
-            opts,
-            tally,
-            judging: true,
-        }
-    }
-
-    /// Converts and (until a violation) judges one key's operations; its model and the
-    /// strings it interned go when this returns.
-    pub fn key(&mut self, key: &str, ops: &[KeyOp]) -> Result<(), InputError> {
-        let model = RedisStringModel::default();
-        let ops = keys::key_ops(&model, ops)?;
-        if self.judging {
-            self.judging = self.tally.add(key, &model, &ops, self.opts);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

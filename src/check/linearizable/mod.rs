@@ -33,7 +33,7 @@ pub use redis_string::{KeyInput, KeyOutput, RedisStringModel};
 pub use search::{FastHash, Op, Verdict, check};
 pub use tally::Tally;
 
-use super::operations::Operations;
+use super::operations::{KeyOperations, Operations};
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
@@ -61,25 +61,15 @@ pub fn check_history(history: &History) -> Report {
 pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
     let opts = CheckOptions::default();
     let mut tally = Tally::default();
-    // Sets are not registers: the set checker (`acked-adds-durable`) judges them. Keys are
-    // judged smallest first (then in key order), each key's operations gathered when its
-    // turn comes.
-    let is_register = |o: &Operation<'_>| !keys::is_set_command(o.f);
-    let counts = ops.count_by_key(is_register);
-    let mut order: Vec<u32> = (0..counts.len() as u32)
-        .filter(|&k| counts[k as usize] > 0)
+    // Sets are not registers: the set checker (`acked-adds-durable`) judges them. Each key's
+    // operations are made from the shared index when the key's turn comes.
+    let parts: Vec<(&str, usize, KeyOperations<'_, 'a>)> = ops
+        .by_key()
+        .map(|(key, key_ops)| (key, registers(key_ops).count(), key_ops))
+        .filter(|(_, n, _)| *n > 0)
         .collect();
-    order.sort_by_key(|&k| (counts[k as usize], k));
-    let mut judge = jsonl::Judge::new(&opts, &mut tally);
-    let judged = ops.for_each_key(&order, |key, key_ops| {
-        let registers: Vec<keys::KeyOp<'a>> = key_ops
-            .iter()
-            .filter(|o| is_register(o))
-            .map(key_op)
-            .collect();
-        judge.key(key, &registers)
-    });
-    let total = match judged.map(|()| order.len()) {
+    let key_ops = |part| registers(part).map(|o| key_op(&o)).collect();
+    let total = match jsonl::check_partitions(parts, key_ops, &opts, &mut tally) {
         Ok(total) => total,
         Err(e) => {
             return Report {
@@ -121,6 +111,13 @@ pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
         keys: total,
         counterexample: (status == Status::Fail).then_some(detail),
     }
+}
+
+/// A key's operations that the register model judges (set commands left out).
+fn registers<'o, 'a: 'o>(
+    key_ops: KeyOperations<'o, 'a>,
+) -> impl Iterator<Item = Operation<'a>> + 'o {
+    key_ops.iter().filter(|o| !keys::is_set_command(o.f))
 }
 
 /// The checker's view of a run's operation.
