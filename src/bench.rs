@@ -370,16 +370,21 @@ mod tests {
         let text = "name = \"t\"\nduration = \"2s\"\nregions = [\"a\"]\n[servers.p1]\nregion = \"a\"\n\
                     [workloads.app]\nregion = \"a\"\nclients = 2\ntarget = \"p1\"\n";
         let sc = Scenario::parse("t.toml", text, &[]).unwrap();
-        let start = std::time::Instant::now();
-        let now = || start.elapsed();
+        // A clock that moves 1 ms each time it is read: the simulation is read twice (1 ms),
+        // each checker step once after the checkers start, and their end once more.
+        let ticks = std::cell::Cell::new(0u64);
+        let now = || {
+            ticks.set(ticks.get() + 1);
+            Duration::from_millis(ticks.get())
+        };
         let f = checker_steps(&sc, 1, 3, &now).unwrap();
         assert!(f.operations > 0);
         let names: Vec<&str> = f.steps.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, crate::check::STEPS);
-        let steps: f64 = f.steps.iter().map(|(_, s)| s).sum();
-        // Medians of parts need not add up to the median of the whole, but stay near it.
-        assert!(steps <= f.checkers_s * 3.0 + 1e-3, "{f:?}");
-        assert!(f.checker_share() > 0.0 && f.checker_share() < 1.0, "{f:?}");
+        assert!(f.steps.iter().all(|(_, s)| *s == 0.001), "{f:?}");
+        let checkers = (crate::check::STEPS.len() + 2) as f64 / 1000.0;
+        assert_eq!((f.simulation_s, f.checkers_s), (0.001, checkers), "{f:?}");
+        assert_eq!(f.checker_share(), checkers / (checkers + 0.001));
     }
 
     #[test]
