@@ -259,6 +259,75 @@ pub fn simulation_only(
     })
 }
 
+/// Where one run's wall time goes: the simulation, then each checker step (median of the
+/// rounds for each figure; summaries and reports are not timed).
+#[derive(Clone, Debug)]
+pub struct CheckerFigures {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Operations in the history.
+    pub operations: usize,
+    /// Median wall seconds of the simulation.
+    pub simulation_s: f64,
+    /// Median wall seconds of gathering the final states and running every checker.
+    pub checkers_s: f64,
+    /// Each step of [`crate::check::STEPS`] with its median wall seconds.
+    pub steps: Vec<(&'static str, f64)>,
+}
+
+impl CheckerFigures {
+    /// The checkers' share of the simulation and checkers together.
+    pub fn checker_share(&self) -> f64 {
+        self.checkers_s / (self.simulation_s + self.checkers_s)
+    }
+}
+
+/// Runs `scenario` with `seed` `rounds` times and times the simulation and each checker step.
+pub fn checker_steps(
+    scenario: &Scenario,
+    seed: u64,
+    rounds: usize,
+    now: Clock,
+) -> Result<CheckerFigures, RunError> {
+    let rounds = rounds.max(1);
+    let (mut simulation, mut checkers) = (Vec::new(), Vec::new());
+    let mut steps: Vec<Vec<f64>> = vec![Vec::new(); crate::check::STEPS.len()];
+    let mut operations = 0;
+    for _ in 0..rounds {
+        let t = now();
+        let out = World::new(scenario, seed).run(&mut |_| {})?;
+        let started = now();
+        simulation.push((started - t).as_secs_f64());
+        let finals = crate::runner::final_states(&out);
+        let evidence = crate::check::Evidence {
+            history: &out.history,
+            notes: &out.notes,
+            finals: &finals,
+        };
+        let mut last = now();
+        let mut step = 0;
+        crate::check::run_all_observed(&evidence, &mut |name| {
+            assert_eq!(name, crate::check::STEPS[step], "steps end in order");
+            let t = now();
+            steps[step].push((t - last).as_secs_f64());
+            (last, step) = (t, step + 1);
+        });
+        checkers.push((now() - started).as_secs_f64());
+        operations = out.history.operations().len();
+    }
+    Ok(CheckerFigures {
+        scenario: scenario.name.clone(),
+        operations,
+        simulation_s: median(&mut simulation),
+        checkers_s: median(&mut checkers),
+        steps: crate::check::STEPS
+            .iter()
+            .zip(&mut steps)
+            .map(|(name, times)| (*name, median(times)))
+            .collect(),
+    })
+}
+
 /// The median of `xs` (the mean of the middle two for an even count).
 pub fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -294,6 +363,28 @@ mod tests {
             bare_heap_loop(97, 5_000).time_sum,
             bare_heap_loop(98, 5_000).time_sum
         );
+    }
+
+    #[test]
+    fn checker_steps_time_every_step() {
+        let text = "name = \"t\"\nduration = \"2s\"\nregions = [\"a\"]\n[servers.p1]\nregion = \"a\"\n\
+                    [workloads.app]\nregion = \"a\"\nclients = 2\ntarget = \"p1\"\n";
+        let sc = Scenario::parse("t.toml", text, &[]).unwrap();
+        // A clock that moves 1 ms each time it is read: the simulation is read twice (1 ms),
+        // each checker step once after the checkers start, and their end once more.
+        let ticks = std::cell::Cell::new(0u64);
+        let now = || {
+            ticks.set(ticks.get() + 1);
+            Duration::from_millis(ticks.get())
+        };
+        let f = checker_steps(&sc, 1, 3, &now).unwrap();
+        assert!(f.operations > 0);
+        let names: Vec<&str> = f.steps.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, crate::check::STEPS);
+        assert!(f.steps.iter().all(|(_, s)| *s == 0.001), "{f:?}");
+        let checkers = (crate::check::STEPS.len() + 2) as f64 / 1000.0;
+        assert_eq!((f.simulation_s, f.checkers_s), (0.001, checkers), "{f:?}");
+        assert_eq!(f.checker_share(), checkers / (checkers + 0.001));
     }
 
     #[test]

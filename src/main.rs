@@ -189,7 +189,8 @@ enum Command {
     /// Print performance figures.
     #[command(after_help = help::BENCH)]
     Bench {
-        /// Scenario to time (default scenarios/basic.toml when present).
+        /// Scenario to time as a whole run (default scenarios/basic.toml when present); when
+        /// given, also where its run's time goes (simulation, checkers, each checker step).
         #[arg(long)]
         scenario: Option<PathBuf>,
         /// Kernel events per round of the timer benchmark.

@@ -80,7 +80,7 @@ pub fn acked_writes_durable_in(
     let mut acked = 0u64;
     let mut judged_by: Vec<&str> = Vec::new();
     for (key, key_ops) in ops.by_key() {
-        let key_ops: Vec<&Operation<'_>> = key_ops.iter().collect();
+        let key_ops: Vec<Operation<'_>> = key_ops.iter().collect();
         // The key lives in the replication group of the servers that answered for it, those
         // that executed it first (in a Redis Cluster, a node that only refused it with -MOVED
         // or -CLUSTERDOWN may belong to another shard).
@@ -213,7 +213,7 @@ fn register_lost(
 
 /// The latest completion among the operations that could have written the key's final state
 /// (a SET of the final value, or a DEL when the key is gone); 0 when none could.
-fn final_writer_completion(key_ops: &[&Operation<'_>], final_value: Option<&str>) -> u64 {
+fn final_writer_completion(key_ops: &[Operation<'_>], final_value: Option<&str>) -> u64 {
     key_ops
         .iter()
         .filter(|o| o.outcome != EventType::Fail)

@@ -1,37 +1,73 @@
-//! The operations every checker reads: the history paired once, borrowed from its events (no
-//! string or value is copied), with an index of each key's operations in history order.
+//! The operations every checker reads: the history paired once, each operation held as the
+//! positions of its invoke and completion events (8 bytes, not a copy of its fields), with an
+//! index of each key's operations in history order. A checker reads an operation as an
+//! [`Operation`] made when it asks, borrowing the events' strings and values.
 
 use super::linearizable::FastHash;
-use crate::history::{History, Operation};
+use crate::history::{EventType, History, HistoryEvent, Operation};
+
+/// A completion position for an operation that never completed.
+const OPEN: u32 = u32::MAX;
 
 /// A history's operations and the per-key index, built once per run and shared by the checkers.
 pub struct Operations<'a> {
-    all: Vec<Operation<'a>>,
+    events: &'a [HistoryEvent],
+    /// Each operation's invoke and completion events (`OPEN`: none), in invoke order.
+    pairs: Vec<(u32, u32)>,
     /// Each key with its operations' indices, in key order.
     by_key: Vec<(&'a str, Vec<u32>)>,
 }
 
 impl<'a> Operations<'a> {
-    /// Pairs `history`'s events and indexes the operations by key.
+    /// Pairs `history`'s events as [`History::operations`] does (each invoke with the next
+    /// completion of its process) and indexes the operations by key.
     #[allow(clippy::disallowed_types)] // lookups only: the keys are sorted before use
     pub fn of(history: &'a History) -> Self {
-        let all = history.operations();
+        let events = history.events.as_slice();
+        assert!(
+            events.len() < OPEN as usize,
+            "a history has fewer than 2^32 - 1 events"
+        );
+        let mut open: std::collections::HashMap<u32, usize, FastHash> = Default::default();
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(events.len() / 2 + 1);
         let mut slot: std::collections::HashMap<&'a str, usize, FastHash> = Default::default();
         let mut keys: Vec<(&'a str, Vec<u32>)> = Vec::new();
-        for (i, op) in all.iter().enumerate() {
-            let k = *slot.entry(op.key).or_insert_with(|| {
-                keys.push((op.key, Vec::new()));
+        for (i, e) in events.iter().enumerate() {
+            if e.kind != EventType::Invoke {
+                if let Some(op) = open.remove(&e.process) {
+                    pairs[op].1 = i as u32;
+                }
+                continue;
+            }
+            open.insert(e.process, pairs.len());
+            let k = *slot.entry(&e.key).or_insert_with(|| {
+                keys.push((&e.key, Vec::new()));
                 keys.len() - 1
             });
-            keys[k].1.push(i as u32);
+            keys[k].1.push(pairs.len() as u32);
+            pairs.push((i as u32, OPEN));
         }
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        Operations { all, by_key: keys }
+        Operations {
+            events,
+            pairs,
+            by_key: keys,
+        }
+    }
+
+    /// How many operations there are.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
     }
 
     /// Every operation, in invoke order.
-    pub fn all(&self) -> &[Operation<'a>] {
-        &self.all
+    pub fn all(&self) -> impl ExactSizeIterator<Item = Operation<'a>> + '_ {
+        self.pairs.iter().map(|&pair| operation(self.events, pair))
     }
 
     /// Each key (in key order) with its operations (in invoke order).
@@ -40,7 +76,8 @@ impl<'a> Operations<'a> {
             (
                 *key,
                 KeyOperations {
-                    all: &self.all,
+                    events: self.events,
+                    pairs: &self.pairs,
                     indices,
                 },
             )
@@ -48,18 +85,52 @@ impl<'a> Operations<'a> {
     }
 }
 
+/// The operation of an invoke and its completion, as [`History::operations`] makes it.
+fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Operation<'_> {
+    let e = &events[invoke as usize];
+    let mut op = Operation {
+        process: e.process,
+        f: &e.f,
+        key: &e.key,
+        input: &e.value,
+        output: None,
+        outcome: EventType::Info,
+        invoke_ns: e.time_ns,
+        complete_ns: u64::MAX,
+        server: None,
+        position: None,
+    };
+    if completion != OPEN {
+        let c = &events[completion as usize];
+        op.outcome = c.kind;
+        op.output = Some(&c.value);
+        if c.kind != EventType::Info {
+            op.complete_ns = c.time_ns;
+        }
+        op.server = c.server.as_deref();
+        op.position = c.position.as_ref();
+    }
+    op
+}
+
 /// One key's operations, in invoke order.
 #[derive(Clone, Copy)]
 pub struct KeyOperations<'o, 'a> {
-    all: &'o [Operation<'a>],
+    events: &'a [HistoryEvent],
+    pairs: &'o [(u32, u32)],
     indices: &'o [u32],
 }
 
 impl<'o, 'a> KeyOperations<'o, 'a> {
     /// The operations.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &'o Operation<'a>> + 'o {
-        let all = self.all;
-        self.indices.iter().map(move |&i| &all[i as usize])
+    pub fn iter(self) -> impl DoubleEndedIterator<Item = Operation<'a>> + 'o
+    where
+        'a: 'o,
+    {
+        let (events, pairs) = (self.events, self.pairs);
+        self.indices
+            .iter()
+            .map(move |&i| operation(events, pairs[i as usize]))
     }
 }
 
@@ -91,11 +162,50 @@ mod tests {
             ev(1, EventType::Invoke, "a", 4),
         ]);
         let ops = Operations::of(&h);
-        assert_eq!(ops.all().len(), 3);
+        assert_eq!(ops.len(), 3);
         let keys: Vec<(&str, Vec<u64>)> = ops
             .by_key()
             .map(|(k, o)| (k, o.iter().map(|o| o.invoke_ns).collect()))
             .collect();
         assert_eq!(keys, vec![("a", vec![2, 4]), ("b", vec![1])]);
+    }
+
+    #[test]
+    fn operations_are_the_history_s_own_pairing() {
+        // Processes that invoke twice without completing, complete without invoking, and
+        // operations left open, info or failed: every case of the pairing.
+        let mut rng = 11u64;
+        let mut next = move |n: u64| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) % n
+        };
+        let kinds = [
+            EventType::Invoke,
+            EventType::Invoke,
+            EventType::Ok,
+            EventType::Fail,
+            EventType::Info,
+        ];
+        for round in 0..100 {
+            let events: Vec<HistoryEvent> = (0..next(60))
+                .map(|t| {
+                    let key = ["a", "b", "c"][next(3) as usize];
+                    let mut e = ev(next(4) as u32, kinds[next(5) as usize], key, t);
+                    e.server = (next(2) == 0).then(|| "p1".into());
+                    e
+                })
+                .collect();
+            let h = History::merge(events);
+            let ops = Operations::of(&h);
+            let expected = h.operations();
+            assert_eq!(ops.all().collect::<Vec<_>>(), expected, "round {round}");
+            for (key, key_ops) in ops.by_key() {
+                let mine: Vec<Operation<'_>> =
+                    expected.iter().filter(|o| o.key == key).copied().collect();
+                assert_eq!(key_ops.iter().collect::<Vec<_>>(), mine, "round {round}");
+            }
+        }
     }
 }

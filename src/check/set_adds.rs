@@ -37,8 +37,8 @@ pub struct LostAdd {
 
 /// What the final reads of one set showed.
 #[derive(Default)]
-struct SetVerdict<'o, 'h> {
-    acked: Vec<&'o Operation<'h>>,
+struct SetVerdict<'h> {
+    acked: Vec<Operation<'h>>,
     attempted: BTreeSet<&'h str>,
     reads: Vec<BTreeSet<&'h str>>,
 }
@@ -55,7 +55,7 @@ pub fn acked_adds_durable(history: &History) -> (CheckResult, Vec<LostAdd>) {
 
 /// [`acked_adds_durable`] over the history's operations, already paired.
 pub fn acked_adds_durable_in(ops: &Operations<'_>) -> (CheckResult, Vec<LostAdd>) {
-    let mut sets: BTreeMap<&str, SetVerdict<'_, '_>> = BTreeMap::new();
+    let mut sets: BTreeMap<&str, SetVerdict<'_>> = BTreeMap::new();
     for op in ops.all() {
         match op.f {
             "sadd" => {

@@ -7,7 +7,7 @@
 //! overwritten). Writes whose outcome is unknown never make a read stale, and never count as
 //! having completed. Both checks only look at register keys (SET / GET / DEL).
 
-use super::operations::Operations;
+use super::operations::{KeyOperations, Operations};
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
@@ -98,9 +98,9 @@ impl<'a> KeyWrites<'a> {
 }
 
 /// One key's register operations and its writes.
-struct RegisterKey<'o, 'a> {
+struct RegisterKey<'a> {
     key: &'a str,
-    ops: Vec<&'o Operation<'a>>,
+    ops: Vec<Operation<'a>>,
     writes: KeyWrites<'a>,
     /// For each operation that is a successful read: when the write of the value it read
     /// completed (`None`: nobody wrote that value).
@@ -112,154 +112,168 @@ fn judged_read(op: &Operation<'_>) -> bool {
     op.f == "get" && op.outcome == EventType::Ok
 }
 
-/// The register operations (SET, GET, DEL) that did not fail and their writes, per key in key
-/// order: what both checks read, gathered once.
-pub struct Registers<'o, 'a> {
-    keys: Vec<RegisterKey<'o, 'a>>,
-}
-
-impl<'o, 'a> Registers<'o, 'a> {
-    /// Gathers the register operations of `ops`.
-    pub fn of(ops: &'o Operations<'a>) -> Self {
-        let keys = ops
-            .by_key()
-            .filter_map(|(key, key_ops)| {
-                let ops: Vec<&'o Operation<'a>> = key_ops
-                    .iter()
-                    .filter(|op| {
-                        matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail
-                    })
-                    .collect();
-                if ops.is_empty() {
+impl<'a> RegisterKey<'a> {
+    /// The register operations (SET, GET, DEL) of one key that did not fail, and its writes:
+    /// what both checks read, gathered once per key; `None` when the key has none.
+    fn of(key: &'a str, key_ops: KeyOperations<'_, 'a>) -> Option<Self> {
+        let ops: Vec<Operation<'a>> = key_ops
+            .iter()
+            .filter(|op| matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail)
+            .collect();
+        if ops.is_empty() {
+            return None;
+        }
+        let writes: Vec<&Operation<'a>> = ops
+            .iter()
+            .filter(|o| !crate::history::is_read(o.f))
+            .collect();
+        let writes = KeyWrites::new(&writes);
+        let read_done = ops
+            .iter()
+            .map(|o| {
+                if !judged_read(o) {
                     return None;
                 }
-                let writes: Vec<&'o Operation<'a>> = ops
-                    .iter()
-                    .copied()
-                    .filter(|o| !crate::history::is_read(o.f))
-                    .collect();
-                let writes = KeyWrites::new(&writes);
-                let read_done = ops
-                    .iter()
-                    .map(|o| {
-                        if !judged_read(o) {
-                            return None;
-                        }
-                        match o.output.and_then(|v| v.as_str()) {
-                            Some(v) => writes.value_done(v),
-                            None => Some(writes.nil_done),
-                        }
-                    })
-                    .collect();
-                Some(RegisterKey {
-                    key,
-                    ops,
-                    writes,
-                    read_done,
-                })
+                match o.output.and_then(|v| v.as_str()) {
+                    Some(v) => writes.value_done(v),
+                    None => Some(writes.nil_done),
+                }
             })
             .collect();
-        Registers { keys }
+        Some(RegisterKey {
+            key,
+            ops,
+            writes,
+            read_done,
+        })
     }
 }
 
-fn verdict(name: &str, stale: Vec<String>, reads: usize, what: &str) -> CheckResult {
-    CheckResult {
-        name: name.into(),
-        status: if stale.is_empty() {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        count: stale.len() as u64,
-        detail: match stale.first() {
-            None => format!("none of {reads} reads returned {what}"),
-            Some(first) => format!(
-                "{} of {reads} reads returned {what}; first: {first}",
-                stale.len()
-            ),
-        },
+/// One check's findings folded as the keys go by: reads judged, stale reads, and the first
+/// one described (the summary names only the first).
+#[derive(Default)]
+struct Found {
+    reads: usize,
+    stale: u64,
+    first: Option<String>,
+}
+
+impl Found {
+    fn stale(&mut self, describe: impl FnOnce() -> String) {
+        self.stale += 1;
+        if self.first.is_none() {
+            self.first = Some(describe());
+        }
+    }
+
+    fn verdict(self, name: &str, what: &str) -> CheckResult {
+        let reads = self.reads;
+        CheckResult {
+            name: name.into(),
+            status: if self.stale == 0 {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            count: self.stale,
+            detail: match self.first {
+                None => format!("none of {reads} reads returned {what}"),
+                Some(first) => format!(
+                    "{} of {reads} reads returned {what}; first: {first}",
+                    self.stale
+                ),
+            },
+        }
     }
 }
+
+const STALE_READS: (&str, &str) = ("stale-reads", "a value older than an acknowledged write");
+const READ_YOUR_WRITES: (&str, &str) = (
+    "read-your-writes",
+    "an older value than the client's own write",
+);
 
 /// Reads that missed a write acknowledged (to anyone) before they began.
 pub fn stale_reads(history: &History) -> CheckResult {
-    stale_reads_in(&Registers::of(&Operations::of(history)))
+    let [stale, _] = staleness_in(&Operations::of(history));
+    stale
 }
 
-/// [`stale_reads`] over the register operations, already gathered.
-pub fn stale_reads_in(registers: &Registers<'_, '_>) -> CheckResult {
-    let mut stale = Vec::new();
-    let mut reads = 0;
-    for k in &registers.keys {
-        for (r, done) in k.ops.iter().zip(&k.read_done) {
-            if !judged_read(r) {
-                continue;
-            }
-            reads += 1;
-            if let Some(age) = done.and_then(|done| k.writes.stale(r, done)) {
-                stale.push(format!(
+/// Reads that missed the reading client's own acknowledged write.
+pub fn read_your_writes(history: &History) -> CheckResult {
+    let [_, own] = staleness_in(&Operations::of(history));
+    own
+}
+
+/// `stale-reads` and `read-your-writes` over the shared operations, in one pass over the keys
+/// in key order: each key's register operations are gathered once for both checks and dropped
+/// before the next key's.
+pub fn staleness_in(ops: &Operations<'_>) -> [CheckResult; 2] {
+    let (mut stale, mut own) = (Found::default(), Found::default());
+    for (key, key_ops) in ops.by_key() {
+        if let Some(k) = RegisterKey::of(key, key_ops) {
+            stale_reads_of(&k, &mut stale);
+            read_your_writes_of(&k, &mut own);
+        }
+    }
+    [
+        stale.verdict(STALE_READS.0, STALE_READS.1),
+        own.verdict(READ_YOUR_WRITES.0, READ_YOUR_WRITES.1),
+    ]
+}
+
+/// The reads of one key that missed a write acknowledged before they began.
+fn stale_reads_of(k: &RegisterKey<'_>, found: &mut Found) {
+    for (r, done) in k.ops.iter().zip(&k.read_done) {
+        if !judged_read(r) {
+            continue;
+        }
+        found.reads += 1;
+        if let Some(age) = done.and_then(|done| k.writes.stale(r, done)) {
+            found.stale(|| {
+                format!(
                     "GET {} by process {} at {} ms from {} missed a write invoked {} ms before it and acknowledged before it began",
                     k.key,
                     r.process,
                     r.invoke_ns / 1_000_000,
                     r.server.unwrap_or("?"),
                     age / 1_000_000
-                ));
-            }
+                )
+            });
         }
     }
-    verdict(
-        "stale-reads",
-        stale,
-        reads,
-        "a value older than an acknowledged write",
-    )
 }
 
-/// Reads that missed the reading client's own acknowledged write.
-pub fn read_your_writes(history: &History) -> CheckResult {
-    read_your_writes_in(&Registers::of(&Operations::of(history)))
-}
-
-/// [`read_your_writes`] over the register operations, already gathered.
-pub fn read_your_writes_in(registers: &Registers<'_, '_>) -> CheckResult {
-    let mut stale = Vec::new();
-    let mut reads = 0;
-    for k in &registers.keys {
-        // Each client's operations on the key, clients in process order.
-        let mut order: Vec<usize> = (0..k.ops.len()).collect();
-        order.sort_by_key(|&i| k.ops[i].process);
-        for mine in order.chunk_by(|&a, &b| k.ops[a].process == k.ops[b].process) {
-            let own = Acked::new(mine.iter().map(|&i| k.ops[i]).filter(|o| o.f != "get"));
-            for &i in mine {
-                let r = k.ops[i];
-                if !judged_read(r) {
-                    continue;
-                }
-                reads += 1;
-                let latest_own = own.latest_invoke_before(r.invoke_ns);
-                if let Some(d) = k.read_done[i]
-                    && d != u64::MAX
-                    && latest_own > d
-                {
-                    stale.push(format!(
+/// The reads of one key that missed the reading client's own acknowledged write.
+fn read_your_writes_of(k: &RegisterKey<'_>, found: &mut Found) {
+    // Each client's operations on the key, clients in process order.
+    let mut order: Vec<usize> = (0..k.ops.len()).collect();
+    order.sort_by_key(|&i| k.ops[i].process);
+    for mine in order.chunk_by(|&a, &b| k.ops[a].process == k.ops[b].process) {
+        let own = Acked::new(mine.iter().map(|&i| &k.ops[i]).filter(|o| o.f != "get"));
+        for &i in mine {
+            let r = &k.ops[i];
+            if !judged_read(r) {
+                continue;
+            }
+            found.reads += 1;
+            let latest_own = own.latest_invoke_before(r.invoke_ns);
+            if let Some(d) = k.read_done[i]
+                && d != u64::MAX
+                && latest_own > d
+            {
+                found.stale(|| {
+                    format!(
                         "GET {} by process {} at {} ms from {} did not see its own earlier write",
                         k.key,
                         r.process,
                         r.invoke_ns / 1_000_000,
                         r.server.unwrap_or("?")
-                    ));
-                }
+                    )
+                });
             }
         }
     }
-    verdict(
-        "read-your-writes",
-        stale,
-        reads,
-        "an older value than the client's own write",
-    )
 }
 
 #[cfg(test)]
@@ -298,6 +312,38 @@ mod tests {
         assert_eq!(stale_reads(&history(2, "a".into())).status, Status::Fail);
         assert_eq!(stale_reads(&history(2, Value::Null)).status, Status::Fail);
         assert_eq!(stale_reads(&history(2, "b".into())).status, Status::Pass);
+    }
+
+    #[test]
+    fn stale_reads_are_counted_over_every_key_and_the_first_in_key_order_named() {
+        // Each key with its own clients (process + 10 * n), so their operations do not overlap.
+        let on = |key: &str, n: u32, h: History| -> Vec<HistoryEvent> {
+            let key: crate::history::Text = key.into();
+            h.events
+                .into_iter()
+                .map(|e| HistoryEvent {
+                    key: key.clone(),
+                    process: e.process + 10 * n,
+                    ..e
+                })
+                .collect()
+        };
+        let mut events = on("k2", 0, history(2, "a".into()));
+        events.extend(on("k1", 1, history(3, Value::Null)));
+        events.extend(on("k3", 2, history(2, "b".into())));
+        let [stale, own] = staleness_in(&Operations::of(&History::merge(events)));
+        assert_eq!((stale.status, stale.count), (Status::Fail, 2));
+        assert!(
+            stale.detail.starts_with("2 of 3 reads returned")
+                && stale.detail.contains("first: GET k1 by process 13"),
+            "{}",
+            stale.detail
+        );
+        assert_eq!((own.status, own.count), (Status::Pass, 0));
+        assert_eq!(
+            own.detail,
+            "none of 3 reads returned an older value than the client's own write"
+        );
     }
 
     #[test]

@@ -137,6 +137,47 @@ fn bench_kernel(events: u64, rounds: usize, json: bool, now: Clock) -> serde_jso
     })
 }
 
+/// Where a run's wall time goes: the simulation, the checkers and each checker step, median
+/// of `rounds` runs.
+fn bench_checker_steps(
+    sc: &Scenario,
+    rounds: usize,
+    json: bool,
+    now: Clock,
+) -> Result<serde_json::Value, ExitCode> {
+    let f = simkv::bench::checker_steps(sc, sc.seed, rounds, now).map_err(|e| {
+        errln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    let ms = |s: f64| s * 1000.0;
+    if !json {
+        let steps: Vec<String> = f
+            .steps
+            .iter()
+            .map(|(name, s)| format!("{name} {:.1}", ms(*s)))
+            .collect();
+        outln!(
+            "{} run of {} operations: simulation {:.0} ms, checkers {:.0} ms = {:.0}% of the run (median of {rounds}); checker steps in ms: {}",
+            f.scenario,
+            f.operations,
+            ms(f.simulation_s),
+            ms(f.checkers_s),
+            f.checker_share() * 100.0,
+            steps.join(", ")
+        );
+    }
+    let steps: serde_json::Map<String, serde_json::Value> = f
+        .steps
+        .iter()
+        .map(|(name, s)| (name.to_string(), serde_json::json!(ms(*s))))
+        .collect();
+    Ok(serde_json::json!({
+        "scenario": f.scenario, "seed": sc.seed, "operations": f.operations,
+        "simulation_ms": ms(f.simulation_s), "checkers_ms": ms(f.checkers_s),
+        "checker_share": f.checker_share(), "steps_ms": steps,
+    }))
+}
+
 /// One scenario's simulation alone (no checkers, no reports), median of `rounds` runs.
 fn bench_simulation(
     sc: &Scenario,
@@ -185,6 +226,10 @@ pub fn bench(
             Ok(v) => figures["region_outage"] = v,
             Err(code) => return code,
         }
+        match bench_checker_steps(&sc, rounds, json, now) {
+            Ok(v) => figures["region_outage_checkers"] = v,
+            Err(code) => return code,
+        }
     }
     let text = simkv::bench::scale_scenario(50, 200, 60);
     let sc =
@@ -210,6 +255,13 @@ pub fn bench(
                 return ExitCode::from(2);
             }
         };
+        if scenario.is_some() {
+            // A scenario asked for by name: where its run's time goes too (one round: it may
+            // be long).
+            if let Err(code) = bench_checker_steps(&sc, 1, json, now) {
+                return code;
+            }
+        }
         let started = now();
         let mut wall = || 0;
         match simkv::runner::run_scenario(&sc, sc.seed, &mut |_| {}, &mut |_| {}, &mut wall) {

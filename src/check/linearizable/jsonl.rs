@@ -61,31 +61,92 @@ pub fn check_keys<'a>(
     for (key, op) in ops.filter(|(_, op)| !keys::is_set_command(op.f)) {
         by_key.entry(key).or_default().push(op);
     }
-    check_partitions(by_key.into_iter().collect(), opts, tally)
+    let parts = by_key.into_iter().map(|(k, v)| (k, v.len(), v)).collect();
+    check_partitions(parts, |part| part, opts, tally)
 }
 
 /// Checks each key's operations (in key order, set operations left out), smallest keys first,
 /// stopping at the first violation. Returns the number of keys.
-pub fn check_partitions(
-    mut parts: Vec<(&str, Vec<KeyOp>)>,
+///
+/// A part is a key, its number of operations, and what `key_ops` makes its operations from:
+/// each key's operations are made when its turn comes and go once it is judged, with the
+/// strings its model interned, so only one key's are held at a time. Every key is converted,
+/// even after a violation, so a malformed line is an error whatever the verdict.
+pub fn check_partitions<'a, P>(
+    mut parts: Vec<(&'a str, usize, P)>,
+    key_ops: impl Fn(P) -> Vec<KeyOp<'a>>,
     opts: &CheckOptions,
     tally: &mut Tally,
 ) -> Result<usize, InputError> {
     let total = parts.len();
-    parts.sort_by_key(|(k, v)| (v.len(), *k));
-    // Every key is converted first, so a malformed line is an error even after a violation;
-    // each key's borrowed operations go once converted.
-    let mut checked = Vec::with_capacity(parts.len());
-    for (key, part) in parts {
+    parts.sort_by_key(|(k, n, _)| (*n, *k));
+    let mut judging = true;
+    for (key, _, part) in parts {
         let model = RedisStringModel::default();
-        let ops = keys::key_ops(&model, &part)?;
-        checked.push((key, model, ops));
-    }
-    // Each key's model (and the strings it interned) goes as soon as the key is judged.
-    for (key, model, ops) in checked {
-        if !tally.add(key, &model, &ops, opts) {
-            break;
+        let ops = keys::key_ops(&model, &key_ops(part))?;
+        if judging {
+            judging = tally.add(key, &model, &ops, opts);
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::EventType;
+
+    fn op<'a>(f: &'a str, input: &'a Value, output: &'a Value, t: u64) -> KeyOp<'a> {
+        KeyOp {
+            line: t as usize,
+            f,
+            input,
+            output: Some(output),
+            outcome: EventType::Ok,
+            error: None,
+            call: t,
+            ret: t + 1,
+        }
+    }
+
+    /// Hands each part's operations on, noting how many there were.
+    fn counting<'a, 'm>(
+        made: &'m std::cell::RefCell<Vec<usize>>,
+    ) -> impl Fn(Vec<KeyOp<'a>>) -> Vec<KeyOp<'a>> + 'm {
+        move |part| {
+            made.borrow_mut().push(part.len());
+            part
+        }
+    }
+
+    #[test]
+    fn keys_are_made_one_at_a_time_smallest_first_and_all_are_read() {
+        let (a, null, bad) = (Value::from("a"), Value::Null, Value::from(7i64));
+        // k1 cannot be linearized (it reads a value never written); k3 has an unknown command.
+        let k1 = vec![op("get", &null, &a, 1)];
+        let k2 = vec![op("set", &a, &null, 1), op("get", &null, &a, 3)];
+        let k3 = vec![
+            op("set", &a, &null, 1),
+            op("get", &null, &a, 3),
+            op("mget", &bad, &null, 5),
+        ];
+        let made = std::cell::RefCell::new(Vec::new());
+        let parts = vec![
+            ("k3", 3, k3.clone()),
+            ("k2", 2, k2.clone()),
+            ("k1", 1, k1.clone()),
+        ];
+        let key_ops = counting(&made);
+        let mut tally = Tally::default();
+        let e = check_partitions(parts, key_ops, &CheckOptions::default(), &mut tally);
+        // The violation on k1 comes first, but k3's bad line is still read and is the answer.
+        assert_eq!(e.unwrap_err().line, 5);
+        assert_eq!(*made.borrow(), vec![1, 2, 3]);
+        assert_eq!(tally.checked, 1, "no key is judged after the violation");
+        let parts = vec![("k2", 2, k2), ("k1", 1, k1)];
+        let mut tally = Tally::default();
+        let total = check_partitions(parts, |p| p, &CheckOptions::default(), &mut tally);
+        assert_eq!(total.unwrap(), 2);
+        assert_eq!(tally.verdict(), super::super::Verdict::Illegal);
+    }
 }

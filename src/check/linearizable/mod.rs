@@ -33,7 +33,7 @@ pub use redis_string::{KeyInput, KeyOutput, RedisStringModel};
 pub use search::{FastHash, Op, Verdict, check};
 pub use tally::Tally;
 
-use super::operations::Operations;
+use super::operations::{KeyOperations, Operations};
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 
@@ -58,23 +58,18 @@ pub fn check_history(history: &History) -> Report {
 }
 
 /// [`check_history`] over the history's operations, already paired.
-pub fn check_operations(ops: &Operations<'_>) -> Report {
+pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
     let opts = CheckOptions::default();
     let mut tally = Tally::default();
-    // Sets are not registers: the set checker (`acked-adds-durable`) judges them.
-    let parts: Vec<(&str, Vec<keys::KeyOp>)> = ops
+    // Sets are not registers: the set checker (`acked-adds-durable`) judges them. Each key's
+    // operations are made from the shared index when the key's turn comes.
+    let parts: Vec<(&str, usize, KeyOperations<'_, 'a>)> = ops
         .by_key()
-        .map(|(key, key_ops)| {
-            let registers: Vec<keys::KeyOp> = key_ops
-                .iter()
-                .filter(|o| !keys::is_set_command(o.f))
-                .map(key_op)
-                .collect();
-            (key, registers)
-        })
-        .filter(|(_, registers)| !registers.is_empty())
+        .map(|(key, key_ops)| (key, registers(key_ops).count(), key_ops))
+        .filter(|(_, n, _)| *n > 0)
         .collect();
-    let total = match jsonl::check_partitions(parts, &opts, &mut tally) {
+    let key_ops = |part| registers(part).map(|o| key_op(&o)).collect();
+    let total = match jsonl::check_partitions(parts, key_ops, &opts, &mut tally) {
         Ok(total) => total,
         Err(e) => {
             return Report {
@@ -88,7 +83,7 @@ pub fn check_operations(ops: &Operations<'_>) -> Report {
             };
         }
     };
-    if total == 0 && ops.all().iter().any(|o| keys::is_set_command(o.f)) {
+    if total == 0 && ops.all().any(|o| keys::is_set_command(o.f)) {
         return Report {
             result: result(
                 Status::Skipped,
@@ -116,6 +111,13 @@ pub fn check_operations(ops: &Operations<'_>) -> Report {
         keys: total,
         counterexample: (status == Status::Fail).then_some(detail),
     }
+}
+
+/// A key's operations that the register model judges (set commands left out).
+fn registers<'o, 'a: 'o>(
+    key_ops: KeyOperations<'o, 'a>,
+) -> impl Iterator<Item = Operation<'a>> + 'o {
+    key_ops.iter().filter(|o| !keys::is_set_command(o.f))
 }
 
 /// The checker's view of a run's operation.

@@ -183,14 +183,24 @@ impl std::hash::Hasher for FastHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        // Whole words straight from the bytes; the last, short one padded with zeros.
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.write_u64(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
             let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
+            w[..rest.len()].copy_from_slice(rest);
             self.write_u64(u64::from_le_bytes(w));
         }
     }
     fn write_u64(&mut self, i: u64) {
         self.0 = crate::sim::splitmix64(self.0 ^ i);
+    }
+    fn write_u8(&mut self, i: u8) {
+        // The word `write` makes of one byte: a string's end marker costs no slice.
+        self.write_u64(u64::from(i));
     }
     fn write_u32(&mut self, i: u32) {
         self.write_u64(u64::from(i));
