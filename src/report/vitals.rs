@@ -137,14 +137,18 @@ impl ServerVitals {
         let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
         let mem = self
             .used_memory_peak_bytes
-            .map_or("-".to_string(), |b| format!("~{}", human_bytes(b)));
-        let lag_s = self
-            .lag_s_max
-            .map_or("-".to_string(), |l| format!("{l:.1} s"));
-        let lag_b = self.lag_bytes_max.map_or("-".to_string(), human_bytes);
+            .map_or("-".to_string(), |b| format!("~{} (peak)", human_bytes(b)));
+        let lag = match (self.lag_bytes_max, self.lag_s_max) {
+            (None, None) => "-".to_string(),
+            (b, s) => format!(
+                "{}/{} (max)",
+                b.map_or("-".to_string(), human_bytes),
+                s.map_or("-".to_string(), |l| format!("{l:.1} s"))
+            ),
+        };
         let fsync = self
             .fsync_lag_bytes_max
-            .map_or("-".to_string(), human_bytes);
+            .map_or("-".to_string(), |b| format!("{} (max)", human_bytes(b)));
         let p99 = t
             .latency_percentiles_usec
             .iter()
@@ -159,7 +163,7 @@ impl ServerVitals {
         };
         format!(
             "{}  {role}  reads {:.0}/s writes {:.0}/s (mean)  {hits}  clients {} (max)  \
-             mem {mem} (peak)  lag {lag_b}/{lag_s} (max)  fsync lag {fsync} (max){p99}",
+             mem {mem}  lag {lag}  fsync lag {fsync}{p99}",
             self.server,
             self.reads_per_s_mean,
             self.writes_per_s_mean,

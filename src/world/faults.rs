@@ -356,16 +356,7 @@ impl Faults {
         };
         if operator::add_server(k, n, primary, reason) {
             self.removed.remove(&n);
-            self.apply_disk(k, n);
-            let stalled = self
-                .depth
-                .get(&(n, Effect::DiskStall))
-                .copied()
-                .unwrap_or(0)
-                > 0;
-            if let Node::Server(s) = k.process_mut(n) {
-                s.set_disk_stalled(stalled);
-            }
+            self.apply_all_disk(k, n);
         }
     }
 
@@ -392,13 +383,17 @@ impl Faults {
             return;
         }
         restart(k, n, wipe_disk);
+        self.apply_all_disk(k, n);
+    }
+
+    /// A server that (re)starts gets the disk of the faults still active: errors, slow fsyncs
+    /// and a stall.
+    fn apply_all_disk(&self, k: &mut K, n: ProcessId) {
         self.apply_disk(k, n);
         let stalled = self
             .depth
             .get(&(n, Effect::DiskStall))
-            .copied()
-            .unwrap_or(0)
-            > 0;
+            .is_some_and(|&d| d > 0);
         if let Node::Server(s) = k.process_mut(n) {
             s.set_disk_stalled(stalled);
         }

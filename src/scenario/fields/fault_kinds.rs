@@ -571,19 +571,13 @@ fn command(cx: &mut Cx, f: &FaultInput) -> Option<Parsed> {
     let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
     // A sentinel's console takes SENTINEL FAILOVER <master-name>; a server's, the rest.
     match (upper.as_slice(), is_sentinel) {
-        (["SENTINEL", "FAILOVER", _], true) => {
-            let command = AdminCommand::SentinelFailover(words[2].to_string());
-            return Some((
-                FaultKind::Command {
-                    node,
-                    command,
-                    text,
-                },
-                labels,
-            ));
-        }
-        (["SENTINEL", "RESET", _], true) => {
-            let command = AdminCommand::SentinelReset(words[2].to_string());
+        (["SENTINEL", sub @ ("FAILOVER" | "RESET"), _], true) => {
+            let arg = words[2].to_string();
+            let command = if *sub == "FAILOVER" {
+                AdminCommand::SentinelFailover(arg)
+            } else {
+                AdminCommand::SentinelReset(arg)
+            };
             return Some((
                 FaultKind::Command {
                     node,
