@@ -191,6 +191,36 @@ fn a_cluster_report_shows_its_shards_and_elections() {
     );
 }
 
+/// The operator's actions are drawn as the operator's (never as a failover): one mark on r2's
+/// row (taken out), one on r3's (added), with their reasons in the tips, and a legend entry.
+#[test]
+fn a_replacement_shows_as_the_operators_actions() {
+    let Some(chromium) = chromium() else { return };
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-browser-operator");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = tmp.join("run");
+    simkv_run_of("scenarios/replace-replica.toml", &out, &[]);
+    let page = out.join("report.html");
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    let dom = run_with_limit(
+        browser(&chromium, &tmp.join("profile"))
+            .arg("--dump-dom")
+            .arg(&url),
+        Duration::from_secs(30),
+    );
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the script did not finish"
+    );
+    assert!(!dom.contains("data-error="), "script error: {dom}");
+    assert_eq!(count(&dom, "class=\"operator-mark\""), 2);
+    assert!(dom.contains("operator removes r2 (its process stops): its disk reported an error"));
+    assert!(dom.contains("operator adds r3 as a replica of p1 (empty disk): replaces r2"));
+    assert!(dom.contains("operator action"), "legend");
+    assert_eq!(count(&dom, "class=\"failover-marker\""), 0);
+}
+
 #[test]
 fn the_page_is_self_contained_and_small_for_100k_operations() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-size");
