@@ -59,6 +59,14 @@ pub(crate) struct Flushed {
 }
 
 impl AofFlush {
+    /// aof.c: restartAOFAfterSYNC: the old file's buffer, postponed flush and background fsync
+    /// are gone with it (a write error stays until a write works).
+    pub(crate) fn restart_after_sync(&mut self) {
+        self.buf.clear();
+        self.bg = None;
+        self.postponed_since = None;
+    }
+
     /// Bytes in `aof_buf`: commands not written to the AOF yet (postponed or failed).
     pub(crate) fn buffered_bytes(&self) -> u64 {
         self.buf.iter().map(|(c, _)| c.resp_len()).sum()
@@ -162,10 +170,9 @@ impl Persistence {
     /// An fsync covering the first `len` commands (at replication offset `offset`) completed.
     pub(crate) fn fsynced(&mut self, len: usize, offset: u64) {
         if let Some(aof) = self.disk.aof.as_mut() {
-            // A full sync may have replaced the file meanwhile: never past its end.
             aof.fsynced = aof.fsynced.max(len.min(aof.commands.len()));
         }
-        self.fsynced_reploff = self.fsynced_reploff.max(offset);
+        self.fsynced_reploff = offset;
     }
 
     /// A background fsync that has completed by `now` moves the fsynced marks.
@@ -270,5 +277,81 @@ impl Persistence {
             return self.aof.write_error.map(errors::misconf_aof);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::redis::{Disk, Keyspace, ReplId};
+
+    fn everysec(latency_ms: u64) -> ServerConfig {
+        ServerConfig {
+            appendonly: true,
+            appendfsync: Fsync::Everysec,
+            disk_fsync_latency_ns: latency_ms * SimTime::NANOS_PER_MS,
+            ..ServerConfig::default()
+        }
+    }
+
+    fn set(i: u64) -> Command {
+        Command::Set(Rc::from(format!("k{i}")), Rc::from("v"))
+    }
+
+    fn at(ms: u64) -> SimTime {
+        SimTime(ms * SimTime::NANOS_PER_MS)
+    }
+
+    /// Writes behind a 5 s background fsync are postponed (only in `aof_buf`) until 2 s have
+    /// passed, then written with `write_blocks` saying how long the fsync still runs; the
+    /// fsynced marks move only when it completes.
+    #[test]
+    fn everysec_postpones_behind_a_slow_fsync_then_blocks() {
+        let cfg = everysec(5_000);
+        let mut p = Persistence::new(Disk::default());
+        let mark = |o| Mark::streamed(ReplId([1; 20]), o);
+        // The first write of second 1 is written and starts a background fsync (done at 6 s).
+        assert_eq!(
+            p.record_write(&cfg, &set(1), mark(10), at(1_000), 10),
+            Flushed::default()
+        );
+        assert_eq!(p.disk.aof.as_ref().unwrap().commands.len(), 1);
+        assert_eq!(p.fsynced_reploff, 0, "not until the fsync completes");
+        // Postponed while it runs, for up to 2 s of the clock.
+        for (i, ms) in [(2, 1_500), (3, 2_500), (4, 2_999)] {
+            let f = p.record_write(&cfg, &set(i), mark(10 * i), at(ms), 10 * i);
+            assert_eq!(f, Flushed::default(), "write {i}");
+        }
+        assert_eq!(p.disk.aof.as_ref().unwrap().commands.len(), 1);
+        assert_eq!(p.aof.buffered_bytes(), 3 * set(2).resp_len());
+        // Two seconds after the postponement began the write goes ahead and blocks until 6 s.
+        let f = p.record_write(&cfg, &set(5), mark(50), at(3_000), 50);
+        assert_eq!(f.write_blocks, Some(Some(3_000 * SimTime::NANOS_PER_MS)));
+        assert_eq!(p.aof.delayed_fsyncs, 1);
+        assert_eq!(p.disk.aof.as_ref().unwrap().commands.len(), 5);
+        assert_eq!(p.aof.buffered_bytes(), 0);
+        // The fsync that started at 1 s covered the first write only.
+        p.fsync_cron(&cfg, at(6_000), 50);
+        assert_eq!(p.disk.aof.as_ref().unwrap().fsynced, 1);
+        assert_eq!(p.fsynced_reploff, 10);
+    }
+
+    /// A full sync replaces the AOF: what was buffered or being fsynced for the old file does
+    /// not reach the new one (restartAOFAfterSYNC).
+    #[test]
+    fn a_full_sync_drops_the_old_files_buffer() {
+        let cfg = everysec(5_000);
+        let mut p = Persistence::new(Disk::default());
+        let mark = |o| Mark::streamed(ReplId([1; 20]), o);
+        p.record_write(&cfg, &set(1), mark(10), at(1_000), 10);
+        p.record_write(&cfg, &set(2), mark(20), at(1_500), 20);
+        assert!(p.aof.buffered_bytes() > 0);
+        p.synced_from_primary(&cfg, Rc::new(Keyspace::default()), ReplId([2; 20]), 500);
+        assert_eq!(p.aof.buffered_bytes(), 0);
+        let f = p.flush(&cfg, at(4_000), false);
+        assert_eq!(f, Flushed::default());
+        assert!(p.disk.aof.as_ref().unwrap().commands.is_empty());
     }
 }

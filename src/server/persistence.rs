@@ -130,6 +130,9 @@ impl Persistence {
                 base_fsynced: true,
                 ..AofFile::default()
             });
+            // stopAppendOnly flushes `aof_buf` into the old file, which the rewrite replaces:
+            // nothing buffered or in flight carries over into the new one.
+            self.aof.restart_after_sync();
         }
     }
 }
