@@ -529,3 +529,23 @@ fn disk_faults_check_their_keys() {
     let e = bad(&fault("slow-disk", "w", "fsync = \"1s\"", "1s", "2s"));
     assert!(!e.is_empty());
 }
+
+/// A server restarted while its disk still stalls comes back onto the stalled disk: under
+/// `appendfsync always` its first fsync hangs, so it answers nothing until the stall heals.
+#[test]
+fn a_server_restarted_onto_a_stalled_disk_freezes_under_always() {
+    let faults = format!(
+        "{}{}",
+        fault("disk-stall", "p1", "", "12s", "30s"),
+        "[[faults]]\nkind = \"crash\"\ntargets = [\"p1\"]\nat = \"10s\"\nheal = \"20s\"\n"
+    );
+    let r = run(&pair(AOF_ALWAYS, "", &faults));
+    assert!(starts(&r, "p1").contains(&20_000), "restarted at 20 s");
+    let acked = acks(&r);
+    assert!(
+        !acked.iter().any(|&t| (10_000..30_000).contains(&t)),
+        "nothing acknowledged while crashed, then frozen: {:?}",
+        acked.iter().find(|&&t| (10_000..30_000).contains(&t))
+    );
+    assert!(acked.iter().any(|&t| (30_000..31_000).contains(&t)));
+}

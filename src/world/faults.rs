@@ -394,8 +394,15 @@ impl Faults {
             .depth
             .get(&(n, Effect::DiskStall))
             .is_some_and(|&d| d > 0);
-        if let Node::Server(s) = k.process_mut(n) {
-            s.set_disk_stalled(stalled);
+        let Node::Server(s) = k.process_mut(n) else {
+            return;
+        };
+        s.set_disk_stalled(stalled);
+        // With `appendfsync always` its first fsync hangs: the new process freezes as the old
+        // one did (the stall's hold on the pause, taken at its start, resumes it at the heal).
+        let freezes = s.config().appendonly && s.config().appendfsync == Fsync::Always;
+        if stalled && freezes {
+            k.pause(n);
         }
     }
 
