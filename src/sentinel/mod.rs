@@ -349,13 +349,19 @@ impl Sentinel {
     /// counts as just heard from.
     pub(super) fn reset_master(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
         let subject = self.master_subject(self.monitor.master);
+        self.forget_failover_and_links();
+        self.monitor.reset(now);
+        self.peers = Peers::default();
+        self.event(ctx, K::ResetMaster, subject);
+    }
+
+    /// What every `sentinelResetMaster` does: no failover, no leader, and the links to the
+    /// watched servers closed, so replies to what they carried are lost.
+    fn forget_failover_and_links(&mut self) {
         self.failover.reset();
         self.election.forget_leader();
         let watched = self.monitor.ids();
         self.requests.forget(&watched);
-        self.monitor.reset(now);
-        self.peers = Peers::default();
-        self.event(ctx, K::ResetMaster, subject);
     }
 
     // sentinel.c: sentinelResetMasterAndChangeAddress
@@ -368,11 +374,7 @@ impl Sentinel {
             to: self.name(new).to_string(),
         };
         self.event(ctx, K::SwitchMaster, subject);
-        self.failover.reset();
-        self.election.forget_leader();
-        // The links to the watched servers are closed: replies to what they carried are lost.
-        let watched = self.monitor.ids();
-        self.requests.forget(&watched);
+        self.forget_failover_and_links();
         for r in self.monitor.switch_to(new, now) {
             self.event(ctx, K::Slave, self.slave(r));
         }

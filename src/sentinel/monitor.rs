@@ -159,9 +159,7 @@ impl Monitor {
     pub fn switch_to(&mut self, new: ProcessId, now: SimTime) -> Vec<ProcessId> {
         let old: Vec<ProcessId> = self.ids();
         self.master = new;
-        self.odown_since = None;
-        self.instances.clear();
-        self.add(new, now);
+        self.reset(now);
         let replicas: Vec<ProcessId> = old.into_iter().filter(|p| *p != new).collect();
         for &p in &replicas {
             self.add(p, now);

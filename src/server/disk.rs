@@ -41,26 +41,20 @@ impl Server {
         if self.disk.dead {
             return false;
         }
-        let note = |ctx: &mut Ctx<'_, Msg>, server: &str, event| {
-            ctx.note(Fact::Disk {
-                server: server.to_string(),
-                event,
-            });
-        };
         if let Some(err) = flushed.fatal {
             // aof.c: flushAppendOnlyFile: "Can't recover from AOF write error when the AOF
             // fsync policy is 'always'. Exiting..." (exit(1), before any reply goes out).
             let error = err.strerror().to_string();
-            note(ctx, &self.name, DiskFact::AofWriteFatal { error });
+            self.note_disk(ctx, DiskFact::AofWriteFatal { error });
             self.die(ctx);
             return false;
         }
         if let Some(err) = flushed.failed {
             let error = err.strerror().to_string();
-            note(ctx, &self.name, DiskFact::AofWriteError { error });
+            self.note_disk(ctx, DiskFact::AofWriteError { error });
         }
         if flushed.recovered {
-            note(ctx, &self.name, DiskFact::AofWriteRecovered);
+            self.note_disk(ctx, DiskFact::AofWriteRecovered);
         }
         if flushed.fsync_started {
             // The fsync runs in beforeSleep, after every command of this event-loop iteration
@@ -68,7 +62,7 @@ impl Server {
             ctx.set_timer(0, TIMER_AOF_FSYNC);
         }
         if let Some(wait) = flushed.write_blocks {
-            note(ctx, &self.name, DiskFact::FsyncTooSlow);
+            self.note_disk(ctx, DiskFact::FsyncTooSlow);
             self.block_on_fsync(ctx, wait);
         }
         true
@@ -154,10 +148,7 @@ impl Server {
         {
             return false;
         }
-        ctx.note(Fact::Disk {
-            server: self.name.clone(),
-            event: DiskFact::ReplicaPanic,
-        });
+        self.note_disk(ctx, DiskFact::ReplicaPanic);
         self.die(ctx);
         true
     }
@@ -167,23 +158,24 @@ impl Server {
     pub(super) fn bgsave_failed(&mut self, ctx: &mut Ctx<'_, Msg>, err: DiskError) {
         let first = self.persistence.bgsave_failed.replace(err).is_none();
         if first {
-            ctx.note(Fact::Disk {
-                server: self.name.clone(),
-                event: DiskFact::BgsaveError {
-                    error: err.strerror().to_string(),
-                },
-            });
+            let error = err.strerror().to_string();
+            self.note_disk(ctx, DiskFact::BgsaveError { error });
         }
     }
 
     /// A BGSAVE wrote its file: a failed one before it no longer refuses writes.
     pub(super) fn bgsave_succeeded(&mut self, ctx: &mut Ctx<'_, Msg>) {
         if self.persistence.bgsave_failed.take().is_some() {
-            ctx.note(Fact::Disk {
-                server: self.name.clone(),
-                event: DiskFact::BgsaveRecovered,
-            });
+            self.note_disk(ctx, DiskFact::BgsaveRecovered);
         }
+    }
+
+    /// Records what the disk did to this server.
+    pub(super) fn note_disk(&self, ctx: &mut Ctx<'_, Msg>, event: DiskFact) {
+        ctx.note(Fact::Disk {
+            server: self.name.clone(),
+            event,
+        });
     }
 
     /// The process ends (exit(1) or a panic): its sockets close, what is in memory is gone.

@@ -234,6 +234,12 @@ impl Server {
         self.stats = stats;
         self
     }
+    /// A new process of this server on `disk`: the same name, configuration and peers, its
+    /// counters carried over.
+    pub fn reborn(&self, disk: Disk) -> Self {
+        Server::new(&self.name, self.cfg.clone(), disk, self.peers.clone())
+            .with_stats(self.stats.clone())
+    }
     /// Counters.
     pub fn stats(&self) -> &ServerStats {
         &self.stats
@@ -254,11 +260,6 @@ impl Server {
     pub fn attached_replicas(&self) -> Vec<(ProcessId, u64)> {
         self.primary.attached()
     }
-    /// The table of process names this server uses in its notes.
-    pub fn peer_names(&self) -> Rc<Vec<String>> {
-        self.peers.clone()
-    }
-
     /// The scenario name of a process, for notes.
     fn peer(&self, p: ProcessId) -> &str {
         if p == NOWHERE {

@@ -309,12 +309,8 @@ impl Server {
         // failing disk cancels the sync (cancelReplicationHandshake(1)) and it starts over. The
         // model finds out when the payload is in, not at its first bytes.
         if let Some(err) = disk_error {
-            ctx.note(Fact::Disk {
-                server: self.name.clone(),
-                event: DiskFact::SyncWriteError {
-                    error: err.strerror().to_string(),
-                },
-            });
+            let error = err.strerror().to_string();
+            self.note_disk(ctx, DiskFact::SyncWriteError { error });
             return self.reconnect(ctx);
         }
         link.phase = Phase::Loading {

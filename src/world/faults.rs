@@ -13,7 +13,6 @@ use crate::fault::{AdminCommand, FaultKind, FaultRecord, FaultSpec, directed_lin
 use crate::net::Network;
 use crate::proto::Msg;
 use crate::redis::{Disk, Fsync};
-use crate::server::Server;
 use crate::sim::{Kernel, KernelError, ProcessId, ProcessState};
 
 type K = Kernel<Node, Network, Control>;
@@ -497,9 +496,7 @@ fn restart(k: &mut K, n: ProcessId, wipe_disk: bool) {
                 };
             }
             Node::Server(Box::new(
-                Server::new(s.name(), s.config().clone(), disk, s.peer_names())
-                    .with_stats(s.stats().clone())
-                    .with_cluster(s.cluster_after_restart()),
+                s.reborn(disk).with_cluster(s.cluster_after_restart()),
             ))
         }
         Node::Sentinel(s) => Node::Sentinel(s.clone()),

@@ -11,7 +11,7 @@ use crate::fault::AdminCommand;
 use crate::net::Network;
 use crate::redis::Disk;
 use crate::scenario::OperatorSpec;
-use crate::server::{Role, Server};
+use crate::server::Role;
 use crate::sim::{Kernel, KernelError, ProcessId, ProcessState, SimTime};
 
 type K = Kernel<Node, Network, Control>;
@@ -64,8 +64,7 @@ pub(super) fn add_server(
         replicaof: Some(primary),
         ..Disk::default()
     };
-    let fresh =
-        Server::new(&name, s.config().clone(), disk, s.peer_names()).with_stats(s.stats().clone());
+    let fresh = s.reborn(disk);
     k.note(Fact::ServerAdded {
         server: name,
         primary: primary_name,
