@@ -124,6 +124,8 @@ pub struct SlotMap {
     pub nodes: Vec<(String, ProcessId)>,
     /// The owner of each of the 16384 slots, `None` when the client no longer trusts its entry.
     pub owners: Vec<Option<ProcessId>>,
+    /// The replicas `CLUSTER SLOTS` lists beside each owner's slots, by owner.
+    pub replicas: BTreeMap<ProcessId, Vec<ProcessId>>,
 }
 
 /// Redirections followed for one operation before it fails (`redis-cli -c`, Jedis
@@ -171,6 +173,9 @@ pub struct WorkloadSpec {
     pub key_prefix: String,
     /// Send reads (GET) to this server instead of the primary (reading from a replica).
     pub read_from: Option<ProcessId>,
+    /// Cluster clients: send reads (GET) to a replica of the slot's primary, on connections
+    /// that sent `READONLY` (go-redis `ReadOnly`, Lettuce `ReadFrom.REPLICA_PREFERRED`).
+    pub read_from_replicas: bool,
     /// The primary's name for sentinel discovery (`get-master-addr-by-name`).
     pub master_name: String,
     /// How a sentinel-aware client follows a failover.
@@ -253,6 +258,8 @@ pub struct Client {
     probe: usize,
     /// Cluster discovery: the `CLUSTER SLOTS` refresh in flight (request id, when sent).
     refresh: Option<(u64, SimTime)>,
+    /// Cluster replica reads: the node whose current connection has sent `READONLY`.
+    readonly_on: Option<ProcessId>,
     /// The final reads: the index of the next set to read, once they have begun.
     final_read: Option<u32>,
     /// Cluster redirections followed, by pattern (`MOVED <slot> c2r1`): an observation for
@@ -276,6 +283,7 @@ impl Client {
             slots,
             probe: 0,
             refresh: None,
+            readonly_on: None,
             primary,
             spec,
             index,
@@ -373,15 +381,20 @@ impl Client {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: ProcessId, msg: Msg) {
         match msg {
             Msg::Reply { id, reply, at } => self.on_reply(ctx, from, id, reply, at),
-            Msg::SlotsReply { id, ranges } if self.refresh.is_some_and(|(r, _)| r == id) => {
+            Msg::SlotsReply {
+                id,
+                ranges,
+                replicas,
+            } if self.refresh.is_some_and(|(r, _)| r == id) => {
                 self.refresh = None;
                 if let Some(map) = self.slots.as_mut() {
-                    let owners = &mut std::sync::Arc::make_mut(map).owners;
+                    let map = std::sync::Arc::make_mut(map);
                     for &(first, last, owner) in ranges.iter() {
                         for slot in first..=last {
-                            owners[usize::from(slot)] = owner;
+                            map.owners[usize::from(slot)] = owner;
                         }
                     }
+                    map.replicas = replicas.iter().cloned().collect();
                 }
             }
             Msg::MasterAddr { id, master } if self.asking == Some(id) => {
@@ -400,6 +413,7 @@ impl Client {
             // nothing.
             Msg::Close { .. } if self.pending.as_ref().is_some_and(|p| p.sent_to == from) => {
                 self.lose_primary();
+                self.readonly_on = None;
                 self.complete(
                     ctx,
                     EventType::Info,
@@ -410,6 +424,7 @@ impl Client {
             }
             Msg::Close { .. } if self.pending.is_none() && self.connected_to == Some(from) => {
                 self.connection_closed = true;
+                self.readonly_on = None;
                 if self.primary == Some(from) {
                     self.lose_primary();
                 }
@@ -544,6 +559,18 @@ impl Client {
         Some(node)
     }
 
+    /// Where a cluster client that reads from replicas sends a read of `key`: a replica of the
+    /// slot's owner (each client keeps to one, by its index), the owner when it has none.
+    fn cluster_replica(&mut self, key: &str) -> Option<ProcessId> {
+        let map = self.slots.as_ref()?;
+        let owner = map.owners[usize::from(key_hash_slot(key.as_bytes()))];
+        let replicas = owner.and_then(|o| map.replicas.get(&o));
+        match replicas {
+            Some(r) if !r.is_empty() => Some(r[self.index as usize % r.len()]),
+            _ => self.cluster_node(key),
+        }
+    }
+
     /// After a `-MOVED`, asks the node that sent it for its whole slot map (`CLUSTER SLOTS`), as
     /// Jedis renews its slot cache from that connection; one refresh at a time, a new one once
     /// the last has gone unanswered for the operation timeout.
@@ -663,6 +690,9 @@ impl Client {
             position: None,
         });
         let to = match (kind, self.spec.read_from) {
+            (OpKind::Get, _) if cluster && self.spec.read_from_replicas => self
+                .cluster_replica(&key)
+                .expect("a cluster client has a map"),
             _ if cluster => self.cluster_node(&key).expect("a cluster client has a map"),
             (OpKind::Get, Some(replica)) => replica,
             _ => target,
@@ -682,6 +712,9 @@ impl Client {
         });
         // One connection at a time: a command to another server opens a new one.
         let stale = self.connected_to == Some(to) && self.connection_closed;
+        if self.connected_to != Some(to) || self.connection_closed {
+            self.readonly_on = None;
+        }
         self.connected_to = Some(to);
         self.connection_closed = false;
         if stale {
@@ -690,6 +723,13 @@ impl Client {
             let error = Some("connection closed");
             self.complete(ctx, EventType::Info, Value::Null, Some(to), error);
             return;
+        }
+        if cluster && self.spec.read_from_replicas && self.readonly_on != Some(to) {
+            // A new connection: READONLY first, as go-redis sends it on every node connection
+            // of a `ReadOnly` cluster client.
+            self.readonly_on = Some(to);
+            self.next_id += 1;
+            ctx.send(to, Msg::ReadOnly { id: self.next_id });
         }
         ctx.send(to, Msg::Request { id, cmd });
         ctx.set_timer(self.spec.timeout_ns, TIMER_TIMEOUT | id);

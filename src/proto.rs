@@ -286,6 +286,14 @@ pub enum Msg {
         id: u64,
         /// First slot, last slot, owner.
         ranges: Rc<Vec<(u16, u16, Option<ProcessId>)>>,
+        /// Each owner's replicas listed with its slots (available ones only), by owner.
+        replicas: Rc<Vec<(ProcessId, Vec<ProcessId>)>>,
+    },
+    /// Client → cluster node: `READONLY`, so that this connection may read keys of the slots
+    /// of the node's primary (`cluster.c: readonlyCommand`); answered `+OK` with the request id.
+    ReadOnly {
+        /// Request id echoed in the reply.
+        id: u64,
     },
 }
 
@@ -354,7 +362,10 @@ impl Message for Msg {
     /// answered (`sentinelCheckSubjectivelyDown`, `clusterCron`), not by its connection.
     fn refusal(&self) -> Option<Msg> {
         let conn = match self {
-            Msg::Request { id, .. } | Msg::Asking { id } | Msg::ClusterSlots { id } => {
+            Msg::Request { id, .. }
+            | Msg::Asking { id }
+            | Msg::ReadOnly { id }
+            | Msg::ClusterSlots { id } => {
                 return Some(Msg::Refused { id: *id });
             }
             Msg::ReplPing { conn }
@@ -393,6 +404,7 @@ impl Message for Msg {
             Msg::ClusterBus(m) => m.size_bytes() as u64,
             // Per range: start, end, and the primary's ip, port and 40-character id.
             Msg::SlotsReply { ranges, .. } => 16 + 90 * ranges.len() as u64,
+            Msg::ReadOnly { .. } => 29,
             // RESTORE-ASKING key ttl payload REPLACE, per key.
             Msg::MigrateKeys { keys, .. } => keys
                 .iter()
@@ -535,7 +547,8 @@ impl Message for Msg {
             Msg::ClusterSlots { id } => (33, *id),
             Msg::MigrateKeys { id, keys } => (35, id ^ (keys.len() as u64) << 40),
             Msg::MigrateReply { id, error } => (36, id ^ u64::from(error.is_some()) << 40),
-            Msg::SlotsReply { id, ranges } => (34, id ^ (ranges.len() as u64) << 40),
+            Msg::SlotsReply { id, ranges, .. } => (34, id ^ (ranges.len() as u64) << 40),
+            Msg::ReadOnly { id } => (37, *id),
         };
         (tag << 56) ^ word
     }

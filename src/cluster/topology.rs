@@ -328,6 +328,18 @@ impl Topology {
             .map(|n| n.id)
             .collect()
     }
+    /// The replicas of `primary` that `CLUSTER SLOTS` lists beside its slots
+    /// (`cluster.c: addNodeReplyForClusterSlot` → `isReplicaAvailable`): not flagged FAIL and
+    /// with a replication offset other than 0; the asking node `me` counts its own `offset`.
+    pub fn available_replicas_of(&self, primary: NodeId, me: NodeId, offset: u64) -> Vec<NodeId> {
+        let of = Some(primary);
+        self.nodes
+            .values()
+            .filter(|n| n.primary() == of && !n.failed())
+            .filter(|n| if n.id == me { offset } else { n.repl_offset } != 0)
+            .map(|n| n.id)
+            .collect()
+    }
     /// Makes `node` a primary (`cluster.c: clusterSetNodeAsMaster`): a replica that takes
     /// over becomes a migration target.
     pub fn set_primary(&mut self, node: NodeId) {
@@ -411,6 +423,26 @@ mod tests {
         assert_eq!(t.num_slots(NodeId(0)), 5461);
         assert_eq!(t.replicas_of(NodeId(1)), vec![NodeId(11)]);
         assert_eq!(t.node(NodeId(11)).primary(), Some(NodeId(1)));
+    }
+
+    #[test]
+    fn cluster_slots_lists_only_available_replicas() {
+        let mut t = three_shards();
+        // isReplicaAvailable: a replica that never advertised an offset is left out...
+        assert_eq!(t.available_replicas_of(NodeId(1), NodeId(0), 0), vec![]);
+        t.node_mut(NodeId(11)).repl_offset = 500;
+        assert_eq!(
+            t.available_replicas_of(NodeId(1), NodeId(0), 0),
+            vec![NodeId(11)]
+        );
+        // ...and so is one flagged FAIL; the asking node counts its own offset.
+        t.node_mut(NodeId(11)).flags.fail = true;
+        assert_eq!(t.available_replicas_of(NodeId(1), NodeId(0), 0), vec![]);
+        assert_eq!(t.available_replicas_of(NodeId(0), NodeId(10), 0), vec![]);
+        assert_eq!(
+            t.available_replicas_of(NodeId(0), NodeId(10), 42),
+            vec![NodeId(10)]
+        );
     }
 
     #[test]

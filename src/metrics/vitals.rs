@@ -76,7 +76,9 @@ impl Metrics {
     /// Replication lag of server `s` at sample `t` in seconds: how long ago its primary's
     /// offset was where the replica's offset is now. The primary's offset is read from the
     /// sampled series and interpolated linearly between two samples; 0 when the replica has
-    /// all the primary has, `None` for a server that is down, an unknown primary, or when the
+    /// all the primary has, `None` for a server that is down, an unknown primary, a replica
+    /// that holds nothing yet (offset 0: new or wiped, before its first full sync completes;
+    /// "how long ago the primary was at 0" would only be the primary's age), or when the
     /// primary was already past the replica at the first sample.
     pub fn lag_seconds(&self, t: usize, s: usize) -> Option<f64> {
         let x = &self.samples[t][s];
@@ -90,6 +92,9 @@ impl Metrics {
         let at = x.offset;
         if self.samples[t][p].offset <= at {
             return Some(0.0);
+        }
+        if at == 0 {
+            return None;
         }
         let mut k = t;
         while k > 0 {
@@ -183,6 +188,22 @@ mod tests {
         assert_eq!(m.lag_seconds(4, 1), Some(2.5));
         assert_eq!(m.own_lag_bytes(4, 1), Some(250));
         assert_eq!(m.lag_seconds(4, 0), Some(0.0));
+    }
+
+    #[test]
+    fn a_replica_holding_nothing_yet_has_no_lag_in_seconds() {
+        // A replica added at 2 s (offset 0) that loads its first copy at 4 s: "how long ago the
+        // primary was at offset 0" would be the run's age, not a lag.
+        let mut m = Metrics::new(vec!["p".into(), "r".into()]);
+        for (t, r) in [0u64, 0, 0, 0, 350].iter().enumerate() {
+            let at = SimTime(t as u64 * 1_000_000_000);
+            let p = t as u64 * 100;
+            m.push(at, vec![sample(true, p, 0), sample(false, *r, 0)]);
+        }
+        assert_eq!(m.lag_seconds(3, 1), None);
+        assert_eq!(m.own_lag_bytes(3, 1), Some(300));
+        assert_eq!(m.lag_seconds(4, 1), Some(0.5));
+        assert_eq!(m.lag_seconds(0, 1), Some(0.0));
     }
 
     #[test]

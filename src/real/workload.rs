@@ -309,6 +309,9 @@ impl Client {
     /// the reads of a workload that reads from one, else the primary.
     fn target(&mut self, kind: OpKind, key: &str) -> Option<SocketAddr> {
         if self.slots.is_some() {
+            if kind == OpKind::Get && self.plan.spec.read_from_replicas {
+                return self.cluster_replica(key);
+            }
             return self.cluster_node(key);
         }
         let reader = match (kind, self.plan.spec.read_from) {
@@ -332,6 +335,22 @@ impl Client {
             }
         };
         self.env.dir.proxy_of(node.index())
+    }
+
+    /// A replica of the owner of `key`'s slot (each client keeps to one, by its index), as
+    /// the simulated client picks it; the owner when the map lists none.
+    fn cluster_replica(&mut self, key: &str) -> Option<SocketAddr> {
+        let map = self.slots.as_ref()?;
+        let slot = key_hash_slot(key.as_bytes());
+        let owner = map.owners[usize::from(slot)];
+        match owner.and_then(|o| map.replicas.get(&o)) {
+            Some(r) if !r.is_empty() => {
+                self.slot = Some(slot);
+                let node = r[self.plan.index as usize % r.len()];
+                self.env.dir.proxy_of(node.index())
+            }
+            _ => self.cluster_node(key),
+        }
     }
 
     /// Follows `-MOVED <slot> <ip>:<port>` (the map learns the new owner) or `-ASK ...` (the
@@ -368,10 +387,12 @@ impl Client {
         let Ok(reply) = c.cmd(&["CLUSTER", "SLOTS"]) else {
             return false;
         };
-        let Some(owners) = slot_owners(&reply, &self.env.dir, map) else {
+        let Some((owners, replicas)) = slot_owners(&reply, &self.env.dir, map) else {
             return false;
         };
-        self.slots.as_mut().expect("checked").owners = owners;
+        let map = self.slots.as_mut().expect("checked");
+        map.owners = owners;
+        map.replicas = replicas;
         true
     }
 
@@ -495,7 +516,12 @@ impl Client {
         let timeout = Duration::from_nanos(self.plan.spec.timeout_ns.max(1_000_000));
         let from = SocketAddr::new(self.plan.from.into(), 0);
         match Connection::connect(from, to, timeout) {
-            Ok(c) => {
+            Ok(mut c) => {
+                // A cluster client that reads from replicas sends READONLY on every node
+                // connection it opens (go-redis `ReadOnly`); a failure shows in the reads.
+                if self.slots.is_some() && self.plan.spec.read_from_replicas {
+                    let _ = c.cmd(&["READONLY"]);
+                }
                 self.conn = Some((to, c));
                 Ok(())
             }
@@ -629,17 +655,32 @@ fn outcome(kind: EventType, value: Value, error: Option<String>) -> Outcome {
     Outcome { kind, value, error }
 }
 
+/// The owners and replicas of a `CLUSTER SLOTS` reply.
+type SlotOwners = (
+    Vec<Option<crate::sim::ProcessId>>,
+    BTreeMap<crate::sim::ProcessId, Vec<crate::sim::ProcessId>>,
+);
+
 /// The owner of every slot in a `CLUSTER SLOTS` reply (`[[start, end, [ip, port, id], ...
-/// replicas], ...]`), nodes named through the directory; `None` for a reply of another shape.
-fn slot_owners(
-    reply: &Reply,
-    dir: &Directory,
-    map: &SlotMap,
-) -> Option<Vec<Option<crate::sim::ProcessId>>> {
+/// replicas], ...]`) and the replicas listed beside each owner, nodes named through the
+/// directory; `None` for a reply of another shape.
+fn slot_owners(reply: &Reply, dir: &Directory, map: &SlotMap) -> Option<SlotOwners> {
     let Reply::Array(Some(ranges)) = reply else {
         return None;
     };
     let mut owners = vec![None; map.owners.len()];
+    let mut replicas: BTreeMap<crate::sim::ProcessId, Vec<crate::sim::ProcessId>> = BTreeMap::new();
+    let node_of = |entry: &Reply| {
+        let Reply::Array(Some(e)) = entry else {
+            return None;
+        };
+        let (Some(ip), Some(Reply::Integer(port))) = (e.first().and_then(Reply::as_text), e.get(1))
+        else {
+            return None;
+        };
+        let name = dir.name_at(&ip, u16::try_from(*port).ok()?);
+        map.nodes.iter().find(|(n, _)| *n == name).map(|n| n.1)
+    };
     for range in ranges {
         let Reply::Array(Some(parts)) = range else {
             return None;
@@ -652,19 +693,15 @@ fn slot_owners(
         else {
             return None;
         };
-        let (Some(ip), Some(Reply::Integer(port))) =
-            (owner.first().and_then(Reply::as_text), owner.get(1))
-        else {
-            return None;
-        };
-        let name = dir.name_at(&ip, u16::try_from(*port).ok()?);
-        let node = map.nodes.iter().find(|(n, _)| *n == name)?.1;
+        let node = node_of(&Reply::Array(Some(owner.clone())))?;
+        let listed = parts[3..].iter().filter_map(node_of).collect();
+        replicas.insert(node, listed);
         let (first, last) = (usize::try_from(*first).ok()?, usize::try_from(*last).ok()?);
         for slot in owners.get_mut(first..=last)? {
             *slot = Some(node);
         }
     }
-    Some(owners)
+    Some((owners, replicas))
 }
 
 /// `SENTINEL get-master-addr-by-name`: the primary's address as the sentinel knows it.

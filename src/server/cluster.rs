@@ -18,12 +18,15 @@ use crate::proto::Msg;
 use crate::redis::{Command, Reply};
 use crate::sim::{Ctx, ProcessId, SimTime};
 
-/// A server's cluster state: the node and the clients that sent `ASKING`.
+/// A server's cluster state: the node and the clients that sent `ASKING` or `READONLY`.
 #[derive(Clone, Debug)]
 pub(crate) struct ClusterPart {
     pub(crate) node: ClusterNode,
     /// Clients whose next command carries `CLIENT_ASKING`.
     asking: BTreeSet<ProcessId>,
+    /// Clients whose connection carries `CLIENT_READONLY` (a client opens one connection at
+    /// a time and sends READONLY again on each new one).
+    readonly: BTreeSet<ProcessId>,
 }
 
 /// The process of a cluster node: node `i` is server (and process) `i`.
@@ -37,6 +40,7 @@ impl Server {
         self.cluster = node.map(|node| ClusterPart {
             node,
             asking: BTreeSet::new(),
+            readonly: BTreeSet::new(),
         });
         self
     }
@@ -153,24 +157,55 @@ impl Server {
         );
     }
 
-    /// `CLUSTER SLOTS`: this node's slot map (node `i` is process `i`). Outside cluster mode
-    /// Redis answers an error; the simulated clients only ask cluster nodes.
+    /// `readonlyCommand`: this connection may read keys of the slots this node's primary
+    /// serves (`getNodeByQuery` then answers them here instead of `-MOVED`).
+    pub(super) fn on_readonly(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64) {
+        let reply = match self.cluster.as_mut() {
+            Some(part) => {
+                part.readonly.insert(client);
+                Reply::Ok
+            }
+            None => Reply::Error(Rc::from("ERR This instance has cluster support disabled")),
+        };
+        ctx.send(
+            client,
+            Msg::Reply {
+                id,
+                reply,
+                at: None,
+            },
+        );
+    }
+
+    /// `CLUSTER SLOTS`: this node's slot map (node `i` is process `i`), each owner with the
+    /// replicas listed beside it (`addNodeReplyForClusterSlot`). Outside cluster mode Redis
+    /// answers an error; the simulated clients only ask cluster nodes.
     pub(super) fn on_cluster_slots(&mut self, ctx: &mut Ctx<'_, Msg>, client: ProcessId, id: u64) {
         let Some(part) = self.cluster.as_ref() else {
             return;
         };
-        let ranges = part
-            .node
-            .view()
+        let view = part.node.view();
+        let ranges: Vec<_> = view
             .owner_ranges()
             .into_iter()
             .map(|(a, b, owner)| (a, b, owner.map(process_of)))
+            .collect();
+        let owners: std::collections::BTreeSet<ProcessId> =
+            ranges.iter().filter_map(|r| r.2).collect();
+        let (me, offset) = (part.node.id(), self.data.repl.offset);
+        let replicas = owners
+            .into_iter()
+            .map(|o| {
+                let of = view.available_replicas_of(NodeId(o.0), me, offset);
+                (o, of.into_iter().map(process_of).collect())
+            })
             .collect();
         ctx.send(
             client,
             Msg::SlotsReply {
                 id,
                 ranges: Rc::new(ranges),
+                replicas: Rc::new(replicas),
             },
         );
     }
@@ -181,13 +216,14 @@ impl Server {
         let part = self.cluster.as_mut()?;
         // resetClient clears CLIENT_ASKING after every command.
         let asking = part.asking.remove(&client);
+        let readonly = part.readonly.contains(&client);
         let key = cmd.key()?;
         let keys: [&[u8]; 1] = [key.as_bytes()];
         let query = Query {
             keys: &keys,
             is_write: cmd.is_write(),
             asking,
-            readonly: false,
+            readonly,
         };
         let keyspace = &self.data.keyspace;
         let exists = |k: &[u8]| std::str::from_utf8(k).is_ok_and(|k| keyspace.get(k).is_some());

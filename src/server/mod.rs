@@ -403,6 +403,7 @@ impl Server {
             Msg::Admin(c) => self.on_admin(ctx, &c),
             Msg::ClusterBus(m) => self.on_cluster_bus(ctx, &m),
             Msg::Asking { id } => self.on_asking(ctx, from, id),
+            Msg::ReadOnly { id } => self.on_readonly(ctx, from, id),
             Msg::ClusterSlots { id } => self.on_cluster_slots(ctx, from, id),
             Msg::MigrateKeys { id, keys } => self.on_migrate_keys(ctx, from, id, &keys),
             Msg::MigrateReply { id, error } => self.on_migrate_reply(ctx, id, error),

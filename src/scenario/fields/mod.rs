@@ -100,6 +100,7 @@ const WORKLOAD_KEYS: &[&str] = &[
     "keys",
     "key_prefix",
     "read_from",
+    "read_from_replicas",
     "master_name",
     "distribution",
     "hot_keys",

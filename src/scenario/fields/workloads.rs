@@ -157,6 +157,7 @@ fn workload_spec(
         return None;
     }
     let (timeout_ns, start_ns, stop_ns) = schedule(cx, w, env)?;
+    let read_from_replicas = read_from_replicas(cx, w, &target)?;
     let sentinel_aware = matches!(target, Target::Sentinels(_));
     let follow = follow(cx, w, sentinel_aware)?;
     if let (Some(n), false) = (w.get("sentinel_order"), sentinel_aware) {
@@ -190,6 +191,7 @@ fn workload_spec(
             )),
             None => None,
         },
+        read_from_replicas,
         key_prefix: match w.get("key_prefix") {
             Some(n) => cx.string(n, &w.at("key_prefix"))?.to_string(),
             None => String::new(),
@@ -204,6 +206,33 @@ fn workload_spec(
         stop_ns,
         final_reads_ns,
     })
+}
+
+/// `read_from_replicas` (cluster clients only), and `read_from` refused for cluster clients,
+/// which pick a node per key.
+fn read_from_replicas(cx: &mut Cx, w: &WorkloadInput, target: &Target) -> Option<bool> {
+    let cluster = matches!(target, Target::Cluster(_));
+    if let (Some(n), true) = (w.get("read_from"), cluster) {
+        let hint = "cluster clients read from the replica of each key's shard with \
+                    `read_from_replicas = true`";
+        let msg = "`read_from` names one server, but a cluster client sends each key to its \
+                   slot's shard";
+        cx.err(n.origin, &w.at("read_from"), msg.into(), Some(hint.into()));
+        return None;
+    }
+    let Some(n) = w.get("read_from_replicas") else {
+        return Some(false);
+    };
+    let p = w.at("read_from_replicas");
+    let on = cx.boolean(n, &p)?;
+    if on && !cluster {
+        let hint = "set `discovery = \"cluster\"`, or read from one replica with \
+                    `read_from = \"<replica>\"`";
+        let msg = "`read_from_replicas` applies to cluster clients only";
+        cx.err(n.origin, &p, msg.into(), Some(hint.into()));
+        return None;
+    }
+    Some(on)
 }
 
 fn value_size(cx: &mut Cx, w: &WorkloadInput) -> Option<usize> {
@@ -413,7 +442,19 @@ fn slot_map(c: &crate::scenario::ClusterSpec, servers: &[ServerSpec]) -> SlotMap
     for (shard, range) in c.shards.iter().zip(ranges) {
         owners.extend(range.map(|_| Some(ProcessId(shard.primary as u32))));
     }
-    SlotMap { nodes, owners }
+    let replicas = c
+        .shards
+        .iter()
+        .map(|s| {
+            let of = s.replicas.iter().map(|&r| ProcessId(r as u32)).collect();
+            (ProcessId(s.primary as u32), of)
+        })
+        .collect();
+    SlotMap {
+        nodes,
+        owners,
+        replicas,
+    }
 }
 
 fn distribution(cx: &mut Cx, w: &WorkloadInput, keys: u32) -> Option<KeyDistribution> {
