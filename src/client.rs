@@ -47,6 +47,10 @@ pub enum OpKind {
     Sadd,
     /// `SMEMBERS s<n>`: only in the final reads, never drawn from the mix.
     Smembers,
+    /// `MSET` of the `multi_keys` keys of group `m{<n>}` (hash-tagged), a unique value each.
+    Mset,
+    /// `MGET` of the `multi_keys` keys of group `m{<n>}`.
+    Mget,
 }
 
 impl OpKind {
@@ -60,29 +64,39 @@ impl OpKind {
             OpKind::Del => "del",
             OpKind::Sadd => "sadd",
             OpKind::Smembers => "smembers",
+            OpKind::Mset => "mset",
+            OpKind::Mget => "mget",
         }
     }
     /// The kinds a mix may draw, in scenario-file order.
-    pub const ALL: [OpKind; 6] = [
+    pub const ALL: [OpKind; 8] = [
         OpKind::Set,
         OpKind::Get,
         OpKind::Incr,
         OpKind::Append,
         OpKind::Del,
         OpKind::Sadd,
+        OpKind::Mset,
+        OpKind::Mget,
     ];
-    /// The letter of the key family the kind works on (`k<n>`, `c<n>`, `l<n>`, `s<n>`).
+    /// The letter of the key family the kind works on (`k<n>`, `c<n>`, `l<n>`, `s<n>`,
+    /// `m{<n>}.<i>`).
     pub fn family(self) -> &'static str {
         match self {
             OpKind::Set | OpKind::Get | OpKind::Del => "k",
             OpKind::Incr => "c",
             OpKind::Append => "l",
             OpKind::Sadd | OpKind::Smembers => "s",
+            OpKind::Mset | OpKind::Mget => "m",
         }
     }
     /// Whether the kind writes (and so may be followed by `WAIT`).
     pub fn is_write(self) -> bool {
-        !matches!(self, OpKind::Get | OpKind::Smembers)
+        !matches!(self, OpKind::Get | OpKind::Smembers | OpKind::Mget)
+    }
+    /// Whether the kind names several keys (`MSET`, `MGET`).
+    pub fn is_multi_key(self) -> bool {
+        matches!(self, OpKind::Mset | OpKind::Mget)
     }
 }
 
@@ -186,6 +200,11 @@ pub struct WorkloadSpec {
     pub mix: Vec<(OpKind, u32)>,
     /// Bytes of each written value (at least the unique token's length).
     pub value_size: usize,
+    /// Keys per `MSET`/`MGET`.
+    pub multi_keys: u32,
+    /// Whether the keys of one `MSET`/`MGET` share a hash tag (`m{<n>}.<i>`, one slot), or not
+    /// (`m<n>.<i>`: in a cluster, `-CROSSSLOT`).
+    pub hash_tags: bool,
     /// `WAIT numreplicas timeout_ms` after every acknowledged write.
     pub wait: Option<(u32, u64)>,
     /// `WAITAOF numlocal numreplicas timeout_ms` after every acknowledged write (Redis 7.2).
@@ -209,6 +228,10 @@ struct Pending {
     /// The key and the written value as the history holds them (shared by both events).
     key_text: Text,
     value_text: Option<Text>,
+    /// A multi-key command's other keys with their written values (history texts), and for
+    /// `MGET` what was read of them once it answered.
+    more: Vec<(Text, Option<Text>)>,
+    more_output: Vec<Value>,
     waiting_for_wait: bool,
     output: Value,
     /// Where the write landed, from its reply.
@@ -245,7 +268,7 @@ pub struct Client {
     /// history's.
     keys: BTreeMap<(&'static str, u32), (Rc<str>, Text)>,
     /// The command names, by kind, held once.
-    names: [Option<Text>; 7],
+    names: [Option<Text>; 9],
     /// Replication IDs as the history's positions hold them, held once.
     replids: BTreeMap<crate::redis::ReplId, Text>,
     me: u32,
@@ -658,13 +681,30 @@ impl Client {
             Some(n) => (OpKind::Smembers, n),
             None => (self.pick_kind(ctx), self.pick_key_index(ctx)),
         };
-        let (key, key_text) = self.key(kind.family(), n);
+        let (key, key_text) = match kind.is_multi_key() {
+            true => self.multi_key(n, 0),
+            false => self.key(kind.family(), n),
+        };
         self.next_id += 1;
         let id = self.next_id;
         let value: Option<Rc<str>> = match kind {
-            OpKind::Set | OpKind::Append | OpKind::Sadd => Some(self.unique_value(id)),
+            OpKind::Set | OpKind::Append | OpKind::Sadd | OpKind::Mset => {
+                Some(self.unique_value(id))
+            }
             _ => None,
         };
+        // A multi-key command's other keys, each written with a value of its own.
+        let mut more = Vec::new();
+        if kind.is_multi_key() {
+            for i in 1..self.spec.multi_keys {
+                let (k, text) = self.multi_key(n, i);
+                let v = (kind == OpKind::Mset).then(|| {
+                    self.next_id += 1;
+                    self.unique_value(self.next_id)
+                });
+                more.push((k, text, v));
+            }
+        }
         let cmd = match kind {
             OpKind::Set => Command::Set(key.clone(), value.clone().expect("set has a value")),
             OpKind::Get => Command::Get(key.clone()),
@@ -675,20 +715,46 @@ impl Client {
             OpKind::Del => Command::Del(key.clone()),
             OpKind::Sadd => Command::Sadd(key.clone(), value.clone().expect("sadd has a value")),
             OpKind::Smembers => Command::Smembers(key.clone()),
+            OpKind::Mset => Command::Mset(
+                std::iter::once((key.clone(), value.clone().expect("mset has values")))
+                    .chain(
+                        more.iter()
+                            .map(|(k, _, v)| (k.clone(), v.clone().expect("mset has values"))),
+                    )
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            OpKind::Mget => Command::Mget(
+                std::iter::once(key.clone())
+                    .chain(more.iter().map(|(k, _, _)| k.clone()))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
         };
         let value_text = value.as_deref().map(Text::from);
+        let more: Vec<(Text, Option<Text>)> = more
+            .into_iter()
+            .map(|(_, text, v)| (text, v.as_deref().map(Text::from)))
+            .collect();
+        // One invoke per key: a multi-key command is one operation on each of its keys, made
+        // and completed together (docs/ARCHITECTURE.md, history format).
         let f = self.name(kind);
-        self.events.push(HistoryEvent {
-            process: self.me,
-            kind: EventType::Invoke,
-            f,
-            key: key_text.clone(),
-            value: value_text.clone().map_or(Value::Null, Value::Str),
-            time_ns: ctx.global_now().0,
-            server: None,
-            error: None,
-            position: None,
-        });
+        let time_ns = ctx.global_now().0;
+        for (k, v) in
+            std::iter::once((&key_text, &value_text)).chain(more.iter().map(|(k, v)| (k, v)))
+        {
+            self.events.push(HistoryEvent {
+                process: self.me,
+                kind: EventType::Invoke,
+                f: f.clone(),
+                key: k.clone(),
+                value: v.clone().map_or(Value::Null, Value::Str),
+                time_ns,
+                server: None,
+                error: None,
+                position: None,
+            });
+        }
         let to = match (kind, self.spec.read_from) {
             (OpKind::Get, _) if cluster && self.spec.read_from_replicas => self
                 .cluster_replica(&key)
@@ -703,6 +769,8 @@ impl Client {
             key: key.clone(),
             key_text,
             value_text,
+            more,
+            more_output: Vec::new(),
             waiting_for_wait: false,
             at: None,
             output: Value::Null,
@@ -764,6 +832,26 @@ impl Client {
             .entry((family, n))
             .or_insert_with(|| {
                 let key = format!("{prefix}{family}{n}");
+                (Rc::from(key.as_str()), Text::from(key))
+            })
+            .clone()
+    }
+
+    /// Key `i` of multi-key group `n`: `m{<n>}.<i>`, the group's hash tag shared by its keys
+    /// (one slot), or `m<n>.<i>` without hash tags; held once.
+    fn multi_key(&mut self, n: u32, i: u32) -> (Rc<str>, Text) {
+        let (prefix, tags) = (&self.spec.key_prefix, self.spec.hash_tags);
+        let index = n
+            .checked_mul(self.spec.multi_keys)
+            .and_then(|g| g.checked_add(i))
+            .expect("keys times multi_keys is limited when the scenario is read");
+        self.keys
+            .entry(("m", index))
+            .or_insert_with(|| {
+                let key = match tags {
+                    true => format!("{prefix}m{{{n}}}.{i}"),
+                    false => format!("{prefix}m{n}.{i}"),
+                };
                 (Rc::from(key.as_str()), Text::from(key))
             })
             .clone()
@@ -842,6 +930,12 @@ impl Client {
             reply => {
                 let is_write = p.kind.is_write();
                 let output = match (&reply, p.kind) {
+                    (Reply::Values(items), OpKind::Mget) => {
+                        let read =
+                            |v: &Option<Rc<str>>| v.as_deref().map_or(Value::Null, Value::from);
+                        p.more_output = items.iter().skip(1).map(read).collect();
+                        items.first().map_or(Value::Null, read)
+                    }
                     (Reply::Bulk(v), _) => Value::from(v.as_ref()),
                     (Reply::Array(items), _) => Value::Json(Box::new(serde_json::Value::Array(
                         items
@@ -850,7 +944,7 @@ impl Client {
                             .collect(),
                     ))),
                     (Reply::Int(n), OpKind::Incr) => Value::Int(*n),
-                    (_, OpKind::Set | OpKind::Append | OpKind::Sadd) => {
+                    (_, OpKind::Set | OpKind::Append | OpKind::Sadd | OpKind::Mset) => {
                         p.value_text.clone().map_or(Value::Null, Value::Str)
                     }
                     _ => Value::Null,
@@ -891,18 +985,35 @@ impl Client {
         let position =
             p.at.filter(|_| kind == EventType::Ok)
                 .map(|m| self.position(m));
-        let event = HistoryEvent {
-            process: self.me,
-            kind,
-            f: self.name(p.kind),
-            key: p.key_text.clone(),
-            value,
-            time_ns: ctx.global_now().0,
-            server: server.map(|s| self.servers[s.index()].clone()),
-            error: error.map(|e| self.text(e)),
-            position,
+        // A multi-key command's other keys complete with it: an MSET's written value where the
+        // first key's is recorded, an MGET's read values when it answered.
+        let more_values: Vec<Value> = match (p.kind, kind) {
+            (OpKind::Mget, EventType::Ok) => p.more_output.clone(),
+            (OpKind::Mset, _) if value != Value::Null => p
+                .more
+                .iter()
+                .map(|(_, v)| v.clone().map_or(Value::Null, Value::Str))
+                .collect(),
+            _ => vec![Value::Null; p.more.len()],
         };
-        self.events.push(event);
+        let f = self.name(p.kind);
+        let server = server.map(|s| self.servers[s.index()].clone());
+        let error = error.map(|e| self.text(e));
+        let time_ns = ctx.global_now().0;
+        let keys = std::iter::once(&p.key_text).chain(p.more.iter().map(|(k, _)| k));
+        for (key, value) in keys.zip(std::iter::once(value).chain(more_values)) {
+            self.events.push(HistoryEvent {
+                process: self.me,
+                kind,
+                f: f.clone(),
+                key: key.clone(),
+                value,
+                time_ns,
+                server: server.clone(),
+                error: error.clone(),
+                position: position.clone(),
+            });
+        }
         if let Some(n) = self.final_read_due() {
             // A final read moves on to the next set only once it succeeded.
             let done = p.kind == OpKind::Smembers && kind == EventType::Ok;

@@ -277,9 +277,75 @@ pub struct HistoryEvent {
     pub position: Option<Position>,
 }
 
-/// Whether the command named `f` only reads (`get`, `smembers`): every other one may write.
+/// Whether the command named `f` only reads (`get`, `mget`, `smembers`): every other one may
+/// write.
 pub fn is_read(f: &str) -> bool {
-    matches!(f, "get" | "smembers")
+    matches!(f, "get" | "mget" | "smembers")
+}
+
+/// The single-key command a multi-key command's operation on one of its keys is judged as:
+/// `mset` as `set`, `mget` as `get`; any other name as it is.
+pub fn per_key_f(f: &str) -> &str {
+    match f {
+        "mset" => "set",
+        "mget" => "get",
+        other => other,
+    }
+}
+
+/// Pairs invokes with completions: each completion with the open invoke of its process, and
+/// when a multi-key command left several open (one per key, invoked together), with the one of
+/// its key. An invoke of a key the process has open already replaces it (that one never
+/// completes). `key_of` gives an open operation's key.
+#[derive(Debug, Default)]
+pub struct OpenInvokes {
+    /// Each process's latest open operation.
+    latest: std::collections::BTreeMap<u32, usize>,
+    /// A process's other open operations, on other keys (a multi-key command's).
+    others: std::collections::BTreeMap<u32, Vec<usize>>,
+}
+
+impl OpenInvokes {
+    /// Records operation `op`, invoked by `process` on `key`.
+    pub fn invoke<'k>(
+        &mut self,
+        process: u32,
+        key: &str,
+        op: usize,
+        key_of: impl Fn(usize) -> &'k str,
+    ) {
+        if let Some(prev) = self.latest.insert(process, op)
+            && key_of(prev) != key
+        {
+            self.others.entry(process).or_default().push(prev);
+        }
+    }
+
+    /// The open operation a completion of `process` on `key` completes, if any.
+    pub fn complete<'k>(
+        &mut self,
+        process: u32,
+        key: &str,
+        key_of: impl Fn(usize) -> &'k str,
+    ) -> Option<usize> {
+        let Some(others) = self.others.get_mut(&process) else {
+            return self.latest.remove(&process);
+        };
+        let op = match others.iter().position(|&i| key_of(i) == key) {
+            Some(at) => others.remove(at),
+            None => {
+                let latest = self.latest.remove(&process);
+                if let Some(next) = others.pop() {
+                    self.latest.insert(process, next);
+                }
+                latest?
+            }
+        };
+        if others.is_empty() {
+            self.others.remove(&process);
+        }
+        Some(op)
+    }
 }
 
 /// A whole history, in time order.
@@ -358,17 +424,19 @@ impl History {
         History { events }
     }
 
-    /// Pairs each invoke with the next completion of the same process.
+    /// Pairs each invoke with the next completion of the same process (and key, for the
+    /// operations of a multi-key command, [`OpenInvokes`]); a multi-key command's operations
+    /// are named as the single-key command each is judged as ([`per_key_f`]).
     pub fn operations(&self) -> Vec<Operation<'_>> {
-        let mut open: std::collections::BTreeMap<u32, usize> = Default::default();
+        let mut open = OpenInvokes::default();
         let mut ops: Vec<Operation<'_>> = Vec::with_capacity(self.events.len() / 2 + 1);
         for e in &self.events {
             match e.kind {
                 EventType::Invoke => {
-                    open.insert(e.process, ops.len());
+                    open.invoke(e.process, &e.key, ops.len(), |i| ops[i].key);
                     ops.push(Operation {
                         process: e.process,
-                        f: &e.f,
+                        f: per_key_f(&e.f),
                         key: &e.key,
                         input: &e.value,
                         output: None,
@@ -380,7 +448,7 @@ impl History {
                     });
                 }
                 kind => {
-                    if let Some(i) = open.remove(&e.process) {
+                    if let Some(i) = open.complete(e.process, &e.key, |i| ops[i].key) {
                         let op = &mut ops[i];
                         op.outcome = kind;
                         op.output = Some(&e.value);
@@ -425,6 +493,48 @@ mod tests {
             error: None,
             position: None,
         }
+    }
+
+    fn keyed(process: u32, kind: EventType, f: &str, key: &str, t: u64) -> HistoryEvent {
+        HistoryEvent {
+            f: f.into(),
+            key: key.into(),
+            ..ev(process, kind, t, Value::Null)
+        }
+    }
+
+    #[test]
+    fn a_multi_key_command_pairs_each_key_with_its_own_completion() {
+        // Process 1's MSET of a and b, completed in the other order; process 2's GET between.
+        let h = History {
+            events: vec![
+                keyed(1, EventType::Invoke, "mset", "a", 1),
+                keyed(1, EventType::Invoke, "mset", "b", 1),
+                keyed(2, EventType::Invoke, "get", "a", 2),
+                keyed(1, EventType::Ok, "mset", "b", 5),
+                keyed(2, EventType::Ok, "get", "a", 6),
+                keyed(1, EventType::Info, "mset", "a", 7),
+            ],
+        };
+        let ops = h.operations();
+        let by_key = |p: u32, k: &str| *ops.iter().find(|o| o.process == p && o.key == k).unwrap();
+        assert_eq!(ops.len(), 3);
+        let (a, b) = (by_key(1, "a"), by_key(1, "b"));
+        assert_eq!((a.outcome, a.complete_ns), (EventType::Info, u64::MAX));
+        assert_eq!((b.outcome, b.complete_ns), (EventType::Ok, 5));
+        // Judged as the single-key commands they are per key.
+        assert_eq!((a.f, by_key(2, "a").f), ("set", "get"));
+        // A process that invokes a key it has open again replaces it, as before.
+        let again = History {
+            events: vec![
+                keyed(1, EventType::Invoke, "set", "a", 1),
+                keyed(1, EventType::Invoke, "set", "a", 2),
+                keyed(1, EventType::Ok, "set", "a", 3),
+            ],
+        };
+        let ops = again.operations();
+        assert_eq!(ops[0].outcome, EventType::Info);
+        assert_eq!((ops[1].invoke_ns, ops[1].complete_ns), (2, 3));
     }
 
     #[test]

@@ -395,6 +395,16 @@ impl Message for Msg {
                 Reply::Array(items) => crate::redis::resp_array_len(
                     &items.iter().map(|i| i.as_bytes()).collect::<Vec<_>>(),
                 ),
+                // `*N\r\n`, then `$len\r\n<value>\r\n` or `$-1\r\n` (5 bytes) per key.
+                Reply::Values(items) => {
+                    items
+                        .iter()
+                        .fold(crate::redis::resp_array_len(&[]), |n, i| {
+                            n + i
+                                .as_ref()
+                                .map_or(5, |v| crate::redis::resp_array_len(&[v.as_bytes()]) - 4)
+                        })
+                }
                 _ => 8,
             },
             Msg::Rdb { bytes, .. } | Msg::RdbChunk { bytes, .. } => *bytes,
@@ -565,5 +575,8 @@ fn reply_word(r: &Reply) -> u64 {
             .iter()
             .fold(6, |h, i| h.rotate_left(5) ^ crate::sim::fnv1a(i.as_bytes())),
         Reply::Ints(v) => v.iter().fold(7, |h, n| h.rotate_left(5) ^ *n as u64),
+        Reply::Values(v) => v.iter().fold(8, |h, i| {
+            h.rotate_left(5) ^ i.as_ref().map_or(2, |s| crate::sim::fnv1a(s.as_bytes()))
+        }),
     }
 }

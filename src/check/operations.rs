@@ -28,18 +28,19 @@ impl<'a> Operations<'a> {
             events.len() < OPEN as usize,
             "a history has fewer than 2^32 - 1 events"
         );
-        let mut open: std::collections::HashMap<u32, usize, FastHash> = Default::default();
+        let mut open = crate::history::OpenInvokes::default();
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(events.len() / 2 + 1);
         let mut slot: std::collections::HashMap<&'a str, usize, FastHash> = Default::default();
         let mut keys: Vec<(&'a str, Vec<u32>)> = Vec::new();
         for (i, e) in events.iter().enumerate() {
+            let key_of = |op: usize| &*events[pairs[op].0 as usize].key;
             if e.kind != EventType::Invoke {
-                if let Some(op) = open.remove(&e.process) {
+                if let Some(op) = open.complete(e.process, &e.key, key_of) {
                     pairs[op].1 = i as u32;
                 }
                 continue;
             }
-            open.insert(e.process, pairs.len());
+            open.invoke(e.process, &e.key, pairs.len(), key_of);
             let k = *slot.entry(&e.key).or_insert_with(|| {
                 keys.push((&e.key, Vec::new()));
                 keys.len() - 1
@@ -90,7 +91,7 @@ fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Opera
     let e = &events[invoke as usize];
     let mut op = Operation {
         process: e.process,
-        f: &e.f,
+        f: crate::history::per_key_f(&e.f),
         key: &e.key,
         input: &e.value,
         output: None,

@@ -123,6 +123,8 @@ struct Outcome {
     kind: EventType,
     value: Value,
     error: Option<String>,
+    /// What an MGET read of its other keys.
+    more: Vec<Value>,
 }
 
 impl Client {
@@ -249,19 +251,37 @@ impl Client {
             Some(n) => n,
             None => self.pick_key_index(),
         };
-        let key = format!("{}{}{key_index}", self.plan.spec.key_prefix, kind.family());
+        let spec = &self.plan.spec;
+        // A multi-key command's keys, named as the simulated client names them.
+        let keys: Vec<String> = match kind.is_multi_key() {
+            true => (0..spec.multi_keys)
+                .map(|i| match spec.hash_tags {
+                    true => format!("{}m{{{key_index}}}.{i}", spec.key_prefix),
+                    false => format!("{}m{key_index}.{i}", spec.key_prefix),
+                })
+                .collect(),
+            false => vec![format!("{}{}{key_index}", spec.key_prefix, kind.family())],
+        };
+        let key = keys[0].clone();
         let target = self.target(kind, &key)?;
         self.next_id += 1;
-        let value = matches!(kind, OpKind::Set | OpKind::Append | OpKind::Sadd)
-            .then(|| self.unique_value());
-        self.record(
-            EventType::Invoke,
+        let value = matches!(
             kind,
-            &key,
-            value.clone().map_or(Value::Null, Value::from),
-            None,
-            None,
-        );
+            OpKind::Set | OpKind::Append | OpKind::Sadd | OpKind::Mset
+        )
+        .then(|| self.unique_value());
+        let mut values = vec![value.clone()];
+        for _ in 1..keys.len() {
+            values.push((kind == OpKind::Mset).then(|| {
+                self.next_id += 1;
+                self.unique_value()
+            }));
+        }
+        let written: Vec<Value> = values
+            .iter()
+            .map(|v| v.clone().map_or(Value::Null, Value::from))
+            .collect();
+        self.record_each(EventType::Invoke, kind, &keys, &written, None, None);
         let (mut to, mut asking, mut redirects) = (target, false, 0);
         loop {
             let server = Some(self.env.dir.name_of(&to.to_string()));
@@ -274,15 +294,16 @@ impl Client {
                     std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
                     _ => format!("cannot connect: {e}"),
                 };
-                self.record(EventType::Fail, kind, &key, Value::Null, server, Some(why));
+                let nulls = vec![Value::Null; keys.len()];
+                self.record_each(EventType::Fail, kind, &keys, &nulls, server, Some(why));
                 return Some(EventType::Fail);
             }
             let outcome = match asking {
                 true => match self.call(&["ASKING"]) {
-                    Ok(_) => self.execute(kind, &key, value.as_deref()),
+                    Ok(_) => self.execute(kind, &keys, &values),
                     Err(o) => o,
                 },
-                false => self.execute(kind, &key, value.as_deref()),
+                false => self.execute(kind, &keys, &values),
             };
             if outcome.kind == EventType::Fail
                 && redirects < MAX_REDIRECTS
@@ -293,14 +314,17 @@ impl Client {
                 continue;
             }
             let completed = outcome.kind;
-            self.record(
-                outcome.kind,
-                kind,
-                &key,
-                outcome.value,
-                server,
-                outcome.error,
-            );
+            // The other keys complete with the first: an MSET's written values (where the
+            // first key's is recorded), an MGET's reads.
+            let mut done = vec![outcome.value.clone()];
+            done.extend((1..keys.len()).map(|i| match (kind, outcome.kind) {
+                (OpKind::Mget, EventType::Ok) => {
+                    outcome.more.get(i - 1).cloned().unwrap_or(Value::Null)
+                }
+                (OpKind::Mset, _) if !outcome.value.is_null() => written[i].clone(),
+                _ => Value::Null,
+            }));
+            self.record_each(outcome.kind, kind, &keys, &done, server, outcome.error);
             return Some(completed);
         }
     }
@@ -412,8 +436,19 @@ impl Client {
         }
     }
 
-    fn execute(&mut self, kind: OpKind, key: &str, value: Option<&str>) -> Outcome {
+    fn execute(&mut self, kind: OpKind, keys: &[String], values: &[Option<String>]) -> Outcome {
+        let (key, value) = (keys[0].as_str(), values[0].as_deref());
         let words: Vec<&str> = match (kind, value) {
+            (OpKind::Mset, _) => std::iter::once("MSET")
+                .chain(
+                    keys.iter()
+                        .zip(values)
+                        .flat_map(|(k, v)| [k.as_str(), v.as_deref().unwrap_or_default()]),
+                )
+                .collect(),
+            (OpKind::Mget, _) => std::iter::once("MGET")
+                .chain(keys.iter().map(String::as_str))
+                .collect(),
             (OpKind::Set, Some(v)) => vec!["SET", key, v],
             (OpKind::Append, Some(v)) => vec!["APPEND", key, v],
             (OpKind::Get, _) => vec!["GET", key],
@@ -433,7 +468,16 @@ impl Client {
             // Every error these commands get is raised before they run: they did not happen.
             return outcome(EventType::Fail, Value::Null, Some(e.to_string()));
         }
+        let read = |r: &Reply| match r {
+            Reply::Bulk(Some(b)) => Value::from(String::from_utf8_lossy(b).into_owned()),
+            _ => Value::Null,
+        };
+        let mut more = Vec::new();
         let output = match (&reply, kind) {
+            (Reply::Array(Some(items)), OpKind::Mget) => {
+                more = items.iter().skip(1).map(read).collect();
+                items.first().map_or(Value::Null, read)
+            }
             (Reply::Bulk(Some(b)), _) => Value::from(String::from_utf8_lossy(b).into_owned()),
             (Reply::Integer(n), OpKind::Incr) => Value::from(*n),
             (Reply::Array(Some(items)), OpKind::Smembers) => {
@@ -442,15 +486,18 @@ impl Client {
                 members.sort();
                 Value::Array(members.into_iter().map(Value::from).collect())
             }
-            (_, OpKind::Set | OpKind::Append | OpKind::Sadd) => {
+            (_, OpKind::Set | OpKind::Append | OpKind::Sadd | OpKind::Mset) => {
                 value.map_or(Value::Null, Value::from)
             }
             _ => Value::Null,
         };
-        match (kind, self.plan.spec.wait) {
-            (OpKind::Get | OpKind::Smembers, _) | (_, None) => outcome(EventType::Ok, output, None),
+        let done = match (kind, self.plan.spec.wait) {
+            (OpKind::Get | OpKind::Smembers | OpKind::Mget, _) | (_, None) => {
+                outcome(EventType::Ok, output, None)
+            }
             (_, Some((n, timeout_ms))) => self.wait(n, timeout_ms, output),
-        }
+        };
+        Outcome { more, ..done }
     }
 
     /// `WAIT n timeout` after an acknowledged write: fewer replicas than asked is indeterminate.
@@ -627,6 +674,21 @@ impl Client {
         v
     }
 
+    /// Records one event per key (a multi-key command is one operation per key).
+    fn record_each(
+        &mut self,
+        kind: EventType,
+        op: OpKind,
+        keys: &[String],
+        values: &[Value],
+        server: Option<String>,
+        error: Option<String>,
+    ) {
+        for (key, value) in keys.iter().zip(values) {
+            self.record(kind, op, key, value.clone(), server.clone(), error.clone());
+        }
+    }
+
     fn record(
         &mut self,
         kind: EventType,
@@ -652,7 +714,12 @@ impl Client {
 }
 
 fn outcome(kind: EventType, value: Value, error: Option<String>) -> Outcome {
-    Outcome { kind, value, error }
+    Outcome {
+        kind,
+        value,
+        error,
+        more: Vec::new(),
+    }
 }
 
 /// The owners and replicas of a `CLUSTER SLOTS` reply.

@@ -21,6 +21,10 @@ pub enum Command {
     Sadd(Rc<str>, Rc<str>),
     /// `SMEMBERS key`.
     Smembers(Rc<str>),
+    /// `MSET key value [key value ...]`: every pair set at once.
+    Mset(Rc<[(Rc<str>, Rc<str>)]>),
+    /// `MGET key [key ...]`.
+    Mget(Rc<[Rc<str>]>),
     /// `WAIT numreplicas timeout_ms`.
     Wait(u32, u64),
     /// `WAITAOF numlocal numreplicas timeout_ms` (Redis 7.2).
@@ -38,6 +42,8 @@ impl Command {
             Command::Append(..) => "append",
             Command::Sadd(..) => "sadd",
             Command::Smembers(_) => "smembers",
+            Command::Mset(_) => "mset",
+            Command::Mget(_) => "mget",
             Command::Wait(..) => "wait",
             Command::WaitAof(..) => "waitaof",
         }
@@ -51,9 +57,18 @@ impl Command {
                 | Command::Del(_)
                 | Command::Append(..)
                 | Command::Sadd(..)
+                | Command::Mset(_)
         )
     }
-    /// The key, if the command has one.
+    /// Every key the command names, in order (`getKeysFromCommand`).
+    pub fn keys(&self) -> Vec<&Rc<str>> {
+        match self {
+            Command::Mset(pairs) => pairs.iter().map(|(k, _)| k).collect(),
+            Command::Mget(keys) => keys.iter().collect(),
+            other => other.key().into_iter().collect(),
+        }
+    }
+    /// The key, if the command has one (a multi-key command's first).
     pub fn key(&self) -> Option<&Rc<str>> {
         match self {
             Command::Get(k)
@@ -63,6 +78,8 @@ impl Command {
             | Command::Append(k, _)
             | Command::Sadd(k, _)
             | Command::Smembers(k) => Some(k),
+            Command::Mset(pairs) => pairs.first().map(|(k, _)| k),
+            Command::Mget(keys) => keys.first(),
             Command::Wait(..) | Command::WaitAof(..) => None,
         }
     }
@@ -76,6 +93,18 @@ impl Command {
             Command::Append(k, v) => resp_array_len(&[b"APPEND", k.as_bytes(), v.as_bytes()]),
             Command::Sadd(k, m) => resp_array_len(&[b"SADD", k.as_bytes(), m.as_bytes()]),
             Command::Smembers(k) => resp_array_len(&[b"SMEMBERS", k.as_bytes()]),
+            Command::Mset(pairs) => {
+                let mut args: Vec<&[u8]> = vec![b"MSET"];
+                for (k, v) in pairs.iter() {
+                    args.extend([k.as_bytes(), v.as_bytes()]);
+                }
+                resp_array_len(&args)
+            }
+            Command::Mget(keys) => {
+                let mut args: Vec<&[u8]> = vec![b"MGET"];
+                args.extend(keys.iter().map(|k| k.as_bytes()));
+                resp_array_len(&args)
+            }
             Command::Wait(n, t) => {
                 resp_array_len(&[b"WAIT", n.to_string().as_bytes(), t.to_string().as_bytes()])
             }
@@ -106,6 +135,16 @@ impl Command {
             ("APPEND", [k, v]) => Command::Append(rc(k), rc(v)),
             ("SADD", [k, m]) => Command::Sadd(rc(k), rc(m)),
             ("SMEMBERS", [k]) => Command::Smembers(rc(k)),
+            ("MSET", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => Command::Mset(
+                pairs
+                    .chunks(2)
+                    .map(|kv| (rc(kv[0]), rc(kv[1])))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            ("MGET", keys) if !keys.is_empty() => {
+                Command::Mget(keys.iter().map(|k| rc(k)).collect::<Vec<_>>().into())
+            }
             ("WAIT", [n, t]) => {
                 let n = n
                     .parse::<u32>()
@@ -126,8 +165,8 @@ impl Command {
                 Command::WaitAof(count(l)?, count(n)?, t)
             }
             (
-                "GET" | "SET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "WAIT"
-                | "WAITAOF",
+                "GET" | "SET" | "INCR" | "DEL" | "APPEND" | "SADD" | "SMEMBERS" | "MSET" | "MGET"
+                | "WAIT" | "WAITAOF",
                 _,
             ) => {
                 return Err(format!(
@@ -163,6 +202,15 @@ impl Reply {
                 .map(|(i, n)| format!("{}) (integer) {n}", i + 1))
                 .collect::<Vec<_>>()
                 .join(" "),
+            Reply::Values(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Some(v) => format!("{}) \"{v}\"", i + 1),
+                    None => format!("{}) (nil)", i + 1),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
             Reply::Error(e) => format!("(error) {e}"),
         }
     }
@@ -178,6 +226,14 @@ impl fmt::Display for Command {
             Command::Append(k, v) => write!(f, "APPEND {k} {v}"),
             Command::Sadd(k, m) => write!(f, "SADD {k} {m}"),
             Command::Smembers(k) => write!(f, "SMEMBERS {k}"),
+            Command::Mset(pairs) => {
+                write!(f, "MSET")?;
+                pairs.iter().try_for_each(|(k, v)| write!(f, " {k} {v}"))
+            }
+            Command::Mget(keys) => {
+                write!(f, "MGET")?;
+                keys.iter().try_for_each(|k| write!(f, " {k}"))
+            }
             Command::Wait(n, t) => write!(f, "WAIT {n} {t}"),
             Command::WaitAof(l, n, t) => write!(f, "WAITAOF {l} {n} {t}"),
         }
@@ -228,6 +284,8 @@ pub enum Reply {
     Array(Rc<[Rc<str>]>),
     /// An array of integers (`WAITAOF`: local and replicas).
     Ints(Rc<[i64]>),
+    /// An array of bulk strings or nulls (`MGET`: a missing key is a null).
+    Values(Rc<[Option<Rc<str>>]>),
     /// An error reply: the full text after `-`, e.g. `READONLY You can't write against a read only replica.`
     Error(Rc<str>),
 }
@@ -288,6 +346,31 @@ mod tests {
 
     fn rc(s: &str) -> Rc<str> {
         Rc::from(s)
+    }
+
+    #[test]
+    fn multi_key_commands_encode_parse_and_name_their_keys() {
+        let mset = Command::from_words(&["mset", "a", "1", "bb", "22"]).unwrap();
+        assert_eq!(
+            mset.resp_len(),
+            "*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$2\r\nbb\r\n$2\r\n22\r\n".len() as u64
+        );
+        assert_eq!(mset.to_string(), "MSET a 1 bb 22");
+        assert!(mset.is_write());
+        assert_eq!(mset.keys(), [&rc("a"), &rc("bb")]);
+        let mget = Command::from_words(&["MGET", "a", "bb"]).unwrap();
+        assert_eq!(
+            mget.resp_len(),
+            "*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$2\r\nbb\r\n".len() as u64
+        );
+        assert!(!mget.is_write());
+        assert_eq!(mget.key(), Some(&rc("a")));
+        for bad in [&["MSET", "a"][..], &["MSET"], &["MGET"]] {
+            let e = Command::from_words(bad).unwrap_err();
+            assert!(e.contains("wrong number of arguments"), "{e}");
+        }
+        let reply = Reply::Values(Rc::from(vec![Some(rc("x")), None]));
+        assert_eq!(reply.cli_text(), "1) \"x\" 2) (nil)");
     }
 
     #[test]

@@ -189,6 +189,28 @@ impl Keyspace {
                 },
                 Some(Value::Str(_)) => Self::wrong_type(),
             },
+            // t_string.c: msetGenericCommand sets every pair, answers +OK, always dirty.
+            Command::Mset(pairs) => {
+                for (k, v) in pairs.iter() {
+                    self.put(k.clone(), Value::Str(v.clone()));
+                }
+                Applied {
+                    reply: Reply::Ok,
+                    dirty: true,
+                }
+            }
+            // t_string.c: mgetCommand answers a null for a missing key or one of another type.
+            Command::Mget(keys) => Applied {
+                reply: Reply::Values(
+                    keys.iter()
+                        .map(|k| match self.map.get(k) {
+                            Some(Value::Str(v)) => Some(v.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+                dirty: false,
+            },
             Command::Wait(..) | Command::WaitAof(..) => {
                 unreachable!("WAIT and WAITAOF are handled by the server, not the keyspace")
             }
@@ -312,6 +334,22 @@ mod tests {
 
     fn rc(s: &str) -> Rc<str> {
         Rc::from(s)
+    }
+
+    #[test]
+    fn mset_sets_every_pair_and_mget_reads_nulls_for_missing_and_other_types() {
+        let mut ks = Keyspace::default();
+        let pairs: Vec<(Rc<str>, Rc<str>)> = vec![(rc("a"), rc("1")), (rc("b"), rc("2"))];
+        let set = ks.apply(&Command::Mset(pairs.into()));
+        assert_eq!((set.reply, set.dirty), (Reply::Ok, true));
+        ks.apply(&Command::Sadd(rc("s"), rc("m")));
+        let keys: Vec<Rc<str>> = vec![rc("b"), rc("missing"), rc("s"), rc("a")];
+        let got = ks.apply(&Command::Mget(keys.into()));
+        assert!(!got.dirty);
+        assert_eq!(
+            got.reply,
+            Reply::Values(Rc::from(vec![Some(rc("2")), None, None, Some(rc("1"))]))
+        );
     }
 
     #[test]

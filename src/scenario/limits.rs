@@ -81,12 +81,19 @@ fn workload_parts(s: &Scenario, w: &WorkloadGroup) -> Vec<(String, String, u64)>
     let path = format!("workloads.{}", w.spec.name);
     let ops = total_ops(s, w);
     let value = w.spec.value_size as u64;
-    let writes =
-        share(&w.spec, OpKind::Set) + share(&w.spec, OpKind::Append) + share(&w.spec, OpKind::Sadd);
-    let per_op = 2 * HISTORY_EVENT_BYTES + 2 * value * writes / 1000;
+    // A multi-key command records an operation per key.
+    let multi = u64::from(w.spec.multi_keys.max(1));
+    let multi_share = share(&w.spec, OpKind::Mset) + share(&w.spec, OpKind::Mget);
+    let writes = share(&w.spec, OpKind::Set)
+        + share(&w.spec, OpKind::Append)
+        + share(&w.spec, OpKind::Sadd)
+        + share(&w.spec, OpKind::Mset) * multi;
+    let events_per_op = 1000 + multi_share * (multi - 1);
+    let per_op = 2 * HISTORY_EVENT_BYTES * events_per_op / 1000 + 2 * value * writes / 1000;
     let history = ops.saturating_mul(per_op);
-    let families = 4u64.min(w.spec.mix.len() as u64);
-    let keys = (u64::from(w.spec.keys) * families).min(ops.max(1));
+    let single = w.spec.mix.iter().filter(|(k, _)| !k.is_multi_key()).count() as u64;
+    let families = 4u64.min(single) + u64::from(multi_share > 0) * multi;
+    let keys = (u64::from(w.spec.keys) * families).min(ops.max(1).saturating_mul(multi));
     // Appended tokens and set members accumulate: every one stays in the dataset.
     let appended =
         ops.saturating_mul(share(&w.spec, OpKind::Append) + share(&w.spec, OpKind::Sadd)) / 1000

@@ -38,7 +38,7 @@ impl Server {
             }
             return refuse(ctx, client, id, err);
         }
-        self.vitals.count(&cmd, self.read_found(&cmd));
+        self.vitals.count(&cmd, self.read_lookups(&cmd));
         if let Command::Wait(..) | Command::WaitAof(..) = cmd {
             let offset = self.data.repl.offset;
             self.on_wait(ctx, client, id, &cmd);
@@ -83,13 +83,19 @@ impl Server {
         self.reply(ctx, client, Msg::Reply { id, reply, at });
     }
 
-    /// Whether a read command finds its key (db.c: `lookupKeyRead` counts a hit or a miss; writes
-    /// look keys up with `lookupKeyWrite`, which counts neither). `None` for other commands.
-    fn read_found(&self, cmd: &Command) -> Option<bool> {
-        match cmd {
-            Command::Get(k) | Command::Smembers(k) => Some(self.data.keyspace.get(k).is_some()),
-            _ => None,
-        }
+    /// The keys a read command finds and misses (db.c: `lookupKeyRead` counts a hit or a miss
+    /// per key; writes look keys up with `lookupKeyWrite`, which counts neither).
+    fn read_lookups(&self, cmd: &Command) -> (u64, u64) {
+        let keys: &[Rc<str>] = match cmd {
+            Command::Get(k) | Command::Smembers(k) => std::slice::from_ref(k),
+            Command::Mget(keys) => keys,
+            _ => &[],
+        };
+        let hits = keys
+            .iter()
+            .filter(|k| self.data.keyspace.get(k).is_some())
+            .count() as u64;
+        (hits, keys.len() as u64 - hits)
     }
 
     /// server.c: processCommand sets `c->woff = server.master_repl_offset` after every command

@@ -217,8 +217,10 @@ impl Server {
         // resetClient clears CLIENT_ASKING after every command.
         let asking = part.asking.remove(&client);
         let readonly = part.readonly.contains(&client);
-        let key = cmd.key()?;
-        let keys: [&[u8]; 1] = [key.as_bytes()];
+        let keys: Vec<&[u8]> = cmd.keys().iter().map(|k| k.as_bytes()).collect();
+        if keys.is_empty() {
+            return None;
+        }
         let query = Query {
             keys: &keys,
             is_write: cmd.is_write(),

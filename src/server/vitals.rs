@@ -45,9 +45,9 @@ impl CommandVitals {
         }
     }
 
-    /// server.c: `call()` counts a command that ran; a read also counts a hit or a miss
-    /// (`found`, `None` for a command without a key read).
-    pub(crate) fn count(&mut self, cmd: &Command, found: Option<bool>) {
+    /// server.c: `call()` counts a command that ran; a read also counts its keys' hits and
+    /// misses (`lookups`).
+    pub(crate) fn count(&mut self, cmd: &Command, lookups: (u64, u64)) {
         if cmd.is_write() {
             self.writes += 1;
         } else if cmd.key().is_some() {
@@ -55,11 +55,8 @@ impl CommandVitals {
         } else {
             self.other += 1;
         }
-        match found {
-            Some(true) => self.keyspace_hits += 1,
-            Some(false) => self.keyspace_misses += 1,
-            None => {}
-        }
+        self.keyspace_hits += lookups.0;
+        self.keyspace_misses += lookups.1;
     }
 
     /// server.c: `call()` records a command's duration in its latency histogram

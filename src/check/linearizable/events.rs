@@ -81,7 +81,8 @@ pub enum Clock {
 
 /// Pairs events into operations. Every event must pass [`RawEvent`] checks: a completion
 /// needs an open invoke of its process with the same `f` and key, and may not come earlier
-/// than it; a process has at most one open invoke; `known_f` accepts the functions the model
+/// than it; a process has at most one open invoke per key (a multi-key command, `mset` or
+/// `mget`, is one invoke per key, made together); `known_f` accepts the functions the model
 /// understands.
 pub fn pair<V: Clone>(
     events: Vec<RawEvent<V>>,
@@ -89,7 +90,7 @@ pub fn pair<V: Clone>(
     known_f: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Paired<V>>, InputError> {
     let mut ops: Vec<Paired<V>> = Vec::with_capacity(events.len() / 2 + 1);
-    let mut open: BTreeMap<String, (usize, Option<u64>)> = BTreeMap::new();
+    let mut open: BTreeMap<(String, Option<String>), (usize, Option<u64>)> = BTreeMap::new();
     for (position, e) in events.into_iter().enumerate() {
         if !known_f(&e.f) {
             return Err(InputError::new(
@@ -101,17 +102,18 @@ pub fn pair<V: Clone>(
             Clock::Time => e.time.unwrap_or(0),
             Clock::FilePosition => position as u64,
         };
+        let at = (e.process.clone(), e.key.clone());
         if e.kind == EventType::Invoke {
-            if let Some((i, _)) = open.get(&e.process) {
+            if let Some((i, _)) = open.get(&at) {
                 return Err(InputError::new(
                     e.line,
                     format!(
-                        "process {} invokes again while its invoke on line {} is still open (one operation at a time per process)",
+                        "process {} invokes again while its invoke on line {} is still open (one operation at a time per process and key)",
                         e.process, ops[*i].line
                     ),
                 ));
             }
-            open.insert(e.process.clone(), (ops.len(), e.time));
+            open.insert(at, (ops.len(), e.time));
             ops.push(Paired {
                 line: e.line,
                 f: e.f,
@@ -125,7 +127,20 @@ pub fn pair<V: Clone>(
             });
             continue;
         }
-        let Some((i, invoke_time)) = open.remove(&e.process) else {
+        // No open invoke on this key: the process's only open invoke, if it has one, is the one
+        // the completion answers (and `complete` names the key that differs).
+        let found = open.remove(&at).or_else(|| {
+            let mine: Vec<_> = open
+                .keys()
+                .filter(|(p, _)| *p == e.process)
+                .cloned()
+                .collect();
+            match mine.as_slice() {
+                [only] => open.remove(only),
+                _ => None,
+            }
+        });
+        let Some((i, invoke_time)) = found else {
             return Err(InputError::new(
                 e.line,
                 format!(

@@ -128,7 +128,7 @@ mod tests {
         let k3 = vec![
             op("set", &a, &null, 1),
             op("get", &null, &a, 3),
-            op("mget", &bad, &null, 5),
+            op("hget", &bad, &null, 5),
         ];
         let made = std::cell::RefCell::new(Vec::new());
         let parts = vec![

@@ -10,7 +10,7 @@ use super::search::Op;
 use crate::history::{EventType, Value as HistoryValue};
 
 /// The functions simkv histories may use.
-pub const FUNCTIONS: [&str; 6] = ["get", "set", "del", "incr", "append", "cas"];
+pub const FUNCTIONS: [&str; 8] = ["get", "set", "del", "incr", "append", "cas", "mget", "mset"];
 
 /// One operation on a key, borrowed from a file or a run's history.
 #[derive(Clone, Copy, Debug)]
@@ -83,7 +83,7 @@ pub fn is_set_command(f: &str) -> bool {
 /// The model's command for an operation, or `None` when the operation is known not to have
 /// happened and asserts nothing.
 fn input(m: &RedisStringModel, o: &KeyOp) -> Result<KeyInput, InputError> {
-    Ok(match o.f {
+    Ok(match crate::history::per_key_f(o.f) {
         "get" => KeyInput::Get,
         "del" => KeyInput::Del,
         "incr" => KeyInput::Incr,

@@ -107,6 +107,8 @@ const WORKLOAD_KEYS: &[&str] = &[
     "hot_share",
     "mix",
     "value_size",
+    "multi_keys",
+    "hash_tags",
     "wait",
     "waitaof",
     "timeout",
