@@ -255,14 +255,14 @@ impl NodesView {
                     if !myself {
                         continue;
                     }
-                    if let Some((slot, to)) = inner.split_once("->-") {
-                        if let Ok(s) = slot.parse() {
-                            v.migrating.insert(s, to.to_string());
-                        }
-                    } else if let Some((slot, from)) = inner.split_once("-<-") {
-                        if let Ok(s) = slot.parse() {
-                            v.importing.insert(s, from.to_string());
-                        }
+                    let (map, slot, who) = match (inner.split_once("->-"), inner.split_once("-<-"))
+                    {
+                        (Some((slot, to)), _) => (&mut v.migrating, slot, to),
+                        (None, Some((slot, from))) => (&mut v.importing, slot, from),
+                        (None, None) => continue,
+                    };
+                    if let Ok(s) = slot.parse() {
+                        map.insert(s, who.to_string());
                     }
                     continue;
                 }
@@ -598,7 +598,7 @@ mod tests {
         assert_eq!(v.owner(16000), None);
         assert_eq!(v.migrating.get(&3443).map(String::as_str), Some(B));
         assert!(
-            v.migrating.get(&9).is_none(),
+            !v.migrating.contains_key(&9),
             "only the node's own line counts"
         );
         let text =
