@@ -13,6 +13,8 @@
 //! lost acknowledged writes, and the texts clients got: the redirections they followed
 //! (`MOVED <slot> c2r1`) and the errors operations failed with (slots and endpoints replaced by
 //! placeholders, since the two backends draw different keys and listen at different addresses).
+//! A resharding adds how many slots changed hands (`CLUSTER SETSLOT <slot> NODE` accepted) and
+//! when the last did, after the `reshard` fault started.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -154,6 +156,10 @@ pub struct ClusterFigures {
     pub redirects: Vec<String>,
     /// The error texts of failed operations, slots and endpoints as placeholders, in order.
     pub error_texts: Vec<String>,
+    /// Slots some node accepted `CLUSTER SETSLOT <slot> NODE` for (`cluster:setslot` node).
+    pub slots_moved: u64,
+    /// From the first `reshard` fault's start to the last such `SETSLOT ... NODE` (ms).
+    pub reshard_done_ms: Option<u64>,
 }
 
 impl Figures {
@@ -226,6 +232,31 @@ fn cluster_figures(r: &RunReport, failover: Option<&Failover>) -> ClusterFigures
             .collect(),
         ..ClusterFigures::default()
     };
+    let assigned: Vec<(u64, u16)> = notes
+        .iter()
+        .filter_map(|n| match &n.fact {
+            Fact::Cluster {
+                event: ClusterFact::SetSlot { slot, action, .. },
+                ..
+            } if action == "node" => Some((n.time.as_nanos() / 1_000_000, *slot)),
+            _ => None,
+        })
+        .collect();
+    out.slots_moved = assigned
+        .iter()
+        .map(|(_, s)| *s)
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
+    let reshard_start = notes.iter().find_map(|n| match &n.fact {
+        Fact::FaultStarted { fault } if fault.kind == "reshard" => {
+            Some(n.time.as_nanos() / 1_000_000)
+        }
+        _ => None,
+    });
+    out.reshard_done_ms = reshard_start.and_then(|start| {
+        let last = assigned.iter().map(|(t, _)| *t).max()?;
+        last.checked_sub(start)
+    });
     let Some(f) = failover else {
         return out;
     };
@@ -502,7 +533,10 @@ fn observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Getter, Tole
 }
 
 /// The rows a Redis Cluster run adds (see the module's header).
-fn cluster_observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Getter, Tolerance); 8] {
+fn cluster_observables(
+    margin_ms: u64,
+    ops_percent: u64,
+) -> [(&'static str, Getter, Tolerance); 10] {
     let timing = Tolerance::TimingMs { margin_ms };
     fn ms(f: &Figures, get: fn(&ClusterFigures) -> Option<u64>) -> Value {
         f.cluster
@@ -551,6 +585,16 @@ fn cluster_observables(margin_ms: u64, ops_percent: u64) -> [(&'static str, Gett
             "cluster: error texts",
             |f| texts(f, |c| &c.error_texts),
             Tolerance::Texts,
+        ),
+        (
+            "cluster: slots moved",
+            |f| Value::Number(f.cluster.as_ref().map_or(0, |c| c.slots_moved)),
+            Tolerance::Exact,
+        ),
+        (
+            "cluster: resharding done (ms)",
+            |f| ms(f, |c| c.reshard_done_ms),
+            timing,
         ),
     ]
 }

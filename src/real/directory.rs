@@ -19,6 +19,8 @@ pub struct Directory {
     by_run_id: BTreeMap<String, String>,
     by_node_id: BTreeMap<String, String>,
     proxies: BTreeMap<String, SocketAddr>,
+    /// (source, target) to the proxy of the target that the source's `MIGRATE` dials.
+    migrate_routes: BTreeMap<(String, String), SocketAddr>,
 }
 
 impl Directory {
@@ -41,6 +43,21 @@ impl Directory {
     pub fn add_proxy(&mut self, name: &str, addr: SocketAddr) {
         self.add_addr(name, addr);
         self.proxies.insert(name.to_string(), addr);
+    }
+
+    /// Records the proxy of `to`'s client port that `from`'s `MIGRATE` dials (see
+    /// `proxy::Network::listen_for`).
+    pub fn add_migrate_route(&mut self, from: &str, to: &str, addr: SocketAddr) {
+        self.add_addr(to, addr);
+        self.migrate_routes
+            .insert((from.to_string(), to.to_string()), addr);
+    }
+
+    /// Where `from`'s `MIGRATE` to `to` connects.
+    pub fn migrate_route(&self, from: &str, to: &str) -> Option<SocketAddr> {
+        self.migrate_routes
+            .get(&(from.to_string(), to.to_string()))
+            .copied()
     }
 
     /// Records a sentinel's run ID (`INFO server`'s `run_id`).
@@ -123,6 +140,13 @@ mod tests {
         assert_eq!(d.sentinel_named("abc"), "s1");
         assert_eq!(d.proxy_of(0), Some("127.9.1.1:4000".parse().unwrap()));
         assert_eq!(d.index("s1"), Some(1));
+        d.add_migrate_route("s1", "p1", "127.9.1.1:4001".parse().unwrap());
+        assert_eq!(
+            d.migrate_route("s1", "p1"),
+            Some("127.9.1.1:4001".parse().unwrap())
+        );
+        assert_eq!(d.migrate_route("p1", "s1"), None);
+        assert_eq!(d.name_of("127.9.1.1:4001"), "p1");
         assert_eq!(
             d.cluster_node_named("07c37dfeb235213a872192d90877d0cd55635b91"),
             "p1"

@@ -6,6 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::fact::{Fact, FaultRef};
@@ -14,6 +18,7 @@ use crate::sim::ProcessId;
 
 use super::directory::Directory;
 use super::proxy::{LinkRule, Network};
+use super::reshard::{self, Noted};
 use super::resp::Reply;
 use super::supervisor::{RealError, Supervisor};
 use super::watch::Watcher;
@@ -50,6 +55,14 @@ pub struct FaultDriver {
     holds: Holds,
     base_latency: BTreeMap<(String, String), Duration>,
     observer: Ipv4Addr,
+    scale: f64,
+    /// Nodes down or paused, as the resharders see them.
+    unavailable: Arc<Mutex<BTreeSet<String>>>,
+    /// Set when the run ends: the resharders stop.
+    stop: Arc<AtomicBool>,
+    reshards: Vec<JoinHandle<()>>,
+    notes_tx: Sender<Noted>,
+    notes_rx: Receiver<Noted>,
 }
 
 impl FaultDriver {
@@ -74,11 +87,18 @@ impl FaultDriver {
                 healed_ms: None,
             })
             .collect();
+        let (notes_tx, notes_rx) = channel();
         FaultDriver {
             faults,
             holds: Holds::default(),
             base_latency,
             observer,
+            scale,
+            unavailable: Arc::default(),
+            stop: Arc::default(),
+            reshards: Vec::new(),
+            notes_tx,
+            notes_rx,
         }
     }
 
@@ -94,6 +114,7 @@ impl FaultDriver {
 
     /// Starts and heals whatever is due at `now`.
     pub fn tick(&mut self, now: Duration, ctx: &mut FaultContext<'_>) -> Result<(), RealError> {
+        self.collect(ctx.watch);
         for i in 0..self.faults.len() {
             let f = &self.faults[i];
             if !f.active && !f.done && now >= f.start {
@@ -116,6 +137,77 @@ impl FaultDriver {
             self.faults[i].done = true;
         }
         Ok(())
+    }
+
+    /// Hands what the resharders observed to the watcher.
+    pub fn collect(&self, watch: &mut Watcher) {
+        while let Ok((ns, process, fact)) = self.notes_rx.try_recv() {
+            watch.note_at(ns, process, fact);
+        }
+    }
+
+    /// The run ends: resharders still moving slots stop after their current step (a `MIGRATE`
+    /// in flight ends first), and what they observed is handed over.
+    pub fn stop(&mut self, watch: &mut Watcher) {
+        self.stop.store(true, Ordering::Relaxed);
+        for h in self.reshards.drain(..) {
+            let _ = h.join();
+        }
+        self.collect(watch);
+    }
+
+    /// Tells the resharders which nodes are down or paused now.
+    fn sync_unavailable(&self) {
+        let now: BTreeSet<String> = self
+            .holds
+            .paused
+            .keys()
+            .chain(self.holds.down.keys())
+            .cloned()
+            .collect();
+        *self.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+
+    /// Starts `redis-cli --cluster reshard` on a thread of its own (see `real::reshard`).
+    fn start_reshard(&mut self, ctx: &mut FaultContext<'_>, kind: &FaultKind) {
+        let FaultKind::Reshard {
+            from,
+            to,
+            first,
+            last,
+            batch,
+            interval_ns,
+            timeout_ms,
+        } = *kind
+        else {
+            return;
+        };
+        let name = |p: ProcessId| ctx.dir.names[p.index()].clone();
+        let addrs = ctx.dir.names[..ctx.dir.servers]
+            .iter()
+            .filter(|n| ctx.dir.node_id(n).is_some())
+            .filter_map(|n| Some((n.clone(), ctx.sup.addr(n).ok()?)))
+            .collect();
+        let job = reshard::Job {
+            from: name(from),
+            to: name(to),
+            first,
+            last,
+            batch,
+            interval_ns,
+            timeout_ms,
+        };
+        let env = reshard::ReshardEnv {
+            dir: Arc::new(ctx.dir.clone()),
+            addrs,
+            observer: ctx.observer,
+            start: ctx.watch.started(),
+            unavailable: self.unavailable.clone(),
+            stop: self.stop.clone(),
+            notes: self.notes_tx.clone(),
+            time_scale: self.scale,
+        };
+        self.reshards.push(reshard::spawn(job, env));
     }
 
     /// The faults as they happened.
@@ -202,12 +294,14 @@ impl FaultDriver {
                     }
                 }
             }
+            kind @ FaultKind::Reshard { .. } => self.start_reshard(ctx, kind),
             other => {
                 let why = super::plan::fault_refusal(other, u32::MAX)
                     .unwrap_or_else(|| "not supported".into());
                 return Err(RealError::Unsupported(why));
             }
         }
+        self.sync_unavailable();
         Ok(())
     }
 
@@ -253,6 +347,7 @@ impl FaultDriver {
             }
             _ => {}
         }
+        self.sync_unavailable();
         ctx.watch.note_world(Fact::FaultHealed {
             fault: fault_ref(i, &spec),
         });
@@ -338,6 +433,17 @@ fn wipe_disk(dir: &std::path::Path) {
 /// An operator's command, sent on a connection of its own; the reply is noted as the model
 /// notes it (in redis-cli's notation).
 fn operator_command(ctx: &mut FaultContext<'_>, server: &str, command: &AdminCommand, text: &str) {
+    if let AdminCommand::SetSlot { .. } | AdminCommand::Migrate { .. } = command {
+        let at = ctx.sup.addr(server).ok();
+        let process = ctx.dir.index(server).unwrap_or(0) as u32;
+        let now = ctx.watch.now_ns();
+        if let Some(typed) = reshard::console(ctx.dir, ctx.observer, at, server, command) {
+            for fact in typed.facts() {
+                ctx.watch.note_at(now, process, fact);
+            }
+        }
+        return;
+    }
     let words = match (command.words(), command) {
         (Some(w), _) => w,
         (None, AdminCommand::ReplicaOf(Some(m))) => match ctx.dir.proxy_of(m.index()) {

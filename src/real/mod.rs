@@ -12,6 +12,7 @@
 //! - [`vitals`]: commands, keyspace hits, clients, memory, latency percentiles and the slow
 //!   log from `INFO` and `SLOWLOG GET`.
 //! - [`cluster`]: a Redis Cluster's nodes joined into the scenario's layout before the run.
+//! - [`reshard`]: `redis-cli --cluster reshard` and the console's `CLUSTER SETSLOT`/`MIGRATE`.
 //! - [`diff`]: the simulator and the real backend side by side, with tolerances and verdicts.
 //!
 //! **Architecture Invariant:** nothing here is used by simulated code; this is the only module
@@ -26,6 +27,7 @@ pub mod observe;
 pub mod output;
 pub mod plan;
 pub mod proxy;
+pub mod reshard;
 pub mod resp;
 pub mod run;
 pub mod supervisor;

@@ -255,6 +255,12 @@ pub enum ClusterLine {
         /// The new configEpoch.
         epoch: u64,
     },
+    /// "New configEpoch set to %llu" (`clusterBumpConfigEpochWithoutConsensus`: a takeover, or
+    /// `CLUSTER SETSLOT <slot> NODE` closing an import on the importing node).
+    EpochWithoutConsensus {
+        /// The new configEpoch.
+        epoch: u64,
+    },
 }
 
 impl ClusterLine {
@@ -326,6 +332,11 @@ fn parse_cluster_votes(m: &str) -> Option<ClusterLine> {
     if let Some(p) = replica_of {
         return Some(ReplicaOf {
             primary: p.to_string(),
+        });
+    }
+    if let Some(e) = m.strip_prefix("New configEpoch set to ") {
+        return Some(EpochWithoutConsensus {
+            epoch: e.parse().ok()?,
         });
     }
     let r = m.strip_prefix("WARNING: configEpoch collision with node ")?;
@@ -770,6 +781,10 @@ mod tests {
             (
                 format!("WARNING: configEpoch collision with node {b}. configEpoch set to 7"),
                 ClusterLine::EpochCollision { epoch: 7 },
+            ),
+            (
+                "New configEpoch set to 9".into(),
+                ClusterLine::EpochWithoutConsensus { epoch: 9 },
             ),
         ];
         for (line, expected) in cases {

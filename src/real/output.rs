@@ -43,7 +43,7 @@ impl RealRun {
                 keyspace: keyspace(&s.data, &s.sets),
                 stats: self.stats(&s.name),
                 vitals: s.vitals.clone().unwrap_or_default(),
-                slot_owners: None,
+                slot_owners: s.slot_owners.clone(),
             })
             .collect();
         RunOutput {

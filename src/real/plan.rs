@@ -248,7 +248,8 @@ pub fn refusals(s: &Scenario, faults: &[crate::fault::FaultSpec]) -> Vec<String>
     let servers = s.servers.len() as u32;
     for f in faults {
         let why = fault_refusal(&f.kind, servers + s.sentinels.len() as u32)
-            .or_else(|| machine_crash_refusal(s, &f.kind));
+            .or_else(|| machine_crash_refusal(s, &f.kind))
+            .or_else(|| resharding_refusal(s, &f.kind));
         if let Some(why) = why {
             out.push(format!(
                 "fault {} at {} ms: {why}",
@@ -283,6 +284,70 @@ pub fn warnings(s: &Scenario) -> Vec<String> {
         out.push("model knobs (rdb-save-rate, rdb-load-rate, os-writeback-interval, tcp-send-buffer) have no effect on real servers".into());
     }
     out
+}
+
+/// The (source, target) server pairs whose `MIGRATE` the schedule may send: a reshard's, and a
+/// console `MIGRATE`'s. Each gets a proxy of its own (`proxy::Network::listen_for`).
+pub fn migrate_links(
+    faults: &[crate::fault::FaultSpec],
+) -> std::collections::BTreeSet<(usize, usize)> {
+    use crate::fault::AdminCommand;
+    faults
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FaultKind::Reshard { from, to, .. } => Some((from.index(), to.index())),
+            FaultKind::Command {
+                node,
+                command: AdminCommand::Migrate { to, .. },
+                ..
+            } => Some((node.index(), to.index())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Resharding names servers by their Redis Cluster node IDs: every server a reshard, a
+/// `CLUSTER SETSLOT` or a `MIGRATE` names must be a node of the scenario's cluster (the model
+/// answers a server outside it from its own state; a real one has no ID to send).
+fn resharding_refusal(s: &Scenario, kind: &FaultKind) -> Option<String> {
+    use crate::fault::{AdminCommand, SlotAction};
+    let named: Vec<crate::sim::ProcessId> = match kind {
+        FaultKind::Reshard { from, to, .. } => vec![*from, *to],
+        FaultKind::Command {
+            node,
+            command: AdminCommand::Migrate { to, .. },
+            ..
+        } => vec![*node, *to],
+        FaultKind::Command {
+            command: AdminCommand::SetSlot { action, .. },
+            ..
+        } => match action {
+            SlotAction::Migrating(p) | SlotAction::Importing(p) | SlotAction::Node(p) => vec![*p],
+            SlotAction::Stable => vec![],
+        },
+        _ => return None,
+    };
+    let members = s
+        .cluster
+        .as_ref()
+        .map(super::cluster::members)
+        .unwrap_or_default();
+    let outside: Vec<String> = named
+        .iter()
+        .filter(|p| !members.contains(&p.index()))
+        .map(|p| {
+            s.servers
+                .get(p.index())
+                .map_or_else(|| format!("process {}", p.0), |v| v.name.clone())
+        })
+        .collect();
+    (!outside.is_empty()).then(|| {
+        format!(
+            "resharding names {}, not a node of the scenario's Redis Cluster: the real backend \
+             has no node ID or MIGRATE route for it",
+            outside.join(", ")
+        )
+    })
 }
 
 /// A machine crash is a kill plus silence on the node's links (`proxy::Network::set_silent`):
@@ -327,12 +392,6 @@ pub fn fault_refusal(kind: &FaultKind, nodes: u32) -> Option<String> {
         FaultKind::AddServer { .. } | FaultKind::RemoveServer { .. } => {
             Some("adding and removing servers is not reproduced on the real backend yet".into())
         }
-        FaultKind::Reshard { .. }
-        | FaultKind::Command {
-            command:
-                crate::fault::AdminCommand::SetSlot { .. } | crate::fault::AdminCommand::Migrate { .. },
-            ..
-        } => Some("resharding is not reproduced on the real backend yet".into()),
         FaultKind::Crash { nodes: ps, .. } | FaultKind::Pause { nodes: ps } if clients_only(ps) => {
             Some("only servers and sentinels can be crashed or paused".into())
         }
@@ -394,6 +453,37 @@ mod tests {
         let why = refused("\"60 1\"");
         assert!(
             why.len() == 1 && why[0].contains("(power loss) of p1"),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn resharding_runs_and_gets_a_migrate_route() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/cluster-resharding-under-partition.toml"
+        ))
+        .unwrap();
+        let s = Scenario::parse("r.toml", &text, &[]).unwrap();
+        assert_eq!(refusals(&s, &s.faults), Vec::<String>::new());
+        let index = |n: &str| s.servers.iter().position(|v| v.name == n).unwrap();
+        assert_eq!(
+            migrate_links(&s.faults).into_iter().collect::<Vec<_>>(),
+            [(index("c1p"), index("c2p"))]
+        );
+    }
+
+    #[test]
+    fn resharding_with_a_server_outside_the_cluster_is_refused() {
+        let text = "name = \"r\"\nduration = \"10s\"\n[servers.p1]\n\
+                    [[faults]]\nkind = \"command\"\ntarget = \"p1\"\n\
+                    command = \"CLUSTER SETSLOT 1 NODE p1\"\nat = \"2s\"\n";
+        let Ok(s) = Scenario::parse("r.toml", text, &[]) else {
+            return; // the scenario reader refuses it already
+        };
+        let why = refusals(&s, &s.faults);
+        assert!(
+            why.len() == 1 && why[0].contains("names p1, not a node"),
             "{why:?}"
         );
     }

@@ -178,7 +178,34 @@ impl Network {
         let shared = self.shared.clone();
         let name = name.to_string();
         self.shared
-            .spawn(move || accept_loop(shared, listener, name, service));
+            .spawn(move || accept_loop(shared, listener, name, service, None));
+        Ok(addr)
+    }
+
+    /// Starts a proxy of node `name`'s client port that only node `source` dials: its
+    /// connections cross the link from `source` whatever address they come from. `MIGRATE`
+    /// connects without `bind-source-addr` (connection.c: `connSocketBlockingConnect` calls
+    /// `anetTcpNonBlockConnect` with no source address), so its connections come from
+    /// 127.0.0.1 and only the port they dial can tell whose they are.
+    pub fn listen_for(
+        &self,
+        name: &str,
+        listen_ip: Ipv4Addr,
+        source: &str,
+    ) -> io::Result<SocketAddr> {
+        if !listen_ip.is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "proxies live on 127.0.0.0/8 only",
+            ));
+        }
+        let listener = TcpListener::bind((listen_ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = self.shared.clone();
+        let (name, source) = (name.to_string(), Some(source.to_string()));
+        self.shared
+            .spawn(move || accept_loop(shared, listener, name, Service::Client, source));
         Ok(addr)
     }
 
@@ -295,7 +322,15 @@ impl Drop for Network {
     }
 }
 
-fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, service: Service) {
+/// Accepts connections to `node`'s `service`; they come from the node whose address they come
+/// from, or from `fixed_source` when given.
+fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    node: String,
+    service: Service,
+    fixed_source: Option<String>,
+) {
     let Ok(addr) = listener.local_addr() else {
         return;
     };
@@ -331,7 +366,7 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener, node: String, service
                     }
                     continue;
                 }
-                let source = shared.node_of(peer);
+                let source = fixed_source.clone().unwrap_or_else(|| shared.node_of(peer));
                 let from = SocketAddr::new(addr.ip(), 0);
                 // A node that cannot be reached just closes the client.
                 let Some(target) = shared.target(&node, service) else {
@@ -502,6 +537,32 @@ mod tests {
         net.set_latency("b", "a", Duration::from_millis(100));
         let rtt = round_trip(&mut s, 3);
         assert!(rtt >= Duration::from_millis(250), "{rtt:?}");
+    }
+
+    #[test]
+    fn a_proxy_for_one_source_applies_its_links_whatever_the_address() {
+        let net = Network::new();
+        let (a, b) = (Ipv4Addr::new(127, 0, 0, 73), Ipv4Addr::new(127, 0, 0, 74));
+        net.add_node("a", a);
+        net.add_node("b", b);
+        let target = echo_server(b);
+        net.route("b", target).unwrap();
+        let proxy = net
+            .listen_for("b", Ipv4Addr::new(127, 0, 1, 74), "a")
+            .unwrap();
+        // From an address no node has (as MIGRATE connects): the link from a applies.
+        let mut s = client(Ipv4Addr::new(127, 0, 0, 1), proxy);
+        round_trip(&mut s, 1);
+        net.cut("a", "b");
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        s.write_all(&[2]).unwrap();
+        let mut buf = [0u8; 1];
+        assert!(s.read(&mut buf).is_err(), "the cut from a holds the bytes");
+        net.heal("a", "b");
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(buf[0], 2, "the heal delivers what was held");
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct RealServerFinal {
     /// Commands, keyspace hits, latency percentiles and the slow log, from `INFO` and
     /// `SLOWLOG GET` (`None` when the server did not answer).
     pub vitals: Option<crate::server::VitalsAtEnd>,
+    /// A Redis Cluster node's slot map at the end (`CLUSTER NODES`), as the model's final
+    /// states carry it; `None` outside a cluster or when it did not answer.
+    pub slot_owners: Option<Vec<crate::cluster::slot::SlotRange>>,
 }
 
 /// Everything a real run produced.
@@ -130,7 +133,7 @@ impl RealRun {
                 }),
                 data: s.data.clone(),
                 sets: s.sets.clone(),
-                slot_owners: None,
+                slot_owners: s.slot_owners.clone(),
             })
             .collect()
     }
@@ -179,7 +182,7 @@ pub fn run_real(scenario: &Scenario, seed: u64, opts: &RealOptions) -> Result<Re
     };
     Supervisor::scope(binaries, |sup| {
         let net = Network::new();
-        let dir = start_nodes(scenario, addrs, sup, &net)?;
+        let dir = start_nodes(scenario, addrs, sup, &net, &faults)?;
         let mut run = Running::new(scenario, seed, opts, addrs, dir, sup, faults)?;
         run.drive(sup, &net)?;
         let mut out = run.finish(sup)?;
@@ -194,6 +197,7 @@ fn start_nodes(
     addrs: Addresses,
     sup: &mut Supervisor,
     net: &Network,
+    faults: &[crate::fault::FaultSpec],
 ) -> Result<Directory, RealError> {
     let names = plan::process_names(s);
     let nodes = s.servers.len() + s.sentinels.len();
@@ -218,6 +222,14 @@ fn start_nodes(
         } else {
             net.add_node(name, addrs.client(i - nodes));
         }
+    }
+    // A proxy of its own for every MIGRATE link the schedule uses (see `Network::listen_for`).
+    for (from, to) in plan::migrate_links(faults) {
+        let (f, t) = (&names[from], &names[to]);
+        let route = net
+            .listen_for(t, addrs.proxy(to), f)
+            .map_err(io("a MIGRATE proxy"))?;
+        dir.add_migrate_route(f, t, route);
     }
     for (i, v) in s.servers.iter().enumerate() {
         let mut spec = server_spec(v, addrs.node(i), &dir);
@@ -456,6 +468,7 @@ impl<'s> Running<'s> {
             self.watch.poll(&|n| driver.reachable(n));
             std::thread::sleep(POLL_INTERVAL.min(end.saturating_sub(self.start.elapsed())));
         }
+        self.driver.stop(&mut self.watch);
         Ok(())
     }
 
@@ -553,6 +566,7 @@ fn final_state(
         data: BTreeMap::new(),
         sets: BTreeMap::new(),
         vitals: None,
+        slot_owners: None,
     };
     if !up {
         return Ok(out);
@@ -577,12 +591,43 @@ fn final_state(
         out.link_up = r.master_link_up && !r.sync_in_progress;
     }
     if cluster {
+        out.slot_owners = c
+            .cmd(&["CLUSTER", "NODES"])
+            .ok()
+            .and_then(|r| r.as_text())
+            .map(|t| slot_ranges(&super::reshard::NodesView::parse(&t), dir));
         // A cluster replica answers reads of its primary's slots only after READONLY (else
         // -MOVED); a primary ignores it.
         let _ = c.cmd(&["READONLY"]);
     }
     (out.data, out.sets) = dataset(&mut c, cluster);
     Ok(out)
+}
+
+/// A node's view of who serves every slot, as ranges of one owner (or none), by name.
+fn slot_ranges(
+    view: &super::reshard::NodesView,
+    dir: &Directory,
+) -> Vec<crate::cluster::slot::SlotRange> {
+    let slots = crate::cluster::slot::CLUSTER_SLOTS;
+    let mut owner: Vec<Option<String>> = vec![None; usize::from(slots)];
+    for (first, last, id) in &view.owners {
+        for slot in *first..=(*last).min(slots - 1) {
+            owner[usize::from(slot)] = Some(dir.cluster_node_named(id));
+        }
+    }
+    let mut out: Vec<crate::cluster::slot::SlotRange> = Vec::new();
+    for (slot, o) in owner.into_iter().enumerate() {
+        match out.last_mut() {
+            Some(r) if r.owner == o => r.last = slot as u16,
+            _ => out.push(crate::cluster::slot::SlotRange {
+                first: slot as u16,
+                last: slot as u16,
+                owner: o,
+            }),
+        }
+    }
+    out
 }
 
 /// A server's vitals at the end of a run: `INFO` (stats, commandstats, latencystats) and the

@@ -224,6 +224,9 @@ pub fn cluster_fact(
         },
         ClusterLine::ReplicaOf { primary } => ClusterFact::BecameReplica { of: name(primary) },
         ClusterLine::EpochCollision { epoch } => ClusterFact::ConfigEpochBumped { epoch: *epoch },
+        ClusterLine::EpochWithoutConsensus { epoch } => {
+            ClusterFact::ConfigEpochWithoutConsensus { epoch: *epoch }
+        }
     })
 }
 

@@ -151,6 +151,20 @@ impl Watcher {
         self.push(u32::MAX, fact);
     }
 
+    /// Records a fact observed at `time_ns` (since the run started) by process `process`.
+    pub fn note_at(&mut self, time_ns: u64, process: u32, fact: Fact) {
+        self.notes.push(Note {
+            time: SimTime(time_ns),
+            process,
+            fact,
+        });
+    }
+
+    /// When the run started.
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
     fn push(&mut self, process: u32, fact: Fact) {
         let time = SimTime(self.now_ns());
         self.notes.push(Note {
