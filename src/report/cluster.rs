@@ -121,9 +121,9 @@ pub fn cluster_summary(
     let shard_of = |current: &[String], node: &str| current.iter().position(|p| p == node);
     // Opens the failure of `node` if it is a shard's current primary and none is open.
     let open_for = |node: &str,
-                        current: &[String],
-                        open: &mut BTreeMap<String, usize>,
-                        elections: &mut Vec<ElectionSummary>|
+                    current: &[String],
+                    open: &mut BTreeMap<String, usize>,
+                    elections: &mut Vec<ElectionSummary>|
      -> Option<usize> {
         if let Some(&i) = open.get(node) {
             return Some(i);
@@ -328,7 +328,9 @@ impl ClusterSummary {
             let mut t = format!("cluster: shard {}: {}", e.shard, e.failed_primary);
             match (e.fail_ms, &e.manual) {
                 (Some(f), _) => t.push_str(&format!(" FAIL at {}", seconds(f))),
-                (None, Some(mode)) => t.push_str(&format!(" replaced by a manual failover ({mode})")),
+                (None, Some(mode)) => {
+                    t.push_str(&format!(" replaced by a manual failover ({mode})"))
+                }
                 (None, None) => t.push_str(" not flagged FAIL"),
             }
             match (&e.winner, e.promoted_ms, e.epoch) {
@@ -425,15 +427,41 @@ mod tests {
 
     #[test]
     fn an_election_is_told_from_pfail_to_the_clients() {
-        let pfail = |who: &str, t| at(t, cl(who, ClusterFact::Pfail { about: "c2p".into() }));
+        let pfail = |who: &str, t| {
+            at(
+                t,
+                cl(
+                    who,
+                    ClusterFact::Pfail {
+                        about: "c2p".into(),
+                    },
+                ),
+            )
+        };
         let notes = vec![
             at(0, started("c1p", None)),
             at(0, started("c1r1", Some("c1p"))),
             at(0, started("c2p", None)),
             at(0, started("c2r1", Some("c2p"))),
             // A passing PFAIL of c1p that is cleared is no failure.
-            at(100, cl("c2p", ClusterFact::Pfail { about: "c1p".into() })),
-            at(200, cl("c2p", ClusterFact::PfailCleared { about: "c1p".into() })),
+            at(
+                100,
+                cl(
+                    "c2p",
+                    ClusterFact::Pfail {
+                        about: "c1p".into(),
+                    },
+                ),
+            ),
+            at(
+                200,
+                cl(
+                    "c2p",
+                    ClusterFact::PfailCleared {
+                        about: "c1p".into(),
+                    },
+                ),
+            ),
             pfail("c2r1", 6100),
             pfail("c1p", 6500),
             at(
@@ -494,7 +522,13 @@ mod tests {
         assert_eq!(c.shards[1].primary_at_end, "c2r1");
         assert_eq!(c.shards[1].slots_at_start, vec![(8192, 16383)]);
         assert_eq!(c.shards[1].slots_at_end, Some(vec![(8192, 16383)]));
-        assert_eq!((c.shards[0].primary_at_end.as_str(), &c.shards[0].slots_at_end), ("c1p", &None));
+        assert_eq!(
+            (
+                c.shards[0].primary_at_end.as_str(),
+                &c.shards[0].slots_at_end
+            ),
+            ("c1p", &None)
+        );
         let lines = c.human_lines();
         assert_eq!(
             lines[0],
