@@ -194,6 +194,15 @@ pub fn summarize(
         failovers,
         faults: out.faults.clone(),
         operator_actions: crate::report::operator_actions(&out.notes),
+        cluster: scenario.cluster.as_ref().map(|spec| {
+            let names: Vec<String> = scenario.servers.iter().map(|s| s.name.clone()).collect();
+            let slot_maps = out
+                .servers
+                .iter()
+                .map(|s| (s.name.clone(), s.slot_owners.clone()))
+                .collect();
+            crate::report::cluster_summary(spec, &names, &out.notes, &out.history, &slot_maps)
+        }),
         checks: findings.checks.clone(),
         lost_writes: findings
             .lost

@@ -164,3 +164,53 @@ fn shrink_finds_a_small_failing_schedule() {
     assert!(passing.stderr.contains("nothing to shrink"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `simkv keyslot` prints `KEY<TAB>SLOT` per key, in order, with `keyHashSlot`'s hash tags: the
+/// first `{`, the next `}`, non-empty content. The numbers are CRC16/XMODEM mod 16384 as
+/// `CLUSTER KEYSLOT` gives them (the spec's vector: CRC16 of `123456789` is 0x31C3 = 12739).
+#[test]
+fn keyslot_prints_each_key_and_its_slot() {
+    let keys = [
+        "123456789",
+        "{user1000}.following",
+        "{user1000}.followers",
+        "user1000",
+        "foo{}{bar}",
+        "foo{{bar}}zap",
+        "{bar",
+        "foo{bar}{zap}",
+        "bar",
+        "foo",
+    ];
+    let mut args = vec!["keyslot"];
+    args.extend(keys);
+    let r = simkv(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<(&str, u16)> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let (k, s) = l.split_once('\t').expect("KEY<TAB>SLOT");
+            (k, s.parse().expect("a slot number"))
+        })
+        .collect();
+    let got: Vec<&str> = lines.iter().map(|(k, _)| *k).collect();
+    assert_eq!(got, keys, "one line per key, in order");
+    let slot = |k: &str| lines.iter().find(|(key, _)| *key == k).unwrap().1;
+    assert_eq!(slot("123456789"), 12739);
+    assert_eq!(slot("foo"), 12182);
+    // A hash tag: both keys hash `user1000` only.
+    assert_eq!(slot("{user1000}.following"), 3443);
+    assert_eq!(slot("{user1000}.followers"), 3443);
+    assert_eq!(slot("user1000"), 3443);
+    // `{}` is empty: the whole key is hashed.
+    assert_eq!(slot("foo{}{bar}"), 8363);
+    // The tag is between the first `{` and the next `}`: `{bar`.
+    assert_eq!(slot("foo{{bar}}zap"), 4015);
+    assert_eq!(slot("{bar"), 4015);
+    // Only the first tag counts: `bar`.
+    assert_eq!(slot("foo{bar}{zap}"), 5061);
+    assert_eq!(slot("bar"), 5061);
+    let none = simkv(&["keyslot"]);
+    assert_eq!(none.code, 2, "a key is required: {}", none.stderr);
+}

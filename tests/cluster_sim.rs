@@ -182,6 +182,106 @@ fn a_minority_primary_writes_until_node_timeout_then_refuses_and_loses_those_wri
     }
 }
 
+/// The minority-partition scenario with its minority clients reading and writing half and half,
+/// and `extra` appended to its `[cluster]` section.
+fn minority_reading(extra: &str) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("cluster-minority-partition.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let minority = "[workloads.minority]";
+    let (head, tail) = text.split_at(text.find(minority).unwrap());
+    let text = format!(
+        "{}{}",
+        head.replace(
+            "cluster-node-timeout = 5000\n",
+            &format!("cluster-node-timeout = 5000\n{extra}")
+        ),
+        tail.replacen(
+            "mix = { set = 80, incr = 20 }",
+            "mix = { set = 50, get = 50 }",
+            1
+        )
+    );
+    Scenario::parse("minority-reading.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What c1p answered its clients' GETs and SETs while its cluster state was FAIL on the
+/// minority side (from its `cluster:state` fail to the heal at 70 s): `(gets ok, gets refused,
+/// sets ok, sets refused)`, where refused means the CLUSTERDOWN `text`.
+fn answers_while_down(r: &simkv::runner::RunReport, text: &str) -> (usize, usize, usize, usize) {
+    let down = first_ms(&r.output.notes, 30_000, |f| {
+        cluster_event(f, "c1p", |e| *e == ClusterFact::State { ok: false })
+    })
+    .expect("c1p turns its cluster state to fail");
+    let by_c1p: Vec<&simkv::history::HistoryEvent> = r
+        .output
+        .history
+        .events
+        .iter()
+        .filter(|e| e.server.as_deref() == Some("c1p"))
+        .filter(|e| (down..70_000).contains(&(e.time_ns / 1_000_000)))
+        .collect();
+    let count = |f: &str, ok: bool| {
+        by_c1p
+            .iter()
+            .filter(|e| e.f == f)
+            .filter(|e| {
+                if ok {
+                    e.kind == EventType::Ok
+                } else {
+                    e.kind == EventType::Fail && e.error.as_deref() == Some(text)
+                }
+            })
+            .count()
+    };
+    (
+        count("get", true),
+        count("get", false),
+        count("set", true),
+        count("set", false),
+    )
+}
+
+/// `cluster-allow-reads-when-down yes` (getNodeByQuery): a node whose cluster state is FAIL
+/// still serves reads of its slots and refuses writes with `-CLUSTERDOWN The cluster is down
+/// and only accepts read commands`; without it, it refuses both with `-CLUSTERDOWN The cluster
+/// is down`.
+#[test]
+fn reads_when_down_serve_gets_and_refuse_sets_on_the_minority_side() {
+    for seed in 1..=2 {
+        let r = run(
+            &minority_reading("cluster-allow-reads-when-down = true\n"),
+            seed,
+        );
+        let ro = "CLUSTERDOWN The cluster is down and only accepts read commands";
+        let (gets_ok, gets_refused, sets_ok, sets_refused) = answers_while_down(&r, ro);
+        assert!(gets_ok > 0, "seed {seed}: c1p served no GET while down");
+        assert_eq!(gets_refused, 0, "seed {seed}: GETs refused");
+        assert_eq!(sets_ok, 0, "seed {seed}: c1p acknowledged SETs while down");
+        assert!(sets_refused > 0, "seed {seed}: no SET refused: {ro}");
+        let refused_as_down = answers_while_down(&r, "CLUSTERDOWN The cluster is down");
+        assert_eq!(
+            (refused_as_down.1, refused_as_down.3),
+            (0, 0),
+            "seed {seed}: the read-only text, not the plain one"
+        );
+
+        let r = run(&minority_reading(""), seed);
+        let (gets_ok, gets_refused, sets_ok, sets_refused) =
+            answers_while_down(&r, "CLUSTERDOWN The cluster is down");
+        assert_eq!(
+            (gets_ok, sets_ok),
+            (0, 0),
+            "seed {seed}: c1p answered while down without the knob"
+        );
+        assert!(
+            gets_refused > 0 && sets_refused > 0,
+            "seed {seed}: GETs and SETs both refused: {gets_refused} {sets_refused}"
+        );
+    }
+}
+
 #[test]
 fn same_seed_same_trace() {
     let s = load("cluster-minority-partition.toml", &[]);

@@ -124,6 +124,43 @@ fn pfail_after_node_timeout_without_pong() {
     assert_eq!(pfails, 6);
 }
 
+/// The peers `out` sends a PING to.
+fn pinged(out: &Output) -> Vec<NodeId> {
+    out.sends
+        .iter()
+        .filter(|(_, m)| matches!(m.body, Body::Ping { .. }))
+        .map(|(to, _)| *to)
+        .collect()
+}
+
+/// `clusterCron`: a peer without a pending ping whose last PONG is older than node_timeout/2 is
+/// pinged at once (`ping_sent == 0 && now - pong_received > cluster_node_timeout/2`), and not
+/// again while that ping is pending.
+#[test]
+fn a_peer_whose_pong_is_older_than_half_the_node_timeout_is_pinged() {
+    let mut me = node(1);
+    let half = me.config.node_timeout_ms / 2;
+    let now = 100_000;
+    for peer in me.peers.values_mut() {
+        peer.pong_received_ms = Some(now - 1_000);
+        peer.data_received_ms = Some(now - 1_000);
+        peer.ping_sent_ms = None;
+    }
+    // Exactly half the timeout old: not yet. One millisecond more: pinged.
+    me.peers.get_mut(&n(2)).unwrap().pong_received_ms = Some(now - half);
+    me.peers.get_mut(&n(110)).unwrap().pong_received_ms = Some(now - half - 1);
+    // The first cron of this node: not one of the every-10th random pings.
+    let out = me.tick(at(now), &mut rng());
+    assert_eq!(pinged(&out), vec![n(110)]);
+    assert_eq!(me.peers[&n(110)].ping_sent_ms, Some(now));
+    let out = me.tick(at(now + 100), &mut rng());
+    assert_eq!(
+        pinged(&out),
+        vec![n(2)],
+        "n(2)'s pong is now older than half the timeout; n(110) has a ping pending"
+    );
+}
+
 #[test]
 fn a_pong_answering_a_ping_clears_pfail() {
     let mut me = node(1);

@@ -2,6 +2,7 @@
 //! folder, `--help` texts and atomic file writes. Reports render; they never decide a verdict.
 
 mod bars;
+mod cluster;
 mod files;
 pub mod help;
 pub mod html;
@@ -14,6 +15,7 @@ mod vitals_report;
 mod words;
 
 pub use bars::bar_chart_svg;
+pub use cluster::{ClusterSummary, ElectionSummary, ShardSummary, cluster_summary};
 pub use narrative::markdown;
 pub use plot::{lag_svg, server_throughput_svg, throughput_svg, timeline_svg};
 

@@ -45,6 +45,9 @@ pub struct Summary {
     /// when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operator_actions: Vec<OperatorAction>,
+    /// A Redis Cluster's shards and elections; absent without a `[cluster]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::cluster::ClusterSummary>,
     /// Checker results.
     pub checks: Vec<CheckResult>,
     /// The first [`LOST_WRITES_SHOWN`] acknowledged writes that were lost, with why (`--out`
@@ -222,6 +225,10 @@ impl Summary {
                 a.server,
                 a.at_ms as f64 / 1000.0,
             ));
+        }
+        for line in self.cluster.iter().flat_map(|c| c.human_lines()) {
+            s.push_str(&line);
+            s.push('\n');
         }
         for f in &self.failovers {
             s.push_str(&format!(
