@@ -76,6 +76,8 @@ pub struct ServerStats {
     pub noreplicas_refusals: u64,
     /// Keys discarded by full-resync flushes.
     pub keys_flushed: u64,
+    /// INFO requests answered (Sentinel's `INFO`, every `info_period`).
+    pub info_requests: u64,
 }
 
 /// The role a server plays.
@@ -417,6 +419,7 @@ impl Server {
             Msg::MigrateKeys { id, keys } => self.on_migrate_keys(ctx, from, id, &keys),
             Msg::MigrateReply { id, error } => self.on_migrate_reply(ctx, id, error),
             Msg::Info { id } => {
+                self.stats.info_requests += 1;
                 let info = Box::new(self.info(ctx.now()));
                 ctx.send(from, Msg::InfoReply { id, info });
             }
