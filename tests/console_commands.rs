@@ -560,5 +560,9 @@ heal = "11s"
         ]
     );
     let promoted: Vec<u64> = kinds(&r, "role:promoted").iter().map(|k| k.0).collect();
-    assert_eq!(promoted, vec![30_000], "only the second REPLICAOF promotes r1");
+    assert_eq!(
+        promoted,
+        vec![30_000],
+        "only the second REPLICAOF promotes r1"
+    );
 }

@@ -271,17 +271,9 @@ at = "20s"
 "#,
     );
     let out = run(&s, 1);
-    let r2 = out
-        .servers
-        .iter()
-        .find(|s| s.name == "r2")
-        .expect("r2");
+    let r2 = out.servers.iter().find(|s| s.name == "r2").expect("r2");
     assert!(r2.is_master, "r2 stays the primary the operator made it");
-    let p1 = out
-        .servers
-        .iter()
-        .find(|s| s.name == "p1")
-        .expect("p1");
+    let p1 = out.servers.iter().find(|s| s.name == "p1").expect("p1");
     assert_eq!(p1.master.as_deref(), Some("r1"), "p1 follows r1");
     // r2 was re-pointed at r1 once (at 10 s), and never demoted after its promotion.
     let count = |kind: &str| {

@@ -378,5 +378,4 @@ mod tests {
         assert_eq!(e.reported(false), (None, 0));
         assert_eq!(e.reported(true), (Some(A), 7));
     }
-
 }

@@ -328,8 +328,8 @@ impl Faults {
                 }
             }
             // Done when sent.
-            FaultKind::Failover { .. } |
-            FaultKind::Command { .. }
+            FaultKind::Failover { .. }
+            | FaultKind::Command { .. }
             | FaultKind::Reshard { .. }
             | FaultKind::AddServer { .. }
             | FaultKind::RemoveServer { .. } => {}
