@@ -525,3 +525,44 @@ fn sentinel_failover_needs_a_good_replica() {
         "(error) NOGOODSLAVE No suitable replica to promote"
     );
 }
+
+/// REPLICAOF typed while the server loads an RDB: processCommand refuses it with shared.loadingerr
+/// (REPLICAOF has no CMD_LOADING flag) and the role does not change; after the load it runs.
+#[test]
+fn replicaof_during_a_load_answers_loading() {
+    let base = BASE.replace(
+        "replicaof = \"p1\"\n[servers.r2]",
+        "replicaof = \"p1\"\nrdb-load-rate = \"5kb/s\"\n[servers.r2]",
+    );
+    assert_ne!(base, BASE);
+    let r = run_text(&format!(
+        r#"{base}
+[[faults]]
+kind = "crash"
+targets = ["r1"]
+wipe_disk = true
+at = "10s"
+heal = "11s"
+{}{}"#,
+        command("r1", "REPLICAOF NO ONE", "13s"),
+        command("r1", "REPLICAOF NO ONE", "30s"),
+    ));
+    let got = replies(&r);
+    assert_eq!(
+        got,
+        vec![
+            (
+                13_000,
+                "REPLICAOF NO ONE".to_string(),
+                "(error) LOADING Redis is loading the dataset in memory".to_string()
+            ),
+            (30_000, "REPLICAOF NO ONE".to_string(), "OK".to_string()),
+        ]
+    );
+    let promoted: Vec<u64> = kinds(&r, "role:promoted").iter().map(|k| k.0).collect();
+    assert_eq!(
+        promoted,
+        vec![30_000],
+        "only the second REPLICAOF promotes r1"
+    );
+}

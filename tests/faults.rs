@@ -250,3 +250,39 @@ fn an_inner_pause_does_not_resume_an_outer_one() {
     );
     assert!(replica_offset_at(&out, 0, 35_000) > replica_offset_at(&out, 0, 29_000));
 }
+
+/// A `failover` without `heal` is a one-shot action: the servers it re-pointed are not sent
+/// REPLICAOF again when the quiet phase heals what is still active, so a later operator
+/// command stands.
+#[test]
+fn a_failover_without_heal_is_not_applied_again_at_the_quiet_phase() {
+    let s = scenario(
+        r#"[servers.r2]
+replicaof = "p1"
+[[faults]]
+kind = "failover"
+target = "r1"
+at = "10s"
+[[faults]]
+kind = "command"
+target = "r2"
+command = "REPLICAOF NO ONE"
+at = "20s"
+"#,
+    );
+    let out = run(&s, 1);
+    let r2 = out.servers.iter().find(|s| s.name == "r2").expect("r2");
+    assert!(r2.is_master, "r2 stays the primary the operator made it");
+    let p1 = out.servers.iter().find(|s| s.name == "p1").expect("p1");
+    assert_eq!(p1.master.as_deref(), Some("r1"), "p1 follows r1");
+    // r2 was re-pointed at r1 once (at 10 s), and never demoted after its promotion.
+    let count = |kind: &str| {
+        out.notes
+            .iter()
+            .filter(|n| n.fact.kind() == kind && n.fact.server() == Some("r2"))
+            .count()
+    };
+    assert_eq!(count("role:replicaof"), 1);
+    assert_eq!(count("role:promoted"), 1);
+    assert_eq!(count("role:demoted"), 0);
+}

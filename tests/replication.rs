@@ -161,6 +161,52 @@ heal = "50s"
     assert_eq!(full, 2);
 }
 
+/// initServer sets `repl_no_slaves_since = time(NULL)`: a primary restarted from an RDB (which
+/// gives it a backlog) and left without replicas frees that backlog `repl-backlog-ttl` after its
+/// start.
+#[test]
+fn backlog_ttl_counts_from_a_restart_without_replicas() {
+    let text = r#"
+name = "ttl-restart"
+duration = "40s"
+quiet = "5s"
+[servers.defaults]
+repl-backlog-ttl = 10
+save = ""
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[workloads.w]
+target = "p1"
+think = "50ms"
+[[faults]]
+kind = "command"
+target = "p1"
+command = "SAVE"
+at = "5s"
+[[faults]]
+kind = "crash"
+targets = ["r1"]
+at = "6s"
+heal = "39s"
+[[faults]]
+kind = "crash"
+targets = ["p1"]
+at = "7s"
+heal = "9s"
+"#;
+    let out = run(text, &[]);
+    let freed: Vec<u64> = out
+        .notes
+        .iter()
+        .filter(|n| n.fact.kind() == "repl:backlog-freed")
+        .map(|n| n.time.as_ms())
+        .collect();
+    // Restarted at 9 s: the first cron with more than 10 whole seconds since then is at 20 s.
+    assert_eq!(freed.len(), 1, "{freed:?}");
+    assert!((19_000..=21_000).contains(&freed[0]), "freed at {freed:?}");
+}
+
 #[test]
 fn sentinel_enters_tilt_when_its_clock_jumps() {
     let text = r#"

@@ -373,3 +373,54 @@ heal = "30s"
         "dropped a repl-timeout after it stopped: {dropped:?}"
     );
 }
+
+/// replicationCron compares whole seconds: `time(NULL) - server.master->lastinteraction >
+/// server.repl_timeout`, both from `server.unixtime`. r1 restarts at 12.5 s, so its cron runs at
+/// x.5 s (and it comes back empty, to a full sync); its link is cut at 20.3 s (its last read about 20.29 s, second 20). The timeout fires
+/// at 26.5 s (26 - 20 = 6 > 5), not at 25.5 s (where 25.5 - 20.29 > 5 in nanoseconds). And the
+/// diskless sync of the restarted replica starts at the first cron with `unixtime -
+/// lastinteraction >= repl-diskless-sync-delay` in whole seconds.
+#[test]
+fn master_timeout_fires_at_the_whole_second_redis_would() {
+    let out = run(r#"
+name = "whole-seconds"
+duration = "40s"
+quiet = "5s"
+[servers.defaults]
+repl-timeout = 5
+repl-diskless-sync-delay = "2s"
+[servers.p1]
+[servers.r1]
+replicaof = "p1"
+[workloads.w]
+target = "p1"
+clients = 2
+think = "5ms"
+keys = 100
+mix = { set = 100 }
+[[faults]]
+kind = "crash"
+targets = ["r1"]
+wipe_disk = true
+at = "10s"
+heal = "12500ms"
+[[faults]]
+kind = "partition"
+between = [["p1"], ["r1"]]
+at = "20300ms"
+heal = "35s"
+"#);
+    let timeouts: Vec<u64> = notes(&out, "repl:timeout", "r1")
+        .iter()
+        .map(|n| n.time.as_ms())
+        .collect();
+    assert_eq!(timeouts.first(), Some(&26_500), "{timeouts:?}");
+    // p1's cron runs at whole seconds; r1's PSYNC reached it at about 12.5 s (second 12), so
+    // the diskless child forks at 14 s (14 - 12 >= 2), not at 15 s.
+    let forks: Vec<u64> = notes(&out, "repl:fullresync", "r1")
+        .iter()
+        .map(|n| n.time.as_ms())
+        .collect();
+    assert!(forks.len() >= 2, "{forks:?}");
+    assert!((14_000..14_100).contains(&forks[1]), "{forks:?}");
+}

@@ -549,3 +549,78 @@ heal = "25s"
     );
     assert_eq!(p1.stats.partial_resyncs, 0, "no partial resync for p1");
 }
+
+/// Runs `BASE` plus `extra` and returns the final server states.
+fn run_servers(extra: &str, overrides: &[&str], seed: u64) -> Vec<simkv::world::ServerFinal> {
+    let text = format!("{BASE}\n{extra}");
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let s = Scenario::parse("sentinel-fidelity.toml", &text, &o).unwrap_or_else(|e| panic!("{e}"));
+    World::new(&s, seed).run(&mut |_| {}).unwrap().servers
+}
+
+// sentinel.c: sentinelSendPeriodicCommands: a replica reporting `master_link_down_since_seconds`
+// (`ri->master_link_down_time != 0`) gets INFO every second instead of every ten.
+#[test]
+fn a_replica_with_its_link_down_gets_info_every_second() {
+    // r1's link to p1 is cut for 100 s (repl-timeout 5 s: the replica notices within seconds);
+    // p1 stays reachable, so nobody thinks it is down.
+    let faults = r#"
+[[faults]]
+kind = "partition"
+between = [["p1"], ["r1"]]
+at = "50s"
+heal = "150s"
+"#;
+    for seed in 1..=3 {
+        let servers = run_servers(faults, &["servers.r1.repl-timeout=5"], seed);
+        let info = |name: &str| {
+            servers
+                .iter()
+                .find(|s| s.name == name)
+                .expect("server")
+                .stats
+                .info_requests
+        };
+        let (r1, r2) = (info("r1"), info("r2"));
+        // Three sentinels, about 90 s of a reported down link: about 3 x 90 x (1 - 1/10) more.
+        assert!(
+            r1 >= r2 + 200,
+            "seed {seed}: INFO to r1 {r1}, to the healthy r2 {r2}"
+        );
+        // r2, healthy all along: one INFO every 10 s from each sentinel (about 3 x 300 / 10).
+        assert!((80..=110).contains(&r2), "seed {seed}: INFO to r2 {r2}");
+    }
+}
+
+// sentinel.c: sentinelCheckObjectivelyDown: "-odown" when the quorum no longer holds.
+#[test]
+fn odown_ends_when_the_primary_comes_back() {
+    // No replica may be promoted (priority 0): the failover aborts and p1 stays the primary.
+    let faults = r#"
+[[faults]]
+kind = "isolate"
+targets = ["p1"]
+at = "30s"
+heal = "60s"
+"#;
+    let overrides = [
+        "servers.r1.replica-priority=0",
+        "servers.r2.replica-priority=0",
+    ];
+    for seed in 1..=3 {
+        let notes = run(faults, &overrides, seed);
+        let odown = events(&notes, K::Odown);
+        let exit = events(&notes, K::OdownExit);
+        assert!(!odown.is_empty(), "seed {seed}: p1 is objectively down");
+        assert!(odown.iter().all(|n| secs(n) > 30.0 && secs(n) < 60.0));
+        assert_eq!(exit.len(), odown.len(), "seed {seed}: every +odown ends");
+        assert!(
+            exit.iter().all(|n| secs(n) >= 60.0 && secs(n) < 65.0),
+            "seed {seed}: -odown at {:?}",
+            exit.iter().map(|n| secs(n)).collect::<Vec<_>>()
+        );
+        for n in &exit {
+            assert_eq!(server_of(n), "p1");
+        }
+    }
+}

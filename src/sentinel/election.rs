@@ -57,6 +57,17 @@ impl Election {
         self.leader_epoch
     }
 
+    /// The leader and epoch an is-master-down-by-addr reply carries: the vote (cast now or
+    /// before) only when the request asked for one (a runid, not `*`) about our primary; else
+    /// `*` and 0 (sentinelCommand: `leader = NULL`, `leader_epoch = 0` unless
+    /// sentinelVoteLeader ran).
+    pub fn reported(&self, vote_requested: bool) -> (Option<ProcessId>, u64) {
+        match self.vote() {
+            Some(v) if vote_requested => (Some(v.leader), v.epoch),
+            _ => (None, 0),
+        }
+    }
+
     // sentinel.c: sentinelResetMaster frees `leader` but keeps `leader_epoch`.
     /// Forgets whom it voted for, not in which epoch: no second vote in that epoch.
     pub fn forget_leader(&mut self) {
@@ -221,13 +232,12 @@ impl Sentinel {
         {
             self.vote_leader(ctx, epoch, c);
         }
-        // The vote is reported only to a vote request about our primary; else "*" and 0.
-        let vote = self.election.vote().filter(|_| vote_for.is_some() && ours);
+        let (leader, leader_epoch) = self.election.reported(vote_for.is_some() && ours);
         let reply = Msg::IsMasterDownReply {
             id,
             down,
-            leader: vote.map(|v| v.leader),
-            leader_epoch: vote.map_or(0, |v| v.epoch),
+            leader,
+            leader_epoch,
         };
         ctx.send(from, reply);
     }
@@ -354,5 +364,18 @@ mod tests {
         t.add(C);
         assert_eq!(t.winner(3, 1), None);
         assert_eq!(t.top(), Some((A, 1)), "ties go to the smallest id");
+    }
+
+    /// is-master-down-by-addr with runid `*` (no vote requested) answers leader `*` and epoch
+    /// 0, even after a vote was cast; a vote request gets the vote.
+    #[test]
+    fn a_state_query_reports_no_leader() {
+        let mut e = Election::default();
+        assert_eq!(e.reported(false), (None, 0));
+        assert_eq!(e.reported(true), (None, 0), "no vote cast yet");
+        e.observe_epoch(7);
+        e.request(7, A);
+        assert_eq!(e.reported(false), (None, 0));
+        assert_eq!(e.reported(true), (Some(A), 7));
     }
 }

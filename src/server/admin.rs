@@ -22,10 +22,21 @@ pub(super) struct ClientPause {
 impl Server {
     pub(super) fn on_admin(&mut self, ctx: &mut Ctx<'_, Msg>, command: &AdminCommand) {
         let reply = match *command {
-            // The console sends REPLICAOF as `Msg::ReplicaOf`, as Sentinel does.
+            // replication.c: replicaofCommand, typed at the console (Sentinel sends
+            // `Msg::ReplicaOf`). The -LOADING refusal is processCommand's (server/mod.rs).
             AdminCommand::ReplicaOf(master) => {
-                self.on_replicaof(ctx, master);
-                return;
+                let typed = self.take_typed_replicaof(command);
+                let reply = if self.cluster.is_some() {
+                    "(error) ERR REPLICAOF not allowed in cluster mode.".to_string()
+                } else if self.console.failover.is_some() {
+                    "(error) ERR REPLICAOF not allowed while failing over.".to_string()
+                } else if master.is_some_and(|m| self.role() == super::Role::Replica(m)) {
+                    "OK Already connected to specified master".to_string()
+                } else {
+                    self.on_replicaof(ctx, master);
+                    "OK".to_string()
+                };
+                return self.operator_reply(ctx, typed, reply);
             }
             // networking.c: clientKillCommand with TYPE replica frees every replica client
             // and replies with how many it killed.
@@ -102,7 +113,7 @@ impl Server {
     }
 
     /// The command as the trace writes it: Redis's words, servers by name.
-    fn console_text(&self, command: &AdminCommand) -> String {
+    pub(super) fn console_text(&self, command: &AdminCommand) -> String {
         if let Some(words) = command.words() {
             return words.join(" ");
         }
@@ -124,6 +135,37 @@ impl Server {
             }
             AdminCommand::SetSlot { .. } | AdminCommand::Migrate { .. } => self.admin_text(command),
             _ => unreachable!("every other command has its words"),
+        }
+    }
+
+    /// checkClientPauseTimeoutAndReturnIfPaused: whether any pause (CLIENT PAUSE, SHUTDOWN's
+    /// or FAILOVER's, a Cluster manual failover's) is in force now.
+    pub(super) fn clients_paused(&self, now: SimTime) -> bool {
+        self.console.pauses_writes()
+            || self.failover_pause.is_some_and(|until| now < until)
+            || self.paused.as_ref().is_some_and(|p| now < p.until)
+    }
+
+    /// replicationRequestAckFromSlaves: `server.get_ack_from_slaves = 1`; beforeSleep (a
+    /// zero-delay timer: it fires after the events already due now) sends the GETACK.
+    pub(super) fn request_getack(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if !self.primary.getack_pending {
+            self.primary.getack_pending = true;
+            ctx.set_timer(0, super::TIMER_GETACK);
+        }
+    }
+
+    /// server.c: beforeSleep: `if (server.get_ack_from_slaves &&
+    /// !checkClientPauseTimeoutAndReturnIfPaused()) sendGetackToReplicas()`; a pause keeps
+    /// the request until it ends.
+    pub(super) fn on_getack_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if !self.primary.getack_pending || self.clients_paused(ctx.now()) {
+            return;
+        }
+        self.primary.getack_pending = false;
+        // replicationFeedSlaves writes nothing on a replica (masterhost is set).
+        if self.replica.is_none() {
+            self.propagate(ctx, crate::redis::StreamItem::Getack);
         }
     }
 
@@ -164,6 +206,10 @@ impl Server {
     /// unpauseClients: what waited runs, in arrival order, unless another pause still holds it.
     pub(super) fn release_paused(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
+        // A GETACK that waited for the pause goes out in the next beforeSleep.
+        if self.primary.getack_pending {
+            ctx.set_timer(0, super::TIMER_GETACK);
+        }
         for (from, msg) in std::mem::take(&mut self.paused_messages) {
             if self.holds_while_paused(now, &msg) {
                 self.paused_messages.push((from, msg));

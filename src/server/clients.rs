@@ -209,8 +209,9 @@ impl Server {
         if ms > 0 {
             ctx.set_timer(ms * SimTime::NANOS_PER_MS, TIMER_WAIT_TIMEOUT | token);
         }
-        // replicationRequestAckFromSlaves: REPLCONF GETACK * goes into the stream in beforeSleep.
-        self.propagate(ctx, StreamItem::Getack);
+        // replicationRequestAckFromSlaves sets server.get_ack_from_slaves: REPLCONF GETACK *
+        // goes into the stream once, in beforeSleep.
+        self.request_getack(ctx);
     }
 }
 

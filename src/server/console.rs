@@ -3,7 +3,7 @@
 //! coordinated FAILOVER of Redis 6.2+ (replication.c: `failoverCommand`,
 //! `updateFailoverStatus`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use super::persistence::Child;
@@ -28,6 +28,8 @@ pub(crate) const PSYNC_FAILOVER_REPLID: &str = "ERR PSYNC FAILOVER replid must m
 pub(super) struct Console {
     /// Data commands sent on the console's connection, by request id, as typed.
     pending: BTreeMap<u64, String>,
+    /// `REPLICAOF` commands typed at the console and not yet run, as typed, oldest first.
+    replicaof_typed: VecDeque<String>,
     /// What to do once a blocking command (SAVE, DEBUG SLEEP, SHUTDOWN's save) has run.
     after_block: Vec<AfterBlock>,
     /// A SHUTDOWN waiting for lagging replicas.
@@ -84,6 +86,19 @@ impl Server {
     /// A command on the console's own connection (the server itself is the sender).
     pub(super) fn console_request(&mut self, id: u64, typed: String) {
         self.console.pending.insert(id, typed);
+    }
+
+    /// A `REPLICAOF` typed at the console: its reply is noted when the server runs it.
+    pub fn console_replicaof(&mut self, typed: String) {
+        self.console.replicaof_typed.push_back(typed);
+    }
+
+    /// The oldest console `REPLICAOF` not yet run, as typed.
+    pub(super) fn take_typed_replicaof(&mut self, command: &AdminCommand) -> String {
+        match self.console.replicaof_typed.pop_front() {
+            Some(t) => t,
+            None => self.console_text(command),
+        }
     }
 
     /// The reply to a console data command.

@@ -35,7 +35,7 @@ impl Server {
     }
 
     fn replica_cron(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
-        let timeout_ns = self.cfg.repl_timeout_secs * SimTime::NANOS_PER_SEC;
+        let timeout = self.cfg.repl_timeout_secs;
         let Some(r) = &self.replica else {
             return;
         };
@@ -43,9 +43,12 @@ impl Server {
             self.connect(ctx, r.master);
             return;
         };
-        let idle = now.since(link.last_io);
+        // replicationCron compares whole seconds: `time(NULL) - server.master->lastinteraction`
+        // (connected) or `time(NULL) - server.repl_transfer_lastio` (handshake, transfer), both
+        // set from `server.unixtime`, `> server.repl_timeout`.
+        let idle = now.as_secs().saturating_sub(link.last_io.as_secs());
         match link.phase {
-            Phase::Connected if idle > timeout_ns => {
+            Phase::Connected if idle > timeout => {
                 self.repl_timeout(ctx, ReplTimeout::Streaming);
             }
             Phase::Connected => {
@@ -59,7 +62,7 @@ impl Server {
                 let (master, conn) = (link.master, link.conn);
                 ctx.send(master, Msg::KeepAlive { conn });
             }
-            _ if idle > timeout_ns => self.repl_timeout(ctx, ReplTimeout::Handshake),
+            _ if idle > timeout => self.repl_timeout(ctx, ReplTimeout::Handshake),
             _ => {}
         }
         // 7.0 sends no newline to the sub-replicas of a replica whose own link is down (the
@@ -90,10 +93,12 @@ impl Server {
             self.propagate(ctx, StreamItem::Ping);
         }
         self.refresh_good_replicas(now);
-        let delay_ns = self.cfg.repl_diskless_sync_delay_secs * SimTime::NANOS_PER_SEC;
+        // shouldStartChildForReplication: `max_idle >= server.repl_diskless_sync_delay`, with
+        // `idle = server.unixtime - slave->lastinteraction`: whole seconds.
+        let delay = self.cfg.repl_diskless_sync_delay_secs;
         if let Some(since) = self.primary.diskless_wait_since
             && self.persistence.child.is_none()
-            && now.since(since) >= delay_ns
+            && now.as_secs().saturating_sub(since.as_secs()) >= delay
         {
             self.primary.diskless_wait_since = None;
             self.fork_child(ctx, true);
@@ -101,16 +106,23 @@ impl Server {
         self.backlog_ttl(ctx, now);
     }
 
-    /// ONLINE replicas silent for longer than `repl-timeout` are dropped.
+    /// replicationCron: ONLINE replicas silent for longer than `repl-timeout` are dropped
+    /// ("(streaming sync)"), and so are diskless ones whose RDB made no progress for that long
+    /// ("(full sync)": `server.unixtime - slave->repl_last_partial_write`), in whole seconds.
     fn drop_timed_out_replicas(&mut self, ctx: &mut Ctx<'_, Msg>, now: SimTime) {
         let now_s = now.as_secs();
+        let timeout = self.cfg.repl_timeout_secs;
         let timed_out: Vec<ProcessId> = self
             .primary
             .replicas
             .iter()
             .filter(|(_, r)| {
-                r.state == ReplicaState::Online
-                    && now_s.saturating_sub(r.ack_time_secs) > self.cfg.repl_timeout_secs
+                let streaming = r.state == ReplicaState::Online
+                    && now_s.saturating_sub(r.ack_time_secs) > timeout;
+                let full_sync = r.rdb_diskless
+                    && r.rdb_progress
+                        .is_some_and(|(_, since)| now_s.saturating_sub(since.as_secs()) > timeout);
+                streaming || full_sync
             })
             .map(|(p, _)| *p)
             .collect();
@@ -151,7 +163,8 @@ impl Server {
         }
         if let Some(since) = self.primary.no_replicas_since
             && self.primary.replicas.is_empty()
-            && now.since(since) > ttl * SimTime::NANOS_PER_SEC
+            // `server.unixtime - server.repl_no_slaves_since > repl_backlog_time_limit`.
+            && now.as_secs().saturating_sub(since.as_secs()) > ttl
         {
             self.data.backlog = None;
             let parent = self.data.position();

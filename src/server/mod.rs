@@ -54,6 +54,7 @@ const TIMER_SHUTDOWN: u64 = 9 << 56;
 const TIMER_MIGRATE: u64 = 10 << 56;
 const TIMER_AOF_FSYNC: u64 = 11 << 56;
 const TIMER_AOF_STALL: u64 = 12 << 56;
+const TIMER_GETACK: u64 = 13 << 56;
 const TIMER_KIND_MASK: u64 = 0xff << 56;
 
 /// Counters a server keeps for the summary.
@@ -75,6 +76,8 @@ pub struct ServerStats {
     pub noreplicas_refusals: u64,
     /// Keys discarded by full-resync flushes.
     pub keys_flushed: u64,
+    /// INFO requests answered (Sentinel's `INFO`, every `info_period`).
+    pub info_requests: u64,
 }
 
 /// The role a server plays.
@@ -318,6 +321,9 @@ impl Server {
         let data_from = loaded.position.map(|m| m.position());
         self.note_started(ctx, data_from);
         self.persistence.last_save = ctx.now();
+        // initServer: `server.repl_no_slaves_since = time(NULL)`: the backlog TTL of a primary
+        // restarted from an RDB counts from its start.
+        self.primary.no_replicas_since = Some(ctx.now());
         // The OS's writeback clock runs from the machine's boot, not the process's start.
         let booted = self
             .persistence
@@ -364,6 +370,12 @@ impl Server {
             match msg {
                 Msg::Close { .. } => return self.deferred.push((from, msg)),
                 Msg::ReplicaOf { .. } => return,
+                Msg::Admin(c @ crate::fault::AdminCommand::ReplicaOf(_)) => {
+                    let typed = self.take_typed_replicaof(&c);
+                    // server.c: processCommand answers shared.loadingerr.
+                    let reply = format!("(error) {}", crate::redis::errors::LOADING);
+                    return self.operator_reply(ctx, typed, reply);
+                }
                 _ => {}
             }
         }
@@ -408,6 +420,7 @@ impl Server {
             Msg::MigrateKeys { id, keys } => self.on_migrate_keys(ctx, from, id, &keys),
             Msg::MigrateReply { id, error } => self.on_migrate_reply(ctx, id, error),
             Msg::Info { id } => {
+                self.stats.info_requests += 1;
                 let info = Box::new(self.info(ctx.now()));
                 ctx.send(from, Msg::InfoReply { id, info });
             }
@@ -536,6 +549,7 @@ impl Server {
             TIMER_MIGRATE => self.on_migrate_timeout(ctx, tag),
             TIMER_AOF_FSYNC => self.on_aof_fsync_timer(ctx),
             TIMER_AOF_STALL => self.on_stalled_write_timer(ctx),
+            TIMER_GETACK => self.on_getack_timer(ctx),
             _ => unreachable!("unknown timer tag {tag:#x}"),
         }
         self.cluster_before_sleep(ctx);

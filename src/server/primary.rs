@@ -160,6 +160,9 @@ pub(crate) struct PrimarySide {
     /// ONLINE replicas that ACKed within `min-replicas-max-lag` (`refreshGoodSlavesCount`).
     pub(crate) good_replicas: u32,
     pub(crate) no_replicas_since: Option<SimTime>,
+    /// `server.get_ack_from_slaves`: a WAIT blocked; beforeSleep sends one `REPLCONF GETACK *`
+    /// for every WAIT of the event-loop iteration.
+    pub(crate) getack_pending: bool,
 }
 
 impl PrimarySide {

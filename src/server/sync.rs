@@ -286,17 +286,16 @@ impl Server {
 
     /// serverCron's checkChildrenDone at `hz` 10, for the RDBs on their way: a replica whose
     /// RDB left the output buffer is put ONLINE (`replicaPutOnline`: diskless when the child
-    /// exits, disk-based when `sendBulkToSlave` wrote the last byte), with a fresh ACK time;
-    /// one whose diskless transfer made no progress for `repl-timeout` is dropped
-    /// ("Disconnecting timedout replica (full sync)", replicationCron; a disk-based transfer
-    /// is not fed by the child and has no such timeout).
+    /// exits, disk-based when `sendBulkToSlave` wrote the last byte), with a fresh ACK time.
+    /// The time of the last progress is kept for replicationCron, which drops a diskless one
+    /// that made none for `repl-timeout` (cron.rs; a disk-based transfer is not fed by the
+    /// child and has no such timeout).
     pub(super) fn poll_transfers(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.primary.transfer_poll_pending = false;
         let (now, tcp) = (ctx.now(), self.cfg.tcp_send_buffer_bytes);
-        let timeout_ns = self.cfg.repl_timeout_secs * SimTime::NANOS_PER_SEC;
-        let (mut online, mut stalled, mut sending) = (false, Vec::new(), false);
+        let (mut online, mut sending) = (false, false);
         for (&pid, r) in self.primary.replicas.iter_mut() {
-            let Some((last_unsent, since)) = r.rdb_progress else {
+            let Some((last_unsent, _)) = r.rdb_progress else {
                 continue;
             };
             let unsent = ctx.unsent_bytes(pid);
@@ -308,21 +307,12 @@ impl Server {
             } else if unsent < last_unsent {
                 r.rdb_progress = Some((unsent, now));
                 sending = true;
-            } else if r.rdb_diskless && now.since(since) > timeout_ns {
-                stalled.push(pid);
             } else {
                 sending = true;
             }
         }
         if online {
             self.refresh_good_replicas(now);
-        }
-        for pid in stalled {
-            ctx.note(Fact::ReplicaTimedOut {
-                server: self.name.clone(),
-                replica: self.peer(pid).to_string(),
-            });
-            self.drop_replica(ctx, pid);
         }
         if sending {
             self.schedule_transfer_poll(ctx);

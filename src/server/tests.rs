@@ -376,3 +376,30 @@ fn fsync_lag_counts_the_unfsynced_aof_bytes_until_the_next_second() {
     b.run_until(2_100);
     assert_eq!(b.server(0).fsync_lag_bytes(), Some(0));
 }
+
+/// replicationRequestAckFromSlaves only sets `server.get_ack_from_slaves`; beforeSleep sends one
+/// `REPLCONF GETACK *` (37 bytes) for every WAIT that blocked in the event-loop iteration.
+#[test]
+fn waits_blocking_at_once_share_one_getack() {
+    let mut b = Bench::new(&[("p", None, cfg()), ("r", Some(0), cfg())]);
+    b.kernel.start();
+    b.set(0, "k", 10);
+    b.run_until(5_500);
+    assert!(b.server(1).link_up());
+    let before = b.server(0).data.repl.offset;
+    for id in [1001, 1002] {
+        // Two replicas asked for, one exists: both WAITs block (timeout 0: forever).
+        let cmd = Command::Wait(2, 0);
+        b.send(0, Msg::Request { id, cmd });
+    }
+    b.run_until(5_600);
+    assert_eq!(b.server(0).primary.blocked.len(), 2, "both WAITs block");
+    let getack = crate::redis::StreamItem::Getack.resp_len();
+    assert_eq!(getack, 37);
+    assert_eq!(b.server(0).data.repl.offset, before + getack);
+    // A later WAIT, in another event-loop iteration, asks again.
+    let cmd = Command::Wait(2, 0);
+    b.send(0, Msg::Request { id: 1003, cmd });
+    b.run_until(5_700);
+    assert_eq!(b.server(0).data.repl.offset, before + 2 * getack);
+}

@@ -320,13 +320,16 @@ impl Faults {
                     self.apply_disk(k, n);
                 }
             }
-            FaultKind::Failover { target, others } => {
+            // With `heal`, the others follow the promoted server now. Without it they were
+            // re-pointed when it started: a one-shot action the quiet phase does not repeat.
+            FaultKind::Failover { target, others } if f.heal_ns.is_some() => {
                 for &o in others {
                     replicaof(k, o, Some(*target))?;
                 }
             }
             // Done when sent.
-            FaultKind::Command { .. }
+            FaultKind::Failover { .. }
+            | FaultKind::Command { .. }
             | FaultKind::Reshard { .. }
             | FaultKind::AddServer { .. }
             | FaultKind::RemoveServer { .. } => {}
@@ -459,7 +462,13 @@ pub(super) fn command_to(
     }
     let now = k.now();
     let msg = match command {
-        AdminCommand::ReplicaOf(master) => Msg::ReplicaOf { master: *master },
+        // Answered by the server when it runs it (OK, or -LOADING during a load).
+        AdminCommand::ReplicaOf(_) => {
+            if let Node::Server(s) = k.process_mut(server) {
+                s.console_replicaof(text.to_string());
+            }
+            Msg::Admin(command.clone())
+        }
         // A data command goes on the console's own connection, as a client's request.
         AdminCommand::Data(words) => {
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -471,14 +480,6 @@ pub(super) fn command_to(
         }
         other => Msg::Admin(other.clone()),
     };
-    if let AdminCommand::ReplicaOf(_) = command {
-        // REPLICAOF answers at once; the connection to the new primary follows.
-        k.note(Fact::OperatorReply {
-            server: name,
-            command: text.to_string(),
-            reply: "OK".into(),
-        });
-    }
     k.inject(now, server, server, msg)
 }
 
