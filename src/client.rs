@@ -187,7 +187,7 @@ pub struct WorkloadSpec {
     pub key_prefix: String,
     /// Send reads (GET) to this server instead of the primary (reading from a replica).
     pub read_from: Option<ProcessId>,
-    /// Cluster clients: send reads (GET) to a replica of the slot's primary, on connections
+    /// Cluster clients: send reads (GET, MGET) to a replica of the slot's primary, on connections
     /// that sent `READONLY` (go-redis `ReadOnly`, Lettuce `ReadFrom.REPLICA_PREFERRED`).
     pub read_from_replicas: bool,
     /// The primary's name for sentinel discovery (`get-master-addr-by-name`).
@@ -756,7 +756,7 @@ impl Client {
             });
         }
         let to = match (kind, self.spec.read_from) {
-            (OpKind::Get, _) if cluster && self.spec.read_from_replicas => self
+            (OpKind::Get | OpKind::Mget, _) if cluster && self.spec.read_from_replicas => self
                 .cluster_replica(&key)
                 .expect("a cluster client has a map"),
             _ if cluster => self.cluster_node(&key).expect("a cluster client has a map"),

@@ -164,3 +164,13 @@ fn the_option_is_refused_where_it_cannot_apply() {
         out.stderr
     );
 }
+
+#[test]
+fn mgets_go_to_the_replicas_too() {
+    let r = run(
+        &load(&["workloads.app.mix={mset=40,mget=60}", "expect={}"]),
+        1,
+    );
+    assert_eq!(answered_by(&r, "mget", 30_000), ["c1r1", "c2r1", "c3r1"]);
+    assert_eq!(answered_by(&r, "mset", 30_000), ["c1p", "c2p", "c3p"]);
+}

@@ -86,7 +86,11 @@ fn closed_on(notes: &[FactNote], node: &str) -> Vec<u16> {
 /// Real Redis facts common to both tests: every running node's `CLUSTER NODES` gives `moved`
 /// to c2p, c2p holds the tagged keys and c1p none of them, clients were redirected to c2p and
 /// c2p answered keys of the moved slots, and nothing acknowledged was lost.
-fn assert_real_resharded(real: &RealRun, moved: std::ops::RangeInclusive<u16>) {
+fn assert_real_resharded(
+    real: &RealRun,
+    moved: std::ops::RangeInclusive<u16>,
+    cut_ms: Option<(u64, u64)>,
+) {
     for s in real.servers.iter().filter(|s| s.up) {
         let owners = s.slot_owners.as_ref().expect("a cluster node's slot map");
         for slot in moved.clone() {
@@ -142,7 +146,24 @@ fn assert_real_resharded(real: &RealRun, moved: std::ops::RangeInclusive<u16>) {
         .iter()
         .find(|c| c.name == "acked-writes-durable")
         .expect("the check ran");
-    assert_eq!(durable.count, 0, "{}", durable.detail);
+    match cut_ms {
+        None => assert_eq!(durable.count, 0, "{}", durable.detail),
+        // Real Redis may lose a write c1p acknowledged between MIGRATE attempts during the cut:
+        // each attempt dials a new connection, a timed-out attempt's RESTORE ... REPLACE of the
+        // older value is held by the cut and can reach c2p after the attempt that moved the newer
+        // one (no order between connections), which overwrites it. The simulator keeps one
+        // ordered link per pair and never does (docs/fidelity.md). Only such writes may be lost.
+        Some((from, to)) => {
+            for l in &findings.lost {
+                assert!(
+                    l.key.starts_with("{user1000}")
+                        && l.server == "c1p"
+                        && (from..to + 2_000).contains(&l.ack_ms),
+                    "a write lost other than by a late RESTORE: {l:?}"
+                );
+            }
+        }
+    }
     let owners = findings
         .checks
         .iter()
@@ -205,7 +226,7 @@ fn resharding_moves_slots_while_clients_write() {
     let Some((_, d, real)) = both("cluster_resharding", RESHARD) else {
         return;
     };
-    assert_real_resharded(&real, 3400..=3499);
+    assert_real_resharded(&real, 3400..=3499, None);
     // Without a partition every MIGRATE goes through, and every command is accepted.
     let r = replies(&real.notes);
     assert!(
@@ -244,7 +265,7 @@ fn resharding_under_partition_times_out_and_finishes_after_the_heal() {
     let Some((scenario, d, real)) = both("cluster_resharding_under_partition", &toml) else {
         return;
     };
-    assert_real_resharded(&real, 3400..=3499);
+    assert_real_resharded(&real, 3400..=3499, Some((6_500, 14_000)));
     // MIGRATE crosses the cut link (c1p dials c2p's proxy): it times out while the cut lasts,
     // as Redis words it, and goes through after the heal.
     let timeout = "(error) IOERR error or timeout reading to target instance";
@@ -280,6 +301,15 @@ fn resharding_under_partition_times_out_and_finishes_after_the_heal() {
     }
     agrees(&d, "cluster: slots moved");
     agrees(&d, "cluster: redirects followed");
-    agrees(&d, "lost acknowledged writes");
     agrees(&d, "failovers");
+    // The model loses nothing here; real Redis now and then loses a write to a late RESTORE
+    // (above), so the two agree only when the real run lost none.
+    if d.real[0].lost_acked_writes == 0 {
+        agrees(&d, "lost acknowledged writes");
+    } else {
+        println!(
+            "real Redis lost {} write(s) to a late RESTORE: a known difference",
+            d.real[0].lost_acked_writes
+        );
+    }
 }

@@ -333,7 +333,7 @@ impl Client {
     /// the reads of a workload that reads from one, else the primary.
     fn target(&mut self, kind: OpKind, key: &str) -> Option<SocketAddr> {
         if self.slots.is_some() {
-            if kind == OpKind::Get && self.plan.spec.read_from_replicas {
+            if matches!(kind, OpKind::Get | OpKind::Mget) && self.plan.spec.read_from_replicas {
                 return self.cluster_replica(key);
             }
             return self.cluster_node(key);
