@@ -166,20 +166,7 @@ impl Network {
         listen_ip: Ipv4Addr,
         service: Service,
     ) -> io::Result<SocketAddr> {
-        if !listen_ip.is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "proxies live on 127.0.0.0/8 only",
-            ));
-        }
-        let listener = TcpListener::bind((listen_ip, 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let shared = self.shared.clone();
-        let name = name.to_string();
-        self.shared
-            .spawn(move || accept_loop(shared, listener, name, service, None));
-        Ok(addr)
+        self.spawn_proxy(name, listen_ip, service, None)
     }
 
     /// Starts a proxy of node `name`'s client port that only node `source` dials: its
@@ -193,6 +180,18 @@ impl Network {
         listen_ip: Ipv4Addr,
         source: &str,
     ) -> io::Result<SocketAddr> {
+        self.spawn_proxy(name, listen_ip, Service::Client, Some(source.to_string()))
+    }
+
+    /// A proxy of node `name`'s `service` on a free port of `listen_ip` (loopback only), its
+    /// connections crossing the link from `source` when given, else from their own address.
+    fn spawn_proxy(
+        &self,
+        name: &str,
+        listen_ip: Ipv4Addr,
+        service: Service,
+        source: Option<String>,
+    ) -> io::Result<SocketAddr> {
         if !listen_ip.is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -203,9 +202,9 @@ impl Network {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = self.shared.clone();
-        let (name, source) = (name.to_string(), Some(source.to_string()));
+        let name = name.to_string();
         self.shared
-            .spawn(move || accept_loop(shared, listener, name, Service::Client, source));
+            .spawn(move || accept_loop(shared, listener, name, service, source));
         Ok(addr)
     }
 
