@@ -844,7 +844,7 @@ impl Client {
         let index = n
             .checked_mul(self.spec.multi_keys)
             .and_then(|g| g.checked_add(i))
-            .expect("keys times multi_keys is limited when the scenario is read");
+            .expect("keys (at most 10,000,000) times multi_keys (at most 16) fits in 32 bits");
         self.keys
             .entry(("m", index))
             .or_insert_with(|| {

@@ -142,7 +142,7 @@ fn workload_spec(
         Some(n) => mix(cx, n, &w.at("mix"))?,
     };
     let value_size = value_size(cx, w)?;
-    let (multi_keys, hash_tags) = multi_keys(cx, w, &mix, keys)?;
+    let (multi_keys, hash_tags) = multi_keys(cx, w, &mix)?;
     let wait = match w.get("wait") {
         None => None,
         Some(n) => Some(wait(cx, n, &w.at("wait"), env, target_server)?),
@@ -238,44 +238,29 @@ fn read_from_replicas(cx: &mut Cx, w: &WorkloadInput, target: &Target) -> Option
     Some(on)
 }
 
-/// `multi_keys` (keys per MSET/MGET, 2 to 16) and `hash_tags`; a warning when set for a mix
-/// without `mset` or `mget`.
-fn multi_keys(
-    cx: &mut Cx,
-    w: &WorkloadInput,
-    mix: &[(OpKind, u32)],
-    keys: u32,
-) -> Option<(u32, bool)> {
-    let uses = mix.iter().any(|(k, _)| k.is_multi_key());
-    let mut out = (2, true);
-    for field in ["multi_keys", "hash_tags"] {
-        let Some(n) = w.get(field) else {
-            continue;
-        };
-        let p = w.at(field);
-        if field == "multi_keys" {
-            out.0 = cx.int(n, &p, 2, 16)? as u32;
-            if u64::from(keys) * u64::from(out.0) > u64::from(u32::MAX) {
-                let hint = "lower `keys` or `multi_keys`";
-                cx.err(
-                    n.origin,
-                    &p,
-                    "keys times multi_keys is too many keys".into(),
-                    Some(hint.into()),
-                );
-                return None;
+/// `multi_keys` (keys per MSET/MGET, 2 to 16: with at most 10,000,000 `keys`, a group's key
+/// number stays below 2^32) and `hash_tags`; a warning for either in a mix without `mset` or
+/// `mget`.
+fn multi_keys(cx: &mut Cx, w: &WorkloadInput, mix: &[(OpKind, u32)]) -> Option<(u32, bool)> {
+    let multi_keys = match w.get("multi_keys") {
+        Some(n) => cx.int(n, &w.at("multi_keys"), 2, 16)? as u32,
+        None => 2,
+    };
+    let hash_tags = match w.get("hash_tags") {
+        Some(n) => cx.boolean(n, &w.at("hash_tags"))?,
+        None => true,
+    };
+    if !mix.iter().any(|(k, _)| k.is_multi_key()) {
+        for field in ["multi_keys", "hash_tags"] {
+            if let Some(n) = w.get(field) {
+                let hint = "add `mset` or `mget` to `mix`, or leave the field out";
+                let msg =
+                    format!("`{field}` only applies to MSET and MGET, which this mix never sends");
+                cx.warn(n.origin, &w.at(field), msg, Some(hint.into()));
             }
-        } else {
-            out.1 = cx.boolean(n, &p)?;
-        }
-        if !uses {
-            let hint = "add `mset` or `mget` to `mix`, or leave the field out";
-            let msg =
-                format!("`{field}` only applies to MSET and MGET, which this mix never sends");
-            cx.warn(n.origin, &p, msg, Some(hint.into()));
         }
     }
-    Some(out)
+    Some((multi_keys, hash_tags))
 }
 
 fn value_size(cx: &mut Cx, w: &WorkloadInput) -> Option<usize> {
