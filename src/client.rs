@@ -15,7 +15,7 @@ use crate::cluster::slot::key_hash_slot;
 use crate::history::{EventType, HistoryEvent, Position, Text, Value};
 use crate::proto::Msg;
 use crate::redis::{Command, Reply};
-use crate::sim::{Ctx, ProcessId, SimTime};
+use crate::sim::{Ctx, FastHash, ProcessId, SimTime};
 
 const TIMER_NEXT: u64 = 1 << 56;
 const TIMER_TIMEOUT: u64 = 2 << 56;
@@ -266,7 +266,11 @@ pub struct Client {
     texts: BTreeSet<Text>,
     /// Each key this client has used, by family and number: the command's copy and the
     /// history's.
-    keys: BTreeMap<(&'static str, u32), (Rc<str>, Text)>,
+    /// Each key named so far, by family and number (looked up, never iterated).
+    #[allow(clippy::disallowed_types)]
+    keys: std::collections::HashMap<(&'static str, u32), (Rc<str>, Text), FastHash>,
+    /// `<workload>.<index>.`: how every value this client writes begins.
+    value_prefix: String,
     /// The command names, by kind, held once.
     names: [Option<Text>; 9],
     /// Replication IDs as the history's positions hold them, held once.
@@ -294,6 +298,7 @@ impl Client {
     /// A client; `servers[i]` names process `i` for the history's `server` field.
     pub fn new(spec: Rc<WorkloadSpec>, index: u32, servers: Rc<Vec<String>>) -> Self {
         let zipf_cdf = Rc::new(zipf_cdf(spec.keys));
+        let value_prefix = format!("{}.{index}.", spec.name);
         let primary = match &spec.target {
             Target::Server(p) => Some(*p),
             Target::Sentinels(_) | Target::Cluster(_) => None,
@@ -320,7 +325,8 @@ impl Client {
             events: Vec::new(),
             servers: Rc::new(servers.iter().map(Text::from).collect()),
             texts: BTreeSet::new(),
-            keys: BTreeMap::new(),
+            keys: Default::default(),
+            value_prefix,
             names: Default::default(),
             replids: BTreeMap::new(),
             me: 0,
@@ -874,10 +880,28 @@ impl Client {
     /// A value unique to this client and operation, padded to the workload's value size. For
     /// APPEND it is a token delimited by `|` so checkers can find it in the final string.
     fn unique_value(&self, id: u64) -> Rc<str> {
-        let mut v = format!("{}.{}.{}|", self.spec.name, self.index, id);
-        while v.len() < self.spec.value_size {
-            v.push('x');
+        // `<workload>.<index>.<id>|` then `x`s, written without the formatting machinery (a
+        // value per write).
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = id;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
         }
+        let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
+        let mut v = String::with_capacity(
+            (self.value_prefix.len() + digits.len() + 1).max(self.spec.value_size),
+        );
+        v.push_str(&self.value_prefix);
+        v.push_str(digits);
+        v.push('|');
+        let pad = self.spec.value_size.saturating_sub(v.len());
+        v.extend(std::iter::repeat_n('x', pad));
         Rc::from(v)
     }
 

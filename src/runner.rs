@@ -5,6 +5,7 @@ use crate::check::failover::failovers;
 use crate::check::figures::{
     Figures, OpsCounts, Process, ProcessTable, ReplicationCounts, Role, lost_by_workload,
 };
+use crate::check::operations::Operations;
 use crate::check::verdict::{Warning, WarningKind, decide, run_warnings};
 use crate::check::{self, Evidence, FinalState, Findings};
 use crate::fact::FactNote;
@@ -131,6 +132,7 @@ pub fn summarize(
     scenario: &Scenario,
     source: &Provenance,
     out: &RunOutput,
+    operations: &Operations<'_>,
     findings: &Findings,
     wall_ms: u64,
 ) -> Summary {
@@ -177,7 +179,7 @@ pub fn summarize(
         })
         .collect();
     warnings.extend(run_warnings(&ops, &out.history));
-    let vitals = crate::report::vitals_summary(out, &processes);
+    let vitals = crate::report::vitals_summary(out, operations, &processes);
     let (expectations, verdict) = decide(&scenario.expect, &figures);
     let verdict = verdict.denying(&warnings, source.deny_warnings);
     Summary {
@@ -241,8 +243,10 @@ pub fn run_from(
         notes: &output.notes,
         finals: &finals,
     };
-    let findings = check::run_all(&evidence);
-    let summary = summarize(scenario, source, &output, &findings, wall_ms());
+    let ops = Operations::of(&output.history);
+    let findings = check::run_all_on(&evidence, &ops);
+    let summary = summarize(scenario, source, &output, &ops, &findings, wall_ms());
+    drop(ops);
     Ok(RunReport {
         summary,
         output,

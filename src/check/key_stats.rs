@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::figures::ProcessTable;
+use super::operations::{KeyOperations, Operations};
 use crate::history::{EventType, Operation, is_read};
 
 /// How many hottest keys the statistics name.
@@ -58,29 +59,18 @@ fn write_ok(op: &Operation<'_>) -> bool {
     !is_read(op.f) && op.outcome == EventType::Ok
 }
 
-/// Per key: (first acknowledged write's completion, last successful read's invoke, the
-/// completion of the first acknowledged write after that read, operations).
-#[derive(Default)]
-struct KeyLife {
-    first_write_ns: Option<u64>,
-    last_read_ns: Option<u64>,
-    unread_since_ns: Option<u64>,
-    ops: u64,
-}
-
-/// The key statistics of a history's operations (`History::operations`, in invoke order).
-pub fn key_stats(ops: &[Operation<'_>]) -> KeyStats {
-    let mut keys: BTreeMap<&str, KeyLife> = BTreeMap::new();
-    // A write counts as read when a read was invoked after it completed.
-    for op in ops {
-        let k = keys.entry(op.key).or_default();
+/// One key's life: its operations counted, its last successful read, and its acknowledged
+/// writes against that read (a write counts as read when a read was invoked after it
+/// completed).
+fn life(key_ops: KeyOperations<'_, '_>) -> KeyLife {
+    let mut k = KeyLife::default();
+    for op in key_ops.iter() {
         k.ops += 1;
-        if read_ok(op) {
+        if read_ok(&op) {
             k.last_read_ns = Some(op.invoke_ns);
         }
     }
-    for op in ops.iter().filter(|o| write_ok(o)) {
-        let k = keys.get_mut(op.key).expect("every key was counted");
+    for op in key_ops.iter().filter(write_ok) {
         k.first_write_ns = Some(
             k.first_write_ns
                 .map_or(op.complete_ns, |f| f.min(op.complete_ns)),
@@ -93,6 +83,26 @@ pub fn key_stats(ops: &[Operation<'_>]) -> KeyStats {
             );
         }
     }
+    k
+}
+
+/// Per key: (first acknowledged write's completion, last successful read's invoke, the
+/// completion of the first acknowledged write after that read, operations).
+#[derive(Default)]
+struct KeyLife {
+    first_write_ns: Option<u64>,
+    last_read_ns: Option<u64>,
+    unread_since_ns: Option<u64>,
+    ops: u64,
+}
+
+/// The key statistics of a history's operations (`History::operations`, in invoke order).
+pub fn key_stats(ops: &Operations<'_>) -> KeyStats {
+    // One key at a time, keys in key order, each key's operations in invoke order.
+    let keys: Vec<(&str, KeyLife)> = ops
+        .by_key()
+        .map(|(key, key_ops)| (key, life(key_ops)))
+        .collect();
     let mut stats = KeyStats::default();
     for (key, k) in &keys {
         let Some(first) = k.first_write_ns else {
@@ -151,11 +161,11 @@ fn nearest_rank(sorted: &[u64], per_mille: u64) -> u64 {
 /// Client-observed latency of successful operations per workload and command (a write a
 /// workload follows with WAIT includes the WAIT).
 pub fn client_latency(
-    ops: &[Operation<'_>],
+    ops: &Operations<'_>,
     processes: &ProcessTable,
 ) -> BTreeMap<String, BTreeMap<String, ClientLatency>> {
     let mut samples: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
-    for op in ops.iter().filter(|o| o.outcome == EventType::Ok) {
+    for op in ops.all().filter(|o| o.outcome == EventType::Ok) {
         let Some(w) = processes.workload_of(op.process) else {
             continue;
         };
@@ -213,7 +223,7 @@ mod tests {
         op(&mut h, "set", "a", 12, EventType::Ok); // unread after the read
         op(&mut h, "set", "d", 14, EventType::Fail); // not acknowledged
         let h = History::merge(h);
-        let s = key_stats(&h.operations());
+        let s = key_stats(&Operations::of(&h));
         assert_eq!(s.written, 3);
         assert_eq!(s.never_read_keys, vec!["b".to_string(), "c".to_string()]);
         let oldest = s.oldest_unread_write.expect("b is unread");

@@ -296,6 +296,12 @@ pub fn run_all(e: &Evidence<'_>) -> Findings {
     run_all_observed(e, &mut |_| {})
 }
 
+/// [`run_all`] over a pairing of `e`'s history made already (the summary's statistics read
+/// the same one).
+pub fn run_all_on(e: &Evidence<'_>, ops: &Operations<'_>) -> Findings {
+    run_all_steps(e, ops, &mut |_| {})
+}
+
 /// The steps of [`run_all`], in order, as [`run_all_observed`] names them when each ends.
 pub const STEPS: [&str; 7] = [
     "pairing",
@@ -313,7 +319,16 @@ pub const STEPS: [&str; 7] = [
 pub fn run_all_observed(e: &Evidence<'_>, step_done: &mut dyn FnMut(&'static str)) -> Findings {
     let ops = Operations::of(e.history);
     step_done(STEPS[0]);
-    let (durable, lost) = durability::acked_writes_durable_in(e, &ops);
+    run_all_steps(e, &ops, step_done)
+}
+
+/// Every checker after the pairing, telling `step_done` as each step ends.
+fn run_all_steps(
+    e: &Evidence<'_>,
+    ops: &Operations<'_>,
+    step_done: &mut dyn FnMut(&'static str),
+) -> Findings {
+    let (durable, lost) = durability::acked_writes_durable_in(e, ops);
     step_done(STEPS[1]);
     let groups = if is_cluster(e.finals) {
         final_groups(e.finals)
@@ -325,19 +340,19 @@ pub fn run_all_observed(e: &Evidence<'_>, step_done: &mut dyn FnMut(&'static str
     // it pairs the whole history, which a run without sets need not pay for.
     let mut lost_adds = Vec::new();
     if set_adds::any_adds(e.history) {
-        let (adds, lost) = set_adds::acked_adds_durable_in(&ops);
+        let (adds, lost) = set_adds::acked_adds_durable_in(ops);
         out.push(adds);
         lost_adds = lost;
     }
     step_done(STEPS[2]);
     out.extend([converged_in_groups(e.finals, &groups), single_primary(e)]);
     step_done(STEPS[3]);
-    out.extend(staleness::staleness_in(&ops));
+    out.extend(staleness::staleness_in(ops));
     step_done(STEPS[4]);
     out.extend(slots::single_slot_owner(e));
     out.extend(slots::slot_owners_at_end(e.finals));
     step_done(STEPS[5]);
-    let lin = linearizable::check_operations(&ops);
+    let lin = linearizable::check_operations(ops);
     out.push(lin.result);
     step_done(STEPS[6]);
     Findings {

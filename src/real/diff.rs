@@ -395,18 +395,22 @@ fn judged_by_final_value(
         e.position = None;
     }
     let finals = crate::runner::final_states(&r.output);
-    let findings = crate::check::run_all(&crate::check::Evidence {
+    let ops = crate::check::operations::Operations::of(&r.output.history);
+    let evidence = crate::check::Evidence {
         history: &r.output.history,
         notes: &r.output.notes,
         finals: &finals,
-    });
+    };
+    let findings = crate::check::run_all_on(&evidence, &ops);
     r.summary = crate::runner::summarize(
         scenario,
         &crate::runner::Provenance::default(),
         &r.output,
+        &ops,
         &findings,
         r.summary.wall_ms,
     );
+    drop(ops);
     r.lost = findings.lost;
     r.counterexample = findings.counterexample;
     r

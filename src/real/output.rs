@@ -130,15 +130,18 @@ fn keyspace(
 pub fn report(scenario: &Scenario, source: &Provenance, run: &RealRun) -> RunReport {
     let output = run.to_run_output();
     let finals = run.finals();
-    let findings = crate::check::run_all(&Evidence {
+    let ops = crate::check::operations::Operations::of(&output.history);
+    let evidence = Evidence {
         history: &output.history,
         notes: &output.notes,
         finals: &finals,
-    });
+    };
+    let findings = crate::check::run_all_on(&evidence, &ops);
     let mut summary = summarize(
         scenario,
         source,
         &output,
+        &ops,
         &findings,
         run.duration_ns / 1_000_000,
     );

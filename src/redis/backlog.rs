@@ -191,6 +191,7 @@ impl Backlog {
                 });
                 self.histlen += copy;
                 remaining -= copy;
+                self.assert_blocks();
                 self.trim(pinned_from);
             }
         }
@@ -226,12 +227,45 @@ impl Backlog {
         while self.entries.front().is_some_and(|e| e.offset < self.offset) {
             self.entries.pop_front();
         }
+        if trimmed > 0 {
+            self.assert_blocks();
+        }
     }
 
-    /// Checks the block bookkeeping: blocks are contiguous from the first offset, only the tail
-    /// block has room, their bytes add up to `histlen`, and the entries kept lie inside.
-    /// Cheap (blocks and the two ends of the entry list only), so it runs after every event.
+    /// Checks the block bookkeeping at its two ends: the first block starts at the first
+    /// offset, the tail block ends at the backlog's end and holds at most its size, and the
+    /// entries kept lie inside. O(1), so it runs after every event; [`Backlog::feed`] and
+    /// [`Backlog::trim`] walk every block ([`Backlog::assert_blocks`]) whenever they add or drop
+    /// one, the only times the middle changes.
     pub fn assert_consistent(&self) {
+        let end = self.offset + self.histlen;
+        match (self.blocks.front(), self.blocks.back()) {
+            (Some(first), Some(tail)) => {
+                assert_eq!(
+                    first.start, self.offset,
+                    "backlog blocks start at its offset"
+                );
+                assert!(tail.used <= tail.size, "a block holds at most its size");
+                assert_eq!(tail.start + tail.used, end, "blocks add up to histlen");
+            }
+            _ => assert_eq!(self.histlen, 0, "a backlog without blocks is empty"),
+        }
+        if let (Some(first), Some(last)) = (self.entries.front(), self.entries.back()) {
+            assert!(
+                first.offset >= self.offset,
+                "entries start inside the backlog"
+            );
+            assert_eq!(
+                last.end() + 1,
+                end,
+                "the last entry ends at the backlog's end"
+            );
+        }
+    }
+
+    /// Checks every block: contiguous from the first offset, only the tail block has room,
+    /// their bytes add up to `histlen`.
+    fn assert_blocks(&self) {
         let mut next = self.offset;
         for (i, b) in self.blocks.iter().enumerate() {
             assert_eq!(b.start, next, "backlog blocks are contiguous");
@@ -243,17 +277,6 @@ impl Backlog {
             next += b.used;
         }
         assert_eq!(next, self.offset + self.histlen, "blocks add up to histlen");
-        if let (Some(first), Some(last)) = (self.entries.front(), self.entries.back()) {
-            assert!(
-                first.offset >= self.offset,
-                "entries start inside the backlog"
-            );
-            assert_eq!(
-                last.end() + 1,
-                next,
-                "the last entry ends at the backlog's end"
-            );
-        }
     }
 
     /// The entries from `offset` to the end, if `offset` is an entry boundary the backlog covers.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::check::figures::ProcessTable;
 use crate::check::key_stats::{ClientLatency, KeyStats, client_latency, key_stats};
+use crate::check::operations::Operations;
 use crate::metrics::Metrics;
 use crate::server::VitalsAtEnd;
 use crate::world::RunOutput;
@@ -93,14 +94,17 @@ fn round1(x: f64) -> f64 {
 }
 
 /// The vitals of a finished run.
-pub fn vitals_summary(out: &RunOutput, processes: &ProcessTable) -> VitalsSummary {
-    let ops = out.history.operations();
+pub fn vitals_summary(
+    out: &RunOutput,
+    ops: &Operations<'_>,
+    processes: &ProcessTable,
+) -> VitalsSummary {
     VitalsSummary {
         servers: (0..out.servers.len())
             .map(|s| server_vitals(out, s))
             .collect(),
-        client_latency_us: client_latency(&ops, processes),
-        keys: key_stats(&ops),
+        client_latency_us: client_latency(ops, processes),
+        keys: key_stats(ops),
     }
 }
 

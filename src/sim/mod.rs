@@ -5,12 +5,14 @@
 //! reads the wall clock and never iterates a hash-ordered collection.
 
 mod clock;
+mod fast_hash;
 mod kernel;
 mod queue;
 mod rng;
 mod time;
 mod trace;
 
+pub use fast_hash::{FastHash, FastHasher};
 pub use kernel::{
     Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Message, Process, ProcessId, ProcessState,
     Step, Vocabulary,
