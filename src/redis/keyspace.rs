@@ -1,7 +1,10 @@
-//! The keyspace: keys to strings or sets, ordered so that snapshots and comparisons are
-//! deterministic.
+//! The keyspace: keys to strings or sets. Keys are looked up in a hash table (a lookup per
+//! command); whatever walks the keys ([`Keyspace::iter`], [`Keyspace::diff`]) sees them in key
+//! order, so snapshots and comparisons are deterministic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use crate::sim::FastHash;
 use std::rc::Rc;
 
 use super::command::{Command, Reply, errors};
@@ -19,7 +22,9 @@ const RDB_MEMBER_OVERHEAD_BYTES: u64 = 2;
 /// One database's keys and values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Keyspace {
-    map: BTreeMap<Rc<str>, Value>,
+    /// Looked up, never walked in its own order (see [`Keyspace::iter`]).
+    #[allow(clippy::disallowed_types)]
+    map: std::collections::HashMap<Rc<str>, Value, FastHash>,
     payload_bytes: u64,
 }
 
@@ -96,9 +101,15 @@ impl Keyspace {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.map.get(key)
     }
+    /// The key equal to `key` as held, with its value.
+    pub fn get_key_value(&self, key: &str) -> Option<(&Rc<str>, &Value)> {
+        self.map.get_key_value(key)
+    }
     /// All keys and values in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &Value)> {
-        self.map.iter()
+        let mut all: Vec<(&Rc<str>, &Value)> = self.map.iter().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
     }
     /// Removes every key (a full resync's flush).
     pub fn flush(&mut self) {
@@ -266,8 +277,8 @@ impl Keyspace {
     /// Keys whose values differ between two keyspaces (at most `limit`), for convergence reports.
     pub fn diff(&self, other: &Keyspace, limit: usize) -> Vec<String> {
         let mut out = Vec::new();
-        let mut a = self.map.iter().peekable();
-        let mut b = other.map.iter().peekable();
+        let mut a = self.iter().peekable();
+        let mut b = other.iter().peekable();
         while out.len() < limit {
             match (a.peek(), b.peek()) {
                 (None, None) => break,

@@ -116,7 +116,7 @@ impl Server {
         let present: Vec<(Rc<str>, Value)> = keys
             .iter()
             .filter_map(|k| {
-                let (key, value) = self.data.keyspace.iter().find(|(x, _)| &***x == k)?;
+                let (key, value) = self.data.keyspace.get_key_value(k)?;
                 Some((key.clone(), value.clone()))
             })
             .collect();
