@@ -299,13 +299,43 @@ pub fn per_key_f(f: &str) -> &str {
 /// completes). `key_of` gives an open operation's key.
 #[derive(Debug, Default)]
 pub struct OpenInvokes {
-    /// Each process's latest open operation.
-    latest: std::collections::BTreeMap<u32, usize>,
+    /// Each process's latest open operation: processes below [`DENSE_PROCESSES`] by index
+    /// (`NONE`: none open), the rest by id.
+    latest: Vec<usize>,
+    latest_sparse: std::collections::BTreeMap<u32, usize>,
     /// A process's other open operations, on other keys (a multi-key command's).
     others: std::collections::BTreeMap<u32, Vec<usize>>,
 }
 
+/// Process ids held in a plain vector by [`OpenInvokes`] (a simulated run numbers its
+/// processes from 0; a file may use any id).
+const DENSE_PROCESSES: u32 = 1 << 16;
+/// No open operation.
+const NONE: usize = usize::MAX;
+
 impl OpenInvokes {
+    /// Sets `process`'s latest open operation, giving back the one it replaces.
+    fn set_latest(&mut self, process: u32, op: usize) -> Option<usize> {
+        if process >= DENSE_PROCESSES {
+            return self.latest_sparse.insert(process, op);
+        }
+        let p = process as usize;
+        if self.latest.len() <= p {
+            self.latest.resize(p + 1, NONE);
+        }
+        let prev = std::mem::replace(&mut self.latest[p], op);
+        (prev != NONE).then_some(prev)
+    }
+
+    /// Takes `process`'s latest open operation.
+    fn take_latest(&mut self, process: u32) -> Option<usize> {
+        if process >= DENSE_PROCESSES {
+            return self.latest_sparse.remove(&process);
+        }
+        let prev = std::mem::replace(self.latest.get_mut(process as usize)?, NONE);
+        (prev != NONE).then_some(prev)
+    }
+
     /// Records operation `op`, invoked by `process` on `key`.
     pub fn invoke<'k>(
         &mut self,
@@ -314,7 +344,7 @@ impl OpenInvokes {
         op: usize,
         key_of: impl Fn(usize) -> &'k str,
     ) {
-        if let Some(prev) = self.latest.insert(process, op)
+        if let Some(prev) = self.set_latest(process, op)
             && key_of(prev) != key
         {
             self.others.entry(process).or_default().push(prev);
@@ -328,20 +358,24 @@ impl OpenInvokes {
         key: &str,
         key_of: impl Fn(usize) -> &'k str,
     ) -> Option<usize> {
+        if self.others.is_empty() {
+            return self.take_latest(process);
+        }
         let Some(others) = self.others.get_mut(&process) else {
-            return self.latest.remove(&process);
+            return self.take_latest(process);
         };
         let op = match others.iter().position(|&i| key_of(i) == key) {
             Some(at) => others.remove(at),
             None => {
-                let latest = self.latest.remove(&process);
-                if let Some(next) = others.pop() {
-                    self.latest.insert(process, next);
+                let next = others.pop();
+                let latest = self.take_latest(process);
+                if let Some(next) = next {
+                    self.set_latest(process, next);
                 }
                 latest?
             }
         };
-        if others.is_empty() {
+        if self.others.get(&process).is_some_and(Vec::is_empty) {
             self.others.remove(&process);
         }
         Some(op)

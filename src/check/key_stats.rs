@@ -164,13 +164,34 @@ pub fn client_latency(
     ops: &Operations<'_>,
     processes: &ProcessTable,
 ) -> BTreeMap<String, BTreeMap<String, ClientLatency>> {
-    let mut samples: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+    // Each process's samples by command (a handful of names: a short list), then merged per
+    // workload.
+    let mut by_process: Vec<Vec<(&str, Vec<u64>)>> = Vec::new();
     for op in ops.all().filter(|o| o.outcome == EventType::Ok) {
-        let Some(w) = processes.workload_of(op.process) else {
+        let p = op.process as usize;
+        if by_process.len() <= p {
+            by_process.resize_with(p + 1, Vec::new);
+        }
+        let mine = &mut by_process[p];
+        let at = match mine.iter().position(|(f, _)| *f == op.f) {
+            Some(at) => at,
+            None => {
+                mine.push((op.f, Vec::new()));
+                mine.len() - 1
+            }
+        };
+        mine[at]
+            .1
+            .push(op.complete_ns.saturating_sub(op.invoke_ns) / 1_000);
+    }
+    let mut samples: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+    for (process, mine) in by_process.into_iter().enumerate() {
+        let Some(w) = processes.workload_of(process as u32) else {
             continue;
         };
-        let us = op.complete_ns.saturating_sub(op.invoke_ns) / 1_000;
-        samples.entry((w, op.f)).or_default().push(us);
+        for (f, v) in mine {
+            samples.entry((w, f)).or_default().extend(v);
+        }
     }
     let mut out: BTreeMap<String, BTreeMap<String, ClientLatency>> = BTreeMap::new();
     for ((w, f), mut v) in samples {

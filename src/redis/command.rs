@@ -249,7 +249,8 @@ pub fn resp_array_len(args: &[&[u8]]) -> u64 {
     n
 }
 
-fn decimal_len(mut v: u64) -> u64 {
+/// Digits of `v` in decimal.
+pub(crate) fn decimal_len(mut v: u64) -> u64 {
     let mut d = 1;
     while v >= 10 {
         v /= 10;

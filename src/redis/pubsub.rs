@@ -6,6 +6,7 @@
 
 use std::rc::Rc;
 
+use super::command::decimal_len;
 use super::resp_array_len;
 use crate::sim::ProcessId;
 
@@ -48,8 +49,23 @@ impl Hello {
     /// Bytes of `PUBLISH __sentinel__:hello <payload>` in RESP: on the wire to the server, and
     /// what the command adds to the primary's replication stream.
     pub fn publish_len(&self) -> u64 {
-        let payload = self.payload();
-        resp_array_len(&[b"PUBLISH", HELLO_CHANNEL.as_bytes(), payload.as_bytes()])
+        // The payload's length without formatting it (a hello is measured on every send):
+        // five commas between two addresses, the run ID, the two epochs and the name.
+        let payload = 5
+            + 2 * ANNOUNCED_ADDRESS.len() as u64
+            + RUN_ID.len() as u64
+            + self.name.len() as u64
+            + decimal_len(self.current_epoch)
+            + decimal_len(self.config_epoch);
+        debug_assert_eq!(payload, self.payload().len() as u64);
+        // `*3` takes as many bytes as `*2`: the two fixed arguments, then the payload as a
+        // bulk string (`$<len>\r\n<payload>\r\n`).
+        resp_array_len(&[b"PUBLISH", HELLO_CHANNEL.as_bytes()])
+            + 1
+            + decimal_len(payload)
+            + 2
+            + payload
+            + 2
     }
 }
 
@@ -70,5 +86,22 @@ mod tests {
         // *3\r\n $7\r\nPUBLISH\r\n $18\r\n__sentinel__:hello\r\n $85\r\n...\r\n.
         assert_eq!(h.payload().len(), 85);
         assert_eq!(h.publish_len(), 4 + 13 + 25 + 5 + 85 + 2);
+    }
+
+    #[test]
+    fn a_hello_publish_is_measured_as_the_formatted_command() {
+        for (epoch, config, name) in [(0, 0, "m"), (9, 10, "mymaster"), (123456, 99, "a-b-c")] {
+            let h = Hello {
+                sentinel: ProcessId(1),
+                name: Rc::from(name),
+                current_epoch: epoch,
+                master: ProcessId(0),
+                config_epoch: config,
+            };
+            let formatted = h.payload();
+            let expected =
+                resp_array_len(&[b"PUBLISH", HELLO_CHANNEL.as_bytes(), formatted.as_bytes()]);
+            assert_eq!(h.publish_len(), expected, "{formatted}");
+        }
     }
 }
