@@ -207,6 +207,11 @@ enum Command {
         /// Print one JSON object of the figures instead of text.
         #[arg(long)]
         json: bool,
+        /// Also the hour-long figures: `basic` for 1 simulated hour as its own process (time
+        /// and peak memory), and the linearizability cost per operation up to that length
+        /// (about a minute more and 2-3 GB of memory).
+        #[arg(long)]
+        long: bool,
     },
 }
 
@@ -291,7 +296,8 @@ fn dispatch(command: Command, now: cli::Clock) -> cli::commands::Outcome {
             events,
             rounds,
             json,
-        } => Ok(bench(scenario.as_deref(), events, rounds, json, now)),
+            long,
+        } => Ok(bench(scenario.as_deref(), events, rounds, json, long, now)),
         command => dispatch_tools(command, now),
     }
 }

@@ -37,6 +37,7 @@ macro_rules! errln {
 /// The wall clock, injected by `main` (the only code that reads it): time since the start.
 pub type Clock<'a> = &'a dyn Fn() -> std::time::Duration;
 
+pub mod bench_targets;
 pub mod commands;
 pub mod compare;
 pub mod real;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use simkv::report::plural;
 use simkv::scenario::Scenario;
 
+use super::bench_targets::{self, Target};
 use super::{emit_err, emit_out};
 
 pub fn check(
@@ -118,7 +119,12 @@ fn bench_checkers(now: Clock) -> Result<(), ExitCode> {
 }
 
 /// The kernel next to a bare binary-heap loop doing the same events.
-fn bench_kernel(events: u64, rounds: usize, json: bool, now: Clock) -> serde_json::Value {
+fn bench_kernel(
+    events: u64,
+    rounds: usize,
+    json: bool,
+    now: Clock,
+) -> (serde_json::Value, simkv::bench::KernelFigures) {
     let timers = simkv::bench::BENCH_TIMERS;
     let k = simkv::bench::kernel_vs_bare(timers, events, rounds, now);
     if !json {
@@ -130,11 +136,12 @@ fn bench_kernel(events: u64, rounds: usize, json: bool, now: Clock) -> serde_jso
             k.trace_hash
         );
     }
-    serde_json::json!({
+    let v = serde_json::json!({
         "timers": timers, "events": events, "rounds": rounds,
         "kernel_events_per_s": k.kernel_per_s, "bare_heap_events_per_s": k.bare_per_s,
         "ratio": k.ratio(), "trace_hash": format!("{:016x}", k.trace_hash),
-    })
+    });
+    (v, k)
 }
 
 /// Where a run's wall time goes: the simulation, the checkers and each checker step, median
@@ -144,7 +151,7 @@ fn bench_checker_steps(
     rounds: usize,
     json: bool,
     now: Clock,
-) -> Result<serde_json::Value, ExitCode> {
+) -> Result<(serde_json::Value, simkv::bench::CheckerFigures), ExitCode> {
     let f = simkv::bench::checker_steps(sc, sc.seed, rounds, now).map_err(|e| {
         errln!("error: {e}");
         ExitCode::from(2)
@@ -171,11 +178,12 @@ fn bench_checker_steps(
         .iter()
         .map(|(name, s)| (name.to_string(), serde_json::json!(ms(*s))))
         .collect();
-    Ok(serde_json::json!({
+    let v = serde_json::json!({
         "scenario": f.scenario, "seed": sc.seed, "operations": f.operations,
         "simulation_ms": ms(f.simulation_s), "checkers_ms": ms(f.checkers_s),
         "checker_share": f.checker_share(), "steps_ms": steps,
-    }))
+    });
+    Ok((v, f))
 }
 
 /// One scenario's simulation alone (no checkers, no reports), median of `rounds` runs.
@@ -184,7 +192,7 @@ fn bench_simulation(
     rounds: usize,
     json: bool,
     now: Clock,
-) -> Result<serde_json::Value, ExitCode> {
+) -> Result<(serde_json::Value, simkv::bench::SimulationFigures), ExitCode> {
     let f = simkv::bench::simulation_only(sc, sc.seed, rounds, now).map_err(|e| {
         errln!("error: {e}");
         ExitCode::from(2)
@@ -199,10 +207,157 @@ fn bench_simulation(
             f.times_real_time()
         );
     }
-    Ok(serde_json::json!({
+    let v = serde_json::json!({
         "scenario": f.scenario, "seed": sc.seed, "events": f.events, "sim_s": f.sim_s,
         "wall_s": f.wall_s, "events_per_s": f.events_per_s(), "times_real_time": f.times_real_time(),
-    }))
+    });
+    Ok((v, f))
+}
+
+/// A whole run as `simkv run` does it (simulation, checkers, summary), median of `rounds`.
+fn whole_run(sc: &Scenario, rounds: usize, now: Clock) -> Result<(f64, u64), ExitCode> {
+    let mut walls = Vec::new();
+    let mut sim_ms = 0;
+    for _ in 0..rounds.max(1) {
+        let started = now();
+        let mut wall = || 0;
+        let r = simkv::runner::run_scenario(sc, sc.seed, &mut |_| {}, &mut |_| {}, &mut wall)
+            .map_err(|e| {
+                errln!("error: {e}");
+                ExitCode::from(2)
+            })?;
+        walls.push((now() - started).as_secs_f64());
+        sim_ms = r.summary.sim_time_ms;
+    }
+    Ok((simkv::bench::median(&mut walls), sim_ms))
+}
+
+/// The linearizability checker alone on a run of the scenario at `path` lasting `duration`:
+/// operations and seconds.
+fn linearizability_cost(path: &Path, duration: &str, now: Clock) -> Result<(usize, f64), ExitCode> {
+    let sc = Scenario::load(path, &[format!("duration={duration}")]).map_err(|e| {
+        err!("{e}");
+        ExitCode::from(2)
+    })?;
+    let out = simkv::world::World::new(&sc, sc.seed)
+        .run(&mut |_| {})
+        .map_err(|_| ExitCode::from(2))?;
+    let ops = simkv::check::operations::Operations::of(&out.history);
+    let t = now();
+    let lin = simkv::check::linearizable::check_operations(&ops);
+    let secs = (now() - t).as_secs_f64();
+    debug_assert_eq!(lin.result.name, "linearizable");
+    Ok((ops.len(), secs))
+}
+
+/// The rows of the table that need only this process.
+fn in_process_targets(
+    kernel: &simkv::bench::KernelFigures,
+    sim: &simkv::bench::SimulationFigures,
+    steps: &simkv::bench::CheckerFigures,
+    whole: (f64, u64),
+) -> Vec<Target> {
+    let times = whole.1 as f64 / 1000.0 / whole.0;
+    vec![
+        Target::new(
+            "region-outage (300 s simulated), whole run incl. checkers and summary",
+            format!("{times:.0}x real time ({:.0} ms)", whole.0 * 1000.0),
+            ">= 2000x",
+            times >= 2000.0,
+        ),
+        Target::new(
+            "same, simulation only",
+            format!(
+                "{:.2} M events/s ({:.0}x real time)",
+                sim.events_per_s() / 1e6,
+                sim.times_real_time()
+            ),
+            ">= 5 M events/s",
+            sim.events_per_s() >= 5e6,
+        ),
+        Target::new(
+            "checkers' share of that run",
+            format!(
+                "{:.0}% ({:.0} ms checkers vs {:.0} ms simulation)",
+                steps.checker_share() * 100.0,
+                steps.checkers_s * 1000.0,
+                steps.simulation_s * 1000.0
+            ),
+            "<= 25%",
+            steps.checker_share() <= 0.25,
+        ),
+        Target::new(
+            "kernel at 1,024 live timers vs a bare `BinaryHeap` loop doing the same events",
+            format!("{:.1} M events/s", kernel.kernel_per_s / 1e6),
+            ">= 0.85",
+            kernel.ratio() >= 0.85,
+        )
+        .against(
+            format!("{:.1} M events/s", kernel.bare_per_s / 1e6),
+            kernel.ratio(),
+        ),
+    ]
+}
+
+/// Rows measured by running `simkv` itself, the linearizability cost across run lengths, and
+/// Porcupine's comparison; `long` adds the hour-long `basic` run.
+fn process_targets(long: bool, rounds: usize, now: Clock) -> Vec<Target> {
+    let mut rows = Vec::new();
+    let outage = Path::new("scenarios/region-outage.toml");
+    let basic = Path::new("scenarios/basic.toml");
+    let note = |what: &str, e: String| errln!("bench: {what} not measured: {e}");
+    if outage.exists() {
+        match bench_targets::long_run_memory(outage, "3600s", 200_000_000, now) {
+            Ok((row, _)) => rows.push(row),
+            Err(e) => note("region-outage for 1 h", e),
+        }
+        match bench_targets::sweep_scaling(outage, 8, now) {
+            Ok(row) => rows.push(row),
+            Err(e) => note("sweep scaling", e),
+        }
+    }
+    if basic.exists() {
+        let longest = if long { "3600s" } else { "600s" };
+        {
+            let short = linearizability_cost(basic, "60s", now);
+            let longer = linearizability_cost(basic, longest, now);
+            if let (Ok((n1, s1)), Ok((n2, s2))) = (short, longer) {
+                let (a, b) = (s1 / n1 as f64 * 1e6, s2 / n2 as f64 * 1e6);
+                rows.push(
+                    Target::new(
+                        &format!("linearizability cost per operation, basic 60 s vs {longest}"),
+                        format!("{b:.2} us per op at {n2} ops"),
+                        "within 2x",
+                        b / a <= 2.0,
+                    )
+                    .against(format!("{a:.2} us per op at {n1} ops"), b / a),
+                );
+            }
+        }
+        if long {
+            match bench_targets::long_run_memory(basic, "3600s", 1_000_000_000, now) {
+                Ok((mut row, cost)) => {
+                    row.figure = "basic for 1 simulated hour, whole run".into();
+                    row.measured = format!("{:.1} s, {}", cost.wall_s, row.measured);
+                    row.target = "<= 15 s, <= 1000 MB".into();
+                    row.met = Some(cost.wall_s <= 15.0 && cost.peak_bytes <= 1_000_000_000);
+                    rows.push(row);
+                }
+                Err(e) => note("basic for 1 h", e),
+            }
+        }
+    }
+    let reference = Path::new("bench/porcupine-go.tsv");
+    let data = Path::new("tests/data/porcupine/test_data");
+    if reference.exists() && data.exists() {
+        match bench_targets::porcupine_reference(reference)
+            .and_then(|r| bench_targets::porcupine(data, &r, rounds, now))
+        {
+            Ok(row) => rows.push(row),
+            Err(e) => note("Porcupine comparison", e),
+        }
+    }
+    rows
 }
 
 pub fn bench(
@@ -210,9 +365,12 @@ pub fn bench(
     events: u64,
     rounds: usize,
     json: bool,
+    long: bool,
     now: Clock,
 ) -> ExitCode {
-    let mut figures = serde_json::json!({ "kernel": bench_kernel(events, rounds, json, now) });
+    let (kernel_json, kernel) = bench_kernel(events, rounds, json, now);
+    let mut figures = serde_json::json!({ "kernel": kernel_json });
+    let mut targets = Vec::new();
     let outage = Path::new("scenarios/region-outage.toml");
     if outage.exists() {
         let sc = match Scenario::load(outage, &[]) {
@@ -222,20 +380,33 @@ pub fn bench(
                 return ExitCode::from(2);
             }
         };
-        match bench_simulation(&sc, rounds, json, now) {
-            Ok(v) => figures["region_outage"] = v,
+        let sim = match bench_simulation(&sc, rounds, json, now) {
+            Ok((v, f)) => {
+                figures["region_outage"] = v;
+                f
+            }
             Err(code) => return code,
-        }
-        match bench_checker_steps(&sc, rounds, json, now) {
-            Ok(v) => figures["region_outage_checkers"] = v,
+        };
+        let steps = match bench_checker_steps(&sc, rounds, json, now) {
+            Ok((v, f)) => {
+                figures["region_outage_checkers"] = v;
+                f
+            }
             Err(code) => return code,
-        }
+        };
+        let whole = match whole_run(&sc, rounds, now) {
+            Ok(w) => w,
+            Err(code) => return code,
+        };
+        targets = in_process_targets(&kernel, &sim, &steps, whole);
     }
+    targets.extend(process_targets(long, rounds, now));
+    figures["targets"] = serde_json::json!(targets);
     let text = simkv::bench::scale_scenario(50, 200, 60);
     let sc =
         Scenario::parse("scale (built in)", &text, &[]).expect("the built-in scenario is valid");
     match bench_simulation(&sc, 1, json, now) {
-        Ok(v) => figures["scale"] = v,
+        Ok((v, _)) => figures["scale"] = v,
         Err(code) => return code,
     }
     if json {
@@ -282,5 +453,6 @@ pub fn bench(
             }
         }
     }
+    bench_targets::print(&targets);
     ExitCode::SUCCESS
 }
