@@ -10,6 +10,7 @@
 use super::operations::{KeyOperations, Operations};
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
+use crate::sim::FastHash;
 
 /// Acknowledged writes sorted by completion, with the running maximum of their invoke times.
 struct Acked {
@@ -42,8 +43,9 @@ impl Acked {
 /// the last write of it, when a value was written twice).
 struct KeyWrites<'a> {
     acked: Acked,
-    /// Sorted by value, one entry per value.
-    value_done: Vec<(&'a str, u64)>,
+    /// Each value written, looked up by the reads (never walked).
+    #[allow(clippy::disallowed_types)]
+    value_done: std::collections::HashMap<&'a str, u64, FastHash>,
     nil_done: u64,
 }
 
@@ -57,16 +59,14 @@ impl<'a> KeyWrites<'a> {
                 u64::MAX
             }
         };
-        let mut value_done: Vec<(&'a str, u64)> = writes
-            .iter()
-            .filter(|w| w.f == "set")
-            .filter_map(|w| Some((w.input.as_str()?, done(w))))
-            .collect();
-        // A stable sort keeps each value's writes in history order: the last one counts.
-        value_done.sort_by(|a, b| a.0.cmp(b.0));
-        value_done.reverse();
-        value_done.dedup_by(|later, earlier| later.0 == earlier.0);
-        value_done.reverse();
+        // In history order: a value written twice keeps its last write.
+        let mut value_done =
+            std::collections::HashMap::with_capacity_and_hasher(writes.len(), FastHash);
+        for w in writes.iter().filter(|w| w.f == "set") {
+            if let Some(v) = w.input.as_str() {
+                value_done.insert(v, done(w));
+            }
+        }
         let nil_done = writes
             .iter()
             .filter(|w| w.f == "del")
@@ -82,11 +82,7 @@ impl<'a> KeyWrites<'a> {
 
     /// When the write of `value` completed (`u64::MAX`: it never did), if anyone wrote it.
     fn value_done(&self, value: &str) -> Option<u64> {
-        let i = self
-            .value_done
-            .binary_search_by(|(v, _)| (*v).cmp(value))
-            .ok()?;
-        Some(self.value_done[i].1)
+        self.value_done.get(value).copied()
     }
 
     /// How long before the read the overwriting write was acknowledged, if the read (of a
