@@ -350,6 +350,15 @@ impl Client {
     pub fn take_events(&mut self) -> Vec<HistoryEvent> {
         std::mem::take(&mut self.events)
     }
+    /// Moves out the recorded history events that happened before `before` (all of them when
+    /// `None`), in the order they were recorded.
+    pub fn take_events_before(&mut self, before: Option<SimTime>) -> Vec<HistoryEvent> {
+        let Some(t) = before else {
+            return self.take_events();
+        };
+        let n = self.events.partition_point(|e| e.time_ns < t.0);
+        self.events.drain(..n).collect()
+    }
     /// Open-loop arrivals dropped because the queue was full.
     pub fn dropped_arrivals(&self) -> u64 {
         self.dropped_arrivals

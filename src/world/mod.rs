@@ -229,6 +229,8 @@ pub struct World<'s> {
     faults: Faults,
     metrics: Metrics,
     checkpoints: Vec<(SimTime, u64)>,
+    /// The clients' history events moved out so far, in history order ([`World::drain_history`]).
+    history: Vec<crate::history::HistoryEvent>,
     seed: u64,
     /// Reshardings in progress, by the fault that started them.
     reshards: std::collections::BTreeMap<usize, reshard::Resharder>,
@@ -332,6 +334,7 @@ impl<'s> World<'s> {
 
             metrics: Metrics::new(scenario.servers.iter().map(|s| s.name.clone()).collect()),
             checkpoints: Vec::new(),
+            history: Vec::new(),
             seed,
             reshards: std::collections::BTreeMap::new(),
             operator: scenario.operator.as_ref().map(operator::Policy::new),
@@ -402,11 +405,34 @@ impl<'s> World<'s> {
             let now = self.kernel.now().0;
             if now - last_progress >= SimTime::NANOS_PER_SEC {
                 last_progress = now;
+                self.drain_history(Some(self.kernel.now()));
                 progress(self.kernel.now());
             }
         }
         progress(end);
         Ok(self.finish(quiet_from, end))
+    }
+
+    /// Moves the clients' history events recorded before `before` (all of them when `None`)
+    /// into the run's history, merged in history order, so a long run holds each event once
+    /// and the clients' lists stay short. A client records an event at the time it happens,
+    /// so an event recorded later is never earlier than `before`: the history only grows at
+    /// its end.
+    fn drain_history(&mut self, before: Option<SimTime>) {
+        let mut lists = Vec::new();
+        for i in 0..self.kernel.len() {
+            if let Node::Client(c) = self.kernel.process_mut(ProcessId(i as u32)) {
+                lists.push(c.take_events_before(before));
+            }
+        }
+        let batch = History::merge_lists(lists).events;
+        if let (Some(last), Some(first)) = (self.history.last(), batch.first()) {
+            assert!(
+                (last.time_ns, last.process) <= (first.time_ns, first.process),
+                "history events drained in order"
+            );
+        }
+        self.history.extend(batch);
     }
 
     fn control(&mut self, c: Control) -> Result<(), KernelError> {
@@ -556,11 +582,10 @@ impl<'s> World<'s> {
                 slot_owners: s.cluster().map(|c| slot_ranges(c.view(), &self.names)),
             });
         }
-        let mut events = Vec::new();
+        self.drain_history(None);
         let mut redirects = std::collections::BTreeMap::new();
         for i in 0..self.kernel.len() {
             if let Node::Client(c) = self.kernel.process_mut(ProcessId(i as u32)) {
-                events.push(c.take_events());
                 for (pattern, n) in c.redirects() {
                     *redirects.entry(pattern.clone()).or_default() += n;
                 }
@@ -571,7 +596,9 @@ impl<'s> World<'s> {
             trace_hash: self.kernel.trace().hex(),
             sim_time: end,
             events: self.kernel.delivered(),
-            history: History::merge_lists(events),
+            history: History {
+                events: self.history,
+            },
             notes: self.kernel.notes().to_vec(),
             servers,
             faults: self.faults.into_records(),
