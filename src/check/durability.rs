@@ -63,30 +63,63 @@ pub fn acked_writes_durable_in(
     e: &Evidence<'_>,
     ops: &Operations<'_>,
 ) -> (CheckResult, Vec<LostWrite>) {
-    let name = "acked-writes-durable".to_string();
-    let groups = groups(e.notes, e.finals);
-    if final_primary(e.finals).is_none() {
-        let r = CheckResult {
-            name,
-            status: Status::Skipped,
-            count: 0,
-            detail: "no primary was running at the end, so there is no final state to check".into(),
-        };
-        return (r, Vec::new());
+    match Durability::new(e) {
+        Ok(mut d) => {
+            ops.each_key(|key, key_ops| d.key(key, key_ops));
+            d.verdict()
+        }
+        Err(skipped) => skipped,
     }
-    let ancestry = Ancestry::from_facts(e.notes);
-    let owners = final_slot_owners(e.finals);
-    let mut lost = Vec::new();
-    let mut acked = 0u64;
-    let mut judged_by: Vec<&str> = Vec::new();
-    for (key, key_ops) in ops.by_key() {
-        let key_ops: Vec<Operation<'_>> = key_ops.iter().collect();
+}
+
+/// The check folded over the keys, one key at a time ([`Operations::each_key`]).
+pub struct Durability<'e> {
+    e: &'e Evidence<'e>,
+    groups: Vec<usize>,
+    ancestry: Ancestry,
+    owners: Option<Vec<Option<usize>>>,
+    lost: Vec<LostWrite>,
+    acked: u64,
+    judged_by: Vec<&'e str>,
+}
+
+const NAME: &str = "acked-writes-durable";
+
+impl<'e> Durability<'e> {
+    /// The check over `e`, or its verdict at once when there is no final state to judge
+    /// against (no primary running at the end).
+    pub fn new(e: &'e Evidence<'e>) -> Result<Self, (CheckResult, Vec<LostWrite>)> {
+        if final_primary(e.finals).is_none() {
+            let r = CheckResult {
+                name: NAME.to_string(),
+                status: Status::Skipped,
+                count: 0,
+                detail: "no primary was running at the end, so there is no final state to check"
+                    .into(),
+            };
+            return Err((r, Vec::new()));
+        }
+        Ok(Durability {
+            e,
+            groups: groups(e.notes, e.finals),
+            ancestry: Ancestry::from_facts(e.notes),
+            owners: final_slot_owners(e.finals),
+            lost: Vec::new(),
+            acked: 0,
+            judged_by: Vec::new(),
+        })
+    }
+
+    /// Judges one key's acknowledged writes (keys in key order).
+    pub fn key(&mut self, key: &str, key_ops: &[Operation<'_>]) {
+        let (e, groups) = (self.e, &self.groups);
         // The key lives in the replication group of the servers that answered for it, those
         // that executed it first (in a Redis Cluster, a node that only refused it with -MOVED
         // or -CLUSTERDOWN may belong to another shard).
         // In a Redis Cluster the key's final state is on the running primary serving its slot
         // at the end (resharding and replica migration move keys and servers between shards).
-        let owner = owners
+        let owner = self
+            .owners
             .as_ref()
             .and_then(|o| o[usize::from(key_hash_slot(key.as_bytes()))]);
         let group = key_ops
@@ -98,22 +131,22 @@ pub fn acked_writes_durable_in(
             .map_or(0, |i| groups[i]);
         let primary = match owner {
             Some(i) => &e.finals[i],
-            None => match final_primary_in(e.finals, &groups, group) {
+            None => match final_primary_in(e.finals, groups, group) {
                 Some(p) => p,
-                None => continue,
+                None => return,
             },
         };
         let primary_group = owner.map_or(group, |i| groups[i]);
-        if !judged_by.contains(&primary.name.as_str()) {
-            judged_by.push(&primary.name);
+        if !self.judged_by.contains(&primary.name.as_str()) {
+            self.judged_by.push(&primary.name);
         }
         let final_value = primary.data.get(key).map(String::as_str);
-        let final_written_until = final_writer_completion(&key_ops, final_value);
+        let final_written_until = final_writer_completion(key_ops, final_value);
         for op in key_ops.iter().filter(|o| o.outcome == EventType::Ok) {
             if !matches!(op.f, "set" | "incr" | "append" | "sadd") {
                 continue;
             }
-            acked += 1;
+            self.acked += 1;
             // A write acknowledged in another replication group (before its slot was resharded
             // away) has no place in the final primary's history: judged by the final value.
             let elsewhere = op
@@ -121,8 +154,8 @@ pub fn acked_writes_durable_in(
                 .and_then(|s| e.finals.iter().position(|f| f.name == s))
                 .is_some_and(|i| groups[i] != primary_group);
             if let (Some(at), Some(tip), false) = (&op.position, &primary.position, elsewhere) {
-                if let Some(cut) = ancestry.cut(tip, at) {
-                    lost.push(lost_by_lineage(e, op, &cut));
+                if let Some(cut) = self.ancestry.cut(tip, at) {
+                    self.lost.push(lost_by_lineage(e, op, &cut));
                 }
                 continue;
             }
@@ -133,39 +166,44 @@ pub fn acked_writes_durable_in(
                 _ => append_lost(op, final_value),
             };
             if let Some(value) = verdict {
-                lost.push(lost_write(e, op, value));
+                self.lost.push(lost_write(e, op, value));
             }
         }
     }
-    lost.sort_by(|a, b| (a.ack_ms, &a.key).cmp(&(b.ack_ms, &b.key)));
-    let status = if lost.is_empty() {
-        Status::Pass
-    } else {
-        Status::Fail
-    };
-    let primaries = judged_by.join(" and ");
-    let detail = if lost.is_empty() {
-        format!("all {acked} acknowledged writes are in {primaries}'s final data")
-    } else {
-        let first = &lost[0];
-        format!(
-            "{} of {acked} acknowledged writes are missing from {primaries}'s final data; first: {} {}={} acknowledged by {} at {} ms, lost to {}",
-            lost.len(),
-            first.f,
-            first.key,
-            first.value,
-            first.server,
-            first.ack_ms,
-            first.doomed_by
-        )
-    };
-    let r = CheckResult {
-        name,
-        status,
-        count: lost.len() as u64,
-        detail,
-    };
-    (r, lost)
+
+    /// The verdict and the lost writes, in acknowledgement order.
+    pub fn verdict(self) -> (CheckResult, Vec<LostWrite>) {
+        let (mut lost, acked) = (self.lost, self.acked);
+        lost.sort_by(|a, b| (a.ack_ms, &a.key).cmp(&(b.ack_ms, &b.key)));
+        let status = if lost.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
+        let primaries = self.judged_by.join(" and ");
+        let detail = if lost.is_empty() {
+            format!("all {acked} acknowledged writes are in {primaries}'s final data")
+        } else {
+            let first = &lost[0];
+            format!(
+                "{} of {acked} acknowledged writes are missing from {primaries}'s final data; first: {} {}={} acknowledged by {} at {} ms, lost to {}",
+                lost.len(),
+                first.f,
+                first.key,
+                first.value,
+                first.server,
+                first.ack_ms,
+                first.doomed_by
+            )
+        };
+        let r = CheckResult {
+            name: NAME.to_string(),
+            status,
+            count: lost.len() as u64,
+            detail,
+        };
+        (r, lost)
+    }
 }
 
 /// In a Redis Cluster (final states with slot maps), the running primary that serves each slot

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::figures::ProcessTable;
-use super::operations::{KeyOperations, Operations};
+use super::operations::Operations;
 use crate::history::{EventType, Operation, is_read};
 
 /// How many hottest keys the statistics name.
@@ -62,15 +62,15 @@ fn write_ok(op: &Operation<'_>) -> bool {
 /// One key's life: its operations counted, its last successful read, and its acknowledged
 /// writes against that read (a write counts as read when a read was invoked after it
 /// completed).
-fn life(key_ops: KeyOperations<'_, '_>) -> KeyLife {
+fn life(key_ops: &[Operation<'_>]) -> KeyLife {
     let mut k = KeyLife::default();
-    for op in key_ops.iter() {
+    for op in key_ops {
         k.ops += 1;
         if read_ok(&op) {
             k.last_read_ns = Some(op.invoke_ns);
         }
     }
-    for op in key_ops.iter().filter(write_ok) {
+    for op in key_ops.iter().filter(|o| write_ok(o)) {
         k.first_write_ns = Some(
             k.first_write_ns
                 .map_or(op.complete_ns, |f| f.min(op.complete_ns)),
@@ -99,10 +99,8 @@ struct KeyLife {
 /// The key statistics of a history's operations (`History::operations`, in invoke order).
 pub fn key_stats(ops: &Operations<'_>) -> KeyStats {
     // One key at a time, keys in key order, each key's operations in invoke order.
-    let keys: Vec<(&str, KeyLife)> = ops
-        .by_key()
-        .map(|(key, key_ops)| (key, life(key_ops)))
-        .collect();
+    let mut keys: Vec<(&str, KeyLife)> = Vec::new();
+    ops.each_key(|key, key_ops| keys.push((key, life(key_ops))));
     let mut stats = KeyStats::default();
     for (key, k) in &keys {
         let Some(first) = k.first_write_ns else {

@@ -303,12 +303,11 @@ pub fn run_all_on(e: &Evidence<'_>, ops: &Operations<'_>) -> Findings {
 }
 
 /// The steps of [`run_all`], in order, as [`run_all_observed`] names them when each ends.
-pub const STEPS: [&str; 7] = [
+pub const STEPS: [&str; 6] = [
     "pairing",
-    "acked-writes-durable",
+    "acked-writes-durable, stale-reads, read-your-writes",
     "acked-adds-durable",
     "converged, single-primary",
-    "stale-reads, read-your-writes",
     "slots",
     "linearizable",
 ];
@@ -328,7 +327,19 @@ fn run_all_steps(
     ops: &Operations<'_>,
     step_done: &mut dyn FnMut(&'static str),
 ) -> Findings {
-    let (durable, lost) = durability::acked_writes_durable_in(e, ops);
+    // The checks that judge one key at a time, over one gathering of each key's operations.
+    let mut durable = durability::Durability::new(e);
+    let mut staleness = staleness::Staleness::default();
+    ops.each_key(|key, key_ops| {
+        if let Ok(d) = &mut durable {
+            d.key(key, key_ops);
+        }
+        staleness.key(key, key_ops);
+    });
+    let (durable, lost) = match durable {
+        Ok(d) => d.verdict(),
+        Err(skipped) => skipped,
+    };
     step_done(STEPS[1]);
     let groups = if is_cluster(e.finals) {
         final_groups(e.finals)
@@ -347,14 +358,13 @@ fn run_all_steps(
     step_done(STEPS[2]);
     out.extend([converged_in_groups(e.finals, &groups), single_primary(e)]);
     step_done(STEPS[3]);
-    out.extend(staleness::staleness_in(ops));
-    step_done(STEPS[4]);
+    out.extend(staleness.verdicts());
     out.extend(slots::single_slot_owner(e));
     out.extend(slots::slot_owners_at_end(e.finals));
-    step_done(STEPS[5]);
+    step_done(STEPS[4]);
     let lin = linearizable::check_operations(ops);
     out.push(lin.result);
-    step_done(STEPS[6]);
+    step_done(STEPS[5]);
     Findings {
         checks: out,
         lost,

@@ -71,6 +71,23 @@ impl<'a> Operations<'a> {
         self.pairs.iter().map(|&pair| operation(self.events, pair))
     }
 
+    /// Calls `f` with each key (in key order) and its operations (in invoke order), gathered
+    /// into one buffer reused from key to key. Checkers that judge keys one at a time read a
+    /// key's operations from there together, so the history's events (scattered over the run:
+    /// a key's operations are far apart) are read once per key instead of once per checker.
+    pub fn each_key(&self, mut f: impl FnMut(&'a str, &[Operation<'a>])) {
+        let mut buf: Vec<Operation<'a>> = Vec::new();
+        for (key, indices) in &self.by_key {
+            buf.clear();
+            buf.extend(
+                indices
+                    .iter()
+                    .map(|&i| operation(self.events, self.pairs[i as usize])),
+            );
+            f(key, &buf);
+        }
+    }
+
     /// Each key (in key order) with its operations (in invoke order).
     pub fn by_key(&self) -> impl Iterator<Item = (&'a str, KeyOperations<'_, 'a>)> {
         self.by_key.iter().map(|(key, indices)| {

@@ -7,7 +7,7 @@
 //! overwritten). Writes whose outcome is unknown never make a read stale, and never count as
 //! having completed. Both checks only look at register keys (SET / GET / DEL).
 
-use super::operations::{KeyOperations, Operations};
+use super::operations::Operations;
 use super::{CheckResult, Status};
 use crate::history::{EventType, History, Operation};
 use crate::sim::FastHash;
@@ -111,10 +111,11 @@ fn judged_read(op: &Operation<'_>) -> bool {
 impl<'a> RegisterKey<'a> {
     /// The register operations (SET, GET, DEL) of one key that did not fail, and its writes:
     /// what both checks read, gathered once per key; `None` when the key has none.
-    fn of(key: &'a str, key_ops: KeyOperations<'_, 'a>) -> Option<Self> {
+    fn of(key: &'a str, key_ops: &[Operation<'a>]) -> Option<Self> {
         let ops: Vec<Operation<'a>> = key_ops
             .iter()
             .filter(|op| matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail)
+            .copied()
             .collect();
         if ops.is_empty() {
             return None;
@@ -205,17 +206,34 @@ pub fn read_your_writes(history: &History) -> CheckResult {
 /// in key order: each key's register operations are gathered once for both checks and dropped
 /// before the next key's.
 pub fn staleness_in(ops: &Operations<'_>) -> [CheckResult; 2] {
-    let (mut stale, mut own) = (Found::default(), Found::default());
-    for (key, key_ops) in ops.by_key() {
+    let mut s = Staleness::default();
+    ops.each_key(|key, key_ops| s.key(key, key_ops));
+    s.verdicts()
+}
+
+/// Both checks folded over the keys, one key at a time ([`Operations::each_key`]).
+#[derive(Default)]
+pub struct Staleness {
+    stale: Found,
+    own: Found,
+}
+
+impl Staleness {
+    /// Judges one key's operations (keys in key order).
+    pub fn key<'a>(&mut self, key: &'a str, key_ops: &[Operation<'a>]) {
         if let Some(k) = RegisterKey::of(key, key_ops) {
-            stale_reads_of(&k, &mut stale);
-            read_your_writes_of(&k, &mut own);
+            stale_reads_of(&k, &mut self.stale);
+            read_your_writes_of(&k, &mut self.own);
         }
     }
-    [
-        stale.verdict(STALE_READS.0, STALE_READS.1),
-        own.verdict(READ_YOUR_WRITES.0, READ_YOUR_WRITES.1),
-    ]
+
+    /// `stale-reads`, then `read-your-writes`.
+    pub fn verdicts(self) -> [CheckResult; 2] {
+        [
+            self.stale.verdict(STALE_READS.0, STALE_READS.1),
+            self.own.verdict(READ_YOUR_WRITES.0, READ_YOUR_WRITES.1),
+        ]
+    }
 }
 
 /// The reads of one key that missed a write acknowledged before they began.
