@@ -66,7 +66,7 @@ fn life(key_ops: &[Operation<'_>]) -> KeyLife {
     let mut k = KeyLife::default();
     for op in key_ops {
         k.ops += 1;
-        if read_ok(&op) {
+        if read_ok(op) {
             k.last_read_ns = Some(op.invoke_ns);
         }
     }

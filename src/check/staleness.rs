@@ -39,13 +39,17 @@ impl Acked {
     }
 }
 
+/// Each value written to a key with when its write completed: looked up by the reads, never
+/// walked.
+#[allow(clippy::disallowed_types)]
+type ValueDone<'a> = std::collections::HashMap<&'a str, u64, FastHash>;
+
 /// Per key: the acknowledged writes, and the completion time of the write of each value (of
 /// the last write of it, when a value was written twice).
 struct KeyWrites<'a> {
     acked: Acked,
     /// Each value written, looked up by the reads (never walked).
-    #[allow(clippy::disallowed_types)]
-    value_done: std::collections::HashMap<&'a str, u64, FastHash>,
+    value_done: ValueDone<'a>,
     nil_done: u64,
 }
 
@@ -60,8 +64,7 @@ impl<'a> KeyWrites<'a> {
             }
         };
         // In history order: a value written twice keeps its last write.
-        let mut value_done =
-            std::collections::HashMap::with_capacity_and_hasher(writes.len(), FastHash);
+        let mut value_done = ValueDone::with_capacity_and_hasher(writes.len(), FastHash);
         for w in writes.iter().filter(|w| w.f == "set") {
             if let Some(v) = w.input.as_str() {
                 value_done.insert(v, done(w));

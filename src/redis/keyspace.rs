@@ -19,12 +19,15 @@ const RDB_FIXED_BYTES: u64 = 200;
 /// of small members).
 const RDB_MEMBER_OVERHEAD_BYTES: u64 = 2;
 
+/// Keys to values, looked up and never walked in the table's own order (see
+/// [`Keyspace::iter`]).
+#[allow(clippy::disallowed_types)]
+type KeyTable = std::collections::HashMap<Rc<str>, Value, FastHash>;
+
 /// One database's keys and values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Keyspace {
-    /// Looked up, never walked in its own order (see [`Keyspace::iter`]).
-    #[allow(clippy::disallowed_types)]
-    map: std::collections::HashMap<Rc<str>, Value, FastHash>,
+    map: KeyTable,
     payload_bytes: u64,
 }
 
