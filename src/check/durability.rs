@@ -173,8 +173,19 @@ impl<'e> Durability<'e> {
 
     /// The verdict and the lost writes, in acknowledgement order.
     pub fn verdict(self) -> (CheckResult, Vec<LostWrite>) {
-        let (mut lost, acked) = (self.lost, self.acked);
-        lost.sort_by(|a, b| (a.ack_ms, &a.key).cmp(&(b.ack_ms, &b.key)));
+        let acked = self.acked;
+        // Sorted by acknowledgement then key, ties in the order found (a stable sort of their
+        // positions: a lost write is too large to move around while sorting).
+        let mut order: Vec<usize> = (0..self.lost.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&self.lost[a], &self.lost[b]);
+            (x.ack_ms, &x.key).cmp(&(y.ack_ms, &y.key))
+        });
+        let mut found: Vec<Option<LostWrite>> = self.lost.into_iter().map(Some).collect();
+        let lost: Vec<LostWrite> = order
+            .into_iter()
+            .map(|i| found[i].take().expect("each lost write once"))
+            .collect();
         let status = if lost.is_empty() {
             Status::Pass
         } else {
