@@ -72,18 +72,24 @@ pub fn check_keys<'a>(
 /// each key's operations are made when its turn comes and go once it is judged, with the
 /// strings its model interned, so only one key's are held at a time. Every key is converted,
 /// even after a violation, so a malformed line is an error whatever the verdict.
-pub fn check_partitions<'a, P>(
+pub fn check_partitions<'a, P, I>(
     mut parts: Vec<(&'a str, usize, P)>,
-    key_ops: impl Fn(P) -> Vec<KeyOp<'a>>,
+    key_ops: impl Fn(P) -> I,
     opts: &CheckOptions,
     tally: &mut Tally,
-) -> Result<usize, InputError> {
+) -> Result<usize, InputError>
+where
+    I: IntoIterator<Item = KeyOp<'a>>,
+{
     let total = parts.len();
     parts.sort_by_key(|(k, n, _)| (*n, *k));
     let mut judging = true;
+    // One model and one list of operations serve every key in turn, cleared between keys.
+    let mut model = RedisStringModel::default();
+    let mut ops = Vec::new();
     for (key, _, part) in parts {
-        let model = RedisStringModel::default();
-        let ops = keys::key_ops(&model, &key_ops(part))?;
+        model.clear();
+        keys::key_ops(&model, key_ops(part), &mut ops)?;
         if judging {
             judging = tally.add(key, &model, &ops, opts);
         }

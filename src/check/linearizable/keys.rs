@@ -61,7 +61,8 @@ fn event_text(
     match v {
         HistoryValue::Null => Ok(None),
         HistoryValue::Str(s) => Ok(Some(m.interner.borrow_mut().text(s))),
-        HistoryValue::Int(n) => Ok(Some(m.interner.borrow_mut().text(&n.to_string()))),
+        // Every i64's decimal text is one `string2ll` reads back as that i64.
+        HistoryValue::Int(n) => Ok(Some(Text::Int(*n))),
         HistoryValue::Json(j) => text(m, j, line),
     }
 }
@@ -142,16 +143,17 @@ fn output(m: &RedisStringModel, o: &KeyOp, i: &KeyInput) -> Result<Option<KeyOut
     }))
 }
 
-/// The search's operations for one key; operations that did not happen, and reads whose
-/// answer is unknown, are left out (they constrain nothing).
-pub fn key_ops(
+/// The search's operations for one key, in `out` (emptied first); operations that did not
+/// happen, and reads whose answer is unknown, are left out (they constrain nothing).
+pub fn key_ops<'a>(
     m: &RedisStringModel,
-    ops: &[KeyOp],
-) -> Result<Vec<Op<KeyInput, KeyOutput>>, InputError> {
-    let mut out = Vec::with_capacity(ops.len());
+    ops: impl IntoIterator<Item = KeyOp<'a>>,
+    out: &mut Vec<Op<KeyInput, KeyOutput>>,
+) -> Result<(), InputError> {
+    out.clear();
     for o in ops {
-        let i = input(m, o)?;
-        if let Some(output) = output(m, o, &i)? {
+        let i = input(m, &o)?;
+        if let Some(output) = output(m, &o, &i)? {
             out.push(Op {
                 call: o.call,
                 ret: o.ret,
@@ -160,5 +162,5 @@ pub fn key_ops(
             });
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -59,6 +59,13 @@ pub struct RedisStringModel {
 }
 
 impl RedisStringModel {
+    /// Forgets every string (as a new model would have none), keeping the memory, so one
+    /// model can check key after key without growing its tables from nothing each time.
+    pub fn clear(&mut self) {
+        self.interner.get_mut().clear();
+        self.appended.get_mut().clear();
+    }
+
     fn append(&self, s: Option<Text>, suffix: Text) -> Text {
         *self
             .appended
