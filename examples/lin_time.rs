@@ -32,7 +32,8 @@ fn main() {
         .unwrap_or_else(|| "scenarios/basic.toml".into());
     let seed: u64 = args.get(1).map_or(1, |s| s.parse().expect("a seed"));
     let reps: usize = args.get(2).map_or(5, |s| s.parse().expect("repetitions"));
-    let s = Scenario::load(std::path::Path::new(&path), &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let s =
+        Scenario::load(std::path::Path::new(&path), &overrides).unwrap_or_else(|e| panic!("{e}"));
     let out = World::new(&s, seed).run(&mut |_| {}).expect("run");
     let ops = Operations::of(&out.history);
     let mut times = Vec::new();
@@ -53,7 +54,10 @@ fn main() {
         times[times.len() / 2],
         times[0] * 1000.0 / n as f64
     );
-    println!("{:?} {} | {}", r.result.status, r.result.count, r.result.detail);
+    println!(
+        "{:?} {} | {}",
+        r.result.status, r.result.count, r.result.detail
+    );
     if let Some(c) = r.counterexample {
         println!("{c}");
     }

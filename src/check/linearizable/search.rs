@@ -51,6 +51,8 @@ const NIL: u32 = u32::MAX;
 struct Bits {
     words: Vec<u64>,
     zobrist: u64,
+    /// Each slot's Zobrist key, computed once.
+    keys: Vec<u64>,
     /// Words of the returned operations' slots.
     returned_words: usize,
     full: usize,
@@ -60,9 +62,13 @@ struct Bits {
 impl Bits {
     fn new(returned: usize, open: usize) -> Self {
         let returned_words = returned.div_ceil(64);
+        let words = returned_words + open.div_ceil(64);
         Bits {
-            words: vec![0; returned_words + open.div_ceil(64)],
+            words: vec![0; words],
             zobrist: 0,
+            keys: (0..words as u64 * 64)
+                .map(|slot| crate::sim::splitmix64(slot + 1))
+                .collect(),
             returned_words,
             full: 0,
             top: 0,
@@ -73,7 +79,7 @@ impl Bits {
         let w = (slot / 64) as usize;
         let bit = 1u64 << (slot % 64);
         self.words[w] ^= bit;
-        self.zobrist ^= crate::sim::splitmix64(u64::from(slot) + 1);
+        self.zobrist ^= self.keys[slot as usize];
         if w >= self.returned_words {
             return;
         }
@@ -368,7 +374,9 @@ fn unlift(nodes: &mut [Node], call: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::linearizable::model::{RegisterInput as I, RegisterModel, RegisterOutput as O};
+    use crate::check::linearizable::model::{
+        RegisterInput as I, RegisterModel, RegisterOutput as O,
+    };
 
     /// A small random register history: sequential (each operation returns before the next is
     /// called) or overlapping, some operations never returning, values from a few.
@@ -397,10 +405,18 @@ mod tests {
                 let (input, output) = match next(3) {
                     0 => (I::Write(v), O::Done),
                     1 => (I::Read, O::Value((v > 0).then_some(v))),
-                    _ => (I::Cas(v, (v + 1) % 3), [O::CasOk, O::CasFail][next(2) as usize]),
+                    _ => (
+                        I::Cas(v, (v + 1) % 3),
+                        [O::CasOk, O::CasFail][next(2) as usize],
+                    ),
                 };
                 let output = if ret == u64::MAX { O::Unknown } else { output };
-                Op { call, ret, input, output }
+                Op {
+                    call,
+                    ret,
+                    input,
+                    output,
+                }
             })
             .collect()
     }
@@ -414,7 +430,11 @@ mod tests {
             for budget in [0, 1, 2, 3, 4, 5, 7, 9, 12, 1_000] {
                 let fast = in_call_order(&m, &ops, budget);
                 let searched = search(&m, &ops, budget);
-                assert_eq!(check(&m, &ops, budget), searched, "seed {seed} budget {budget}: {ops:?}");
+                assert_eq!(
+                    check(&m, &ops, budget),
+                    searched,
+                    "seed {seed} budget {budget}: {ops:?}"
+                );
                 if let Some(v) = fast {
                     assert_eq!(v, searched, "seed {seed} budget {budget}: {ops:?}");
                 }
@@ -431,7 +451,10 @@ mod tests {
             "None Illegal",
             "None Unknown",
         ] {
-            assert!(decided.get(way).is_some_and(|&n| n > 100), "{way}: {decided:?}");
+            assert!(
+                decided.get(way).is_some_and(|&n| n > 100),
+                "{way}: {decided:?}"
+            );
         }
     }
 
@@ -440,9 +463,24 @@ mod tests {
         // W1 returns at the instant W2 is called: they overlap, so a read of 1 after both is
         // linearizable (W2 first); a pass taking them as sequential would refuse it.
         let ops = vec![
-            Op { call: 1, ret: 2, input: I::Write(1), output: O::Done },
-            Op { call: 2, ret: 3, input: I::Write(2), output: O::Done },
-            Op { call: 4, ret: 5, input: I::Read, output: O::Value(Some(1)) },
+            Op {
+                call: 1,
+                ret: 2,
+                input: I::Write(1),
+                output: O::Done,
+            },
+            Op {
+                call: 2,
+                ret: 3,
+                input: I::Write(2),
+                output: O::Done,
+            },
+            Op {
+                call: 4,
+                ret: 5,
+                input: I::Read,
+                output: O::Value(Some(1)),
+            },
         ];
         let m = RegisterModel::default();
         assert_eq!(in_call_order(&m, &ops, 100), None, "left to the search");
