@@ -198,7 +198,7 @@ where
 /// `2k + 2` steps. The budget is applied to those counts, so the verdict, "unknown" included,
 /// is the search's; the model is called on the same operations in the same states as the
 /// search's first path calls it. Any other refusal leaves the partition to the search.
-fn in_call_order<M: Model>(
+pub(super) fn in_call_order<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     budget: u64,
