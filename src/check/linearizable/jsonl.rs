@@ -63,21 +63,23 @@ pub fn check_keys<'a>(
     for (key, op) in ops.filter(|(_, op)| !keys::is_set_command(op.f)) {
         by_key.entry(key).or_default().push(op);
     }
-    let parts = by_key.iter().map(|(k, v)| (*k, v.len(), v)).collect();
+    let parts = by_key.iter().map(|(k, v)| (*k, v)).collect();
     check_partitions(parts, |part| part.iter().copied(), opts, tally)
 }
 
-/// Checks each key's operations (in key order, set operations left out), smallest keys first,
-/// stopping at the first violation. Returns the number of keys.
+/// Checks each key's operations (set operations left out), smallest keys first (then by
+/// name), stopping at the first violation. Returns the number of keys with operations.
 ///
-/// A part is a key, its number of operations, and what `key_ops` makes its operations from:
-/// each key's operations are made when its turn comes and go once it is judged, with the
-/// strings its model interned, so only one key's are held at a time. They are made first with
-/// the history's own values; a key that one pass in call order does not find linearizable is
-/// made again, its values interned, for the search. Every key is converted, even after a
-/// violation, so a malformed line is an error whatever the verdict.
+/// A part is a key and what `key_ops` makes its operations from. Every key is read once, in
+/// the order given, with the history's own values: its size, the first malformed line in it,
+/// and whether one pass in call order linearizes it (see `search::in_call_order`; the borrowed
+/// model's rules are the interned one's, and without APPEND it makes no string, so its first
+/// path is the search's) are kept, not its operations. A malformed line is an error whatever
+/// the verdict: the one of the first key to judge that has one. Then the keys are judged in
+/// turn; a key the pass did not decide is made again, its values interned by a model that
+/// serves every key (cleared between them), and searched.
 pub fn check_partitions<'a, P, I>(
-    mut parts: Vec<(&'a str, usize, P)>,
+    parts: Vec<(&'a str, P)>,
     key_ops: impl Fn(P) -> I,
     opts: &CheckOptions,
     tally: &mut Tally,
@@ -86,38 +88,61 @@ where
     P: Copy,
     I: IntoIterator<Item = KeyOp<'a>>,
 {
-    let total = parts.len();
-    if parts.windows(2).all(|w| w[0].0 < w[1].0) {
-        // In key order already (as callers give them): a stable sort by size alone keeps it
-        // among keys of one size, without comparing key names.
-        parts.sort_by_key(|p| p.1);
-    } else {
-        parts.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-    }
-    let mut judging = true;
-    // One model and one list of each kind serve every key in turn, cleared between keys.
-    let mut model = RedisStringModel::default();
-    let (mut borrowed, mut interned) = (Vec::new(), Vec::new());
-    for (key, _, part) in parts {
-        // The values as the history holds them first: reading them is where a malformed line
-        // is found, and a key that call order linearizes needs nothing more (see
-        // `search::in_call_order`; the borrowed model's rules are the interned one's, and
-        // without APPEND it makes no string, so its first path is the search's).
+    let in_key_order = parts.windows(2).all(|w| w[0].0 < w[1].0);
+    // Per key: name, size, part, its error's place in `errors` (`NONE`), decided.
+    const NONE: u32 = u32::MAX;
+    let mut read: Vec<(&str, usize, P, u32, bool)> = Vec::with_capacity(parts.len());
+    let mut errors = Vec::new();
+    let mut borrowed = Vec::new();
+    for (key, part) in parts {
         let mut values = Borrowed::default();
-        keys::key_ops(&mut values, key_ops(part), &mut borrowed)?;
-        if !judging {
-            continue;
+        let (mut n, mut error) = (0, None);
+        borrowed.clear();
+        for o in key_ops(part) {
+            n += 1;
+            if error.is_none() {
+                match keys::key_op(&mut values, &o) {
+                    Ok(Some(op)) => borrowed.push(op),
+                    Ok(None) => {}
+                    Err(e) => error = Some(e),
+                }
+            }
         }
-        if !values.unborrowed
+        let decided = error.is_none()
+            && !values.unborrowed
             && search::in_call_order(&BorrowedModel::default(), &borrowed, opts.budget)
-                == Some(Verdict::Linearizable)
-        {
+                == Some(Verdict::Linearizable);
+        if n > 0 {
+            let e = error.map_or(NONE, |e| {
+                errors.push(e);
+                errors.len() as u32 - 1
+            });
+            read.push((key, n, part, e, decided));
+        }
+    }
+    if in_key_order {
+        // A stable sort by size alone keeps key order among keys of one size, without
+        // comparing key names.
+        read.sort_by_key(|r| r.1);
+    } else {
+        read.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+    }
+    if let Some(r) = read.iter().find(|r| r.3 != NONE) {
+        return Err(errors.swap_remove(r.3 as usize));
+    }
+    let total = read.len();
+    let mut model = RedisStringModel::default();
+    let mut interned = Vec::new();
+    for (key, _, part, _, decided) in read {
+        if decided {
             tally.checked += 1;
             continue;
         }
         model.clear();
         keys::key_ops(&mut &model, key_ops(part), &mut interned)?;
-        judging = tally.add(key, &model, &interned, opts);
+        if !tally.add(key, &model, &interned, opts) {
+            break;
+        }
     }
     Ok(total)
 }
@@ -163,28 +188,31 @@ mod tests {
         ];
         let made = std::cell::RefCell::new(Vec::new());
         let parts = vec![
-            ("k3", 3, k3.as_slice()),
-            ("k2", 2, k2.as_slice()),
-            ("k1", 1, k1.as_slice()),
+            ("k3", k3.as_slice()),
+            ("k2", k2.as_slice()),
+            ("k1", k1.as_slice()),
         ];
         let key_ops = counting(&made);
         let mut tally = Tally::default();
         let e = check_partitions(parts, key_ops, &CheckOptions::default(), &mut tally);
-        // The violation on k1 comes first, but k3's bad line is still read and is the answer.
+        // The violation on k1 would be judged first, but k3's bad line is read first and is
+        // the answer; every key was read once, and none judged.
         assert_eq!(e.unwrap_err().line, 5);
-        // k1 is read twice: its values as they are, and (call order refusing its read) once
-        // more interned for the search.
-        assert_eq!(*made.borrow(), vec![1, 1, 2, 3]);
-        assert_eq!(tally.checked, 1, "no key is judged after the violation");
-        let parts = vec![("k2", 2, k2.as_slice()), ("k1", 1, k1.as_slice())];
+        assert_eq!(*made.borrow(), vec![3, 2, 1]);
+        assert_eq!(tally.checked, 0);
+        // Without the bad line, k1 (the smallest) is judged first, and made again for the
+        // search as call order refuses its read; k2 is not judged after the violation.
+        made.borrow_mut().clear();
+        let parts = vec![
+            ("k1", k1.as_slice()),
+            ("k2", k2.as_slice()),
+            ("k3", &k3[..2]),
+        ];
         let mut tally = Tally::default();
-        let total = check_partitions(
-            parts,
-            |p| p.iter().copied(),
-            &CheckOptions::default(),
-            &mut tally,
-        );
-        assert_eq!(total.unwrap(), 2);
+        let total = check_partitions(parts, counting(&made), &CheckOptions::default(), &mut tally);
+        assert_eq!(*made.borrow(), vec![1, 2, 2, 1]);
+        assert_eq!(tally.checked, 1, "no key is judged after the violation");
+        assert_eq!(total.unwrap(), 3);
         assert_eq!(tally.verdict(), super::super::Verdict::Illegal);
     }
 

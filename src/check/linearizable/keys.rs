@@ -219,15 +219,21 @@ pub fn key_ops<'a, M: Values<'a>>(
 ) -> Result<(), InputError> {
     out.clear();
     for o in ops {
-        let i = input(m, &o)?;
-        if let Some(output) = output(m, &o, &i)? {
-            out.push(Op {
-                call: o.call,
-                ret: o.ret,
-                input: i,
-                output,
-            });
-        }
+        out.extend(key_op(m, &o)?);
     }
     Ok(())
+}
+
+/// One operation of [`key_ops`]: `None` when it asserts nothing.
+pub fn key_op<'a, M: Values<'a>>(
+    m: &mut M,
+    o: &KeyOp<'a>,
+) -> Result<Option<KeyOpOf<M::V>>, InputError> {
+    let i = input(m, o)?;
+    Ok(output(m, o, &i)?.map(|output| Op {
+        call: o.call,
+        ret: o.ret,
+        input: i,
+        output,
+    }))
 }

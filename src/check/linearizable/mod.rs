@@ -62,12 +62,8 @@ pub fn check_operations<'a>(ops: &Operations<'a>) -> Report {
     let opts = CheckOptions::default();
     let mut tally = Tally::default();
     // Sets are not registers: the set checker (`acked-adds-durable`) judges them. Each key's
-    // operations are made from the shared index when the key's turn comes.
-    let parts: Vec<(&str, usize, KeyOperations<'_, 'a>)> = ops
-        .by_key()
-        .map(|(key, key_ops)| (key, registers(key_ops).count(), key_ops))
-        .filter(|(_, n, _)| *n > 0)
-        .collect();
+    // operations are made from the shared index when they are read.
+    let parts: Vec<(&str, KeyOperations<'_, 'a>)> = ops.by_key().collect();
     let key_ops = |part| registers(part).map(|o| key_op(&o));
     let total = match jsonl::check_partitions(parts, key_ops, &opts, &mut tally) {
         Ok(total) => total,

@@ -137,6 +137,7 @@ fn incr<V: Canonical>(s: Option<V>) -> Result<i64, KeyOutput<V>> {
 /// The state after a command in state `s`, or `None` when its answer is impossible there;
 /// `append` makes APPEND's string. The one definition of the model's rules, whatever form its
 /// values take.
+#[inline]
 fn step<V: Canonical>(
     s: &Option<V>,
     i: &KeyInput<V>,
@@ -173,6 +174,7 @@ impl<'a> Model for BorrowedModel<'a> {
     fn init(&self) -> Option<Val<'a>> {
         None
     }
+    #[inline]
     fn step(
         &self,
         s: &Option<Val<'a>>,
