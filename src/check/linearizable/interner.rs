@@ -123,6 +123,11 @@ impl<K: std::hash::Hash + Eq> Chains<K> {
         }
     }
 
+    fn clear(&mut self) {
+        self.newest.clear();
+        self.older.clear();
+    }
+
     /// The entries under `key`, newest first.
     fn get(&self, key: &K) -> impl Iterator<Item = u32> + '_ {
         std::iter::successors(self.newest.get(key).copied(), |i| {
@@ -148,6 +153,16 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// Forgets every string, keeping the memory for the next strings: numbers start again
+    /// from 0, as in a new interner.
+    pub fn clear(&mut self) {
+        self.bodies.clear();
+        self.literals.clear();
+        self.by_text.clear();
+        self.digests.clear();
+        self.by_digest.clear();
+    }
+
     /// The canonical form of `s`, interning it if new.
     pub fn text(&mut self, s: &str) -> Text {
         if let Some(n) = parse_redis_integer(s) {

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::events::InputError;
-use super::interner::Text;
-use super::redis_string::{KeyInput, KeyOutput, RedisStringModel};
+use super::interner::{Text, parse_redis_integer};
+use super::redis_string::{KeyInput, KeyOutput, RedisStringModel, Val};
 use super::search::Op;
 use crate::history::{EventType, Value as HistoryValue};
 
@@ -33,14 +33,70 @@ pub struct KeyOp<'a> {
     pub ret: u64,
 }
 
+/// How a key's values are read: interned by the model ([`RedisStringModel`]), or borrowed
+/// from the history as they are ([`Borrowed`]).
+pub trait Values<'a> {
+    /// A value.
+    type V: Copy;
+    /// The value a string stands for.
+    fn string(&mut self, s: &'a str) -> Self::V;
+    /// The value an integer stands for.
+    fn int(&mut self, n: i64) -> Self::V;
+    /// A value that can only be had as a new string (a JSON number that is not an i64).
+    fn owned(&mut self, s: String) -> Self::V;
+}
+
+impl<'a> Values<'a> for &RedisStringModel {
+    type V = Text;
+    fn string(&mut self, s: &'a str) -> Text {
+        self.interner.borrow_mut().text(s)
+    }
+    fn int(&mut self, n: i64) -> Text {
+        // Every i64's decimal text is one `string2ll` reads back as that i64.
+        Text::Int(n)
+    }
+    fn owned(&mut self, s: String) -> Text {
+        self.interner.borrow_mut().text(&s)
+    }
+}
+
+/// Values borrowed from the history, in the canonical form [`Text`] has (a string Redis reads
+/// as an integer is that integer), compared by content; `unborrowed` tells that some value
+/// could not be borrowed (its stand-in compares equal to nothing else's).
+#[derive(Debug, Default)]
+pub struct Borrowed {
+    /// Whether a value was made rather than borrowed.
+    pub unborrowed: bool,
+}
+
+impl<'a> Values<'a> for Borrowed {
+    type V = Val<'a>;
+    fn string(&mut self, s: &'a str) -> Val<'a> {
+        parse_redis_integer(s).map_or(Val::Str(s), Val::Int)
+    }
+    fn int(&mut self, n: i64) -> Val<'a> {
+        Val::Int(n)
+    }
+    fn owned(&mut self, _: String) -> Val<'a> {
+        self.unborrowed = true;
+        Val::Str("")
+    }
+}
+
 /// A JSON value as the Redis string it stands for: a number is its decimal text (`SET k 5`
 /// stores "5"), `null` is absent.
-fn text(m: &RedisStringModel, v: &Value, line: usize) -> Result<Option<Text>, InputError> {
-    let mut interner = m.interner.borrow_mut();
+fn text<'a, M: Values<'a>>(
+    m: &mut M,
+    v: &'a Value,
+    line: usize,
+) -> Result<Option<M::V>, InputError> {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(interner.text(s))),
-        Value::Number(n) => Ok(Some(interner.text(&n.to_string()))),
+        Value::String(s) => Ok(Some(m.string(s))),
+        Value::Number(n) => Ok(Some(match n.as_i64() {
+            Some(i) => m.int(i),
+            None => m.owned(n.to_string()),
+        })),
         other => Err(InputError::new(
             line,
             format!("value {other} is not a string, a number or null"),
@@ -48,30 +104,35 @@ fn text(m: &RedisStringModel, v: &Value, line: usize) -> Result<Option<Text>, In
     }
 }
 
-fn present(m: &RedisStringModel, v: &Value, line: usize, what: &str) -> Result<Text, InputError> {
+fn present<'a, M: Values<'a>>(
+    m: &mut M,
+    v: &'a Value,
+    line: usize,
+    what: &str,
+) -> Result<M::V, InputError> {
     text(m, v, line)?.ok_or_else(|| InputError::new(line, format!("{what} needs a value")))
 }
 
 /// [`text`] of a history event's value.
-fn event_text(
-    m: &RedisStringModel,
-    v: &HistoryValue,
+fn event_text<'a, M: Values<'a>>(
+    m: &mut M,
+    v: &'a HistoryValue,
     line: usize,
-) -> Result<Option<Text>, InputError> {
+) -> Result<Option<M::V>, InputError> {
     match v {
         HistoryValue::Null => Ok(None),
-        HistoryValue::Str(s) => Ok(Some(m.interner.borrow_mut().text(s))),
-        HistoryValue::Int(n) => Ok(Some(m.interner.borrow_mut().text(&n.to_string()))),
+        HistoryValue::Str(s) => Ok(Some(m.string(s))),
+        HistoryValue::Int(n) => Ok(Some(m.int(*n))),
         HistoryValue::Json(j) => text(m, j, line),
     }
 }
 
-fn event_present(
-    m: &RedisStringModel,
-    v: &HistoryValue,
+fn event_present<'a, M: Values<'a>>(
+    m: &mut M,
+    v: &'a HistoryValue,
     line: usize,
     what: &str,
-) -> Result<Text, InputError> {
+) -> Result<M::V, InputError> {
     event_text(m, v, line)?.ok_or_else(|| InputError::new(line, format!("{what} needs a value")))
 }
 
@@ -82,7 +143,7 @@ pub fn is_set_command(f: &str) -> bool {
 
 /// The model's command for an operation, or `None` when the operation is known not to have
 /// happened and asserts nothing.
-fn input(m: &RedisStringModel, o: &KeyOp) -> Result<KeyInput, InputError> {
+fn input<'a, M: Values<'a>>(m: &mut M, o: &KeyOp<'a>) -> Result<KeyInput<M::V>, InputError> {
     Ok(match crate::history::per_key_f(o.f) {
         "get" => KeyInput::Get,
         "del" => KeyInput::Del,
@@ -105,7 +166,11 @@ fn input(m: &RedisStringModel, o: &KeyOp) -> Result<KeyInput, InputError> {
     })
 }
 
-fn output(m: &RedisStringModel, o: &KeyOp, i: &KeyInput) -> Result<Option<KeyOutput>, InputError> {
+fn output<'a, M: Values<'a>>(
+    m: &mut M,
+    o: &KeyOp<'a>,
+    i: &KeyInput<M::V>,
+) -> Result<Option<KeyOutput<M::V>>, InputError> {
     let error = o.error.unwrap_or_default();
     Ok(Some(match (o.outcome, i) {
         (EventType::Invoke, _) => unreachable!("operations are completed or open"),
@@ -142,23 +207,33 @@ fn output(m: &RedisStringModel, o: &KeyOp, i: &KeyInput) -> Result<Option<KeyOut
     }))
 }
 
-/// The search's operations for one key; operations that did not happen, and reads whose
-/// answer is unknown, are left out (they constrain nothing).
-pub fn key_ops(
-    m: &RedisStringModel,
-    ops: &[KeyOp],
-) -> Result<Vec<Op<KeyInput, KeyOutput>>, InputError> {
-    let mut out = Vec::with_capacity(ops.len());
+/// An operation of the Redis string model over values `V`.
+pub type KeyOpOf<V> = Op<KeyInput<V>, KeyOutput<V>>;
+
+/// The search's operations for one key, in `out` (emptied first); operations that did not
+/// happen, and reads whose answer is unknown, are left out (they constrain nothing).
+pub fn key_ops<'a, M: Values<'a>>(
+    m: &mut M,
+    ops: impl IntoIterator<Item = KeyOp<'a>>,
+    out: &mut Vec<KeyOpOf<M::V>>,
+) -> Result<(), InputError> {
+    out.clear();
     for o in ops {
-        let i = input(m, o)?;
-        if let Some(output) = output(m, o, &i)? {
-            out.push(Op {
-                call: o.call,
-                ret: o.ret,
-                input: i,
-                output,
-            });
-        }
+        out.extend(key_op(m, &o)?);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// One operation of [`key_ops`]: `None` when it asserts nothing.
+pub fn key_op<'a, M: Values<'a>>(
+    m: &mut M,
+    o: &KeyOp<'a>,
+) -> Result<Option<KeyOpOf<M::V>>, InputError> {
+    let i = input(m, o)?;
+    Ok(output(m, o, &i)?.map(|output| Op {
+        call: o.call,
+        ret: o.ret,
+        input: i,
+        output,
+    }))
 }

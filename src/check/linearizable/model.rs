@@ -138,7 +138,13 @@ impl Model for StringModel {
             (StringInput::Get, StringOutput::Value(v)) => (v.as_str() == &**s).then(|| s.clone()),
             (StringInput::Get, StringOutput::Unknown) => Some(s.clone()),
             (StringInput::Put(v), _) => Some(std::rc::Rc::from(v.as_str())),
-            (StringInput::Append(v), _) => Some(std::rc::Rc::from(format!("{s}{v}"))),
+            (StringInput::Append(v), _) => {
+                // Joined by hand: the formatting machinery cost more than the copy.
+                let mut joined = String::with_capacity(s.len() + v.len());
+                joined.push_str(s);
+                joined.push_str(v);
+                Some(std::rc::Rc::from(joined))
+            }
             _ => None,
         }
     }

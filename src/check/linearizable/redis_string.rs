@@ -11,28 +11,28 @@ use super::interner::{Interner, Text};
 use super::model::Model;
 use super::search::FastHash;
 
-/// A command on one key.
+/// A command on one key, its values interned ([`Text`]) or borrowed ([`Val`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyInput {
+pub enum KeyInput<V = Text> {
     /// GET.
     Get,
     /// SET value.
-    Set(Text),
+    Set(V),
     /// DEL.
     Del,
     /// INCR.
     Incr,
     /// APPEND suffix.
-    Append(Text),
+    Append(V),
     /// Compare-and-set (simkv's `cas`): if the value is `expected` (`None`: absent), set `new`.
-    Cas(Option<Text>, Text),
+    Cas(Option<V>, V),
 }
 
 /// What a command answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyOutput {
+pub enum KeyOutput<V = Text> {
     /// GET's value (`None`: nil).
-    Value(Option<Text>),
+    Value(Option<V>),
     /// A write completed (SET, DEL, APPEND, a cas that swapped).
     Done,
     /// INCR's new value.
@@ -59,6 +59,13 @@ pub struct RedisStringModel {
 }
 
 impl RedisStringModel {
+    /// Forgets every string (as a new model would have none), keeping the memory, so one
+    /// model can check key after key without growing its tables from nothing each time.
+    pub fn clear(&mut self) {
+        self.interner.get_mut().clear();
+        self.appended.get_mut().clear();
+    }
+
     fn append(&self, s: Option<Text>, suffix: Text) -> Text {
         *self
             .appended
@@ -67,19 +74,120 @@ impl RedisStringModel {
             .or_insert_with(|| self.interner.borrow_mut().concat(s, suffix))
     }
 
-    /// INCR's outcome on `s`. (t_string.c: incrDecrCommand)
-    fn incr(&self, s: Option<Text>) -> Result<i64, KeyOutput> {
-        match s {
-            None => Ok(1),
-            Some(Text::Int(n)) => n.checked_add(1).ok_or(KeyOutput::Overflow),
-            Some(Text::Str(_)) => Err(KeyOutput::NotInteger),
-        }
-    }
-
     fn describe_text(&self, t: Option<Text>) -> String {
         t.map_or("nil".into(), |t| {
             format!("{:?}", self.interner.borrow().string(t))
         })
+    }
+}
+
+/// A value in the canonical form of [`Text`], borrowed: a string Redis reads as an integer is
+/// that integer, any other string is itself, compared by content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Val<'a> {
+    /// A string that `string2ll` accepts.
+    Int(i64),
+    /// Any other string.
+    Str(&'a str),
+}
+
+/// A value's integer, when it is one: what INCR needs to know.
+pub trait Canonical: Copy + Eq {
+    /// The integer (`None`: a string INCR refuses).
+    fn int(self) -> Option<i64>;
+    /// The value of an integer.
+    fn of_int(n: i64) -> Self;
+}
+
+impl Canonical for Text {
+    fn int(self) -> Option<i64> {
+        match self {
+            Text::Int(n) => Some(n),
+            Text::Str(_) => None,
+        }
+    }
+    fn of_int(n: i64) -> Self {
+        Text::Int(n)
+    }
+}
+
+impl Canonical for Val<'_> {
+    fn int(self) -> Option<i64> {
+        match self {
+            Val::Int(n) => Some(n),
+            Val::Str(_) => None,
+        }
+    }
+    fn of_int(n: i64) -> Self {
+        Val::Int(n)
+    }
+}
+
+/// INCR's outcome on `s`. (t_string.c: incrDecrCommand)
+fn incr<V: Canonical>(s: Option<V>) -> Result<i64, KeyOutput<V>> {
+    match s {
+        None => Ok(1),
+        Some(v) => match v.int() {
+            Some(n) => n.checked_add(1).ok_or(KeyOutput::Overflow),
+            None => Err(KeyOutput::NotInteger),
+        },
+    }
+}
+
+/// The state after a command in state `s`, or `None` when its answer is impossible there;
+/// `append` makes APPEND's string. The one definition of the model's rules, whatever form its
+/// values take.
+#[inline]
+fn step<V: Canonical>(
+    s: &Option<V>,
+    i: &KeyInput<V>,
+    o: &KeyOutput<V>,
+    append: impl FnOnce(Option<V>, V) -> V,
+) -> Option<Option<V>> {
+    use KeyInput as I;
+    use KeyOutput as O;
+    match (i, o) {
+        (I::Get, O::Value(v)) => (v == s).then_some(*s),
+        (I::Get, O::Unknown) => Some(*s),
+        (I::Set(v), O::Done | O::Unknown) => Some(Some(*v)),
+        (I::Del, O::Done | O::Unknown) => Some(None),
+        (I::Append(v), O::Done | O::Unknown) => Some(Some(append(*s, *v))),
+        (I::Incr, O::Int(n)) => (incr(*s) == Ok(*n)).then_some(Some(V::of_int(*n))),
+        (I::Incr, O::NotInteger | O::Overflow) => (incr(*s) == Err(*o)).then_some(*s),
+        (I::Incr, O::Unknown) => Some(incr(*s).map_or(*s, |n| Some(V::of_int(n)))),
+        (I::Cas(expected, new), O::Done) => (s == expected).then_some(Some(*new)),
+        (I::Cas(expected, _), O::CasMismatch) => (s != expected).then_some(*s),
+        (I::Cas(expected, new), O::Unknown) => Some(if s == expected { Some(*new) } else { *s }),
+        _ => None,
+    }
+}
+
+/// The model over borrowed values, for keys without APPEND (it has no string to make one
+/// with: an APPEND is refused, and such a key is left to [`RedisStringModel`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BorrowedModel<'a>(std::marker::PhantomData<&'a str>);
+
+impl<'a> Model for BorrowedModel<'a> {
+    type State = Option<Val<'a>>;
+    type Input = KeyInput<Val<'a>>;
+    type Output = KeyOutput<Val<'a>>;
+    fn init(&self) -> Option<Val<'a>> {
+        None
+    }
+    #[inline]
+    fn step(
+        &self,
+        s: &Option<Val<'a>>,
+        i: &KeyInput<Val<'a>>,
+        o: &KeyOutput<Val<'a>>,
+    ) -> Option<Option<Val<'a>>> {
+        if let KeyInput::Append(_) = i {
+            return None;
+        }
+        step(s, i, o, |_, v| v)
+    }
+    fn describe(&self, i: &KeyInput<Val<'a>>, o: &KeyOutput<Val<'a>>) -> String {
+        format!("{i:?} -> {o:?}")
     }
 }
 
@@ -91,24 +199,7 @@ impl Model for RedisStringModel {
         None
     }
     fn step(&self, s: &Option<Text>, i: &KeyInput, o: &KeyOutput) -> Option<Option<Text>> {
-        use KeyInput as I;
-        use KeyOutput as O;
-        match (i, o) {
-            (I::Get, O::Value(v)) => (v == s).then_some(*s),
-            (I::Get, O::Unknown) => Some(*s),
-            (I::Set(v), O::Done | O::Unknown) => Some(Some(*v)),
-            (I::Del, O::Done | O::Unknown) => Some(None),
-            (I::Append(v), O::Done | O::Unknown) => Some(Some(self.append(*s, *v))),
-            (I::Incr, O::Int(n)) => (self.incr(*s) == Ok(*n)).then_some(Some(Text::Int(*n))),
-            (I::Incr, O::NotInteger | O::Overflow) => (self.incr(*s) == Err(*o)).then_some(*s),
-            (I::Incr, O::Unknown) => Some(self.incr(*s).map_or(*s, |n| Some(Text::Int(n)))),
-            (I::Cas(expected, new), O::Done) => (s == expected).then_some(Some(*new)),
-            (I::Cas(expected, _), O::CasMismatch) => (s != expected).then_some(*s),
-            (I::Cas(expected, new), O::Unknown) => {
-                Some(if s == expected { Some(*new) } else { *s })
-            }
-            _ => None,
-        }
+        step(s, i, o, |s, v| self.append(s, v))
     }
     fn describe(&self, i: &KeyInput, o: &KeyOutput) -> String {
         let result = match o {

@@ -51,6 +51,8 @@ const NIL: u32 = u32::MAX;
 struct Bits {
     words: Vec<u64>,
     zobrist: u64,
+    /// Each slot's Zobrist key, computed once.
+    keys: Vec<u64>,
     /// Words of the returned operations' slots.
     returned_words: usize,
     full: usize,
@@ -60,9 +62,13 @@ struct Bits {
 impl Bits {
     fn new(returned: usize, open: usize) -> Self {
         let returned_words = returned.div_ceil(64);
+        let words = returned_words + open.div_ceil(64);
         Bits {
-            words: vec![0; returned_words + open.div_ceil(64)],
+            words: vec![0; words],
             zobrist: 0,
+            keys: (0..words as u64 * 64)
+                .map(|slot| crate::sim::splitmix64(slot + 1))
+                .collect(),
             returned_words,
             full: 0,
             top: 0,
@@ -73,7 +79,7 @@ impl Bits {
         let w = (slot / 64) as usize;
         let bit = 1u64 << (slot % 64);
         self.words[w] ^= bit;
-        self.zobrist ^= crate::sim::splitmix64(u64::from(slot) + 1);
+        self.zobrist ^= self.keys[slot as usize];
         if w >= self.returned_words {
             return;
         }
@@ -166,7 +172,6 @@ impl<S> Hash for Seen<S> {
 pub use crate::sim::FastHash;
 
 /// Checks one partition (e.g. one key) with at most `budget` search steps.
-#[allow(clippy::disallowed_types)] // membership only: iteration order is never observed
 pub fn check<M: Model>(model: &M, ops: &[Op<M::Input, M::Output>], budget: u64) -> Verdict
 where
     M::State: Clone + Eq + Hash,
@@ -174,6 +179,64 @@ where
     if ops.is_empty() {
         return Verdict::Linearizable;
     }
+    if let Some(verdict) = in_call_order(model, ops, budget) {
+        return verdict;
+    }
+    search(model, ops, budget)
+}
+
+/// The verdict found in one pass over the operations in call order, when that pass decides
+/// it; `None` leaves the partition to [`search`].
+///
+/// The search always tries the earliest pending call first, so while the model accepts every
+/// operation in call order (ties by position in `ops`, the list's order) its first path is
+/// exactly that order, one step per operation, each memo entry new (the linearized set grows).
+/// When the model accepts all of them, that path linearizes everything: "linearizable" after
+/// `n` steps. When it refuses operation `k` and the operations are sequential (each returns
+/// strictly before the next is called, and all return), call order is the only order that
+/// respects real time, and the search backs out of it in `k + 1` steps: "illegal" after
+/// `2k + 2` steps. The budget is applied to those counts, so the verdict, "unknown" included,
+/// is the search's; the model is called on the same operations in the same states as the
+/// search's first path calls it. Any other refusal leaves the partition to the search.
+pub(super) fn in_call_order<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    budget: u64,
+) -> Option<Verdict> {
+    let in_order = ops.windows(2).all(|w| w[0].call <= w[1].call);
+    if !in_order || ops.iter().any(|o| o.ret < o.call) {
+        return None;
+    }
+    let mut state = model.init();
+    for (k, op) in ops.iter().enumerate() {
+        match model.step(&state, &op.input, &op.output) {
+            Some(next) => state = next,
+            None => {
+                // An operation returning at the instant the next is called overlaps it (see
+                // `build_list`), and one that never returned overlaps every later one.
+                let sequential = ops.windows(2).all(|w| w[0].ret < w[1].call)
+                    && ops.last().is_some_and(|o| o.ret != u64::MAX);
+                return sequential.then_some(if 2 * k as u64 + 2 > budget {
+                    Verdict::Unknown
+                } else {
+                    Verdict::Illegal
+                });
+            }
+        }
+    }
+    Some(if ops.len() as u64 > budget {
+        Verdict::Unknown
+    } else {
+        Verdict::Linearizable
+    })
+}
+
+/// The search itself, on any partition (`ops` not empty).
+#[allow(clippy::disallowed_types)] // membership only: iteration order is never observed
+fn search<M: Model>(model: &M, ops: &[Op<M::Input, M::Output>], budget: u64) -> Verdict
+where
+    M::State: Clone + Eq + Hash,
+{
     assert!(
         ops.len() < NIL as usize / 2,
         "a partition has fewer than 2^31 operations"
@@ -306,4 +369,129 @@ fn lift(nodes: &mut [Node], call: u32) {
 fn unlift(nodes: &mut [Node], call: u32) {
     relink(nodes, nodes[call as usize].partner);
     relink(nodes, call);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::linearizable::model::{
+        RegisterInput as I, RegisterModel, RegisterOutput as O,
+    };
+
+    /// A small random register history: sequential (each operation returns before the next is
+    /// called) or overlapping, some operations never returning, values from a few.
+    fn history(seed: u64) -> Vec<Op<I, O>> {
+        let mut r = seed;
+        let mut next = |m: u64| {
+            r = crate::sim::splitmix64(r);
+            r % m
+        };
+        let sequential = next(2) == 0;
+        let n = 1 + next(7) as usize;
+        let mut t = 0;
+        (0..n)
+            .map(|_| {
+                t += if sequential { 1 } else { next(3) };
+                let call = t;
+                let ret = match next(8) {
+                    0 if !sequential => u64::MAX,
+                    _ if sequential => {
+                        t += 1 + next(2);
+                        t
+                    }
+                    _ => call + next(6),
+                };
+                let v = next(3) as u32;
+                let (input, output) = match next(3) {
+                    0 => (I::Write(v), O::Done),
+                    1 => (I::Read, O::Value((v > 0).then_some(v))),
+                    _ => (
+                        I::Cas(v, (v + 1) % 3),
+                        [O::CasOk, O::CasFail][next(2) as usize],
+                    ),
+                };
+                let output = if ret == u64::MAX { O::Unknown } else { output };
+                Op {
+                    call,
+                    ret,
+                    input,
+                    output,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_call_order_pass_gives_the_searchs_verdict_budget_included() {
+        let m = RegisterModel::default();
+        let mut decided = std::collections::BTreeMap::new();
+        for seed in 0..20_000 {
+            let ops = history(seed);
+            for budget in [0, 1, 2, 3, 4, 5, 7, 9, 12, 1_000] {
+                let fast = in_call_order(&m, &ops, budget);
+                let searched = search(&m, &ops, budget);
+                assert_eq!(
+                    check(&m, &ops, budget),
+                    searched,
+                    "seed {seed} budget {budget}: {ops:?}"
+                );
+                if let Some(v) = fast {
+                    assert_eq!(v, searched, "seed {seed} budget {budget}: {ops:?}");
+                }
+                *decided.entry(format!("{fast:?} {searched:?}")).or_insert(0) += 1;
+            }
+        }
+        // Every way out of the pass was taken: each verdict decided in one pass, and refusals
+        // left to the search that it found linearizable, illegal, or ran out of budget on.
+        for way in [
+            "Some(Linearizable) Linearizable",
+            "Some(Illegal) Illegal",
+            "Some(Unknown) Unknown",
+            "None Linearizable",
+            "None Illegal",
+            "None Unknown",
+        ] {
+            assert!(
+                decided.get(way).is_some_and(|&n| n > 100),
+                "{way}: {decided:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn operations_meeting_at_an_instant_overlap() {
+        // W1 returns at the instant W2 is called: they overlap, so a read of 1 after both is
+        // linearizable (W2 first); a pass taking them as sequential would refuse it.
+        let ops = vec![
+            Op {
+                call: 1,
+                ret: 2,
+                input: I::Write(1),
+                output: O::Done,
+            },
+            Op {
+                call: 2,
+                ret: 3,
+                input: I::Write(2),
+                output: O::Done,
+            },
+            Op {
+                call: 4,
+                ret: 5,
+                input: I::Read,
+                output: O::Value(Some(1)),
+            },
+        ];
+        let m = RegisterModel::default();
+        assert_eq!(in_call_order(&m, &ops, 100), None, "left to the search");
+        assert_eq!(check(&m, &ops, 100), Verdict::Linearizable);
+        // A moment apart, they are sequential and the read is refused in one pass.
+        let mut apart = ops.clone();
+        apart[1].call = 3;
+        apart[1].ret = 4;
+        apart[2].call = 5;
+        apart[2].ret = 6;
+        assert_eq!(in_call_order(&m, &apart, 100), Some(Verdict::Illegal));
+        assert_eq!(search(&m, &apart, 100), Verdict::Illegal);
+    }
 }
