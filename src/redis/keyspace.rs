@@ -180,7 +180,12 @@ impl Keyspace {
             },
             Command::Append(k, v) => {
                 let new: Rc<str> = match self.map.get(k) {
-                    Some(Value::Str(old)) => Rc::from(format!("{old}{v}")),
+                    Some(Value::Str(old)) => {
+                        let mut joined = String::with_capacity(old.len() + v.len());
+                        joined.push_str(old);
+                        joined.push_str(v);
+                        Rc::from(joined)
+                    }
                     Some(Value::Set(_)) => return Self::wrong_type(),
                     None => v.clone(),
                 };

@@ -432,6 +432,24 @@ impl<'s> World<'s> {
                 "history events drained in order"
             );
         }
+        if self.history.capacity() - self.history.len() < batch.len() {
+            // Growing would copy every event so far: make room at once for as many as the
+            // run is on course to record (events so far, scaled to the whole duration), so a
+            // steady run copies its history about once, while it is short. Room that is never
+            // used is never touched, so it costs no memory; if the system refuses it, the
+            // history grows by doubling.
+            let held = self.history.len() + batch.len();
+            let elapsed = self.kernel.now().0.max(1);
+            let projected = (held as u128 * u128::from(self.scenario.duration_ns)
+                / u128::from(elapsed))
+            .min(usize::MAX as u128) as usize;
+            // A quarter more than projected, and at least twice what is held: a run whose
+            // pace picks up still copies its history only a few times.
+            let room = projected
+                .saturating_add(projected / 4)
+                .max(held.saturating_mul(2));
+            let _ = self.history.try_reserve_exact(room - self.history.len());
+        }
         self.history.extend(batch);
     }
 
