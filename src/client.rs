@@ -1017,7 +1017,7 @@ impl Client {
         let p = self.pending.take().expect("an operation is pending");
         let position =
             p.at.filter(|_| kind == EventType::Ok)
-                .map(|m| self.position(m));
+                .map(|m| Box::new(self.position(m)));
         // A multi-key command's other keys complete with it: an MSET's written value where the
         // first key's is recorded, an MGET's read values when it answered.
         let more_values: Vec<Value> = match (p.kind, kind) {

@@ -126,7 +126,7 @@ fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Opera
             op.complete_ns = c.time_ns;
         }
         op.server = c.server.as_deref();
-        op.position = c.position.as_ref();
+        op.position = c.position.as_deref();
     }
     op
 }

@@ -417,11 +417,11 @@ mod tests {
             time_ns: ms * 1_000_000,
             server: Some(Text::from(server)),
             error: None,
-            position: Some(Position {
+            position: Some(Box::new(Position {
                 replid: Text::from("x"),
                 offset: 1,
                 unstreamed: 0,
-            }),
+            })),
         }
     }
 
