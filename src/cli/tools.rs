@@ -215,9 +215,18 @@ fn bench_simulation(
 }
 
 /// A whole run as `simkv run` does it (simulation, checkers, summary), median of `rounds`.
-fn whole_run(sc: &Scenario, rounds: usize, now: Clock) -> Result<(f64, u64), ExitCode> {
+struct WholeRun {
+    /// Median wall seconds.
+    wall_s: f64,
+    /// Simulated seconds.
+    sim_s: f64,
+    /// Kernel events.
+    events: u64,
+}
+
+fn whole_run(sc: &Scenario, rounds: usize, now: Clock) -> Result<WholeRun, ExitCode> {
     let mut walls = Vec::new();
-    let mut sim_ms = 0;
+    let (mut sim_s, mut events) = (0.0, 0);
     for _ in 0..rounds.max(1) {
         let started = now();
         let mut wall = || 0;
@@ -227,9 +236,14 @@ fn whole_run(sc: &Scenario, rounds: usize, now: Clock) -> Result<(f64, u64), Exi
                 ExitCode::from(2)
             })?;
         walls.push((now() - started).as_secs_f64());
-        sim_ms = r.summary.sim_time_ms;
+        sim_s = r.summary.sim_time_ms as f64 / 1000.0;
+        events = r.summary.events;
     }
-    Ok((simkv::bench::median(&mut walls), sim_ms))
+    Ok(WholeRun {
+        wall_s: simkv::bench::median(&mut walls),
+        sim_s,
+        events,
+    })
 }
 
 /// The linearizability checker alone on a run of the scenario at `path` lasting `duration`:
@@ -255,13 +269,13 @@ fn in_process_targets(
     kernel: &simkv::bench::KernelFigures,
     sim: &simkv::bench::SimulationFigures,
     steps: &simkv::bench::CheckerFigures,
-    whole: (f64, u64),
+    whole: &WholeRun,
 ) -> Vec<Target> {
-    let times = whole.1 as f64 / 1000.0 / whole.0;
+    let times = whole.sim_s / whole.wall_s;
     vec![
         Target::new(
             "region-outage (300 s simulated), whole run incl. checkers and summary",
-            format!("{times:.0}x real time ({:.0} ms)", whole.0 * 1000.0),
+            format!("{times:.0}x real time ({:.0} ms)", whole.wall_s * 1000.0),
             ">= 2000x",
             times >= 2000.0,
         ),
@@ -398,7 +412,7 @@ pub fn bench(
             Ok(w) => w,
             Err(code) => return code,
         };
-        targets = in_process_targets(&kernel, &sim, &steps, whole);
+        targets = in_process_targets(&kernel, &sim, &steps, &whole);
     }
     targets.extend(process_targets(long, rounds, now));
     figures["targets"] = serde_json::json!(targets);
@@ -433,24 +447,17 @@ pub fn bench(
                 return code;
             }
         }
-        let started = now();
-        let mut wall = || 0;
-        match simkv::runner::run_scenario(&sc, sc.seed, &mut |_| {}, &mut |_| {}, &mut wall) {
-            Ok(r) => {
-                let secs = (now() - started).as_secs_f64();
-                let sim = r.summary.sim_time_ms as f64 / 1000.0;
-                outln!(
-                    "scenario {}: {sim:.0} simulated s in {secs:.3} wall s = {:.0}x real time, {:.2} million events/s, {:.1} seeds/s",
-                    sc.name,
-                    sim / secs,
-                    r.summary.events as f64 / secs / 1e6,
-                    1.0 / secs
-                );
-            }
-            Err(e) => {
-                errln!("error: {e}");
-                return ExitCode::from(2);
-            }
+        match whole_run(&sc, 1, now) {
+            Ok(w) => outln!(
+                "scenario {}: {:.0} simulated s in {:.3} wall s = {:.0}x real time, {:.2} million events/s, {:.1} seeds/s",
+                sc.name,
+                w.sim_s,
+                w.wall_s,
+                w.sim_s / w.wall_s,
+                w.events as f64 / w.wall_s / 1e6,
+                1.0 / w.wall_s
+            ),
+            Err(code) => return code,
         }
     }
     bench_targets::print(&targets);
