@@ -96,7 +96,8 @@ struct KeyLife {
     ops: u64,
 }
 
-/// The key statistics of a history's operations (`History::operations`, in invoke order).
+/// The key statistics of a history's operations, read one key at a time
+/// ([`Operations::each_key`]).
 pub fn key_stats(ops: &Operations<'_>) -> KeyStats {
     // One key at a time, keys in key order, each key's operations in invoke order.
     let mut keys: Vec<(&str, KeyLife)> = Vec::new();
