@@ -271,8 +271,6 @@ pub struct Client {
     keys: std::collections::HashMap<(&'static str, u32), (Rc<str>, Text), FastHash>,
     /// `<workload>.<index>.`: how every value this client writes begins.
     value_prefix: String,
-    /// The command names, by kind, held once.
-    names: [Option<Text>; 9],
     /// Replication IDs as the history's positions hold them, held once.
     replids: BTreeMap<crate::redis::ReplId, Text>,
     me: u32,
@@ -327,7 +325,6 @@ impl Client {
             texts: BTreeSet::new(),
             keys: Default::default(),
             value_prefix,
-            names: Default::default(),
             replids: BTreeMap::new(),
             me: 0,
             asking: None,
@@ -753,22 +750,19 @@ impl Client {
             .collect();
         // One invoke per key: a multi-key command is one operation on each of its keys, made
         // and completed together (docs/ARCHITECTURE.md, history format).
-        let f = self.name(kind);
+        let f = kind.name();
         let time_ns = ctx.global_now().0;
         for (k, v) in
             std::iter::once((&key_text, &value_text)).chain(more.iter().map(|(k, v)| (k, v)))
         {
-            self.events.push(HistoryEvent {
-                process: self.me,
-                kind: EventType::Invoke,
-                f: f.clone(),
-                key: k.clone(),
-                value: v.clone().map_or(Value::Null, Value::Str),
+            self.events.push(HistoryEvent::new(
+                self.me,
+                EventType::Invoke,
+                f,
+                k.clone(),
+                v.clone().map_or(Value::Null, Value::Str),
                 time_ns,
-                server: None,
-                error: None,
-                position: None,
-            });
+            ));
         }
         let to = match (kind, self.spec.read_from) {
             (OpKind::Get | OpKind::Mget, _) if cluster && self.spec.read_from_replicas => self
@@ -834,12 +828,6 @@ impl Client {
     }
 
     /// The name of a kind of command, held once.
-    fn name(&mut self, kind: OpKind) -> Text {
-        self.names[kind as usize]
-            .get_or_insert_with(|| Text::from(kind.name()))
-            .clone()
-    }
-
     /// The key numbered `n` of a family, held once.
     fn key(&mut self, family: &'static str, n: u32) -> (Rc<str>, Text) {
         let prefix = &self.spec.key_prefix;
@@ -1017,7 +1005,7 @@ impl Client {
         let p = self.pending.take().expect("an operation is pending");
         let position =
             p.at.filter(|_| kind == EventType::Ok)
-                .map(|m| Box::new(self.position(m)));
+                .map(|m| self.position(m));
         // A multi-key command's other keys complete with it: an MSET's written value where the
         // first key's is recorded, an MGET's read values when it answered.
         let more_values: Vec<Value> = match (p.kind, kind) {
@@ -1029,23 +1017,18 @@ impl Client {
                 .collect(),
             _ => vec![Value::Null; p.more.len()],
         };
-        let f = self.name(p.kind);
+        let f = p.kind.name();
         let server = server.map(|s| self.servers[s.index()].clone());
         let error = error.map(|e| self.text(e));
         let time_ns = ctx.global_now().0;
         let keys = std::iter::once(&p.key_text).chain(p.more.iter().map(|(k, _)| k));
         for (key, value) in keys.zip(std::iter::once(value).chain(more_values)) {
-            self.events.push(HistoryEvent {
-                process: self.me,
-                kind,
-                f: f.clone(),
-                key: key.clone(),
-                value,
-                time_ns,
-                server: server.clone(),
-                error: error.clone(),
-                position: position.clone(),
-            });
+            self.events.push(
+                HistoryEvent::new(self.me, kind, f, key.clone(), value, time_ns)
+                    .with_server(server.clone())
+                    .with_error(error.clone())
+                    .with_position(position.clone()),
+            );
         }
         if let Some(n) = self.final_read_due() {
             // A final read moves on to the next set only once it succeeded.

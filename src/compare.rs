@@ -452,17 +452,14 @@ mod tests {
     }
 
     fn event(process: u32, kind: EventType, f: &str, ms: u64) -> crate::history::HistoryEvent {
-        crate::history::HistoryEvent {
+        crate::history::HistoryEvent::new(
             process,
             kind,
-            f: f.into(),
-            key: "k".into(),
-            value: crate::history::Value::Null,
-            time_ns: ms * 1_000_000,
-            server: None,
-            error: None,
-            position: None,
-        }
+            f,
+            "k".into(),
+            crate::history::Value::Null,
+            ms * 1_000_000,
+        )
     }
 
     fn client(id: u32, region: &str) -> crate::check::figures::Process {

@@ -272,35 +272,253 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// One line of the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The command names simkv's clients issue, each held in one byte by an event; any other name
+/// is held as its text in the event's [`Detail`].
+const COMMANDS: [&str; 9] = [
+    "set", "get", "incr", "append", "del", "sadd", "smembers", "mset", "mget",
+];
+/// An event's command byte for a name not in [`COMMANDS`].
+const OTHER_COMMAND: u8 = COMMANDS.len() as u8;
+
+/// What only some events carry, boxed so that the others spend 8 bytes on it: a write's
+/// position (every completion of a write a primary applied), an error text (fails and infos),
+/// and rarely both or a command name outside [`COMMANDS`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Detail {
+    Position(Position),
+    Error(Text),
+    Full(Box<FullDetail>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FullDetail {
+    f: Option<Text>,
+    error: Option<Text>,
+    position: Option<Position>,
+}
+
+impl Detail {
+    /// The smallest detail that holds these parts (`None` for none): one detail per set of
+    /// parts, so events compare equal exactly when their parts do.
+    fn of(f: Option<Text>, error: Option<Text>, position: Option<Position>) -> Option<Box<Self>> {
+        let d = match (f, error, position) {
+            (None, None, None) => return None,
+            (None, None, Some(p)) => Detail::Position(p),
+            (None, Some(e), None) => Detail::Error(e),
+            (f, error, position) => Detail::Full(Box::new(FullDetail { f, error, position })),
+        };
+        Some(Box::new(d))
+    }
+
+    fn f(&self) -> Option<&Text> {
+        match self {
+            Detail::Full(d) => d.f.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn error(&self) -> Option<&Text> {
+        match self {
+            Detail::Error(e) => Some(e),
+            Detail::Full(d) => d.error.as_ref(),
+            Detail::Position(_) => None,
+        }
+    }
+
+    fn position(&self) -> Option<&Position> {
+        match self {
+            Detail::Position(p) => Some(p),
+            Detail::Full(d) => d.position.as_ref(),
+            Detail::Error(_) => None,
+        }
+    }
+}
+
+/// One line of the history. A run records millions, so an event is kept small (56 bytes,
+/// `tests::events_stay_compact`): the command is a byte for the commands simkv issues, and what
+/// only some events carry (a write's position, an error) is boxed. Read its command, error and
+/// position through [`HistoryEvent::f`], [`HistoryEvent::error`] and
+/// [`HistoryEvent::position`]; build one with [`HistoryEvent::new`] and the `with_` methods. It
+/// reads and writes as the JSON line of DESIGN.md's history format.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryEvent {
+    /// Simulated time in nanoseconds.
+    pub time_ns: u64,
+    /// Written value on invoke of a write; value read (or `null`) on a read's `ok`; the new
+    /// counter value on an `incr`'s `ok`.
+    pub value: Value,
+    /// The key.
+    pub key: Text,
+    /// The server that answered (completions only).
+    pub server: Option<Text>,
+    /// The command's name when not in [`COMMANDS`], the error, the position.
+    detail: Option<Box<Detail>>,
     /// The client process (one operation at a time per process).
     pub process: u32,
     /// Invoke or completion.
-    #[serde(rename = "type")]
     pub kind: EventType,
-    /// The Redis command in lower case (`set`, `get`, `incr`, `append`, `del`).
-    pub f: Text,
-    /// The key.
-    pub key: Text,
-    /// Written value on invoke of a write; value read (or `null`) on a read's `ok`; the new
-    /// counter value on an `incr`'s `ok`.
-    #[serde(default)]
-    pub value: Value,
-    /// Simulated time in nanoseconds.
-    pub time_ns: u64,
-    /// The server that answered (completions only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<Text>,
+    /// The command: its index in [`COMMANDS`], or [`OTHER_COMMAND`] (the name is in `detail`).
+    command: u8,
+}
+
+impl HistoryEvent {
+    /// An event of `process` running the Redis command `f` (lower case) on `key`, without a
+    /// server, error or position.
+    pub fn new(
+        process: u32,
+        kind: EventType,
+        f: &str,
+        key: Text,
+        value: Value,
+        time_ns: u64,
+    ) -> Self {
+        let mut e = HistoryEvent {
+            time_ns,
+            value,
+            key,
+            server: None,
+            detail: None,
+            process,
+            kind,
+            command: 0,
+        };
+        e.set_f(f);
+        e
+    }
+
+    /// The Redis command in lower case (`set`, `get`, `incr`, `append`, `del`, ...).
+    pub fn f(&self) -> &str {
+        match COMMANDS.get(self.command as usize) {
+            Some(name) => name,
+            None => self
+                .detail
+                .as_deref()
+                .and_then(Detail::f)
+                .expect("an event of another command holds its name"),
+        }
+    }
+
     /// The error text of a `fail`, or why an `info` is indeterminate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Text>,
+    pub fn error(&self) -> Option<&str> {
+        self.detail
+            .as_deref()
+            .and_then(Detail::error)
+            .map(Text::as_str)
+    }
+
     /// Where a write landed in the answering primary's replication history (completions of
-    /// writes applied by a primary), for the lineage of acknowledged writes. Boxed: only a
-    /// write's completion has one, and an event without one spends 8 bytes on it, not 24.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub position: Option<Box<Position>>,
+    /// writes applied by a primary), for the lineage of acknowledged writes.
+    pub fn position(&self) -> Option<&Position> {
+        self.detail.as_deref().and_then(Detail::position)
+    }
+
+    /// The event with command `f`.
+    pub fn set_f(&mut self, f: &str) {
+        let other = match COMMANDS.iter().position(|c| *c == f) {
+            Some(i) => {
+                self.command = i as u8;
+                None
+            }
+            None => {
+                self.command = OTHER_COMMAND;
+                Some(Text::from(f))
+            }
+        };
+        let error = self.detail.as_deref().and_then(Detail::error).cloned();
+        self.detail = Detail::of(other, error, self.position().cloned());
+    }
+
+    /// The event with the server that answered.
+    pub fn with_server(mut self, server: Option<Text>) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// The event with an error text.
+    pub fn with_error(mut self, error: Option<Text>) -> Self {
+        let f = self.detail.as_deref().and_then(Detail::f).cloned();
+        self.detail = Detail::of(f, error, self.position().cloned());
+        self
+    }
+
+    /// The event with a position.
+    pub fn with_position(mut self, position: Option<Position>) -> Self {
+        self.set_position(position);
+        self
+    }
+
+    /// Sets the event's position.
+    pub fn set_position(&mut self, position: Option<Position>) {
+        let f = self.detail.as_deref().and_then(Detail::f).cloned();
+        let error = self.detail.as_deref().and_then(Detail::error).cloned();
+        self.detail = Detail::of(f, error, position);
+    }
+}
+
+/// A history line as JSON writes it, borrowed from an event.
+#[derive(Serialize)]
+struct EventOut<'a> {
+    process: u32,
+    #[serde(rename = "type")]
+    kind: EventType,
+    f: &'a str,
+    key: &'a Text,
+    value: &'a Value,
+    time_ns: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<&'a Position>,
+}
+
+/// A history line as JSON reads it.
+#[derive(Deserialize)]
+struct EventIn {
+    process: u32,
+    #[serde(rename = "type")]
+    kind: EventType,
+    f: Text,
+    key: Text,
+    #[serde(default)]
+    value: Value,
+    time_ns: u64,
+    #[serde(default)]
+    server: Option<Text>,
+    #[serde(default)]
+    error: Option<Text>,
+    #[serde(default)]
+    position: Option<Position>,
+}
+
+impl Serialize for HistoryEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EventOut {
+            process: self.process,
+            kind: self.kind,
+            f: self.f(),
+            key: &self.key,
+            value: &self.value,
+            time_ns: self.time_ns,
+            server: self.server.as_ref(),
+            error: self.detail.as_deref().and_then(Detail::error),
+            position: self.position(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for HistoryEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = EventIn::deserialize(d)?;
+        Ok(
+            HistoryEvent::new(e.process, e.kind, &e.f, e.key, e.value, e.time_ns)
+                .with_server(e.server)
+                .with_error(e.error)
+                .with_position(e.position),
+        )
+    }
 }
 
 /// Whether the command named `f` only reads (`get`, `mget`, `smembers`): every other one may
@@ -496,7 +714,7 @@ impl History {
                     open.invoke(e.process, &e.key, ops.len(), |i| ops[i].key);
                     ops.push(Operation {
                         process: e.process,
-                        f: per_key_f(&e.f),
+                        f: per_key_f(e.f()),
                         key: &e.key,
                         input: &e.value,
                         output: None,
@@ -518,7 +736,7 @@ impl History {
                             e.time_ns
                         };
                         op.server = e.server.as_deref();
-                        op.position = e.position.as_deref();
+                        op.position = e.position();
                     }
                 }
             }
@@ -542,25 +760,11 @@ mod tests {
     use super::*;
 
     fn ev(process: u32, kind: EventType, t: u64, value: Value) -> HistoryEvent {
-        HistoryEvent {
-            process,
-            kind,
-            f: "set".into(),
-            key: "k".into(),
-            value,
-            time_ns: t,
-            server: None,
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(process, kind, "set", "k".into(), value, t)
     }
 
     fn keyed(process: u32, kind: EventType, f: &str, key: &str, t: u64) -> HistoryEvent {
-        HistoryEvent {
-            f: f.into(),
-            key: key.into(),
-            ..ev(process, kind, t, Value::Null)
-        }
+        HistoryEvent::new(process, kind, f, key.into(), Value::Null, t)
     }
 
     #[test]
@@ -600,10 +804,57 @@ mod tests {
     #[test]
     fn events_stay_compact() {
         // A run records millions of events: each string one pointer, the value two words, the
-        // position one pointer.
+        // command a byte, what only some events carry one pointer to a box no larger than a
+        // position and its tag.
         assert_eq!(std::mem::size_of::<Text>(), 8);
         assert_eq!(std::mem::size_of::<Value>(), 16);
-        assert!(std::mem::size_of::<HistoryEvent>() <= 72);
+        assert!(std::mem::size_of::<HistoryEvent>() <= 56);
+        assert!(std::mem::size_of::<Detail>() <= std::mem::size_of::<Position>() + 8);
+    }
+
+    #[test]
+    fn an_event_reads_and_writes_every_field_of_its_line() {
+        let pos = Position {
+            replid: "ab".into(),
+            offset: 7,
+            unstreamed: 0,
+        };
+        let cases = [
+            HistoryEvent::new(1, EventType::Invoke, "set", "k".into(), "v".into(), 5),
+            HistoryEvent::new(1, EventType::Ok, "set", "k".into(), "v".into(), 6)
+                .with_server(Some("p1".into()))
+                .with_position(Some(pos.clone())),
+            HistoryEvent::new(2, EventType::Fail, "get", "k".into(), Value::Null, 6)
+                .with_error(Some("READONLY".into())),
+            // A command simkv does not issue, with an error and a position: every part kept.
+            HistoryEvent::new(3, EventType::Info, "getdel", "k".into(), Value::Int(3), 9)
+                .with_server(Some("p2".into()))
+                .with_position(Some(pos.clone()))
+                .with_error(Some("timeout".into())),
+        ];
+        for e in &cases {
+            let line = serde_json::to_string(e).unwrap();
+            let back: HistoryEvent = serde_json::from_str(&line).unwrap();
+            assert_eq!(&back, e, "{line}");
+        }
+        let other = &cases[3];
+        assert_eq!(other.f(), "getdel");
+        assert_eq!(other.error(), Some("timeout"));
+        assert_eq!(other.position(), Some(&pos));
+        assert_eq!(cases[1].f(), "set");
+        assert_eq!(cases[1].error(), None);
+        assert_eq!(cases[2].position(), None);
+        // The line is DESIGN.md's, field for field and in that order.
+        assert_eq!(
+            serde_json::to_string(&cases[1]).unwrap(),
+            r#"{"process":1,"type":"ok","f":"set","key":"k","value":"v","time_ns":6,"server":"p1","position":{"replid":"ab","offset":7}}"#
+        );
+        // Setting the command again replaces it, keeping the other parts.
+        let mut e = cases[3].clone();
+        e.set_f("get");
+        assert_eq!((e.f(), e.error()), ("get", Some("timeout")));
+        e.set_f("getdel");
+        assert_eq!(e, cases[3]);
     }
 
     #[test]

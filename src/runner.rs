@@ -157,7 +157,7 @@ pub fn summarize(
         .history
         .events
         .iter()
-        .filter(|e| e.f == "sadd")
+        .filter(|e| e.f() == "sadd")
         .filter_map(|e| processes.workload_of(e.process))
         .collect();
     lost_adds_by_workload.retain(|w, _| adders.contains(w.as_str()));

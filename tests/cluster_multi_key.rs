@@ -28,7 +28,7 @@ fn tagged(e: &HistoryEvent) -> bool {
 fn commands(events: &[HistoryEvent]) -> Vec<Vec<&HistoryEvent>> {
     let mut out: Vec<Vec<&HistoryEvent>> = Vec::new();
     for e in events.iter().filter(|e| e.kind != EventType::Invoke) {
-        if !matches!(&*e.f, "mset" | "mget") {
+        if !matches!(e.f(), "mset" | "mget") {
             continue;
         }
         match out.last_mut() {
@@ -55,7 +55,7 @@ fn hash_tags_decide_whether_a_multi_key_command_runs() {
         for e in g.iter() {
             assert_eq!(e.kind, EventType::Fail);
             assert_eq!(
-                e.error.as_deref(),
+                e.error(),
                 Some("CROSSSLOT Keys in request don't hash to the same slot")
             );
         }
@@ -64,7 +64,7 @@ fn hash_tags_decide_whether_a_multi_key_command_runs() {
     for g in &with_tags {
         assert!(
             g.iter()
-                .all(|e| e.kind == g[0].kind && e.error == g[0].error)
+                .all(|e| e.kind == g[0].kind && e.error() == g[0].error())
         );
         assert!(g.iter().all(|e| e.server == g[0].server));
     }
@@ -80,12 +80,12 @@ fn hash_tags_decide_whether_a_multi_key_command_runs() {
     // An MGET reads the values an MSET wrote to the same group (the values are unique).
     let written: std::collections::BTreeSet<(&str, &str)> = events
         .iter()
-        .filter(|e| e.kind == EventType::Invoke && &*e.f == "mset")
+        .filter(|e| e.kind == EventType::Invoke && e.f() == "mset")
         .filter_map(|e| Some((&*e.key, e.value.as_str()?)))
         .collect();
     let read: Vec<(&str, &str)> = events
         .iter()
-        .filter(|e| e.kind == EventType::Ok && &*e.f == "mget")
+        .filter(|e| e.kind == EventType::Ok && e.f() == "mget")
         .filter_map(|e| Some((&*e.key, e.value.as_str()?)))
         .collect();
     assert!(read.len() > 1000);
@@ -108,8 +108,7 @@ fn a_resharding_that_splits_a_tagged_group_answers_tryagain() {
         let tryagain: Vec<u64> = commands(&r.output.history.events)
             .iter()
             .filter(|g| {
-                g[0].error.as_deref()
-                    == Some("TRYAGAIN Multiple keys request during rehashing of slot")
+                g[0].error() == Some("TRYAGAIN Multiple keys request during rehashing of slot")
             })
             .map(|g| g[0].time_ns / 1_000_000)
             .collect();
@@ -124,11 +123,9 @@ fn a_resharding_that_splits_a_tagged_group_answers_tryagain() {
     // With a batch that moves a whole group at once, no group is ever split.
     let whole = run(&load("cluster-multi-key.toml", &["faults.0.batch=10"]), 1);
     assert!(
-        commands(&whole.output.history.events).iter().all(|g| !g[0]
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .starts_with("TRYAGAIN"))
+        commands(&whole.output.history.events)
+            .iter()
+            .all(|g| !g[0].error().unwrap_or("").starts_with("TRYAGAIN"))
     );
 }
 

@@ -27,7 +27,7 @@ fn answered_by(r: &simkv::runner::RunReport, f: &str, until_ms: u64) -> Vec<Stri
         .history
         .events
         .iter()
-        .filter(|e| e.kind == EventType::Ok && &*e.f == f && e.time_ns < until_ms * 1_000_000)
+        .filter(|e| e.kind == EventType::Ok && e.f() == f && e.time_ns < until_ms * 1_000_000)
         .filter_map(|e| e.server.as_deref().map(str::to_string))
         .collect();
     servers.sort();
@@ -94,7 +94,7 @@ fn reads_of_a_dead_primarys_slots_go_on_at_its_replica() {
             .history
             .events
             .iter()
-            .filter(|e| e.kind == EventType::Ok && &*e.f == "get")
+            .filter(|e| e.kind == EventType::Ok && e.f() == "get")
             .filter(|e| e.server.as_deref().is_some_and(|n| n.starts_with("c2")))
             .filter(|e| (31_000_000_000..36_000_000_000).contains(&e.time_ns))
             .count()

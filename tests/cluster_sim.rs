@@ -86,7 +86,7 @@ fn a_dead_primarys_replica_wins_the_election_in_order_and_serves_its_slots() {
         // The new primary acknowledges writes after its promotion (clients found it by MOVED).
         let served = r.output.history.events.iter().any(|e| {
             e.kind == EventType::Ok
-                && e.f != "get"
+                && e.f() != "get"
                 && e.server.as_deref() == Some("c2r1")
                 && e.time_ns / 1_000_000 > promoted
         });
@@ -130,7 +130,7 @@ fn replicas_that_may_not_fail_over_leave_the_slots_down() {
             .any(|n| matches!(n.fact, Fact::Promoted { .. }))
     );
     let down = r.output.history.events.iter().filter(|e| {
-        e.kind == EventType::Fail && e.error.as_deref() == Some("CLUSTERDOWN The cluster is down")
+        e.kind == EventType::Fail && e.error() == Some("CLUSTERDOWN The cluster is down")
     });
     assert!(
         down.count() > 0,
@@ -157,7 +157,7 @@ fn a_minority_primary_writes_until_node_timeout_then_refuses_and_loses_those_wri
         let refused: Vec<u64> = events
             .iter()
             .filter(by_c1p)
-            .filter(|e| e.error.as_deref() == Some("CLUSTERDOWN The cluster is down"))
+            .filter(|e| e.error() == Some("CLUSTERDOWN The cluster is down"))
             .map(|e| e.time_ns / 1_000_000)
             .collect();
         assert!(!refused.is_empty(), "seed {seed}: c1p never refused");
@@ -225,12 +225,12 @@ fn answers_while_down(r: &simkv::runner::RunReport, text: &str) -> (usize, usize
     let count = |f: &str, ok: bool| {
         by_c1p
             .iter()
-            .filter(|e| e.f == f)
+            .filter(|e| e.f() == f)
             .filter(|e| {
                 if ok {
                     e.kind == EventType::Ok
                 } else {
-                    e.kind == EventType::Fail && e.error.as_deref() == Some(text)
+                    e.kind == EventType::Fail && e.error() == Some(text)
                 }
             })
             .count()

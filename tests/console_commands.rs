@@ -80,7 +80,7 @@ fn lost(r: &RunReport) -> i64 {
 fn acked_writes(r: &RunReport, from: u64, to: u64) -> usize {
     let h = &r.output.history.events;
     h.iter()
-        .filter(|e| e.kind == EventType::Ok && e.f == "set")
+        .filter(|e| e.kind == EventType::Ok && e.f() == "set")
         .filter(|e| (from..to).contains(&(e.time_ns / 1_000_000)))
         .count()
 }
@@ -243,10 +243,12 @@ fn shutdown_waits_for_the_replicas_then_exits() {
         0,
         "writes paused, then refused"
     );
-    let refused =
-        r.output.history.events.iter().any(|e| {
-            e.time_ns / 1_000_000 > *at && e.error.as_deref() == Some("connection refused")
-        });
+    let refused = r
+        .output
+        .history
+        .events
+        .iter()
+        .any(|e| e.time_ns / 1_000_000 > *at && e.error() == Some("connection refused"));
     assert!(refused, "the process is gone");
     let closed = kinds(&r, "repl:link-closed");
     assert!(

@@ -85,7 +85,7 @@ fn ms(e: &HistoryEvent) -> u64 {
 /// Times (ms) of writes failed with exactly `text`.
 fn refusals(r: &RunReport, text: &str) -> Vec<u64> {
     completions(r)
-        .filter(|e| e.kind == EventType::Fail && e.error.as_deref() == Some(text))
+        .filter(|e| e.kind == EventType::Fail && e.error() == Some(text))
         .map(ms)
         .collect()
 }

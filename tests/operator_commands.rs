@@ -262,7 +262,7 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
         out.history
             .events
             .iter()
-            .filter(|e| e.kind == simkv::history::EventType::Ok && e.f == f)
+            .filter(|e| e.kind == simkv::history::EventType::Ok && e.f() == f)
             .map(|e| e.time_ns / 1_000_000)
             .filter(|t| (10_001..12_000).contains(t))
             .collect()
@@ -282,7 +282,7 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
     });
     assert!(!failed, "held writes wait, they do not fail");
     let resumed = write.history.events.iter().any(|e| {
-        e.kind == simkv::history::EventType::Ok && e.f == "set" && e.time_ns / 1_000_000 == 12_000
+        e.kind == simkv::history::EventType::Ok && e.f() == "set" && e.time_ns / 1_000_000 == 12_000
     });
     assert!(resumed, "the held writes run when the pause ends");
     let all = with("ALL");

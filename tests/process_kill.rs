@@ -27,7 +27,7 @@ fn first_error(out: &RunOutput, from_ms: u64, prefix: &str) -> Option<u64> {
         .events
         .iter()
         .filter(|e| e.time_ns >= from_ms * 1_000_000)
-        .find(|e| e.error.as_deref().is_some_and(|s| s.starts_with(prefix)))
+        .find(|e| e.error().is_some_and(|s| s.starts_with(prefix)))
         .map(|e| e.time_ns / 1_000_000)
 }
 
@@ -147,7 +147,7 @@ heal = "20s"
     assert!(
         during
             .iter()
-            .all(|e| e.kind == EventType::Fail && e.error.as_deref() == Some("connection refused")),
+            .all(|e| e.kind == EventType::Fail && e.error() == Some("connection refused")),
         "every command to the dead primary was refused: {:?}",
         during.iter().find(|e| e.kind != EventType::Fail)
     );

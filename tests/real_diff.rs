@@ -55,7 +55,7 @@ fn errors(run: &RealRun) -> Vec<(u64, String)> {
         .events
         .iter()
         .filter(|e| e.kind == EventType::Fail)
-        .filter_map(|e| Some((e.time_ns / 1_000_000, e.error.as_deref()?.to_string())))
+        .filter_map(|e| Some((e.time_ns / 1_000_000, e.error()?.to_string())))
         .collect()
 }
 
@@ -162,7 +162,7 @@ fn wait_with_a_stopped_replica() {
         .history
         .events
         .iter()
-        .filter(|e| e.error.as_deref() == Some("WAIT returned fewer replicas than asked"))
+        .filter(|e| e.error() == Some("WAIT returned fewer replicas than asked"))
         .map(|e| e.time_ns / 1_000_000)
         .collect();
     assert!(!short.is_empty(), "WAIT 2 falls short while r2 is stopped");

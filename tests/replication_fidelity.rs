@@ -318,11 +318,7 @@ heal = "22s"
         .events
         .iter()
         .filter(|e| e.time_ns > child.0 + 200_000_000 && e.time_ns < loaded.0)
-        .filter(|e| {
-            e.error
-                .as_deref()
-                .is_some_and(|s| s.starts_with("NOREPLICAS"))
-        })
+        .filter(|e| e.error().is_some_and(|s| s.starts_with("NOREPLICAS")))
         .count();
     assert_eq!(refused, 0, "no NOREPLICAS while the online replica loads");
 }

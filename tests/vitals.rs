@@ -48,7 +48,7 @@ fn gets_of_missing_keys_are_all_misses() {
         .history
         .events
         .iter()
-        .filter(|e| e.kind == EventType::Ok && e.f.as_ref() == "get")
+        .filter(|e| e.kind == EventType::Ok && e.f() == "get")
         .count() as u64;
     assert!(answered > 1000, "{answered}");
     let p1 = server(&r, "p1");
@@ -66,7 +66,7 @@ fn hits_and_misses_match_what_the_reads_returned() {
     let r = run(ONE_PRIMARY, &["workloads.w.mix.set=30"]);
     let gets = || {
         let events = r.output.history.events.iter();
-        events.filter(|e| e.kind == EventType::Ok && e.f.as_ref() == "get")
+        events.filter(|e| e.kind == EventType::Ok && e.f() == "get")
     };
     let hits = gets().filter(|e| e.value != Value::Null).count() as u64;
     let misses = gets().filter(|e| e.value == Value::Null).count() as u64;
@@ -77,7 +77,7 @@ fn hits_and_misses_match_what_the_reads_returned() {
         (hits, misses)
     );
     let sets = r.output.history.events.iter();
-    let sets = sets.filter(|e| e.kind == EventType::Ok && e.f.as_ref() == "set");
+    let sets = sets.filter(|e| e.kind == EventType::Ok && e.f() == "set");
     assert_eq!(p1.totals.writes, sets.count() as u64);
 }
 
@@ -328,7 +328,7 @@ fn keys_written_never_read_are_the_writers_keys() {
     let events = &r.output.history.events;
     let mut written: Vec<String> = events
         .iter()
-        .filter(|e| e.kind == EventType::Ok && e.f.as_ref() == "set")
+        .filter(|e| e.kind == EventType::Ok && e.f() == "set")
         .map(|e| e.key.to_string())
         .collect();
     written.sort();
@@ -340,7 +340,7 @@ fn keys_written_never_read_are_the_writers_keys() {
     let oldest = keys.oldest_unread_write.as_ref().unwrap();
     let first_set = events
         .iter()
-        .find(|e| e.kind == EventType::Ok && e.f.as_ref() == "set")
+        .find(|e| e.kind == EventType::Ok && e.f() == "set")
         .unwrap();
     assert_eq!(oldest.key, first_set.key.to_string());
     assert_eq!(oldest.time_ms, first_set.time_ns / 1_000_000);

@@ -138,13 +138,12 @@ fn redis_7_0_does_not_know_it() {
         .history
         .events
         .iter()
-        .filter(|e| e.f == "set" && e.kind != EventType::Invoke)
+        .filter(|e| e.f() == "set" && e.kind != EventType::Invoke)
         .collect();
     assert!(!writes.is_empty());
     assert!(writes.iter().all(|e| {
         e.kind == EventType::Info
-            && e.error
-                .as_deref()
+            && e.error()
                 .is_some_and(|t| t.starts_with("ERR unknown command 'WAITAOF'"))
     }));
 }

@@ -407,17 +407,8 @@ mod tests {
     use crate::sim::SimTime;
 
     fn ev(p: u32, kind: EventType, f: &str, key: &str, v: Value, t: u64) -> HistoryEvent {
-        HistoryEvent {
-            process: p,
-            kind,
-            f: f.into(),
-            key: key.into(),
-            value: v,
-            time_ns: t,
-            server: (kind != EventType::Invoke).then(|| "p1".into()),
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(p, kind, f, key.into(), v, t)
+            .with_server((kind != EventType::Invoke).then(|| "p1".into()))
     }
 
     fn finals(data: &[(&str, &str)]) -> Vec<FinalState> {

@@ -214,17 +214,14 @@ mod tests {
     use crate::history::{History, HistoryEvent, Text, Value};
 
     fn ev(process: u32, kind: EventType, f: &str, key: &str, ms: u64) -> HistoryEvent {
-        HistoryEvent {
+        HistoryEvent::new(
             process,
             kind,
-            f: Text::from(f),
-            key: Text::from(key),
-            value: Value::Null,
-            time_ns: ms * 1_000_000,
-            server: None,
-            error: None,
-            position: None,
-        }
+            f,
+            Text::from(key),
+            Value::Null,
+            ms * 1_000_000,
+        )
     }
 
     fn op(h: &mut Vec<HistoryEvent>, f: &str, key: &str, at: u64, outcome: EventType) {

@@ -108,7 +108,7 @@ fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Opera
     let e = &events[invoke as usize];
     let mut op = Operation {
         process: e.process,
-        f: crate::history::per_key_f(&e.f),
+        f: crate::history::per_key_f(e.f()),
         key: &e.key,
         input: &e.value,
         output: None,
@@ -126,7 +126,7 @@ fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Opera
             op.complete_ns = c.time_ns;
         }
         op.server = c.server.as_deref();
-        op.position = c.position.as_deref();
+        op.position = c.position();
     }
     op
 }
@@ -158,17 +158,14 @@ mod tests {
     use crate::history::{EventType, HistoryEvent};
 
     fn ev(process: u32, kind: EventType, key: &str, t: u64) -> HistoryEvent {
-        HistoryEvent {
+        HistoryEvent::new(
             process,
             kind,
-            f: "set".into(),
-            key: key.into(),
-            value: crate::history::Value::Null,
-            time_ns: t,
-            server: None,
-            error: None,
-            position: None,
-        }
+            "set",
+            key.into(),
+            crate::history::Value::Null,
+            t,
+        )
     }
 
     #[test]

@@ -45,7 +45,7 @@ struct SetVerdict<'h> {
 
 /// Whether any client tried to add to a set.
 pub fn any_adds(history: &History) -> bool {
-    history.events.iter().any(|e| e.f == "sadd")
+    history.events.iter().any(|e| e.f() == "sadd")
 }
 
 /// Runs the checker and returns the lost adds as well.
@@ -184,17 +184,8 @@ mod tests {
     use crate::history::HistoryEvent;
 
     fn ev(process: u32, kind: EventType, f: &str, t: u64, value: Value) -> HistoryEvent {
-        HistoryEvent {
-            process,
-            kind,
-            f: f.into(),
-            key: "s0".into(),
-            value: value.into(),
-            time_ns: t * 1_000_000,
-            server: (kind != EventType::Invoke).then(|| "p1".into()),
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(process, kind, f, "s0".into(), value.into(), t * 1_000_000)
+            .with_server((kind != EventType::Invoke).then(|| "p1".into()))
     }
 
     fn add(p: u32, t: u64, member: &str, outcome: EventType) -> Vec<HistoryEvent> {

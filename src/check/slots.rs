@@ -63,7 +63,7 @@ fn acks_by_slot<'a>(e: &'a Evidence<'_>) -> BTreeMap<u16, BTreeMap<&'a str, Vec<
     let mut out: BTreeMap<u16, BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
     for ev in &e.history.events {
         if ev.kind == EventType::Ok
-            && !crate::history::is_read(&ev.f)
+            && !crate::history::is_read(ev.f())
             && let Some(server) = &ev.server
         {
             let slot = key_hash_slot(ev.key.as_bytes());
@@ -347,17 +347,15 @@ mod tests {
     }
 
     fn ack(server: &str, key: &str, t: u64) -> HistoryEvent {
-        HistoryEvent {
-            process: 0,
-            kind: EventType::Ok,
-            f: "set".into(),
-            key: key.into(),
-            value: crate::history::Value::Null,
-            time_ns: t,
-            server: Some(server.into()),
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(
+            0,
+            EventType::Ok,
+            "set",
+            key.into(),
+            crate::history::Value::Null,
+            t,
+        )
+        .with_server(Some(server.into()))
     }
 
     fn judge(notes: &[FactNote], events: Vec<HistoryEvent>) -> CheckResult {

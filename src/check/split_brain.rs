@@ -60,7 +60,7 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
     let mut writes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for ev in &e.history.events {
         if ev.kind == EventType::Ok
-            && !crate::history::is_read(&ev.f)
+            && !crate::history::is_read(ev.f())
             && let Some(s) = &ev.server
         {
             writes.entry(s.as_str()).or_default().push(ev.time_ns);
@@ -180,17 +180,8 @@ mod tests {
     }
 
     fn ok_write(server: &str, t: u64) -> HistoryEvent {
-        HistoryEvent {
-            process: 9,
-            kind: EventType::Ok,
-            f: "set".into(),
-            key: "k".into(),
-            value: "v".into(),
-            time_ns: t,
-            server: Some(server.into()),
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(9, EventType::Ok, "set", "k".into(), "v".into(), t)
+            .with_server(Some(server.into()))
     }
 
     fn finals() -> Vec<FinalState> {

@@ -300,17 +300,7 @@ mod tests {
     use serde_json::Value;
 
     fn ev(p: u32, kind: EventType, f: &str, v: Value, t: u64) -> HistoryEvent {
-        HistoryEvent {
-            process: p,
-            kind,
-            f: f.into(),
-            key: "k".into(),
-            value: v.into(),
-            time_ns: t,
-            server: Some("r1".into()),
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(p, kind, f, "k".into(), v.into(), t).with_server(Some("r1".into()))
     }
 
     fn history(reader: u32, read_value: Value) -> History {
@@ -338,10 +328,10 @@ mod tests {
             let key: crate::history::Text = key.into();
             h.events
                 .into_iter()
-                .map(|e| HistoryEvent {
-                    key: key.clone(),
-                    process: e.process + 10 * n,
-                    ..e
+                .map(|mut e| {
+                    e.key = key.clone();
+                    e.process += 10 * n;
+                    e
                 })
                 .collect()
         };

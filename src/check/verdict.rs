@@ -88,7 +88,7 @@ fn acknowledged_writes(history: &History) -> usize {
     history
         .events
         .iter()
-        .filter(|e| e.kind == EventType::Ok && e.f != "get")
+        .filter(|e| e.kind == EventType::Ok && e.f() != "get")
         .count()
 }
 
@@ -119,17 +119,7 @@ mod tests {
     use crate::history::HistoryEvent;
 
     fn event(kind: EventType, f: &str) -> HistoryEvent {
-        HistoryEvent {
-            process: 0,
-            kind,
-            f: f.into(),
-            key: "k".into(),
-            value: crate::history::Value::Null,
-            time_ns: 0,
-            server: None,
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(0, kind, f, "k".into(), crate::history::Value::Null, 0)
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl Figures {
             .history
             .events
             .iter()
-            .filter(|e| e.kind == EventType::Ok && writes.contains(&e.f.as_str()))
+            .filter(|e| e.kind == EventType::Ok && writes.contains(&e.f()))
             .count() as u64;
         let lost = s
             .checks
@@ -226,7 +226,7 @@ fn cluster_figures(r: &RunReport, failover: Option<&Failover>) -> ClusterFigures
         error_texts: events
             .iter()
             .filter(|e| e.kind == EventType::Fail)
-            .filter_map(|e| e.error.as_deref().map(error_pattern))
+            .filter_map(|e| e.error().map(error_pattern))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),
@@ -287,7 +287,7 @@ fn cluster_figures(r: &RunReport, failover: Option<&Failover>) -> ClusterFigures
     out.minority_last_ack_ms = events
         .iter()
         .filter(|e| (fault_ms..=heal_ms).contains(&(e.time_ns / 1_000_000)))
-        .rfind(|e| served_by(e, &f.from) && WRITES.contains(&e.f.as_str()))
+        .rfind(|e| served_by(e, &f.from) && WRITES.contains(&e.f()))
         .and_then(|e| after(e.time_ns));
     out
 }
@@ -392,7 +392,7 @@ fn judged_by_final_value(
     mut r: crate::runner::RunReport,
 ) -> crate::runner::RunReport {
     for e in &mut r.output.history.events {
-        e.position = None;
+        e.set_position(None);
     }
     let finals = crate::runner::final_states(&r.output);
     let ops = crate::check::operations::Operations::of(&r.output.history);

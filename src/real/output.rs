@@ -97,11 +97,7 @@ impl RealRun {
             .events
             .iter()
             .filter(|e| e.kind == EventType::Fail && e.server.as_deref() == Some(server))
-            .filter(|e| {
-                e.error
-                    .as_deref()
-                    .is_some_and(|t| t.starts_with("NOREPLICAS"))
-            })
+            .filter(|e| e.error().is_some_and(|t| t.starts_with("NOREPLICAS")))
             .count() as u64;
         s
     }

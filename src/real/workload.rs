@@ -698,18 +698,19 @@ impl Client {
         server: Option<String>,
         error: Option<String>,
     ) {
-        self.events.push(HistoryEvent {
-            process: self.plan.process,
-            kind,
-            f: op.name().into(),
-            key: key.into(),
-            value: value.into(),
-            time_ns: self.now().as_nanos() as u64,
-            server: server.map(Into::into),
-            error: error.map(Into::into),
-            // Real writes carry no replication position (the final-value judgement applies).
-            position: None,
-        });
+        // Real writes carry no replication position (the final-value judgement applies).
+        self.events.push(
+            HistoryEvent::new(
+                self.plan.process,
+                kind,
+                op.name(),
+                key.into(),
+                value.into(),
+                self.now().as_nanos() as u64,
+            )
+            .with_server(server.map(Into::into))
+            .with_error(error.map(Into::into)),
+        );
     }
 }
 

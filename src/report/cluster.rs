@@ -247,7 +247,7 @@ pub fn cluster_summary(
             .iter()
             .find(|h| {
                 h.kind == EventType::Ok
-                    && h.position.is_some()
+                    && h.position().is_some()
                     && h.time_ns >= at * 1_000_000
                     && h.server.as_deref() == Some(winner.as_str())
             })
@@ -408,21 +408,20 @@ mod tests {
     }
 
     fn write(ms: u64, server: &str) -> HistoryEvent {
-        HistoryEvent {
-            process: 9,
-            kind: EventType::Ok,
-            f: Text::from("set"),
-            key: Text::from("k"),
-            value: Value::default(),
-            time_ns: ms * 1_000_000,
-            server: Some(Text::from(server)),
-            error: None,
-            position: Some(Box::new(Position {
-                replid: Text::from("x"),
-                offset: 1,
-                unstreamed: 0,
-            })),
-        }
+        HistoryEvent::new(
+            9,
+            EventType::Ok,
+            "set",
+            Text::from("k"),
+            Value::default(),
+            ms * 1_000_000,
+        )
+        .with_server(Some(Text::from(server)))
+        .with_position(Some(Position {
+            replid: Text::from("x"),
+            offset: 1,
+            unstreamed: 0,
+        }))
     }
 
     #[test]

@@ -267,7 +267,7 @@ pub fn server_throughput_svg(history: &History, end_s: f64) -> Result<String, St
     for e in history.events.iter().filter(|e| e.kind == EventType::Ok) {
         let Some(server) = &e.server else { continue };
         let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets - 1);
-        per.entry((server.to_string(), e.f != "get"))
+        per.entry((server.to_string(), e.f() != "get"))
             .or_insert_with(|| vec![0; buckets])[b] += 1;
     }
     let lines = per

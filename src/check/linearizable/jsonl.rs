@@ -21,15 +21,16 @@ pub fn read(text: &str) -> Result<Vec<Paired<Value>>, InputError> {
         }
         let e: HistoryEvent =
             serde_json::from_str(line).map_err(|e| InputError::new(i + 1, e.to_string()))?;
+        let error = e.error().map(|t| t.to_string());
         events.push(RawEvent {
             line: i + 1,
             process: e.process.to_string(),
             kind: e.kind,
-            f: e.f.to_string(),
+            f: e.f().to_string(),
             key: Some(e.key.to_string()),
             value: e.value,
             time: Some(e.time_ns),
-            error: e.error.map(|t| t.to_string()),
+            error,
         });
     }
     events::pair(events, Clock::Time, &|f| {

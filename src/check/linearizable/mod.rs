@@ -351,17 +351,7 @@ mod tests {
     use serde_json::Value;
 
     fn ev(p: u32, kind: EventType, f: &str, v: Value, t: u64) -> HistoryEvent {
-        HistoryEvent {
-            process: p,
-            kind,
-            f: f.into(),
-            key: "k".into(),
-            value: v.into(),
-            time_ns: t,
-            server: None,
-            error: None,
-            position: None,
-        }
+        HistoryEvent::new(p, kind, f, "k".into(), v.into(), t)
     }
 
     #[test]
