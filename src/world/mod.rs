@@ -290,10 +290,11 @@ impl<'s> World<'s> {
                 Node::Sentinel(Box::new(sentinel)),
             );
         }
+        let written = Rc::default();
         for w in &scenario.workloads {
             let spec: Rc<WorkloadSpec> = Rc::new(w.spec.clone());
             for i in 0..w.clients {
-                let c = Client::new(spec.clone(), i, names.clone());
+                let c = Client::new(spec.clone(), i, names.clone(), Rc::clone(&written));
                 kernel.add(
                     &format!("client/{}/{}", w.spec.name, i),
                     Node::Client(Box::new(c)),
