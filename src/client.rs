@@ -1144,6 +1144,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_read_of_one_of_the_last_two_writes_shares_the_writers_text() {
+        let mut w = WrittenValues::default();
+        let (k, other) = (Text::from("k"), Text::from("other"));
+        let (a, b, c) = (Text::from("a"), Text::from("b"), Text::from("c"));
+        let same = |x: &Text, y: &Text| x.as_str().as_ptr() == y.as_str().as_ptr();
+        w.note(&k, &a);
+        w.note(&k, &b);
+        assert!(same(&w.text("k", "a"), &a) && same(&w.text("k", "b"), &b));
+        // Read from another key, or older than the last two: a text of its own, equal.
+        assert!(!same(&w.text("other", "a"), &a));
+        w.note(&other, &a);
+        w.note(&k, &c);
+        let old = w.text("k", "a");
+        assert!(!same(&old, &a) && old == a);
+        assert!(same(&w.text("k", "b"), &b) && same(&w.text("k", "c"), &c));
+        assert!(same(&w.text("other", "a"), &a));
+    }
+
+    #[test]
     fn exponential_samples_have_the_right_mean() {
         let mean = 1_000_000u64;
         let sum: u64 = (1..=1_000_000u64)
