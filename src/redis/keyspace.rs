@@ -282,7 +282,7 @@ impl Keyspace {
         let Some(next) = current.checked_add(1) else {
             return refused(errors::INCR_OVERFLOW);
         };
-        self.put(k, Value::Str(Rc::from(next.to_string())));
+        self.put(k, Value::Str(Rc::from(decimal(next, &mut [0; 20]))));
         Applied {
             reply: Reply::Int(next),
             dirty: true,
@@ -328,6 +328,26 @@ impl Keyspace {
     }
 }
 
+/// `n` in decimal, written at the end of `buf` (what `ll2string` writes for INCR's result,
+/// without the formatting machinery).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut v = n.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
 /// util.c: string2ll: an optional minus sign, then digits without leading zeros (or just
 /// "0"), at most 20 bytes, within `i64`; nothing else (no plus sign, no spaces).
 fn string2ll(s: &str) -> Option<i64> {
@@ -360,6 +380,25 @@ mod tests {
 
     fn rc(s: &str) -> Rc<str> {
         Rc::from(s)
+    }
+
+    #[test]
+    fn decimal_writes_what_formatting_does() {
+        for n in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            12_345,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]
