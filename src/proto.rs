@@ -392,9 +392,9 @@ impl Message for Msg {
             Msg::Reply { reply, .. } => match reply {
                 Reply::Bulk(s) => s.len() as u64 + 8,
                 Reply::Error(s) => s.len() as u64 + 3,
-                Reply::Array(items) => crate::redis::resp_array_len(
-                    &items.iter().map(|i| i.as_bytes()).collect::<Vec<_>>(),
-                ),
+                Reply::Array(items) => {
+                    crate::redis::resp_array_len_of(items.len(), items.iter().map(|i| i.len()))
+                }
                 // `*N\r\n`, then `$len\r\n<value>\r\n` or `$-1\r\n` (5 bytes) per key.
                 Reply::Values(items) => {
                     items
@@ -402,7 +402,7 @@ impl Message for Msg {
                         .fold(crate::redis::resp_array_len(&[]), |n, i| {
                             n + i
                                 .as_ref()
-                                .map_or(5, |v| crate::redis::resp_array_len(&[v.as_bytes()]) - 4)
+                                .map_or(5, |v| crate::redis::resp_bulk_len(v.len()))
                         })
                 }
                 _ => 8,

@@ -200,8 +200,12 @@ impl LinkPolicy for Network {
         let path = self
             .topology
             .path(self.region_of[from.index()], self.region_of[to.index()]);
-        let serialize_ns = (u128::from(size) * 1_000_000_000
-            / u128::from(path.bandwidth_bytes_per_sec.max(1))) as u64;
+        let bandwidth = path.bandwidth_bytes_per_sec.max(1);
+        // The same quotient in 64 bits whenever the product fits (any size below 18 GB).
+        let serialize_ns = match size.checked_mul(1_000_000_000) {
+            Some(bits) => bits / bandwidth,
+            None => (u128::from(size) * 1_000_000_000 / u128::from(bandwidth)) as u64,
+        };
         let start = now.0.max(state.next_free_ns);
         let done = start + serialize_ns;
         let jitter = if path.jitter_ns > 0 {

@@ -85,37 +85,53 @@ impl Command {
     }
     /// The length of the command's RESP encoding (as propagated to replicas).
     pub fn resp_len(&self) -> u64 {
+        // `*N\r\n` and `$len\r\nNAME\r\n`, then each argument: the same sum as
+        // `resp_array_len` over the words, without gathering them.
+        let head = |n: u64, name: &[u8]| array_header_len(n) + bulk_len(name.len() as u64);
+        let s = |a: &Rc<str>| bulk_len(a.len() as u64);
         match self {
-            Command::Get(k) => resp_array_len(&[b"GET", k.as_bytes()]),
-            Command::Set(k, v) => resp_array_len(&[b"SET", k.as_bytes(), v.as_bytes()]),
-            Command::Incr(k) => resp_array_len(&[b"INCR", k.as_bytes()]),
-            Command::Del(k) => resp_array_len(&[b"DEL", k.as_bytes()]),
-            Command::Append(k, v) => resp_array_len(&[b"APPEND", k.as_bytes(), v.as_bytes()]),
-            Command::Sadd(k, m) => resp_array_len(&[b"SADD", k.as_bytes(), m.as_bytes()]),
-            Command::Smembers(k) => resp_array_len(&[b"SMEMBERS", k.as_bytes()]),
-            Command::Mset(pairs) => {
-                let mut args: Vec<&[u8]> = vec![b"MSET"];
-                for (k, v) in pairs.iter() {
-                    args.extend([k.as_bytes(), v.as_bytes()]);
-                }
-                resp_array_len(&args)
+            Command::Get(k) => head(2, b"GET") + s(k),
+            Command::Set(k, v) => head(3, b"SET") + s(k) + s(v),
+            Command::Incr(k) => head(2, b"INCR") + s(k),
+            Command::Del(k) => head(2, b"DEL") + s(k),
+            Command::Append(k, v) => head(3, b"APPEND") + s(k) + s(v),
+            Command::Sadd(k, m) => head(3, b"SADD") + s(k) + s(m),
+            Command::Smembers(k) => head(2, b"SMEMBERS") + s(k),
+            Command::Mset(pairs) => pairs
+                .iter()
+                .fold(head(1 + 2 * pairs.len() as u64, b"MSET"), |n, (k, v)| {
+                    n + s(k) + s(v)
+                }),
+            Command::Mget(keys) => keys
+                .iter()
+                .fold(head(1 + keys.len() as u64, b"MGET"), |n, k| n + s(k)),
+            Command::Wait(n, t) => head(3, b"WAIT") + number_len(u64::from(*n)) + number_len(*t),
+            Command::WaitAof(l, n, t) => {
+                head(4, b"WAITAOF")
+                    + number_len(u64::from(*l))
+                    + number_len(u64::from(*n))
+                    + number_len(*t)
             }
-            Command::Mget(keys) => {
-                let mut args: Vec<&[u8]> = vec![b"MGET"];
-                args.extend(keys.iter().map(|k| k.as_bytes()));
-                resp_array_len(&args)
-            }
-            Command::Wait(n, t) => {
-                resp_array_len(&[b"WAIT", n.to_string().as_bytes(), t.to_string().as_bytes()])
-            }
-            Command::WaitAof(l, n, t) => resp_array_len(&[
-                b"WAITAOF",
-                l.to_string().as_bytes(),
-                n.to_string().as_bytes(),
-                t.to_string().as_bytes(),
-            ]),
         }
     }
+}
+
+/// The length of `*n\r\n`.
+#[inline]
+fn array_header_len(n: u64) -> u64 {
+    1 + decimal_len(n) + 2
+}
+
+/// The length of `$len\r\n<len bytes>\r\n`.
+#[inline]
+fn bulk_len(len: u64) -> u64 {
+    1 + decimal_len(len) + 2 + len + 2
+}
+
+/// The length of a bulk string holding `v` in decimal.
+#[inline]
+fn number_len(v: u64) -> u64 {
+    bulk_len(decimal_len(v))
 }
 
 impl Command {
@@ -242,26 +258,46 @@ impl fmt::Display for Command {
 
 /// The length of the RESP encoding `*N\r\n` followed by `$len\r\n<arg>\r\n` for every argument.
 pub fn resp_array_len(args: &[&[u8]]) -> u64 {
-    let mut n = 1 + decimal_len(args.len() as u64) + 2;
-    for a in args {
-        n += 1 + decimal_len(a.len() as u64) + 2 + a.len() as u64 + 2;
-    }
-    n
+    args.iter()
+        .fold(array_header_len(args.len() as u64), |n, a| {
+            n + bulk_len(a.len() as u64)
+        })
+}
+
+/// [`resp_array_len`] of `count` arguments of these lengths.
+pub fn resp_array_len_of(count: usize, lens: impl Iterator<Item = usize>) -> u64 {
+    lens.fold(array_header_len(count as u64), |n, len| {
+        n + bulk_len(len as u64)
+    })
+}
+
+/// The length of `$len\r\n<len bytes>\r\n`, a bulk string of `len` bytes.
+pub fn resp_bulk_len(len: usize) -> u64 {
+    bulk_len(len as u64)
 }
 
 /// Digits of `v` in decimal.
-pub(crate) fn decimal_len(mut v: u64) -> u64 {
-    let mut d = 1;
-    while v >= 10 {
-        v /= 10;
-        d += 1;
+#[inline]
+pub(crate) fn decimal_len(v: u64) -> u64 {
+    // Most lengths in a stream have one or two digits.
+    if v < 10 {
+        1
+    } else if v < 100 {
+        2
+    } else {
+        let mut d = 3;
+        let mut v = v / 1000;
+        while v > 0 {
+            v /= 10;
+            d += 1;
+        }
+        d
     }
-    d
 }
 
 /// The length of `SELECT <db>` in RESP, which starts every replication stream.
 pub fn select_len(db: u32) -> u64 {
-    resp_array_len(&[b"SELECT", db.to_string().as_bytes()])
+    array_header_len(2) + bulk_len(6) + number_len(u64::from(db))
 }
 
 /// The length of the `PING` a primary writes into the replication stream every
@@ -397,6 +433,49 @@ mod tests {
         assert_eq!(
             Command::Set(rc("key"), rc(&ten_k)).resp_len(),
             (format!("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$10000\r\n{ten_k}\r\n")).len() as u64
+        );
+    }
+
+    #[test]
+    fn decimal_lengths_match_the_formatted_numbers() {
+        let mut edges = vec![0, u64::MAX];
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            edges.extend([p - 1, p, p + 1, next - 1]);
+            p = next;
+        }
+        for v in edges {
+            assert_eq!(decimal_len(v), v.to_string().len() as u64, "{v}");
+        }
+    }
+
+    #[test]
+    fn every_command_length_is_its_words_encoded() {
+        let words =
+            |c: &Command| -> Vec<String> { c.to_string().split(' ').map(str::to_string).collect() };
+        let cmds = [
+            Command::Get(rc("k")),
+            Command::Del(rc("key:12345")),
+            Command::Smembers(rc("s")),
+            Command::Sadd(rc("s"), rc("member")),
+            Command::Mset(Rc::from(vec![
+                (rc("a"), rc("1")),
+                (rc("bb"), rc(&"v".repeat(120))),
+            ])),
+            Command::Mget(Rc::from(
+                (0..12).map(|i| rc(&format!("k{i}"))).collect::<Vec<_>>(),
+            )),
+            Command::Wait(2, 12_345),
+            Command::WaitAof(1, 0, 0),
+        ];
+        for c in cmds {
+            let w = words(&c);
+            let args: Vec<&[u8]> = w.iter().map(|s| s.as_bytes()).collect();
+            assert_eq!(c.resp_len(), resp_array_len(&args), "{c}");
+        }
+        assert_eq!(
+            select_len(12),
+            "*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n".len() as u64
         );
     }
 

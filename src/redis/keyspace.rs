@@ -128,11 +128,18 @@ impl Keyspace {
         RDB_FIXED_BYTES + self.payload_bytes + RDB_ENTRY_OVERHEAD_BYTES * self.map.len() as u64
     }
 
-    fn put(&mut self, key: Rc<str>, value: Value) {
+    /// Sets `key` to `value`; the key is copied (a reference count) only when it is new.
+    fn put(&mut self, key: &Rc<str>, value: Value) {
         self.payload_bytes += value.payload_bytes();
-        match self.map.insert(key.clone(), value) {
-            Some(old) => self.payload_bytes -= old.payload_bytes(),
-            None => self.payload_bytes += key.len() as u64,
+        match self.map.get_mut(&**key) {
+            Some(slot) => {
+                let old = std::mem::replace(slot, value);
+                self.payload_bytes -= old.payload_bytes();
+            }
+            None => {
+                self.payload_bytes += key.len() as u64;
+                self.map.insert(key.clone(), value);
+            }
         }
     }
 
@@ -158,7 +165,7 @@ impl Keyspace {
                 Some(Value::Set(_)) => Self::wrong_type(),
             },
             Command::Set(k, v) => {
-                self.put(k.clone(), Value::Str(v.clone()));
+                self.put(k, Value::Str(v.clone()));
                 Applied {
                     reply: Reply::Ok,
                     dirty: true,
@@ -190,7 +197,7 @@ impl Keyspace {
                     None => v.clone(),
                 };
                 let len = new.len() as i64;
-                self.put(k.clone(), Value::Str(new));
+                self.put(k, Value::Str(new));
                 Applied {
                     reply: Reply::Int(len),
                     dirty: true,
@@ -211,7 +218,7 @@ impl Keyspace {
             // t_string.c: msetGenericCommand sets every pair, answers +OK, always dirty.
             Command::Mset(pairs) => {
                 for (k, v) in pairs.iter() {
-                    self.put(k.clone(), Value::Str(v.clone()));
+                    self.put(k, Value::Str(v.clone()));
                 }
                 Applied {
                     reply: Reply::Ok,
@@ -251,7 +258,7 @@ impl Keyspace {
             Some(Value::Str(_)) => return Self::wrong_type(),
         };
         Rc::make_mut(&mut members).insert(member.clone());
-        self.put(k.clone(), Value::Set(members));
+        self.put(k, Value::Set(members));
         Applied {
             reply: Reply::Int(1),
             dirty: true,
@@ -275,7 +282,7 @@ impl Keyspace {
         let Some(next) = current.checked_add(1) else {
             return refused(errors::INCR_OVERFLOW);
         };
-        self.put(k.clone(), Value::Str(Rc::from(next.to_string())));
+        self.put(k, Value::Str(Rc::from(decimal(next, &mut [0; 20]))));
         Applied {
             reply: Reply::Int(next),
             dirty: true,
@@ -321,6 +328,26 @@ impl Keyspace {
     }
 }
 
+/// `n` in decimal, written at the end of `buf` (what `ll2string` writes for INCR's result,
+/// without the formatting machinery).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut v = n.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
 /// util.c: string2ll: an optional minus sign, then digits without leading zeros (or just
 /// "0"), at most 20 bytes, within `i64`; nothing else (no plus sign, no spaces).
 fn string2ll(s: &str) -> Option<i64> {
@@ -353,6 +380,25 @@ mod tests {
 
     fn rc(s: &str) -> Rc<str> {
         Rc::from(s)
+    }
+
+    #[test]
+    fn decimal_writes_what_formatting_does() {
+        for n in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            12_345,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]

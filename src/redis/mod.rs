@@ -13,7 +13,9 @@ mod replication;
 mod slowlog;
 
 pub use backlog::{BACKLOG_MIN_SIZE, BLOCK_MIN_BYTES, Backlog, StreamEntry, StreamItem};
-pub use command::{Command, Reply, errors, ping_len, resp_array_len, select_len};
+pub use command::{
+    Command, Reply, errors, ping_len, resp_array_len, resp_array_len_of, resp_bulk_len, select_len,
+};
 pub use config::{DebugCommand, Fsync, OutputBufferLimit, RedisVersion, ServerConfig};
 pub use keyspace::{Applied, Keyspace, Value};
 pub use latency::{LatencyHistogram, Percentiles};

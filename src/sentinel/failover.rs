@@ -310,9 +310,10 @@ impl Sentinel {
     fn reconf_targets(&self) -> Vec<ProcessId> {
         let promoted = self.failover.promoted();
         let old_master = self.monitor.master;
-        let mut targets = self.monitor.ids();
-        targets.retain(|p| *p != promoted && *p != old_master);
+        let targets = self.monitor.ids().into_iter();
         targets
+            .filter(|p| *p != promoted && *p != old_master)
+            .collect()
     }
 
     // sentinel.c: sentinelFailoverReconfNextSlave

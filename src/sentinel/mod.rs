@@ -361,7 +361,7 @@ impl Sentinel {
         self.failover.reset();
         self.election.forget_leader();
         let watched = self.monitor.ids();
-        self.requests.forget(&watched);
+        self.requests.forget(watched.as_slice());
     }
 
     // sentinel.c: sentinelResetMasterAndChangeAddress

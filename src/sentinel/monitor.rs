@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{MS, Sentinel};
 use crate::fact::{EventSubject as S, SentinelEventKind as K};
 use crate::proto::{InfoReply, Msg};
-use crate::sim::{Ctx, ProcessId, SimTime};
+use crate::sim::{Ctx, ProcessId, ProcessIds, SimTime};
 
 /// `SENTINEL_PING_PERIOD`.
 pub(super) const PING_PERIOD: u64 = 1000 * MS;
@@ -110,7 +110,7 @@ impl Monitor {
         true
     }
 
-    pub fn ids(&self) -> Vec<ProcessId> {
+    pub fn ids(&self) -> ProcessIds {
         self.instances.keys().copied().collect()
     }
 
@@ -157,7 +157,7 @@ impl Monitor {
     /// The switch's side here: `new` is the primary and every instance is created afresh,
     /// the old primary as a replica; returns the replicas, in order.
     pub fn switch_to(&mut self, new: ProcessId, now: SimTime) -> Vec<ProcessId> {
-        let old: Vec<ProcessId> = self.ids();
+        let old = self.ids();
         self.master = new;
         self.reset(now);
         let replicas: Vec<ProcessId> = old.into_iter().filter(|p| *p != new).collect();

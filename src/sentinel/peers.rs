@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::election::Vote;
-use crate::sim::{ProcessId, SimTime};
+use crate::sim::{ProcessId, ProcessIds, SimTime};
 
 /// `sentinel_ask_period`.
 pub(super) const ASK_PERIOD: u64 = 1000 * SimTime::NANOS_PER_MS;
@@ -47,7 +47,7 @@ impl Peers {
         self.0.len()
     }
 
-    pub fn ids(&self) -> Vec<ProcessId> {
+    pub fn ids(&self) -> ProcessIds {
         self.0.keys().copied().collect()
     }
 

@@ -9,7 +9,7 @@ use crate::fact::Fact;
 use crate::proto::Msg;
 use crate::proto::RdbTransfer;
 use crate::redis::{Reply, StreamEntry, StreamItem};
-use crate::sim::{Ctx, ProcessId, SimTime};
+use crate::sim::{Ctx, ProcessId, ProcessIds, SimTime};
 
 /// Where a replica stands on this primary (`slave->replstate`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -341,7 +341,7 @@ impl Server {
         if let Some(b) = self.data.backlog.as_mut() {
             b.feed(entry.clone(), pinned);
         }
-        let pids: Vec<ProcessId> = self.primary.replicas.keys().copied().collect();
+        let pids: ProcessIds = self.primary.replicas.keys().copied().collect();
         for pid in pids {
             self.primary.deliver(ctx, pid, &entry);
             self.enforce_output_limit(ctx, pid);

@@ -27,8 +27,9 @@ pub struct CommandVitals {
     pub keyspace_hits: u64,
     /// `keyspace_misses`: reads of a missing key.
     pub keyspace_misses: u64,
-    /// Server-side duration per command name, as `latency_percentiles_usec_<cmd>`.
-    pub latency: BTreeMap<&'static str, LatencyHistogram>,
+    /// Server-side duration per command name, as `latency_percentiles_usec_<cmd>`, in name
+    /// order (a handful of names, found by their address first: see [`CommandVitals::finish`]).
+    latency: Vec<(&'static str, LatencyHistogram)>,
     /// `SLOWLOG GET`.
     pub slowlog: Slowlog,
     slower_than_us: i64,
@@ -70,10 +71,30 @@ impl CommandVitals {
         now: SimTime,
     ) {
         let ns = now.since(started);
-        self.latency.entry(name).or_default().record(ns);
+        self.histogram(name).record(ns);
         let (slower, max) = (self.slower_than_us, self.max_len);
         self.slowlog
             .push_if_needed(slower, max, argv, now.as_ms(), ns / 1_000);
+    }
+
+    /// The histogram of command `name`, made when first needed. A name is almost always the
+    /// same `&'static str` as before, so its address finds it; the text decides otherwise.
+    fn histogram(&mut self, name: &'static str) -> &mut LatencyHistogram {
+        let i = match self
+            .latency
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+        {
+            Some(i) => i,
+            None => match self.latency.binary_search_by(|(n, _)| (*n).cmp(name)) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.latency.insert(i, (name, LatencyHistogram::default()));
+                    i
+                }
+            },
+        };
+        &mut self.latency[i].1
     }
 
     /// An operator's command that blocks the event loop for `ns` from `now` (SAVE, DEBUG

@@ -228,8 +228,47 @@ enum Payload<M, C> {
     Control(C),
 }
 
-/// Messages held on cut links, per directed link, keyed by send sequence (send order).
-type Held<M> = BTreeMap<(ProcessId, ProcessId), BTreeMap<u64, (M, u64)>>;
+/// Messages held on cut links, per directed link, in send order.
+type Held<M> = BTreeMap<(ProcessId, ProcessId), HeldQueue<M>>;
+
+/// The messages held on one link with their sizes, in send-sequence order. A message sent on a
+/// cut link comes after every one held there (sequences only grow), so it is appended; one
+/// pulled off the link in flight finds its place by its sequence.
+struct HeldQueue<M>(Vec<(u64, (M, u64))>);
+
+impl<M> Default for HeldQueue<M> {
+    fn default() -> Self {
+        HeldQueue(Vec::new())
+    }
+}
+
+impl<M> HeldQueue<M> {
+    /// Holds `item` (a message and its size) sent with sequence `seq`.
+    fn insert(&mut self, seq: u64, item: (M, u64)) {
+        match self.0.last() {
+            Some((last, _)) if *last > seq => {
+                let at = self.0.partition_point(|(s, _)| *s < seq);
+                debug_assert!(self.0.get(at).is_none_or(|(s, _)| *s != seq), "held once");
+                self.0.insert(at, (seq, item));
+            }
+            _ => self.0.push((seq, item)),
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<M> IntoIterator for HeldQueue<M> {
+    type Item = (u64, (M, u64));
+    type IntoIter = std::vec::IntoIter<(u64, (M, u64))>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
 
 /// The kernel: owns the processes, the queue, the network policy, the trace and the notes.
 pub struct Kernel<P: Process, N: LinkPolicy, C> {
@@ -770,7 +809,7 @@ impl<P: Process, N: LinkPolicy, C> Kernel<P, N, C> {
 
     /// Number of messages currently held on cut links.
     pub fn held_count(&self) -> usize {
-        self.held.values().map(BTreeMap::len).sum()
+        self.held.values().map(HeldQueue::len).sum()
     }
 
     /// Asserts the kernel's bookkeeping: every slab slot is exactly one of queued, deferred or
@@ -1138,6 +1177,21 @@ mod tests {
 
     fn run_until(k: &mut Kernel<Pinger, Switch, ()>, horizon: u64) {
         while let Step::Handled = k.step(SimTime(horizon)).unwrap() {}
+    }
+
+    #[test]
+    fn a_held_queue_keeps_send_order_whatever_the_order_of_holding() {
+        let mut q = HeldQueue::default();
+        for seq in [5u64, 9, 7, 12, 1, 10] {
+            q.insert(seq, (seq * 100, seq));
+        }
+        assert_eq!(q.len(), 6);
+        let got: Vec<(u64, (u64, u64))> = q.into_iter().collect();
+        let want: Vec<(u64, (u64, u64))> = [1u64, 5, 7, 9, 10, 12]
+            .iter()
+            .map(|&s| (s, (s * 100, s)))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

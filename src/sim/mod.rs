@@ -6,6 +6,7 @@
 
 mod clock;
 mod fast_hash;
+mod ids;
 mod kernel;
 mod queue;
 mod rng;
@@ -13,6 +14,7 @@ mod time;
 mod trace;
 
 pub use fast_hash::{FastHash, FastHasher};
+pub use ids::ProcessIds;
 pub use kernel::{
     Ctx, Kernel, KernelError, KernelLimits, LinkPolicy, Message, Process, ProcessId, ProcessState,
     Step, Vocabulary,

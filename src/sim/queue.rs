@@ -7,11 +7,13 @@
 //!
 //! A radix heap works because simulated time never goes backwards: every key pushed is due no
 //! earlier than the last one popped (`floor`). Bucket 0 holds the keys due exactly at `floor`, in
-//! the order they were pushed; the other buckets are numbered by the hex digit (level) at which a
-//! key's time first differs from `floor` and the time's value in that digit, so a lower bucket
+//! the order they were pushed; the other buckets are numbered by the byte (level) at which a
+//! key's time first differs from `floor` and the time's value in that byte, so a lower bucket
 //! only holds earlier times. When bucket 0 runs dry, the lowest non-empty bucket is split again
-//! around its earliest time, in order. A push is O(1) and a key moves at most once per hex digit
-//! of its distance from `floor` (three times for a microsecond).
+//! around its earliest time, in order. A push is O(1) and a key moves at most once per byte of
+//! its distance from `floor` (twice for a millisecond). A bucket whose keys are all due at one
+//! time (a single key, or any level-0 bucket: the time's every other byte is `floor`'s) becomes
+//! bucket 0 whole, without a split.
 //!
 //! Why the order is exact: a key's bucket is a function of its time and `floor` alone, so all
 //! keys due at the same time always sit in the same bucket, in push order (a push appends; a split
@@ -55,8 +57,14 @@ impl Key {
     }
 }
 
-/// Buckets: one for keys due at `floor`, then 16 per hex digit of a 64-bit time.
-const BUCKETS: usize = 1 + 16 * 16;
+/// Bits of a time per level: a bucket per value of one byte.
+const DIGIT_BITS: u32 = 8;
+/// Buckets per level.
+const DIGITS: usize = 1 << DIGIT_BITS;
+/// Buckets: one for keys due at `floor`, then 256 per byte of a 64-bit time.
+const BUCKETS: usize = 1 + DIGITS * (64 / DIGIT_BITS) as usize;
+/// Words of the occupancy bitmap (one bit per bucket above 0).
+const WORDS: usize = (BUCKETS - 1) / 64;
 
 /// The bucket of a key due at `time` when every key is due no earlier than `floor`.
 #[inline]
@@ -65,9 +73,16 @@ fn bucket_of(time: u64, floor: u64) -> usize {
     if differ == 0 {
         return 0;
     }
-    let level = (63 - differ.leading_zeros()) / 4;
-    let digit = (time >> (4 * level)) & 15;
-    1 + (level * 16) as usize + digit as usize
+    let level = (63 - differ.leading_zeros()) / DIGIT_BITS;
+    let digit = (time >> (DIGIT_BITS * level)) & (DIGITS as u64 - 1);
+    1 + level as usize * DIGITS + digit as usize
+}
+
+/// Whether bucket `b > 0` is of level 0 (its keys all differ from `floor` in the lowest byte only,
+/// and share their value there: they are due at one time).
+#[inline]
+fn single_time(b: usize) -> bool {
+    b <= DIGITS
 }
 
 /// A radix heap of keys (see the module header).
@@ -76,8 +91,10 @@ pub struct EventQueue {
     buckets: Vec<Vec<Key>>,
     /// Keys of bucket 0 already popped (it is a FIFO consumed from the front).
     head: usize,
-    /// Bit `b - 1` (of four words) is set when bucket `b > 0` is non-empty.
-    occupied: [u64; 4],
+    /// Bit `b - 1` (of `WORDS` words) is set when bucket `b > 0` is non-empty.
+    occupied: [u64; WORDS],
+    /// Bit `w` is set when word `w` of `occupied` is non-zero.
+    summary: u32,
     /// Every queued key is due no earlier than this time.
     floor: u64,
     len: usize,
@@ -88,7 +105,8 @@ impl Default for EventQueue {
         EventQueue {
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             head: 0,
-            occupied: [0; 4],
+            occupied: [0; WORDS],
+            summary: 0,
             floor: 0,
             len: 0,
         }
@@ -119,7 +137,7 @@ impl EventQueue {
         let b = bucket_of(t, self.floor);
         self.buckets[b].push(key);
         if b > 0 {
-            self.occupied[(b - 1) / 64] |= 1 << ((b - 1) % 64);
+            self.mark(b);
         }
         self.len += 1;
     }
@@ -138,11 +156,28 @@ impl EventQueue {
     pub fn pop_due(&mut self, horizon_ns: u64) -> Option<Key> {
         if self.head == self.buckets[0].len() {
             let b = self.lowest_bucket()?;
-            let earliest = self.buckets[b].iter().map(|k| k.time_ns()).min()?;
+            let keys = &self.buckets[b];
+            let first = keys[0].time_ns();
+            let (earliest, latest) = if single_time(b) {
+                (first, first)
+            } else {
+                keys[1..].iter().fold((first, first), |(lo, hi), k| {
+                    let t = k.time_ns();
+                    (lo.min(t), hi.max(t))
+                })
+            };
             if earliest > horizon_ns {
                 return None;
             }
-            self.split(b, earliest);
+            if earliest == latest {
+                // Every key of the bucket is due at one time (always so for a single key): it
+                // becomes bucket 0 as it is, in push order.
+                self.floor = earliest;
+                self.unmark(b);
+                self.buckets.swap(0, b);
+            } else {
+                self.split(b, earliest);
+            }
         }
         let key = self.buckets[0][self.head];
         if key.time_ns() > horizon_ns {
@@ -157,11 +192,32 @@ impl EventQueue {
         Some(key)
     }
 
+    /// Marks bucket `b > 0` non-empty.
+    #[inline]
+    fn mark(&mut self, b: usize) {
+        let w = (b - 1) / 64;
+        self.occupied[w] |= 1 << ((b - 1) % 64);
+        self.summary |= 1 << w;
+    }
+
+    /// Marks bucket `b > 0` empty.
+    #[inline]
+    fn unmark(&mut self, b: usize) {
+        let w = (b - 1) / 64;
+        self.occupied[w] &= !(1 << ((b - 1) % 64));
+        if self.occupied[w] == 0 {
+            self.summary &= !(1 << w);
+        }
+    }
+
     /// The lowest non-empty bucket above 0.
     #[inline]
     fn lowest_bucket(&self) -> Option<usize> {
-        let (word, bits) = self.occupied.iter().enumerate().find(|(_, w)| **w != 0)?;
-        Some(1 + word * 64 + bits.trailing_zeros() as usize)
+        if self.summary == 0 {
+            return None;
+        }
+        let word = self.summary.trailing_zeros() as usize;
+        Some(1 + word * 64 + self.occupied[word].trailing_zeros() as usize)
     }
 
     /// Raises the floor to `earliest` (the earliest time in bucket `b`, bucket 0 being empty)
@@ -169,21 +225,19 @@ impl EventQueue {
     fn split(&mut self, b: usize, earliest: u64) {
         debug_assert!(self.buckets[0].is_empty() && self.head == 0);
         self.floor = earliest;
-        let mut keys = std::mem::take(&mut self.buckets[b]);
-        // A local copy, so that writing keys cannot be thought to alias it.
-        let mut occupied = self.occupied;
-        occupied[(b - 1) / 64] &= !(1 << ((b - 1) % 64));
-        let below = &mut self.buckets[..b];
-        for &key in &keys {
+        self.unmark(b);
+        let (below, from) = self.buckets.split_at_mut(b);
+        for &key in from[0].iter() {
             let to = bucket_of(key.time_ns(), earliest);
+            debug_assert!(to < b, "a split moves keys to lower buckets");
             below[to].push(key);
             if to > 0 {
-                occupied[(to - 1) / 64] |= 1 << ((to - 1) % 64);
+                let w = (to - 1) / 64;
+                self.occupied[w] |= 1 << ((to - 1) % 64);
+                self.summary |= 1 << w;
             }
         }
-        self.occupied = occupied;
-        keys.clear();
-        self.buckets[b] = keys;
+        from[0].clear();
     }
 }
 
