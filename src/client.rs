@@ -381,18 +381,19 @@ impl Client {
     pub fn events(&self) -> &[HistoryEvent] {
         &self.events
     }
-    /// Moves the recorded history events out (at the end of a run).
-    pub fn take_events(&mut self) -> Vec<HistoryEvent> {
-        std::mem::take(&mut self.events)
+    /// How many of the recorded history events happened before `before` (all of them when
+    /// `None`): the first ones, as a client records each event at the time it happens.
+    pub fn events_before(&self, before: Option<SimTime>) -> usize {
+        match before {
+            Some(t) => self.events.partition_point(|e| e.time_ns < t.0),
+            None => self.events.len(),
+        }
     }
-    /// Moves out the recorded history events that happened before `before` (all of them when
-    /// `None`), in the order they were recorded.
-    pub fn take_events_before(&mut self, before: Option<SimTime>) -> Vec<HistoryEvent> {
-        let Some(t) = before else {
-            return self.take_events();
-        };
-        let n = self.events.partition_point(|e| e.time_ns < t.0);
-        self.events.drain(..n).collect()
+    /// Moves the recorded history events that happened before `before` (all of them when
+    /// `None`) to the end of `into`, in the order they were recorded.
+    pub fn move_events_before(&mut self, before: Option<SimTime>, into: &mut Vec<HistoryEvent>) {
+        let n = self.events_before(before);
+        into.extend(self.events.drain(..n));
     }
     /// Open-loop arrivals dropped because the queue was full.
     pub fn dropped_arrivals(&self) -> u64 {

@@ -665,43 +665,6 @@ impl History {
         History { events }
     }
 
-    /// Builds a history from event lists, merged in (time, process) order, events of equal
-    /// time and process in list order then in the order within their list: exactly
-    /// [`History::merge`] of the lists' concatenation. Lists already in that order (as a
-    /// client records its events) are merged without sorting, from their ends: each step
-    /// moves the greatest remaining last event, and the lists give back their memory as they
-    /// empty, so the events are not held twice. Lists out of order take the sort.
-    pub fn merge_lists(mut lists: Vec<Vec<HistoryEvent>>) -> Self {
-        let key = |e: &HistoryEvent| (e.time_ns, e.process);
-        let ordered = lists
-            .iter()
-            .all(|l| l.windows(2).all(|w| key(&w[0]) <= key(&w[1])));
-        if !ordered {
-            return History::merge(lists.concat());
-        }
-        let total: usize = lists.iter().map(Vec::len).sum();
-        let mut events = Vec::with_capacity(total);
-        // The last event of each list not yet moved, greatest first (ties: the later list).
-        let mut tails: std::collections::BinaryHeap<((u64, u32), usize)> = lists
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| Some((key(l.last()?), i)))
-            .collect();
-        const GIVE_BACK_EVERY: usize = 1 << 16;
-        while let Some((_, i)) = tails.pop() {
-            let list = &mut lists[i];
-            events.push(list.pop().expect("a listed tail"));
-            if let Some(e) = list.last() {
-                tails.push((key(e), i));
-            }
-            if list.len().is_multiple_of(GIVE_BACK_EVERY) {
-                list.shrink_to_fit();
-            }
-        }
-        events.reverse();
-        History { events }
-    }
-
     /// Pairs each invoke with the next completion of the same process (and key, for the
     /// operations of a multi-key command, [`OpenInvokes`]); a multi-key command's operations
     /// are named as the single-key command each is judged as ([`per_key_f`]).
@@ -855,35 +818,6 @@ mod tests {
         assert_eq!((e.f(), e.error()), ("get", Some("timeout")));
         e.set_f("getdel");
         assert_eq!(e, cases[3]);
-    }
-
-    #[test]
-    fn merge_lists_is_merge_of_the_concatenation() {
-        let mut rng = 7u64;
-        let mut next = move |n: u64| {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (rng >> 33) % n
-        };
-        for round in 0..200 {
-            let lists: Vec<Vec<HistoryEvent>> = (0..next(5))
-                .map(|l| {
-                    let mut t = 0;
-                    (0..next(30))
-                        .map(|k| {
-                            t += next(3);
-                            // Some lists share a process; an unordered list takes the sort.
-                            let p = if round % 3 == 0 { 1 } else { l as u32 };
-                            let t = if round % 17 == 0 { next(10) } else { t };
-                            ev(p, EventType::Invoke, t, Value::Int((l * 100 + k) as i64))
-                        })
-                        .collect()
-                })
-                .collect();
-            let sorted = History::merge(lists.concat());
-            assert_eq!(History::merge_lists(lists), sorted, "round {round}");
-        }
     }
 
     #[test]
