@@ -152,58 +152,85 @@ pub struct ClientLatency {
 }
 
 /// The nearest-rank percentile `per_mille`/1000 of sorted values.
-fn nearest_rank(sorted: &[u64], per_mille: u64) -> u64 {
+fn nearest_rank<T: Copy + Into<u64>>(sorted: &[T], per_mille: u64) -> u64 {
     let rank = (per_mille * sorted.len() as u64).div_ceil(1000).max(1) as usize;
-    sorted[rank.min(sorted.len()) - 1]
+    sorted[rank.min(sorted.len()) - 1].into()
 }
 
 /// Client-observed latency of successful operations per workload and command (a write a
 /// workload follows with WAIT includes the WAIT).
-pub fn client_latency(
-    ops: &Operations<'_>,
+///
+/// Every sample is held until its percentiles are taken, so a long run's samples are the
+/// largest thing this makes: a first pass counts each workload and command's samples and finds
+/// the longest, so the second holds them in vectors of exactly that size, of 32-bit
+/// microseconds when the longest fits (71 minutes), else 64-bit.
+pub fn client_latency<'a>(
+    ops: &Operations<'a>,
     processes: &ProcessTable,
 ) -> BTreeMap<String, BTreeMap<String, ClientLatency>> {
-    // Each process's samples by command (a handful of names: a short list), then merged per
-    // workload.
-    let mut by_process: Vec<Vec<(&str, Vec<u64>)>> = Vec::new();
-    for op in ops.all().filter(|o| o.outcome == EventType::Ok) {
+    let micros = |op: &Operation<'_>| op.complete_ns.saturating_sub(op.invoke_ns) / 1_000;
+    // Each (workload, command)'s place in `groups`, found per process by its command (a
+    // handful of names: a short list).
+    let mut places: BTreeMap<(&str, &'a str), usize> = BTreeMap::new();
+    let mut by_process: Vec<Vec<(&'a str, usize)>> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut longest = 0;
+    let mut place = |by_process: &mut Vec<Vec<(&'a str, usize)>>, op: &Operation<'a>| {
         let p = op.process as usize;
         if by_process.len() <= p {
             by_process.resize_with(p + 1, Vec::new);
         }
-        let mine = &mut by_process[p];
-        let at = match mine.iter().position(|(f, _)| *f == op.f) {
-            Some(at) => at,
-            None => {
-                mine.push((op.f, Vec::new()));
-                mine.len() - 1
+        if let Some(&(_, at)) = by_process[p].iter().find(|(f, _)| *f == op.f) {
+            return Some(at);
+        }
+        let w = processes.workload_of(op.process)?;
+        let next = places.len();
+        let at = *places.entry((w, op.f)).or_insert(next);
+        by_process[p].push((op.f, at));
+        Some(at)
+    };
+    let ok = || ops.all().filter(|o| o.outcome == EventType::Ok);
+    for op in ok() {
+        if let Some(at) = place(&mut by_process, &op) {
+            if counts.len() <= at {
+                counts.resize(at + 1, 0);
             }
-        };
-        mine[at]
-            .1
-            .push(op.complete_ns.saturating_sub(op.invoke_ns) / 1_000);
-    }
-    let mut samples: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
-    for (process, mine) in by_process.into_iter().enumerate() {
-        let Some(w) = processes.workload_of(process as u32) else {
-            continue;
-        };
-        for (f, v) in mine {
-            samples.entry((w, f)).or_default().extend(v);
+            counts[at] += 1;
+            longest = longest.max(micros(&op));
         }
     }
+    fn percentiles<T: Copy + Ord + Into<u64>>(
+        ops: impl Iterator<Item = (usize, u64)>,
+        counts: &[usize],
+        narrow: impl Fn(u64) -> T,
+    ) -> Vec<ClientLatency> {
+        let mut samples: Vec<Vec<T>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+        for (at, us) in ops {
+            samples[at].push(narrow(us));
+        }
+        samples
+            .into_iter()
+            .map(|mut v| {
+                v.sort_unstable();
+                ClientLatency {
+                    count: v.len() as u64,
+                    p50: nearest_rank(&v, 500),
+                    p99: nearest_rank(&v, 990),
+                    p999: nearest_rank(&v, 999),
+                }
+            })
+            .collect()
+    }
+    let placed = ok().filter_map(|op| Some((place(&mut by_process, &op)?, micros(&op))));
+    let latencies = match u32::try_from(longest) {
+        Ok(_) => percentiles(placed, &counts, |us| us as u32),
+        Err(_) => percentiles(placed, &counts, |us| us),
+    };
     let mut out: BTreeMap<String, BTreeMap<String, ClientLatency>> = BTreeMap::new();
-    for ((w, f), mut v) in samples {
-        v.sort_unstable();
-        let l = ClientLatency {
-            count: v.len() as u64,
-            p50: nearest_rank(&v, 500),
-            p99: nearest_rank(&v, 990),
-            p999: nearest_rank(&v, 999),
-        };
+    for ((w, f), at) in places {
         out.entry(w.to_string())
             .or_default()
-            .insert(f.to_string(), l);
+            .insert(f.to_string(), latencies[at]);
     }
     out
 }
