@@ -1,6 +1,6 @@
 //! Porcupine's test histories: every verdict in expected.tsv must match.
 
-use simkv::check::linearizable::check_file;
+use simkv::check::linearizable::{CheckOptions, check_file, parse_text};
 
 #[test]
 fn every_porcupine_verdict_matches() {
@@ -15,6 +15,20 @@ fn every_porcupine_verdict_matches() {
         if r.verdict != Some(expected) {
             mismatches.push(format!("{file}: expected {expected}, got {:?}", r.verdict));
         }
+        // The verdict alone (`--no-explain`), from the history read once: the same verdict.
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let bare = CheckOptions {
+            explain: false,
+            ..CheckOptions::default()
+        };
+        let v = parse_text(&text, &bare).unwrap().check(&bare).unwrap();
+        if v.verdict != Some(expected) {
+            mismatches.push(format!(
+                "{file} (verdict only): expected {expected}, got {:?}",
+                v.verdict
+            ));
+        }
+        assert_eq!((v.operations, v.keys), (r.operations, r.keys), "{file}");
         if let Ok(n) = cols[3].parse::<usize>() {
             assert_eq!(r.operations, n, "{file}: operation count");
         }
