@@ -1,6 +1,8 @@
 //! Porcupine's test histories: every verdict in expected.tsv must match.
 
-use simkv::check::linearizable::{CheckOptions, check_file, parse_text};
+use simkv::check::linearizable::{
+    CheckOptions, RegisterModel, check_file, parse_etcd, parse_text, shortest_failing_prefix,
+};
 
 #[test]
 fn every_porcupine_verdict_matches() {
@@ -36,4 +38,32 @@ fn every_porcupine_verdict_matches() {
     }
     assert!(checked >= 108, "all files checked");
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[test]
+fn each_etcd_explanation_is_the_shortest_failing_prefix_of_a_full_binary_search() {
+    // The explanation starts from the search's bound on the failing prefix; a binary search over
+    // every prefix length finds the same prefix.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/porcupine");
+    let mut explained = 0;
+    for entry in std::fs::read_dir(dir.join("test_data/jepsen")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(ops) = parse_etcd(&text) else { continue };
+        let r = check_file(&path);
+        let Ok(r) = r else { continue };
+        if r.verdict != Some(false) {
+            continue;
+        }
+        let n = shortest_failing_prefix(&RegisterModel::default(), &ops, 50_000_000);
+        let said = format!("the first {n} operations (by call time)");
+        assert!(
+            r.detail.contains(&said),
+            "{}: {said}: {}",
+            path.display(),
+            r.detail
+        );
+        explained += 1;
+    }
+    assert!(explained >= 79, "{explained}");
 }

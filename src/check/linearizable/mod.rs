@@ -21,7 +21,7 @@ mod tally;
 
 pub use edn::{Edn, EdnError, read_all as read_edn};
 pub use events::InputError;
-pub use explain::{shortest_failing_prefix, timeline};
+pub use explain::{shortest_failing_prefix, shortest_failing_prefix_within, timeline};
 pub use interner::{Text, parse_redis_integer};
 pub use model::{
     Model, RegisterInput, RegisterModel, RegisterOutput, StringInput, StringModel, StringOutput,
@@ -30,7 +30,7 @@ pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
 pub use porcupine::{LogError, parse_etcd, parse_kv};
 pub use redis_string::{KeyInput, KeyOutput, RedisStringModel};
-pub use search::{FastHash, Op, Verdict, check};
+pub use search::{FastHash, Op, Verdict, check, check_bounded};
 pub use tally::Tally;
 
 use super::operations::{KeyOperations, Operations};
