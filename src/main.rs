@@ -116,6 +116,10 @@ enum Command {
         /// Search steps per key before the verdict is "unknown" (exit 3).
         #[arg(long, value_name = "STEPS", default_value_t = simkv::check::linearizable::DEFAULT_BUDGET)]
         budget: u64,
+        /// The verdict only: do not search for the shortest failing prefix of a violation (a
+        /// few more searches); "detail" then names the key that admits no linearization.
+        #[arg(long)]
+        no_explain: bool,
     },
     /// Run one scenario over many seeds in parallel: one JSON summary line per seed on stdout,
     /// a table and the replay command of every failing seed on stderr.
@@ -320,13 +324,14 @@ fn dispatch_tools(command: Command, now: cli::Clock) -> cli::commands::Outcome {
             model,
             initial_value,
             budget,
+            no_explain,
         } => {
             let opts = simkv::check::linearizable::CheckOptions {
                 format,
                 model,
                 initial_value,
                 budget,
-                explain: true,
+                explain: !no_explain,
             };
             Ok(check(&file, json, &opts, now))
         }

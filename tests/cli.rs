@@ -32,6 +32,38 @@ fn check_exit_codes_follow_the_verdict() {
 }
 
 #[test]
+fn check_no_explain_gives_the_verdict_without_the_failing_prefix() {
+    let file = "tests/data/porcupine/test_data/jepsen/etcd_000.log";
+    let explained = simkv(&["check", file, "--json"]);
+    let bare = simkv(&["check", file, "--json", "--no-explain"]);
+    assert_eq!((explained.code, bare.code), (1, 1), "{}", bare.stderr);
+    let e: serde_json::Value = serde_json::from_str(&explained.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&bare.stdout).unwrap();
+    // The same object, field for field, but the detail (and the time taken).
+    for field in [
+        "file",
+        "format",
+        "model",
+        "operations",
+        "keys",
+        "status",
+        "linearizable",
+    ] {
+        assert_eq!(e[field], b[field], "{field}");
+    }
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&e), keys(&b));
+    assert!(e["detail"].as_str().unwrap().contains("the first "));
+    assert_eq!(b["detail"], "key register: admits no linearization");
+    let ok = simkv(&[
+        "check",
+        "tests/data/porcupine/test_data/kv/c10-ok.txt",
+        "--no-explain",
+    ]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+}
+
+#[test]
 fn check_reads_its_own_histories() {
     let dir = std::env::temp_dir().join(format!("simkv-cli-{}", std::process::id()));
     let d = dir.display().to_string();

@@ -367,7 +367,7 @@ fn process_targets(long: bool, rounds: usize, now: Clock) -> Vec<Target> {
         match bench_targets::porcupine_reference(reference)
             .and_then(|r| bench_targets::porcupine(data, &r, rounds, now))
         {
-            Ok(row) => rows.push(row),
+            Ok(two) => rows.extend(two),
             Err(e) => note("Porcupine comparison", e),
         }
     }

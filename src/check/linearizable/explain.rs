@@ -16,6 +16,24 @@ where
     M::Input: Clone,
     M::Output: Clone,
 {
+    shortest_failing_prefix_within(model, ops, budget, ops.len())
+}
+
+/// [`shortest_failing_prefix`] given the search's bound ([`super::search::check_bounded`]):
+/// every prefix at least that long fails without being searched again (the search on it makes
+/// the same moves), so the binary search takes the same steps and finds the same prefix, and
+/// searches only the prefixes shorter than the bound.
+pub fn shortest_failing_prefix_within<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    budget: u64,
+    failing: usize,
+) -> usize
+where
+    M::State: Clone + Eq + std::hash::Hash,
+    M::Input: Clone,
+    M::Output: Clone,
+{
     let mut sorted: Vec<&Op<M::Input, M::Output>> = ops.iter().collect();
     sorted.sort_by_key(|o| o.call);
     let prefix = |n: usize| -> Vec<Op<M::Input, M::Output>> {
@@ -24,7 +42,7 @@ where
     let (mut lo, mut hi) = (1, sorted.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if check(model, &prefix(mid), budget) == Verdict::Illegal {
+        if mid >= failing || check(model, &prefix(mid), budget) == Verdict::Illegal {
             hi = mid;
         } else {
             lo = mid + 1;
@@ -73,20 +91,21 @@ pub fn timeline<I, O>(
     out
 }
 
-/// Explains why `ops` admit no linearization: the shortest failing prefix and a timeline of
-/// its last operations.
+/// Explains why `ops` admit no linearization: the shortest failing prefix (no longer than
+/// `failing`, when a length known to fail is given) and a timeline of its last operations.
 pub fn explain<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     key: &str,
     budget: u64,
+    failing: Option<usize>,
 ) -> String
 where
     M::State: Clone + Eq + std::hash::Hash,
     M::Input: Clone + std::fmt::Debug,
     M::Output: Clone + std::fmt::Debug,
 {
-    let n = shortest_failing_prefix(model, ops, budget);
+    let n = shortest_failing_prefix_within(model, ops, budget, failing.unwrap_or(ops.len()));
     let mut sorted: Vec<&Op<M::Input, M::Output>> = ops.iter().collect();
     sorted.sort_by_key(|o| o.call);
     let last = sorted[n - 1];

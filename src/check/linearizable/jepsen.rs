@@ -50,6 +50,9 @@ impl Model for NamedRegister<'_> {
     fn step(&self, s: &Option<u32>, i: &RegisterInput, o: &RegisterOutput) -> Option<Option<u32>> {
         self.inner.step(s, i, o)
     }
+    fn keeps_state(&self, i: &RegisterInput, o: &RegisterOutput) -> bool {
+        self.inner.keeps_state(i, o)
+    }
     fn describe(&self, i: &RegisterInput, o: &RegisterOutput) -> String {
         let name = |v: &u32| self.names[*v as usize].clone();
         let op = match i {

@@ -21,7 +21,7 @@ mod tally;
 
 pub use edn::{Edn, EdnError, read_all as read_edn};
 pub use events::InputError;
-pub use explain::{shortest_failing_prefix, timeline};
+pub use explain::{shortest_failing_prefix, shortest_failing_prefix_within, timeline};
 pub use interner::{Text, parse_redis_integer};
 pub use model::{
     Model, RegisterInput, RegisterModel, RegisterOutput, StringInput, StringModel, StringOutput,
@@ -30,7 +30,7 @@ pub use multi_register::{Micro, MultiRegisterModel, TxnOutput};
 pub use options::{CheckOptions, Format, ModelKind, detect};
 pub use porcupine::{LogError, parse_etcd, parse_kv};
 pub use redis_string::{KeyInput, KeyOutput, RedisStringModel};
-pub use search::{FastHash, Op, Verdict, check};
+pub use search::{FastHash, Op, Verdict, check, check_bounded};
 pub use tally::Tally;
 
 use super::operations::{KeyOperations, Operations};
@@ -217,6 +217,26 @@ fn line_error(e: InputError) -> String {
 /// Checks history text. An empty history, a malformed one, or a model the format cannot
 /// take is an error, never a verdict.
 pub fn check_text(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
+    parse_text(text, opts)?.check(opts)
+}
+
+/// A history read from text and not yet checked: [`parse_text`] and [`Parsed::check`] are the two
+/// halves of [`check_text`], so that reading and checking can be timed apart.
+pub struct Parsed {
+    format: Format,
+    history: ParsedHistory,
+}
+
+enum ParsedHistory {
+    Edn(ModelKind, Vec<events::Paired<Edn>>),
+    Jsonl(Vec<events::Paired<crate::history::Value>>),
+    Etcd(Vec<Op<RegisterInput, RegisterOutput>>),
+    Kv(std::collections::BTreeMap<String, Vec<Op<StringInput, StringOutput>>>),
+}
+
+/// Reads history text in its format (detected unless `opts` names it) into operations.
+/// An empty or malformed history, or a model the format cannot take, is an error.
+pub fn parse_text(text: &str, opts: &CheckOptions) -> Result<Parsed, String> {
     if text.trim().is_empty() {
         return Err("the history is empty: there is nothing to check".into());
     }
@@ -226,18 +246,56 @@ pub fn check_text(text: &str, opts: &CheckOptions) -> Result<FileResult, String>
             "unrecognised format: expected Jepsen EDN, simkv JSON Lines, a Porcupine kv log or a Jepsen etcd log (or say which with --format)",
         )?,
     };
-    let result = match format {
-        Format::Edn => check_edn(text, opts)?,
-        Format::Jsonl => check_jsonl(text, opts)?,
-        Format::PorcupineKv | Format::Etcd => check_porcupine(text, format, opts)?,
+    let perr = |e: LogError| format!("line {}: {}", e.line, e.message);
+    let history = match format {
+        Format::Edn => {
+            jepsen::initial_value(opts)?;
+            let (model, ops) = jepsen::read(text, opts).map_err(line_error)?;
+            ParsedHistory::Edn(model, ops)
+        }
+        Format::Jsonl => {
+            only_models(format, opts, &[ModelKind::Kv])?;
+            if opts.initial_value.is_some() {
+                return Err(
+                    "--initial-value does not apply to jsonl histories (Redis keys start absent)"
+                        .into(),
+                );
+            }
+            ParsedHistory::Jsonl(jsonl::read(text).map_err(line_error)?)
+        }
+        Format::Etcd => {
+            no_initial_value(format, opts)?;
+            only_models(format, opts, &[ModelKind::CasRegister])?;
+            ParsedHistory::Etcd(parse_etcd(text).map_err(perr)?)
+        }
+        Format::PorcupineKv => {
+            no_initial_value(format, opts)?;
+            only_models(format, opts, &[ModelKind::Kv])?;
+            ParsedHistory::Kv(parse_kv(text).map_err(perr)?)
+        }
     };
-    if result.operations == 0 {
-        return Err(format!(
-            "the history has no operations: there is nothing to check (read as {})",
-            format.name()
-        ));
+    Ok(Parsed { format, history })
+}
+
+impl Parsed {
+    /// Checks the history. `opts` are those it was read with; only `budget` and `explain` may
+    /// differ.
+    pub fn check(&self, opts: &CheckOptions) -> Result<FileResult, String> {
+        let format = self.format;
+        let result = match &self.history {
+            ParsedHistory::Edn(model, ops) => check_edn(*model, ops, opts)?,
+            ParsedHistory::Jsonl(ops) => check_jsonl(ops, opts)?,
+            ParsedHistory::Etcd(ops) => check_etcd(ops, opts)?,
+            ParsedHistory::Kv(by_key) => check_kv(by_key, opts)?,
+        };
+        if result.operations == 0 {
+            return Err(format!(
+                "the history has no operations: there is nothing to check (read as {})",
+                format.name()
+            ));
+        }
+        Ok(result)
     }
-    Ok(result)
 }
 
 fn only_models(
@@ -258,14 +316,17 @@ fn only_models(
     Ok(model)
 }
 
-fn check_edn(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
+fn check_edn(
+    model: ModelKind,
+    ops: &[events::Paired<Edn>],
+    opts: &CheckOptions,
+) -> Result<FileResult, String> {
     let initial = jepsen::initial_value(opts)?;
-    let (model, ops) = jepsen::read(text, opts).map_err(line_error)?;
     let mut tally = Tally::default();
     let keys = if model == ModelKind::MultiRegister {
-        jepsen::check_multi(&ops, &initial, opts, &mut tally)
+        jepsen::check_multi(ops, &initial, opts, &mut tally)
     } else {
-        jepsen::check_registers(&ops, &initial, opts, &mut tally)
+        jepsen::check_registers(ops, &initial, opts, &mut tally)
     }
     .map_err(line_error)?;
     Ok(FileResult::from_tally(
@@ -277,14 +338,11 @@ fn check_edn(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
     ))
 }
 
-fn check_jsonl(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
+fn check_jsonl(
+    ops: &[events::Paired<crate::history::Value>],
+    opts: &CheckOptions,
+) -> Result<FileResult, String> {
     let model = only_models(Format::Jsonl, opts, &[ModelKind::Kv])?;
-    if opts.initial_value.is_some() {
-        return Err(
-            "--initial-value does not apply to jsonl histories (Redis keys start absent)".into(),
-        );
-    }
-    let ops = jsonl::read(text).map_err(line_error)?;
     let mut tally = Tally::default();
     let view = ops
         .iter()
@@ -310,26 +368,42 @@ fn check_jsonl(text: &str, opts: &CheckOptions) -> Result<FileResult, String> {
     Ok(result)
 }
 
-fn check_porcupine(text: &str, format: Format, opts: &CheckOptions) -> Result<FileResult, String> {
-    if opts.initial_value.is_some() {
-        return Err(format!(
+fn no_initial_value(format: Format, opts: &CheckOptions) -> Result<(), String> {
+    match opts.initial_value {
+        Some(_) => Err(format!(
             "--initial-value does not apply to {} logs",
             format.name()
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+fn check_etcd(
+    ops: &[Op<RegisterInput, RegisterOutput>],
+    opts: &CheckOptions,
+) -> Result<FileResult, String> {
+    let model = only_models(Format::Etcd, opts, &[ModelKind::CasRegister])?;
     let mut tally = Tally::default();
-    let perr = |e: LogError| format!("line {}: {}", e.line, e.message);
-    if format == Format::Etcd {
-        let model = only_models(format, opts, &[ModelKind::CasRegister])?;
-        let ops = parse_etcd(text).map_err(perr)?;
-        tally.add("register", &RegisterModel::default(), &ops, opts);
-        return Ok(FileResult::from_tally(format, model, ops.len(), 1, &tally));
-    }
+    tally.add("register", &RegisterModel::default(), ops, opts);
+    Ok(FileResult::from_tally(
+        Format::Etcd,
+        model,
+        ops.len(),
+        1,
+        &tally,
+    ))
+}
+
+fn check_kv(
+    by_key: &std::collections::BTreeMap<String, Vec<Op<StringInput, StringOutput>>>,
+    opts: &CheckOptions,
+) -> Result<FileResult, String> {
+    let format = Format::PorcupineKv;
     let model = only_models(format, opts, &[ModelKind::Kv])?;
-    let by_key = parse_kv(text).map_err(perr)?;
+    let mut tally = Tally::default();
     let operations = by_key.values().map(Vec::len).sum();
     let mut parts: Vec<(&String, &Vec<Op<StringInput, StringOutput>>)> = by_key.iter().collect();
-    parts.sort_by_key(|(k, v)| (v.len(), (*k).clone()));
+    parts.sort_by_key(|(k, v)| (v.len(), *k));
     for (key, ops) in parts {
         if !tally.add(key, &StringModel, ops, opts) {
             break;

@@ -5,9 +5,9 @@ pub trait Model {
     /// The object's state.
     type State;
     /// An operation's input.
-    type Input;
+    type Input: PartialEq;
     /// An operation's output.
-    type Output;
+    type Output: PartialEq;
     /// The initial state.
     fn init(&self) -> Self::State;
     /// The state after the operation, or `None` when the output is impossible in `state`.
@@ -19,6 +19,12 @@ pub trait Model {
     ) -> Option<Self::State>;
     /// The operation in words, for counterexample timelines.
     fn describe(&self, input: &Self::Input, output: &Self::Output) -> String;
+    /// Whether the operation leaves the state as it was in every state that accepts it (a
+    /// read): the search then takes it as soon as it is accepted and tries nothing else in its
+    /// place. `false` is always safe.
+    fn keeps_state(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
 }
 
 /// A register's input: values are interned to small integers.
@@ -67,6 +73,9 @@ impl Model for RegisterModel {
     fn describe(&self, i: &RegisterInput, o: &RegisterOutput) -> String {
         format!("{i:?} -> {o:?}")
     }
+    fn keeps_state(&self, i: &RegisterInput, o: &RegisterOutput) -> bool {
+        register_keeps_state(i, o)
+    }
     fn step(&self, s: &Option<u32>, i: &RegisterInput, o: &RegisterOutput) -> Option<Option<u32>> {
         use RegisterInput as I;
         use RegisterOutput as O;
@@ -80,6 +89,16 @@ impl Model for RegisterModel {
             (I::Cas(from, to), O::Unknown) => Some(if *s == Some(*from) { Some(*to) } else { *s }),
             _ => None,
         }
+    }
+}
+
+/// Whether a register operation changes nothing wherever it is accepted: a read, a cas that
+/// did not match, a cas to the value it expects.
+pub(super) fn register_keeps_state(i: &RegisterInput, o: &RegisterOutput) -> bool {
+    match (i, o) {
+        (RegisterInput::Read, _) | (RegisterInput::Cas(..), RegisterOutput::CasFail) => true,
+        (RegisterInput::Cas(from, to), _) => from == to,
+        _ => false,
     }
 }
 
@@ -127,6 +146,9 @@ impl Model for StringModel {
             StringInput::Put(v) => format!("PUT {v:?} -> {result}"),
             StringInput::Append(v) => format!("APPEND {v:?} -> {result}"),
         }
+    }
+    fn keeps_state(&self, i: &StringInput, _: &StringOutput) -> bool {
+        *i == StringInput::Get
     }
     fn step(
         &self,

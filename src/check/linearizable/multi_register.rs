@@ -56,6 +56,9 @@ impl Model for MultiRegisterModel {
         }
         Some(next)
     }
+    fn keeps_state(&self, txn: &Vec<Micro>, _: &TxnOutput) -> bool {
+        txn.iter().all(|m| matches!(m, Micro::Read(..)))
+    }
     fn describe(&self, txn: &Vec<Micro>, o: &TxnOutput) -> String {
         let parts: Vec<String> = txn
             .iter()

@@ -162,6 +162,18 @@ fn step<V: Canonical>(
     }
 }
 
+/// Whether a command changes nothing wherever its answer is possible: GET, a refused INCR, a
+/// cas that did not match or that sets the value it expects.
+fn keeps_state<V: PartialEq>(i: &KeyInput<V>, o: &KeyOutput<V>) -> bool {
+    use KeyInput as I;
+    use KeyOutput as O;
+    match (i, o) {
+        (I::Get, _) | (I::Incr, O::NotInteger | O::Overflow) | (I::Cas(..), O::CasMismatch) => true,
+        (I::Cas(Some(expected), new), _) => expected == new,
+        _ => false,
+    }
+}
+
 /// The model over borrowed values, for keys without APPEND (it has no string to make one
 /// with: an APPEND is refused, and such a key is left to [`RedisStringModel`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -186,6 +198,9 @@ impl<'a> Model for BorrowedModel<'a> {
         }
         step(s, i, o, |_, v| v)
     }
+    fn keeps_state(&self, i: &KeyInput<Val<'a>>, o: &KeyOutput<Val<'a>>) -> bool {
+        keeps_state(i, o)
+    }
     fn describe(&self, i: &KeyInput<Val<'a>>, o: &KeyOutput<Val<'a>>) -> String {
         format!("{i:?} -> {o:?}")
     }
@@ -200,6 +215,9 @@ impl Model for RedisStringModel {
     }
     fn step(&self, s: &Option<Text>, i: &KeyInput, o: &KeyOutput) -> Option<Option<Text>> {
         step(s, i, o, |s, v| self.append(s, v))
+    }
+    fn keeps_state(&self, i: &KeyInput, o: &KeyOutput) -> bool {
+        keeps_state(i, o)
     }
     fn describe(&self, i: &KeyInput, o: &KeyOutput) -> String {
         let result = match o {

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use super::explain::explain;
 use super::model::Model;
 use super::options::CheckOptions;
-use super::search::{Op, Verdict, check};
+use super::search::{Op, Verdict, check_bounded};
 
 /// Partition verdicts gathered so far.
 #[derive(Clone, Debug, Default)]
@@ -35,7 +35,8 @@ impl Tally {
         M::Output: Clone + std::fmt::Debug,
     {
         self.checked += 1;
-        match check(model, ops, opts.budget) {
+        let (verdict, failing) = check_bounded(model, ops, opts.budget);
+        match verdict {
             Verdict::Linearizable => true,
             Verdict::Unknown => {
                 self.unknown.push(key.to_string());
@@ -43,7 +44,7 @@ impl Tally {
             }
             Verdict::Illegal => {
                 let why = if opts.explain {
-                    explain(model, ops, key, opts.budget)
+                    explain(model, ops, key, opts.budget, failing)
                 } else {
                     format!("key {key}: admits no linearization")
                 };
