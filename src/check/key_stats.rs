@@ -287,6 +287,54 @@ mod tests {
         let v: Vec<u64> = (1..=1000).collect();
         assert_eq!(nearest_rank(&v, 500), 500);
         assert_eq!(nearest_rank(&v, 999), 999);
-        assert_eq!(nearest_rank(&[7], 990), 7);
+        assert_eq!(nearest_rank(&[7u64], 990), 7);
+        assert_eq!(nearest_rank(&[3u32, 9], 500), 3);
+    }
+
+    #[test]
+    fn client_latency_is_per_workload_and_command_in_either_width() {
+        use crate::check::figures::{Process, ProcessTable, Role};
+        let client = |id: u32, workload: Option<&str>| Process {
+            id,
+            role: Role::Client,
+            name: format!("c{id}"),
+            region: "r".into(),
+            workload: workload.map(str::to_string),
+        };
+        let table = ProcessTable::new(vec![
+            client(0, Some("w")),
+            client(1, Some("w")),
+            client(2, None),
+        ]);
+        // Latencies in ms: w's sets 1, 3 (process 0) and 2 (process 1); one get; a process of
+        // no workload left out; a failed set left out.
+        let mut h = Vec::new();
+        for (p, f, at, took, outcome) in [
+            (0, "set", 0, 1, EventType::Ok),
+            (1, "set", 0, 2, EventType::Ok),
+            (0, "set", 10, 3, EventType::Ok),
+            (1, "get", 10, 4, EventType::Ok),
+            (2, "set", 10, 9, EventType::Ok),
+            (1, "set", 20, 9, EventType::Fail),
+        ] {
+            h.push(ev(p, EventType::Invoke, f, "k", at));
+            h.push(ev(p, outcome, f, "k", at + took));
+        }
+        let latency = |events: Vec<HistoryEvent>| {
+            let history = History::merge(events);
+            client_latency(&Operations::of(&history), &table)
+        };
+        let short = latency(h.clone());
+        assert_eq!(short.len(), 1);
+        let set = short["w"]["set"];
+        assert_eq!((set.count, set.p50, set.p999), (3, 2_000, 3_000));
+        assert_eq!((short["w"]["get"].count, short["w"]["get"].p50), (1, 4_000));
+        // A latency past 32 bits of microseconds (about 71 minutes) is kept whole.
+        let long_ms = 5_000_000; // 5,000 s = 5e9 us
+        h.push(ev(0, EventType::Invoke, "set", "k", 30));
+        h.push(ev(0, EventType::Ok, "set", "k", 30 + long_ms));
+        let long = latency(h);
+        let set = long["w"]["set"];
+        assert_eq!((set.count, set.p50, set.p999), (4, 2_000, long_ms * 1_000));
     }
 }
