@@ -1,11 +1,14 @@
-//! Counterexamples: the shortest failing prefix of a non-linearizable partition, drawn as a
-//! timeline with each operation in the model's words.
+//! Counterexamples: a short failing prefix of a non-linearizable partition (the one a binary
+//! search over prefix lengths finds), drawn as a timeline with each operation in the model's words.
 
 use super::model::Model;
 use super::search::{Op, Verdict, check};
 
-/// The shortest prefix (by call order) that is already not linearizable: monotone in the
-/// prefix length, so a binary search finds it.
+/// A short prefix (by call order) that is already not linearizable, found by a binary search
+/// over prefix lengths. Failing is not monotone in the length (an operation called later can
+/// explain an earlier read that returns later, so a failing prefix may pass once longer), so
+/// this is the prefix the binary search finds: failing, never longer than the whole, and the
+/// shortest one whenever failing is monotone over the lengths it probes.
 pub fn shortest_failing_prefix<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
