@@ -81,6 +81,9 @@ pub struct Durability<'e> {
     lost: Vec<LostWrite>,
     acked: u64,
     judged_by: Vec<&'e str>,
+    /// The words for the branch that last doomed a write (by the branch's address in
+    /// `ancestry`): a cut dooms many writes, and its text is made once.
+    last_doom: Option<(usize, String, LossCause)>,
 }
 
 const NAME: &str = "acked-writes-durable";
@@ -107,6 +110,7 @@ impl<'e> Durability<'e> {
             lost: Vec::new(),
             acked: 0,
             judged_by: Vec::new(),
+            last_doom: None,
         })
     }
 
@@ -155,7 +159,8 @@ impl<'e> Durability<'e> {
                 .is_some_and(|i| groups[i] != primary_group);
             if let (Some(at), Some(tip), false) = (&op.position, &primary.position, elsewhere) {
                 if let Some(cut) = self.ancestry.cut(tip, at) {
-                    self.lost.push(lost_by_lineage(e, op, &cut));
+                    self.lost
+                        .push(lost_by_lineage(e, op, &cut, &mut self.last_doom));
                 }
                 continue;
             }
@@ -312,10 +317,23 @@ fn written(op: &Operation<'_>) -> String {
 }
 
 /// A write its history's lineage left behind, and the branch (or abandonment) that did it.
-fn lost_by_lineage(e: &Evidence<'_>, op: &Operation<'_>, cut: &Cut<'_>) -> LostWrite {
+fn lost_by_lineage(
+    e: &Evidence<'_>,
+    op: &Operation<'_>,
+    cut: &Cut<'_>,
+    last_doom: &mut Option<(usize, String, LossCause)>,
+) -> LostWrite {
     let Cut::Branched(b) = cut else {
         return lost_write(e, op, written(op));
     };
+    let at = std::ptr::from_ref(*b) as usize;
+    if let Some((_, doomed_by, cause)) = last_doom.as_ref().filter(|d| d.0 == at) {
+        return lost(
+            op,
+            written(op),
+            (doomed_by.clone(), Some(b.time_ns / 1_000_000), *cause),
+        );
+    }
     let replid = b.parent.replid.get(..8).unwrap_or(&b.parent.replid);
     let (doomed_by, cause) = match b.origin {
         Origin::Promotion => (
@@ -340,6 +358,7 @@ fn lost_by_lineage(e: &Evidence<'_>, op: &Operation<'_>, cut: &Cut<'_>) -> LostW
             LossCause::Restart,
         ),
     };
+    *last_doom = Some((at, doomed_by.clone(), cause));
     lost(
         op,
         written(op),
