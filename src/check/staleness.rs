@@ -97,9 +97,10 @@ impl<'a> KeyWrites<'a> {
 }
 
 /// One key's register operations and its writes.
-struct RegisterKey<'a> {
+struct RegisterKey<'k, 'a> {
     key: &'a str,
-    ops: Vec<Operation<'a>>,
+    /// Borrowed from the key's gathered operations, not copied.
+    ops: Vec<&'k Operation<'a>>,
     writes: KeyWrites<'a>,
     /// For each operation that is a successful read: when the write of the value it read
     /// completed (`None`: nobody wrote that value).
@@ -111,20 +112,20 @@ fn judged_read(op: &Operation<'_>) -> bool {
     op.f == "get" && op.outcome == EventType::Ok
 }
 
-impl<'a> RegisterKey<'a> {
+impl<'k, 'a> RegisterKey<'k, 'a> {
     /// The register operations (SET, GET, DEL) of one key that did not fail, and its writes:
     /// what both checks read, gathered once per key; `None` when the key has none.
-    fn of(key: &'a str, key_ops: &[Operation<'a>]) -> Option<Self> {
-        let ops: Vec<Operation<'a>> = key_ops
+    fn of(key: &'a str, key_ops: &'k [Operation<'a>]) -> Option<Self> {
+        let ops: Vec<&'k Operation<'a>> = key_ops
             .iter()
             .filter(|op| matches!(op.f, "set" | "get" | "del") && op.outcome != EventType::Fail)
-            .copied()
             .collect();
         if ops.is_empty() {
             return None;
         }
         let writes: Vec<&Operation<'a>> = ops
             .iter()
+            .copied()
             .filter(|o| !crate::history::is_read(o.f))
             .collect();
         let writes = KeyWrites::new(&writes);
@@ -240,7 +241,7 @@ impl Staleness {
 }
 
 /// The reads of one key that missed a write acknowledged before they began.
-fn stale_reads_of(k: &RegisterKey<'_>, found: &mut Found) {
+fn stale_reads_of(k: &RegisterKey<'_, '_>, found: &mut Found) {
     for (r, done) in k.ops.iter().zip(&k.read_done) {
         if !judged_read(r) {
             continue;
@@ -262,14 +263,14 @@ fn stale_reads_of(k: &RegisterKey<'_>, found: &mut Found) {
 }
 
 /// The reads of one key that missed the reading client's own acknowledged write.
-fn read_your_writes_of(k: &RegisterKey<'_>, found: &mut Found) {
+fn read_your_writes_of(k: &RegisterKey<'_, '_>, found: &mut Found) {
     // Each client's operations on the key, clients in process order.
     let mut order: Vec<usize> = (0..k.ops.len()).collect();
     order.sort_by_key(|&i| k.ops[i].process);
     for mine in order.chunk_by(|&a, &b| k.ops[a].process == k.ops[b].process) {
-        let own = Acked::new(mine.iter().map(|&i| &k.ops[i]).filter(|o| o.f != "get"));
+        let own = Acked::new(mine.iter().map(|&i| k.ops[i]).filter(|o| o.f != "get"));
         for &i in mine {
-            let r = &k.ops[i];
+            let r = k.ops[i];
             if !judged_read(r) {
                 continue;
             }
