@@ -12,7 +12,7 @@ use rand::RngExt;
 
 use crate::cluster::redirect::RedirectText;
 use crate::cluster::slot::key_hash_slot;
-use crate::history::{EventType, HistoryEvent, Position, Text, Value};
+use crate::history::{EventType, HistoryEvent, Position, ServerName, Text, Value};
 use crate::proto::Msg;
 use crate::redis::{Command, Reply};
 use crate::sim::{Ctx, FastHash, ProcessId, SimTime};
@@ -261,6 +261,9 @@ pub struct Client {
     dropped_arrivals: u64,
     events: Vec<HistoryEvent>,
     servers: Rc<Vec<Text>>,
+    /// The interned id of each process that answered this client (`None` inside: the table
+    /// of names is full), looked up at its first answer.
+    server_ids: Vec<Option<Option<ServerName>>>,
     /// The values last written to each key by any client of the run, for reads to share.
     written: Rc<std::cell::RefCell<WrittenValues>>,
     /// The strings this client's history repeats (command names, keys, error texts), held
@@ -359,6 +362,7 @@ impl Client {
             dropped_arrivals: 0,
             events: Vec::new(),
             servers: Rc::new(servers.iter().map(Text::from).collect()),
+            server_ids: vec![None; servers.len()],
             written,
             texts: BTreeSet::new(),
             keys: Default::default(),
@@ -1075,16 +1079,25 @@ impl Client {
             _ => vec![Value::Null; p.more.len()],
         };
         let f = p.kind.name();
-        let server = server.map(|s| self.servers[s.index()].clone());
+        let (server, server_id) = match server {
+            Some(s) => {
+                let name = &self.servers[s.index()];
+                let id =
+                    *self.server_ids[s.index()].get_or_insert_with(|| ServerName::intern(name));
+                (Some(name.clone()), id)
+            }
+            None => (None, None),
+        };
         let error = error.map(|e| self.text(e));
         let time_ns = ctx.global_now().0;
         let keys = std::iter::once(&p.key_text).chain(p.more.iter().map(|(k, _)| k));
         for (key, value) in keys.zip(std::iter::once(value).chain(more_values)) {
             self.events.push(
-                HistoryEvent::new(self.me, kind, f, key.clone(), value, time_ns)
-                    .with_server(server.clone())
-                    .with_error(error.clone())
-                    .with_position(position.clone()),
+                HistoryEvent::new(self.me, kind, f, key.clone(), value, time_ns).with_completion(
+                    (server.clone(), server_id),
+                    error.clone(),
+                    position.clone(),
+                ),
             );
         }
         if let Some(n) = self.final_read_due() {

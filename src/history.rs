@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod server_name;
+pub use server_name::ServerName;
+
 /// A string of the history held once and shared by every event that names it (command names,
 /// keys, values, server names, error texts, replication IDs): cloning it copies a pointer. It
 /// reads and writes as a plain JSON string. One pointer wide and one allocation (`ArcStr`
@@ -295,19 +298,63 @@ struct FullDetail {
     f: Option<Text>,
     error: Option<Text>,
     position: Option<Position>,
+    /// The answering server's name when the table of [`ServerName`]s is full.
+    server: Option<Text>,
+}
+
+/// What a [`Detail`] is made of, each part absent or present.
+#[derive(Default)]
+struct Parts {
+    f: Option<Text>,
+    error: Option<Text>,
+    position: Option<Position>,
+    server: Option<Text>,
 }
 
 impl Detail {
     /// The smallest detail that holds these parts (`None` for none): one detail per set of
     /// parts, so events compare equal exactly when their parts do.
-    fn of(f: Option<Text>, error: Option<Text>, position: Option<Position>) -> Option<Box<Self>> {
-        let d = match (f, error, position) {
-            (None, None, None) => return None,
-            (None, None, Some(p)) => Detail::Position(p),
-            (None, Some(e), None) => Detail::Error(e),
-            (f, error, position) => Detail::Full(Box::new(FullDetail { f, error, position })),
+    fn of(parts: Parts) -> Option<Box<Self>> {
+        let d = match (parts.f, parts.error, parts.position, parts.server) {
+            (None, None, None, None) => return None,
+            (None, None, Some(p), None) => Detail::Position(p),
+            (None, Some(e), None, None) => Detail::Error(e),
+            (f, error, position, server) => Detail::Full(Box::new(FullDetail {
+                f,
+                error,
+                position,
+                server,
+            })),
         };
         Some(Box::new(d))
+    }
+
+    /// The parts of `detail`, to make it again with one changed.
+    fn parts(detail: Option<&Self>) -> Parts {
+        match detail {
+            None => Parts::default(),
+            Some(Detail::Position(p)) => Parts {
+                position: Some(p.clone()),
+                ..Parts::default()
+            },
+            Some(Detail::Error(e)) => Parts {
+                error: Some(e.clone()),
+                ..Parts::default()
+            },
+            Some(Detail::Full(d)) => Parts {
+                f: d.f.clone(),
+                error: d.error.clone(),
+                position: d.position.clone(),
+                server: d.server.clone(),
+            },
+        }
+    }
+
+    fn server(&self) -> Option<&Text> {
+        match self {
+            Detail::Full(d) => d.server.as_ref(),
+            _ => None,
+        }
     }
 
     fn f(&self) -> Option<&Text> {
@@ -334,10 +381,11 @@ impl Detail {
     }
 }
 
-/// One line of the history. A run records millions, so an event is kept small (56 bytes,
-/// `tests::events_stay_compact`): the command is a byte for the commands simkv issues, and what
-/// only some events carry (a write's position, an error) is boxed. Read its command, error and
-/// position through [`HistoryEvent::f`], [`HistoryEvent::error`] and
+/// One line of the history. A run records millions, so an event is kept small (48 bytes,
+/// `tests::events_stay_compact`): the command is a byte for the commands simkv issues, the
+/// answering server two ([`ServerName`]), and what only some events carry (a write's position,
+/// an error) is boxed. Read its command, server, error and position through
+/// [`HistoryEvent::f`], [`HistoryEvent::server`], [`HistoryEvent::error`] and
 /// [`HistoryEvent::position`]; build one with [`HistoryEvent::new`] and the `with_` methods. It
 /// reads and writes as the JSON line of DESIGN.md's history format.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -349,9 +397,8 @@ pub struct HistoryEvent {
     pub value: Value,
     /// The key.
     pub key: Text,
-    /// The server that answered (completions only).
-    pub server: Option<Text>,
-    /// The command's name when not in [`COMMANDS`], the error, the position.
+    /// The command's name when not in [`COMMANDS`], the error, the position (and the server's
+    /// name in the rare process with more server names than [`ServerName`] has ids).
     detail: Option<Box<Detail>>,
     /// The client process (one operation at a time per process).
     pub process: u32,
@@ -359,6 +406,8 @@ pub struct HistoryEvent {
     pub kind: EventType,
     /// The command: its index in [`COMMANDS`], or [`OTHER_COMMAND`] (the name is in `detail`).
     command: u8,
+    /// The server that answered (completions only), when its name has an id.
+    server: Option<ServerName>,
 }
 
 impl HistoryEvent {
@@ -412,6 +461,25 @@ impl HistoryEvent {
         self.detail.as_deref().and_then(Detail::position)
     }
 
+    /// The server that answered (completions only).
+    pub fn server(&self) -> Option<&str> {
+        match self.server {
+            Some(name) => Some(name.as_str()),
+            None => self
+                .detail
+                .as_deref()
+                .and_then(Detail::server)
+                .map(Text::as_str),
+        }
+    }
+
+    /// Remakes the detail with `change` made to its parts.
+    fn change_detail(&mut self, change: impl FnOnce(&mut Parts)) {
+        let mut parts = Detail::parts(self.detail.as_deref());
+        change(&mut parts);
+        self.detail = Detail::of(parts);
+    }
+
     /// The event with command `f`.
     pub fn set_f(&mut self, f: &str) {
         let other = match COMMANDS.iter().position(|c| *c == f) {
@@ -424,20 +492,29 @@ impl HistoryEvent {
                 Some(Text::from(f))
             }
         };
-        let error = self.detail.as_deref().and_then(Detail::error).cloned();
-        self.detail = Detail::of(other, error, self.position().cloned());
+        self.change_detail(|p| p.f = other);
     }
 
     /// The event with the server that answered.
-    pub fn with_server(mut self, server: Option<Text>) -> Self {
-        self.server = server;
+    pub fn with_server(self, server: Option<Text>) -> Self {
+        let id = server.as_deref().and_then(ServerName::intern);
+        self.with_server_named(server, id)
+    }
+
+    /// The event with the server that answered, its name already interned (`id`; `None` when
+    /// the table of names had no room for it, or there is no server).
+    pub fn with_server_named(mut self, server: Option<Text>, id: Option<ServerName>) -> Self {
+        self.server = id;
+        let kept = server.filter(|_| id.is_none());
+        if kept.is_some() || self.detail.as_deref().and_then(Detail::server).is_some() {
+            self.change_detail(|p| p.server = kept);
+        }
         self
     }
 
     /// The event with an error text.
     pub fn with_error(mut self, error: Option<Text>) -> Self {
-        let f = self.detail.as_deref().and_then(Detail::f).cloned();
-        self.detail = Detail::of(f, error, self.position().cloned());
+        self.change_detail(|p| p.error = error);
         self
     }
 
@@ -449,9 +526,25 @@ impl HistoryEvent {
 
     /// Sets the event's position.
     pub fn set_position(&mut self, position: Option<Position>) {
-        let f = self.detail.as_deref().and_then(Detail::f).cloned();
-        let error = self.detail.as_deref().and_then(Detail::error).cloned();
-        self.detail = Detail::of(f, error, position);
+        self.change_detail(|p| p.position = position);
+    }
+
+    /// The event of a completion with what it carries: the server that answered (its name
+    /// and, when interned, its id), the error, the position; its detail made once.
+    pub fn with_completion(
+        mut self,
+        server: (Option<Text>, Option<ServerName>),
+        error: Option<Text>,
+        position: Option<Position>,
+    ) -> Self {
+        let (name, id) = server;
+        self.server = id;
+        self.change_detail(|p| {
+            p.server = name.filter(|_| id.is_none());
+            p.error = error;
+            p.position = position;
+        });
+        self
     }
 }
 
@@ -466,7 +559,7 @@ struct EventOut<'a> {
     value: &'a Value,
     time_ns: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    server: Option<&'a Text>,
+    server: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -501,7 +594,7 @@ impl Serialize for HistoryEvent {
             key: &self.key,
             value: &self.value,
             time_ns: self.time_ns,
-            server: self.server.as_ref(),
+            server: self.server(),
             error: self.detail.as_deref().and_then(Detail::error),
             position: self.position(),
         }
@@ -698,7 +791,7 @@ impl History {
                         } else {
                             e.time_ns
                         };
-                        op.server = e.server.as_deref();
+                        op.server = e.server();
                         op.position = e.position();
                     }
                 }
@@ -767,11 +860,11 @@ mod tests {
     #[test]
     fn events_stay_compact() {
         // A run records millions of events: each string one pointer, the value two words, the
-        // command a byte, what only some events carry one pointer to a box no larger than a
-        // position and its tag.
+        // command a byte, the server two, what only some events carry one pointer to a box no
+        // larger than a position and its tag.
         assert_eq!(std::mem::size_of::<Text>(), 8);
         assert_eq!(std::mem::size_of::<Value>(), 16);
-        assert!(std::mem::size_of::<HistoryEvent>() <= 56);
+        assert!(std::mem::size_of::<HistoryEvent>() <= 48);
         assert!(std::mem::size_of::<Detail>() <= std::mem::size_of::<Position>() + 8);
     }
 
@@ -818,6 +911,38 @@ mod tests {
         assert_eq!((e.f(), e.error()), ("get", Some("timeout")));
         e.set_f("getdel");
         assert_eq!(e, cases[3]);
+        assert_eq!((cases[1].server(), cases[2].server()), (Some("p1"), None));
+        // A server name the table had no room for is kept as text: read, written and given up
+        // again as a name with an id, its other parts kept.
+        let ok = || HistoryEvent::new(1, EventType::Ok, "set", "k".into(), "v".into(), 6);
+        let kept = ok()
+            .with_server_named(Some("p1".into()), None)
+            .with_position(Some(pos.clone()));
+        assert_eq!(kept.server(), Some("p1"));
+        assert_ne!(kept, cases[1]);
+        assert_eq!(
+            serde_json::to_string(&kept).unwrap(),
+            serde_json::to_string(&cases[1]).unwrap()
+        );
+        let named = kept.with_server(Some("p1".into()));
+        assert_eq!(named, cases[1]);
+        let completed = ok().with_completion((Some("p9".into()), None), Some("e".into()), None);
+        assert_eq!(
+            (completed.server(), completed.error()),
+            (Some("p9"), Some("e"))
+        );
+        let interned = ServerName::intern("p9");
+        let completed =
+            ok().with_completion((Some("p9".into()), interned), None, Some(pos.clone()));
+        assert_eq!(
+            (completed.server(), completed.position()),
+            (Some("p9"), Some(&pos))
+        );
+        assert_eq!(
+            completed,
+            ok().with_server(Some("p9".into()))
+                .with_position(Some(pos.clone()))
+        );
     }
 
     #[test]

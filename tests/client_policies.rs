@@ -32,7 +32,7 @@ fn last_ack_by_p1(r: &RunReport) -> u64 {
         .history
         .events
         .iter()
-        .filter(|e| e.server.as_deref() == Some("p1") && e.error().is_none())
+        .filter(|e| e.server() == Some("p1") && e.error().is_none())
         .filter(|e| e.kind == simkv::history::EventType::Ok)
         .map(|e| e.time_ns / 1_000_000)
         .max()

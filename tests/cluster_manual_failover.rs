@@ -193,9 +193,9 @@ fn writes_held_by_the_pause_are_redirected_to_the_new_primary() {
         .filter(|e| e.time_ns >= promoted && e.time_ns < promoted + 50_000_000)
         .filter(|e| e.kind == simkv::history::EventType::Ok && e.f() == "set")
         .collect();
-    assert!(after.iter().any(|e| e.server.as_deref() == Some("c1r1")));
+    assert!(after.iter().any(|e| e.server() == Some("c1r1")));
     assert!(
-        !after.iter().any(|e| e.server.as_deref() == Some("c1p")),
+        !after.iter().any(|e| e.server() == Some("c1p")),
         "c1p acknowledged a write after c1r1's promotion"
     );
 }

@@ -66,7 +66,7 @@ fn hash_tags_decide_whether_a_multi_key_command_runs() {
             g.iter()
                 .all(|e| e.kind == g[0].kind && e.error() == g[0].error())
         );
-        assert!(g.iter().all(|e| e.server == g[0].server));
+        assert!(g.iter().all(|e| e.server() == g[0].server()));
     }
     let served = with_tags
         .iter()

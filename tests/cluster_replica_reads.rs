@@ -28,7 +28,7 @@ fn answered_by(r: &simkv::runner::RunReport, f: &str, until_ms: u64) -> Vec<Stri
         .events
         .iter()
         .filter(|e| e.kind == EventType::Ok && e.f() == f && e.time_ns < until_ms * 1_000_000)
-        .filter_map(|e| e.server.as_deref().map(str::to_string))
+        .filter_map(|e| e.server().map(str::to_string))
         .collect();
     servers.sort();
     servers.dedup();
@@ -95,7 +95,7 @@ fn reads_of_a_dead_primarys_slots_go_on_at_its_replica() {
             .events
             .iter()
             .filter(|e| e.kind == EventType::Ok && e.f() == "get")
-            .filter(|e| e.server.as_deref().is_some_and(|n| n.starts_with("c2")))
+            .filter(|e| e.server().is_some_and(|n| n.starts_with("c2")))
             .filter(|e| (31_000_000_000..36_000_000_000).contains(&e.time_ns))
             .count()
     };

@@ -201,7 +201,7 @@ fn resharding_under_a_partition_moves_every_slot_and_loses_nothing() {
             .history
             .events
             .iter()
-            .filter(|e| e.kind == EventType::Ok && e.server.as_deref() == Some("c2p"))
+            .filter(|e| e.kind == EventType::Ok && e.server() == Some("c2p"))
             .filter(|e| key_hash_slot(e.key.as_bytes()) == tagged && e.time_ns < closed)
             .count();
         assert!(asked > 5, "seed {seed}: {asked} operations followed -ASK");

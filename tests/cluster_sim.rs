@@ -87,7 +87,7 @@ fn a_dead_primarys_replica_wins_the_election_in_order_and_serves_its_slots() {
         let served = r.output.history.events.iter().any(|e| {
             e.kind == EventType::Ok
                 && e.f() != "get"
-                && e.server.as_deref() == Some("c2r1")
+                && e.server() == Some("c2r1")
                 && e.time_ns / 1_000_000 > promoted
         });
         assert!(
@@ -152,7 +152,7 @@ fn a_minority_primary_writes_until_node_timeout_then_refuses_and_loses_those_wri
             (35_000..40_000).contains(&state_fail),
             "seed {seed}: c1p turned FAIL at {state_fail} ms"
         );
-        let by_c1p = |e: &&simkv::history::HistoryEvent| e.server.as_deref() == Some("c1p");
+        let by_c1p = |e: &&simkv::history::HistoryEvent| e.server() == Some("c1p");
         let events = &r.output.history.events;
         let refused: Vec<u64> = events
             .iter()
@@ -219,7 +219,7 @@ fn answers_while_down(r: &simkv::runner::RunReport, text: &str) -> (usize, usize
         .history
         .events
         .iter()
-        .filter(|e| e.server.as_deref() == Some("c1p"))
+        .filter(|e| e.server() == Some("c1p"))
         .filter(|e| (down..70_000).contains(&(e.time_ns / 1_000_000)))
         .collect();
     let count = |f: &str, ok: bool| {

@@ -455,7 +455,7 @@ fn partition_through_the_proxy_makes_a_split_brain() {
     assert_eq!(real.promoted.as_deref(), Some("r2"));
     let box1_on_p1 = run.history.events.iter().any(|e| {
         e.kind == EventType::Ok
-            && e.server.as_deref() == Some("p1")
+            && e.server() == Some("p1")
             && (6_000_000_000..10_000_000_000).contains(&e.time_ns)
     });
     assert!(box1_on_p1, "p1 kept acknowledging while r2 was primary");

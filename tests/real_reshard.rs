@@ -135,7 +135,7 @@ fn assert_real_resharded(
         .expect("the reshard started");
     let served_after = real.history.events.iter().any(|e| {
         e.kind == EventType::Ok
-            && e.server.as_deref() == Some("c2p")
+            && e.server() == Some("c2p")
             && e.time_ns / 1_000_000 > reshard_ms
             && moved.contains(&key_hash_slot(e.key.as_bytes()))
     });

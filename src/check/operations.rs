@@ -145,7 +145,7 @@ fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Opera
         if c.kind != EventType::Info {
             op.complete_ns = c.time_ns;
         }
-        op.server = c.server.as_deref();
+        op.server = c.server();
         op.position = c.position();
     }
     op
@@ -232,9 +232,8 @@ mod tests {
             let events: Vec<HistoryEvent> = (0..next(60))
                 .map(|t| {
                     let key = ["a", "b", "c"][next(3) as usize];
-                    let mut e = ev(next(4) as u32, kinds[next(5) as usize], key, t);
-                    e.server = (next(2) == 0).then(|| "p1".into());
-                    e
+                    let e = ev(next(4) as u32, kinds[next(5) as usize], key, t);
+                    e.with_server((next(2) == 0).then(|| "p1".into()))
                 })
                 .collect();
             let h = History::merge(events);

@@ -64,17 +64,13 @@ fn acks_by_slot<'a>(e: &'a Evidence<'_>) -> BTreeMap<u16, BTreeMap<&'a str, Vec<
     for ev in &e.history.events {
         if ev.kind == EventType::Ok
             && !crate::history::is_read(ev.f())
-            && let Some(server) = &ev.server
+            && let Some(server) = ev.server()
         {
             let slot = key_hash_slot(ev.key.as_bytes());
             if resharded.contains(&slot) {
                 continue;
             }
-            let times = out
-                .entry(slot)
-                .or_default()
-                .entry(server.as_str())
-                .or_default();
+            let times = out.entry(slot).or_default().entry(server).or_default();
             times.push(ev.time_ns);
         }
     }

@@ -61,9 +61,9 @@ pub fn single_primary(e: &Evidence<'_>) -> CheckResult {
     for ev in &e.history.events {
         if ev.kind == EventType::Ok
             && !crate::history::is_read(ev.f())
-            && let Some(s) = &ev.server
+            && let Some(s) = ev.server()
         {
-            writes.entry(s.as_str()).or_default().push(ev.time_ns);
+            writes.entry(s).or_default().push(ev.time_ns);
         }
     }
     let mut total_ns = 0u64;

@@ -278,7 +278,7 @@ fn cluster_figures(r: &RunReport, failover: Option<&Failover>) -> ClusterFigures
         first(&|e, node| node == f.from && matches!(e, ClusterFact::State { ok: false }))
             .filter(|ms| fault_ms + ms <= heal_ms);
     let served_by =
-        |e: &&HistoryEvent, who: &str| e.kind == EventType::Ok && e.server.as_deref() == Some(who);
+        |e: &&HistoryEvent, who: &str| e.kind == EventType::Ok && e.server() == Some(who);
     out.clients_reach_new_primary_ms = events
         .iter()
         .filter(|e| e.time_ns / 1_000_000 >= fault_ms)

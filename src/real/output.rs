@@ -96,7 +96,7 @@ impl RealRun {
             .history
             .events
             .iter()
-            .filter(|e| e.kind == EventType::Fail && e.server.as_deref() == Some(server))
+            .filter(|e| e.kind == EventType::Fail && e.server() == Some(server))
             .filter(|e| e.error().is_some_and(|t| t.starts_with("NOREPLICAS")))
             .count() as u64;
         s

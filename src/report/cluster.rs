@@ -249,7 +249,7 @@ pub fn cluster_summary(
                 h.kind == EventType::Ok
                     && h.position().is_some()
                     && h.time_ns >= at * 1_000_000
-                    && h.server.as_deref() == Some(winner.as_str())
+                    && h.server() == Some(winner.as_str())
             })
             .map(|h| h.time_ns / 1_000_000);
     }

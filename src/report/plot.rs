@@ -265,7 +265,7 @@ pub fn server_throughput_svg(history: &History, end_s: f64) -> Result<String, St
     let buckets = end_s.ceil().max(1.0) as usize + 1;
     let mut per: std::collections::BTreeMap<(String, bool), Vec<u64>> = Default::default();
     for e in history.events.iter().filter(|e| e.kind == EventType::Ok) {
-        let Some(server) = &e.server else { continue };
+        let Some(server) = e.server() else { continue };
         let b = ((e.time_ns / 1_000_000_000) as usize).min(buckets - 1);
         per.entry((server.to_string(), e.f() != "get"))
             .or_insert_with(|| vec![0; buckets])[b] += 1;
