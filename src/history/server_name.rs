@@ -21,9 +21,16 @@ static NAMES: [OnceLock<&'static str>; CAPACITY] = [const { OnceLock::new() }; C
 /// Each interned name's id, for [`ServerName::intern`] (looked up only, never walked).
 static IDS: Mutex<BTreeMap<&'static str, u16>> = Mutex::new(BTreeMap::new());
 
-/// A server's name, interned: copied as two bytes, read back as the name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A server's name, interned: copied as two bytes, read back as the name (and shown as it:
+/// the id is never printed).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ServerName(NonZeroU16);
+
+impl std::fmt::Debug for ServerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
 
 impl ServerName {
     /// The id of `name`, made the first time the process sees it; `None` once the table is
@@ -67,6 +74,7 @@ mod tests {
         assert_eq!(ServerName::intern("server-name-test-a"), Some(a));
         assert_eq!(a.as_str(), "server-name-test-a");
         assert_eq!(b.as_str(), "server-name-test-b");
+        assert_eq!(format!("{a:?}"), "\"server-name-test-a\"");
         assert_eq!(std::mem::size_of::<Option<ServerName>>(), 2);
     }
 
