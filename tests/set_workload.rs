@@ -44,7 +44,7 @@ fn the_set_check_and_the_lineage_agree_on_every_lost_add() {
             .lost
             .iter()
             .filter(|l| l.f == "sadd")
-            .map(|l| (l.key.clone(), l.value.clone()))
+            .map(|l| (l.key.to_string(), l.value.to_string()))
             .collect();
         assert!(
             by_reads.len() > 1000,

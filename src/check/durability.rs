@@ -14,25 +14,27 @@ use super::operations::Operations;
 use super::{CheckResult, Evidence, Status, final_primary, final_primary_in, groups};
 use crate::cluster::slot::key_hash_slot;
 use crate::fact::{Fact, FactNote};
-use crate::history::{EventType, Operation, Value};
+use crate::history::{EventType, Operation, Text, Value};
 
-/// A write that was acknowledged and is not in the final state.
+/// A write that was acknowledged and is not in the final state. Its texts are shared (`Text`):
+/// a cut can lose tens of thousands of writes, which name a few keys, commands, servers and
+/// causes between them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LostWrite {
     /// The client process that wrote it.
     pub process: u32,
     /// The key.
-    pub key: String,
+    pub key: Text,
     /// The command (`set`, `incr`, `append`, `sadd`).
-    pub f: String,
+    pub f: Text,
     /// The value written (or the counter value acknowledged).
-    pub value: String,
+    pub value: Text,
     /// When the client saw the acknowledgement (ms).
     pub ack_ms: u64,
     /// The server that acknowledged it.
-    pub server: String,
+    pub server: Text,
     /// The event that most likely discarded it, in words.
-    pub doomed_by: String,
+    pub doomed_by: Text,
     /// What kind of event that was.
     pub cause: LossCause,
     /// When that event happened (ms), if one was found.
@@ -81,9 +83,8 @@ pub struct Durability<'e> {
     lost: Vec<LostWrite>,
     acked: u64,
     judged_by: Vec<&'e str>,
-    /// The words for the branch that last doomed a write (by the branch's address in
-    /// `ancestry`): a cut dooms many writes, and its text is made once.
-    last_doom: Option<(usize, String, LossCause)>,
+    /// The texts the lost writes share.
+    names: Names,
 }
 
 const NAME: &str = "acked-writes-durable";
@@ -110,7 +111,7 @@ impl<'e> Durability<'e> {
             lost: Vec::new(),
             acked: 0,
             judged_by: Vec::new(),
-            last_doom: None,
+            names: Names::default(),
         })
     }
 
@@ -160,7 +161,7 @@ impl<'e> Durability<'e> {
             if let (Some(at), Some(tip), false) = (&op.position, &primary.position, elsewhere) {
                 if let Some(cut) = self.ancestry.cut(tip, at) {
                     self.lost
-                        .push(lost_by_lineage(e, op, &cut, &mut self.last_doom));
+                        .push(lost_by_lineage(e, op, &cut, &mut self.names));
                 }
                 continue;
             }
@@ -171,7 +172,7 @@ impl<'e> Durability<'e> {
                 _ => append_lost(op, final_value),
             };
             if let Some(value) = verdict {
-                self.lost.push(lost_write(e, op, value));
+                self.lost.push(lost_write(e, op, value, &mut self.names));
             }
         }
     }
@@ -249,6 +250,14 @@ fn text(v: &Value) -> Option<&str> {
     v.as_str()
 }
 
+/// A string value's shared text.
+fn shared(v: &Value) -> Option<Text> {
+    match v {
+        Value::Str(t) => Some(t.clone()),
+        _ => None,
+    }
+}
+
 /// A SET is lost when the final value was written by an operation that completed before the SET
 /// was invoked (so the SET should have overwritten it), or the key is gone with no DEL that could
 /// come after the SET.
@@ -256,13 +265,13 @@ fn register_lost(
     op: &Operation<'_>,
     final_written_until: u64,
     final_value: Option<&str>,
-) -> Option<String> {
+) -> Option<Text> {
     let mine = text(op.input)?;
     if final_value == Some(mine) {
         return None;
     }
     let superseded = final_written_until > op.invoke_ns;
-    (!superseded).then(|| mine.to_string())
+    if superseded { None } else { shared(op.input) }
 }
 
 /// The latest completion among the operations that could have written the key's final state
@@ -282,37 +291,76 @@ fn final_writer_completion(key_ops: &[Operation<'_>], final_value: Option<&str>)
 }
 
 /// An INCR acknowledged with result r is lost when the final counter is below r.
-fn counter_lost(op: &Operation<'_>, final_value: Option<&str>) -> Option<String> {
+fn counter_lost(op: &Operation<'_>, final_value: Option<&str>) -> Option<Text> {
     let r = op.output?.as_i64()?;
     let n: i64 = final_value.and_then(|v| v.parse().ok()).unwrap_or(0);
-    (n < r).then(|| r.to_string())
+    (n < r).then(|| Text::from(r.to_string()))
 }
 
 /// An APPEND is lost when its unique token is not in the final string.
-fn append_lost(op: &Operation<'_>, final_value: Option<&str>) -> Option<String> {
+fn append_lost(op: &Operation<'_>, final_value: Option<&str>) -> Option<Text> {
     let token = text(op.input)?;
-    (!final_value.unwrap_or("").contains(token)).then(|| token.to_string())
+    if final_value.unwrap_or("").contains(token) {
+        None
+    } else {
+        shared(op.input)
+    }
 }
 
 /// An SADD is lost when its unique member is not in the final set.
 fn member_lost(
     op: &Operation<'_>,
     final_set: Option<&std::collections::BTreeSet<String>>,
-) -> Option<String> {
+) -> Option<Text> {
     let member = text(op.input)?;
-    (!final_set.is_some_and(|s| s.contains(member))).then(|| member.to_string())
+    if final_set.is_some_and(|s| s.contains(member)) {
+        None
+    } else {
+        shared(op.input)
+    }
 }
 
 /// What a lost write wrote: the value of a SET or APPEND, the counter an INCR acknowledged.
-fn written(op: &Operation<'_>) -> String {
+fn written(op: &Operation<'_>) -> Text {
     let v = match op.f {
         "incr" => op.output,
         _ => Some(op.input),
     };
     match v {
-        Some(Value::Str(s)) => s.to_string(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+        Some(Value::Str(s)) => s.clone(),
+        Some(Value::Null) | None => Text::default(),
+        Some(other) => Text::from(other.to_string()),
+    }
+}
+
+/// The texts lost writes repeat (their key, command, server and what doomed them), made once
+/// and shared.
+#[derive(Default)]
+struct Names {
+    /// The key of the last lost write.
+    key: Option<Text>,
+    /// Commands, servers and the words for no cause, named so far (a handful).
+    seen: Vec<Text>,
+    /// The words for the branch that last doomed a write (by the branch's address in the
+    /// ancestry): a cut dooms many writes, and its text is made once.
+    last_doom: Option<(usize, Text, LossCause)>,
+}
+
+impl Names {
+    fn key(&mut self, key: &str) -> Text {
+        match &self.key {
+            Some(k) if k.as_str() == key => k.clone(),
+            _ => self.key.insert(Text::from(key)).clone(),
+        }
+    }
+
+    fn name(&mut self, name: &str) -> Text {
+        if let Some(t) = self.seen.iter().find(|t| t.as_str() == name) {
+            return t.clone();
+        }
+        let t = Text::from(name);
+        self.seen.push(t.clone());
+        t
     }
 }
 
@@ -321,18 +369,15 @@ fn lost_by_lineage(
     e: &Evidence<'_>,
     op: &Operation<'_>,
     cut: &Cut<'_>,
-    last_doom: &mut Option<(usize, String, LossCause)>,
+    names: &mut Names,
 ) -> LostWrite {
     let Cut::Branched(b) = cut else {
-        return lost_write(e, op, written(op));
+        return lost_write(e, op, written(op), names);
     };
     let at = std::ptr::from_ref(*b) as usize;
-    if let Some((_, doomed_by, cause)) = last_doom.as_ref().filter(|d| d.0 == at) {
-        return lost(
-            op,
-            written(op),
-            (doomed_by.clone(), Some(b.time_ns / 1_000_000), *cause),
-        );
+    if let Some((_, doomed_by, cause)) = names.last_doom.as_ref().filter(|d| d.0 == at) {
+        let why = (doomed_by.clone(), Some(b.time_ns / 1_000_000), *cause);
+        return lost(op, written(op), why, names);
     }
     let replid = b.parent.replid.get(..8).unwrap_or(&b.parent.replid);
     let (doomed_by, cause) = match b.origin {
@@ -358,37 +403,44 @@ fn lost_by_lineage(
             LossCause::Restart,
         ),
     };
-    *last_doom = Some((at, doomed_by.clone(), cause));
+    let doomed_by = Text::from(doomed_by);
+    names.last_doom = Some((at, doomed_by.clone(), cause));
     lost(
         op,
         written(op),
         (doomed_by, Some(b.time_ns / 1_000_000), cause),
+        names,
     )
 }
 
-fn lost_write(e: &Evidence<'_>, op: &Operation<'_>, value: String) -> LostWrite {
+fn lost_write(e: &Evidence<'_>, op: &Operation<'_>, value: Text, names: &mut Names) -> LostWrite {
     let server = op.server.unwrap_or_default();
     let why = match doom(e.notes, server, op.complete_ns) {
-        Some((n, cause)) => (n.fact.to_string(), Some(n.time.as_ms()), cause),
+        Some((n, cause)) => (Text::from(n.fact.to_string()), Some(n.time.as_ms()), cause),
         None => (
-            "no discarding event was found in the trace".into(),
+            names.name("no discarding event was found in the trace"),
             None,
             LossCause::Unexplained,
         ),
     };
-    lost(op, value, why)
+    lost(op, value, why, names)
 }
 
 /// The lost write `op` wrote `value`, doomed by `(what, when in ms, cause)`.
-fn lost(op: &Operation<'_>, value: String, why: (String, Option<u64>, LossCause)) -> LostWrite {
+fn lost(
+    op: &Operation<'_>,
+    value: Text,
+    why: (Text, Option<u64>, LossCause),
+    names: &mut Names,
+) -> LostWrite {
     let (doomed_by, doomed_ms, cause) = why;
     LostWrite {
         process: op.process,
-        key: op.key.to_string(),
-        f: op.f.to_string(),
+        key: names.key(op.key),
+        f: names.name(op.f),
         value,
         ack_ms: op.complete_ns / 1_000_000,
-        server: op.server.unwrap_or_default().to_string(),
+        server: names.name(op.server.unwrap_or_default()),
         doomed_by,
         doomed_ms,
         cause,

@@ -80,7 +80,10 @@ fn explanation(cause: LossCause, server: &str) -> String {
 
 /// Groups lost writes by (server, dooming event) and explains each group.
 pub(super) fn loss_groups(lost: &[LostWrite]) -> Vec<String> {
-    let mut groups: BTreeMap<(String, String, LossCause), Vec<&LostWrite>> = BTreeMap::new();
+    let mut groups: BTreeMap<
+        (crate::history::Text, crate::history::Text, LossCause),
+        Vec<&LostWrite>,
+    > = BTreeMap::new();
     for l in lost {
         groups
             .entry((l.server.clone(), l.doomed_by.clone(), l.cause))
