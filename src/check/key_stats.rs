@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::figures::ProcessTable;
-use super::operations::Operations;
+use super::operations::{Operations, Timing};
 use crate::history::{EventType, Operation, is_read};
 
 /// How many hottest keys the statistics name.
@@ -168,19 +168,21 @@ pub fn client_latency<'a>(
     ops: &Operations<'a>,
     processes: &ProcessTable,
 ) -> BTreeMap<String, BTreeMap<String, ClientLatency>> {
-    let micros = |op: &Operation<'_>| op.complete_ns.saturating_sub(op.invoke_ns) / 1_000;
+    let micros = |op: &Timing<'_>| op.complete_ns.saturating_sub(op.invoke_ns) / 1_000;
     // Each (workload, command)'s place in `groups`, found per process by its command (a
     // handful of names: a short list).
     let mut places: BTreeMap<(&str, &'a str), usize> = BTreeMap::new();
     let mut by_process: Vec<Vec<(&'a str, usize)>> = Vec::new();
     let mut counts: Vec<usize> = Vec::new();
     let mut longest = 0;
-    let mut place = |by_process: &mut Vec<Vec<(&'a str, usize)>>, op: &Operation<'a>| {
+    let mut place = |by_process: &mut Vec<Vec<(&'a str, usize)>>, op: &Timing<'a>| {
         let p = op.process as usize;
         if by_process.len() <= p {
             by_process.resize_with(p + 1, Vec::new);
         }
-        if let Some(&(_, at)) = by_process[p].iter().find(|(f, _)| *f == op.f) {
+        // Command names are mostly the same static strings: their addresses first.
+        let same = |f: &str| std::ptr::eq(f, op.f) || f == op.f;
+        if let Some(&(_, at)) = by_process[p].iter().find(|(f, _)| same(f)) {
             return Some(at);
         }
         let w = processes.workload_of(op.process)?;
@@ -189,7 +191,7 @@ pub fn client_latency<'a>(
         by_process[p].push((op.f, at));
         Some(at)
     };
-    let ok = || ops.all().filter(|o| o.outcome == EventType::Ok);
+    let ok = || ops.timings().filter(|o| o.outcome == EventType::Ok);
     for op in ok() {
         if let Some(at) = place(&mut by_process, &op) {
             if counts.len() <= at {

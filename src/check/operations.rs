@@ -71,6 +71,30 @@ impl<'a> Operations<'a> {
         self.pairs.iter().map(|&pair| operation(self.events, pair))
     }
 
+    /// Each operation's [`Timing`], in invoke order: what latencies need, read from its two
+    /// events without making the rest of an [`Operation`].
+    pub fn timings(&self) -> impl ExactSizeIterator<Item = Timing<'a>> + '_ {
+        let events = self.events;
+        self.pairs.iter().map(move |&(invoke, completion)| {
+            let e = &events[invoke as usize];
+            let mut t = Timing {
+                process: e.process,
+                f: crate::history::per_key_f(e.f()),
+                outcome: EventType::Info,
+                invoke_ns: e.time_ns,
+                complete_ns: u64::MAX,
+            };
+            if completion != OPEN {
+                let c = &events[completion as usize];
+                t.outcome = c.kind;
+                if c.kind != EventType::Info {
+                    t.complete_ns = c.time_ns;
+                }
+            }
+            t
+        })
+    }
+
     /// Calls `f` with each key (in key order) and its operations (in invoke order), gathered
     /// into one buffer reused from key to key. Checkers that judge keys one at a time read a
     /// key's operations from there together, so the history's events (scattered over the run:
@@ -149,6 +173,21 @@ fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Opera
         op.position = c.position();
     }
     op
+}
+
+/// When an operation ran and how it ended: the fields of its [`Operation`] that latencies read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing<'a> {
+    /// The client process.
+    pub process: u32,
+    /// The command, as [`Operation::f`].
+    pub f: &'a str,
+    /// How it ended, as [`Operation::outcome`].
+    pub outcome: EventType,
+    /// When it was invoked (ns).
+    pub invoke_ns: u64,
+    /// When it completed (ns), `u64::MAX` when it did not (as [`Operation::complete_ns`]).
+    pub complete_ns: u64,
 }
 
 /// One key's operations, in invoke order.
@@ -240,6 +279,17 @@ mod tests {
             let ops = Operations::of(&h);
             let expected = h.operations();
             assert_eq!(ops.all().collect::<Vec<_>>(), expected, "round {round}");
+            let timings: Vec<Timing<'_>> = expected
+                .iter()
+                .map(|o| Timing {
+                    process: o.process,
+                    f: o.f,
+                    outcome: o.outcome,
+                    invoke_ns: o.invoke_ns,
+                    complete_ns: o.complete_ns,
+                })
+                .collect();
+            assert_eq!(ops.timings().collect::<Vec<_>>(), timings, "round {round}");
             for (key, key_ops) in ops.by_key() {
                 let mine: Vec<Operation<'_>> =
                     expected.iter().filter(|o| o.key == key).copied().collect();
