@@ -350,12 +350,15 @@ fn process_targets(long: bool, rounds: usize, now: Clock) -> Vec<Target> {
         }
         if long {
             match bench_targets::long_run_memory(basic, "3600s", 1_000_000_000, now) {
-                Ok((mut row, cost)) => {
-                    row.figure = "basic for 1 simulated hour, whole run".into();
-                    row.measured = format!("{:.1} s, {}", cost.wall_s, row.measured);
-                    row.target = "<= 15 s, <= 1000 MB".into();
-                    row.met = Some(cost.wall_s <= 15.0 && cost.peak_bytes <= 1_000_000_000);
-                    rows.push(row);
+                Ok((memory, cost)) => {
+                    // Time and memory are two targets, each met or not on its own.
+                    rows.push(Target::new(
+                        "basic for 1 simulated hour, whole run: wall time",
+                        format!("{:.1} s", cost.wall_s),
+                        "<= 15 s",
+                        cost.wall_s <= 15.0,
+                    ));
+                    rows.push(memory);
                 }
                 Err(e) => note("basic for 1 h", e),
             }
