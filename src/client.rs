@@ -933,17 +933,7 @@ impl Client {
         // `<workload>.<index>.<id>|` then `x`s, written without the formatting machinery (a
         // value per write).
         let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = id;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
+        let digits = crate::redis::ull2string(id, &mut digits);
         let mut v = String::with_capacity(
             (self.value_prefix.len() + digits.len() + 1).max(self.spec.value_size),
         );

@@ -331,21 +331,33 @@ impl Keyspace {
 /// `n` in decimal, written at the end of `buf` (what `ll2string` writes for INCR's result,
 /// without the formatting machinery).
 fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
-    let mut v = n.unsigned_abs();
+    let mut at = digits_at_end(n.unsigned_abs(), buf);
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
+/// util.c: ull2string: `v` in decimal, written at the end of `buf`, without the formatting
+/// machinery.
+pub fn ull2string(v: u64, buf: &mut [u8; 20]) -> &str {
+    let at = digits_at_end(v, buf);
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
+/// Writes `v`'s decimal digits at the end of `buf` and says where they start (a `u64` has at
+/// most 20; an `i64`'s magnitude at most 19, leaving room for its sign).
+fn digits_at_end(mut v: u64, buf: &mut [u8; 20]) -> usize {
     let mut at = buf.len();
     loop {
         at -= 1;
         buf[at] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
-            break;
+            return at;
         }
     }
-    if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 /// util.c: string2ll: an optional minus sign, then digits without leading zeros (or just
@@ -398,6 +410,9 @@ mod tests {
             i64::MIN + 1,
         ] {
             assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
+        for v in [0, 7, 10, 99_999, u64::from(u32::MAX), u64::MAX] {
+            assert_eq!(ull2string(v, &mut [0; 20]), v.to_string());
         }
     }
 

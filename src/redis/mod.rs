@@ -17,7 +17,7 @@ pub use command::{
     Command, Reply, errors, ping_len, resp_array_len, resp_array_len_of, resp_bulk_len, select_len,
 };
 pub use config::{DebugCommand, Fsync, OutputBufferLimit, RedisVersion, ServerConfig};
-pub use keyspace::{Applied, Keyspace, Value};
+pub use keyspace::{Applied, Keyspace, Value, ull2string};
 pub use latency::{LatencyHistogram, Percentiles};
 pub use persistence::{AofFile, Disk, RdbFile};
 pub use pubsub::{HELLO_CHANNEL, Hello};
