@@ -1074,7 +1074,8 @@ impl Client {
                 let name = &self.servers[s.index()];
                 let id =
                     *self.server_ids[s.index()].get_or_insert_with(|| ServerName::intern(name));
-                (Some(name.clone()), id)
+                // The event keeps the id; the name only when the table of names had no room.
+                (id.is_none().then(|| name.clone()), id)
             }
             None => (None, None),
         };

@@ -553,8 +553,9 @@ impl HistoryEvent {
         self.change_detail(|p| p.position = position);
     }
 
-    /// The event of a completion with what it carries: the server that answered (its name
-    /// and, when interned, its id), the error, the position; its detail made once.
+    /// The event of a completion with what it carries: the server that answered (its id when
+    /// interned, else its name: a name beside an id is not kept), the error, the position; its
+    /// detail made once.
     pub fn with_completion(
         mut self,
         server: (Option<Text>, Option<ServerName>),
