@@ -74,25 +74,7 @@ impl<'a> Operations<'a> {
     /// Each operation's [`Timing`], in invoke order: what latencies need, read from its two
     /// events without making the rest of an [`Operation`].
     pub fn timings(&self) -> impl ExactSizeIterator<Item = Timing<'a>> + '_ {
-        let events = self.events;
-        self.pairs.iter().map(move |&(invoke, completion)| {
-            let e = &events[invoke as usize];
-            let mut t = Timing {
-                process: e.process,
-                f: crate::history::per_key_f(e.f()),
-                outcome: EventType::Info,
-                invoke_ns: e.time_ns,
-                complete_ns: u64::MAX,
-            };
-            if completion != OPEN {
-                let c = &events[completion as usize];
-                t.outcome = c.kind;
-                if c.kind != EventType::Info {
-                    t.complete_ns = c.time_ns;
-                }
-            }
-            t
-        })
+        self.pairs.iter().map(|&pair| timing(self.events, pair))
     }
 
     /// Calls `f` with each key (in key order) and its operations (in invoke order), gathered
@@ -147,28 +129,47 @@ fn prefetch<T>(e: Option<&T>) {
     let _ = e;
 }
 
-/// The operation of an invoke and its completion, as [`History::operations`] makes it.
-fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Operation<'_> {
+/// The timing of an invoke and its completion, as [`History::operations`] makes it.
+#[inline]
+fn timing(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Timing<'_> {
     let e = &events[invoke as usize];
-    let mut op = Operation {
+    let mut t = Timing {
         process: e.process,
         f: crate::history::per_key_f(e.f()),
-        key: &e.key,
-        input: &e.value,
-        output: None,
         outcome: EventType::Info,
         invoke_ns: e.time_ns,
         complete_ns: u64::MAX,
+    };
+    if completion != OPEN {
+        let c = &events[completion as usize];
+        t.outcome = c.kind;
+        if c.kind != EventType::Info {
+            t.complete_ns = c.time_ns;
+        }
+    }
+    t
+}
+
+/// The operation of an invoke and its completion, as [`History::operations`] makes it: its
+/// [`timing`] and what the events carry.
+fn operation(events: &[HistoryEvent], (invoke, completion): (u32, u32)) -> Operation<'_> {
+    let e = &events[invoke as usize];
+    let t = timing(events, (invoke, completion));
+    let mut op = Operation {
+        process: t.process,
+        f: t.f,
+        key: &e.key,
+        input: &e.value,
+        output: None,
+        outcome: t.outcome,
+        invoke_ns: t.invoke_ns,
+        complete_ns: t.complete_ns,
         server: None,
         position: None,
     };
     if completion != OPEN {
         let c = &events[completion as usize];
-        op.outcome = c.kind;
         op.output = Some(&c.value);
-        if c.kind != EventType::Info {
-            op.complete_ns = c.time_ns;
-        }
         op.server = c.server();
         op.position = c.position();
     }
